@@ -1,0 +1,190 @@
+"""The `ganbench` command line. Choices come from the registries; errors are one line (use --debug for more)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ganbench.config import ConfigError, parse_overrides
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="ganbench: compare GAN objectives on one DCGAN backbone under one budget.")
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ValueError, FileNotFoundError, KeyError, OSError)
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"ganbench: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def guarded(debug: bool):
+    """Turn user-facing errors into one line on stderr, exit code 2; --debug re-raises with the traceback."""
+
+    class _Guard:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, kind, exc, tb):
+            if exc is None or isinstance(exc, (typer.Exit, KeyboardInterrupt, SystemExit)) or debug:
+                return False
+            if isinstance(exc, USER_ERRORS):
+                msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+                fail(msg)
+            return False
+
+    return _Guard()
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in _csv(text)]
+    except ValueError:
+        raise ConfigError(f"--seeds expects integers separated by commas, for example 0,1,2 (got '{text}')") from None
+
+
+@app.command()
+def run(
+    variants: Annotated[str, typer.Option(help="Comma-separated variant names or paths to .toml recipes.")] = "dcgan,wgan-gp,vae",
+    dataset: Annotated[str, typer.Option(help="synthetic | celeba | folder | cifar10 | mnist")] = "synthetic",
+    data: Annotated[str, typer.Option(help="Data set folder (not needed for synthetic).")] = "",
+    resolution: Annotated[int, typer.Option(help="Image size: 32, 64, 128, ...")] = 64,
+    channels: Annotated[int, typer.Option(help="3 (RGB) or 1 (grayscale).")] = 3,
+    crop: Annotated[int, typer.Option(help="Centre-crop size before resizing; 0 = the data set's default.")] = 0,
+    max_images: Annotated[int, typer.Option(help="Use at most this many training images; 0 = all.")] = 0,
+    budget: Annotated[str, typer.Option(help="Same for every variant: 20kimg (real images shown), 500steps (G steps), 10min.")] = "6kimg",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
+    device: Annotated[str, typer.Option(help="auto | cuda | mps | cpu")] = "auto",
+    precision: Annotated[str, typer.Option(help="fp32 | bf16 | fp16")] = "fp32",
+    out: Annotated[Path | None, typer.Option(help="Results folder; default results/<dataset>-<resolution>.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config field: --set lr_d=5e-5 (repeatable).")] = None,
+    evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Compute FID/KID/precision/recall.")] = True,
+    eval_every: Annotated[float, typer.Option(help="Evaluate every this many kimg during training; 0 = at the end only.")] = 0.0,
+    eval_samples: Annotated[int, typer.Option(help="Samples per evaluation (generated and reference).")] = 500,
+    tick: Annotated[float, typer.Option(help="Log, sample grid and divergence check every this many kimg.")] = 1.0,
+    inception_weights: Annotated[str, typer.Option(envvar="GANBENCH_INCEPTION_WEIGHTS", help="torch-fidelity Inception weights file; default: the bundled standard weights.")] = "",
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue interrupted runs from their last checkpoint.")] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved configs and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Train each variant under the same budget and write results to <out>/<variant>/seed<k>/."""
+    import json
+
+    from ganbench import runner
+
+    with guarded(debug):
+        settings = {"dataset": dataset, "data": data, "resolution": resolution, "channels": channels, "crop": crop,
+                    "max_images": max_images, "budget": budget, "device": device, "precision": precision,
+                    "eval_every_kimg": eval_every, "eval_samples": eval_samples, "tick_kimg": tick,
+                    "inception_weights": inception_weights}
+        overrides = parse_overrides(set_)
+        settings = {k: v for k, v in settings.items() if k not in overrides}
+        out = out or Path("results") / f"{dataset}-{resolution}"
+        plans = runner.plan_runs(_csv(variants), _seeds(seeds), out, settings, overrides)
+        if dry_run:
+            typer.echo(json.dumps([{"run_dir": str(p.run_dir), **p.cfg.to_dict()} for p in plans], indent=2))
+            return
+        states = {p.run_dir: runner.existing_state(p) for p in plans}  # refuses changed configs up front
+        summaries = run_plans(plans, states, evaluate=evaluate, resume=resume)
+    typer.echo(runner.summary_table(summaries))
+    typer.echo(f"\nresults: {out}/  (ganbench report {out})")
+    bad = [s for s in summaries if s.get("status") != "completed"]
+    if bad:
+        typer.echo(f"{len(bad)} of {len(summaries)} runs did not complete: "
+                   + ", ".join(f"{s['variant']}/seed{s['seed']} {s['status']}" for s in bad), err=True)
+        raise typer.Exit(1)
+
+
+def run_plans(plans, states, evaluate: bool = True, resume: bool = True, show_progress: bool = True):
+    """Execute planned runs one after another, sharing decoded data and evaluators between them."""
+    from ganbench import data as data_mod
+    from ganbench import runner
+    from ganbench.io import read_json
+
+    datasets: dict = {}
+    evaluators: dict = {}
+    summaries = []
+    for plan in plans:
+        if states.get(plan.run_dir) == "completed":
+            typer.echo(f"{plan.run_dir}: already completed, skipped", err=True)
+            summaries.append(read_json(plan.run_dir / "summary.json"))
+            continue
+        spec = data_mod.spec_from_config(plan.cfg)
+        if spec not in datasets:
+            datasets[spec] = data_mod.load_dataset(spec)
+        imageset = datasets[spec]
+        evaluator = None
+        if evaluate:
+            key = (spec, plan.cfg.eval_samples, plan.cfg.inception_weights, plan.cfg.device)
+            if key not in evaluators:
+                from ganbench.metrics import build_evaluator
+                from ganbench.train import pick_device
+
+                evaluators[key] = build_evaluator(imageset, plan.cfg.eval_samples, pick_device(plan.cfg.device),
+                                                  weights=plan.cfg.inception_weights)
+            evaluator = evaluators[key]
+        summaries.append(runner.execute(plan, imageset.images, imageset.protocol, evaluator, resume=resume,
+                                        show_progress=show_progress))
+    return summaries
+
+
+@app.command("list")
+def list_() -> None:
+    """List variants, objectives and data sets."""
+    from ganbench import objectives
+    from ganbench.config import load_recipe, variant_names
+    from ganbench.data import DATASETS
+
+    typer.echo("variants:")
+    for name in variant_names():
+        r = load_recipe(name)
+        typer.echo(f"  {name:<10} {r.get('description', '')}")
+    typer.echo("objectives:")
+    for name, obj in objectives.OBJECTIVES.items():
+        typer.echo(f"  {name:<14} {obj.summary}  [{obj.paper}]")
+    typer.echo("data sets:")
+    import ganbench.data as d
+
+    notes = {line.split()[0]: line.strip() for line in (d.__doc__ or "").splitlines()[3:9] if line.strip()}
+    for name in DATASETS.names():
+        typer.echo(f"  {notes.get(name, name)}")
+
+
+@app.command()
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (<out>/<variant>/seed<k>).")],
+    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file for the grid.")] = Path("grid.png"),
+    seed: Annotated[int, typer.Option(help="Noise seed (default: the shared evaluation noise).")] = -1,
+    device: Annotated[str, typer.Option(help="auto | cuda | mps | cpu")] = "auto",
+    debug: Annotated[bool, typer.Option("--debug")] = False,
+) -> None:
+    """Draw n samples from a run's generator into one grid PNG."""
+    import math
+
+    from torchvision.utils import save_image
+
+    from ganbench.train import EVAL_SEED, load_sampler, pick_device
+
+    with guarded(debug):
+        if n < 1:
+            raise ConfigError("-n must be at least 1")
+        _, draw = load_sampler(run_dir, pick_device(device), seed=EVAL_SEED if seed < 0 else seed)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        save_image(draw(n), output, nrow=max(1, int(math.ceil(math.sqrt(n)))), normalize=True, value_range=(-1, 1))
+    typer.echo(str(output))
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

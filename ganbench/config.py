@@ -1,0 +1,252 @@
+"""Configs: one frozen dataclass holds everything a single run needs (a variant's recipe + the run's settings).
+
+A variant is a TOML file in `variants/` that sets some of these fields; the command line sets the run fields and
+`--set key=value` overrides any field. Unknown keys, wrong types and impossible values are errors that say what is
+valid. The resolved config is written to each run directory as `config.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ganbench.registry import unknown
+
+
+class ConfigError(ValueError):
+    """A config that cannot run. The message says what is wrong and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    # ---- the recipe (what a variant file sets) ----
+    variant: str = "dcgan"  # recipe name (file stem in variants/, or of a user's own file)
+    description: str = ""  # one line for `ganbench list`
+    family: str = "gan"  # gan | vae | random: which update the training loop runs
+    objective: str = "nonsaturating"  # GAN objective name (see `ganbench list`); ignored by vae/random
+    lr_g: float = 2e-4  # Adam learning rate of G (the VAE's decoder)
+    lr_d: float = 2e-4  # Adam learning rate of D (the VAE's encoder)
+    beta1: float = 0.5  # Adam beta1, both networks
+    beta2: float = 0.999  # Adam beta2, both networks
+    batch_size: int = 64  # images per D step (real) and per G step (fake)
+    n_critic: int = 1  # D steps per G step
+    gp_weight: float = 10.0  # weight of the objective's penalty, where it has one (wgan-gp)
+    latent_dim: int = 100  # size of z
+    latent_dist: str = "normal"  # normal: z ~ N(0, I); uniform: z ~ U[-1, 1]
+    g_width: int = 64  # G's width at full resolution (ngf); doubles at each halving
+    d_width: int = 64  # D's width at the first layer (ndf)
+    d_norm: str = "batch"  # D normalisation: batch | layer | spectral | none
+    leaky_slope: float = 0.2  # D's LeakyReLU negative slope
+    kl_weight: float = 1.0  # VAE: weight of the KL term (1 = the plain ELBO)
+    # ---- data ----
+    dataset: str = "synthetic"  # synthetic | celeba | folder | cifar10 | mnist (see `ganbench list`)
+    data: str = ""  # root folder of the data set (not used by synthetic)
+    resolution: int = 64  # images are resolution x resolution
+    channels: int = 3  # 3 (RGB) or 1 (grayscale)
+    crop: int = 0  # centre-crop size in source pixels before resizing; 0 = the data set's default
+    max_images: int = 0  # use at most this many training images; 0 = all
+    # ---- budget and schedule (the same for every variant in a run) ----
+    budget: str = "6kimg"  # Nkimg (real images shown to D), Nsteps (G steps), or Ns / Nmin / Nh (wall clock)
+    tick_kimg: float = 1.0  # log losses, write a sample grid, check for divergence every this many kimg
+    checkpoint_ticks: int = 5  # save a checkpoint every this many ticks (and always at the end)
+    eval_every_kimg: float = 0.0  # evaluate FID etc. every this many kimg during training; 0 = at the end only
+    eval_samples: int = 500  # generated (and reference) images per evaluation; metric names carry it (fid500)
+    inception_weights: str = ""  # torch-fidelity Inception weights file; "" = the bundled standard weights
+    # ---- execution ----
+    seed: int = 0
+    device: str = "auto"  # auto | cuda | mps | cpu
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
+    fast: bool = True  # GPU fast path (data on device, channels_last, fused Adam); no effect on CPU math
+    compile: bool = False  # torch.compile the networks (GPU; off by default, slow to warm up)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in fields(Config)}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "family": ("gan", "vae", "random"),
+    "latent_dist": ("normal", "uniform"),
+    "d_norm": ("batch", "layer", "spectral", "none"),
+    "device": ("auto", "cuda", "mps", "cpu"),
+    "precision": ("fp32", "bf16", "fp16"),
+}
+# Fields that change where or how fast a run goes, not what it learns: resuming may change them.
+EXECUTION_ONLY = ("device", "compile", "description")
+
+
+# ---------------------------------------------------------------------------------------------------- budgets
+@dataclass(frozen=True)
+class Budget:
+    unit: str  # "img" | "steps" | "seconds"
+    amount: float
+
+    def __str__(self) -> str:
+        if self.unit == "img":
+            return f"{self.amount / 1000:g}kimg"
+        return f"{self.amount:g}{'steps' if self.unit == 'steps' else 's'}"
+
+
+_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*(kimg|img|steps|step|s|sec|min|m|h)\s*$", re.I)
+_UNITS = {"kimg": ("img", 1000), "img": ("img", 1), "steps": ("steps", 1), "step": ("steps", 1),
+          "s": ("seconds", 1), "sec": ("seconds", 1), "min": ("seconds", 60), "m": ("seconds", 60),
+          "h": ("seconds", 3600)}
+
+
+def parse_budget(text: str) -> Budget:
+    m = _BUDGET.match(str(text))
+    if not m:
+        raise ConfigError(
+            f"budget '{text}' is not understood: write real images shown as '20kimg', G steps as '500steps', "
+            "or wall-clock time as '90s', '10min' or '1h'"
+        )
+    unit, scale = _UNITS[m.group(2).lower()]
+    amount = float(m.group(1)) * scale
+    if not math.isfinite(amount) or amount <= 0:
+        raise ConfigError(f"budget '{text}' must be positive")
+    return Budget(unit, amount)
+
+
+# ---------------------------------------------------------------------------------------------------- parsing
+def _coerce(key: str, value: Any) -> Any:
+    """Turn a TOML value or a command-line string into the field's type, or fail saying which type."""
+    ftype = FIELDS[key].type
+    if ftype == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+            return value.lower() in ("true", "1", "yes", "on")
+        raise ConfigError(f"'{key}' expects true or false, got {value!r}")
+    if ftype == "int":
+        if isinstance(value, bool):
+            raise ConfigError(f"'{key}' expects an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"'{key}' expects an integer, got {value!r}")
+    if ftype == "float":
+        if isinstance(value, bool):
+            raise ConfigError(f"'{key}' expects a number, got {value!r}")
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"'{key}' expects a number, got {value!r}") from None
+        if not math.isfinite(out):
+            raise ConfigError(f"'{key}' must be a finite number, got {value!r}")
+        return out
+    if not isinstance(value, str):
+        raise ConfigError(f"'{key}' expects a string, got {value!r}")
+    return value
+
+
+def _check_keys(keys, where: str) -> None:
+    for key in keys:
+        if key not in FIELDS:
+            msg = str(unknown("config key", key, list(FIELDS)))
+            raise ConfigError(f"{msg} (in {where})")
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """['lr_d=5e-5', 'n_critic=5'] -> {'lr_d': 5e-05, 'n_critic': 5}."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got '{item}' (for example --set lr_d=5e-5)")
+        _check_keys([key], "--set")
+        out[key] = _coerce(key, value.strip())
+    return out
+
+
+def validate(cfg: Config) -> Config:
+    """Raise ConfigError for a config that cannot run; return it unchanged otherwise."""
+    from ganbench import objectives
+    from ganbench.models import _check_resolution
+
+    for key, valid in CHOICES.items():
+        value = getattr(cfg, key)
+        if value not in valid:
+            raise ConfigError(str(unknown(key, value, list(valid))))
+    if cfg.family == "gan":
+        try:
+            objectives.get(cfg.objective)
+        except KeyError as e:
+            raise ConfigError(str(e)) from None
+    try:
+        _check_resolution(cfg.resolution)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    positive = ("lr_g", "lr_d", "batch_size", "n_critic", "latent_dim", "g_width", "d_width", "tick_kimg",
+                "checkpoint_ticks", "eval_samples")
+    for key in positive:
+        if not getattr(cfg, key) > 0:
+            raise ConfigError(f"'{key}' must be positive, got {getattr(cfg, key)!r}")
+    for key in ("beta1", "beta2"):
+        if not 0 <= getattr(cfg, key) < 1:
+            raise ConfigError(f"'{key}' must be in [0, 1), got {getattr(cfg, key)!r}")
+    for key in ("gp_weight", "kl_weight", "leaky_slope", "eval_every_kimg", "max_images", "crop", "seed"):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"'{key}' must not be negative, got {getattr(cfg, key)!r}")
+    if cfg.channels not in (1, 3):
+        raise ConfigError(f"'channels' must be 1 or 3, got {cfg.channels}")
+    if cfg.family == "gan" and cfg.batch_size < 2 and cfg.d_norm == "batch":
+        raise ConfigError("batch_size must be at least 2 with d_norm=batch")
+    parse_budget(cfg.budget)
+    return cfg
+
+
+def make_config(recipe: dict[str, Any], **settings: Any) -> Config:
+    """Recipe fields, then run settings (None = keep), coerced to their types and validated."""
+    values = dict(recipe)
+    values.update({k: v for k, v in settings.items() if v is not None})
+    _check_keys(values, "config")
+    try:
+        cfg = Config(**{k: _coerce(k, v) for k, v in values.items()})
+    except TypeError as e:
+        raise ConfigError(str(e)) from None
+    return validate(cfg)
+
+
+# ---------------------------------------------------------------------------------------------------- variants
+def variants_dir() -> Path:
+    """The shipped variants: inside the installed package, or the repository's top-level variants/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "variants", here.parent / "variants"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("ganbench's variants/ folder is missing from this installation; reinstall ganbench")
+
+
+def variant_names() -> list[str]:
+    return sorted(p.stem for p in variants_dir().glob("*.toml"))
+
+
+def load_recipe(name_or_path: str) -> dict[str, Any]:
+    """A shipped variant by name, or a user's recipe by path (anything ending in .toml or containing a /)."""
+    looks_like_path = name_or_path.endswith(".toml") or "/" in name_or_path or "\\" in name_or_path
+    path = Path(name_or_path) if looks_like_path else variants_dir() / f"{name_or_path}.toml"
+    if not path.is_file():
+        if looks_like_path:
+            raise ConfigError(f"recipe file '{name_or_path}' does not exist")
+        raise ConfigError(str(unknown("variant", name_or_path, variant_names())) + " Or pass a path to a .toml recipe.")
+    try:
+        recipe = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"recipe {path} is not valid TOML: {e}") from None
+    _check_keys(recipe, str(path))
+    recipe.setdefault("variant", path.stem)
+    return recipe
+
+

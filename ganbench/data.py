@@ -1,0 +1,388 @@
+"""Data sets, decoded and resized once, cached on disk as uint8 tensors (N, C, H, W).
+
+Registered data sets (`ganbench list`):
+  synthetic  built-in, procedurally drawn face-like images; deterministic, no files, no download
+  celeba     the official aligned release: <root>/img_align_celeba/*.jpg, list_eval_partition.txt when present
+  folder     any folder of images, recursive (jpg, jpeg, png, webp, bmp); grayscale and RGBA converted
+  cifar10    torchvision's CIFAR-10 files under <root> (never downloaded)
+  mnist      torchvision's MNIST files under <root> (never downloaded)
+
+Preprocessing for files: centre crop to a `crop` x `crop` square (default: the short side; CelebA: 160, as in the
+large-scale GAN study), then PIL bicubic resize (antialiased) to `resolution`. The cache key hashes the file list
+(names, sizes, modification times), the preprocessing and the loader version, so a changed input is re-decoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganbench.io import atomic_write_bytes, cache_dir
+from ganbench.registry import Registry
+
+LOADER_VERSION = 1
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+CELEBA_DEFAULT_CROP = 160
+SYNTHETIC_SIZE = 10_000  # images in the built-in data set's train split (and its test split)
+SPLITS = ("train", "val", "test", "all")
+
+
+class DataError(ValueError):
+    """Input data that cannot be used. The message names the file or folder and says what to do."""
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    name: str = "synthetic"
+    root: str = ""
+    resolution: int = 64
+    channels: int = 3
+    crop: int = 0
+    max_images: int = 0
+    split: str = "train"
+
+
+@dataclass
+class ImageSet:
+    images: torch.Tensor  # uint8 (N, C, H, W), values 0..255
+    protocol: dict[str, Any] = field(default_factory=dict)  # how the images were made; recorded with every result
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+
+DATASETS: Registry[Callable[[DataSpec], ImageSet]] = Registry("data set")
+
+
+def load_dataset(spec: DataSpec) -> ImageSet:
+    if spec.split not in SPLITS:
+        raise DataError(f"unknown split '{spec.split}'. Valid choices: {', '.join(SPLITS)}.")
+    return DATASETS[spec.name](spec)
+
+
+def spec_from_config(cfg, split: str = "train") -> DataSpec:
+    return DataSpec(cfg.dataset, cfg.data, cfg.resolution, cfg.channels, cfg.crop, cfg.max_images, split)
+
+
+# ---------------------------------------------------------------------------------------------------- cache
+def _cached(key_parts: dict[str, Any], build: Callable[[], ImageSet]) -> ImageSet:
+    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()[:20]
+    path = cache_dir() / "datasets" / f"{key_parts['dataset']}-{key}.pt"
+    if path.exists():
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+            return ImageSet(blob["images"], json.loads(blob["protocol"]) | {"cache": str(path)})
+        except Exception:  # a corrupt cache file is rebuilt, never trusted
+            print(f"ganbench: cache file {path} is unreadable; rebuilding it", file=sys.stderr)
+    result = build()
+    result.protocol["key"] = key
+    import io
+
+    buf = io.BytesIO()
+    torch.save({"images": result.images.contiguous(), "protocol": json.dumps(result.protocol)}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+    result.protocol["cache"] = str(path)
+    return result
+
+
+def _to_channels(arr: np.ndarray, channels: int) -> np.ndarray:
+    """(N, H, W, 3) uint8 -> (N, C, H, W) uint8, C = 1 (ITU-R 601 luma) or 3."""
+    if channels == 1:
+        luma = arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
+        return np.round(luma)[:, None].clip(0, 255).astype(np.uint8)
+    return np.ascontiguousarray(arr.transpose(0, 3, 1, 2))
+
+
+# ---------------------------------------------------------------------------------------------------- synthetic
+def _soft(sd: np.ndarray, px: float) -> np.ndarray:
+    """Anti-aliased coverage from a signed distance (negative inside), one pixel wide."""
+    return np.clip(0.5 - sd / px, 0.0, 1.0)
+
+
+def _ellipse_sd(x, y, cx, cy, rx, ry):
+    return (np.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2) - 1.0) * np.minimum(rx, ry)
+
+
+def _draw_faces(n: int, res: int, rng: np.random.Generator) -> np.ndarray:
+    """n face-like RGB images (n, res, res, 3) uint8. All parameters are drawn per image, vectorised."""
+
+    def u(lo, hi):
+        return rng.uniform(lo, hi, size=(n, 1, 1)).astype(np.float32)
+
+    def pick(palette):
+        palette = np.asarray(palette, dtype=np.float32) / 255.0
+        i = rng.integers(0, len(palette), size=n)
+        jitter = rng.normal(0, 0.03, size=(n, 3))
+        return np.clip(palette[i] + jitter, 0, 1).astype(np.float32)[:, None, None, :]  # (n, 1, 1, 3)
+
+    px = 2.0 / res
+    g = (np.arange(res, dtype=np.float32) + 0.5) * px - 1.0
+    Y, X = np.meshgrid(g, g, indexing="ij")
+    X, Y = X[None], Y[None]  # (1, res, res)
+
+    # background: vertical gradient between two muted colours
+    top, bottom = rng.uniform(0.15, 0.85, size=(2, n, 1, 1, 3)).astype(np.float32)
+    t = ((Y + 1) / 2)[..., None]
+    img = top * (1 - t) + bottom * t
+
+    def paint(alpha, colour):
+        nonlocal img
+        a = alpha[..., None].astype(np.float32)
+        img = img + (colour - img) * a
+
+    # face frame: centre, size and a small tilt shared by every feature
+    cx, cy = u(-0.12, 0.12), u(-0.05, 0.12)
+    ax, ay = u(0.36, 0.5), u(0.48, 0.64)
+    tilt = u(-0.18, 0.18)
+    c, s = np.cos(tilt), np.sin(tilt)
+    fx = ((X - cx) * c + (Y - cy) * s) / ax  # face coordinates: the face ellipse is the unit disk
+    fy = (-(X - cx) * s + (Y - cy) * c) / ay
+    fpx = px / np.minimum(ax, ay)
+
+    hair = pick([(20, 15, 10), (70, 45, 25), (120, 80, 40), (200, 170, 100), (150, 60, 30), (160, 160, 160)])
+    skin = pick([(255, 224, 196), (234, 192, 160), (200, 150, 110), (160, 110, 75), (110, 75, 50)])
+    hair_len = u(0.0, 0.9)
+    # hair: a larger ellipse behind the face, reaching down by hair_len
+    paint(_soft(_ellipse_sd(fx, fy, 0.0, -0.12 + hair_len * 0.35, 1.18, 1.02 + hair_len * 0.35), fpx), hair)
+    light = u(-0.35, 0.35)  # side lighting
+    shade = (1.0 + light * fx - 0.12 * fy).clip(0.6, 1.3)[..., None]
+    paint(_soft(_ellipse_sd(fx, fy, 0, 0, 1, 1), fpx), np.clip(skin * shade, 0, 1))
+    # fringe over the forehead
+    fringe = u(-0.95, -0.55)
+    paint(_soft(_ellipse_sd(fx, fy, 0.0, fringe - 0.45, 1.05, 0.55), fpx) * (fy < 0), hair)
+
+    iris = pick([(60, 40, 20), (40, 90, 160), (60, 120, 60), (110, 80, 40)])
+    ex, ey = u(0.32, 0.46), u(-0.22, -0.05)
+    erx, ery = u(0.14, 0.2), u(0.07, 0.11)
+    gaze = u(-0.05, 0.05)
+    brow_lift = u(0.14, 0.26)
+    for side in (-1.0, 1.0):
+        paint(_soft(_ellipse_sd(fx, fy, side * ex, ey, erx, ery), fpx), np.array([0.95, 0.95, 0.95]))
+        paint(_soft(_ellipse_sd(fx, fy, side * ex + gaze, ey, ery * 0.9, ery * 0.9), fpx), iris)
+        paint(_soft(_ellipse_sd(fx, fy, side * ex + gaze, ey, ery * 0.4, ery * 0.4), fpx), np.array([0.03] * 3))
+        paint(_soft(_ellipse_sd(fx, fy, side * ex, ey - brow_lift, erx * 1.1, 0.035), fpx), hair * 0.8)
+    # nose: a darker, short vertical ellipse
+    paint(_soft(_ellipse_sd(fx, fy, 0.0, u(0.12, 0.22), u(0.06, 0.1), u(0.1, 0.16)), fpx) * 0.6, skin * 0.7)
+    # mouth: a curved band; smile > 0 curves up at the corners
+    my, mw, mh, smile = u(0.42, 0.58), u(0.18, 0.34), u(0.03, 0.08), u(-0.6, 1.2)
+    lips = pick([(170, 60, 60), (200, 90, 90), (140, 50, 60), (120, 70, 60)])
+    band = np.abs(fy - (my - smile * (fx**2) * 0.5)) - mh
+    paint(_soft(np.maximum(band, np.abs(fx) - mw), fpx), lips)
+
+    img += rng.standard_normal(size=img.shape, dtype=np.float32) * 0.012  # a little sensor noise
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _load_synthetic(spec: DataSpec) -> ImageSet:
+    if spec.split not in ("train", "test", "all"):
+        raise DataError("the synthetic data set has splits 'train' and 'test' (independent draws)")
+    count = SYNTHETIC_SIZE if spec.max_images <= 0 else min(spec.max_images, SYNTHETIC_SIZE)
+    split_seed = {"train": 0, "all": 0, "test": 1}[spec.split]
+
+    def build() -> ImageSet:
+        chunk = 500
+
+        def draw(start: int) -> np.ndarray:  # chunks seeded by index: a smaller set is a prefix of a larger one
+            rng = np.random.default_rng([LOADER_VERSION, split_seed, start // chunk])
+            return _draw_faces(chunk, spec.resolution, rng)
+
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # numpy releases the GIL
+            arr = np.concatenate(list(pool.map(draw, range(0, count, chunk))))[:count]
+        protocol = {"dataset": "synthetic", "split": spec.split, "resolution": spec.resolution,
+                    "channels": spec.channels, "crop": None, "resize": "drawn at resolution", "count": count,
+                    "skipped": 0, "generator": f"ganbench synthetic faces v{LOADER_VERSION}, split seed {split_seed}"}
+        return ImageSet(torch.from_numpy(_to_channels(arr, spec.channels)), protocol)
+
+    parts = {"dataset": "synthetic", "v": LOADER_VERSION, "split": split_seed, "count": count,
+             "resolution": spec.resolution, "channels": spec.channels}
+    return _cached(parts, build)
+
+
+# ---------------------------------------------------------------------------------------------------- image files
+def _decode(path: Path, crop: int, resolution: int) -> np.ndarray:
+    """One file -> (R, R, 3) uint8. Raises DataError naming the file on anything unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()  # force a full decode: a truncated file fails here, not later
+                if im.mode in ("RGBA", "LA", "P") and ("transparency" in im.info or im.mode != "P"):
+                    im = im.convert("RGBA")
+                    bg = Image.new("RGBA", im.size, (255, 255, 255, 255))  # composite transparency on white
+                    im = Image.alpha_composite(bg, im)
+                im = im.convert("RGB")
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+        raise DataError(f"{path}: not a usable image ({type(e).__name__}: {e})") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"{path}: cannot be decoded ({e})") from None
+    w, h = im.size
+    if w < 1 or h < 1:
+        raise DataError(f"{path}: empty image")
+    side = min(w, h) if crop <= 0 else min(crop, w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    im = im.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.BICUBIC)
+    return np.asarray(im, dtype=np.uint8)
+
+
+def _decode_files(files: list[Path], crop: int, resolution: int, where: str) -> tuple[np.ndarray, list[str]]:
+    """Decode in threads (PIL releases the GIL). Unreadable files are skipped and returned by name."""
+    from tqdm import tqdm
+
+    def one(p: Path):
+        try:
+            return _decode(p, crop, resolution), None
+        except DataError as e:
+            return None, str(e)
+
+    workers = min(8, os.cpu_count() or 1)
+    out, skipped = [], []
+    with ThreadPoolExecutor(workers) as pool:
+        results = pool.map(one, files, chunksize=32)
+        for arr, err in tqdm(results, total=len(files), desc=f"decoding {where}", file=sys.stderr,
+                             disable=len(files) < 500, leave=False):
+            if err is None:
+                out.append(arr)
+            else:
+                skipped.append(err)
+    if not out:
+        first = "; ".join(skipped[:3])
+        raise DataError(f"none of the {len(files)} files in {where} could be decoded ({first})")
+    if len(skipped) > len(files) // 2:
+        raise DataError(f"{len(skipped)} of {len(files)} files in {where} could not be decoded, for example: "
+                        f"{skipped[0]}. Check that the folder holds images.")
+    if skipped:
+        print(f"ganbench: skipped {len(skipped)} unreadable file(s) of {len(files)} in {where}, "
+              f"for example {skipped[0]}", file=sys.stderr)
+    return np.stack(out), skipped
+
+
+def _file_fingerprint(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in files:
+        st = p.stat()
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _image_files(spec: DataSpec, files: list[Path], crop: int, extra: dict[str, Any]) -> ImageSet:
+    if spec.max_images > 0:
+        files = files[: spec.max_images]
+    where = spec.root
+
+    def build() -> ImageSet:
+        arr, skipped = _decode_files(files, crop, spec.resolution, where)
+        protocol = {"dataset": spec.name, "root": str(Path(spec.root).resolve()), "split": spec.split,
+                    "resolution": spec.resolution, "channels": spec.channels,
+                    "crop": crop if crop > 0 else "short side", "resize": "centre crop, then PIL bicubic",
+                    "count": int(arr.shape[0]), "files": len(files), "skipped": len(skipped),
+                    "skipped_examples": skipped[:5]} | extra
+        return ImageSet(torch.from_numpy(_to_channels(arr, spec.channels)), protocol)
+
+    parts = {"dataset": spec.name, "v": LOADER_VERSION, "files": _file_fingerprint(files), "n": len(files),
+             "crop": crop, "resolution": spec.resolution, "channels": spec.channels, "split": spec.split}
+    return _cached(parts, build)
+
+
+def _existing_dir(root: str, name: str) -> Path:
+    if not root:
+        raise DataError(f"the {name} data set needs a folder: pass --data PATH")
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise DataError(f"data folder '{root}' does not exist (or is not a folder): check --data")
+    return path
+
+
+def _load_folder(spec: DataSpec) -> ImageSet:
+    root = _existing_dir(spec.root, "folder")
+    if spec.split not in ("train", "all"):
+        raise DataError("a plain image folder has no splits: use split 'train' (all images)")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under '{root}'")
+    return _image_files(spec, files, spec.crop, {})
+
+
+def _load_celeba(spec: DataSpec) -> ImageSet:
+    root = _existing_dir(spec.root, "celeba")
+    img_dir = root / "img_align_celeba"
+    if not img_dir.is_dir():
+        if root.name == "img_align_celeba":
+            img_dir, root = root, root.parent
+        else:
+            raise DataError(f"'{root}' has no img_align_celeba/ folder: pass the folder that holds it "
+                            "(the layout of the official img_align_celeba.zip)")
+    files = sorted(p for p in img_dir.iterdir() if p.suffix.lower() == ".jpg")
+    if not files:
+        raise DataError(f"no .jpg files in '{img_dir}'")
+    partition = next((p for p in (root / "list_eval_partition.txt", root / "Eval" / "list_eval_partition.txt")
+                      if p.is_file()), None)
+    if partition is not None and spec.split != "all":
+        wanted = {"train": "0", "val": "1", "test": "2"}[spec.split]
+        names = set()
+        for line in partition.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1] == wanted:
+                names.add(parts[0])
+        files = [p for p in files if p.name in names]
+        if not files:
+            raise DataError(f"no image of split '{spec.split}' in {partition} is present in '{img_dir}'")
+        split_note = f"{spec.split} (from {partition.name})"
+    else:
+        split_note = "all images (no list_eval_partition.txt)" if partition is None else "all"
+    crop = spec.crop or CELEBA_DEFAULT_CROP
+    return _image_files(spec, files, crop, {"split": split_note})
+
+
+def _load_torchvision(spec: DataSpec) -> ImageSet:
+    root = _existing_dir(spec.root, spec.name)
+    import torchvision
+
+    cls = {"cifar10": torchvision.datasets.CIFAR10, "mnist": torchvision.datasets.MNIST}[spec.name]
+    if spec.split not in ("train", "test"):
+        raise DataError(f"{spec.name} has splits 'train' and 'test'")
+    try:
+        ds = cls(str(root), train=spec.split == "train", download=False)
+    except RuntimeError as e:
+        raise DataError(f"{spec.name} files not found under '{root}' ({e}). ganbench never downloads: place "
+                        f"torchvision's {spec.name} files there first.") from None
+
+    def build() -> ImageSet:
+        from PIL import Image
+
+        data = ds.data if isinstance(ds.data, np.ndarray) else ds.data.numpy()
+        if spec.max_images > 0:
+            data = data[: spec.max_images]
+        out = []
+        for a in data:
+            im = Image.fromarray(a).convert("RGB")
+            if im.size != (spec.resolution, spec.resolution):
+                im = im.resize((spec.resolution, spec.resolution), Image.BICUBIC)
+            out.append(np.asarray(im))
+        protocol = {"dataset": spec.name, "root": str(root.resolve()), "split": spec.split,
+                    "resolution": spec.resolution, "channels": spec.channels, "crop": None,
+                    "resize": "PIL bicubic", "count": len(out), "skipped": 0}
+        return ImageSet(torch.from_numpy(_to_channels(np.stack(out), spec.channels)), protocol)
+
+    parts = {"dataset": spec.name, "v": LOADER_VERSION, "root": str(root.resolve()), "split": spec.split,
+             "n": spec.max_images, "resolution": spec.resolution, "channels": spec.channels}
+    return _cached(parts, build)
+
+
+DATASETS.register("synthetic", _load_synthetic)
+DATASETS.register("celeba", _load_celeba)
+DATASETS.register("folder", _load_folder)
+DATASETS.register("cifar10", _load_torchvision)
+DATASETS.register("mnist", _load_torchvision)

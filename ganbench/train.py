@@ -1,0 +1,361 @@
+"""One training loop for every variant. It never knows which objective it runs: the objective is three functions
+of D's logits (see `ganbench.objectives`), and the family (gan / vae / random) picks the update.
+
+Units: the budget counts real images shown to D (kimg), G steps, or wall-clock seconds of training (evaluation
+excluded). Every record carries all three. Images are (B, C, H, W) in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torchvision.utils import save_image
+
+from ganbench import objectives
+from ganbench.config import Config, parse_budget
+from ganbench.io import append_jsonl, atomic_write_bytes, read_json
+from ganbench.models import VAE, Discriminator, Generator, sample_latent
+
+EVAL_SEED = 20_240_601  # fixed noise for sample grids and evaluation: the same for every variant and seed
+GRID = 64  # images in a sample grid
+
+
+class Diverged(RuntimeError):
+    """A loss became non-finite; the run ends with status `diverged`."""
+
+
+@dataclass
+class Counters:
+    img: int = 0  # real images shown to D (to the encoder, for the VAE)
+    g_steps: int = 0
+    d_steps: int = 0
+    seconds: float = 0.0  # training time, evaluation excluded
+    tick: int = 0
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but no CUDA GPU is visible; use --device auto or cpu")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("--device mps was asked for, but MPS is not available; use --device auto or cpu")
+    return torch.device(name)
+
+
+# ---------------------------------------------------------------------------------------------------- building
+def build(cfg: Config, device: torch.device) -> dict[str, Any]:
+    """Networks and optimisers for the config's family, initialised from the global RNG (seeded by the caller)."""
+    res, ch, nz = cfg.resolution, cfg.channels, cfg.latent_dim
+    fused = cfg.fast and device.type == "cuda"  # fused Adam: one kernel per step instead of one per tensor
+    adam = dict(betas=(cfg.beta1, cfg.beta2), fused=True) if fused else dict(betas=(cfg.beta1, cfg.beta2))
+    mem = torch.channels_last if (cfg.fast and device.type == "cuda") else torch.contiguous_format
+    if cfg.family == "gan":
+        G = Generator(res, ch, nz, cfg.g_width).to(device, memory_format=mem)
+        D = Discriminator(res, ch, cfg.d_width, cfg.d_norm, cfg.leaky_slope).to(device, memory_format=mem)
+        return {"G": G, "D": D, "opt_g": torch.optim.Adam(G.parameters(), lr=cfg.lr_g, **adam),
+                "opt_d": torch.optim.Adam(D.parameters(), lr=cfg.lr_d, **adam)}
+    if cfg.family == "vae":
+        vae = VAE(res, ch, nz, cfg.g_width, cfg.d_width, cfg.d_norm, cfg.leaky_slope).to(device, memory_format=mem)
+        enc = [*vae.encoder.parameters(), *vae.mu.parameters(), *vae.logvar.parameters()]
+        groups = [{"params": vae.decoder.parameters(), "lr": cfg.lr_g}, {"params": enc, "lr": cfg.lr_d}]
+        return {"G": vae.decoder, "vae": vae, "opt": torch.optim.Adam(groups, **adam)}
+    return {}  # random: nothing to train
+
+
+def make_sampler(cfg: Config, G: torch.nn.Module | None, device: torch.device, seed: int = EVAL_SEED):
+    """sample(n) -> n images; each call of make_sampler restarts the same noise sequence."""
+    gen = torch.Generator(device).manual_seed(seed)
+
+    @torch.no_grad()
+    def sample(n: int) -> torch.Tensor:
+        if G is None:  # the random baseline: i.i.d. uniform pixel noise in [-1, 1]
+            return torch.rand(n, cfg.channels, cfg.resolution, cfg.resolution, device=device, generator=gen) * 2 - 1
+        z = sample_latent(n, cfg.latent_dim, cfg.latent_dist, device, gen)
+        was_training = G.training
+        G.eval()  # running BatchNorm statistics: samples do not depend on the batch they are drawn in
+        out = G(z).float()
+        G.train(was_training)
+        return out
+
+    return sample
+
+
+# ---------------------------------------------------------------------------------------------------- updates
+def _autocast(cfg: Config, device: torch.device):
+    if cfg.precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:  # fp16: scale the loss so small gradients do not underflow
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    else:
+        loss.backward()
+        opt.step()
+
+
+def gan_d_step(cfg, nets, obj, real, z, amp, scaler) -> dict[str, torch.Tensor]:
+    G, D = nets["G"], nets["D"]
+    with amp:
+        with torch.no_grad():
+            fake = G(z)
+        real_logits, fake_logits = D(real).float(), D(fake).float()
+        loss = obj.d_loss(real_logits, fake_logits)
+    penalty = torch.zeros((), device=real.device)
+    if obj.penalty is not None and cfg.gp_weight > 0:  # in fp32: the double backward is precision-sensitive
+        penalty = obj.penalty(D, real, fake.float())
+        loss = loss + cfg.gp_weight * penalty
+    _backward_step(loss, nets["opt_d"], scaler)
+    t = obj.threshold if obj.threshold is not None else (real_logits.mean() + fake_logits.mean()).detach() / 2
+    acc = ((real_logits > t).float().mean() + (fake_logits < t).float().mean()) / 2
+    return {"loss_d": loss.detach(), "penalty": penalty.detach(), "d_real": real_logits.detach().mean(),
+            "d_fake": fake_logits.detach().mean(), "d_acc": acc.detach()}
+
+
+def gan_g_step(cfg, nets, obj, z, amp, scaler) -> dict[str, torch.Tensor]:
+    G, D = nets["G"], nets["D"]
+    with amp:
+        loss = obj.g_loss(D(G(z)).float())
+    # D's parameters get gradients here too; they are cleared by D's next zero_grad and never applied
+    _backward_step(loss, nets["opt_g"], scaler)
+    return {"loss_g": loss.detach()}
+
+
+def vae_step(cfg, nets, real, amp, scaler, gen) -> dict[str, torch.Tensor]:
+    """Negative ELBO per pixel. Likelihood: Gaussian with one shared variance set to its maximum-likelihood value,
+    the batch's mean squared error (the sigma-VAE of Rybkin et al. 2021), so no reconstruction weight is tuned.
+    Per image: NLL = D/2 * log(2 pi e mse) with D = C*H*W; KL(q(z|x) || N(0, I)) in closed form."""
+    vae = nets["vae"]
+    with amp:
+        mu, logvar = vae.encode(real)
+        mu, logvar = mu.float(), logvar.float().clamp(-30, 20)
+        z = mu + torch.randn(mu.shape, device=mu.device, generator=gen) * (0.5 * logvar).exp()
+        recon = vae.decoder(z).float()
+    mse = F.mse_loss(recon, real.float())
+    pixels = real[0].numel()
+    nll = 0.5 * pixels * torch.log(2 * math.pi * math.e * mse)  # per image, at the ML variance
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+    loss = (nll + cfg.kl_weight * kl) / pixels
+    _backward_step(loss, nets["opt"], scaler)
+    return {"loss_g": loss.detach(), "recon_mse": mse.detach(), "kl": kl.detach()}
+
+
+# ---------------------------------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path: Path, cfg: Config, nets: dict, counters: Counters, gen: torch.Generator) -> None:
+    state = {"config": cfg.to_dict(), "counters": asdict(counters), "gen": gen.get_state(),
+             "torch_rng": torch.get_rng_state(),
+             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+             "nets": {k: v.state_dict() for k, v in nets.items()}}
+    import io
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())  # never half-written: a crash leaves the previous checkpoint
+
+
+def load_checkpoint(path: Path, nets: dict, gen: torch.Generator | None, device: torch.device) -> Counters:
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+        for k, v in nets.items():
+            v.load_state_dict(state["nets"][k])
+    except Exception as e:
+        raise RuntimeError(f"checkpoint {path} is corrupt or incompatible ({type(e).__name__}: {e}); "
+                           "delete it to start this run over") from None
+    if gen is not None:
+        gen.set_state(state["gen"])
+    torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return Counters(**state["counters"])
+
+
+def load_sampler(run_dir: str | Path, device: torch.device | str = "cpu", seed: int = EVAL_SEED):
+    """(config, sample) for a finished or running run directory: sample(n) -> (n, C, H, W) in [-1, 1]."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"'{run_dir}' is not a ganbench run directory (no config.json)")
+    device = torch.device(device)
+    raw = read_json(run_dir / "config.json")
+    cfg = Config(**raw["config"])
+    nets = build(cfg, device)
+    if nets:
+        ckpt = run_dir / "checkpoints" / "latest.pt"
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"'{run_dir}' has no checkpoint yet (checkpoints/latest.pt)")
+        load_checkpoint(ckpt, {k: v for k, v in nets.items() if not k.startswith("opt")}, None, device)
+    return cfg, make_sampler(cfg, nets.get("G"), device, seed)
+
+
+def peak_memory_mb(device: torch.device) -> tuple[float, str]:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda max_memory_allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process max RSS (CPU)"
+
+
+# ---------------------------------------------------------------------------------------------------- the loop
+def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable | None = None,
+          progress: Callable[[Counters], None] | None = None, resume: bool = True) -> dict[str, Any]:
+    """Train one variant and seed. images: uint8 (N, C, H, W). Returns the summary fields (status excluded).
+
+    evaluate(sample) -> {metric: value} is called every cfg.eval_every_kimg and at the end.
+    Raises Diverged on a non-finite loss (the last good checkpoint is kept).
+    """
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator(device).manual_seed(cfg.seed)  # batches, z and VAE noise: all from this one stream
+    nets = build(cfg, device)
+    obj = objectives.get(cfg.objective) if cfg.family == "gan" else None
+    budget = parse_budget(cfg.budget)
+    ckpt_path = run_dir / "checkpoints" / "latest.pt"
+    metrics_path = run_dir / "metrics.jsonl"
+    (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+
+    c = Counters()
+    if resume and ckpt_path.is_file():
+        c = load_checkpoint(ckpt_path, nets, gen, device)
+        append_jsonl(metrics_path, {"kind": "resume", "tick": c.tick, "kimg": c.img / 1000})
+
+    # The whole uint8 data set lives on the device when it can; batches are drawn there (no DataLoader).
+    data = images.to(device) if device.type != "cuda" or images.numel() < 0.5 * _free_bytes(device) else images
+    B, N = cfg.batch_size, data.shape[0]
+    mem = torch.channels_last if (cfg.fast and device.type == "cuda") else torch.contiguous_format
+
+    def real_batch() -> torch.Tensor:
+        idx = torch.randint(N, (B,), device=gen.device, generator=gen)
+        return data[idx.to(data.device)].to(device, non_blocking=True).float().div_(127.5).sub_(1).contiguous(
+            memory_format=mem)
+
+    def z_batch() -> torch.Tensor:
+        return sample_latent(B, cfg.latent_dim, cfg.latent_dist, device, gen)
+
+    amp = _autocast(cfg, device)
+    scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
+    sampler = make_sampler(cfg, nets.get("G"), device)  # fixed noise: every call restarts the same sequence
+
+    def spent() -> bool:
+        if budget.unit == "img":
+            return c.img >= budget.amount
+        return (c.g_steps if budget.unit == "steps" else c.seconds) >= budget.amount
+
+    tick_img = int(cfg.tick_kimg * 1000)
+    eval_img = int(cfg.eval_every_kimg * 1000) if cfg.eval_every_kimg > 0 else None
+    next_tick = (c.img // tick_img + 1) * tick_img
+    next_eval = (c.img // eval_img + 1) * eval_img if eval_img else None
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+    tick_start_img, tick_t0, t0 = c.img, time.perf_counter(), time.perf_counter() - c.seconds
+    eval_seconds = 0.0
+
+    def add(stats: dict[str, torch.Tensor]) -> None:  # stays on the device: no host sync inside the step
+        for k, v in stats.items():
+            sums[k] = sums[k] + v if k in sums else v.clone()
+            counts[k] = counts.get(k, 0) + 1
+
+    def end_tick(final: bool) -> None:
+        nonlocal sums, counts, tick_start_img, tick_t0
+        # One host sync per tick: read the summed losses, check they are finite, write the record.
+        values = {k: (sums[k] / counts[k]).item() for k in sums}
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise Diverged(f"non-finite {', '.join(bad)} at kimg {c.img / 1000:.2f} (G step {c.g_steps})")
+        if nets:
+            c.tick += 1
+        dt = time.perf_counter() - tick_t0
+        mb, _ = peak_memory_mb(device)
+        append_jsonl(metrics_path, {"kind": "tick", "tick": c.tick, "kimg": c.img / 1000, "g_steps": c.g_steps,
+                                    "d_steps": c.d_steps, "seconds": round(c.seconds, 3),
+                                    "img_per_s": (c.img - tick_start_img) / dt if dt > 0 else None,
+                                    "peak_mem_mb": round(mb, 1), **values})
+        if "G" in nets or cfg.family == "random":
+            save_image(sampler(GRID), run_dir / "samples" / f"tick{c.tick:05d}-{c.img / 1000:.1f}kimg.png",
+                       nrow=8, normalize=True, value_range=(-1, 1))
+        if nets and (final or c.tick % cfg.checkpoint_ticks == 0):
+            save_checkpoint(ckpt_path, cfg, nets, c, gen)
+        sums, counts, tick_start_img, tick_t0 = {}, {}, c.img, time.perf_counter()
+
+    def run_eval() -> dict[str, float]:
+        nonlocal eval_seconds, t0, tick_t0
+        e0 = time.perf_counter()
+        result = evaluate(make_sampler(cfg, nets.get("G"), device))
+        dt = time.perf_counter() - e0
+        eval_seconds += dt
+        t0 += dt  # evaluation time is not training time
+        tick_t0 += dt
+        append_jsonl(metrics_path, {"kind": "eval", "kimg": c.img / 1000, "g_steps": c.g_steps,
+                                    "seconds": round(c.seconds, 3), "eval_seconds": round(dt, 3), **result})
+        return result
+
+    while nets and not spent():
+        # ---- D (critic) steps: n_critic of them, each showing B real images; stop exactly at an image budget
+        if cfg.family == "gan":
+            for _ in range(cfg.n_critic):
+                add(gan_d_step(cfg, nets, obj, real_batch(), z_batch(), amp, scaler))
+                c.img += B
+                c.d_steps += 1
+                if budget.unit == "img" and spent():
+                    break
+            add(gan_g_step(cfg, nets, obj, z_batch(), amp, scaler))
+        else:
+            add(vae_step(cfg, nets, real_batch(), amp, scaler, gen))
+            c.img += B
+        c.g_steps += 1
+        c.seconds = time.perf_counter() - t0
+        if progress is not None:
+            progress(c)
+        # ---- ticks: logging, sample grid, divergence check, checkpoint; evaluation on its own interval
+        if c.img >= next_tick and not spent():
+            end_tick(final=False)
+            next_tick += tick_img * max(1, (c.img - next_tick) // tick_img + 1)
+        if next_eval is not None and c.img >= next_eval and not spent() and evaluate is not None:
+            run_eval()
+            next_eval += eval_img
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    c.seconds = time.perf_counter() - t0 if nets else 0.0
+    end_tick(final=True)
+    final = run_eval() if evaluate is not None else {}
+    mb, mem_kind = peak_memory_mb(device)
+    save_image(sampler(GRID), run_dir / "samples" / "final.png", nrow=8, normalize=True, value_range=(-1, 1))
+    return {"kimg": c.img / 1000, "g_steps": c.g_steps, "d_steps": c.d_steps, "seconds": round(c.seconds, 3),
+            "eval_seconds": round(eval_seconds, 3), "img_per_s": c.img / c.seconds if c.seconds > 0 else None,
+            "peak_mem_mb": round(mb, 1), "peak_mem_kind": mem_kind, "final": final, "budget": str(budget),
+            "device": str(device), "device_name": _device_name(device)}
+
+
+def _free_bytes(device: torch.device) -> int:
+    free, _ = torch.cuda.mem_get_info(device)
+    return free
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr)
