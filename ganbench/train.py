@@ -193,14 +193,16 @@ def load_checkpoint(path: Path, nets: dict, gen: torch.Generator | None, device:
 def load_sampler(run_dir: str | Path, device: torch.device | str = "cpu", seed: int = EVAL_SEED):
     """(config, sample) for a finished or running run directory: sample(n) -> (n, C, H, W) in [-1, 1]."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise FileNotFoundError(f"'{run_dir}' is not a ganbench run directory (no config.json)")
+    ckpt = run_dir / "checkpoints" / "latest.pt"
     device = torch.device(device)
-    raw = read_json(run_dir / "config.json")
-    cfg = Config(**raw["config"])
+    if (run_dir / "config.json").is_file():
+        cfg = Config(**read_json(run_dir / "config.json")["config"])
+    elif ckpt.is_file():
+        cfg = Config(**torch.load(ckpt, map_location="cpu", weights_only=False)["config"])
+    else:
+        raise FileNotFoundError(f"'{run_dir}' is not a ganbench run directory (no config.json)")
     nets = build(cfg, device)
     if nets:
-        ckpt = run_dir / "checkpoints" / "latest.pt"
         if not ckpt.is_file():
             raise FileNotFoundError(f"'{run_dir}' has no checkpoint yet (checkpoints/latest.pt)")
         load_checkpoint(ckpt, {k: v for k, v in nets.items() if not k.startswith("opt")}, None, device)

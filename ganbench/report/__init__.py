@@ -1,0 +1,46 @@
+"""`ganbench report`: the comparison of a results folder, from its result files alone.
+
+Reads every run under a folder (config.json, metrics.jsonl, summary.json, samples/) and writes to `<dir>/report/`:
+
+  results.csv               one tidy row per run (status, kimg/steps/seconds spent, img/s, memory, final and best
+                            metrics, what is missing)
+  summary.csv, summary.md   one row per variant: mean and 95% t-interval over completed seeds with n, ranked by mean
+                            final FID, adjacent ranks tested (see ganbench.report.stats)
+  fid_vs_kimg.png, fid_vs_time.png, losses.png, d_outputs.png, throughput.png, samples.png, real.png, samples/
+  report.md                 for a code host (relative image links)
+  report.html               self-contained: opens from disk, images embedded, no script, no network
+
+Partial input is reported, not fatal: runs in progress, diverged or failed runs, single seeds and missing metrics
+are listed as such. Only a folder without any run is an error (ReportError).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ganbench.report.runs import ReportError
+
+if TYPE_CHECKING:
+    from ganbench.report.build import Report
+
+__all__ = ["ReportError", "build_report", "write_report"]
+
+
+def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True) -> Report:
+    """Write the report; return what was written and the warnings (missing pieces), without printing them."""
+    from ganbench.report.build import write_report as write  # pandas, seaborn: imported only when reporting
+
+    return write(results_dir, out_dir, real_images=real_images)
+
+
+def build_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True) -> Path:
+    """Write the report of `results_dir` (default output: `<results_dir>/report/`); warnings go to stderr.
+
+    Raises ReportError (a ValueError) when `results_dir` holds no run.
+    """
+    report = write_report(results_dir, out_dir, real_images=real_images)
+    for w in report.warnings:
+        print(f"ganbench report: {w}", file=sys.stderr)
+    return report.out_dir

@@ -1,0 +1,185 @@
+"""Putting the report together: tables, figures, sample grids, then the two pages."""
+
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ganbench.report import pages, plots, tables
+from ganbench.report.pages import Bullets, Code, Figure, Gallery, Heading, Para, Table
+from ganbench.report.runs import ReportError, Run, discover, group_label
+
+FIGURES = ("fid_vs_kimg.png", "fid_vs_time.png", "losses.png", "d_outputs.png", "throughput.png")
+
+
+@dataclass
+class Report:
+    out_dir: Path
+    files: list[Path] = field(default_factory=list)  # everything written, in a stable order
+    warnings: list[str] = field(default_factory=list)  # what is missing or unusual; also shown in the report
+
+
+def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True) -> Report:
+    """Read every run under `results_dir` and write the report files; see the package docstring."""
+    results_dir = Path(results_dir)
+    out = Path(out_dir) if out_dir is not None else results_dir / "report"
+    runs = discover(results_dir, exclude=out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report(out)
+    report.warnings += [n for r in runs for n in r.notes]
+
+    # ---- tables: per run, per variant, and how the numbers were made
+    results = tables.results_frame(runs)
+    rank_key = tables.primary_fid(runs)
+    summary = tables.summarise(results, rank_key)
+    report.warnings += _missing_warnings(runs, results)
+    proto, proto_warnings = tables.protocol(runs)
+    report.warnings += proto_warnings
+    results.to_csv(out / "results.csv", index=False)
+    summary.frame.to_csv(out / "summary.csv", index=False)
+    report.files += [out / "results.csv", out / "summary.csv"]
+
+    # ---- figures
+    order = summary.frame["group"].tolist()
+    families = dict(zip(summary.frame["group"], summary.frame["family"], strict=True))
+    objectives = {g: o for g, o in zip(summary.frame["group"], summary.frame["objective"], strict=True) if o}
+    colours = plots.palette(order, families)
+    evals = plots.evals_frame(runs, rank_key) if rank_key else plots.evals_frame([], "")
+    baseline = _baseline(summary, families)
+    if rank_key and baseline is None:
+        report.warnings.append(f"missing: no random baseline {rank_key} (run the 'random' variant to draw one)")
+    report.warnings += plots.fid_curves(evals, rank_key, baseline, colours, out / "fid_vs_kimg.png",
+                                        out / "fid_vs_time.png")
+    ticks = plots.ticks_frame(runs)
+    report.warnings += plots.losses(ticks, order, families, objectives, out / "losses.png")
+    report.warnings += plots.d_outputs(ticks, order, families, objectives, out / "d_outputs.png")
+    device = "; ".join(sorted({str((r.summary or {}).get("device_name") or (r.summary or {}).get("device")
+                                   or r.config.get("device")) for r in runs}))
+    report.warnings += plots.throughput(results, order, colours, device, out / "throughput.png")
+    report.files += [out / f for f in FIGURES]
+
+    # ---- samples: every run's final grid, and real images beside them
+    real_file, real_note = _real_grid(runs[0], out / "real.png") if real_images else (None, "not requested")
+    if real_file is None:
+        report.warnings.append(f"real images unavailable: {real_note}")
+    gallery, sheet = _sample_grids(runs, order, rank_key, out, real_file, real_note)
+    plots.sample_sheet(sheet, out / "samples.png")
+    report.files += ([real_file] if real_file else []) + [out / "samples.png"]
+    report.files += [out / f for f, _ in gallery if f and f.startswith("samples/")]
+
+    # ---- pages
+    report.warnings = list(dict.fromkeys(report.warnings))  # once each, first-seen order
+    head, rows = tables.summary_table(summary, results)
+    summary_blocks = [Heading("Results by variant"), Bullets(proto), Table(head, rows),
+                      Bullets(tables.method_lines(summary))]
+    (out / "summary.md").write_text(pages.markdown([Heading("ganbench summary", 1), *summary_blocks]))
+    title = f"ganbench report: {results_dir.resolve().name}"
+    blocks = _document(title, runs, results_dir, report.warnings, summary_blocks, results, gallery)
+    (out / "report.md").write_text(pages.markdown(blocks))
+    (out / "report.html").write_text(pages.html_page(title, blocks, out))
+    report.files += [out / "summary.md", out / "report.md", out / "report.html"]
+    return report
+
+
+def _missing_warnings(runs: list[Run], results) -> list[str]:
+    """'missing: no FID evaluations in vae/seed1', or once for all runs when none was evaluated."""
+    missing = results.set_index("run")["missing"].dropna()
+    if len(missing) == len(runs) and (missing == "no FID evaluations").all():
+        return ["missing: no FID evaluations in any run (made with --no-eval?): no FID table or FID curves"]
+    return [f"missing: {what} in {run}" for run, text in missing.items() for what in text.split("; ")]
+
+
+def _baseline(summary: tables.Summary, families: dict[str, str]) -> float | None:
+    """Mean final FID of the random baseline (an untrained G): the level a trained variant must beat."""
+    if summary.rank_by is None:
+        return None
+    frame = summary.frame
+    rows = frame[(frame["family"] == "random") & (frame[f"{summary.rank_by}_n"] > 0)]
+    return float(rows[f"{summary.rank_by}_mean"].iloc[0]) if len(rows) else None
+
+
+def _real_grid(run: Run, path: Path) -> tuple[Path | None, str]:
+    """The first 64 training images of the runs' data set as an 8x8 grid, or None and the reason."""
+    try:
+        from torchvision.utils import save_image
+
+        from ganbench.config import FIELDS, Config
+        from ganbench.data import load_dataset, spec_from_config
+
+        spec = spec_from_config(Config(**{k: v for k, v in run.config.items() if k in FIELDS}))
+        # The loaders take a prefix for max_images, so 64 gives the same first images as the full set,
+        # without decoding the whole data set when it is not cached.
+        spec = replace(spec, max_images=min(64, spec.max_images) if spec.max_images > 0 else 64)
+        images = load_dataset(spec).images[:64]
+        save_image(images.float() / 255, path, nrow=8)
+    except Exception as e:  # the data may be gone or unreadable here: the report goes on without it
+        return None, f"{type(e).__name__}: {e}"
+    return path, f"first {len(images)} training images ({spec.name}, {spec.resolution}x{spec.resolution})"
+
+
+def _sample_grids(runs: list[Run], order: list[str], rank_key: str | None, out: Path, real_file: Path | None,
+                  real_note: str) -> tuple[list[tuple[str | None, str]], list]:
+    """Copy each run's grid into out/samples/; return the gallery (all runs) and the sheet (one seed per group)."""
+    samples = out / "samples"
+    if samples.exists():
+        shutil.rmtree(samples)  # a stale grid from an earlier report must not linger
+    samples.mkdir()
+    gallery: list[tuple[str | None, str]] = [("real.png" if real_file else None, f"real: {real_note}")]
+    sheet = [(real_file, "real", real_note)]
+    by_group: dict[str, list[Run]] = {}
+    for run in runs:
+        by_group.setdefault(group_label(run), []).append(run)
+    for g in order:
+        first = True
+        for run in sorted(by_group.get(g, []), key=lambda r: (r.status != "completed", r.seed or 0)):
+            path, which = run.sample_grid()
+            fid = run.final_metrics().get(rank_key) if rank_key else None
+            extra = f", {rank_key} {tables.fmt(fid)}" if fid is not None else ""
+            status = "" if run.status == "completed" else f", {run.status}"
+            caption = f"{g} seed{run.seed} ({which}{status}{extra})"
+            name = None
+            if path is not None:
+                name = f"samples/{run.name.replace('/', '_')}.png"
+                shutil.copyfile(path, out / name)
+            gallery.append((name, caption))
+            if first:
+                title = f"{g} seed{run.seed}\n{which}{status}{extra}"
+                sheet.append((out / name if name else None, title, f"{g}: no sample grid yet"))
+                first = False
+    return gallery, sheet
+
+
+def _document(title: str, runs: list[Run], results_dir: Path, warnings: list[str], summary_blocks: list,
+              results, gallery) -> list:
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    groups = len({group_label(r) for r in runs})
+    blocks = [Heading(title, 1),
+              Para(f"{len(runs)} runs of {groups} variants in {results_dir.resolve()}, report made {created} "
+                   "from the result files alone.")]
+    if warnings:
+        blocks += [Heading("What is missing or unusual"), Bullets(warnings, warn=True)]
+    blocks += summary_blocks
+    blocks += [Heading("FID during training"), Figure("fid_vs_kimg.png", "FID against kimg"),
+               Figure("fid_vs_time.png", "FID against training wall-clock"),
+               Heading("Training dynamics"), Figure("losses.png", "G and D losses"),
+               Figure("d_outputs.png", "mean D output on real and fake"),
+               Heading("Throughput"), Figure("throughput.png", "images per second and peak memory"),
+               Heading("Samples"), Figure("samples.png", "sample grids side by side, real images first"),
+               Para("Every run's grid (final, or the latest while a run is unfinished):"), Gallery(gallery)]
+    head, rows = tables.results_table(results)
+    blocks += [Heading("All runs"), Table(head, rows)]
+    published = tables.published_table(runs)
+    if published is not None:
+        blocks += [Heading(f"Published figures ({tables.PUBLISHED_LABEL})"),
+                   Para("Measured under other protocols (networks, sample counts, reference sets, Inception ports "
+                        "and training lengths differ), so they place the scale, never rank against the table "
+                        "above."),
+                   Table(*published)]
+    commands = sorted({" ".join(str(a) for a in r.meta.get("command") or []) for r in runs} - {""})
+    blocks += [Heading("Provenance"),
+               Code("commands that made these runs", "\n".join(commands) or "not recorded"),
+               Code("config of each run", tables.dumps({r.name: r.config for r in runs}))]
+    return blocks

@@ -1,0 +1,31 @@
+"""`ganbench report <dir>`: registered in ganbench/cli.py as `app.command("report")(report_command)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def report_command(
+    results: Annotated[Path, typer.Argument(help="A results folder of `ganbench run` (or one run folder in it).")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Output folder; default <results>/report.")] = None,
+    real: Annotated[bool, typer.Option("--real/--no-real", help="Show real training images beside the samples "
+                                       "(loads the first 64 from the runs' data set).")] = True,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Tables, curves, sample grids and an HTML page comparing the variants, from the result files alone.
+
+    Output paths go to stdout; missing pieces (runs in progress, diverged runs, missing metrics) to stderr and
+    into the report itself.
+    """
+    from ganbench.cli import guarded  # imported here: ganbench.cli imports this module to register the command
+    from ganbench.report import write_report
+
+    with guarded(debug):
+        report = write_report(results, out, real_images=real)
+    for w in report.warnings:
+        typer.echo(f"ganbench report: {w}", err=True)
+    for path in report.files:
+        typer.echo(str(path))

@@ -1,0 +1,249 @@
+"""The report's figures (PNG, seaborn on matplotlib's Agg canvas; pyplot's global state is never touched).
+
+Curves are drawn per variant: the line is the mean over seeds at each x, the band the min-max range over seeds
+(with 2-3 seeds a range says more than a bootstrap interval would). Wall-clock x values are the mean over seeds of
+the training time at each evaluation (evaluations happen at the same kimg for every seed of a variant).
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ganbench.report.runs import Run, group_label, number
+
+BAND = ("pi", 100)  # seaborn: percentile interval 0..100 = min-max over seeds
+BAND_NOTE = "line: mean over seeds; band: min–max over seeds"
+KIMG_LABEL = "kimg (thousands of real images shown to D)"
+DPI = 110
+
+
+def palette(groups: list[str], families: dict[str, str]) -> dict[str, tuple]:
+    """One colour per group, the same in every figure; the random baseline is grey."""
+    colours = sns.color_palette("tab10", n_colors=max(1, len(groups)))
+    out, i = {}, 0
+    for g in groups:
+        if families.get(g) == "random":
+            out[g] = (0.5, 0.5, 0.5)
+        else:
+            out[g] = colours[i % len(colours)]
+            i += 1
+    return out
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def _placeholder(path: Path, title: str, message: str) -> Path:
+    with sns.axes_style("white"):
+        fig = _figure(8, 2.2)
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        ax.set_title(title, loc="left")
+        ax.text(0.5, 0.45, "\n".join(textwrap.wrap(message, 90)), ha="center", va="center", fontsize=12,
+                color="0.3", transform=ax.transAxes)
+        return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------------- frames
+def ticks_frame(runs: list[Run]) -> pd.DataFrame:
+    rows = [{"group": group_label(r), "run": r.name, "seed": r.seed, "family": r.family, "status": r.status,
+             **{k: number(v) for k, v in t.items() if k != "kind"}} for r in runs for t in r.ticks]
+    return pd.DataFrame(rows)
+
+
+def evals_frame(runs: list[Run], key: str) -> pd.DataFrame:
+    """Evaluations of metric `key`; a run whose summary has a final value but no eval record adds that point."""
+    rows = []
+    for r in runs:
+        points = [(number(e.get("kimg")), number(e.get("seconds")), number(e.get(key))) for e in r.evals]
+        points = [p for p in points if p[0] is not None and p[2] is not None]
+        if not points and key in r.final_metrics():
+            points = [(r.counter("kimg"), r.counter("seconds"), r.final_metrics()[key])]
+        rows += [{"group": group_label(r), "run": r.name, "seed": r.seed, "family": r.family, "status": r.status,
+                  "kimg": k, "seconds": s, "value": v} for k, s, v in points]
+    frame = pd.DataFrame(rows, columns=["group", "run", "seed", "family", "status", "kimg", "seconds", "value"])
+    return frame[np.isfinite(frame["value"].astype(float))] if len(frame) else frame
+
+
+def _time_unit(seconds: float) -> tuple[float, str]:
+    if seconds >= 2 * 3600:
+        return 3600.0, "h"
+    if seconds >= 2 * 60:
+        return 60.0, "min"
+    return 1.0, "s"
+
+
+# ---------------------------------------------------------------------------------------------------- FID curves
+def fid_curves(evals: pd.DataFrame, key: str | None, baseline: float | None, colours: dict, path_kimg: Path,
+               path_time: Path) -> list[str]:
+    """FID against kimg and against training wall-clock; the random baseline as a dashed reference line."""
+    notes = []
+    curves = evals[evals["family"] != "random"] if key else evals.iloc[0:0]
+    if curves.empty:
+        why = (f"no {key} evaluations of trained variants in these results" if key
+               else "no FID evaluations in these results (were the runs made with --no-eval?)")
+        _placeholder(path_kimg, "FID against kimg", why)
+        _placeholder(path_time, "FID against wall-clock", why)
+        return [f"missing: {why}; FID plots are placeholders"]
+    curves = curves.copy()
+    mean_s = curves.groupby(["group", "kimg"])["seconds"].transform("mean")
+    scale, unit = _time_unit(float(np.nanmax(mean_s)) if mean_s.notna().any() else 0.0)
+    curves["time"] = mean_s / scale
+    if curves["time"].isna().any():
+        notes.append("missing: some evaluations have no wall-clock time; they are left out of fid_vs_time.png")
+    values = curves["value"].tolist() + ([baseline] if baseline is not None else [])
+    log_y = min(values) > 0 and max(values) / min(values) > 5
+    for x, xlabel, path in (("kimg", KIMG_LABEL, path_kimg),
+                            ("time", f"training wall-clock ({unit}, evaluation excluded; mean over seeds)",
+                             path_time)):
+        with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+            fig = _figure(9.5, 5.2)
+            ax = fig.add_subplot()
+            data = curves.dropna(subset=[x])
+            sns.lineplot(data=data, x=x, y="value", hue="group", estimator="mean", errorbar=BAND, marker="o",
+                         palette={g: colours[g] for g in data["group"].unique()}, ax=ax)
+            diverged = data[data["status"] != "completed"].sort_values(x).groupby("run").tail(1)
+            if not diverged.empty:
+                ax.scatter(diverged[x], diverged["value"], marker="X", s=90, color="black", zorder=5,
+                           label="last evaluation of a run that did not complete")
+            if baseline is not None:
+                ax.axhline(baseline, ls="--", lw=1.5, color="0.35",
+                           label=f"random baseline (untrained G): {baseline:.1f}")
+            if log_y:
+                ax.set_yscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"{key} (lower is better{', log scale' if log_y else ''})")
+            what = "kimg" if x == "kimg" else "wall-clock"
+            ax.set_title(f"{key} against {what} — {BAND_NOTE}", loc="left", fontsize=12)
+            ax.legend(title="variant", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+            _save(fig, path)
+    return notes
+
+
+# ---------------------------------------------------------------------------------------------------- training dynamics
+def _panels(ticks: pd.DataFrame, series: dict[str, str], groups: list[str], path: Path, title: str, ylabel: str,
+            subtitle: dict[str, str], missing: str) -> list[str]:
+    """One panel per group (own y scale: objectives live on different scales), one line per series."""
+    cols = [c for c in series if c in ticks]
+    groups = [g for g in groups if cols and ticks.loc[ticks["group"] == g, cols].notna().any().any()]
+    if not groups:
+        _placeholder(path, title, missing)
+        return [f"missing: {missing}; {path.name} is a placeholder"]
+    ncols = min(3, len(groups))
+    nrows = math.ceil(len(groups) / ncols)
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
+        fig = _figure(4.4 * ncols, 3.4 * nrows + 0.5)
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax, g in zip(axes, groups, strict=False):
+            part = ticks[ticks["group"] == g]
+            long = part.melt(id_vars=["run", "kimg"], value_vars=[c for c in cols if part[c].notna().any()],
+                             var_name="series", value_name="value").dropna(subset=["value"])
+            long["series"] = long["series"].map(series)
+            sns.lineplot(data=long, x="kimg", y="value", hue="series", estimator="mean", errorbar=BAND, ax=ax,
+                         palette="Set1")
+            ax.set_title(f"{g}{subtitle.get(g, '')}", fontsize=11)
+            ax.set_xlabel("kimg")
+            ax.set_ylabel(ylabel)
+            ax.legend(fontsize=8, title=None)
+        for ax in axes[len(groups):]:
+            ax.set_axis_off()
+        fig.suptitle(f"{title} — {BAND_NOTE}; x: {KIMG_LABEL}", fontsize=12)
+        _save(fig, path)
+    return []
+
+
+def losses(ticks: pd.DataFrame, groups: list[str], families: dict[str, str], objectives: dict[str, str],
+           path: Path) -> list[str]:
+    trained = [g for g in groups if families.get(g) in ("gan", "vae")]
+    sub = {g: f" ({objectives[g]})" if families.get(g) == "gan" and objectives.get(g)
+           else " (VAE: G loss = −ELBO per pixel)" for g in trained}
+    return _panels(ticks, {"loss_d": "D loss", "loss_g": "G loss"}, trained, path,
+                   "G and D losses (per tick, each objective in its own units)", "loss", sub,
+                   "no loss records of trained variants in these results")
+
+
+def d_outputs(ticks: pd.DataFrame, groups: list[str], families: dict[str, str], objectives: dict[str, str],
+              path: Path) -> list[str]:
+    gans = [g for g in groups if families.get(g) == "gan"]
+    sub = {g: f" ({objectives[g]})" for g in gans if objectives.get(g)}
+    return _panels(ticks, {"d_real": "D(real)", "d_fake": "D(fake)"}, gans, path,
+                   "Mean D output on real and fake images", "mean D output (raw logit / critic value)", sub,
+                   "no GAN runs with D outputs in these results")
+
+
+# ---------------------------------------------------------------------------------------------------- throughput
+def throughput(results: pd.DataFrame, groups: list[str], colours: dict, device: str, path: Path) -> list[str]:
+    """Training images per second and peak memory per variant: bars = mean, dots = seeds."""
+    data = results[results["group"].isin(groups)].copy()
+    speed = data[(data["family"] != "random") & data["img_per_s"].notna()]
+    memory = data[data["peak_mem_mb"].notna()]
+    if speed.empty and memory.empty:
+        _placeholder(path, "Throughput", "no throughput or memory records in these results")
+        return ["missing: no throughput records; throughput.png is a placeholder"]
+    kinds = sorted({str(k) for k in data["peak_mem_kind"].dropna()}) or ["peak memory"]
+    n = max(len(speed["group"].unique()), len(memory["group"].unique()), 1)
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
+        fig = _figure(11, 1.2 + 0.45 * n)
+        axes = fig.subplots(1, 2)
+        for ax, frame, col, xlabel in (
+                (axes[0], speed, "img_per_s", "training images / s (evaluation excluded)"),
+                (axes[1], memory, "peak_mem_mb", f"peak memory (MB; {'; '.join(kinds)})")):
+            if frame.empty:
+                ax.set_axis_off()
+                ax.text(0.5, 0.5, f"no {xlabel}", ha="center", transform=ax.transAxes)
+                continue
+            order = [g for g in groups if g in set(frame["group"])]
+            sns.barplot(data=frame, x=col, y="group", hue="group", order=order, hue_order=order,
+                        palette={g: colours[g] for g in order}, errorbar=None, ax=ax, legend=False)
+            sns.stripplot(data=frame, x=col, y="group", order=order, color="black", size=4, ax=ax)
+            means = frame.groupby("group")[col].mean()
+            for i, g in enumerate(order):
+                ax.text(means[g], i, f" {means[g]:,.0f}", va="center", ha="left", fontsize=9)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("")
+            ax.set_xlim(0, float(frame[col].max()) * 1.2)
+        fig.suptitle(f"Throughput and memory on {device} — bars: mean over runs; dots: single runs", fontsize=12)
+        _save(fig, path)
+    return []
+
+
+# ---------------------------------------------------------------------------------------------------- samples
+def sample_sheet(panels: list[tuple[Path | None, str, str]], path: Path) -> Path:
+    """Grids side by side (real images first): (image or None, title, why it is missing)."""
+    from PIL import Image
+
+    ncols = min(4, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    with sns.axes_style("white"):
+        fig = _figure(3.6 * ncols, 4.0 * nrows)
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax, (image, title, why) in zip(axes, panels, strict=False):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if image is not None:
+                with Image.open(image) as im:
+                    ax.imshow(np.asarray(im.convert("RGB")), interpolation="nearest")
+            else:
+                ax.text(0.5, 0.5, "\n".join(textwrap.wrap(why, 32)), ha="center", va="center",
+                        transform=ax.transAxes, fontsize=9, color="0.3")
+            ax.set_title(title, fontsize=10)
+        for ax in axes[len(panels):]:
+            ax.set_axis_off()
+        fig.suptitle("Samples from the shared fixed noise (the same z for every variant and seed)", fontsize=12)
+        return _save(fig, path)

@@ -1,0 +1,344 @@
+"""The report's tables: one tidy row per run, one aggregated row per variant, and the protocol they were made under.
+
+Statistics use completed runs only (a diverged, failed or unfinished run is listed, never averaged in). Variants
+are ranked by mean FINAL FID (the metric at the end of the shared budget, lower is better); the best FID along
+the way is reported beside it but does not rank.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ganbench.report.runs import METRIC_KEY, Run, group_label, metric_keys, number
+from ganbench.report.stats import TEST_NAME, Interval, compare, t_interval
+
+COUNTERS = {"kimg": "kimg", "g_steps": "G steps", "d_steps": "D steps", "seconds": "train time (s)",
+            "img_per_s": "img/s", "peak_mem_mb": "peak mem (MB)"}
+_BETTER = {"fid": "lower is better", "kid": "lower is better", "precision": "higher is better",
+           "recall": "higher is better"}
+
+
+# ---------------------------------------------------------------------------------------------------- per run
+def all_metric_keys(runs: list[Run]) -> list[str]:
+    """Metric keys seen in any run's evaluations or final metrics, FID first."""
+    keys: set[str] = set()
+    for run in runs:
+        keys.update(run.final_metrics())
+        for rec in run.evals:
+            keys.update(metric_keys(rec))
+    order = {"fid": 0, "kid": 1, "precision": 2, "recall": 3}
+    return sorted(keys, key=lambda k: (order[METRIC_KEY.match(k).group(1)], k))
+
+
+def primary_fid(runs: list[Run]) -> str | None:
+    """The FID key that ranks: the one most runs have; on a tie, the one with more samples (fid10000 > fid500)."""
+    counts = Counter(k for run in runs for k in {*run.final_metrics(), *(k for r in run.evals for k in r)}
+                     if METRIC_KEY.match(k) and METRIC_KEY.match(k).group(1) == "fid" and "_" not in k)
+    if not counts:
+        return None
+    return max(counts, key=lambda k: (counts[k], int(METRIC_KEY.match(k).group(2))))
+
+
+def _missing(run: Run, keys: list[str]) -> list[str]:
+    final = run.final_metrics()
+    main = [k for k in keys if "_" not in k]  # kid500_std and the like are extras, never "missing"
+    if not final and not run.evals and main:
+        return ["no FID evaluations"]
+    return [f"no {k}" for k in main if k not in final]
+
+
+def results_frame(runs: list[Run]) -> pd.DataFrame:
+    """One row per run: identity, status, counters actually spent, final and best metrics, what is missing."""
+    keys = all_metric_keys(runs)
+    fids = [k for k in keys if k.startswith("fid") and "_" not in k]
+    rows = []
+    for run in runs:
+        s = run.summary or {}
+        row: dict[str, Any] = {"run": run.name, "group": group_label(run), "variant": run.variant}
+        if run.trial is not None:
+            row["trial"] = run.trial.get("trial")
+            for name, value in (run.trial.get("params") or {}).items():
+                row[f"param_{name}"] = value
+        row |= {"seed": run.seed, "family": run.family, "objective": run.config.get("objective")
+                if run.family == "gan" else None, "status": run.status,
+                "note": "; ".join(n for n in run.notes if not n.startswith("missing:")) or None}
+        for key in COUNTERS:
+            row[key] = run.img_per_s() if key == "img_per_s" else run.counter(key)
+        row["eval_seconds"] = number(s.get("eval_seconds"))
+        row["peak_mem_kind"] = s.get("peak_mem_kind")
+        final = run.final_metrics()
+        for key in keys:
+            row[f"{key}_final"] = final.get(key, math.nan)
+        for key in fids:
+            best = run.best(key) or {}
+            row[f"{key}_best"] = best.get("value", math.nan)
+            row[f"{key}_best_kimg"] = best.get("kimg", math.nan)
+        row["missing"] = "; ".join(_missing(run, keys)) or None
+        row["run_dir"] = str(run.run_dir)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------- per variant
+def aggregated_columns(results: pd.DataFrame) -> list[str]:
+    """Columns of the results frame that are averaged over seeds, in display order."""
+    metric = [c for c in results.columns if c.endswith(("_final", "_best")) and METRIC_KEY.match(c.rsplit("_", 1)[0])]
+    fid_first = sorted(metric, key=lambda c: (not c.startswith("fid"), c.startswith("fid") and c.endswith("_best")))
+    return fid_first + list(COUNTERS)
+
+
+@dataclass
+class Summary:
+    frame: pd.DataFrame  # one row per group, ranked; {col}_mean/_ci95_low/_ci95_high/_n for aggregated columns
+    intervals: dict[tuple[str, str], Interval]  # (group, column) -> interval
+    rank_by: str | None  # e.g. "fid500_final"
+
+
+def summarise(results: pd.DataFrame, rank_key: str | None) -> Summary:
+    """Aggregate completed runs per group; rank groups by mean final `rank_key` (an FID); test adjacent ranks."""
+    columns = aggregated_columns(results)
+    rank_by = f"{rank_key}_final" if rank_key and f"{rank_key}_final" in results else None
+    intervals: dict[tuple[str, str], Interval] = {}
+    rows = []
+    for group, runs in results.groupby("group", sort=False):
+        done = runs[runs["status"] == "completed"]
+        statuses = Counter(runs["status"])
+        row: dict[str, Any] = {"group": group, "variant": runs["variant"].iloc[0],
+                               "family": runs["family"].iloc[0], "objective": runs["objective"].iloc[0],
+                               "runs": len(runs), "completed": len(done),
+                               "seeds": ",".join(str(s) for s in done["seed"].tolist()),
+                               "status": ", ".join(f"{n} {s}" for s, n in statuses.items())}
+        if "trial" in runs:
+            row["trial"] = runs["trial"].iloc[0]
+        for col in columns:
+            iv = t_interval(done[col].tolist())
+            intervals[(group, col)] = iv
+            row |= {f"{col}_mean": iv.mean, f"{col}_ci95_low": iv.low, f"{col}_ci95_high": iv.high,
+                    f"{col}_n": iv.n}
+        missing = sorted({m for ms in runs["missing"].dropna() for m in ms.split("; ")})
+        row["missing"] = "; ".join(missing) or None
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame["rank"] = pd.NA
+    frame["vs_next_rank"] = None
+    frame["vs_next_rank_p"] = math.nan
+    if rank_by is not None:
+        ranked = frame[frame[f"{rank_by}_n"] > 0].sort_values(f"{rank_by}_mean", kind="stable")
+        others = frame[frame[f"{rank_by}_n"] == 0]
+        frame = pd.concat([ranked, others], ignore_index=True)
+        for i in range(len(ranked)):
+            frame.loc[i, "rank"] = i + 1
+            if i + 1 < len(ranked):
+                a = results.loc[(results["group"] == frame.loc[i, "group"]) & (results["status"] == "completed"),
+                                rank_by]
+                b = results.loc[(results["group"] == frame.loc[i + 1, "group"])
+                                & (results["status"] == "completed"), rank_by]
+                cmp = compare(a.tolist(), b.tolist())
+                frame.loc[i, "vs_next_rank"] = cmp.text
+                frame.loc[i, "vs_next_rank_p"] = cmp.p
+    lead = ["rank", "group", "variant"] + (["trial"] if "trial" in frame else [])
+    rest = [c for c in frame.columns if c not in lead]
+    return Summary(frame[lead + rest], intervals, rank_by)
+
+
+# ---------------------------------------------------------------------------------------------------- display
+def fmt(value: Any) -> str:
+    """A number for a table: 3 significant digits below 100, whole numbers above."""
+    v = number(value)
+    if v is None or math.isnan(v):
+        return "–"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
+
+
+def fmt_interval(iv: Interval, empty: str = "missing") -> str:
+    if iv.n == 0:
+        return empty
+    if iv.n == 1:
+        return f"{fmt(iv.mean)} (n=1, CI n/a: 1 seed)"
+    return f"{fmt(iv.mean)} ± {fmt(iv.high - iv.mean)} (n={iv.n})"
+
+
+def column_title(col: str) -> str:
+    """'fid500_final' -> 'fid500 final (lower is better)'; counters by their names."""
+    if col in COUNTERS:
+        return COUNTERS[col]
+    key, which = col.rsplit("_", 1)
+    m = METRIC_KEY.match(key)
+    better = _BETTER.get(m.group(1), "") if m and not m.group(3) else ""
+    title = f"{key} {which}" if key.startswith("fid") else key
+    return f"{title} ({better})" if better else title
+
+
+def summary_table(summary: Summary, results: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and rows (strings) of the per-variant table, shared by the Markdown and HTML pages."""
+    frame = summary.frame
+    columns = [c for c in aggregated_columns(results) if not re.search(r"\d+_[a-z]+_final$", c)]
+    header = ["rank", "variant", "seeds used", "runs"] + [column_title(c) for c in columns] + ["vs next rank"]
+    rows = []
+    for _, r in frame.iterrows():
+        rank = "–" if pd.isna(r["rank"]) else str(int(r["rank"]))
+        cells = [rank, str(r["group"]), r["seeds"] or "none completed", str(r["status"])]
+        for col in columns:
+            iv = summary.intervals[(r["group"], col)]
+            if r["completed"] == 0:
+                cells.append("no completed run")
+            elif col == "img_per_s" and r["family"] == "random":
+                cells.append("n/a (no training)")
+            else:
+                cells.append(fmt_interval(iv))
+        cells.append(r["vs_next_rank"] or "")
+        rows.append(cells)
+    return header, rows
+
+
+def results_table(results: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the per-run table."""
+    metric = [c for c in results.columns if c.endswith(("_final", "_best")) and not re.search(r"\d+_[a-z]+_final$", c)]
+    cols = ["run", "status", *COUNTERS, *metric, "missing", "note"]
+    header = [column_title(c) if (c in COUNTERS or c in metric) else c for c in cols]
+    rows = []
+    for _, r in results.iterrows():
+        cells = []
+        for c in cols:
+            v = r.get(c)
+            if c in ("run", "status", "missing", "note"):
+                cells.append("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+            elif c.endswith("_best") and not pd.isna(r.get(f"{c}_kimg", math.nan)):
+                cells.append(f"{fmt(v)} @ {fmt(r[f'{c}_kimg'])} kimg")
+            else:
+                cells.append(fmt(v) if not (c == "img_per_s" and r["family"] == "random") else "n/a")
+        rows.append(cells)
+    return header, rows
+
+
+# ---------------------------------------------------------------------------------------------------- protocol
+_HEX = re.compile(r"^[0-9a-f]{16,}$")
+_DATA_SKIP = ("cache", "key", "skipped_examples", "files", "root")
+
+
+def _flat(d: dict[str, Any], skip: tuple[str, ...] = (), prefix: str = "") -> list[str]:
+    out = []
+    for k, v in d.items():
+        if k in skip or v is None or v == "":
+            continue
+        if isinstance(v, dict):
+            out += _flat(v, skip, f"{prefix}{k}.")
+        else:
+            text = str(v)
+            out.append(f"{prefix}{k}={text[:12] + '…' if _HEX.match(text) else text}")
+    return out
+
+
+def _distinct(values: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """text -> the runs that have it, in first-seen order."""
+    out: dict[str, list[str]] = {}
+    for run, text in values:
+        out.setdefault(text, []).append(run)
+    return out
+
+
+def protocol(runs: list[Run]) -> tuple[list[str], list[str]]:
+    """Lines that describe how the numbers were made (metric protocol, data, budget, device, commit), and
+    warnings for every one of them that differs between runs (then the comparison is not like-for-like)."""
+    lines, warnings = [], []
+
+    def add(label: str, pairs: list[tuple[str, str]], none: str) -> None:
+        groups = _distinct([(r, t) for r, t in pairs if t])
+        if not groups:
+            lines.append(f"{label}: {none}")
+        elif len(groups) == 1:
+            lines.append(f"{label}: {next(iter(groups))}")
+        else:
+            for text, names in groups.items():
+                lines.append(f"{label} ({', '.join(names)}): {text}")
+            warnings.append(f"runs differ in {label}: not a like-for-like comparison")
+
+    evaluated = [r for r in runs if r.final_metrics() or r.evals]
+    add("metric protocol", [(r.name, ", ".join(_flat((r.summary or {}).get("metric_protocol") or {})))
+                            for r in evaluated],
+        "none recorded" + ("" if evaluated else " (no evaluations in these results)"))
+    add("data", [(r.name, ", ".join(_flat(r.meta.get("data") or {}, _DATA_SKIP))) for r in runs], "not recorded")
+    add("budget", [(r.name, str(r.config.get("budget") or "")) for r in runs], "not recorded")
+
+    def device(r: Run) -> str:
+        s = r.summary or {}
+        name = s.get("device") or r.config.get("device")
+        extra = f" ({s['device_name']})" if s.get("device_name") else ""
+        return f"{name}{extra}, precision {r.config.get('precision', '?')}" if name else ""
+
+    add("device", [(r.name, device(r)) for r in runs], "not recorded")
+    add("commit", [(r.name, str(r.meta.get("git_commit") or "")) for r in runs], "not recorded")
+    versions = [(r.name, ", ".join(f"{k} {v}" for k, v in (r.meta.get("versions") or {}).items()
+                                   if k in ("ganbench", "torch", "cuda"))) for r in runs]
+    add("versions", versions, "not recorded")
+    return lines, warnings
+
+
+def method_lines(summary: Summary) -> list[str]:
+    rank = (f"ranked by mean final {summary.rank_by.removesuffix('_final')} (at the end of the budget, lower is "
+            "better); best-along-the-way is shown but does not rank" if summary.rank_by
+            else "not ranked: no FID in these results")
+    return [
+        "statistics over completed runs only (diverged, failed and unfinished runs are listed, not averaged)",
+        "a ± b (n=k): mean over k seeds and the half-width of its 95% t-interval (t(0.975, k-1) · sd / √k)",
+        rank,
+        f"adjacent ranks: {TEST_NAME}; with n and m seeds its smallest possible p is 2 / C(n+m, n), so at least "
+        "4 seeds per variant are needed to tell two apart",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------- published
+PUBLISHED_LABEL = "published, different protocol: not comparable like-for-like"
+PUBLISHED: dict[str, list[dict[str, str]]] = {
+    "celeba": [
+        *({"source": "Lucic et al., NeurIPS 2018", "model": m, "fid": f,
+           "protocol": "best of 100 hyperparameter settings; 10k test-split real vs 10k generated, TF Inception "
+                       "2015-12-05; CelebA crop 160 -> 64x64; InfoGAN-style network (not DCGAN), batch 64, "
+                       "z 64-d, 40 epochs"}
+          for m, f in [("MM GAN (saturating minimax)", "65.6 ± 4.2"), ("NS GAN", "55.0 ± 3.3"),
+                       ("LSGAN", "53.9 ± 2.8"), ("WGAN", "41.3 ± 2.0"), ("WGAN-GP", "30.0 ± 1.0"),
+                       ("DRAGAN", "42.3 ± 3.0"), ("BEGAN", "38.9 ± 0.9")]),
+        *({"source": "Dai & Wipf, ICLR 2019", "model": m, "fid": f,
+           "protocol": "same network and FID protocol as Lucic et al."}
+          for m, f in [("VAE (cross-entropy)", "53.3"), ("VAE (learned variance)", "60.5")]),
+        {"source": "MMGeneration", "model": "LSGAN, DCGAN arch, Adam 1e-3 (0.5, 0.99), batch 128, 100k iters",
+         "fid": "11.93", "protocol": "CelebA-cropped 64x64; 50k generated vs training set, StyleGAN TorchScript "
+                                     "Inception"},
+        {"source": "MMGeneration", "model": "hinge, DCGAN arch", "fid": "20.18", "protocol": "same"},
+    ],
+    "cifar10": [
+        *({"source": "Lucic et al., NeurIPS 2018", "model": m, "fid": f,
+           "protocol": "best of 100 hyperparameter settings; 10k test-split real vs 10k generated, TF Inception "
+                       "2015-12-05; InfoGAN-style network (not DCGAN)"}
+          for m, f in [("MM GAN (saturating minimax)", "72.7 ± 3.6"), ("NS GAN", "58.5 ± 1.9"),
+                       ("LSGAN", "87.1 ± 47.5"), ("WGAN", "55.2 ± 2.3"), ("WGAN-GP", "55.8 ± 0.9"),
+                       ("DRAGAN", "69.8 ± 2.0"), ("BEGAN", "71.4 ± 1.6")]),
+        {"source": "StudioGAN (2022)", "model": "DCGAN (non-saturating)",
+         "fid": "49.03 best; 137.4 final after collapse", "protocol": "10k test vs 10k generated"},
+        {"source": "StudioGAN (2022)", "model": "LSGAN", "fid": "66.69", "protocol": "same"},
+        {"source": "StudioGAN (2022)", "model": "hinge", "fid": "42.71", "protocol": "same"},
+    ],
+}
+
+
+def published_table(runs: list[Run]) -> tuple[list[str], list[list[str]]] | None:
+    """Published figures for the data set these runs used, or None when there are none for it."""
+    datasets = {str(r.config.get("dataset")) for r in runs}
+    rows = [[d, p["source"], p["model"], p["fid"], p["protocol"]] for d in sorted(datasets)
+            for p in PUBLISHED.get(d, [])]
+    return (["data set", "source", "model", "published FID", "protocol"], rows) if rows else None
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str)

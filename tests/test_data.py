@@ -1,0 +1,149 @@
+"""Loaders: the built-in synthetic set, folders with bad files, the CelebA layout, and the decode cache."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganbench import data as data_mod
+from ganbench.data import DataError, DataSpec, load_dataset
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_synthetic_is_deterministic_and_prefix_stable(cache):
+    a = load_dataset(DataSpec("synthetic", resolution=32, max_images=1200))
+    assert a.images.dtype == torch.uint8 and a.images.shape == (1200, 3, 32, 32)
+    for p in cache.glob("datasets/*"):
+        p.unlink()  # regenerate from scratch: same pixels
+    b = load_dataset(DataSpec("synthetic", resolution=32, max_images=1200))
+    assert torch.equal(a.images, b.images)
+    small = load_dataset(DataSpec("synthetic", resolution=32, max_images=300))
+    assert torch.equal(small.images, a.images[:300])
+
+
+def test_synthetic_has_structure_and_splits_differ(cache):
+    train = load_dataset(DataSpec("synthetic", resolution=32, max_images=500)).images.float()
+    test = load_dataset(DataSpec("synthetic", resolution=32, max_images=500, split="test")).images.float()
+    assert not torch.equal(train, test)
+    # faces are centred: the middle of the image differs from the corners on average, and images vary
+    centre, corner = train[:, :, 12:20, 12:20].mean(), train[:, :, :4, :4].mean()
+    assert abs(centre - corner) > 5
+    assert train.std(0).mean() > 20
+    # the two draws share their statistics (mean image close)
+    assert (train.mean(0) - test.mean(0)).abs().mean() < 6
+    # real structure: neighbouring pixels are strongly correlated (i.i.d. noise would give ~0)
+    a, b = train[..., :-1].flatten(), train[..., 1:].flatten()
+    assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.8
+
+
+def test_synthetic_grayscale(cache):
+    x = load_dataset(DataSpec("synthetic", resolution=16, channels=1, max_images=10)).images
+    assert x.shape == (10, 1, 16, 16)
+
+
+def _write_images(folder, n, size=(40, 30), mode="RGB"):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        arr = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+        Image.fromarray(arr).convert(mode).save(folder / f"{i:06d}.jpg" if mode == "RGB" else folder / f"{i:06d}.png")
+
+
+def test_folder_with_corrupt_grayscale_rgba_and_nested_files(cache, tmp_path, capsys):
+    root = tmp_path / "imgs"
+    _write_images(root / "a", 12)
+    _write_images(root / "b" / "deep", 2, mode="L")
+    rgba = Image.new("RGBA", (20, 20), (255, 0, 0, 0))  # fully transparent red -> white on composite
+    rgba.save(root / "b" / "transparent.png")
+    (root / "notes.jpg").write_bytes(b"this is not an image")
+    good = root / "a" / "000000.jpg"
+    (root / "truncated.jpg").write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    ds = load_dataset(DataSpec("folder", root=str(root), resolution=16))
+    assert ds.images.shape == (15, 3, 16, 16)
+    assert ds.protocol["skipped"] == 2 and ds.protocol["files"] == 17
+    assert any("notes.jpg" in s for s in ds.protocol["skipped_examples"])
+    assert any("truncated.jpg" in s for s in ds.protocol["skipped_examples"])
+    assert "skipped 2 unreadable" in capsys.readouterr().err
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".jpg", ".png"))
+    white = [i for i, p in enumerate(f for f in files if f.name not in ("notes.jpg", "truncated.jpg"))
+             if p.name == "transparent.png"][0]
+    assert ds.images[white].float().mean() > 250
+
+
+def test_folder_errors(cache, tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset(DataSpec("folder", root=str(tmp_path / "nope")))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images"):
+        load_dataset(DataSpec("folder", root=str(tmp_path / "empty")))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for i in range(3):
+        (bad / f"{i}.png").write_bytes(b"junk")
+    with pytest.raises(DataError, match=r"none of the 3 files.*0.png"):
+        load_dataset(DataSpec("folder", root=str(bad)))
+    with pytest.raises(DataError, match="--data"):
+        load_dataset(DataSpec("folder", root=""))
+
+
+def _celeba_layout(root, n=10, partition=True):
+    img = root / "img_align_celeba"
+    img.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    names = [f"{i:06d}.jpg" for i in range(1, n + 1)]
+    for name in names:
+        Image.fromarray(rng.integers(0, 255, (218, 178, 3), dtype=np.uint8)).save(img / name)
+    if partition:
+        lines = [f"{name} {0 if i < 6 else (1 if i < 8 else 2)}" for i, name in enumerate(names)]
+        (root / "list_eval_partition.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_celeba_layout_with_partition_file(cache, tmp_path):
+    _celeba_layout(tmp_path / "celeba")
+    train = load_dataset(DataSpec("celeba", root=str(tmp_path / "celeba"), resolution=32, split="train"))
+    test = load_dataset(DataSpec("celeba", root=str(tmp_path / "celeba"), resolution=32, split="test"))
+    assert len(train) == 6 and len(test) == 2
+    assert train.protocol["crop"] == 160 and "list_eval_partition" in train.protocol["split"]
+
+
+def test_celeba_layout_without_partition_file_uses_all(cache, tmp_path):
+    _celeba_layout(tmp_path / "celeba", partition=False)
+    ds = load_dataset(DataSpec("celeba", root=str(tmp_path / "celeba"), resolution=32, crop=108))
+    assert len(ds) == 10 and "no list_eval_partition" in ds.protocol["split"] and ds.protocol["crop"] == 108
+    with pytest.raises(DataError, match="img_align_celeba"):
+        load_dataset(DataSpec("celeba", root=str(tmp_path)))
+
+
+def test_decode_cache_is_reused_and_keyed_by_preprocessing(cache, tmp_path, monkeypatch):
+    _write_images(tmp_path / "imgs", 5)
+    first = load_dataset(DataSpec("folder", root=str(tmp_path / "imgs"), resolution=16))
+
+    def boom(*a, **k):
+        raise AssertionError("decoded again instead of using the cache")
+
+    monkeypatch.setattr(data_mod, "_decode", boom)
+    again = load_dataset(DataSpec("folder", root=str(tmp_path / "imgs"), resolution=16))
+    assert torch.equal(first.images, again.images)
+    with pytest.raises(AssertionError, match="decoded again"):  # another resolution is another key
+        load_dataset(DataSpec("folder", root=str(tmp_path / "imgs"), resolution=32))
+
+
+def test_cifar_without_files_never_downloads(cache, tmp_path):
+    with pytest.raises(DataError, match="never downloads"):
+        load_dataset(DataSpec("cifar10", root=str(tmp_path)))
+
+
+def test_unknown_data_set_lists_choices():
+    with pytest.raises(KeyError, match="celeba"):
+        load_dataset(DataSpec("celebA"))
+
+
+def test_real_celeba_subset(cache, celeba_root):
+    ds = load_dataset(DataSpec("celeba", root=str(celeba_root), resolution=32, max_images=64))
+    assert ds.images.shape == (64, 3, 32, 32) and ds.protocol["skipped"] == 0
+    assert 60 < ds.images.float().mean() < 200

@@ -1,0 +1,179 @@
+"""The training loop and runner: one smoke step for every objective and variant, budgets, divergence, CLI."""
+
+import json
+import math
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from ganbench import objectives
+from ganbench.cli import app, run_plans
+from ganbench.config import load_recipe, make_config, variant_names
+from ganbench.data import DataSpec, load_dataset
+from ganbench.io import read_json, read_jsonl
+from ganbench.runner import Plan, execute
+from ganbench.train import build, load_sampler, train
+
+TINY = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=256, budget="128img",
+            tick_kimg=0.064, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def images():
+    return load_dataset(DataSpec("synthetic", resolution=16, max_images=256)).images
+
+
+def tiny(variant="dcgan", **kw):
+    return make_config(load_recipe(variant), **(TINY | kw))
+
+
+@pytest.mark.parametrize("name", objectives.OBJECTIVES.names())
+def test_training_step_for_every_objective(name, images, tmp_path):
+    cfg = tiny(objective=name, budget="2steps")
+    torch.manual_seed(cfg.seed)
+    before = {k: v.clone() for k, v in build(cfg, torch.device("cpu"))["G"].state_dict().items()}
+    out = train(cfg, tmp_path, images)
+    assert out["g_steps"] == 2 and out["d_steps"] == 2
+    ticks = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["kind"] == "tick"]
+    assert all(math.isfinite(r["loss_d"]) and math.isfinite(r["loss_g"]) for r in ticks)
+    G = load_sampler(tmp_path)  # the checkpoint holds the trained weights
+    after = torch.load(tmp_path / "checkpoints" / "latest.pt", weights_only=False)["nets"]["G"]
+    assert any(not torch.equal(before[k], after[k]) for k in before if after[k].is_floating_point())
+    assert G[1](4).shape == (4, 3, 16, 16)
+
+
+@pytest.mark.parametrize("variant", variant_names())
+def test_every_variant_completes_a_run(variant, images, tmp_path):
+    cfg = tiny(variant)
+    summary = execute(Plan(cfg, tmp_path / variant / "seed0"), images, {"dataset": "synthetic"}, show_progress=False)
+    assert summary["status"] == "completed", summary.get("error")
+    run = tmp_path / variant / "seed0"
+    assert (run / "samples" / "final.png").is_file()
+    meta = read_json(run / "config.json")
+    assert meta["config"]["variant"] == variant and "torch" in meta["versions"] and "git_commit" in meta
+    assert read_json(run / "summary.json")["status"] == "completed"
+    if variant == "random":
+        assert summary["kimg"] == 0 and summary["g_steps"] == 0
+    else:
+        assert summary["kimg"] == pytest.approx(0.128) and summary["img_per_s"] > 0
+        assert (run / "checkpoints" / "latest.pt").is_file()
+
+
+def test_kimg_accounting_identical_for_n_critic_1_and_5(images, tmp_path):
+    one = train(tiny(budget="480img", n_critic=1), tmp_path / "a", images)
+    five = train(tiny(budget="480img", n_critic=5), tmp_path / "b", images)
+    assert one["kimg"] == five["kimg"] == 0.48
+    assert one["d_steps"] == five["d_steps"] == 30
+    assert one["g_steps"] == 30 and five["g_steps"] == 6
+
+
+def test_step_and_time_budgets(images, tmp_path):
+    assert train(tiny(budget="3steps"), tmp_path / "s", images)["g_steps"] == 3
+    out = train(tiny(budget="2s", tick_kimg=100), tmp_path / "t", images)
+    assert 2 <= out["seconds"] < 6 and out["g_steps"] > 0
+
+
+def test_same_seed_same_weights_other_seed_other_weights(images, tmp_path):
+    def weights(seed, where):
+        train(tiny(seed=seed), tmp_path / where, images)
+        return torch.load(tmp_path / where / "checkpoints" / "latest.pt", weights_only=False)["nets"]["G"]
+
+    a, b, c = weights(0, "a"), weights(0, "b"), weights(1, "c")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+@pytest.fixture
+def exploding(monkeypatch):
+    """An objective whose D loss turns NaN after 6 calls (to make a run diverge on purpose)."""
+    calls = {"n": 0}
+    base = objectives.get("nonsaturating")
+
+    def d_loss(real_logits, fake_logits):
+        calls["n"] += 1
+        loss = base.d_loss(real_logits, fake_logits)
+        return loss * float("nan") if calls["n"] > 6 else loss
+
+    obj = objectives.Objective("exploding", d_loss, base.g_loss)
+    monkeypatch.setitem(objectives.OBJECTIVES._entries, "exploding", obj)
+    return obj
+
+
+def test_divergence_ends_that_run_only_and_keeps_last_good_checkpoint(images, tmp_path, exploding):
+    bad = tiny(objective="exploding", budget="512img", checkpoint_ticks=1)
+    good = tiny()
+    plans = [Plan(bad, tmp_path / "bad" / "seed0"), Plan(good, tmp_path / "good" / "seed0")]
+    summaries = run_plans(plans, {}, evaluate=False, show_progress=False)
+    assert [s["status"] for s in summaries] == ["diverged", "completed"]
+    assert "non-finite loss_d" in summaries[0]["error"]
+    ckpt = torch.load(tmp_path / "bad" / "seed0" / "checkpoints" / "latest.pt", weights_only=False)
+    assert ckpt["counters"]["img"] == 64  # the tick before the NaN; nothing after it was saved
+    assert all(torch.isfinite(v).all() for v in ckpt["nets"]["G"].values() if v.is_floating_point())
+
+
+def test_evaluation_schedule_and_best_point(images, tmp_path):
+    values = iter([5.0, 3.0, 4.0])
+    calls = []
+
+    class FakeEval:
+        names = ["fid10"]
+        protocol = {"n": 10}
+
+        def __call__(self, sample):
+            calls.append(sample(3).shape)
+            return {"fid10": next(values)}
+
+    summary = execute(Plan(tiny(budget="192img", eval_every_kimg=0.064), tmp_path), images, {}, FakeEval(),
+                      show_progress=False)
+    evals = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["kind"] == "eval"]
+    assert [r["kimg"] for r in evals] == [0.064, 0.128, 0.192] and [r["fid10"] for r in evals] == [5.0, 3.0, 4.0]
+    assert summary["final"] == {"fid10": 4.0}
+    assert summary["best"]["value"] == 3.0 and summary["best"]["kimg"] == 0.128
+    assert summary["metric_protocol"] == {"n": 10} and calls[0] == (3, 3, 16, 16)
+
+
+cli = CliRunner()
+
+
+def test_cli_dry_run_shows_resolved_overrides():
+    res = cli.invoke(app, ["run", "--variants", "dcgan,wgan-gp", "--dry-run", "--set", "lr_d=5e-5", "--seeds", "0,1"])
+    assert res.exit_code == 0, res.output
+    cfgs = json.loads(res.stdout)
+    assert len(cfgs) == 4 and {c["lr_d"] for c in cfgs} == {5e-5} and {c["seed"] for c in cfgs} == {0, 1}
+    assert cfgs[0]["run_dir"].endswith("dcgan/seed0")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--variants", "dcgna"], "Did you mean 'dcgan'"),
+    (["--set", "lr=1"], "unknown config key 'lr'"),
+    (["--budget", "-3kimg"], "budget"),
+    (["--resolution", "48"], "power of two"),
+    (["--seeds", "a,b"], "--seeds expects integers"),
+])
+def test_cli_bad_input_is_one_line_exit_2(args, message):
+    res = cli.invoke(app, ["run", "--dry-run", *args])
+    assert res.exit_code == 2
+    assert message in res.stderr and "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_cli_run_list_and_sample(tmp_path, images):
+    out = tmp_path / "res"
+    res = cli.invoke(app, ["run", "--variants", "dcgan,random", "--no-eval", "--out", str(out), "--resolution", "16",
+                           "--budget", "64img", "--max-images", "256", "--set", "g_width=8", "--set", "d_width=8",
+                           "--set", "batch_size=16", "--set", "latent_dim=8", "--tick", "0.064"])
+    assert res.exit_code == 0, res.output
+    assert "dcgan" in res.stdout and "completed" in res.stdout
+    again = cli.invoke(app, ["run", "--variants", "dcgan", "--no-eval", "--out", str(out), "--resolution", "16",
+                             "--budget", "64img", "--max-images", "256", "--set", "g_width=8", "--set", "d_width=8",
+                             "--set", "batch_size=16", "--set", "latent_dim=8", "--tick", "0.064"])
+    assert again.exit_code == 0 and "already completed" in again.stderr
+    res = cli.invoke(app, ["sample", str(out / "dcgan" / "seed0"), "-n", "9", "-o", str(tmp_path / "g.png")])
+    assert res.exit_code == 0, res.output
+    from PIL import Image
+
+    assert Image.open(tmp_path / "g.png").size == (3 * 16 + 4 * 2, 3 * 16 + 4 * 2)
+    listing = cli.invoke(app, ["list"])
+    assert all(n in listing.stdout for n in variant_names() + ["nonsaturating", "celeba", "synthetic"])
+    missing = cli.invoke(app, ["sample", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "not a ganbench run directory" in missing.stderr
