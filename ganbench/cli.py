@@ -91,7 +91,7 @@ def run(
         if dry_run:
             typer.echo(json.dumps([{"run_dir": str(p.run_dir), **p.cfg.to_dict()} for p in plans], indent=2))
             return
-        states = {p.run_dir: runner.existing_state(p) for p in plans}  # refuses changed configs up front
+        states = {p.run_dir: runner.existing_state(p, resume) for p in plans}  # refuses changed configs, locks
         summaries = run_plans(plans, states, evaluate=evaluate, resume=resume)
     typer.echo(runner.summary_table(summaries))
     typer.echo(f"\nresults: {out}/  (ganbench report {out})")
@@ -180,6 +180,16 @@ def sample(
         output.parent.mkdir(parents=True, exist_ok=True)
         save_image(draw(n), output, nrow=max(1, int(math.ceil(math.sqrt(n)))), normalize=True, value_range=(-1, 1))
     typer.echo(str(output))
+
+
+# Commands that live beside their subsystems.
+from ganbench.metrics.cli import fid_command  # noqa: E402
+from ganbench.report.cli import report_command  # noqa: E402
+from ganbench.sweep import sweep_command  # noqa: E402
+
+app.command("fid")(fid_command)
+app.command("report")(report_command)
+app.command("sweep")(sweep_command)
 
 
 def main() -> None:  # pragma: no cover

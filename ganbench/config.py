@@ -78,6 +78,14 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 # Fields that change where or how fast a run goes, not what it learns: resuming may change them.
 EXECUTION_ONLY = ("device", "compile", "description")
+MAX_RESOLUTION = 1024
+
+
+def config_difference(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """'key: old (on disk) != new (requested)' for every field that matters to what a run learns."""
+    keys = sorted(set(old) | set(new))
+    return [f"{k}: {old.get(k)!r} (on disk) != {new.get(k)!r} (requested)" for k in keys
+            if k not in EXECUTION_ONLY and old.get(k) != new.get(k)]
 
 
 # ---------------------------------------------------------------------------------------------------- budgets
@@ -92,7 +100,7 @@ class Budget:
         return f"{self.amount:g}{'steps' if self.unit == 'steps' else 's'}"
 
 
-_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*(kimg|img|steps|step|s|sec|min|m|h)\s*$", re.I)
+_BUDGET = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)\s*(kimg|img|steps|step|s|sec|min|m|h)\s*$", re.I)
 _UNITS = {"kimg": ("img", 1000), "img": ("img", 1), "steps": ("steps", 1), "step": ("steps", 1),
           "s": ("seconds", 1), "sec": ("seconds", 1), "min": ("seconds", 60), "m": ("seconds", 60),
           "h": ("seconds", 3600)}
@@ -108,7 +116,7 @@ def parse_budget(text: str) -> Budget:
     unit, scale = _UNITS[m.group(2).lower()]
     amount = float(m.group(1)) * scale
     if not math.isfinite(amount) or amount <= 0:
-        raise ConfigError(f"budget '{text}' must be positive")
+        raise ConfigError(f"budget '{text}' must be a positive, finite amount, for example '20kimg'")
     return Budget(unit, amount)
 
 
@@ -199,6 +207,17 @@ def validate(cfg: Config) -> Config:
     for key in ("gp_weight", "kl_weight", "leaky_slope", "eval_every_kimg", "max_images", "crop", "seed"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"'{key}' must not be negative, got {getattr(cfg, key)!r}")
+    if not cfg.variant or cfg.variant.startswith(".") or any(c in cfg.variant for c in "/\\\0"):
+        raise ConfigError(f"variant name {cfg.variant!r} cannot name a run folder: use letters, digits, '-' or '_'")
+    if cfg.resolution > MAX_RESOLUTION:
+        raise ConfigError(f"resolution {cfg.resolution} is larger than ganbench supports (at most {MAX_RESOLUTION})")
+    # the schedule counts whole images: a tick or evaluation interval under one image would never advance
+    if cfg.tick_kimg < 0.001:
+        raise ConfigError(f"'tick_kimg' must be at least 0.001 (one image), got {cfg.tick_kimg!r}")
+    if 0 < cfg.eval_every_kimg < 0.001:
+        raise ConfigError(f"'eval_every_kimg' must be 0 (at the end only) or at least 0.001, got {cfg.eval_every_kimg!r}")
+    if cfg.seed >= 2**63:
+        raise ConfigError(f"'seed' must be below 2**63, got {cfg.seed}")
     if cfg.channels not in (1, 3):
         raise ConfigError(f"'channels' must be 1 or 3, got {cfg.channels}")
     if cfg.family == "gan" and cfg.batch_size < 2 and cfg.d_norm == "batch":
@@ -245,7 +264,14 @@ def load_recipe(name_or_path: str) -> dict[str, Any]:
         recipe = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"recipe {path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"recipe {path} cannot be read ({e.strerror or e})") from None
     _check_keys(recipe, str(path))
+    for key, value in recipe.items():  # type errors here name the file they are in
+        try:
+            _coerce(key, value)
+        except ConfigError as e:
+            raise ConfigError(f"{e} (in {path})") from None
     recipe.setdefault("variant", path.stem)
     return recipe
 

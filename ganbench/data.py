@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -91,7 +92,11 @@ def _cached(key_parts: dict[str, Any], build: Callable[[], ImageSet]) -> ImageSe
 
     buf = io.BytesIO()
     torch.save({"images": result.images.contiguous(), "protocol": json.dumps(result.protocol)}, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    try:
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError as e:  # a full disk or a read-only cache: this run goes on, the next one decodes again
+        print(f"ganbench: could not write the data cache ({e}); continuing without it", file=sys.stderr)
+        return result
     result.protocol["cache"] = str(path)
     return result
 
@@ -210,24 +215,49 @@ def _load_synthetic(spec: DataSpec) -> ImageSet:
 
 
 # ---------------------------------------------------------------------------------------------------- image files
+# Only these decoders are ever run on a data set's files, whatever a file's first bytes claim to be (a ".jpg" that is
+# really a PostScript file must not reach Ghostscript). GIF: scraped ".jpg" files are sometimes GIFs.
+DECODERS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
+_OPEN_LOCK = threading.Lock()  # warnings.catch_warnings is process-wide, not per thread
+
+
+def _max_pixels() -> int:
+    from PIL import Image
+
+    return int(Image.MAX_IMAGE_PIXELS or 89_478_485)  # PIL's default decompression-bomb limit
+
+
 def _decode(path: Path, crop: int, resolution: int) -> np.ndarray:
-    """One file -> (R, R, 3) uint8. Raises DataError naming the file on anything unreadable."""
-    from PIL import Image, UnidentifiedImageError
+    """One file -> (R, R, 3) uint8. Raises DataError naming the file on anything unreadable: empty, truncated,
+    not an image, or enormous (more pixels than PIL's decompression-bomb limit: checked on the header, before
+    any pixel is decoded)."""
+    from PIL import Image
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()  # force a full decode: a truncated file fails here, not later
-                if im.mode in ("RGBA", "LA", "P") and ("transparency" in im.info or im.mode != "P"):
-                    im = im.convert("RGBA")
-                    bg = Image.new("RGBA", im.size, (255, 255, 255, 255))  # composite transparency on white
-                    im = Image.alpha_composite(bg, im)
-                im = im.convert("RGB")
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
-        raise DataError(f"{path}: not a usable image ({type(e).__name__}: {e})") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"{path}: cannot be decoded ({e})") from None
+        with _OPEN_LOCK, warnings.catch_warnings():  # reads the header only: cheap to serialise
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with a clear message
+            im = Image.open(path, formats=DECODERS)
+        with im:
+            w, h = im.size
+            if w * h > _max_pixels():
+                raise DataError(f"{path}: enormous image ({w} x {h} pixels, more than {_max_pixels():,}); "
+                                "downscale it or remove it")
+            im.load()  # force a full decode: a truncated file fails here, not later
+            if im.mode in ("RGBA", "LA", "P") and ("transparency" in im.info or im.mode != "P"):
+                im = im.convert("RGBA")
+                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))  # composite transparency on white
+                im = Image.alpha_composite(bg, im)
+            im = im.convert("RGB")
+    except DataError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise DataError(f"{path}: enormous image ({e}); downscale it or remove it") from None
+    except MemoryError:
+        raise DataError(f"{path}: too large to decode in memory") from None
+    except FileNotFoundError:
+        raise DataError(f"{path}: disappeared while the data set was being read") from None
+    except Exception as e:  # PIL's decoders raise many types on malformed input (OSError, SyntaxError, EOFError, ...)
+        raise DataError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
     w, h = im.size
     if w < 1 or h < 1:
         raise DataError(f"{path}: empty image")
@@ -272,7 +302,11 @@ def _decode_files(files: list[Path], crop: int, resolution: int, where: str) -> 
 def _file_fingerprint(files: list[Path]) -> str:
     h = hashlib.sha256()
     for p in files:
-        st = p.stat()
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            raise DataError(f"{p} disappeared while the data set was being listed: check that nothing is moving "
+                            "or deleting files in the data folder, then re-run") from None
         h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
@@ -309,7 +343,10 @@ def _load_folder(spec: DataSpec) -> ImageSet:
     root = _existing_dir(spec.root, "folder")
     if spec.split not in ("train", "all"):
         raise DataError("a plain image folder has no splits: use split 'train' (all images)")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    try:
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    except OSError as e:
+        raise DataError(f"data folder '{root}' cannot be listed ({e}): check that it is still there") from None
     if not files:
         raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under '{root}'")
     return _image_files(spec, files, spec.crop, {})

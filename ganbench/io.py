@@ -1,11 +1,13 @@
 """Crash-safe result files: atomic writes (temporary file + rename) and append-only JSONL.
 
 A reader of a JSONL file tolerates a torn last line (a process killed mid-write), so nothing already written is
-ever lost or made unreadable.
+ever lost or made unreadable. A full disk raises `DiskFull` (an OSError) with a message that says what to do; the
+file being written keeps its previous content.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -14,11 +16,29 @@ from pathlib import Path
 from typing import Any
 
 
+class DiskFull(OSError):
+    """No space left (or over quota) while writing a result file; the file keeps its previous content."""
+
+    def __str__(self) -> str:
+        return (f"no space left on the disk while writing {self.filename}: free some space (or write elsewhere "
+                "with --out / $GANBENCH_CACHE), then re-run the same command; finished runs are kept and "
+                "interrupted ones resume from their last checkpoint")
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once, at import (os.umask can only be read by setting it)
+
+
 def cache_dir() -> Path:
     """Where decoded data sets and reference statistics are cached: $GANBENCH_CACHE or ~/.cache/ganbench."""
     root = os.environ.get("GANBENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ganbench")
     path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OSError(f"cannot create the cache folder {path} ({e.strerror}): set GANBENCH_CACHE to a writable "
+                      "folder") from None
     return path
 
 
@@ -35,21 +55,27 @@ def _jsonable(obj: Any) -> Any:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path` (atomic on POSIX)."""
+    """Write to a temporary file in the same folder, fsync, then rename over `path` (atomic on POSIX): a reader
+    sees the old content or the new, never a mix; a crash or a full disk leaves the old content and no temporary."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600; results are as readable as other files
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    except BaseException as e:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        if isinstance(e, OSError) and e.errno in _FULL:
+            raise DiskFull(e.errno, e.strerror, str(path)) from None
         raise
 
 
@@ -66,17 +92,30 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def append_jsonl(path: str | os.PathLike, record: dict[str, Any]) -> None:
-    """Append one record as one line. A torn line left by an earlier crash is terminated first."""
+    """Append one record as one line. A torn line left by an earlier crash is terminated first; a full disk
+    raises DiskFull and leaves the file as it was."""
     path = Path(path)
-    line = json.dumps(_jsonable(record), separators=(",", ":")) + "\n"
-    with open(path, "ab+") as f:
-        if f.tell() > 0:
-            f.seek(-1, os.SEEK_END)
-            if f.read(1) != b"\n":
-                f.write(b"\n")  # close a torn last line so this record stays readable
-        f.write(line.encode())
-        f.flush()
-        os.fsync(f.fileno())
+    data = (json.dumps(_jsonable(record), separators=(",", ":")) + "\n").encode()
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data  # close a torn last line so this record stays readable
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError as e:
+            if e.errno not in _FULL:
+                raise
+            try:
+                os.ftruncate(fd, size)  # drop the partial record
+            except OSError:
+                pass  # a reader skips a torn line anyway
+            raise DiskFull(e.errno, e.strerror, str(path)) from None
+    finally:
+        os.close(fd)
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -4,23 +4,32 @@
   metrics.jsonl   append-only: one record per tick (losses, D outputs, images/s) and per evaluation (FID, ...)
   samples/        sample grids from the shared fixed noise, one per tick, and final.png
   checkpoints/    latest.pt (G, D, optimisers, RNG states, counters), written atomically
-  summary.json    status (completed | diverged | failed | interrupted), counters, final and best metrics
+  summary.json    status (completed | diverged | failed | interrupted), counters, final and best metrics, collapse
+  error.log       the traceback of a failed run
+  .lock           pid, host and start time of the one process writing this directory (see `ganbench.lock`)
+
+Re-running the same command resumes each interrupted run from its checkpoint and skips completed ones; a run
+directory that holds another config is refused, never overwritten.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import platform
+import signal
 import subprocess
 import sys
+import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganbench import __version__
-from ganbench.config import EXECUTION_ONLY, Config, ConfigError, load_recipe, make_config, parse_budget
-from ganbench.io import read_json, read_jsonl, write_json
+from ganbench import __version__, lock
+from ganbench.config import Config, ConfigError, config_difference, load_recipe, make_config, parse_budget
+from ganbench.io import DiskFull, atomic_write_text, read_json, read_jsonl, write_json
 
 STATUSES = ("completed", "diverged", "failed", "interrupted", "running")
 
@@ -62,6 +71,8 @@ def plan_runs(variants: list[str], seeds: list[int], out: Path, settings: dict[s
         raise ConfigError("no variants given: pass --variants, for example --variants dcgan,wgan-gp,vae")
     if not seeds:
         raise ConfigError("no seeds given: pass --seeds, for example --seeds 0,1,2")
+    if "seed" in overrides or "seed" in settings:
+        raise ConfigError("seeds are set with --seeds (for example --seeds 0,1,2), not --set seed=...")
     plans = []
     for name in variants:
         recipe = load_recipe(name)
@@ -74,14 +85,11 @@ def plan_runs(variants: list[str], seeds: list[int], out: Path, settings: dict[s
     return plans
 
 
-def config_difference(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    keys = sorted(set(old) | set(new))
-    return [f"{k}: {old.get(k)!r} (on disk) != {new.get(k)!r} (requested)" for k in keys
-            if k not in EXECUTION_ONLY and old.get(k) != new.get(k)]
-
-
-def existing_state(plan: Plan) -> str:
-    """'new', 'completed' (same config, done), 'resumable'; raises ConfigError on a different config."""
+def existing_state(plan: Plan, resume: bool = True) -> str:
+    """'new', 'completed' (same config, done: skipped), 'resumable'. Raises ConfigError for a directory holding a
+    different config (or, with resume off, a checkpoint it would overwrite), RunLocked while another process
+    writes it."""
+    lock.check(plan.run_dir)
     cfg_path = plan.run_dir / "config.json"
     if not cfg_path.is_file():
         return "new"
@@ -100,6 +108,10 @@ def existing_state(plan: Plan) -> str:
                 return "completed"
         except Exception:
             pass
+    if not resume and (plan.run_dir / "checkpoints" / "latest.pt").is_file():
+        raise ConfigError(f"{plan.run_dir} holds an unfinished run with a checkpoint; --no-resume would overwrite "
+                          "it. Drop --no-resume to continue it, or use another --out (or delete that directory) "
+                          "to start over.")
     return "resumable"
 
 
@@ -115,45 +127,97 @@ def best_metric(run_dir: Path, key: str) -> dict[str, Any] | None:
 
 def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: bool = True,
             show_progress: bool = True) -> dict[str, Any]:
-    """Train one planned run and write its summary. Never raises for a failed run (KeyboardInterrupt aside)."""
+    """Train one planned run and write its summary. Never raises for a failed run; raises RunLocked (another
+    process writes this directory), KeyboardInterrupt (also for SIGTERM), and DiskFull when even the summary
+    cannot be written."""
     from ganbench.train import Diverged, train
 
     cfg, run_dir = plan.cfg, plan.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
     head = {"variant": cfg.variant, "seed": cfg.seed, "family": cfg.family,
             "objective": cfg.objective if cfg.family == "gan" else None, "run_dir": str(run_dir)}
-    if not (run_dir / "config.json").is_file() or not resume:
-        write_json(run_dir / "config.json", {
-            "config": cfg.to_dict(), "versions": versions(), "git_commit": git_commit(),
-            "command": sys.argv, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "data": data_protocol})
-    protocol = getattr(evaluator, "protocol", None)
-    write_json(run_dir / "summary.json", head | {"status": "running"})
-    bar = _progress_bar(cfg, show_progress)
-    try:
-        result = train(cfg, run_dir, images, evaluate=evaluator, progress=bar.update if bar else None,
-                       resume=resume)
-        status, error = "completed", None
-    except Diverged as e:
-        result, status, error = {}, "diverged", str(e)
-    except KeyboardInterrupt:
-        write_json(run_dir / "summary.json", head | {"status": "interrupted"})
-        raise
-    except Exception as e:  # recorded, and the suite goes on
-        result, status, error = {}, "failed", f"{type(e).__name__}: {e}"
-        (run_dir / "error.log").write_text(traceback.format_exc())
-    finally:
-        if bar:
-            bar.close()
-    names = list(getattr(evaluator, "names", []) or [])
-    best = best_metric(run_dir, names[0]) if names else None
-    summary = head | {"status": status, "error": error} | result | {"best": best, "metric_protocol": protocol}
-    if status != "completed":  # counters from the last tick record, so a diverged run still says how far it got
-        ticks = [r for r in read_jsonl(run_dir / "metrics.jsonl") if r.get("kind") == "tick"]
-        if ticks:
-            summary |= {k: ticks[-1].get(k) for k in ("kimg", "g_steps", "d_steps", "seconds")}
-    write_json(run_dir / "summary.json", summary)
+    with lock.run_lock(run_dir), _sigterm_as_interrupt():  # nothing is written before the lock is ours
+        _remove_orphan_temporaries(run_dir)
+        if not (run_dir / "config.json").is_file() or not resume:
+            write_json(run_dir / "config.json", {
+                "config": cfg.to_dict(), "versions": versions(), "git_commit": git_commit(),
+                "command": sys.argv, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "data": data_protocol})
+        protocol = getattr(evaluator, "protocol", None)
+        write_json(run_dir / "summary.json", head | {"status": "running"})
+        bar = _progress_bar(cfg, show_progress)
+        try:
+            result = train(cfg, run_dir, images, evaluate=evaluator, progress=bar.update if bar else None,
+                           resume=resume)
+            status, error = "completed", None
+        except Diverged as e:
+            result, status, error = {}, "diverged", str(e)
+        except KeyboardInterrupt:
+            write_json(run_dir / "summary.json", head | {"status": "interrupted"})
+            raise
+        except Exception as e:  # recorded, and the suite goes on
+            result, status, error = {}, "failed", describe_error(e)
+            with contextlib.suppress(OSError):  # on a full disk the log may not fit; the summary says why
+                atomic_write_text(run_dir / "error.log", traceback.format_exc())
+        finally:
+            if bar:
+                bar.close()
+        names = list(getattr(evaluator, "names", []) or [])
+        best = best_metric(run_dir, names[0]) if names else None
+        summary = head | {"status": status, "error": error} | result | {"best": best, "metric_protocol": protocol}
+        if status != "completed":  # counters from the last tick record, so a diverged run still says how far it got
+            ticks = [r for r in read_jsonl(run_dir / "metrics.jsonl") if r.get("kind") == "tick"]
+            if ticks:
+                summary |= {k: ticks[-1].get(k) for k in ("kimg", "g_steps", "d_steps", "seconds")}
+        write_json(run_dir / "summary.json", summary)
+    name = f"{cfg.variant}/seed{cfg.seed}"
+    if status == "failed":
+        print(f"ganbench: {name} failed: {error} (traceback in {run_dir / 'error.log'})", file=sys.stderr)
+    elif status == "diverged":
+        print(f"ganbench: {name} diverged: {error}; its last good checkpoint is kept", file=sys.stderr)
+    elif (result.get("collapse") or {}).get("collapsed"):
+        c = result["collapse"]
+        print(f"ganbench: {name}: samples look collapsed (diversity {c['ratio']:.3f} of the real images', "
+              f"below {c['threshold']})", file=sys.stderr)
     return summary
+
+
+def _remove_orphan_temporaries(run_dir: Path) -> None:
+    """Temporaries of atomic writes cut short by a killed process (`.<name>.<random>.tmp`); safe under the lock."""
+    for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+        for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def describe_error(e: BaseException) -> str:
+    """One line for a failed run: what went wrong and, where it is known, what to do."""
+    if isinstance(e, DiskFull):
+        return str(e)
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return str(DiskFull(e.errno, e.strerror, e.filename))
+    if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError":
+        first = str(e).splitlines()[0] if str(e) else "out of memory"
+        return f"out of memory ({first[:200]}): lower batch_size, resolution or the widths, or use a larger device"
+    text = " ".join(str(e).split())  # one line, whatever the exception's message looks like
+    return f"{type(e).__name__}: {text}" if not isinstance(e, ConfigError) else text
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a scheduler's `kill`, a preempted job) ends the run like Ctrl-C: status `interrupted`, lock
+    released, checkpoint kept. Only the main thread can install signal handlers; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Bar:

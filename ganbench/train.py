@@ -8,6 +8,7 @@ excluded). Every record carries all three. Images are (B, C, H, W) in [-1, 1].
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import resource
@@ -23,12 +24,14 @@ import torch.nn.functional as F
 from torchvision.utils import save_image
 
 from ganbench import objectives
-from ganbench.config import Config, parse_budget
+from ganbench.config import Config, config_difference, parse_budget
 from ganbench.io import append_jsonl, atomic_write_bytes, read_json
 from ganbench.models import VAE, Discriminator, Generator, sample_latent
 
 EVAL_SEED = 20_240_601  # fixed noise for sample grids and evaluation: the same for every variant and seed
 GRID = 64  # images in a sample grid
+COLLAPSE_SAMPLES = 256  # generated (and real) images behind the end-of-run diversity measure
+COLLAPSE_RATIO = 0.1  # generated diversity below this fraction of the real images' is flagged as collapse
 
 
 class Diverged(RuntimeError):
@@ -162,32 +165,48 @@ def vae_step(cfg, nets, real, amp, scaler, gen) -> dict[str, torch.Tensor]:
 
 
 # ---------------------------------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path: Path, cfg: Config, nets: dict, counters: Counters, gen: torch.Generator) -> None:
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be loaded; the message says which file and what to do."""
+
+
+def save_checkpoint(path: Path, cfg: Config, nets: dict, counters: Counters, gen: torch.Generator,
+                    scaler=None) -> None:
+    """Everything an exact resume needs: weights, BatchNorm buffers, optimiser and loss-scaler state, counters,
+    and both RNG streams (the batch/z generator and the global one behind init and the penalty's eps)."""
     state = {"config": cfg.to_dict(), "counters": asdict(counters), "gen": gen.get_state(),
              "torch_rng": torch.get_rng_state(),
              "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-             "nets": {k: v.state_dict() for k, v in nets.items()}}
-    import io
-
+             "nets": {k: v.state_dict() for k, v in nets.items()},
+             "scaler": scaler.state_dict() if scaler is not None else None}
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(path, buf.getvalue())  # never half-written: a crash leaves the previous checkpoint
 
 
-def load_checkpoint(path: Path, nets: dict, gen: torch.Generator | None, device: torch.device) -> Counters:
+def load_checkpoint(path: Path, nets: dict, gen: torch.Generator | None, device: torch.device,
+                    cfg: Config | None = None, scaler=None) -> Counters:
+    """Load weights (and, with `gen`, the RNG states and counters to resume from). Raises CheckpointError."""
     try:
         state = torch.load(path, map_location=device, weights_only=False)
+        if cfg is not None:
+            diff = config_difference(state["config"], cfg.to_dict())
+            if diff:
+                raise ValueError(f"it was written by another config: {'; '.join(diff)}")
         for k, v in nets.items():
             v.load_state_dict(state["nets"][k])
+        counters = Counters(**state["counters"])
+        if gen is not None:  # resuming: every random stream continues where it stopped
+            gen.set_state(state["gen"].cpu())
+            torch.set_rng_state(state["torch_rng"].cpu())
+            if state.get("cuda_rng") is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+            if scaler is not None and state.get("scaler") is not None:
+                scaler.load_state_dict(state["scaler"])
     except Exception as e:
-        raise RuntimeError(f"checkpoint {path} is corrupt or incompatible ({type(e).__name__}: {e}); "
-                           "delete it to start this run over") from None
-    if gen is not None:
-        gen.set_state(state["gen"])
-    torch.set_rng_state(state["torch_rng"])
-    if state.get("cuda_rng") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return Counters(**state["counters"])
+        why = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+        raise CheckpointError(f"checkpoint {path} cannot be loaded ({why}); delete it to restart this run from "
+                              "the beginning, or use another --out") from None
+    return counters
 
 
 def load_sampler(run_dir: str | Path, device: torch.device | str = "cpu", seed: int = EVAL_SEED):
@@ -215,6 +234,35 @@ def peak_memory_mb(device: torch.device) -> tuple[float, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process max RSS (CPU)"
 
 
+# ---------------------------------------------------------------------------------------------------- diversity
+def diversity(x: torch.Tensor) -> torch.Tensor:
+    """Mean pairwise L2 distance between the images of x (B, C, H, W), B >= 2, per sqrt(pixel): 0 when all are
+    identical. A scalar tensor on x's device."""
+    flat = x.flatten(1).float()
+    n = flat.shape[0]
+    return torch.cdist(flat, flat).sum() / (n * (n - 1)) / math.sqrt(flat.shape[1])
+
+
+def collapse_report(generated: torch.Tensor, real_diversity: float) -> dict[str, Any]:
+    """Sample diversity relative to the real images'; `collapsed` when below COLLAPSE_RATIO."""
+    value = diversity(generated).item()
+    ratio = value / real_diversity if real_diversity > 0 else None
+    return {"diversity": value, "real_diversity": real_diversity, "ratio": ratio, "threshold": COLLAPSE_RATIO,
+            "collapsed": ratio is not None and ratio < COLLAPSE_RATIO, "samples": generated.shape[0]}
+
+
+def _real_diversity(images: torch.Tensor, device: torch.device) -> float:
+    """Diversity of a fixed subset of the real images (its own RNG: the training streams are not touched)."""
+    pick = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(EVAL_SEED))[:COLLAPSE_SAMPLES]
+    return diversity(images[pick].to(device).float().div(127.5).sub(1)).item() if len(pick) >= 2 else 0.0
+
+
+def _save_grid(images: torch.Tensor, path: Path) -> None:
+    buf = io.BytesIO()
+    save_image(images, buf, format="png", nrow=8, normalize=True, value_range=(-1, 1))
+    atomic_write_bytes(path, buf.getvalue())
+
+
 # ---------------------------------------------------------------------------------------------------- the loop
 def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable | None = None,
           progress: Callable[[Counters], None] | None = None, resume: bool = True) -> dict[str, Any]:
@@ -222,6 +270,8 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
 
     evaluate(sample) -> {metric: value} is called every cfg.eval_every_kimg and at the end.
     Raises Diverged on a non-finite loss (the last good checkpoint is kept).
+    Resuming from checkpoints/latest.pt gives the weights and losses of an uninterrupted run, bit for bit, on a
+    deterministic device (CPU), except under a wall-clock budget, whose stopping point depends on the clock.
     """
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
@@ -229,14 +279,18 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
     nets = build(cfg, device)
     obj = objectives.get(cfg.objective) if cfg.family == "gan" else None
     budget = parse_budget(cfg.budget)
+    amp = _autocast(cfg, device)
+    scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
     ckpt_path = run_dir / "checkpoints" / "latest.pt"
     metrics_path = run_dir / "metrics.jsonl"
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
 
     c = Counters()
     if resume and ckpt_path.is_file():
-        c = load_checkpoint(ckpt_path, nets, gen, device)
-        append_jsonl(metrics_path, {"kind": "resume", "tick": c.tick, "kimg": c.img / 1000})
+        c = load_checkpoint(ckpt_path, nets, gen, device, cfg, scaler)
+    if metrics_path.is_file() and metrics_path.stat().st_size > 0:
+        # records after this point replace those of the same tick written before the interruption
+        append_jsonl(metrics_path, {"kind": "resume", "tick": c.tick, "kimg": c.img / 1000, "g_steps": c.g_steps})
 
     # The whole uint8 data set lives on the device when it can; batches are drawn there (no DataLoader).
     data = images.to(device) if device.type != "cuda" or images.numel() < 0.5 * _free_bytes(device) else images
@@ -251,17 +305,19 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
     def z_batch() -> torch.Tensor:
         return sample_latent(B, cfg.latent_dim, cfg.latent_dist, device, gen)
 
-    amp = _autocast(cfg, device)
-    scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
-    sampler = make_sampler(cfg, nets.get("G"), device)  # fixed noise: every call restarts the same sequence
+    def sampler():  # the fixed evaluation noise, from its start: grids at every tick show the same z
+        return make_sampler(cfg, nets.get("G"), device)
+
+    real_div = _real_diversity(images, device)
 
     def spent() -> bool:
         if budget.unit == "img":
             return c.img >= budget.amount
         return (c.g_steps if budget.unit == "steps" else c.seconds) >= budget.amount
 
+    # Ticks and evaluations fall on multiples of their interval in images, so a resumed run meets the same ones.
     tick_img = int(cfg.tick_kimg * 1000)
-    eval_img = int(cfg.eval_every_kimg * 1000) if cfg.eval_every_kimg > 0 else None
+    eval_img = int(cfg.eval_every_kimg * 1000) if cfg.eval_every_kimg > 0 and evaluate is not None else None
     next_tick = (c.img // tick_img + 1) * tick_img
     next_eval = (c.img // eval_img + 1) * eval_img if eval_img else None
     sums: dict[str, torch.Tensor] = {}
@@ -274,7 +330,7 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
             sums[k] = sums[k] + v if k in sums else v.clone()
             counts[k] = counts.get(k, 0) + 1
 
-    def end_tick(final: bool) -> None:
+    def close_tick() -> None:
         nonlocal sums, counts, tick_start_img, tick_t0
         # One host sync per tick: read the summed losses, check they are finite, write the record.
         values = {k: (sums[k] / counts[k]).item() for k in sums}
@@ -285,21 +341,20 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
             c.tick += 1
         dt = time.perf_counter() - tick_t0
         mb, _ = peak_memory_mb(device)
+        grid = sampler()(GRID)
+        ratio = diversity(grid).item() / real_div if real_div > 0 else None
         append_jsonl(metrics_path, {"kind": "tick", "tick": c.tick, "kimg": c.img / 1000, "g_steps": c.g_steps,
                                     "d_steps": c.d_steps, "seconds": round(c.seconds, 3),
                                     "img_per_s": (c.img - tick_start_img) / dt if dt > 0 else None,
-                                    "peak_mem_mb": round(mb, 1), **values})
-        if "G" in nets or cfg.family == "random":
-            save_image(sampler(GRID), run_dir / "samples" / f"tick{c.tick:05d}-{c.img / 1000:.1f}kimg.png",
-                       nrow=8, normalize=True, value_range=(-1, 1))
-        if nets and (final or c.tick % cfg.checkpoint_ticks == 0):
-            save_checkpoint(ckpt_path, cfg, nets, c, gen)
+                                    "peak_mem_mb": round(mb, 1), "diversity": ratio, **values})
+        _save_grid(grid, run_dir / "samples" / f"tick{c.tick:05d}-{c.img / 1000:.1f}kimg.png")
         sums, counts, tick_start_img, tick_t0 = {}, {}, c.img, time.perf_counter()
 
     def run_eval() -> dict[str, float]:
         nonlocal eval_seconds, t0, tick_t0
         e0 = time.perf_counter()
-        result = evaluate(make_sampler(cfg, nets.get("G"), device))
+        with _rng_isolated(device):  # whatever the evaluator draws, training's random streams do not move
+            result = evaluate(sampler())
         dt = time.perf_counter() - e0
         eval_seconds += dt
         t0 += dt  # evaluation time is not training time
@@ -325,25 +380,38 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
         c.seconds = time.perf_counter() - t0
         if progress is not None:
             progress(c)
-        # ---- ticks: logging, sample grid, divergence check, checkpoint; evaluation on its own interval
-        if c.img >= next_tick and not spent():
-            end_tick(final=False)
-            next_tick += tick_img * max(1, (c.img - next_tick) // tick_img + 1)
-        if next_eval is not None and c.img >= next_eval and not spent() and evaluate is not None:
+        # ---- ticks (log, grid, divergence check), then evaluation, then the checkpoint: a checkpoint is written
+        # only after its tick's losses were found finite, and after the evaluations up to it were recorded
+        tick_due = c.img >= next_tick and not spent()
+        if tick_due:
+            close_tick()
+            next_tick = (c.img // tick_img + 1) * tick_img
+        if next_eval is not None and c.img >= next_eval and not spent():
             run_eval()
-            next_eval += eval_img
+            next_eval = (c.img // eval_img + 1) * eval_img
+        if tick_due and c.tick % cfg.checkpoint_ticks == 0:
+            save_checkpoint(ckpt_path, cfg, nets, c, gen, scaler)
 
+    # ---- the end: last tick and checkpoint (unless a resumed run had nothing left to do), final evaluation
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     c.seconds = time.perf_counter() - t0 if nets else 0.0
-    end_tick(final=True)
+    if sums or not nets:
+        close_tick()
+        if nets:
+            save_checkpoint(ckpt_path, cfg, nets, c, gen, scaler)
     final = run_eval() if evaluate is not None else {}
+    collapse = collapse_report(sampler()(COLLAPSE_SAMPLES), real_div)
     mb, mem_kind = peak_memory_mb(device)
-    save_image(sampler(GRID), run_dir / "samples" / "final.png", nrow=8, normalize=True, value_range=(-1, 1))
+    _save_grid(sampler()(GRID), run_dir / "samples" / "final.png")
     return {"kimg": c.img / 1000, "g_steps": c.g_steps, "d_steps": c.d_steps, "seconds": round(c.seconds, 3),
             "eval_seconds": round(eval_seconds, 3), "img_per_s": c.img / c.seconds if c.seconds > 0 else None,
-            "peak_mem_mb": round(mb, 1), "peak_mem_kind": mem_kind, "final": final, "budget": str(budget),
-            "device": str(device), "device_name": _device_name(device)}
+            "peak_mem_mb": round(mb, 1), "peak_mem_kind": mem_kind, "final": final, "collapse": collapse,
+            "budget": str(budget), "device": str(device), "device_name": _device_name(device)}
+
+
+def _rng_isolated(device: torch.device):
+    return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
 
 
 def _free_bytes(device: torch.device) -> int:

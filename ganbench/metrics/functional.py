@@ -27,8 +27,19 @@ import torch
 
 
 def feature_statistics(features: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """(N, D) features -> mu (D,), sigma (D, D): the mean and the unbiased (N - 1) covariance, in float64."""
-    x = _numpy64(features)
+    """(N, D) features -> mu (D,), sigma (D, D): the mean and the unbiased (N - 1) covariance, in float64.
+
+    A tensor is reduced on its own device (a GPU makes the N x D x D product cheap); numpy arrays on the CPU.
+    """
+    if isinstance(features, torch.Tensor):
+        x = features.detach().to(torch.float64)
+        if x.ndim != 2 or x.shape[0] < 2:
+            raise ValueError(f"statistics need a (N, D) array with N >= 2, got shape {tuple(x.shape)}")
+        mu = x.mean(dim=0)
+        xc = x - mu
+        sigma = xc.T @ xc / (x.shape[0] - 1)
+        return mu.cpu().numpy(), sigma.cpu().numpy()
+    x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"statistics need a (N, D) array with N >= 2, got shape {x.shape}")
     return x.mean(axis=0), np.cov(x, rowvar=False)

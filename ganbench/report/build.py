@@ -1,6 +1,5 @@
 """Putting the report together: tables, figures, sample grids, then the two pages."""
 
-
 from __future__ import annotations
 
 import datetime as dt
@@ -26,6 +25,8 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     """Read every run under `results_dir` and write the report files; see the package docstring."""
     results_dir = Path(results_dir)
     out = Path(out_dir) if out_dir is not None else results_dir / "report"
+    if (out / "config.json").exists():
+        raise ReportError(f"output folder '{out}' is a run folder: pick another -o (default: <results>/report)")
     runs = discover(results_dir, exclude=out)
     out.mkdir(parents=True, exist_ok=True)
     report = Report(out)
@@ -45,10 +46,11 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     # ---- figures
     order = summary.frame["group"].tolist()
     families = dict(zip(summary.frame["group"], summary.frame["family"], strict=True))
-    objectives = {g: o for g, o in zip(summary.frame["group"], summary.frame["objective"], strict=True) if o}
+    objectives = {g: o for g, o in zip(summary.frame["group"], summary.frame["objective"], strict=True)
+                  if isinstance(o, str)}
     colours = plots.palette(order, families)
     evals = plots.evals_frame(runs, rank_key) if rank_key else plots.evals_frame([], "")
-    baseline = _baseline(summary, families)
+    baseline = _baseline(summary)
     if rank_key and baseline is None:
         report.warnings.append(f"missing: no random baseline {rank_key} (run the 'random' variant to draw one)")
     report.warnings += plots.fid_curves(evals, rank_key, baseline, colours, out / "fid_vs_kimg.png",
@@ -56,8 +58,8 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     ticks = plots.ticks_frame(runs)
     report.warnings += plots.losses(ticks, order, families, objectives, out / "losses.png")
     report.warnings += plots.d_outputs(ticks, order, families, objectives, out / "d_outputs.png")
-    device = "; ".join(sorted({str((r.summary or {}).get("device_name") or (r.summary or {}).get("device")
-                                   or r.config.get("device")) for r in runs}))
+    device = "; ".join(sorted({str(s.get("device_name") or s.get("device")) for r in runs
+                               if (s := r.summary or {}).get("device")})) or "an unrecorded device"
     report.warnings += plots.throughput(results, order, colours, device, out / "throughput.png")
     report.files += [out / f for f in FIGURES]
 
@@ -72,12 +74,13 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
 
     # ---- pages
     report.warnings = list(dict.fromkeys(report.warnings))  # once each, first-seen order
-    head, rows = tables.summary_table(summary, results)
-    summary_blocks = [Heading("Results by variant"), Bullets(proto), Table(head, rows),
-                      Bullets(tables.method_lines(summary))]
+    summary_blocks: list = [Heading("Results by variant"), Bullets(proto)]
+    for caption, head, rows in tables.summary_tables(summary, results):
+        summary_blocks += [Heading(caption, 3), Table(head, rows)]
+    summary_blocks.append(Bullets(tables.method_lines(summary, results)))
     (out / "summary.md").write_text(pages.markdown([Heading("ganbench summary", 1), *summary_blocks]))
     title = f"ganbench report: {results_dir.resolve().name}"
-    blocks = _document(title, runs, results_dir, report.warnings, summary_blocks, results, gallery)
+    blocks = _document(title, runs, results_dir, report.warnings, summary_blocks, results, order, gallery)
     (out / "report.md").write_text(pages.markdown(blocks))
     (out / "report.html").write_text(pages.html_page(title, blocks, out))
     report.files += [out / "summary.md", out / "report.md", out / "report.html"]
@@ -88,11 +91,12 @@ def _missing_warnings(runs: list[Run], results) -> list[str]:
     """'missing: no FID evaluations in vae/seed1', or once for all runs when none was evaluated."""
     missing = results.set_index("run")["missing"].dropna()
     if len(missing) == len(runs) and (missing == "no FID evaluations").all():
-        return ["missing: no FID evaluations in any run (made with --no-eval?): no FID table or FID curves"]
+        return ["missing: no FID evaluations in any run (made with --no-eval?): no FID columns, FID plots are "
+                "placeholders"]
     return [f"missing: {what} in {run}" for run, text in missing.items() for what in text.split("; ")]
 
 
-def _baseline(summary: tables.Summary, families: dict[str, str]) -> float | None:
+def _baseline(summary: tables.Summary) -> float | None:
     """Mean final FID of the random baseline (an untrained G): the level a trained variant must beat."""
     if summary.rank_by is None:
         return None
@@ -104,8 +108,6 @@ def _baseline(summary: tables.Summary, families: dict[str, str]) -> float | None
 def _real_grid(run: Run, path: Path) -> tuple[Path | None, str]:
     """The first 64 training images of the runs' data set as an 8x8 grid, or None and the reason."""
     try:
-        from torchvision.utils import save_image
-
         from ganbench.config import FIELDS, Config
         from ganbench.data import load_dataset, spec_from_config
 
@@ -113,20 +115,31 @@ def _real_grid(run: Run, path: Path) -> tuple[Path | None, str]:
         # The loaders take a prefix for max_images, so 64 gives the same first images as the full set,
         # without decoding the whole data set when it is not cached.
         spec = replace(spec, max_images=min(64, spec.max_images) if spec.max_images > 0 else 64)
-        images = load_dataset(spec).images[:64]
-        save_image(images.float() / 255, path, nrow=8)
+        images = load_dataset(spec).images[:64].numpy()
+        _save_grid(images, path)
     except Exception as e:  # the data may be gone or unreadable here: the report goes on without it
         return None, f"{type(e).__name__}: {e}"
     return path, f"first {len(images)} training images ({spec.name}, {spec.resolution}x{spec.resolution})"
 
 
+def _save_grid(images, path: Path, nrow: int = 8, pad: int = 2) -> None:
+    """uint8 (N, C, H, W) -> one PNG laid out like the runs' sample grids (black 2-pixel padding)."""
+    import numpy as np
+    from PIL import Image
+
+    n, c, h, w = images.shape
+    rows = -(-n // nrow)
+    grid = np.zeros((pad + rows * (h + pad), pad + nrow * (w + pad), 3), np.uint8)
+    for i, im in enumerate(images):
+        y, x = pad + (i // nrow) * (h + pad), pad + (i % nrow) * (w + pad)
+        grid[y:y + h, x:x + w] = np.repeat(im, 3, axis=0).transpose(1, 2, 0) if c == 1 else im.transpose(1, 2, 0)
+    Image.fromarray(grid).save(path)
+
+
 def _sample_grids(runs: list[Run], order: list[str], rank_key: str | None, out: Path, real_file: Path | None,
                   real_note: str) -> tuple[list[tuple[str | None, str]], list]:
     """Copy each run's grid into out/samples/; return the gallery (all runs) and the sheet (one seed per group)."""
-    samples = out / "samples"
-    if samples.exists():
-        shutil.rmtree(samples)  # a stale grid from an earlier report must not linger
-    samples.mkdir()
+    (out / "samples").mkdir(exist_ok=True)  # nothing is deleted: the pages link only this report's copies
     gallery: list[tuple[str | None, str]] = [("real.png" if real_file else None, f"real: {real_note}")]
     sheet = [(real_file, "real", real_note)]
     by_group: dict[str, list[Run]] = {}
@@ -153,7 +166,7 @@ def _sample_grids(runs: list[Run], order: list[str], rank_key: str | None, out: 
 
 
 def _document(title: str, runs: list[Run], results_dir: Path, warnings: list[str], summary_blocks: list,
-              results, gallery) -> list:
+              results, order: list[str], gallery) -> list:
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     groups = len({group_label(r) for r in runs})
     blocks = [Heading(title, 1),
@@ -169,7 +182,7 @@ def _document(title: str, runs: list[Run], results_dir: Path, warnings: list[str
                Heading("Throughput"), Figure("throughput.png", "images per second and peak memory"),
                Heading("Samples"), Figure("samples.png", "sample grids side by side, real images first"),
                Para("Every run's grid (final, or the latest while a run is unfinished):"), Gallery(gallery)]
-    head, rows = tables.results_table(results)
+    head, rows = tables.results_table(results, order)
     blocks += [Heading("All runs"), Table(head, rows)]
     published = tables.published_table(runs)
     if published is not None:
@@ -181,5 +194,8 @@ def _document(title: str, runs: list[Run], results_dir: Path, warnings: list[str
     commands = sorted({" ".join(str(a) for a in r.meta.get("command") or []) for r in runs} - {""})
     blocks += [Heading("Provenance"),
                Code("commands that made these runs", "\n".join(commands) or "not recorded"),
+               Code("metric protocol of each evaluated run",
+                    tables.dumps({r.name: (r.summary or {}).get("metric_protocol") for r in runs
+                                  if (r.summary or {}).get("metric_protocol")})),
                Code("config of each run", tables.dumps({r.name: r.config for r in runs}))]
     return blocks

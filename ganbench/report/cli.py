@@ -20,11 +20,15 @@ def report_command(
     Output paths go to stdout; missing pieces (runs in progress, diverged runs, missing metrics) to stderr and
     into the report itself.
     """
-    from ganbench.cli import guarded  # imported here: ganbench.cli imports this module to register the command
     from ganbench.report import write_report
 
-    with guarded(debug):
+    try:
         report = write_report(results, out, real_images=real)
+    except (ValueError, OSError) as e:  # ReportError, ConfigError, unreadable files: one line, as in ganbench
+        if debug:
+            raise
+        typer.echo(f"ganbench: error: {e}", err=True)
+        raise typer.Exit(2) from None
     for w in report.warnings:
         typer.echo(f"ganbench report: {w}", err=True)
     for path in report.files:

@@ -53,6 +53,7 @@ class Code:
 
 
 Block = Heading | Para | Bullets | Table | Figure | Gallery | Code
+GALLERY_COLUMNS = 4
 
 
 # ---------------------------------------------------------------------------------------------------- Markdown
@@ -76,9 +77,13 @@ def markdown(blocks: list[Block]) -> str:
             out.append("\n".join(lines))
         elif isinstance(b, Figure):
             out.append(f"![{b.alt}]({b.file})")
-        elif isinstance(b, Gallery):
-            out.append("\n".join(f"- {caption}: " + (f"![{caption}]({file})" if file else "*(no image)*")
-                                 for file, caption in b.items))
+        elif isinstance(b, Gallery):  # a table puts the grids side by side on a code host
+            cells = [(f"![{_md_cell(c)}]({f})" if f else "*(no image)*") + f"<br>{_md_cell(c)}" for f, c in b.items]
+            cells += [" "] * (-len(cells) % GALLERY_COLUMNS)
+            lines = ["|" + " |" * GALLERY_COLUMNS, "|" + "---|" * GALLERY_COLUMNS]
+            lines += ["| " + " | ".join(cells[i:i + GALLERY_COLUMNS]) + " |"
+                      for i in range(0, len(cells), GALLERY_COLUMNS)]
+            out.append("\n".join(lines))
         elif isinstance(b, Code):
             out.append(f"<details><summary>{html.escape(b.summary)}</summary>\n\n```\n{b.text}\n```\n\n</details>")
     return "\n\n".join(out) + "\n"
@@ -111,7 +116,9 @@ def _data_uri(path: Path) -> str:
 
 
 def _html_block(b: Block, root: Path) -> str:
-    e = html.escape
+    def e(text) -> str:
+        return html.escape(str(text))
+
     if isinstance(b, Heading):
         return f"<h{b.level}>{e(b.text)}</h{b.level}>"
     if isinstance(b, Para):

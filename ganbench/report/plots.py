@@ -16,11 +16,13 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ganbench.report.runs import Run, group_label, number
 
 BAND = ("pi", 100)  # seaborn: percentile interval 0..100 = min-max over seeds
 BAND_NOTE = "line: mean over seeds; band: min–max over seeds"
+SERIES_COLOURS = {"D loss": "#d62728", "G loss": "#1f77b4", "D(real)": "#2ca02c", "D(fake)": "#9467bd"}
 KIMG_LABEL = "kimg (thousands of real images shown to D)"
 DPI = 110
 
@@ -100,7 +102,7 @@ def fid_curves(evals: pd.DataFrame, key: str | None, baseline: float | None, col
                else "no FID evaluations in these results (were the runs made with --no-eval?)")
         _placeholder(path_kimg, "FID against kimg", why)
         _placeholder(path_time, "FID against wall-clock", why)
-        return [f"missing: {why}; FID plots are placeholders"]
+        return [f"missing: {why}; FID plots are placeholders"] if key else []  # no key: said once, by the table
     curves = curves.copy()
     mean_s = curves.groupby(["group", "kimg"])["seconds"].transform("mean")
     scale, unit = _time_unit(float(np.nanmax(mean_s)) if mean_s.notna().any() else 0.0)
@@ -116,8 +118,9 @@ def fid_curves(evals: pd.DataFrame, key: str | None, baseline: float | None, col
             fig = _figure(9.5, 5.2)
             ax = fig.add_subplot()
             data = curves.dropna(subset=[x])
-            sns.lineplot(data=data, x=x, y="value", hue="group", estimator="mean", errorbar=BAND, marker="o",
-                         palette={g: colours[g] for g in data["group"].unique()}, ax=ax)
+            order = [g for g in colours if g in set(data["group"])]  # legend in rank order
+            sns.lineplot(data=data, x=x, y="value", hue="group", hue_order=order, estimator="mean",
+                         errorbar=BAND, marker="o", palette={g: colours[g] for g in order}, ax=ax)
             diverged = data[data["status"] != "completed"].sort_values(x).groupby("run").tail(1)
             if not diverged.empty:
                 ax.scatter(diverged[x], diverged["value"], marker="X", s=90, color="black", zorder=5,
@@ -125,8 +128,11 @@ def fid_curves(evals: pd.DataFrame, key: str | None, baseline: float | None, col
             if baseline is not None:
                 ax.axhline(baseline, ls="--", lw=1.5, color="0.35",
                            label=f"random baseline (untrained G): {baseline:.1f}")
-            if log_y:
+            if log_y:  # FID spans the untrained ~400 down to tens: log keeps the late differences visible
                 ax.set_yscale("log")
+                ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel(xlabel)
             ax.set_ylabel(f"{key} (lower is better{', log scale' if log_y else ''})")
             what = "kimg" if x == "kimg" else "wall-clock"
@@ -156,14 +162,14 @@ def _panels(ticks: pd.DataFrame, series: dict[str, str], groups: list[str], path
                              var_name="series", value_name="value").dropna(subset=["value"])
             long["series"] = long["series"].map(series)
             sns.lineplot(data=long, x="kimg", y="value", hue="series", estimator="mean", errorbar=BAND, ax=ax,
-                         palette="Set1")
+                         palette=SERIES_COLOURS, marker="o", markersize=4, markeredgewidth=0)
             ax.set_title(f"{g}{subtitle.get(g, '')}", fontsize=11)
             ax.set_xlabel("kimg")
             ax.set_ylabel(ylabel)
             ax.legend(fontsize=8, title=None)
         for ax in axes[len(groups):]:
             ax.set_axis_off()
-        fig.suptitle(f"{title} — {BAND_NOTE}; x: {KIMG_LABEL}", fontsize=12)
+        fig.suptitle(f"{title}\n{BAND_NOTE}; x: {KIMG_LABEL}", fontsize=11)
         _save(fig, path)
     return []
 
@@ -212,13 +218,14 @@ def throughput(results: pd.DataFrame, groups: list[str], colours: dict, device: 
             sns.barplot(data=frame, x=col, y="group", hue="group", order=order, hue_order=order,
                         palette={g: colours[g] for g in order}, errorbar=None, ax=ax, legend=False)
             sns.stripplot(data=frame, x=col, y="group", order=order, color="black", size=4, ax=ax)
-            means = frame.groupby("group")[col].mean()
-            for i, g in enumerate(order):
-                ax.text(means[g], i, f" {means[g]:,.0f}", va="center", ha="left", fontsize=9)
+            means, ends = frame.groupby("group")[col].mean(), frame.groupby("group")[col].max()
+            for i, g in enumerate(order):  # the mean, written past the last dot so neither hides the other
+                ax.text(ends[g], i, f"  {means[g]:,.0f}", va="center", ha="left", fontsize=9)
             ax.set_xlabel(xlabel)
             ax.set_ylabel("")
-            ax.set_xlim(0, float(frame[col].max()) * 1.2)
-        fig.suptitle(f"Throughput and memory on {device} — bars: mean over runs; dots: single runs", fontsize=12)
+            ax.set_xlim(0, float(frame[col].max()) * 1.25)
+        fig.suptitle(f"Throughput and memory on {device}\nbars and numbers: mean over runs; dots: single runs",
+                     fontsize=11)
         _save(fig, path)
     return []
 

@@ -198,6 +198,11 @@ def load_run(run_dir: Path, root: Path) -> Run:
     note = _status_note(run)
     if note:
         run.notes.insert(0, note)
+    collapse = (summary or {}).get("collapse")
+    if isinstance(collapse, dict) and collapse.get("collapsed"):
+        ratio = number(collapse.get("ratio"))
+        run.notes.append(f"{name}: samples look collapsed (diversity {ratio:.2f} of the real images')"
+                         if ratio is not None else f"{name}: samples look collapsed")
     if not records:
         run.notes.append(f"missing: {name} has no metrics.jsonl records yet")
     return run

@@ -49,7 +49,7 @@ def primary_fid(runs: list[Run]) -> str | None:
 def _missing(run: Run, keys: list[str]) -> list[str]:
     final = run.final_metrics()
     main = [k for k in keys if "_" not in k]  # kid500_std and the like are extras, never "missing"
-    if not final and not run.evals and main:
+    if not final and not run.evals:
         return ["no FID evaluations"]
     return [f"no {k}" for k in main if k not in final]
 
@@ -72,6 +72,9 @@ def results_frame(runs: list[Run]) -> pd.DataFrame:
         for key in COUNTERS:
             row[key] = run.img_per_s() if key == "img_per_s" else run.counter(key)
         row["eval_seconds"] = number(s.get("eval_seconds"))
+        collapse = s.get("collapse") if isinstance(s.get("collapse"), dict) else {}
+        row["diversity_ratio"] = number(collapse.get("ratio"))  # sample diversity / real diversity, if measured
+        row["collapsed"] = collapse.get("collapsed")
         row["peak_mem_kind"] = s.get("peak_mem_kind")
         final = run.final_metrics()
         for key in keys:
@@ -80,6 +83,8 @@ def results_frame(runs: list[Run]) -> pd.DataFrame:
             best = run.best(key) or {}
             row[f"{key}_best"] = best.get("value", math.nan)
             row[f"{key}_best_kimg"] = best.get("kimg", math.nan)
+        row["metrics_from"] = (None if not final else "summary" if (run.summary or {}).get("final")
+                               else "latest evaluation (run not completed)")
         row["missing"] = "; ".join(_missing(run, keys)) or None
         row["run_dir"] = str(run.run_dir)
         rows.append(row)
@@ -122,7 +127,10 @@ def summarise(results: pd.DataFrame, rank_key: str | None) -> Summary:
             intervals[(group, col)] = iv
             row |= {f"{col}_mean": iv.mean, f"{col}_ci95_low": iv.low, f"{col}_ci95_high": iv.high,
                     f"{col}_n": iv.n}
-        missing = sorted({m for ms in runs["missing"].dropna() for m in ms.split("; ")})
+        missing = [f"{m} in {run}" for run, ms in zip(runs["run"], runs["missing"], strict=True)
+                   if isinstance(ms, str) for m in ms.split("; ")]
+        if len(runs) > 1 and runs["missing"].notna().all() and runs["missing"].nunique() == 1:
+            missing = [f"{m} (all {len(runs)} runs)" for m in runs["missing"].iloc[0].split("; ")]
         row["missing"] = "; ".join(missing) or None
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -161,11 +169,18 @@ def fmt(value: Any) -> str:
     return f"{v:.3g}"
 
 
+def _text(value: Any) -> str:
+    """A text cell: '' for None and NaN (pandas turns a missing string into NaN)."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
 def fmt_interval(iv: Interval, empty: str = "missing") -> str:
     if iv.n == 0:
         return empty
     if iv.n == 1:
         return f"{fmt(iv.mean)} (n=1, CI n/a: 1 seed)"
+    if iv.high == iv.mean:
+        return f"{fmt(iv.mean)} (n={iv.n}, all equal)"
     return f"{fmt(iv.mean)} ± {fmt(iv.high - iv.mean)} (n={iv.n})"
 
 
@@ -180,42 +195,53 @@ def column_title(col: str) -> str:
     return f"{title} ({better})" if better else title
 
 
-def summary_table(summary: Summary, results: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Header and rows (strings) of the per-variant table, shared by the Markdown and HTML pages."""
+def summary_tables(summary: Summary, results: pd.DataFrame) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) of the per-variant tables, quality then cost, shared by the Markdown and HTML pages."""
     frame = summary.frame
-    columns = [c for c in aggregated_columns(results) if not re.search(r"\d+_[a-z]+_final$", c)]
-    header = ["rank", "variant", "seeds used", "runs"] + [column_title(c) for c in columns] + ["vs next rank"]
-    rows = []
+    shown = [c for c in aggregated_columns(results) if not re.search(r"\d+_[a-z]+_final$", c)]
+    metrics = [c for c in shown if c not in COUNTERS]
+    no_fid = not any(c.startswith("fid") for c in metrics)
+
+    def cell(r, col: str) -> str:
+        if r["completed"] == 0:
+            return "–"  # the status column says why: nothing completed yet
+        if col == "img_per_s" and r["family"] == "random":
+            return "n/a (no training)"
+        return fmt_interval(summary.intervals[(r["group"], col)])
+
+    quality_head = (["rank", "variant", "seeds used", "runs (status)"] + (["FID"] if no_fid else [])
+                    + [column_title(c) for c in metrics] + ["vs next rank", "missing"])
+    cost_head = ["variant", "runs (status)"] + [column_title(c) for c in COUNTERS]
+    quality, cost = [], []
     for _, r in frame.iterrows():
         rank = "–" if pd.isna(r["rank"]) else str(int(r["rank"]))
-        cells = [rank, str(r["group"]), r["seeds"] or "none completed", str(r["status"])]
-        for col in columns:
-            iv = summary.intervals[(r["group"], col)]
-            if r["completed"] == 0:
-                cells.append("no completed run")
-            elif col == "img_per_s" and r["family"] == "random":
-                cells.append("n/a (no training)")
-            else:
-                cells.append(fmt_interval(iv))
-        cells.append(r["vs_next_rank"] or "")
-        rows.append(cells)
-    return header, rows
+        missing = "; ".join(t for t in ("no completed run" if r["completed"] == 0 else "", _text(r["missing"])) if t)
+        quality.append([rank, str(r["group"]), _text(r["seeds"]) or "none completed", str(r["status"])]
+                       + (["missing (no evaluations)"] if no_fid else []) + [cell(r, c) for c in metrics]
+                       + [_text(r["vs_next_rank"]), missing])
+        cost.append([str(r["group"]), str(r["status"])] + [cell(r, c) for c in COUNTERS])
+    return [("Sample quality", quality_head, quality),
+            ("Compute actually spent (training only; evaluation time excluded)", cost_head, cost)]
 
 
-def results_table(results: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the per-run table."""
+def results_table(results: pd.DataFrame, order: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the per-run table, groups in `order` (the ranking), seeds ascending."""
     metric = [c for c in results.columns if c.endswith(("_final", "_best")) and not re.search(r"\d+_[a-z]+_final$", c)]
     cols = ["run", "status", *COUNTERS, *metric, "missing", "note"]
     header = [column_title(c) if (c in COUNTERS or c in metric) else c for c in cols]
+    rank = {g: i for i, g in enumerate(order)}
+    ordered = results.assign(_g=results["group"].map(rank), _s=results["seed"]).sort_values(["_g", "_s"])
     rows = []
-    for _, r in results.iterrows():
+    for _, r in ordered.iterrows():
         cells = []
         for c in cols:
             v = r.get(c)
             if c in ("run", "status", "missing", "note"):
-                cells.append("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+                cells.append(_text(v))
             elif c.endswith("_best") and not pd.isna(r.get(f"{c}_kimg", math.nan)):
                 cells.append(f"{fmt(v)} @ {fmt(r[f'{c}_kimg'])} kimg")
+            elif c.endswith("_final") and r["status"] != "completed" and not pd.isna(v):
+                cells.append(f"{fmt(v)} (latest evaluation)")  # the run never reached its final one
             else:
                 cells.append(fmt(v) if not (c == "img_per_s" and r["family"] == "random") else "n/a")
         rows.append(cells)
@@ -240,12 +266,40 @@ def _flat(d: dict[str, Any], skip: tuple[str, ...] = (), prefix: str = "") -> li
     return out
 
 
+def metric_protocol_text(p: dict[str, Any]) -> str:
+    """The metric protocol in one line: sample counts, reference set, weights hash, features. The full record is
+    in the report's provenance section."""
+    parts = []
+    if p.get("metrics"):
+        parts.append(", ".join(map(str, p["metrics"])))
+    if "n_generated" in p or "n_reference" in p:
+        parts.append(f"{p.get('n_generated', '?')} generated vs {p.get('n_reference', '?')} reference images")
+    if isinstance(p.get("reference"), dict):
+        parts.append("reference: " + ", ".join(_flat(p["reference"], _DATA_SKIP + ("generator", "skipped"))))
+    if p.get("reference_images"):
+        parts.append(str(p["reference_images"]))
+    weights = p.get("weights")
+    if isinstance(weights, dict) and weights.get("sha256"):
+        parts.append(f"Inception weights sha256 {str(weights['sha256'])[:12]}… ({weights.get('source', '?')})")
+    if p.get("feature_extractor"):
+        parts.append(str(p["feature_extractor"]))
+    pr = p.get("precision_recall")
+    if isinstance(pr, dict) and pr.get("features"):
+        parts.append(f"precision/recall features: {pr['features']}")
+    return "; ".join(parts) if parts else ", ".join(_flat(p))  # an unknown layout: all of it
+
+
 def _distinct(values: list[tuple[str, str]]) -> dict[str, list[str]]:
     """text -> the runs that have it, in first-seen order."""
     out: dict[str, list[str]] = {}
     for run, text in values:
         out.setdefault(text, []).append(run)
     return out
+
+
+_CONSEQUENCE = {"device": "timings and memory are not comparable between them",
+               "commit": "made by different code; check the changes do not touch training or evaluation",
+               "versions": "made with different package versions; timings may not be comparable"}
 
 
 def protocol(runs: list[Run]) -> tuple[list[str], list[str]]:
@@ -262,18 +316,18 @@ def protocol(runs: list[Run]) -> tuple[list[str], list[str]]:
         else:
             for text, names in groups.items():
                 lines.append(f"{label} ({', '.join(names)}): {text}")
-            warnings.append(f"runs differ in {label}: not a like-for-like comparison")
+            warnings.append(f"runs differ in {label}: {_CONSEQUENCE.get(label, 'not a like-for-like comparison')}")
 
     evaluated = [r for r in runs if r.final_metrics() or r.evals]
-    add("metric protocol", [(r.name, ", ".join(_flat((r.summary or {}).get("metric_protocol") or {})))
+    add("metric protocol", [(r.name, metric_protocol_text((r.summary or {}).get("metric_protocol") or {}))
                             for r in evaluated],
         "none recorded" + ("" if evaluated else " (no evaluations in these results)"))
     add("data", [(r.name, ", ".join(_flat(r.meta.get("data") or {}, _DATA_SKIP))) for r in runs], "not recorded")
     add("budget", [(r.name, str(r.config.get("budget") or "")) for r in runs], "not recorded")
 
     def device(r: Run) -> str:
-        s = r.summary or {}
-        name = s.get("device") or r.config.get("device")
+        s = r.summary or {}  # a run without a summary has only the requested device ("auto"): not compared
+        name = s.get("device")
         extra = f" ({s['device_name']})" if s.get("device_name") else ""
         return f"{name}{extra}, precision {r.config.get('precision', '?')}" if name else ""
 
@@ -285,7 +339,7 @@ def protocol(runs: list[Run]) -> tuple[list[str], list[str]]:
     return lines, warnings
 
 
-def method_lines(summary: Summary) -> list[str]:
+def method_lines(summary: Summary, results: pd.DataFrame) -> list[str]:
     rank = (f"ranked by mean final {summary.rank_by.removesuffix('_final')} (at the end of the budget, lower is "
             "better); best-along-the-way is shown but does not rank" if summary.rank_by
             else "not ranked: no FID in these results")
@@ -295,7 +349,9 @@ def method_lines(summary: Summary) -> list[str]:
         rank,
         f"adjacent ranks: {TEST_NAME}; with n and m seeds its smallest possible p is 2 / C(n+m, n), so at least "
         "4 seeds per variant are needed to tell two apart",
-    ]
+    ] + (["peak memory on CPU is the process's max RSS: it also covers every run made before it in the same "
+          "process, so only the largest value is an upper bound for one run"]
+         if results["peak_mem_kind"].astype(str).str.contains("RSS").any() else [])
 
 
 # ---------------------------------------------------------------------------------------------------- published

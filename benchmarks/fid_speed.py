@@ -1,0 +1,217 @@
+"""How long does an evaluation take, and does it give torch-fidelity's number?
+
+Measures, on the same N images:
+  ours         ganbench's Evaluator (what the trainer calls): N generated images straight from a sampler into
+               torch-fidelity's Inception extractor on the device, against reference statistics already cached on
+               disk; FID, KID and precision/recall. Split into feature extraction and metric math.
+  tf_cold      torch_fidelity.calculate_metrics(input1=<folder of N PNGs>, input2=<folder of N reference PNGs>,
+               fid=True, feature_extractor_weights_path=<ganbench's converted weights>, cache=False): the plain
+               folder-of-PNGs path, extracting both folders. FID only.
+  tf_warm      the same with torch-fidelity's own cache of the reference statistics already filled (input2_cache_name),
+               so it extracts only the generated folder: the fairest comparison with `ours`.
+The generated images are the built-in synthetic data set's test split served through a sampler as floats in
+[-1, 1] (the generator's output convention); the reference set is its train split. The PNGs hold exactly the
+uint8 values the in-memory path quantises to, so both paths see the same pixels and the FIDs must agree (1e-3).
+Timings exclude warm-up (one small batch first) and are bracketed by device synchronisation.
+
+    uv run python benchmarks/fid_speed.py --samples 200            # CPU-sized
+    uv run python benchmarks/fid_speed.py --samples 10000 --device cuda
+
+Writes results/bench/fid_speed_<device type>.json (device, versions, commit, date, command, figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return "unknown (no commit yet)"
+
+
+def write_pngs(images: torch.Tensor, folder: Path) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(images):
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / f"{i:06d}.png")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--samples", type=int, default=10000, help="generated (and reference) images")
+    ap.add_argument("--device", default="auto", help="auto | cuda | cpu")
+    ap.add_argument("--batch-size", type=int, default=100)
+    ap.add_argument("--resolution", type=int, default=64)
+    ap.add_argument("--out", default=str(REPO / "results" / "bench"), help="folder for fid_speed_<device>.json")
+    args = ap.parse_args()
+
+    import torch_fidelity
+
+    from ganbench.data import DataSpec, load_dataset
+    from ganbench.metrics import (
+        MetricSettings,
+        build_evaluator,
+        compute_metrics,
+        inception,
+        kid_subset_size,
+        quantize,
+    )
+    from ganbench.metrics.features import sampler_features
+    from ganbench.metrics.functional import fid_from_statistics
+    from ganbench.train import pick_device
+
+    load_start = os.getloadavg()[0]
+    device = pick_device(args.device)
+    n, bs = args.samples, args.batch_size
+    log = lambda msg: print(f"fid_speed: {msg}", file=sys.stderr)  # noqa: E731
+    if device.type != "cuda":
+        log("no GPU in use: CPU figures only (small n); no GPU numbers are produced or implied")
+
+    ref = load_dataset(DataSpec("synthetic", resolution=args.resolution, max_images=n, split="train"))
+    gen = load_dataset(DataSpec("synthetic", resolution=args.resolution, max_images=n, split="test")).images
+
+    def sampler():
+        pos = [0]
+
+        def sample(b: int) -> torch.Tensor:  # floats in [-1, 1] on the device, as a generator returns them
+            out = gen[pos[0]:pos[0] + b].to(device).float() / 127.5 - 1
+            pos[0] += b
+            return out
+
+        return sample
+
+    weights = inception.resolve_weights("")
+    extractor = inception.build_extractor(weights, device)
+    with torch.inference_mode(), inception.exact_fp32():  # warm-up: first-call allocations, kernel selection
+        extractor(quantize(torch.zeros(min(bs, 8), 3, args.resolution, args.resolution, device=device)))
+    sync(device)
+
+    # ---- one-off: reference statistics (then cached on disk; every later evaluation skips this)
+    t = time.perf_counter()
+    evaluator = build_evaluator(ref, n, device, batch_size=bs)
+    sync(device)
+    ref_seconds = time.perf_counter() - t
+    if evaluator.reference.info.get("reused"):
+        ref_seconds = None  # already cached by an earlier run: not measured
+    evaluator = build_evaluator(ref, n, device, batch_size=bs)  # what an evaluation finds: the cache
+
+    # ---- ours: features of N generated images (in memory), then the metric math
+    t = time.perf_counter()
+    gen_fs, _ = sampler_features(sampler(), n, weights, device, bs)
+    sync(device)
+    t_feat = time.perf_counter() - t
+    t = time.perf_counter()
+    values = compute_metrics(gen_fs, evaluator.reference, MetricSettings(kid_subset_size(n, len(evaluator.reference))))
+    t_math = time.perf_counter() - t
+    t = time.perf_counter()
+    full = evaluator(sampler())  # the trainer's single call, end to end
+    sync(device)
+    t_call = time.perf_counter() - t
+    ours_fid = values["fid"]
+    assert abs(full[f"fid{n}"] - ours_fid) < 1e-6, (full, ours_fid)
+    fid_stats_route = fid_from_statistics(gen_fs.mu, gen_fs.sigma, evaluator.reference.mu, evaluator.reference.sigma)
+
+    # ---- torch-fidelity's folder-of-PNGs path on the same pixels
+    with tempfile.TemporaryDirectory(prefix="fid_speed_") as tmp:
+        tmp = Path(tmp)
+        write_pngs(quantize(gen.float() / 127.5 - 1), tmp / "gen")
+        write_pngs(inception.to_rgb(ref.images[:n]), tmp / "ref")
+        common = dict(input1=str(tmp / "gen"), fid=True, feature_extractor_weights_path=str(weights.path),
+                      cuda=device.type == "cuda", batch_size=bs, verbose=False, save_cpu_ram=False)
+        t = time.perf_counter()
+        with inception.exact_fp32():
+            cold = torch_fidelity.calculate_metrics(input2=str(tmp / "ref"), cache=False, **common)
+        sync(device)
+        tf_cold = time.perf_counter() - t
+        with inception.exact_fp32():  # fill torch-fidelity's own reference cache (not timed)
+            torch_fidelity.calculate_metrics(input2=str(tmp / "ref"), cache=True, cache_root=str(tmp / "tfcache"),
+                                             input2_cache_name="ref", **common)
+        t = time.perf_counter()
+        with inception.exact_fp32():
+            warm = torch_fidelity.calculate_metrics(input2=str(tmp / "ref"), cache=True,
+                                                    cache_root=str(tmp / "tfcache"), input2_cache_name="ref",
+                                                    **common)
+        sync(device)
+        tf_warm = time.perf_counter() - t
+    tf_fid = cold[torch_fidelity.KEY_METRIC_FID]
+    diff = abs(ours_fid - tf_fid)
+    log(f"fid{n}: ours {ours_fid:.6f}, torch-fidelity {tf_fid:.6f} (|diff| {diff:.2e}); "
+        f"ours {t_call:.1f} s, torch-fidelity cold {tf_cold:.1f} s, warm {tf_warm:.1f} s")
+
+    result = {
+        "benchmark": "fid_speed",
+        "label": f"{device.type.upper()}, n = {n}" + ("" if device.type == "cuda" else
+                                                       " (CPU, small n: not indicative of GPU speed; no GPU used)"),
+        "device": device.type, "device_name": device_name(device),
+        "torch": torch.__version__, "torch_fidelity": torch_fidelity.__version__, "numpy": np.__version__,
+        "python": platform.python_version(), "commit": git_commit(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "command": [sys.executable, *sys.argv],
+        "load_average_1min": {"start": load_start, "end": os.getloadavg()[0], "cpu_count": os.cpu_count()},
+        "samples": n, "batch_size": bs, "resolution": args.resolution,
+        "images": "generated: synthetic test split via an in-memory sampler; reference: synthetic train split",
+        "weights_sha256": weights.sha256,
+        "seconds": {
+            "reference_stats_one_off": ref_seconds,
+            "ours_evaluator_call": round(t_call, 3),
+            "ours_features": round(t_feat, 3),
+            "ours_metric_math_fid_kid_pr": round(t_math, 3),
+            "torch_fidelity_cold_fid_only": round(tf_cold, 3),
+            "torch_fidelity_warm_ref_cache_fid_only": round(tf_warm, 3),
+        },
+        "images_per_second_ours": round(n / t_feat, 2),
+        "speedup_vs_torch_fidelity_cold": round(tf_cold / t_call, 3),
+        "speedup_vs_torch_fidelity_warm": round(tf_warm / t_call, 3),
+        "fid": {"ours": ours_fid, "ours_2048d_statistics_route": fid_stats_route, "torch_fidelity": tf_fid,
+                "torch_fidelity_warm": warm[torch_fidelity.KEY_METRIC_FID], "abs_diff": diff},
+        "metrics_ours": full,
+        "notes": "ours = FID + KID + precision/recall against cached reference statistics, samples in memory; "
+                 "torch-fidelity = FID only, from PNG folders (cold: both folders extracted; warm: reference "
+                 "statistics from torch-fidelity's own cache).",
+    }
+    out = Path(args.out) / f"fid_speed_{device.type}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    assert diff < 1e-3, f"FIDs disagree: ours {ours_fid} vs torch-fidelity {tf_fid}"
+
+
+if __name__ == "__main__":
+    main()

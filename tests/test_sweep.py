@@ -1,0 +1,441 @@
+"""Sweeps: the file format and its errors, the trial plan (projection, tags, random search), the executors (local
+in-process, local worker processes, a real local Ray cluster), failure and divergence handling, kill-and-resume,
+and the sweep tables and plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ganbench import sweep as sw
+from ganbench.config import ConfigError
+from ganbench.io import read_json, read_jsonl, write_json
+from ganbench.sweep_report import NO_FID, format_sweep_table, plot_sweep_spread, sweep_runs, sweep_table
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = REPO / "benchmarks" / "sweeps" / "smoke.toml"
+CELEBA = REPO / "benchmarks" / "sweeps" / "celeba64.toml"
+
+# Tiny CPU trials: the sweep machinery is under test here, not the GANs.
+TINY = """
+[data]
+dataset = "synthetic"
+resolution = 32
+max_images = 500
+
+[settings]
+g_width = 8
+d_width = 8
+batch_size = 16
+tick_kimg = 0.125
+checkpoint_ticks = 1
+device = "cpu"
+"""
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "ganbench-cache"))
+
+
+def write_sweep(tmp_path: Path, head: str, body: str = TINY, name: str = "s.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(head + body)
+    return path
+
+
+def cli(*args: str):
+    app = typer.Typer()
+    app.command()(sw.sweep_command)  # one command: typer runs it without a command name
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def attempts(run_dir: Path) -> list[dict]:
+    return read_json(run_dir / "trial.json")["attempts"]
+
+
+def overlapping(intervals: list[tuple[float, float]]) -> bool:
+    return any(a0 < b1 and b0 < a1 for i, (a0, a1) in enumerate(intervals) for b0, b1 in intervals[i + 1:])
+
+
+# ---------------------------------------------------------------------------------------------------- the file
+@pytest.mark.parametrize("head, body, message", [
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[sweeep]\n", TINY, "unknown table 'sweeep'. Did you mean 'sweep'?"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nseed=[0]\n", TINY, "Did you mean 'seeds'?"),
+    ("[sweep]\nvariants=['dcgan']\n", TINY, "[sweep] budget is missing"),
+    ("[sweep]\nvariants=[]\nbudget='1kimg'\n", TINY, "non-empty list of variant names"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1 epoch'\n", TINY, "budget '1 epoch' is not understood"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nexecutor='slurm'\n", TINY, "unknown executor 'slurm'"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nn_critics=[1]\n", TINY, "Did you mean 'n_critic'?"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nbudget=['1kimg']\n", TINY,
+     "unknown hyperparameter 'budget'"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nlr_d=1e-4\n", TINY, "non-empty list of values"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search]\nmode='random'\n[search.space]\nlr_d=[1e-4]\n", TINY,
+     "random search needs [search] trials"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search]\nmode='random'\ntrials=2\n[search.space]\n"
+     "lr_d={log_uniform=[0, 1e-3]}\n", TINY, "log_uniform bounds must be positive"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search]\nmode='random'\ntrials=2\n[search.space]\n"
+     "lr_d={normal=[0, 1]}\n", TINY, "unknown distribution 'normal'"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[settings]\nresolution=32\n", "", "it is set by [data]"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[settings]\nlr_dd=1\n", "", "Did you mean 'lr_d'?"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\ng_width=[8]\n", TINY,
+     "'g_width' is both fixed"),
+])
+def test_sweep_file_errors_name_the_problem(tmp_path, head, body, message):
+    with pytest.raises(ConfigError) as e:
+        sw.load_sweep(write_sweep(tmp_path, head, body))
+    assert message in str(e.value)
+
+
+def test_bad_values_fail_before_any_trial_starts(tmp_path):
+    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan', 'wgan-gp']\nbudget='1kimg'\n"
+                                 "[search.space]\nbeta1=[0.5, 1.5]\n")
+    result = cli(path, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "'beta1' must be in [0, 1), got 1.5" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_variant_fails_with_the_valid_names(tmp_path):
+    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgann']\nbudget='1kimg'\n")
+    with pytest.raises(ConfigError, match="Did you mean 'dcgan'"):
+        sw.plan_sweep(sw.load_sweep(path), tmp_path / "out")
+
+
+def test_shipped_sweep_files_plan():
+    smoke = sw.plan_sweep(sw.load_sweep(SMOKE), Path("/nonexistent"))
+    assert len(smoke) == 4 and {t.cfg.variant for t in smoke} == {"dcgan", "wgan-gp"}
+    assert sw.load_sweep(SMOKE).executor == "ray"
+    suite = sw.load_sweep(CELEBA)
+    trials = sw.plan_sweep(suite, Path("/nonexistent"))
+    assert len(trials) == 7 * 3  # the seven variants x three seeds, each variant's own recipe
+    assert {t.tag for t in trials} == {"recipe"}
+    assert {t.cfg.budget for t in trials} == {suite.settings["budget"]}
+    assert {t.cfg.dataset for t in trials} == {"celeba"} and {t.cfg.resolution for t in trials} == {64}
+
+
+# ---------------------------------------------------------------------------------------------------- the plan
+def test_grid_is_projected_onto_what_acts_on_each_variant(tmp_path):
+    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan', 'wgan-gp', 'vae', 'random']\nseeds=[0, 1]\n"
+                                 "budget='1kimg'\n[search.space]\nlr_d=[1e-4, 2e-4]\nn_critic=[1, 5]\n"
+                                 "gp_weight=[5.0, 10.0]\n")
+    trials = sw.plan_sweep(sw.load_sweep(path), tmp_path / "out")
+    per = {}
+    for t in trials:
+        per.setdefault(t.cfg.variant, set()).add(t.tag)
+    assert len(per["dcgan"]) == 4  # lr_d x n_critic; gp_weight has no effect without a penalty
+    assert len(per["wgan-gp"]) == 8  # lr_d x n_critic x gp_weight
+    assert per["vae"] == {"lr_d=1e-4", "lr_d=2e-4"}  # no critic, no penalty
+    assert per["random"] == {"recipe"}  # nothing is trained: once per seed
+    assert len(trials) == 2 * (4 + 8 + 2 + 1)
+    assert "lr_d=1e-4_n_critic=5" in per["dcgan"]
+    t = next(t for t in trials if t.cfg.variant == "wgan-gp" and t.tag == "gp_weight=5_lr_d=2e-4_n_critic=1")
+    assert (t.cfg.lr_d, t.cfg.n_critic, t.cfg.gp_weight, t.cfg.lr_g) == (2e-4, 1, 5.0, 1e-4)  # lr_g: the recipe's
+    assert t.run_dir == tmp_path / "out" / "wgan-gp" / t.tag / "seed0"
+    random_trial = next(t for t in trials if t.cfg.variant == "random")
+    assert random_trial.params == {} and random_trial.ignored == ("gp_weight", "lr_d", "n_critic")
+    # seed-major: every variant gets its first seed before anything gets its second
+    assert [t.cfg.seed for t in trials] == sorted(t.cfg.seed for t in trials)
+
+
+def test_include_recipe_adds_the_recipe_once(tmp_path):
+    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan', 'wgan-gp']\nbudget='1kimg'\n"
+                                 "[search]\ninclude_recipe=true\n[search.space]\nlr_d=[1e-4, 4e-4]\n")
+    tags = {(t.cfg.variant, t.tag) for t in sw.plan_sweep(sw.load_sweep(path), tmp_path / "out")}
+    # wgan-gp's recipe has lr_d = 1e-4 already in the grid; dcgan's (2e-4) is not
+    assert tags == {("dcgan", "lr_d=1e-4"), ("dcgan", "lr_d=4e-4"), ("dcgan", "recipe"),
+                    ("wgan-gp", "lr_d=1e-4"), ("wgan-gp", "lr_d=4e-4")}
+
+
+def test_random_search_is_reproducible_and_in_range(tmp_path):
+    head = ("[sweep]\nvariants=['dcgan', 'vae']\nbudget='1kimg'\n[search]\nmode='random'\ntrials=6\nseed=3\n"
+            "[search.space]\nlr_d={log_uniform=[1e-5, 1e-3]}\nbeta1={uniform=[0.0, 0.9]}\n"
+            "latent_dim={choice=[32, 64]}\nn_critic={int_uniform=[1, 5]}\nlatent_dist=['normal', 'uniform']\n")
+    sweep = sw.load_sweep(write_sweep(tmp_path, head))
+    first, again = sw.plan_sweep(sweep, tmp_path / "out"), sw.plan_sweep(sweep, tmp_path / "out")
+    assert [(t.tag, t.params) for t in first] == [(t.tag, t.params) for t in again]
+    dcgan = [t for t in first if t.cfg.variant == "dcgan"]
+    assert len(dcgan) == 6
+    for t in dcgan:
+        assert 1e-5 <= t.cfg.lr_d <= 1e-3 and 0.0 <= t.cfg.beta1 <= 0.9 and t.cfg.latent_dim in (32, 64)
+        assert isinstance(t.cfg.n_critic, int) and 1 <= t.cfg.n_critic <= 5
+        assert float(f"{t.cfg.lr_d:.3g}") == t.cfg.lr_d  # rounded to 3 significant digits
+    vae = [t for t in first if t.cfg.variant == "vae"]
+    assert len(vae) == 6 and all(set(t.params) == {"lr_d", "beta1", "latent_dim", "latent_dist"} for t in vae)
+    assert all(t.ignored == ("n_critic",) for t in vae)  # no critic in a VAE
+    assert sw.search_points(sweep) == sw.search_points(sw.load_sweep(write_sweep(tmp_path, head, name="t.toml")))
+    other = sw.load_sweep(write_sweep(tmp_path, head.replace("seed=3", "seed=4"), name="u.toml"))
+    assert sw.search_points(other) != sw.search_points(sweep)
+
+
+def test_trial_tags_are_short_readable_and_stable():
+    assert sw.trial_tag({}) == "recipe"
+    assert sw.trial_tag({"n_critic": 5, "lr_d": 1e-4}) == "lr_d=1e-4_n_critic=5"
+    assert sw.trial_tag({"lr_d": 1e-4, "n_critic": 5}) == sw.trial_tag({"n_critic": 5, "lr_d": 1e-4})
+    assert sw.trial_tag({"beta1": 0.5, "latent_dist": "uniform"}) == "beta1=0.5_latent_dist=uniform"
+    assert sw.trial_tag({"lr_d": 0.000123}) == "lr_d=1.23e-4"
+    long = {k: 0.123456789 for k in ("lr_g", "lr_d", "beta1", "beta2", "leaky_slope")}
+    tag = sw.trial_tag(long)
+    assert tag.startswith("t-") and len(tag) == 10 and tag == sw.trial_tag(dict(reversed(long.items())))
+    assert sw.trial_tag({"lr_d": 2e-4}) != sw.trial_tag({"lr_d": 2.0001e-4})
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
+    path = write_sweep(tmp_path, "[sweep]\nname='dry'\nvariants=['dcgan', 'random']\nseeds=[0, 1]\nbudget='1kimg'\n"
+                                 "[search.space]\nlr_d=[1e-4, 4e-4]\n")
+    result = cli(path, "--out", tmp_path / "out", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "dcgan    lr_d=1e-4  0:new 1:new" in result.output
+    assert "random   recipe     0:new 1:new" in result.output and "[not applicable: lr_d]" in result.output
+    assert "6 trials: 6 to run (6 new, 0 to resume), 0 completed, 0 diverged" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_set_overrides_every_trial_but_not_the_axes(tmp_path):
+    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nlr_d=[1e-4]\n")
+    trials = sw.plan_sweep(sw.load_sweep(path, {"budget": "2kimg", "data": "rel/dir"}), tmp_path / "out")
+    assert trials[0].cfg.budget == "2kimg" and trials[0].cfg.data == str(Path.cwd() / "rel/dir")
+    assert "not allowed in a sweep" in cli(path, "--set", "seed=3", "--dry-run").output
+    assert "both fixed" in cli(path, "--set", "lr_d=3e-4", "--dry-run").output
+
+
+def test_a_trial_another_process_writes_is_left_alone(tmp_path):
+    from ganbench import lock
+
+    path = write_sweep(tmp_path, "[sweep]\nvariants=['random']\nseeds=[0, 1]\nbudget='0.25kimg'\neval=false\n")
+    out = tmp_path / "out"
+    with lock.run_lock(out / "random/recipe/seed1"):  # held by this (live) process, as by another sweep
+        assert "0:new 1:locked" in cli(path, "--out", out, "--dry-run").output
+        result = cli(path, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "left alone" in result.output
+    assert sw._status_on_disk(out / "random/recipe/seed0") == "completed"
+    assert not (out / "random/recipe/seed1/summary.json").exists()
+
+
+def test_ray_missing_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError, as without the extra
+    with pytest.raises(ConfigError) as e:
+        sw._import_ray()
+    assert "pip install 'ganbench[ray]'" in str(e.value) and "uv sync --extra ray" in str(e.value)
+
+
+# ---------------------------------------------------------------------------------------------------- running
+def test_diverged_and_failed_trials_are_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    # lr_d = 1e3 makes the WGAN-GP critic's loss non-finite within a few steps (checked: diverges at ~0.16 kimg)
+    path = write_sweep(tmp_path, "[sweep]\nvariants=['wgan-gp', 'random']\nbudget='0.25kimg'\neval=false\n"
+                                 "executor='local'\n[search.space]\nlr_d=[1e-4, 1e3]\n")
+    out = tmp_path / "out"
+    result = cli(path, "--out", out)
+    assert result.exit_code == 0, result.output  # a divergence is a result, not an error
+    status = {str(p.parent.relative_to(out)): read_json(p)["status"] for p in out.rglob("summary.json")}
+    assert status == {"wgan-gp/lr_d=1e-4/seed0": "completed", "wgan-gp/lr_d=1e3/seed0": "diverged",
+                      "random/recipe/seed0": "completed"}
+    assert "non-finite" in read_json(out / "wgan-gp/lr_d=1e3/seed0/summary.json")["error"]
+    assert attempts(out / "wgan-gp/lr_d=1e3/seed0")[-1]["status"] == "diverged"
+    # run again: the diverged trial is final, nothing runs
+    again = cli(path, "--out", out, "--dry-run")
+    assert "0:diverged" in again.output and "0 to run" in again.output
+    assert "0:resumable" in cli(path, "--out", out, "--dry-run", "--rerun-diverged").output
+
+    # a trial whose inputs cannot be built fails; the sweep records it, goes on, and exits 1
+    from ganbench import data as data_mod
+
+    def broken(spec):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(data_mod, "load_dataset", broken)
+    path2 = write_sweep(tmp_path, "[sweep]\nvariants=['random']\nbudget='0.25kimg'\neval=false\n", name="f.toml")
+    failed = cli(path2, "--out", tmp_path / "out2")
+    assert failed.exit_code == 1
+    summary = read_json(tmp_path / "out2/random/recipe/seed0/summary.json")
+    assert summary["status"] == "failed" and "disk gone" in summary["error"]
+    # and a changed config is refused up front, never overwritten
+    path.write_text(path.read_text().replace("0.25kimg", "0.5kimg"))
+    changed = cli(path, "--out", out)
+    assert changed.exit_code == 2 and "holds a run with a different config" in changed.output
+
+
+def test_fid_reaches_the_sweep_table(tmp_path, monkeypatch):
+    """The evaluator plumbing, with a stand-in evaluator (real FID on a CPU takes minutes)."""
+    import ganbench.metrics
+
+    class FakeEvaluator:
+        names = ["fid20"]
+        protocol = {"fake": True}
+        built = 0
+
+        def __call__(self, sample):
+            return {"fid20": float(sample(4).abs().mean()) * 100}
+
+    def build(imageset, n, device, weights=""):
+        FakeEvaluator.built += 1
+        return FakeEvaluator()
+
+    monkeypatch.setattr(ganbench.metrics, "build_evaluator", build)
+    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan', 'random']\nbudget='0.125kimg'\neval=true\n"
+                                 "seeds=[0, 1]\n[search.space]\nlr_d=[1e-4, 4e-4]\n",
+                       TINY + "eval_samples = 20\n")
+    result = cli(path, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert FakeEvaluator.built == 1  # one evaluator for every trial of the process
+    table = sweep_table(tmp_path / "out")
+    assert table.attrs["metric"] == "fid20" and list(table["variant"]) in (["dcgan", "random"], ["random", "dcgan"])
+    row = table.set_index("variant").loc["dcgan"]
+    assert row["settings"] == 2 and row["runs"] == 4 and row["best_seeds"] == 2
+    assert row["fid_min"] == row["best_fid"] <= row["fid_max"]
+    assert "fid20 (best during training)" in result.output
+
+
+@pytest.mark.slow
+def test_local_workers_run_trials_at_the_same_time(tmp_path):
+    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan']\nbudget='0.5kimg'\neval=false\nexecutor='local'\n"
+                                 "cpus_per_trial=1\n[search.space]\nlr_d=[1e-4, 4e-4]\n")
+    out = tmp_path / "out"
+    result = cli(path, "--out", out, "--max-concurrent", "2")
+    assert result.exit_code == 0, result.output
+    runs = [out / "dcgan/lr_d=1e-4/seed0", out / "dcgan/lr_d=4e-4/seed0"]
+    records = [attempts(r)[-1] for r in runs]
+    assert all(r["status"] == "completed" and r["threads"] == 1 for r in records)
+    assert records[0]["pid"] != records[1]["pid"] != os.getpid()
+    assert overlapping([(r["start_time"], r["end_time"]) for r in records])
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_finishes_only_what_was_left(tmp_path):
+    """SIGKILL mid-sweep (after one trial completed, while the next holds a checkpoint), then run it again."""
+    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan']\nbudget='1.5kimg'\neval=false\nexecutor='local'\n"
+                                 "cpus_per_trial=1\n[search.space]\nlr_d=[1e-4, 2e-4, 4e-4]\n")
+    out = tmp_path / "out"
+    runs = [out / f"dcgan/lr_d={lr}/seed0" for lr in ("1e-4", "2e-4", "4e-4")]
+    cmd = [sys.executable, "-m", "ganbench.sweep", str(path), "--out", str(out)]
+
+    def completed(r: Path) -> bool:
+        return sw._status_on_disk(r) == "completed"
+
+    def midway(r: Path) -> bool:
+        return (r / "checkpoints" / "latest.pt").is_file() and not completed(r)
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
+    deadline = time.time() + 300
+    while not (any(map(completed, runs)) and any(map(midway, runs))):
+        assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+        assert time.time() < deadline, "the sweep never reached the point to kill it"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = [r for r in runs if completed(r)]
+    resumable = [r for r in runs if midway(r)]
+    assert done and resumable, "killed at the wrong moment; make the trials longer"
+    stamps = {r: (r / "summary.json").stat().st_mtime_ns for r in done}
+
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"{len(runs) - len(done)} to run, {len(done)} already done" in again.stderr
+    assert all(map(completed, runs))
+    for r in done:  # untouched
+        assert (r / "summary.json").stat().st_mtime_ns == stamps[r] and len(attempts(r)) == 1
+    for r in resumable:  # continued from its checkpoint, not started over
+        assert any(rec.get("kind") == "resume" for rec in read_jsonl(r / "metrics.jsonl"))
+        assert len(attempts(r)) == 2 and attempts(r)[0]["status"] == "running"  # the killed attempt never ended
+    assert read_json(runs[0] / "summary.json")["kimg"] == 1.504
+
+
+@pytest.mark.slow
+def test_smoke_sweep_through_ray_runs_trials_concurrently(tmp_path):
+    """CI's check of the ray executor: the shipped smoke sweep on a real local Ray cluster, two trials at once."""
+    pytest.importorskip("ray", reason="the ray extra is not installed (uv sync --extra ray)")
+    ray_tmp = tempfile.mkdtemp(prefix="gbray", dir="/tmp")  # short: Ray's unix socket paths have a length limit
+    env = os.environ | {"RAY_TMPDIR": ray_tmp, "RAY_DISABLE_USAGE_STATS": "1"}
+    out = tmp_path / "smoke"
+    try:
+        result = subprocess.run([sys.executable, "-m", "ganbench.sweep", str(SMOKE), "--out", str(out)],
+                                capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    trials = sw.plan_sweep(sw.load_sweep(SMOKE), out)
+    assert len(trials) == 4 and all(sw.trial_state(t) == "completed" for t in trials)
+    records = [attempts(t.run_dir)[-1] for t in trials]
+    assert {r["executor"] for r in records} == {"ray"} and {r["threads"] for r in records} == {1}
+    assert len({r["pid"] for r in records}) >= 2
+    assert overlapping([(r["start_time"], r["end_time"]) for r in records]), records
+    assert "dcgan/lr_d=1e-4" in result.stdout and NO_FID in result.stdout
+    table = sweep_table(out)
+    assert list(table["completed"]) == [2, 2] and table.attrs["note"] == NO_FID
+    assert plot_sweep_spread(sweep_runs(out), tmp_path / "spread.png") is None
+    assert read_json(out / "sweep.json")["executor"] == "ray"
+
+
+# ---------------------------------------------------------------------------------------------------- the report
+def fake_run(out: Path, variant: str, tag: str, seed: int, params: dict, status: str = "completed",
+             fid: float | None = None, best: float | None = None) -> None:
+    run_dir = out / variant / tag / f"seed{seed}"
+    write_json(run_dir / "trial.json", {"sweep": "x", "trial": tag, "variant": variant, "seed": seed,
+                                        "params": params, "attempts": []})
+    final = {"fid1000": fid} if fid is not None else {}
+    write_json(run_dir / "summary.json", {
+        "variant": variant, "seed": seed, "status": status, "final": final, "kimg": 10.0,
+        "best": {"metric": "fid1000", "value": best if best is not None else fid, "kimg": 5.0} if fid else None})
+
+
+def test_sweep_table_ranks_settings_by_mean_fid_over_seeds(tmp_path):
+    out = tmp_path / "out"
+    for seed, (a, b, c) in enumerate([(50.0, 40.0, 30.0), (60.0, 44.0, 30.0)]):
+        fake_run(out, "dcgan", "lr_d=1e-4", seed, {"lr_d": 1e-4}, fid=a)
+        fake_run(out, "dcgan", "lr_d=2e-4", seed, {"lr_d": 2e-4}, fid=b + 5, best=b)
+        # the lowest FID on seed 0, but seed 1 diverged: never the best setting
+        fake_run(out, "dcgan", "lr_d=1", seed, {"lr_d": 1.0}, status="diverged" if seed else "completed",
+                 fid=None if seed else 10.0)
+        fake_run(out, "random", "recipe", seed, {}, fid=400.0)
+        fake_run(out, "vae", "recipe", seed, {}, fid=c)
+    table = sweep_table(out)
+    assert list(table["variant"]) == ["vae", "dcgan", "random"]
+    dcgan = table.set_index("variant").loc["dcgan"]
+    assert dcgan["best_trial"] == "lr_d=2e-4" and dcgan["best_params"] == "lr_d=0.0002"
+    assert dcgan["best_fid"] == pytest.approx(42.0) and dcgan["best_fid_std"] == pytest.approx(2 ** 0.5 * 2)
+    assert (dcgan["fid_min"], dcgan["fid_median"], dcgan["fid_max"]) == pytest.approx((42.0, 48.5, 55.0))
+    assert (dcgan["settings"], dcgan["runs"], dcgan["completed"], dcgan["diverged"], dcgan["incomplete"]) == (
+        3, 6, 5, 1, 1)
+    final = sweep_table(out, score="final").set_index("variant").loc["dcgan"]
+    assert final["best_fid"] == pytest.approx(47.0)  # the FID at the end of the budget instead
+    text = format_sweep_table(table)
+    assert "fid1000 (best during training)" in text and "lr_d=2e-4" in text
+
+    runs = sweep_runs(out)
+    assert len(runs) == 10 and runs["fid"].isna().sum() == 1
+    png = plot_sweep_spread(runs, tmp_path / "plots" / "spread.png")
+    assert png is not None and png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sweep_table_without_fid_says_so(tmp_path):
+    out = tmp_path / "out"
+    fake_run(out, "dcgan", "recipe", 0, {})
+    fake_run(out, "dcgan", "lr_d=1", 0, {"lr_d": 1.0}, status="diverged")
+    table = sweep_table(out)
+    assert table.attrs["note"] == NO_FID and table.attrs["metric"] is None
+    assert (table.loc[0, "runs"], table.loc[0, "completed"], table.loc[0, "diverged"]) == (2, 1, 1)
+    assert NO_FID in format_sweep_table(table)
+    assert plot_sweep_spread(sweep_runs(out), tmp_path / "p.png") is None and not (tmp_path / "p.png").exists()
+    assert "no sweep trials" in sweep_table(tmp_path / "empty").attrs["note"]
+
+
+def test_sweep_json_records_the_plan(tmp_path):
+    path = write_sweep(tmp_path, "[sweep]\nname='rec'\nvariants=['random']\nseeds=[0, 1]\nbudget='0.25kimg'\n"
+                                 "eval=false\n")
+    result = cli(path, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert doc["sweep"]["name"] == "rec" and doc["executor"] == "local"
+    assert [t["run_dir"] for t in doc["trials"]] == ["random/recipe/seed0", "random/recipe/seed1"]
