@@ -67,7 +67,7 @@ def run(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config field: --set lr_d=5e-5 (repeatable).")] = None,
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Compute FID/KID/precision/recall.")] = True,
     eval_every: Annotated[float, typer.Option(help="Evaluate every this many kimg during training; 0 = at the end only.")] = 0.0,
-    eval_samples: Annotated[int, typer.Option(help="Samples per evaluation (generated and reference).")] = 500,
+    eval_samples: Annotated[int, typer.Option(help="Samples per evaluation (generated and reference); 0 = 10000 on a GPU, 200 on a CPU (Inception is slow there).")] = 0,
     tick: Annotated[float, typer.Option(help="Log, sample grid and divergence check every this many kimg.")] = 1.0,
     inception_weights: Annotated[str, typer.Option(envvar="GANBENCH_INCEPTION_WEIGHTS", help="torch-fidelity Inception weights file; default: the bundled standard weights.")] = "",
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue interrupted runs from their last checkpoint.")] = True,
@@ -84,6 +84,11 @@ def run(
                     "max_images": max_images, "budget": budget, "device": device, "precision": precision,
                     "eval_every_kimg": eval_every, "eval_samples": eval_samples, "tick_kimg": tick,
                     "inception_weights": inception_weights}
+        if eval_samples <= 0:  # resolved here and recorded; metric names carry it (fid10k vs fid200)
+            from ganbench.train import pick_device
+
+            eval_samples = 10_000 if pick_device(device).type == "cuda" else 200
+            settings["eval_samples"] = eval_samples
         overrides = parse_overrides(set_)
         settings = {k: v for k, v in settings.items() if k not in overrides}
         out = out or Path("results") / f"{dataset}-{resolution}"

@@ -115,6 +115,8 @@ def parse_budget(text: str) -> Budget:
         )
     unit, scale = _UNITS[m.group(2).lower()]
     amount = float(m.group(1)) * scale
+    if amount < 0:
+        raise ConfigError(f"budget '{text}' is not understood: a budget must be positive, for example '20kimg'")
     if not math.isfinite(amount) or amount <= 0:
         raise ConfigError(f"budget '{text}' must be a positive, finite amount, for example '20kimg'")
     return Budget(unit, amount)

@@ -54,9 +54,11 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, durable: bool = True) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over `path` (atomic on POSIX): a reader
-    sees the old content or the new, never a mix; a crash or a full disk leaves the old content and no temporary."""
+    sees the old content or the new, never a mix; a crash or a full disk leaves the old content and no temporary.
+    durable=False skips the fsync: still atomic for a killed process, but a power cut may leave an empty file
+    (fine for sample grids, not for checkpoints)."""
     path = Path(path)
     tmp = None
     try:
@@ -66,7 +68,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600; results are as readable as other files
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
         if tmp is not None:

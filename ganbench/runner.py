@@ -49,12 +49,13 @@ def git_commit() -> str | None:
 
 
 def versions() -> dict[str, str]:
+    from importlib.metadata import version
+
     import numpy
     import torch
-    import torchvision
 
     return {"ganbench": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "numpy": numpy.__version__,
+            "torchvision": version("torchvision"), "numpy": numpy.__version__,
             "cuda": torch.version.cuda or "none", "platform": platform.platform()}
 
 

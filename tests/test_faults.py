@@ -16,6 +16,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -195,7 +196,10 @@ KILL_ARGS = ["run", "--variants", "wgan-gp", "--budget", "1600img", "--seeds", "
 
 
 def _ganbench(args: list[str], out: Path) -> subprocess.Popen:
-    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # one thread, as in this process
+    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",  # one thread, as in this process
+                        # compiled bytecode kept between runs (in a temporary folder): starts in seconds, not 20
+                        "PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "ganbench-test-pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return subprocess.Popen([sys.executable, "-m", "ganbench.cli", *args, "--out", str(out)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -262,6 +266,13 @@ def test_interrupted_evaluation_neither_skews_training_nor_adds_a_tick(tmp_path,
     assert_same_run(tmp_path / "straight", run)
     assert out["g_steps"] == 12 and checkpoint(run)["counters"]["tick"] == len(last_ticks(run)) == 12
 
+    def evals(where):  # every evaluation recorded once it counts: none lost to the interruptions
+        return {r["kimg"]: r["fid10"] for r in read_jsonl(where / "metrics.jsonl") if r["kind"] == "eval"}
+
+    assert evals(run) == evals(tmp_path / "straight") and len(evals(run)) == 6
+    train(cfg, tmp_path / "no-eval", images)  # and evaluating at all changes nothing that is learned
+    assert same_state(checkpoint(tmp_path / "no-eval")["nets"], checkpoint(run)["nets"])
+
 
 def test_a_changed_config_is_refused_with_the_difference_and_nothing_is_touched(tmp_path, images):
     out = tmp_path / "res"
@@ -289,14 +300,16 @@ def test_no_resume_refuses_to_overwrite_a_checkpoint(tmp_path, images, monkeypat
 # ---------------------------------------------------------------------------------------------------- 3. one writer
 def test_a_live_lock_refuses_a_second_writer_naming_its_pid(tmp_path):
     out = tmp_path / "res"
-    run = out / "dcgan" / "seed0"
+    run = out / "dcgan" / "seed1"
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         run.mkdir(parents=True)
         (run / ".lock").write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname(), "started": "now"}))
-        res = cli.invoke(app, ["run", "--variants", "dcgan", "--budget", "64img", "--out", str(out), *TINY_ARGS])
+        res = cli.invoke(app, ["run", "--variants", "dcgan", "--budget", "64img", "--seeds", "0,1", "--out", str(out),
+                               *TINY_ARGS])
         one_line_error(res, f"pid {holder.pid}", "being written by another ganbench process")
         assert sorted(p.name for p in run.iterdir()) == [".lock"]  # nothing written beside it
+        assert not (out / "dcgan" / "seed0").exists()  # refused up front, before any run started
         with pytest.raises(lock.RunLocked), lock.run_lock(run):  # the lock itself refuses too, not just the CLI
             pass
     finally:
@@ -310,8 +323,11 @@ def test_a_stale_lock_is_recovered_and_the_lock_is_released_on_every_exit(tmp_pa
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     (run / ".lock").write_text(json.dumps({"pid": gone.pid, "host": socket.gethostname(), "started": "then"}))
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / ".latest.pt.k1ll3d.tmp").write_bytes(b"half a checkpoint")  # the dead writer's
     summary = execute(Plan(tiny(), run), images, {}, show_progress=False)
     assert summary["status"] == "completed"
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["latest.pt"]
     assert f"removed a stale lock left by pid {gone.pid}" in capsys.readouterr().err
     assert not (run / ".lock").exists()
 
@@ -321,6 +337,14 @@ def test_a_stale_lock_is_recovered_and_the_lock_is_released_on_every_exit(tmp_pa
     monkeypatch.setattr(train_mod, "train", boom)
     assert execute(Plan(tiny(seed=1), tmp_path / "x"), images, {}, show_progress=False)["status"] == "failed"
     assert not (tmp_path / "x" / ".lock").exists()
+
+
+def test_sigterm_ends_a_run_like_ctrl_c():
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), runner._sigterm_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # not reached: the handler raises as soon as the signal arrives
+    assert signal.getsignal(signal.SIGTERM) is previous
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="pid reuse is detected through /proc")
@@ -378,7 +402,7 @@ def _recipe(tmp_path: Path, text: str) -> str:
     (["--variants", "RECIPE:learning_rate = 1e-4"], ["unknown config key 'learning_rate'", "mine.toml"]),
     (["--variants", "RECIPE:lr_d = "], ["not valid TOML", "mine.toml"]),
     (["--set", "n_critc=5"], ["unknown config key 'n_critc'", "Did you mean 'n_critic'"]),
-    (["--budget", "-3kimg"], ["budget '-3kimg' must be a positive"]),
+    (["--budget", "-3kimg"], ["budget '-3kimg' is not understood: a budget must be positive"]),
     (["--budget", "0steps"], ["budget '0steps' must be a positive"]),
     (["--budget", "3 fortnights"], ["budget '3 fortnights' is not understood"]),
     (["--resolution", "48"], ["resolution 48 cannot be built", "power of two"]),
@@ -452,10 +476,15 @@ def test_bad_image_files_are_skipped_and_counted(tmp_path, cache, capsys):
         load_dataset(DataSpec("folder", root=str(only_huge), resolution=16))
 
 
-def test_a_postscript_file_named_jpg_never_reaches_ghostscript(tmp_path):
+def test_a_postscript_file_named_jpg_never_reaches_ghostscript(tmp_path, monkeypatch):
+    from PIL import EpsImagePlugin
+
+    opened = []
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", lambda self: opened.append(self) or 1 / 0)
     (tmp_path / "x.jpg").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
     with pytest.raises(DataError, match="not a readable image"):
         data_mod._decode(tmp_path / "x.jpg", 0, 16)
+    assert opened == []  # the PostScript reader (which runs Ghostscript) was never even tried
 
 
 def test_data_folder_disappearing_after_loading(tmp_path, cache, monkeypatch):
@@ -558,23 +587,23 @@ def test_a_full_disk_for_the_data_cache_only_costs_the_cache(tmp_path, cache, mo
 
 def test_a_corrupt_checkpoint_fails_the_run_clearly_and_deletes_nothing(tmp_path, images, monkeypatch):
     out = tmp_path / "res"
-    plan = runner.plan_runs(["dcgan"], [0], out, {}, TINY | {"budget": "256img", "checkpoint_ticks": 1})[0]
-    interrupt_at(monkeypatch, 10)
-    with pytest.raises(KeyboardInterrupt):
-        execute(plan, images, {"dataset": "synthetic"})
-    monkeypatch.undo()
-    ckpt = plan.run_dir / "checkpoints" / "latest.pt"
-    ckpt.write_bytes(ckpt.read_bytes()[:5000])  # a disk error, a bad copy
-    before = {k: v for k, v in snapshot(plan.run_dir).items() if k != "summary.json"}
     args = ["run", "--variants", "dcgan", "--budget", "256img", "--out", str(out), *TINY_ARGS,
             "--set", "checkpoint_ticks=1"]
+    interrupt_at(monkeypatch, 10)
+    assert cli.invoke(app, args).exit_code == 130  # Ctrl-C: interrupted, as a shell reports SIGINT
+    monkeypatch.undo()
+    run = out / "dcgan" / "seed0"
+    assert read_json(run / "summary.json")["status"] == "interrupted"
+    ckpt = run / "checkpoints" / "latest.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:5000])  # a disk error, a bad copy
+    before = {k: v for k, v in snapshot(run).items() if k != "summary.json"}
     res = cli.invoke(app, args)
     assert res.exit_code == 1 and "Traceback" not in res.stderr
     line = next(x for x in res.stderr.splitlines() if "dcgan/seed0 failed" in x)
     assert "checkpoint" in line and "latest.pt cannot be loaded" in line and "delete it" in line
-    summary = read_json(plan.run_dir / "summary.json")
+    summary = read_json(run / "summary.json")
     assert summary["status"] == "failed" and "another --out" in summary["error"]
-    after = snapshot(plan.run_dir)
+    after = snapshot(run)
     assert all(after[k] == v for k, v in before.items())  # nothing deleted or changed
     assert set(after) - set(before) == {"summary.json", "error.log"}
 

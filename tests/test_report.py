@@ -412,3 +412,23 @@ def test_html_screenshot(suite, tmp_path):
         pixels = np.asarray(im.convert("L"), dtype=float)
     assert pixels.shape == (2000, 1280)
     assert pixels.std() > 10  # text, tables and figures, not a blank page
+
+
+def test_report_of_a_sweep_shows_best_setting_and_spread(tmp_path):
+    runs = tmp_path / "runs"
+    for variant, trial, lr, fids in (("dcgan", "lr_d=1e-4", 1e-4, [(80, 0), (84, 1)]),
+                                     ("dcgan", "lr_d=2e-4", 2e-4, [(50, 0), (54, 1)]),
+                                     ("lsgan", "lr_d=1e-4", 1e-4, [(70, 0), (60, 1)])):
+        for fid, seed in fids:
+            write_run(runs, variant, seed, objective="lsgan" if variant == "lsgan" else "nonsaturating",
+                      fids=[fid + 10, fid], trial={"sweep": "lr", "trial": trial, "variant": variant,
+                                                   "params": {"lr_d": lr}})
+    out = build_report(runs, tmp_path / "rep", real_images=False)
+    sweep = pd.read_csv(out / "sweep.csv").set_index("variant")
+    assert (out / "sweep_spread.png").is_file()
+    text = (out / "report.md").read_text()
+    assert "Sweep: best setting per variant" in text and "sweep_spread.png" in text
+    # best = lowest mean over seeds of the best FID: dcgan lr_d=2e-4 (50, 54), not 1e-4 (80, 84)
+    assert sweep.loc["dcgan", "best_trial"] == "lr_d=2e-4" and sweep.loc["dcgan", "best_fid"] == pytest.approx(52.0)
+    assert (sweep.loc["dcgan", "fid_min"], sweep.loc["dcgan", "fid_max"]) == (pytest.approx(52.0), pytest.approx(82.0))
+    assert sweep.loc["lsgan", "best_fid"] == pytest.approx(65.0) and sweep.loc["lsgan", "settings"] == 1

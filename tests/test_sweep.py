@@ -21,7 +21,14 @@ from typer.testing import CliRunner
 from ganbench import sweep as sw
 from ganbench.config import ConfigError
 from ganbench.io import read_json, read_jsonl, write_json
-from ganbench.sweep_report import NO_FID, format_sweep_table, plot_sweep_spread, sweep_runs, sweep_table
+from ganbench.sweep_report import (
+    NO_FID,
+    format_sweep_table,
+    plot_sweep_spread,
+    sweep_runs,
+    sweep_table,
+    sweep_table_rows,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "benchmarks" / "sweeps" / "smoke.toml"
@@ -348,7 +355,7 @@ def test_a_killed_sweep_finishes_only_what_was_left(tmp_path):
         assert (r / "summary.json").stat().st_mtime_ns == stamps[r] and len(attempts(r)) == 1
     for r in resumable:  # continued from its checkpoint, not started over
         assert any(rec.get("kind") == "resume" for rec in read_jsonl(r / "metrics.jsonl"))
-        assert len(attempts(r)) == 2 and attempts(r)[0]["status"] == "running"  # the killed attempt never ended
+        assert len(attempts(r)) == 2 and attempts(r)[0]["status"] == "lost"  # the killed attempt never ended
     assert read_json(runs[0] / "summary.json")["kimg"] == 1.504
 
 
@@ -439,3 +446,17 @@ def test_sweep_json_records_the_plan(tmp_path):
     doc = json.loads((tmp_path / "out" / "sweep.json").read_text())
     assert doc["sweep"]["name"] == "rec" and doc["executor"] == "local"
     assert [t["run_dir"] for t in doc["trials"]] == ["random/recipe/seed0", "random/recipe/seed1"]
+
+
+def test_sweep_table_rows_for_the_report(tmp_path):
+    out = tmp_path / "out"
+    for seed in (0, 1):
+        fake_run(out, "dcgan", "lr_d=1e-4", seed, {"lr_d": 1e-4}, fid=40.0 + seed)
+        fake_run(out, "random", "recipe", seed, {}, fid=400.0)
+    header, rows = sweep_table_rows(sweep_table(out))
+    assert header[:6] == ["variant", "settings", "runs", "completed", "diverged", "failed"]
+    assert rows[0] == ["dcgan", "1", "2", "2", "0", "0", "lr_d=0.0001", "40.5 ± 0.707 (2 seeds)", "40.5 / 40.5 / 40.5"]
+    assert rows[1][-2:] == ["400.0 ± 0 (2 seeds)", "400.0 / 400.0 / 400.0"]
+    fake_run(tmp_path / "nofid", "dcgan", "recipe", 0, {})
+    header, rows = sweep_table_rows(sweep_table(tmp_path / "nofid"))
+    assert len(header) == 6 and rows == [["dcgan", "1", "1", "1", "0", "0"]]

@@ -78,6 +78,8 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     for caption, head, rows in tables.summary_tables(summary, results):
         summary_blocks += [Heading(caption, 3), Table(head, rows)]
     summary_blocks.append(Bullets(tables.method_lines(summary, results)))
+    if any(r.trial for r in runs):  # a sweep: best setting per variant, and FID's spread over the settings
+        summary_blocks += _sweep_blocks(results_dir, out, report)
     (out / "summary.md").write_text(pages.markdown([Heading("ganbench summary", 1), *summary_blocks]))
     title = f"ganbench report: {results_dir.resolve().name}"
     blocks = _document(title, runs, results_dir, report.warnings, summary_blocks, results, order, gallery)
@@ -85,6 +87,19 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     (out / "report.html").write_text(pages.html_page(title, blocks, out))
     report.files += [out / "summary.md", out / "report.md", out / "report.html"]
     return report
+
+
+def _sweep_blocks(results_dir: Path, out: Path, report: Report) -> list:
+    from ganbench.sweep_report import plot_sweep_spread, sweep_runs, sweep_table, sweep_table_rows
+
+    sweep = sweep_table(results_dir)
+    sweep.to_csv(out / "sweep.csv", index=False)
+    png = plot_sweep_spread(sweep_runs(results_dir), out / "sweep_spread.png")
+    head, rows = sweep_table_rows(sweep)
+    report.files += [out / "sweep.csv"] + ([png] if png else [])
+    spread = (Figure("sweep_spread.png", "FID per variant over the settings searched (each run a point)") if png
+              else Para(sweep.attrs.get("note", "no FID in these results")))
+    return [Heading("Sweep: best setting per variant", 3), Table(head, rows), spread]
 
 
 def _missing_warnings(runs: list[Run], results) -> list[str]:
