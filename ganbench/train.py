@@ -70,6 +70,10 @@ def build(cfg: Config, device: torch.device) -> dict[str, Any]:
     if cfg.family == "gan":
         G = Generator(res, ch, nz, cfg.g_width).to(device, memory_format=mem)
         D = Discriminator(res, ch, cfg.d_width, cfg.d_norm, cfg.leaky_slope).to(device, memory_format=mem)
+        if cfg.compile:  # in place (Module.compile): state_dict keys, hence checkpoints, are unchanged
+            G.compile()
+            if objectives.get(cfg.objective).penalty is None:  # compiled graphs have no double backward
+                D.compile()
         return {"G": G, "D": D, "opt_g": torch.optim.Adam(G.parameters(), lr=cfg.lr_g, **adam),
                 "opt_d": torch.optim.Adam(D.parameters(), lr=cfg.lr_d, **adam)}
     if cfg.family == "vae":
@@ -81,8 +85,11 @@ def build(cfg: Config, device: torch.device) -> dict[str, Any]:
 
 
 def make_sampler(cfg: Config, G: torch.nn.Module | None, device: torch.device, seed: int = EVAL_SEED):
-    """sample(n) -> n images; each call of make_sampler restarts the same noise sequence."""
-    gen = torch.Generator(device).manual_seed(seed)
+    """sample(n) -> n images; each call of make_sampler restarts the same noise sequence.
+
+    Every trained variant and seed sees the same z sequence. The random baseline has no z: its pixel noise is
+    seeded by the run's seed too, so its seeds are independent draws rather than copies."""
+    gen = torch.Generator(device).manual_seed(seed + (cfg.seed if G is None else 0))
 
     @torch.no_grad()
     def sample(n: int) -> torch.Tensor:
@@ -247,7 +254,7 @@ def collapse_report(generated: torch.Tensor, real_diversity: float) -> dict[str,
     value = diversity(generated).item()
     ratio = value / real_diversity if real_diversity > 0 else None
     return {"diversity": value, "real_diversity": real_diversity, "ratio": ratio, "threshold": COLLAPSE_RATIO,
-            "collapsed": False, "samples": generated.shape[0]}
+            "collapsed": ratio is not None and ratio < COLLAPSE_RATIO, "samples": generated.shape[0]}
 
 
 def _real_diversity(images: torch.Tensor, device: torch.device) -> float:
