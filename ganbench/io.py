@@ -42,13 +42,14 @@ def cache_dir() -> Path:
     return path
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """NaN -> null and infinities -> "inf"/"-inf" (JSON has neither); paths and tuples made plain."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
     return obj
@@ -87,7 +88,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, json.dumps(jsonable(obj), indent=2, sort_keys=False) + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -98,7 +99,7 @@ def append_jsonl(path: str | os.PathLike, record: dict[str, Any]) -> None:
     """Append one record as one line. A torn line left by an earlier crash is terminated first; a full disk
     raises DiskFull and leaves the file as it was."""
     path = Path(path)
-    data = (json.dumps(_jsonable(record), separators=(",", ":")) + "\n").encode()
+    data = (json.dumps(jsonable(record), separators=(",", ":")) + "\n").encode()
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size

@@ -432,3 +432,25 @@ def test_report_of_a_sweep_shows_best_setting_and_spread(tmp_path):
     assert sweep.loc["dcgan", "best_trial"] == "lr_d=2e-4" and sweep.loc["dcgan", "best_fid"] == pytest.approx(52.0)
     assert (sweep.loc["dcgan", "fid_min"], sweep.loc["dcgan", "fid_max"]) == (pytest.approx(52.0), pytest.approx(82.0))
     assert sweep.loc["lsgan", "best_fid"] == pytest.approx(65.0) and sweep.loc["lsgan", "settings"] == 1
+
+
+def test_report_on_results_of_a_real_run(tmp_path):
+    """End to end: a real (tiny) `ganbench run` with its own evaluator stand-in, then the report from its files."""
+    from typer.testing import CliRunner
+
+    from ganbench.cli import app
+
+    out = tmp_path / "res"
+    tiny = ["--resolution", "16", "--budget", "128img", "--max-images", "256", "--tick", "0.064", "--no-eval",
+            "--set", "g_width=8", "--set", "d_width=8", "--set", "batch_size=16", "--set", "latent_dim=8"]
+    res = CliRunner().invoke(app, ["run", "--variants", "dcgan,wgan-gp,vae,random", "--seeds", "0,1",
+                                   "--out", str(out), *tiny])
+    assert res.exit_code == 0, res.output
+    report = build_report(out, real_images=True)
+    summary = pd.read_csv(report / "summary.csv")
+    assert sorted(summary["group"]) == ["dcgan", "random", "vae", "wgan-gp"]
+    assert (summary["completed"] == 2).all() and (summary["runs"] == 2).all()
+    text = (report / "report.md").read_text()
+    assert "no FID evaluations in any run" in text  # evaluation was off: the report says so instead of crashing
+    for name in ("losses.png", "d_outputs.png", "throughput.png", "samples.png", "real.png", "report.html"):
+        assert (report / name).stat().st_size > 1000, name

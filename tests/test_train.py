@@ -192,3 +192,23 @@ def test_random_baseline_seeds_are_independent_draws_and_gan_noise_is_shared():
     z0 = make_sampler(tiny(seed=0), G, torch.device("cpu"))(4)
     z1 = make_sampler(tiny(seed=1), G, torch.device("cpu"))(4)
     assert torch.equal(z0, z1)
+
+
+def test_fast_path_switch_changes_nothing_learned_on_cpu(images, tmp_path):
+    # The fast path's pieces (data on the GPU, channels_last, fused Adam) act on CUDA only; on a CPU turning it
+    # off must leave every weight bit-identical. (Its GPU equivalence is a benchmark, not a unit test.)
+    train(tiny(fast=True), tmp_path / "on", images)
+    train(tiny(fast=False), tmp_path / "off", images)
+    on = torch.load(tmp_path / "on" / "checkpoints" / "latest.pt", weights_only=False)["nets"]
+    off = torch.load(tmp_path / "off" / "checkpoints" / "latest.pt", weights_only=False)["nets"]
+    assert all(torch.equal(on[n][k], off[n][k]) for n in ("G", "D") for k in on[n])
+
+
+def test_bf16_autocast_trains_to_finite_losses_close_to_fp32(images, tmp_path):
+    fp32 = train(tiny(budget="256img"), tmp_path / "fp32", images)
+    bf16 = train(tiny(budget="256img", precision="bf16"), tmp_path / "bf16", images)
+    assert fp32["kimg"] == bf16["kimg"]
+    last = {p: [r for r in read_jsonl(tmp_path / p / "metrics.jsonl") if r["kind"] == "tick"][-1] for p in ("fp32", "bf16")}
+    for key in ("loss_d", "loss_g"):
+        assert math.isfinite(last["bf16"][key])
+        assert abs(last["bf16"][key] - last["fp32"][key]) < 0.5 * abs(last["fp32"][key]) + 0.2, key

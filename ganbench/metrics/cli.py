@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ganbench.io import jsonable
 from ganbench.metrics import evaluator as ev
 from ganbench.metrics import inception
 
@@ -104,7 +105,7 @@ def fid_command(
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
         _fail(msg.strip().splitlines()[0] if msg.strip() else type(e).__name__)
     if json_out:
-        typer.echo(json.dumps(_jsonable(result), indent=2))
+        typer.echo(json.dumps(jsonable(result), indent=2))
     else:
         typer.echo(format_table(result))
 
@@ -251,16 +252,3 @@ def _num(x: float | None) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "nan"
     return f"{x:.6g}"
-
-
-def _jsonable(obj: Any) -> Any:
-    """NaN -> null (JSON has no NaN); paths and tuples made plain."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj

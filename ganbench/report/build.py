@@ -112,7 +112,7 @@ def _missing_warnings(runs: list[Run], results) -> list[str]:
 
 
 def _baseline(summary: tables.Summary) -> float | None:
-    """Mean final FID of the random baseline (an untrained G): the level a trained variant must beat."""
+    """Mean final FID of the random baseline (i.i.d. uniform pixel noise): the level a trained variant must beat."""
     if summary.rank_by is None:
         return None
     frame = summary.frame

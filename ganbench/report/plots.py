@@ -127,7 +127,7 @@ def fid_curves(evals: pd.DataFrame, key: str | None, baseline: float | None, col
                            label="last evaluation of a run that did not complete")
             if baseline is not None:
                 ax.axhline(baseline, ls="--", lw=1.5, color="0.35",
-                           label=f"random baseline (untrained G): {baseline:.1f}")
+                           label=f"random baseline (uniform noise): {baseline:.1f}")
             if log_y:  # FID spans the untrained ~400 down to tens: log keeps the late differences visible
                 ax.set_yscale("log")
                 ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
