@@ -354,7 +354,8 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
     def close_tick() -> None:
         nonlocal sums, counts, tick_start_img, tick_t0
         # One host sync per tick: read the summed losses, check they are finite, write the record.
-        values = {k: (sums[k] / counts[k]).item() for k in sums}
+        keys = list(sums)  # one host sync for all of them
+        values = dict(zip(keys, torch.stack([sums[k] / counts[k] for k in keys]).tolist(), strict=True)) if keys else {}
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         if bad:
             raise Diverged(f"non-finite {', '.join(bad)} at kimg {c.img / 1000:.2f} (G step {c.g_steps})")
