@@ -27,7 +27,6 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,14 +57,6 @@ def device_name(device: torch.device) -> str:
     return f"{cpu}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}"
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
-        return out.stdout.strip()
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        return "unknown (no commit yet)"
-
-
 def write_pngs(images: torch.Tensor, folder: Path) -> None:
     from PIL import Image
 
@@ -85,6 +76,7 @@ def main() -> None:
 
     import torch_fidelity
 
+    from ganbench import runner
     from ganbench.data import DataSpec, load_dataset
     from ganbench.metrics import (
         MetricSettings,
@@ -181,7 +173,7 @@ def main() -> None:
                                                        " (CPU, small n: not indicative of GPU speed; no GPU used)"),
         "device": device.type, "device_name": device_name(device),
         "torch": torch.__version__, "torch_fidelity": torch_fidelity.__version__, "numpy": np.__version__,
-        "python": platform.python_version(), "commit": git_commit(),
+        "python": platform.python_version(), "commit": runner.git_commit() or "unknown (no commit yet)",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "command": [sys.executable, *sys.argv],
         "load_average_1min": {"start": load_start, "end": os.getloadavg()[0], "cpu_count": os.cpu_count()},
         "samples": n, "batch_size": bs, "resolution": args.resolution,

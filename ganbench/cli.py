@@ -109,32 +109,17 @@ def run(
 
 def run_plans(plans, states, evaluate: bool = True, resume: bool = True, show_progress: bool = True):
     """Execute planned runs one after another, sharing decoded data and evaluators between them."""
-    from ganbench import data as data_mod
     from ganbench import runner
     from ganbench.io import read_json
 
-    datasets: dict = {}
-    evaluators: dict = {}
+    cache: dict = {}
     summaries = []
     for plan in plans:
         if states.get(plan.run_dir) == "completed":
             typer.echo(f"{plan.run_dir}: already completed, skipped", err=True)
             summaries.append(read_json(plan.run_dir / "summary.json"))
             continue
-        spec = data_mod.spec_from_config(plan.cfg)
-        if spec not in datasets:
-            datasets[spec] = data_mod.load_dataset(spec)
-        imageset = datasets[spec]
-        evaluator = None
-        if evaluate:
-            key = (spec, plan.cfg.eval_samples, plan.cfg.inception_weights, plan.cfg.device)
-            if key not in evaluators:
-                from ganbench.metrics import build_evaluator
-                from ganbench.train import pick_device
-
-                evaluators[key] = build_evaluator(imageset, plan.cfg.eval_samples, pick_device(plan.cfg.device),
-                                                  weights=plan.cfg.inception_weights)
-            evaluator = evaluators[key]
+        imageset, evaluator = runner.shared_inputs(plan.cfg, evaluate, cache)
         summaries.append(runner.execute(plan, imageset.images, imageset.protocol, evaluator, resume=resume,
                                         show_progress=show_progress))
     return summaries

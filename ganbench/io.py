@@ -8,6 +8,7 @@ file being written keeps its previous content.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import math
 import os
@@ -93,6 +94,27 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def write_grid_png(images, path: str | os.PathLike, nrow: int = 8, pad: int = 2) -> None:
+    """uint8 images (N, C, H, W), C = 1 or 3 (numpy or CPU tensor) -> one PNG, written atomically: nrow images a
+    row with black padding, torchvision's make_grid layout (no torchvision import: it costs seconds)."""
+    import numpy as np
+    from PIL import Image
+
+    images = np.asarray(images)
+    n, c, h, w = images.shape
+    if c == 1:
+        images = np.repeat(images, 3, axis=1)  # grayscale saved as RGB, as make_grid does
+    pad = 0 if n == 1 else pad
+    cols, rows = min(nrow, n), -(-n // nrow)
+    grid = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), np.uint8)
+    for i, im in enumerate(images):
+        y, x = (i // nrow) * (h + pad) + pad, (i % nrow) * (w + pad) + pad
+        grid[y:y + h, x:x + w] = im.transpose(1, 2, 0)
+    buf = io.BytesIO()
+    Image.fromarray(grid).save(buf, format="png")
+    atomic_write_bytes(path, buf.getvalue(), durable=False)
 
 
 def append_jsonl(path: str | os.PathLike, record: dict[str, Any]) -> None:

@@ -116,6 +116,26 @@ def existing_state(plan: Plan, resume: bool = True) -> str:
     return "resumable"
 
 
+def shared_inputs(cfg: Config, evaluate: bool, cache: dict):
+    """(decoded data set, evaluator or None) for a run; `cache` keeps both per process, so runs of the same data
+    decode it once and share one evaluator (its reference statistics)."""
+    from ganbench import data as data_mod
+
+    spec = data_mod.spec_from_config(cfg)
+    if spec not in cache:
+        cache[spec] = data_mod.load_dataset(spec)
+    imageset = cache[spec]
+    if not evaluate:
+        return imageset, None
+    key = ("evaluator", spec, cfg.eval_samples, cfg.inception_weights, cfg.device)
+    if key not in cache:
+        from ganbench.metrics import build_evaluator
+        from ganbench.train import pick_device
+
+        cache[key] = build_evaluator(imageset, cfg.eval_samples, pick_device(cfg.device), weights=cfg.inception_weights)
+    return imageset, cache[key]
+
+
 def best_metric(run_dir: Path, key: str) -> dict[str, Any] | None:
     """The best (lowest) value of `key` over the run's evaluations, with when it was reached."""
     evals = [r for r in read_jsonl(run_dir / "metrics.jsonl") if r.get("kind") == "eval" and r.get(key) is not None]

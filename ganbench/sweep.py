@@ -430,25 +430,6 @@ def _record_attempt(trial: Trial, record: dict[str, Any], new: bool) -> None:
                       "params": trial.params, "ignored": list(trial.ignored), "attempts": attempts})
 
 
-def _inputs(cfg: Config, evaluate: bool, cache: dict):
-    """The decoded data set and (when evaluating) the evaluator, shared by the trials of one process."""
-    from ganbench import data as data_mod
-
-    spec = data_mod.spec_from_config(cfg)
-    if spec not in cache:
-        cache[spec] = data_mod.load_dataset(spec)
-    imageset = cache[spec]
-    if not evaluate:
-        return imageset, None
-    key = ("evaluator", spec, cfg.eval_samples, cfg.inception_weights, cfg.device)
-    if key not in cache:
-        from ganbench.metrics import build_evaluator
-        from ganbench.train import pick_device
-
-        cache[key] = build_evaluator(imageset, cfg.eval_samples, pick_device(cfg.device), weights=cfg.inception_weights)
-    return imageset, cache[key]
-
-
 def _head(trial: Trial) -> dict[str, Any]:
     cfg = trial.cfg
     return {"variant": cfg.variant, "seed": cfg.seed, "family": cfg.family,
@@ -477,7 +458,7 @@ def run_trial(trial: Trial, evaluate: bool = True, threads: int = 0, executor: s
     status = "interrupted"
     try:
         try:
-            imageset, evaluator = _inputs(trial.cfg, evaluate, _WORKER_CACHE if cache is None else cache)
+            imageset, evaluator = runner.shared_inputs(trial.cfg, evaluate, _WORKER_CACHE if cache is None else cache)
         except Exception as e:  # data or evaluator that cannot be built: this trial fails, the sweep goes on
             (trial.run_dir / "error.log").write_text(traceback.format_exc())
             summary = _head(trial) | {"status": "failed", "error": f"{type(e).__name__}: {e}"}

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ganbench import objectives
 from ganbench.config import Config, config_difference, parse_budget
-from ganbench.io import append_jsonl, atomic_write_bytes, read_json
+from ganbench.io import append_jsonl, atomic_write_bytes, read_json, write_grid_png
 from ganbench.models import VAE, Discriminator, Generator, sample_latent
 
 EVAL_SEED = 20_240_601  # fixed noise for sample grids and evaluation: the same for every variant and seed
@@ -263,25 +263,10 @@ def _real_diversity(images: torch.Tensor, device: torch.device) -> float:
     return diversity(images[pick].to(device).float().div(127.5).sub(1)).item() if len(pick) >= 2 else 0.0
 
 
-def _save_grid(images: torch.Tensor, path: Path, nrow: int = 8, pad: int = 2) -> None:
-    """(B, C, H, W) in [-1, 1] -> one PNG, nrow images a row with black padding (torchvision's make_grid layout;
-    done here so that a run does not import torchvision, whose import costs seconds)."""
-    from PIL import Image
-
-    x = ((images.detach().float().clamp(-1, 1) + 1) / 2).cpu()
-    x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x  # grayscale is saved as RGB, as make_grid does
-    B, C, H, W = x.shape
-    if B == 1:
-        pad = 0
-    cols, rows = min(nrow, B), -(-B // nrow)
-    grid = torch.zeros(C, rows * (H + pad) + pad, cols * (W + pad) + pad)
-    for i in range(B):
-        top, left = (i // nrow) * (H + pad) + pad, (i % nrow) * (W + pad) + pad
-        grid[:, top:top + H, left:left + W] = x[i]
-    pixels = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="png")
-    atomic_write_bytes(path, buf.getvalue(), durable=False)
+def _save_grid(images: torch.Tensor, path: Path) -> None:
+    """(B, C, H, W) in [-1, 1] -> a PNG grid, quantised as torchvision's save_image would."""
+    write_grid_png((images.detach().float().clamp(-1, 1) + 1).mul(127.5).add_(0.5).clamp_(0, 255).to(torch.uint8).cpu(),
+                   path)
 
 
 # ---------------------------------------------------------------------------------------------------- the loop

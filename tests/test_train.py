@@ -212,3 +212,17 @@ def test_bf16_autocast_trains_to_finite_losses_close_to_fp32(images, tmp_path):
     for key in ("loss_d", "loss_g"):
         assert math.isfinite(last["bf16"][key])
         assert abs(last["bf16"][key] - last["fp32"][key]) < 0.5 * abs(last["fp32"][key]) + 0.2, key
+
+
+@pytest.mark.parametrize("shape", [(64, 3, 16, 16), (5, 1, 8, 8), (1, 3, 8, 8), (10, 3, 8, 8)])
+def test_sample_grids_are_pixel_identical_to_torchvision_save_image(shape, tmp_path):
+    import numpy as np
+    from PIL import Image
+    from torchvision.utils import save_image
+
+    from ganbench.train import _save_grid
+
+    x = torch.rand(*shape, generator=torch.Generator().manual_seed(0)) * 2.2 - 1.1  # out of range too: clamped
+    save_image(x, tmp_path / "tv.png", nrow=8, normalize=True, value_range=(-1, 1))
+    _save_grid(x, tmp_path / "ours.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "tv.png")), np.asarray(Image.open(tmp_path / "ours.png")))

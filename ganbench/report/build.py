@@ -7,6 +7,7 @@ import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ganbench.io import write_grid_png
 from ganbench.report import pages, plots, tables
 from ganbench.report.pages import Bullets, Code, Figure, Gallery, Heading, Para, Table
 from ganbench.report.runs import ReportError, Run, discover, group_label
@@ -131,24 +132,10 @@ def _real_grid(run: Run, path: Path) -> tuple[Path | None, str]:
         # without decoding the whole data set when it is not cached.
         spec = replace(spec, max_images=min(64, spec.max_images) if spec.max_images > 0 else 64)
         images = load_dataset(spec).images[:64].numpy()
-        _save_grid(images, path)
+        write_grid_png(images, path)
     except Exception as e:  # the data may be gone or unreadable here: the report goes on without it
         return None, f"{type(e).__name__}: {e}"
     return path, f"first {len(images)} training images ({spec.name}, {spec.resolution}x{spec.resolution})"
-
-
-def _save_grid(images, path: Path, nrow: int = 8, pad: int = 2) -> None:
-    """uint8 (N, C, H, W) -> one PNG laid out like the runs' sample grids (black 2-pixel padding)."""
-    import numpy as np
-    from PIL import Image
-
-    n, c, h, w = images.shape
-    rows = -(-n // nrow)
-    grid = np.zeros((pad + rows * (h + pad), pad + nrow * (w + pad), 3), np.uint8)
-    for i, im in enumerate(images):
-        y, x = pad + (i // nrow) * (h + pad), pad + (i % nrow) * (w + pad)
-        grid[y:y + h, x:x + w] = np.repeat(im, 3, axis=0).transpose(1, 2, 0) if c == 1 else im.transpose(1, 2, 0)
-    Image.fromarray(grid).save(path)
 
 
 def _sample_grids(runs: list[Run], order: list[str], rank_key: str | None, out: Path, real_file: Path | None,
