@@ -4,7 +4,7 @@
     uv run python benchmarks/throughput.py --batch-sizes 64 --steps 10 --warmup 3   # CPU: a small check
 
 What is timed
-  ours       ganbench's training step (`ganbench.train.gan_d_step` + `gan_g_step`): the uint8 data set on the
+  ours       ganbench's training step (`ganbench.families.gan.d_step` + `g_step`): the uint8 data set on the
              device, batches drawn there; channels_last, fused Adam and autocast where the device has them.
   reference  the PyTorch examples DCGAN loop: ImageFolder + DataLoader decoding JPEGs every epoch (2 workers, and
              again with one worker per CPU core), Sigmoid + BCELoss, fp32, no compilation. Same architecture.
@@ -76,8 +76,10 @@ def flops_of(fn) -> int | None:
 def bench_ours(variant: str, batch: int, precision: str, args, device, images) -> dict:
     from ganbench import objectives
     from ganbench.config import load_recipe, make_config
+    from ganbench.families.gan import d_step as gan_d_step
+    from ganbench.families.gan import g_step as gan_g_step
     from ganbench.models import sample_latent
-    from ganbench.train import _autocast, build, gan_d_step, gan_g_step
+    from ganbench.train import _autocast, build
 
     cfg = make_config(load_recipe(variant), batch_size=batch, precision=precision, resolution=args.resolution,
                       device=str(device), fast=not args.no_fast, compile=args.compile)

@@ -8,35 +8,19 @@ from typing import Annotated
 
 import typer
 
-from ganbench.config import ConfigError, parse_overrides
+from ganbench.config import CHOICES, Config, parse_overrides
+from ganbench.data import DATASETS
+from ganbench.errors import ConfigError, guarded
+from ganbench.families import FAMILIES
+from ganbench.rundir import Status
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="ganbench: compare GAN objectives on one DCGAN backbone under one budget.")
 
-USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ValueError, FileNotFoundError, KeyError, OSError)
 
 
-def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"ganbench: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def guarded(debug: bool):
-    """Turn user-facing errors into one line on stderr, exit code 2; --debug re-raises with the traceback."""
-
-    class _Guard:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, kind, exc, tb):
-            if exc is None or isinstance(exc, (typer.Exit, KeyboardInterrupt, SystemExit)) or debug:
-                return False
-            if isinstance(exc, USER_ERRORS):
-                msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-                fail(msg)
-            return False
-
-    return _Guard()
+def _choices(names) -> str:
+    return " | ".join(names)
 
 
 def _csv(text: str) -> list[str]:
@@ -53,23 +37,23 @@ def _seeds(text: str) -> list[int]:
 @app.command()
 def run(
     variants: Annotated[str, typer.Option(help="Comma-separated variant names or paths to .toml recipes.")] = "dcgan,wgan-gp,vae",
-    dataset: Annotated[str, typer.Option(help="synthetic | celeba | folder | cifar10 | mnist")] = "synthetic",
-    data: Annotated[str, typer.Option(help="Data set folder (not needed for synthetic).")] = "",
-    resolution: Annotated[int, typer.Option(help="Image size: 32, 64, 128, ...")] = 64,
-    channels: Annotated[int, typer.Option(help="3 (RGB) or 1 (grayscale).")] = 3,
-    crop: Annotated[int, typer.Option(help="Centre-crop size before resizing; 0 = the data set's default.")] = 0,
-    max_images: Annotated[int, typer.Option(help="Use at most this many training images; 0 = all.")] = 0,
-    budget: Annotated[str, typer.Option(help="Same for every variant: 20kimg (real images shown), 500steps (G steps), 10min.")] = "6kimg",
+    dataset: Annotated[str, typer.Option(help=_choices(DATASETS.names()))] = Config.dataset,
+    data: Annotated[str, typer.Option(help="Data set folder (not needed for synthetic).")] = Config.data,
+    resolution: Annotated[int, typer.Option(help="Image size: 32, 64, 128, ...")] = Config.resolution,
+    channels: Annotated[int, typer.Option(help="3 (RGB) or 1 (grayscale).")] = Config.channels,
+    crop: Annotated[int, typer.Option(help="Centre-crop size before resizing; 0 = the data set's default.")] = Config.crop,
+    max_images: Annotated[int, typer.Option(help="Use at most this many training images; 0 = all.")] = Config.max_images,
+    budget: Annotated[str, typer.Option(help="Same for every variant: 20kimg (real images shown), 5epochs (passes over the data), 500steps (G steps), 10min.")] = Config.budget,
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
-    device: Annotated[str, typer.Option(help="auto | cuda | mps | cpu")] = "auto",
-    precision: Annotated[str, typer.Option(help="fp32 | bf16 | fp16")] = "fp32",
+    device: Annotated[str, typer.Option(help=_choices(CHOICES["device"]))] = Config.device,
+    precision: Annotated[str, typer.Option(help=_choices(CHOICES["precision"]))] = Config.precision,
     out: Annotated[Path | None, typer.Option(help="Results folder; default results/<dataset>-<resolution>.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config field: --set lr_d=5e-5 (repeatable).")] = None,
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Compute FID/KID/precision/recall.")] = True,
-    eval_every: Annotated[float, typer.Option(help="Evaluate every this many kimg during training; 0 = at the end only.")] = 0.0,
+    eval_every: Annotated[float, typer.Option(help="Evaluate every this many kimg during training; 0 = at the end only.")] = Config.eval_every_kimg,
     eval_samples: Annotated[int, typer.Option(help="Samples per evaluation (generated and reference); 0 = 10000 on a GPU, 200 on a CPU (Inception is slow there).")] = 0,
-    tick: Annotated[float, typer.Option(help="Log, sample grid and divergence check every this many kimg.")] = 1.0,
-    inception_weights: Annotated[str, typer.Option(envvar="GANBENCH_INCEPTION_WEIGHTS", help="torch-fidelity Inception weights file; default: the bundled standard weights.")] = "",
+    tick: Annotated[float, typer.Option(help="Log, sample grid and divergence check every this many kimg.")] = Config.tick_kimg,
+    inception_weights: Annotated[str, typer.Option(envvar="GANBENCH_INCEPTION_WEIGHTS", help="torch-fidelity Inception weights file; default: the bundled standard weights.")] = Config.inception_weights,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue interrupted runs from their last checkpoint.")] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved configs and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
@@ -78,6 +62,8 @@ def run(
     import json
 
     from ganbench import runner
+    from ganbench.sweep import plan_runs, trial_state
+    from ganbench.sweep.execute import run_plans
 
     with guarded(debug):
         settings = {"dataset": dataset, "data": data, "resolution": resolution, "channels": channels, "crop": crop,
@@ -92,42 +78,24 @@ def run(
         overrides = parse_overrides(set_)
         settings = {k: v for k, v in settings.items() if k not in overrides}
         out = out or Path("results") / f"{dataset}-{resolution}"
-        plans = runner.plan_runs(_csv(variants), _seeds(seeds), out, settings, overrides)
+        trials = plan_runs(_csv(variants), _seeds(seeds), out, settings, overrides)
         if dry_run:
-            typer.echo(json.dumps([{"run_dir": str(p.run_dir), **p.cfg.to_dict()} for p in plans], indent=2))
+            typer.echo(json.dumps([{"run_dir": str(t.run_dir), **t.cfg.to_dict()} for t in trials], indent=2))
             return
-        states = {p.run_dir: runner.existing_state(p, resume) for p in plans}  # refuses changed configs, locks
-        summaries = run_plans(plans, states, evaluate=evaluate, resume=resume)
+        states = {t.run_dir: trial_state(t, resume=resume) for t in trials}  # refuses changed configs, locks
+        summaries = run_plans(trials, states, evaluate=evaluate, resume=resume)
     typer.echo(runner.summary_table(summaries))
     typer.echo(f"\nresults: {out}/  (ganbench report {out})")
-    bad = [s for s in summaries if s.get("status") != "completed"]
+    bad = [s for s in summaries if s.get("status") != Status.COMPLETED]
     if bad:
         typer.echo(f"{len(bad)} of {len(summaries)} runs did not complete: "
                    + ", ".join(f"{s['variant']}/seed{s['seed']} {s['status']}" for s in bad), err=True)
         raise typer.Exit(1)
 
 
-def run_plans(plans, states, evaluate: bool = True, resume: bool = True, show_progress: bool = True):
-    """Execute planned runs one after another, sharing decoded data and evaluators between them."""
-    from ganbench import runner
-    from ganbench.io import read_json
-
-    cache: dict = {}
-    summaries = []
-    for plan in plans:
-        if states.get(plan.run_dir) == "completed":
-            typer.echo(f"{plan.run_dir}: already completed, skipped", err=True)
-            summaries.append(read_json(plan.run_dir / "summary.json"))
-            continue
-        imageset, evaluator = runner.shared_inputs(plan.cfg, evaluate, cache)
-        summaries.append(runner.execute(plan, imageset.images, imageset.protocol, evaluator, resume=resume,
-                                        show_progress=show_progress))
-    return summaries
-
-
 @app.command("list")
 def list_() -> None:
-    """List variants, objectives and data sets."""
+    """List variants, families, objectives and data sets."""
     from ganbench import objectives
     from ganbench.config import load_recipe, variant_names
     from ganbench.data import DATASETS
@@ -136,6 +104,9 @@ def list_() -> None:
     for name in variant_names():
         r = load_recipe(name)
         typer.echo(f"  {name:<10} {r.get('description', '')}")
+    typer.echo("families:")
+    for name, family in FAMILIES.items():
+        typer.echo(f"  {name:<10} {family.summary}")
     typer.echo("objectives:")
     for name, obj in objectives.OBJECTIVES.items():
         typer.echo(f"  {name:<14} {obj.summary}  [{obj.paper}]")
@@ -153,7 +124,7 @@ def sample(
     n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG file for the grid.")] = Path("grid.png"),
     seed: Annotated[int, typer.Option(help="Noise seed (default: the shared evaluation noise).")] = -1,
-    device: Annotated[str, typer.Option(help="auto | cuda | mps | cpu")] = "auto",
+    device: Annotated[str, typer.Option(help=_choices(CHOICES["device"]))] = Config.device,
     debug: Annotated[bool, typer.Option("--debug")] = False,
 ) -> None:
     """Draw n samples from a run's generator into one grid PNG."""
@@ -175,7 +146,7 @@ def sample(
 # Commands that live beside their subsystems.
 from ganbench.metrics.cli import fid_command  # noqa: E402
 from ganbench.report.cli import report_command  # noqa: E402
-from ganbench.sweep import sweep_command  # noqa: E402
+from ganbench.sweep.command import sweep_command  # noqa: E402
 
 app.command("fid")(fid_command)
 app.command("report")(report_command)

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ganbench.budget import Budget, parse_budget
+from ganbench.errors import ConfigError
+from ganbench.families import FAMILIES
 from ganbench.registry import unknown
 
-
-class ConfigError(ValueError):
-    """A config that cannot run. The message says what is wrong and how to fix it."""
+__all__ = ["CHOICES", "FIELDS", "Budget", "Config", "ConfigError", "config_difference", "load_recipe",
+           "make_config", "parse_budget", "parse_overrides", "validate", "variant_names"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Config:
     # ---- the recipe (what a variant file sets) ----
     variant: str = "dcgan"  # recipe name (file stem in variants/, or of a user's own file)
     description: str = ""  # one line for `ganbench list`
-    family: str = "gan"  # gan | vae | random: which update the training loop runs
+    family: str = "gan"  # gan | vae | random (see ganbench.families): which update the training loop runs
     objective: str = "nonsaturating"  # GAN objective name (see `ganbench list`); ignored by vae/random
     lr_g: float = 2e-4  # Adam learning rate of G (the VAE's decoder)
     lr_d: float = 2e-4  # Adam learning rate of D (the VAE's encoder)
@@ -51,7 +52,7 @@ class Config:
     crop: int = 0  # centre-crop size in source pixels before resizing; 0 = the data set's default
     max_images: int = 0  # use at most this many training images; 0 = all
     # ---- budget and schedule (the same for every variant in a run) ----
-    budget: str = "6kimg"  # Nkimg (real images shown to D), Nsteps (G steps), or Ns / Nmin / Nh (wall clock)
+    budget: str = "6kimg"  # Nkimg (real images shown to D), Nepochs, Nsteps (G steps), or Ns / Nmin / Nh (wall clock)
     tick_kimg: float = 1.0  # log losses, write a sample grid, check for divergence every this many kimg
     checkpoint_ticks: int = 5  # save a checkpoint every this many ticks (and always at the end)
     eval_every_kimg: float = 0.0  # evaluate FID etc. every this many kimg during training; 0 = at the end only
@@ -67,10 +68,15 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def run_budget(self) -> Budget:
+        """The budget as a typed value (parsed once per distinct text)."""
+        return parse_budget(self.budget)
+
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in fields(Config)}
 CHOICES: dict[str, tuple[str, ...]] = {
-    "family": ("gan", "vae", "random"),
+    "family": tuple(FAMILIES.names()),
     "latent_dist": ("normal", "uniform"),
     "d_norm": ("batch", "layer", "spectral", "none"),
     "device": ("auto", "cuda", "mps", "cpu"),
@@ -86,40 +92,6 @@ def config_difference(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     keys = sorted(set(old) | set(new))
     return [f"{k}: {old.get(k)!r} (on disk) != {new.get(k)!r} (requested)" for k in keys
             if k not in EXECUTION_ONLY and old.get(k) != new.get(k)]
-
-
-# ---------------------------------------------------------------------------------------------------- budgets
-@dataclass(frozen=True)
-class Budget:
-    unit: str  # "img" | "steps" | "seconds"
-    amount: float
-
-    def __str__(self) -> str:
-        if self.unit == "img":
-            return f"{self.amount / 1000:g}kimg"
-        return f"{self.amount:g}{'steps' if self.unit == 'steps' else 's'}"
-
-
-_BUDGET = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)\s*(kimg|img|steps|step|s|sec|min|m|h)\s*$", re.I)
-_UNITS = {"kimg": ("img", 1000), "img": ("img", 1), "steps": ("steps", 1), "step": ("steps", 1),
-          "s": ("seconds", 1), "sec": ("seconds", 1), "min": ("seconds", 60), "m": ("seconds", 60),
-          "h": ("seconds", 3600)}
-
-
-def parse_budget(text: str) -> Budget:
-    m = _BUDGET.match(str(text))
-    if not m:
-        raise ConfigError(
-            f"budget '{text}' is not understood: write real images shown as '20kimg', G steps as '500steps', "
-            "or wall-clock time as '90s', '10min' or '1h'"
-        )
-    unit, scale = _UNITS[m.group(2).lower()]
-    amount = float(m.group(1)) * scale
-    if amount < 0:
-        raise ConfigError(f"budget '{text}' is not understood: a budget must be positive, for example '20kimg'")
-    if not math.isfinite(amount) or amount <= 0:
-        raise ConfigError(f"budget '{text}' must be a positive, finite amount, for example '20kimg'")
-    return Budget(unit, amount)
 
 
 # ---------------------------------------------------------------------------------------------------- parsing
@@ -182,14 +154,18 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 
 def validate(cfg: Config) -> Config:
     """Raise ConfigError for a config that cannot run; return it unchanged otherwise."""
-    from ganbench import objectives
+    from ganbench import families, objectives
+    from ganbench.data import DATASETS
     from ganbench.models import _check_resolution
 
     for key, valid in CHOICES.items():
         value = getattr(cfg, key)
         if value not in valid:
             raise ConfigError(str(unknown(key, value, list(valid))))
-    if cfg.family == "gan":
+    if cfg.dataset not in DATASETS:
+        raise ConfigError(str(unknown("dataset", cfg.dataset, DATASETS.names())))
+    family = families.get(cfg.family)
+    if family.adversarial:
         try:
             objectives.get(cfg.objective)
         except KeyError as e:
@@ -222,7 +198,7 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"'seed' must be below 2**63, got {cfg.seed}")
     if cfg.channels not in (1, 3):
         raise ConfigError(f"'channels' must be 1 or 3, got {cfg.channels}")
-    if cfg.family == "gan" and cfg.batch_size < 2 and cfg.d_norm == "batch":
+    if family.adversarial and cfg.batch_size < 2 and cfg.d_norm == "batch":
         raise ConfigError("batch_size must be at least 2 with d_norm=batch")
     parse_budget(cfg.budget)
     return cfg

@@ -1,37 +1,28 @@
-"""Run variants x seeds under one budget; each run owns `<out>/<variant>/seed<k>/`:
+"""Execute one planned run: take its directory's lock, write its config, train, and write its summary.
 
-  config.json     resolved config, package versions, device, git commit, command, data protocol
-  metrics.jsonl   append-only: one record per tick (losses, D outputs, images/s) and per evaluation (FID, ...)
-  samples/        sample grids from the shared fixed noise, one per tick, and final.png
-  checkpoints/    latest.pt (G, D, optimisers, RNG states, counters), written atomically
-  summary.json    status (completed | diverged | failed | interrupted), counters, final and best metrics, collapse
-  error.log       the traceback of a failed run
-  .lock           pid, host and start time of the one process writing this directory (see `ganbench.lock`)
-
-Re-running the same command resumes each interrupted run from its checkpoint and skips completed ones; a run
-directory that holds another config is refused, never overwritten.
+A run's directory layout is `ganbench.rundir`'s; planning (which runs, where) is `ganbench.sweep.plan`'s, and
+`ganbench.sweep.execute` runs plans on an executor. Re-running the same command resumes each interrupted run from
+its checkpoint and skips completed ones; a run directory that holds another config is refused, never overwritten.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import errno
 import platform
 import signal
 import subprocess
 import sys
 import threading
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganbench import __version__, lock
-from ganbench.config import Config, ConfigError, config_difference, load_recipe, make_config, parse_budget
-from ganbench.io import DiskFull, atomic_write_text, read_json, read_jsonl, write_json
-
-STATUSES = ("completed", "diverged", "failed", "interrupted", "running")
+from ganbench import __version__, families, lock
+from ganbench.config import Config, config_difference
+from ganbench.errors import ConfigError, describe_error
+from ganbench.rundir import RunDir, State, Status, summary_head
 
 
 def git_commit() -> str | None:
@@ -65,55 +56,30 @@ class Plan:
     run_dir: Path
 
 
-def plan_runs(variants: list[str], seeds: list[int], out: Path, settings: dict[str, Any],
-              overrides: dict[str, Any]) -> list[Plan]:
-    """Resolve every config first, so a typo fails before any training starts."""
-    if not variants:
-        raise ConfigError("no variants given: pass --variants, for example --variants dcgan,wgan-gp,vae")
-    if not seeds:
-        raise ConfigError("no seeds given: pass --seeds, for example --seeds 0,1,2")
-    if "seed" in overrides or "seed" in settings:
-        raise ConfigError("seeds are set with --seeds (for example --seeds 0,1,2), not --set seed=...")
-    plans = []
-    for name in variants:
-        recipe = load_recipe(name)
-        for seed in seeds:
-            cfg = make_config(recipe, **settings, **overrides, seed=seed)
-            plans.append(Plan(cfg, out / cfg.variant / f"seed{seed}"))
-    names = [str(p.run_dir) for p in plans]
-    if len(set(names)) != len(names):
-        raise ConfigError("two runs would share a directory: each variant and seed may appear once")
-    return plans
-
-
 def existing_state(plan: Plan, resume: bool = True) -> str:
     """'new', 'completed' (same config, done: skipped), 'resumable'. Raises ConfigError for a directory holding a
     different config (or, with resume off, a checkpoint it would overwrite), RunLocked while another process
     writes it."""
     lock.check(plan.run_dir)
-    cfg_path = plan.run_dir / "config.json"
-    if not cfg_path.is_file():
-        return "new"
+    run = RunDir(plan.run_dir)
+    cfg_path = run.config
+    if not run.is_run():
+        return State.NEW
     try:
-        old = read_json(cfg_path)["config"]
+        old = run.read_meta()["config"]
     except Exception:
         raise ConfigError(f"{cfg_path} is unreadable; move the directory away to start this run over") from None
     diff = config_difference(old, plan.cfg.to_dict())
     if diff:
         raise ConfigError(f"{plan.run_dir} holds a run with a different config; it is never overwritten. "
                           f"Differences: {'; '.join(diff)}. Use another --out, or delete that directory.")
-    summary = plan.run_dir / "summary.json"
-    if summary.is_file():
-        try:
-            if read_json(summary).get("status") == "completed":
-                return "completed"
-        except Exception:
-            pass
-    if not resume and (plan.run_dir / "checkpoints" / "latest.pt").is_file():
+    if run.status() == Status.COMPLETED:
+        return State.COMPLETED
+    if not resume and run.checkpoint.is_file():
         raise ConfigError(f"{plan.run_dir} holds an unfinished run with a checkpoint; --no-resume would overwrite "
                           "it. Drop --no-resume to continue it, or use another --out (or delete that directory) "
                           "to start over.")
-    return "resumable"
+    return State.RESUMABLE
 
 
 def shared_inputs(cfg: Config, evaluate: bool, cache: dict):
@@ -136,16 +102,6 @@ def shared_inputs(cfg: Config, evaluate: bool, cache: dict):
     return imageset, cache[key]
 
 
-def best_metric(run_dir: Path, key: str) -> dict[str, Any] | None:
-    """The best (lowest) value of `key` over the run's evaluations, with when it was reached."""
-    evals = [r for r in read_jsonl(run_dir / "metrics.jsonl") if r.get("kind") == "eval" and r.get(key) is not None]
-    if not evals:
-        return None
-    best = min(evals, key=lambda r: r[key])
-    return {"metric": key, "value": best[key], "kimg": best["kimg"], "g_steps": best.get("g_steps"),
-            "seconds": best.get("seconds")}
-
-
 def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: bool = True,
             show_progress: bool = True) -> dict[str, Any]:
     """Train one planned run and write its summary. Never raises for a failed run; raises RunLocked (another
@@ -153,47 +109,42 @@ def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: boo
     cannot be written."""
     from ganbench.train import Diverged, train
 
-    cfg, run_dir = plan.cfg, plan.run_dir
-    head = {"variant": cfg.variant, "seed": cfg.seed, "family": cfg.family,
-            "objective": cfg.objective if cfg.family == "gan" else None, "run_dir": str(run_dir)}
-    with lock.run_lock(run_dir), _sigterm_as_interrupt():  # nothing is written before the lock is ours
-        _remove_orphan_temporaries(run_dir)
-        if not (run_dir / "config.json").is_file() or not resume:
-            write_json(run_dir / "config.json", {
-                "config": cfg.to_dict(), "versions": versions(), "git_commit": git_commit(),
-                "command": sys.argv, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "data": data_protocol})
+    cfg, run = plan.cfg, RunDir(plan.run_dir)
+    head = summary_head(cfg, run.path)
+    with lock.run_lock(run.path), _sigterm_as_interrupt():  # nothing is written before the lock is ours
+        run.remove_orphan_temporaries()
+        if not run.is_run() or not resume:
+            run.write_meta({"config": cfg.to_dict(), "versions": versions(), "git_commit": git_commit(),
+                            "command": sys.argv, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                            "data": data_protocol})
         protocol = getattr(evaluator, "protocol", None)
-        write_json(run_dir / "summary.json", head | {"status": "running"})
-        bar = _progress_bar(cfg, show_progress)
+        run.write_summary(head, Status.RUNNING)
+        bar = _progress_bar(cfg, show_progress, len(images))
         try:
-            result = train(cfg, run_dir, images, evaluate=evaluator, progress=bar.update if bar else None,
+            result = train(cfg, run.path, images, evaluate=evaluator, progress=bar.update if bar else None,
                            resume=resume)
-            status, error = "completed", None
+            status, error = Status.COMPLETED, None
         except Diverged as e:
-            result, status, error = {}, "diverged", str(e)
+            result, status, error = {}, Status.DIVERGED, str(e)
         except KeyboardInterrupt:
-            write_json(run_dir / "summary.json", head | {"status": "interrupted"})
+            run.write_summary(head, Status.INTERRUPTED)
             raise
         except Exception as e:  # recorded, and the suite goes on
-            result, status, error = {}, "failed", describe_error(e)
-            with contextlib.suppress(OSError):  # on a full disk the log may not fit; the summary says why
-                atomic_write_text(run_dir / "error.log", traceback.format_exc())
+            result, status, error = {}, Status.FAILED, describe_error(e)
+            run.write_error_log(traceback.format_exc())
         finally:
             if bar:
                 bar.close()
         names = list(getattr(evaluator, "names", []) or [])
-        best = best_metric(run_dir, names[0]) if names else None
-        summary = head | {"status": status, "error": error} | result | {"best": best, "metric_protocol": protocol}
-        if status != "completed":  # counters from the last tick record, so a diverged run still says how far it got
-            ticks = [r for r in read_jsonl(run_dir / "metrics.jsonl") if r.get("kind") == "tick"]
-            if ticks:
-                summary |= {k: ticks[-1].get(k) for k in ("kimg", "g_steps", "d_steps", "seconds")}
-        write_json(run_dir / "summary.json", summary)
+        fields = {"error": error} | result | {"best": run.best(names[0]) if names else None,
+                                              "metric_protocol": protocol}
+        if status != Status.COMPLETED:  # counters from the last tick: a diverged run still says how far it got
+            fields |= run.last_counters()
+        summary = run.write_summary(head, status, **fields)
     name = f"{cfg.variant}/seed{cfg.seed}"
-    if status == "failed":
-        print(f"ganbench: {name} failed: {error} (traceback in {run_dir / 'error.log'})", file=sys.stderr)
-    elif status == "diverged":
+    if status == Status.FAILED:
+        print(f"ganbench: {name} failed: {error} (traceback in {run.error_log})", file=sys.stderr)
+    elif status == Status.DIVERGED:
         print(f"ganbench: {name} diverged: {error}; its last good checkpoint is kept", file=sys.stderr)
     elif (result.get("collapse") or {}).get("collapsed"):
         c = result["collapse"]
@@ -202,28 +153,7 @@ def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: boo
     return summary
 
 
-def _remove_orphan_temporaries(run_dir: Path) -> None:
-    """Temporaries of atomic writes cut short by a killed process (`.<name>.<random>.tmp`); safe under the lock."""
-    for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
-        for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-
-
-def describe_error(e: BaseException) -> str:
-    """One line for a failed run: what went wrong and, where it is known, what to do."""
-    if isinstance(e, DiskFull):
-        return str(e)
-    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return str(DiskFull(e.errno, e.strerror, e.filename))
-    if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError":
-        first = str(e).splitlines()[0] if str(e) else "out of memory"
-        return f"out of memory ({first[:200]}): lower batch_size, resolution or the widths, or use a larger device"
-    text = " ".join(str(e).split())  # one line, whatever the exception's message looks like
-    return f"{type(e).__name__}: {text}" if not isinstance(e, ConfigError) else text
-
-
-@contextlib.contextmanager
+@contextmanager
 def _sigterm_as_interrupt():
     """SIGTERM (a scheduler's `kill`, a preempted job) ends the run like Ctrl-C: status `interrupted`, lock
     released, checkpoint kept. Only the main thread can install signal handlers; elsewhere this does nothing."""
@@ -242,10 +172,10 @@ def _sigterm_as_interrupt():
 
 
 class _Bar:
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, n_images: int):
         from tqdm import tqdm
 
-        self.budget = parse_budget(cfg.budget)
+        self.budget = cfg.run_budget.in_images(n_images)
         unit = {"img": "kimg", "steps": "steps", "seconds": "s"}[self.budget.unit]
         total = self.budget.amount / 1000 if self.budget.unit == "img" else self.budget.amount
         self.bar = tqdm(total=total, desc=f"{cfg.variant} seed{cfg.seed}", unit=unit, file=sys.stderr,
@@ -260,8 +190,8 @@ class _Bar:
         self.bar.close()
 
 
-def _progress_bar(cfg: Config, show: bool):
-    return _Bar(cfg) if show and cfg.family != "random" else None
+def _progress_bar(cfg: Config, show: bool, n_images: int):
+    return _Bar(cfg, n_images) if show and families.get(cfg.family).trains else None
 
 
 def summary_table(summaries: list[dict[str, Any]]) -> str:

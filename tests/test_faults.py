@@ -119,7 +119,7 @@ def interrupt_at(monkeypatch, g_steps: int) -> None:
         def close(self):
             pass
 
-    monkeypatch.setattr(runner, "_progress_bar", lambda cfg, show: Stop())
+    monkeypatch.setattr(runner, "_progress_bar", lambda cfg, show, n_images: Stop())
 
 
 def snapshot(run_dir: Path) -> dict[str, bytes]:

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from ganbench import sweep as sw
 from ganbench.config import ConfigError
 from ganbench.io import read_json, read_jsonl, write_json
-from ganbench.sweep_report import (
+from ganbench.report.sweep import (
     NO_FID,
     format_sweep_table,
     plot_sweep_spread,

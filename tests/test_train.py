@@ -8,11 +8,12 @@ import torch
 from typer.testing import CliRunner
 
 from ganbench import objectives
-from ganbench.cli import app, run_plans
+from ganbench.cli import app
 from ganbench.config import load_recipe, make_config, variant_names
 from ganbench.data import DataSpec, load_dataset
 from ganbench.io import read_json, read_jsonl
 from ganbench.runner import Plan, execute
+from ganbench.sweep.execute import run_plans
 from ganbench.train import build, load_sampler, train
 
 TINY = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=256, budget="128img",
@@ -220,7 +221,7 @@ def test_sample_grids_are_pixel_identical_to_torchvision_save_image(shape, tmp_p
     from PIL import Image
     from torchvision.utils import save_image
 
-    from ganbench.train import _save_grid
+    from ganbench.diagnostics import save_grid as _save_grid
 
     x = torch.rand(*shape, generator=torch.Generator().manual_seed(0)) * 2.2 - 1.1  # out of range too: clamped
     save_image(x, tmp_path / "tv.png", nrow=8, normalize=True, value_range=(-1, 1))

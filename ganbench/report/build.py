@@ -7,10 +7,12 @@ import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ganbench import families as fam
 from ganbench.io import write_grid_png
 from ganbench.report import pages, plots, tables
 from ganbench.report.pages import Bullets, Code, Figure, Gallery, Heading, Para, Table
 from ganbench.report.runs import ReportError, Run, discover, group_label
+from ganbench.rundir import Status
 
 FIGURES = ("fid_vs_kimg.png", "fid_vs_time.png", "losses.png", "d_outputs.png", "throughput.png")
 
@@ -91,7 +93,7 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
 
 
 def _sweep_blocks(results_dir: Path, out: Path, report: Report) -> list:
-    from ganbench.sweep_report import plot_sweep_spread, sweep_runs, sweep_table, sweep_table_rows
+    from ganbench.report.sweep import plot_sweep_spread, sweep_runs, sweep_table, sweep_table_rows
 
     sweep = sweep_table(results_dir)
     sweep.to_csv(out / "sweep.csv", index=False)
@@ -117,7 +119,7 @@ def _baseline(summary: tables.Summary) -> float | None:
     if summary.rank_by is None:
         return None
     frame = summary.frame
-    rows = frame[(frame["family"] == "random") & (frame[f"{summary.rank_by}_n"] > 0)]
+    rows = frame[frame["family"].map(fam.is_baseline).astype(bool) & (frame[f"{summary.rank_by}_n"] > 0)]
     return float(rows[f"{summary.rank_by}_mean"].iloc[0]) if len(rows) else None
 
 
@@ -149,11 +151,11 @@ def _sample_grids(runs: list[Run], order: list[str], rank_key: str | None, out: 
         by_group.setdefault(group_label(run), []).append(run)
     for g in order:
         first = True
-        for run in sorted(by_group.get(g, []), key=lambda r: (r.status != "completed", r.seed or 0)):
+        for run in sorted(by_group.get(g, []), key=lambda r: (r.status != Status.COMPLETED, r.seed or 0)):
             path, which = run.sample_grid()
             fid = run.final_metrics().get(rank_key) if rank_key else None
             extra = f", {rank_key} {tables.fmt(fid)}" if fid is not None else ""
-            status = "" if run.status == "completed" else f", {run.status}"
+            status = "" if run.status == Status.COMPLETED else f", {run.status}"
             caption = f"{g} seed{run.seed} ({which}{status}{extra})"
             name = None
             if path is not None:

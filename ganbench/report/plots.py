@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from ganbench import families as fam
 from ganbench.report.runs import Run, group_label, number
 
 BAND = ("pi", 100)  # seaborn: percentile interval 0..100 = min-max over seeds
@@ -32,7 +33,7 @@ def palette(groups: list[str], families: dict[str, str]) -> dict[str, tuple]:
     colours = sns.color_palette("tab10", n_colors=max(1, len(groups)))
     out, i = {}, 0
     for g in groups:
-        if families.get(g) == "random":
+        if fam.is_baseline(families.get(g, "")):
             out[g] = (0.5, 0.5, 0.5)
         else:
             out[g] = colours[i % len(colours)]
@@ -96,7 +97,7 @@ def fid_curves(evals: pd.DataFrame, key: str | None, baseline: float | None, col
                path_time: Path) -> list[str]:
     """FID against kimg and against training wall-clock; the random baseline as a dashed reference line."""
     notes = []
-    curves = evals[evals["family"] != "random"] if key else evals.iloc[0:0]
+    curves = evals[~evals["family"].map(fam.is_baseline).astype(bool)] if key else evals.iloc[0:0]
     if curves.empty:
         why = (f"no {key} evaluations of trained variants in these results" if key
                else "no FID evaluations in these results (were the runs made with --no-eval?)")
@@ -176,8 +177,8 @@ def _panels(ticks: pd.DataFrame, series: dict[str, str], groups: list[str], path
 
 def losses(ticks: pd.DataFrame, groups: list[str], families: dict[str, str], objectives: dict[str, str],
            path: Path) -> list[str]:
-    trained = [g for g in groups if families.get(g) in ("gan", "vae")]
-    sub = {g: f" ({objectives[g]})" if families.get(g) == "gan" and objectives.get(g)
+    trained = [g for g in groups if fam.trains(families.get(g, ""))]
+    sub = {g: f" ({objectives[g]})" if fam.adversarial(families.get(g, "")) and objectives.get(g)
            else " (VAE: G loss = −ELBO per pixel)" for g in trained}
     return _panels(ticks, {"loss_d": "D loss", "loss_g": "G loss"}, trained, path,
                    "G and D losses (per tick, each objective in its own units)", "loss", sub,
@@ -186,7 +187,7 @@ def losses(ticks: pd.DataFrame, groups: list[str], families: dict[str, str], obj
 
 def d_outputs(ticks: pd.DataFrame, groups: list[str], families: dict[str, str], objectives: dict[str, str],
               path: Path) -> list[str]:
-    gans = [g for g in groups if families.get(g) == "gan"]
+    gans = [g for g in groups if fam.adversarial(families.get(g, ""))]
     sub = {g: f" ({objectives[g]})" for g in gans if objectives.get(g)}
     return _panels(ticks, {"d_real": "D(real)", "d_fake": "D(fake)"}, gans, path,
                    "Mean D output on real and fake images", "mean D output (raw logit / critic value)", sub,
@@ -197,7 +198,7 @@ def d_outputs(ticks: pd.DataFrame, groups: list[str], families: dict[str, str], 
 def throughput(results: pd.DataFrame, groups: list[str], colours: dict, device: str, path: Path) -> list[str]:
     """Training images per second and peak memory per variant: bars = mean, dots = seeds."""
     data = results[results["group"].isin(groups)].copy()
-    speed = data[(data["family"] != "random") & data["img_per_s"].notna()]
+    speed = data[~data["family"].map(fam.is_baseline).astype(bool) & data["img_per_s"].notna()]
     memory = data[data["peak_mem_mb"].notna()]
     if speed.empty and memory.empty:
         _placeholder(path, "Throughput", "no throughput or memory records in these results")

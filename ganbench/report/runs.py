@@ -7,34 +7,22 @@ the training code, so a report can be made on a machine without the data or the 
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganbench.io import read_json, read_jsonl
+from ganbench import families
+from ganbench.io import read_json
+from ganbench.rundir import CONFIG, SUMMARY, TICK_GRID, RunDir, Status, best, number
 
 # Metric keys carry their protocol in the name: fid500, kid500, kid500_std, precision10000, ...
 METRIC_KEY = re.compile(r"^(fid|kid|precision|recall)(\d+)(_[A-Za-z0-9_]+)?$")
 LOSS_KEYS = ("loss_d", "loss_g", "penalty", "d_real", "d_fake", "d_acc", "recon_mse", "kl")
-COUNTERS = ("kimg", "g_steps", "d_steps", "seconds")
-_TICK_GRID = re.compile(r"^tick(\d+)-([0-9.]+)kimg\.png$")
 
 
 class ReportError(ValueError):
     """Nothing to report on (no results, or a path that is not a results folder). The message says what to do."""
-
-
-def number(value: Any) -> float | None:
-    """A JSON value as a float: numbers, and the strings ganbench.io writes for infinities; None otherwise."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value in ("inf", "-inf", "nan"):
-        return float(value)
-    return None
 
 
 def metric_keys(record: dict[str, Any]) -> list[str]:
@@ -74,7 +62,7 @@ class Run:
     def status(self) -> str:
         """completed | diverged | failed | interrupted | running (also: no summary.json yet) | unknown."""
         if self.summary is None:
-            return "running"
+            return Status.RUNNING
         return str(self.summary.get("status") or "unknown")
 
     def counter(self, key: str) -> float | None:
@@ -86,7 +74,7 @@ class Run:
 
     def img_per_s(self) -> float | None:
         value = number((self.summary or {}).get("img_per_s"))
-        if value is None and self.family != "random":
+        if value is None and not families.is_baseline(self.family):
             kimg, seconds = self.counter("kimg"), self.counter("seconds")
             if kimg and seconds:
                 value = kimg * 1000 / seconds  # average over the run, as the summary would have it
@@ -95,7 +83,7 @@ class Run:
     def final_metrics(self) -> dict[str, float]:
         """The summary's final metrics; for a run that has not completed, its latest evaluation."""
         final = (self.summary or {}).get("final") or {}
-        source = final if final else (self.evals[-1] if self.evals and self.status != "completed" else {})
+        source = final if final else (self.evals[-1] if self.evals and self.status != Status.COMPLETED else {})
         out = {}
         for key in metric_keys(source):
             value = number(source[key])
@@ -105,25 +93,21 @@ class Run:
 
     def best(self, key: str) -> dict[str, float | None] | None:
         """Lowest value of metric `key` over the evaluations, with its kimg and seconds (lower is better: FID)."""
-        points = [(number(r.get(key)), r) for r in self.evals]
-        points = [(v, r) for v, r in points if v is not None and not math.isnan(v)]
-        if points:
-            value, rec = min(points, key=lambda p: p[0])
-            return {"value": value, "kimg": number(rec.get("kimg")), "seconds": number(rec.get("seconds"))}
-        best = (self.summary or {}).get("best") or {}
-        if best.get("metric") == key and number(best.get("value")) is not None:
-            return {"value": number(best["value"]), "kimg": number(best.get("kimg")),
-                    "seconds": number(best.get("seconds"))}
+        point = best(self.evals, key) or (self.summary or {}).get("best") or {}
+        if point.get("metric") == key and number(point.get("value")) is not None:
+            return {"value": number(point["value"]), "kimg": number(point.get("kimg")),
+                    "seconds": number(point.get("seconds"))}
         return None
 
     def sample_grid(self) -> tuple[Path | None, str]:
         """The final sample grid, else the latest tick grid; with a caption saying which."""
-        samples = self.run_dir / "samples"
-        if (samples / "final.png").is_file():
-            return samples / "final.png", "final"
+        rundir = RunDir(self.run_dir)
+        samples = rundir.samples
+        if rundir.final_grid.is_file():
+            return rundir.final_grid, "final"
         ticks = []
         for p in samples.glob("tick*.png") if samples.is_dir() else []:
-            m = _TICK_GRID.match(p.name)
+            m = TICK_GRID.match(p.name)
             if m:
                 ticks.append((int(m.group(1)), float(m.group(2)), p))
         if ticks:
@@ -152,17 +136,17 @@ def _status_note(run: Run) -> str | None:
     at = f" at kimg {kimg:.2f}" if kimg is not None else ""
     error = s.get("error")
     if run.summary is None:
-        return f"run still in progress: {run.name} has no summary.json yet"
+        return f"run still in progress: {run.name} has no {SUMMARY} yet"
     status = run.status
-    if status == "completed":
+    if status == Status.COMPLETED:
         return None
-    if status == "running":
+    if status == Status.RUNNING:
         return f"run still in progress: {run.name} (status running{at})"
-    if status == "diverged":
+    if status == Status.DIVERGED:
         return f"{run.name} diverged{at}: {error or 'no error message recorded'}"
-    if status == "failed":
+    if status == Status.FAILED:
         return f"{run.name} failed{at}: {error or 'no error message recorded'}"
-    if status == "interrupted":
+    if status == Status.INTERRUPTED:
         return f"{run.name} was interrupted{at} (resume it with the same ganbench run command)"
     return f"{run.name} has an unknown status '{status}'"
 
@@ -170,27 +154,28 @@ def _status_note(run: Run) -> str | None:
 def load_run(run_dir: Path, root: Path) -> Run:
     """Read one run folder. Raises ReportError only when its config.json is unreadable."""
     try:
-        meta = read_json(run_dir / "config.json")
+        rd = RunDir(run_dir)
+        meta = rd.read_meta()
         if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
             raise ValueError("no 'config' object")
     except (OSError, ValueError) as e:
-        raise ReportError(f"{run_dir / 'config.json'} is unreadable ({e})") from None
+        raise ReportError(f"{rd.config} is unreadable ({e})") from None
     rel = run_dir.relative_to(root).as_posix() if run_dir != root else ""
     name = rel or f"{meta['config'].get('variant', run_dir.parent.name)}/{run_dir.name}"
     notes: list[str] = []
     summary = None
-    if (run_dir / "summary.json").is_file():
+    if rd.summary.is_file():
         try:
-            summary = read_json(run_dir / "summary.json")
+            summary = read_json(rd.summary)
             if not isinstance(summary, dict):
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as e:
-            summary = {"status": "unknown", "error": f"summary.json unreadable: {e}"}
-    records = read_jsonl(run_dir / "metrics.jsonl")
+            summary = {"status": "unknown", "error": f"{SUMMARY} unreadable: {e}"}
+    records = rd.records()
     trial = None
-    if (run_dir / "trial.json").is_file():
+    if rd.trial.is_file():
         try:
-            trial = read_json(run_dir / "trial.json")
+            trial = read_json(rd.trial)
         except (OSError, ValueError):
             notes.append(f"{name}: trial.json is unreadable; grouped by variant only")
     run = Run(run_dir, name, meta, summary, _last_per_kimg(records, "tick"), _last_per_kimg(records, "eval"),
@@ -216,7 +201,7 @@ def discover(root: Path, exclude: Path | None = None) -> list[Run]:
     if not root.is_dir():
         raise ReportError(f"'{root}' is not a folder: pass a results folder made by `ganbench run`")
     excluded = exclude.resolve() if exclude is not None else None
-    configs = sorted(p for p in root.rglob("config.json")
+    configs = sorted(p for p in root.rglob(CONFIG)
                      if excluded is None or excluded not in p.resolve().parents)
     if not configs:
         raise ReportError(f"no results under '{root}': no run folder (one with a config.json) was found. "

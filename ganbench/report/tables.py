@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from ganbench import families as fam
 from ganbench.report.runs import METRIC_KEY, Run, group_label, metric_keys, number
 from ganbench.report.stats import TEST_NAME, Interval, compare, t_interval
 
@@ -67,7 +68,7 @@ def results_frame(runs: list[Run]) -> pd.DataFrame:
             for name, value in (run.trial.get("params") or {}).items():
                 row[f"param_{name}"] = value
         row |= {"seed": run.seed, "family": run.family, "objective": run.config.get("objective")
-                if run.family == "gan" else None, "status": run.status,
+                if fam.adversarial(run.family) else None, "status": run.status,
                 "note": "; ".join(n for n in run.notes if not n.startswith("missing:")) or None}
         for key in COUNTERS:
             row[key] = run.img_per_s() if key == "img_per_s" else run.counter(key)
@@ -205,7 +206,7 @@ def summary_tables(summary: Summary, results: pd.DataFrame) -> list[tuple[str, l
     def cell(r, col: str) -> str:
         if r["completed"] == 0:
             return "–"  # the status column says why: nothing completed yet
-        if col == "img_per_s" and r["family"] == "random":
+        if col == "img_per_s" and fam.is_baseline(r["family"]):
             return "n/a (no training)"
         return fmt_interval(summary.intervals[(r["group"], col)])
 
@@ -243,7 +244,7 @@ def results_table(results: pd.DataFrame, order: list[str]) -> tuple[list[str], l
             elif c.endswith("_final") and r["status"] != "completed" and not pd.isna(v):
                 cells.append(f"{fmt(v)} (latest evaluation)")  # the run never reached its final one
             else:
-                cells.append(fmt(v) if not (c == "img_per_s" and r["family"] == "random") else "n/a")
+                cells.append(fmt(v) if not (c == "img_per_s" and fam.is_baseline(r["family"])) else "n/a")
         rows.append(cells)
     return header, rows
 

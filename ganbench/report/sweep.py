@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from ganbench.io import read_json
+from ganbench.rundir import FINAL, TRIAL, RunDir, Status
 
 NO_FID = ("no FID in these results (the sweep ran with eval = false): trials are listed but cannot be ranked; set "
           "eval = true in [sweep] to compare settings")
@@ -55,16 +56,13 @@ def sweep_runs(results_dir: str | Path, score: str = "best") -> pd.DataFrame:
         raise ValueError(f"unknown score '{score}'. Valid choices: {', '.join(SCORES)}.")
     root = Path(results_dir)
     rows = []
-    for path in sorted(root.rglob("trial.json")):
+    for path in sorted(root.rglob(TRIAL)):
         run_dir = path.parent
         try:
             trial = read_json(path)
         except Exception:
             continue
-        try:
-            summary = read_json(run_dir / "summary.json")
-        except Exception:
-            summary = {}
+        summary = RunDir(run_dir).read_summary() or {}
         final = summary.get("final") or {}
         best = summary.get("best") or {}
         metric = next((k for k in final if FID_KEY.match(k)), None)
@@ -75,7 +73,7 @@ def sweep_runs(results_dir: str | Path, score: str = "best") -> pd.DataFrame:
         params = trial.get("params") or {}
         rows.append({"variant": trial.get("variant") or summary.get("variant") or run_dir.parent.parent.name,
                      "trial": trial.get("trial") or run_dir.parent.name, "seed": trial.get("seed"),
-                     "status": summary.get("status", "running"), "params": params,
+                     "status": summary.get("status", Status.RUNNING), "params": params,
                      "params_text": _params_text(params), "metric": metric, "fid_final": fid_final,
                      "fid_best": fid_best, "kimg": summary.get("kimg"), "seconds": summary.get("seconds"),
                      "run_dir": str(run_dir.relative_to(root))})
@@ -99,7 +97,7 @@ def _spread_rows(runs: pd.DataFrame) -> list[dict[str, Any]]:
         per_setting = []
         for tag, setting in group.groupby("trial", sort=True):
             fids = setting["fid"]
-            complete = bool(len(setting)) and bool(fids.notna().all()) and bool((setting["status"] == "completed").all())
+            complete = bool(len(setting)) and bool(fids.notna().all()) and bool((setting["status"] == Status.COMPLETED).all())
             per_setting.append({"trial": tag, "params_text": setting["params_text"].iloc[0], "seeds": len(setting),
                                 "mean": fids.mean() if complete else math.nan,
                                 "std": fids.std(ddof=1) if complete and len(setting) > 1 else math.nan})
@@ -109,8 +107,8 @@ def _spread_rows(runs: pd.DataFrame) -> list[dict[str, Any]]:
         statuses = group["status"]
         rows.append({
             "variant": variant, "settings": len(settings), "runs": len(group),
-            "completed": int((statuses == "completed").sum()), "diverged": int((statuses == "diverged").sum()),
-            "failed": int((~statuses.isin(["completed", "diverged"])).sum()),
+            "completed": int((statuses == Status.COMPLETED).sum()), "diverged": int((statuses == Status.DIVERGED).sum()),
+            "failed": int((~statuses.isin(FINAL)).sum()),
             "incomplete": len(settings) - len(ranked),
             "best_trial": None if best is None else best["trial"],
             "best_params": None if best is None else best["params_text"],

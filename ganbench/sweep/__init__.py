@@ -1,0 +1,45 @@
+"""Sweeps: variants x hyperparameter settings x seeds, each trial one ordinary run directory, on an executor.
+
+A sweep file is TOML (examples in benchmarks/sweeps/, the format in benchmarks/README.md):
+
+    [sweep]         name, variants, seeds, budget; optional eval, executor, cpus_per_trial, gpus_per_trial,
+                    max_concurrent
+    [data]          dataset, data, resolution, channels, crop, max_images
+    [settings]      any other config field, the same for every trial (tick_kimg, eval_samples, g_width, ...)
+    [search]        mode = "grid" | "random"; trials and seed (random); include_recipe
+    [search.space]  hyperparameter = a list of values (grid; in random mode, a uniform choice), or for random
+                    search one distribution: {choice = [..]}, {uniform = [lo, hi]}, {log_uniform = [lo, hi]},
+                    {int_uniform = [lo, hi]}
+
+Layout of the results (default `results/sweeps/<name>/`):
+
+    <out>/sweep.json                    the sweep as planned: its file, its options, every trial
+    <out>/<variant>/<trial>/seed<k>/    an ordinary run directory (see ganbench.runner) plus trial.json:
+                                        sweep, trial tag, params, and one record per attempt (host, pid,
+                                        threads, start and end wall times, status)
+
+A search point is projected onto the hyperparameters that act on each variant (n_critic on GANs only, gp_weight
+on objectives with a penalty only, kl_weight on the VAE only, nothing on the random baseline), and points that
+then give the same config run once: the random baseline runs once per seed however large the search, and a VAE
+is not trained five times because n_critic took five values.
+
+Running the same sweep again skips completed and diverged trials (a divergence is a result, not an accident;
+--rerun-diverged retries them) and resumes the others from their last checkpoint, whichever executor ran them.
+"""
+
+from ganbench.sweep.executors import EXECUTORS, ExecOptions, _import_ray, run_local, run_ray
+from ganbench.sweep.plan import Trial, _status_on_disk, plan_runs, plan_sweep, plan_text, trial_state
+from ganbench.sweep.search import search_points, trial_tag
+from ganbench.sweep.spec import Sweep, load_sweep
+
+__all__ = ["EXECUTORS", "ExecOptions", "Sweep", "Trial", "_import_ray", "_status_on_disk", "load_sweep",
+           "plan_runs", "plan_sweep", "plan_text", "run_local", "run_ray", "search_points", "sweep_command",
+           "trial_state", "trial_tag"]
+
+
+def __getattr__(name: str):  # the command imports typer; loaded only when asked for
+    if name == "sweep_command":
+        from ganbench.sweep.command import sweep_command
+
+        return sweep_command
+    raise AttributeError(name)

@@ -1,0 +1,119 @@
+"""Executing one trial in this process (the unit every executor runs), and a list of plans one after another."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import time
+import traceback
+from typing import Any
+
+from ganbench import runner
+from ganbench.io import read_json, write_json
+from ganbench.rundir import RunDir, State, Status, summary_head
+from ganbench.sweep.plan import Trial
+
+_WORKER_CACHE: dict = {}  # per process: decoded data and evaluators, reused by the trials a worker runs
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _record_attempt(trial: Trial, record: dict[str, Any], new: bool) -> None:
+    """trial.json: who the trial is, plus one record per attempt at it (start, and end when it ends)."""
+    run = RunDir(trial.run_dir)
+    attempts = []
+    if run.trial.is_file():
+        try:
+            attempts = read_json(run.trial).get("attempts") or []
+        except Exception:
+            attempts = []
+    if new or not attempts:
+        for earlier in attempts:  # an attempt still 'running' when the next one starts was killed: say so
+            if earlier.get("status") == Status.RUNNING:
+                earlier["status"] = "lost"
+        attempts.append(record)
+    else:
+        attempts[-1] = attempts[-1] | record
+    write_json(run.trial, {"sweep": trial.sweep, "trial": trial.tag, "variant": trial.cfg.variant,
+                           "seed": trial.cfg.seed, "params": trial.params, "ignored": list(trial.ignored),
+                           "attempts": attempts})
+
+
+def run_trial(trial: Trial, evaluate: bool = True, threads: int = 0, executor: str = "local",
+              cache: dict | None = None, show_progress: bool = False, resume: bool = True) -> dict[str, Any]:
+    """Train one trial in this process and return its summary. A sweep trial records a failure, never raises;
+    a plain run (`ganbench run`) raises for inputs it cannot build and for a directory another process holds.
+
+    threads > 0 sets torch's intra-op threads (a trial given k CPUs uses k threads). Runs anywhere: in the
+    driver (local executor), in a worker process (local, several at once) or in a Ray task.
+    """
+    import torch
+
+    from ganbench.lock import RunLocked
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    cache = _WORKER_CACHE if cache is None else cache
+    if trial.sweep is None:  # nothing is written before its inputs exist
+        imageset, evaluator = runner.shared_inputs(trial.cfg, evaluate, cache)
+        return runner.execute(trial.plan, imageset.images, imageset.protocol, evaluator, resume=resume,
+                              show_progress=show_progress)
+    run = RunDir(trial.run_dir)
+    head = summary_head(trial.cfg, run.path)
+    run.path.mkdir(parents=True, exist_ok=True)
+    _record_attempt(trial, {"executor": executor, "host": socket.gethostname(), "pid": os.getpid(),
+                            "threads": torch.get_num_threads(),
+                            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                            "started": _now(), "start_time": time.time(), "finished": None, "end_time": None,
+                            "status": Status.RUNNING}, new=True)
+    status = Status.INTERRUPTED
+    try:
+        try:
+            imageset, evaluator = runner.shared_inputs(trial.cfg, evaluate, cache)
+        except Exception as e:  # data or evaluator that cannot be built: this trial fails, the sweep goes on
+            run.error_log.write_text(traceback.format_exc())
+            summary = run.write_summary(head, Status.FAILED, error=f"{type(e).__name__}: {e}")
+        else:
+            try:
+                summary = runner.execute(trial.plan, imageset.images, imageset.protocol, evaluator, resume=resume,
+                                         show_progress=show_progress)
+            except RunLocked as e:  # another process took the directory after the plan was made: its trial now
+                summary = head | {"status": Status.LOCKED, "error": str(e)}
+        status = summary.get("status", Status.FAILED)
+        return summary
+    finally:
+        _record_attempt(trial, {"finished": _now(), "end_time": time.time(), "status": status}, new=False)
+
+
+def lost(trial: Trial, error: BaseException) -> dict[str, Any]:
+    """The summary of a trial whose process died before it could write one (killed, out of memory, node lost)."""
+    run = RunDir(trial.run_dir)
+    on_disk = run.read_summary() or {}
+    if on_disk.get("status") in (Status.COMPLETED, Status.DIVERGED, Status.FAILED):
+        return on_disk
+    head = summary_head(trial.cfg, run.path)
+    try:
+        return run.write_summary(head, Status.FAILED, error=f"{type(error).__name__}: {error}"[:2000])
+    except OSError:  # a full disk, or a folder this machine cannot see: the driver still knows
+        return head | {"status": Status.FAILED, "error": f"{type(error).__name__}: {error}"[:2000]}
+
+
+def run_plans(plans, states: dict, evaluate: bool = True, resume: bool = True, show_progress: bool = True,
+              executor: str = "local") -> list[dict[str, Any]]:
+    """Plain runs (`runner.Plan`s or plain Trials) on an executor, one at a time, in order; completed ones are
+    skipped (their summary is read back). Returns one summary per plan."""
+    import sys
+
+    from ganbench.sweep.executors import EXECUTORS, ExecOptions
+
+    trials = [p if isinstance(p, Trial) else Trial(None, "", {}, (), p) for p in plans]
+    done = {t.run_dir for t in trials if states.get(t.run_dir) == State.COMPLETED}
+    for t in trials:
+        if t.run_dir in done:
+            print(f"{t.run_dir}: already completed, skipped", file=sys.stderr)
+    opts = ExecOptions(evaluate=evaluate, max_concurrent=1, show_progress=show_progress, resume=resume)
+    results = {t.run_dir: s for t, s in EXECUTORS[executor]([t for t in trials if t.run_dir not in done], opts)}
+    return [results[t.run_dir] if t.run_dir in results else RunDir(t.run_dir).read_summary() for t in trials]

@@ -1,0 +1,149 @@
+"""Executors: where trials run. Each takes the trials to run and yields (trial, summary) as they finish."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ganbench.errors import ConfigError
+from ganbench.registry import Registry
+from ganbench.sweep.execute import lost, run_trial
+from ganbench.sweep.plan import Trial
+
+OBJECT_STORE_BYTES = 200 * 2**20  # a local Ray cluster only carries trial summaries: keep its shared memory small
+
+@dataclass
+class ExecOptions:
+    evaluate: bool = True
+    max_concurrent: int = 0  # 0: the executor's default
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
+    ray_address: str | None = None  # ray: join this cluster ('auto', host:port); None: start a local one
+    show_progress: bool = True
+    resume: bool = True  # False: a plain run with --no-resume starts over
+
+
+Executor = Callable[[list[Trial], ExecOptions], Iterator[tuple[Trial, dict[str, Any]]]]
+EXECUTORS: Registry[Executor] = Registry("executor")
+
+
+def _visible_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def run_local(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dict[str, Any]]]:
+    """One trial at a time in this process (sharing decoded data and evaluators), or with max_concurrent > 1 (by
+    default: one per visible GPU when there are several) that many worker processes, each pinned to one GPU."""
+    gpus = _visible_gpus()
+    slots = opts.max_concurrent or max(1, gpus)
+    cpus = os.cpu_count() or 1
+    if slots == 1:
+        threads = int(opts.cpus_per_trial) if opts.cpus_per_trial else 0  # 0: torch's default, all cores
+        cache: dict = {}
+        for trial in trials:
+            yield trial, run_trial(trial, opts.evaluate, threads, "local", cache, opts.show_progress, opts.resume)
+        return
+
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = int(opts.cpus_per_trial) if opts.cpus_per_trial else max(1, cpus // slots)
+    ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no CUDA state inherited from this one
+    gpu_ids = ctx.Queue()
+    for i in range(slots):
+        gpu_ids.put(str(i % gpus) if gpus else None)
+    pool = ProcessPoolExecutor(slots, mp_context=ctx, initializer=_pin_worker, initargs=(gpu_ids,))
+    try:
+        futures = {pool.submit(run_trial, t, opts.evaluate, threads, "local"): t for t in trials}
+        for future in as_completed(futures):
+            trial = futures[future]
+            try:
+                summary = future.result()
+            except Exception as e:  # the worker died (a crashed pool fails every trial still queued)
+                summary = lost(trial, e)
+            yield trial, summary
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pin_worker(gpu_ids) -> None:
+    gpu = gpu_ids.get()
+    if gpu is not None:  # before CUDA initialises in this process, so it only ever sees its own GPU
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+
+
+def _import_ray():
+    os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
+    # Under `uv run`, Ray would otherwise start every worker through `uv run` in a copy of the working
+    # directory, which builds a second environment (minutes, and without the ray extra). Workers use this
+    # interpreter instead; a cluster's nodes need ganbench installed (see benchmarks/README.md).
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("the ray executor needs Ray, an optional extra: pip install 'ganbench[ray]' "
+                          "(in a checkout: uv sync --extra ray), or use --executor local") from None
+    return ray
+
+
+def _ray_trial(trial: Trial, evaluate: bool, threads: int) -> dict[str, Any]:
+    return run_trial(trial, evaluate, threads, "ray")
+
+
+def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dict[str, Any]]]:
+    """A Ray task per trial, each holding cpus_per_trial CPUs (default 1) and gpus_per_trial GPUs (default 1 where
+    the cluster has GPUs). Joins the cluster at opts.ray_address, or starts a local one sized to this machine
+    (and to at least max_concurrent trials) and stops it at the end."""
+    ray = _import_ray()
+    cpus = opts.cpus_per_trial or 1.0
+    started = False
+    if not ray.is_initialized():
+        if opts.ray_address:
+            ray.init(address=opts.ray_address, log_to_driver=True)
+        else:
+            # address="local": always a fresh cluster, never one that someone else started on this machine
+            size = max(os.cpu_count() or 1, math.ceil(opts.max_concurrent * cpus))
+            ray.init(address="local", num_cpus=size, include_dashboard=False, log_to_driver=True,
+                     object_store_memory=OBJECT_STORE_BYTES)
+        started = True
+    running: dict = {}
+    try:
+        total = ray.cluster_resources()
+        gpus = opts.gpus_per_trial if opts.gpus_per_trial is not None else (1.0 if total.get("GPU", 0) >= 1 else 0.0)
+        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        if not any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in nodes):
+            raise ConfigError(f"no node of the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs for one trial "
+                              f"(cluster: {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs); "
+                              "lower --cpus-per-trial / --gpus-per-trial")
+        task = ray.remote(_ray_trial)
+        threads = max(1, int(cpus))
+        limit = opts.max_concurrent or len(trials)
+        queue = list(reversed(trials))
+        while queue or running:
+            while queue and len(running) < limit:
+                trial = queue.pop()
+                options = task.options(num_cpus=cpus, num_gpus=gpus, max_retries=0, name=f"ganbench:{trial.label}")
+                running[options.remote(trial, opts.evaluate, threads)] = trial
+            done, _ = ray.wait(list(running), num_returns=1)
+            for ref in done:
+                trial = running.pop(ref)
+                try:
+                    summary = ray.get(ref)
+                except ray.exceptions.RayError as e:  # the worker died, or the task could not run
+                    summary = lost(trial, e)
+                yield trial, summary
+    finally:  # Ctrl-C, an error, or the caller stopped early: stop what still runs (it resumes next time)
+        for ref in running:
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
+
+
+EXECUTORS.register("local", run_local)
+EXECUTORS.register("ray", run_ray)
+
