@@ -82,7 +82,7 @@ def overlapping(intervals: list[tuple[float, float]]) -> bool:
     ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nseed=[0]\n", TINY, "Did you mean 'seeds'?"),
     ("[sweep]\nvariants=['dcgan']\n", TINY, "[sweep] budget is missing"),
     ("[sweep]\nvariants=[]\nbudget='1kimg'\n", TINY, "non-empty list of variant names"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1 epoch'\n", TINY, "budget '1 epoch' is not understood"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1 fortnight'\n", TINY, "budget '1 fortnight' is not understood"),  # epochs are a unit since issue 13
     ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nexecutor='slurm'\n", TINY, "unknown executor 'slurm'"),
     ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nn_critics=[1]\n", TINY, "Did you mean 'n_critic'?"),
     ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nbudget=['1kimg']\n", TINY,
