@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 
 from ganbench import data as data_mod
 from ganbench import lock, runner
+from ganbench import models as models_mod
 from ganbench import train as train_mod
 from ganbench.cli import app
 from ganbench.config import FIELDS, ConfigError, load_recipe, make_config, parse_overrides
@@ -370,17 +371,17 @@ def test_collapse_report_tells_a_constant_generator_from_a_diverse_one(images):
 
 
 def test_summary_flags_a_collapsed_generator(tmp_path, images, monkeypatch, capsys):
-    original = train_mod.Generator.forward
+    original = models_mod.Generator.forward
 
     def constant(self, z):  # one image for every z; still differentiable so training runs normally
         out = original(self, z)
         return out.mean(0, keepdim=True).expand_as(out)
 
-    monkeypatch.setattr(train_mod.Generator, "forward", constant)
+    monkeypatch.setattr(models_mod.Generator, "forward", constant)
     summary = execute(Plan(tiny(), tmp_path / "collapsed"), images, {}, show_progress=False)
     assert summary["status"] == "completed" and summary["collapse"]["collapsed"]
     assert "samples look collapsed" in capsys.readouterr().err
-    monkeypatch.setattr(train_mod.Generator, "forward", original)
+    monkeypatch.setattr(models_mod.Generator, "forward", original)
     healthy = execute(Plan(tiny("random"), tmp_path / "random"), images, {}, show_progress=False)
     assert healthy["collapse"]["collapsed"] is False and healthy["collapse"]["ratio"] > 0.5
     assert read_json(tmp_path / "collapsed" / "summary.json")["collapse"]["collapsed"] is True

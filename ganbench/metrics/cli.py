@@ -28,6 +28,7 @@ import typer
 from ganbench.io import jsonable
 from ganbench.metrics import evaluator as ev
 from ganbench.metrics import inception
+from ganbench.rundir import RunDir
 
 DEFAULT_RESOLUTION = 64
 BUILT_IN = ("synthetic",)  # data sets that need no folder
@@ -65,7 +66,7 @@ def parse_source(text: str) -> Source:
         return Source(text, "dataset", name=head, root=root, split=split)
     path = Path(text).expanduser()
     if path.is_dir():
-        if (path / "config.json").is_file():
+        if RunDir(path).is_run():
             return Source(text, "run", run_dir=path)
         return Source(text, "dataset", name="folder", root=str(path))
     raise ValueError(f"'{text}' is neither a registered data set ({', '.join(sorted(DATASETS))}), nor an existing "

@@ -12,7 +12,7 @@ from ganbench.io import write_grid_png
 from ganbench.report import pages, plots, tables
 from ganbench.report.pages import Bullets, Code, Figure, Gallery, Heading, Para, Table
 from ganbench.report.runs import ReportError, Run, discover, group_label
-from ganbench.rundir import Status
+from ganbench.rundir import RunDir, Status
 
 FIGURES = ("fid_vs_kimg.png", "fid_vs_time.png", "losses.png", "d_outputs.png", "throughput.png")
 
@@ -28,7 +28,7 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     """Read every run under `results_dir` and write the report files; see the package docstring."""
     results_dir = Path(results_dir)
     out = Path(out_dir) if out_dir is not None else results_dir / "report"
-    if (out / "config.json").exists():
+    if RunDir(out).config.exists():
         raise ReportError(f"output folder '{out}' is a run folder: pick another -o (default: <results>/report)")
     runs = discover(results_dir, exclude=out)
     out.mkdir(parents=True, exist_ok=True)

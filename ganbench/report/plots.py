@@ -20,6 +20,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ganbench import families as fam
 from ganbench.report.runs import Run, group_label, number
+from ganbench.rundir import Status
 
 BAND = ("pi", 100)  # seaborn: percentile interval 0..100 = min-max over seeds
 BAND_NOTE = "line: mean over seeds; band: min–max over seeds"
@@ -122,7 +123,7 @@ def fid_curves(evals: pd.DataFrame, key: str | None, baseline: float | None, col
             order = [g for g in colours if g in set(data["group"])]  # legend in rank order
             sns.lineplot(data=data, x=x, y="value", hue="group", hue_order=order, estimator="mean",
                          errorbar=BAND, marker="o", palette={g: colours[g] for g in order}, ax=ax)
-            diverged = data[data["status"] != "completed"].sort_values(x).groupby("run").tail(1)
+            diverged = data[data["status"] != Status.COMPLETED].sort_values(x).groupby("run").tail(1)
             if not diverged.empty:
                 ax.scatter(diverged[x], diverged["value"], marker="X", s=90, color="black", zorder=5,
                            label="last evaluation of a run that did not complete")

@@ -19,6 +19,7 @@ import pandas as pd
 from ganbench import families as fam
 from ganbench.report.runs import METRIC_KEY, Run, group_label, metric_keys, number
 from ganbench.report.stats import TEST_NAME, Interval, compare, t_interval
+from ganbench.rundir import Status
 
 COUNTERS = {"kimg": "kimg", "g_steps": "G steps", "d_steps": "D steps", "seconds": "train time (s)",
             "img_per_s": "img/s", "peak_mem_mb": "peak mem (MB)"}
@@ -114,7 +115,7 @@ def summarise(results: pd.DataFrame, rank_key: str | None) -> Summary:
     intervals: dict[tuple[str, str], Interval] = {}
     rows = []
     for group, runs in results.groupby("group", sort=False):
-        done = runs[runs["status"] == "completed"]
+        done = runs[runs["status"] == Status.COMPLETED]
         statuses = Counter(runs["status"])
         row: dict[str, Any] = {"group": group, "variant": runs["variant"].iloc[0],
                                "family": runs["family"].iloc[0], "objective": runs["objective"].iloc[0],
@@ -145,10 +146,10 @@ def summarise(results: pd.DataFrame, rank_key: str | None) -> Summary:
         for i in range(len(ranked)):
             frame.loc[i, "rank"] = i + 1
             if i + 1 < len(ranked):
-                a = results.loc[(results["group"] == frame.loc[i, "group"]) & (results["status"] == "completed"),
+                a = results.loc[(results["group"] == frame.loc[i, "group"]) & (results["status"] == Status.COMPLETED),
                                 rank_by]
                 b = results.loc[(results["group"] == frame.loc[i + 1, "group"])
-                                & (results["status"] == "completed"), rank_by]
+                                & (results["status"] == Status.COMPLETED), rank_by]
                 cmp = compare(a.tolist(), b.tolist())
                 frame.loc[i, "vs_next_rank"] = cmp.text
                 frame.loc[i, "vs_next_rank_p"] = cmp.p
@@ -241,7 +242,7 @@ def results_table(results: pd.DataFrame, order: list[str]) -> tuple[list[str], l
                 cells.append(_text(v))
             elif c.endswith("_best") and not pd.isna(r.get(f"{c}_kimg", math.nan)):
                 cells.append(f"{fmt(v)} @ {fmt(r[f'{c}_kimg'])} kimg")
-            elif c.endswith("_final") and r["status"] != "completed" and not pd.isna(v):
+            elif c.endswith("_final") and r["status"] != Status.COMPLETED and not pd.isna(v):
                 cells.append(f"{fmt(v)} (latest evaluation)")  # the run never reached its final one
             else:
                 cells.append(fmt(v) if not (c == "img_per_s" and fam.is_baseline(r["family"])) else "n/a")

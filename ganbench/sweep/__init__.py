@@ -14,7 +14,7 @@ A sweep file is TOML (examples in benchmarks/sweeps/, the format in benchmarks/R
 Layout of the results (default `results/sweeps/<name>/`):
 
     <out>/sweep.json                    the sweep as planned: its file, its options, every trial
-    <out>/<variant>/<trial>/seed<k>/    an ordinary run directory (see ganbench.runner) plus trial.json:
+    <out>/<variant>/<trial>/seed<k>/    an ordinary run directory (see ganbench.rundir) plus trial.json:
                                         sweep, trial tag, params, and one record per attempt (host, pid,
                                         threads, start and end wall times, status)
 
@@ -22,6 +22,12 @@ A search point is projected onto the hyperparameters that act on each variant (n
 on objectives with a penalty only, kl_weight on the VAE only, nothing on the random baseline), and points that
 then give the same config run once: the random baseline runs once per seed however large the search, and a VAE
 is not trained five times because n_critic took five values.
+
+`ganbench run` is the same path with an empty search space and no trial folder: `plan_runs` -> `trial_state` ->
+an executor (local, one at a time) -> `execute.run_trial` -> `ganbench.runner.execute`.
+
+Modules, one job each: spec.py (the file), search.py (the points and their tags), plan.py (trials and their
+states), execute.py (one trial in this process), executors.py (local, ray), command.py (`ganbench sweep`).
 
 Running the same sweep again skips completed and diverged trials (a divergence is a result, not an accident;
 --rerun-diverged retries them) and resumes the others from their last checkpoint, whichever executor ran them.

@@ -51,7 +51,8 @@ def sweep_command(
             _import_ray()  # the missing-extra message now, not after the plan is written
         todo = [t for t in trials if states[t.run_dir] in TO_RUN]
         write_json(out / "sweep.json", {
-            "sweep": asdict(sweep) | {"variants": list(sweep.variants), "seeds": list(sweep.seeds)},
+            "sweep": {k: v for k, v in asdict(sweep).items() if k != "plain"}
+                     | {"variants": list(sweep.variants), "seeds": list(sweep.seeds)},
             "executor": name, "command": sys.argv, "updated": _now(),
             "trials": [{"variant": t.cfg.variant, "trial": t.tag, "seed": t.cfg.seed, "params": t.params,
                         "run_dir": str(t.run_dir.relative_to(out))} for t in trials]})

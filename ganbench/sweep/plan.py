@@ -137,11 +137,11 @@ def plan_text(trials: list[Trial], states: dict[Path, str]) -> str:
         params = ", ".join(f"{k}={_short(v)}" for k, v in group[0].params.items()) or "(the recipe)"
         ignored = f"  [not applicable: {', '.join(group[0].ignored)}]" if group[0].ignored else ""
         rows.append([variant, tag, seeds, params + ignored])
-    counts = {s.value: list(states.values()).count(s) for s in State}
-    todo = counts["new"] + counts["resumable"]
-    foot = (f"\n{len(trials)} trials: {todo} to run ({counts['new']} new, {counts['resumable']} to resume), "
-            f"{counts['completed']} completed, {counts['diverged']} diverged")
-    if counts["locked"]:
-        foot += f", {counts['locked']} being written by another process (left alone)"
+    counts = {s: list(states.values()).count(s) for s in State}
+    todo = counts[State.NEW] + counts[State.RESUMABLE]
+    foot = (f"\n{len(trials)} trials: {todo} to run ({counts[State.NEW]} new, {counts[State.RESUMABLE]} to resume), "
+            f"{counts[State.COMPLETED]} completed, {counts[State.DIVERGED]} diverged")
+    if counts[State.LOCKED]:
+        foot += f", {counts[State.LOCKED]} being written by another process (left alone)"
     return _columns(rows, ["variant", "trial", "seed:state", "params"]) + foot
 

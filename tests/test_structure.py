@@ -1,0 +1,111 @@
+"""One owner per concept: the run directory, families, budgets, errors; one execution path, no import cycle."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ganbench import families
+from ganbench.budget import Budget, parse_budget
+from ganbench.cli import app
+from ganbench.config import ConfigError, load_recipe, make_config
+from ganbench.data import DataSpec, load_dataset
+from ganbench.io import read_json, read_jsonl
+from ganbench.rundir import FINAL, RunDir, Status, best
+from ganbench.train import train
+
+PACKAGE = Path(__file__).resolve().parent.parent / "ganbench"
+TINY = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=96, tick_kimg=0.064,
+            device="cpu")
+
+
+def _sources() -> dict[str, str]:
+    return {p.relative_to(PACKAGE).as_posix(): p.read_text() for p in PACKAGE.rglob("*.py")}
+
+
+def test_file_names_status_words_and_families_have_one_owner():
+    for path, text in _sources().items():
+        if path != "rundir.py":
+            assert not re.search(r'"(summary|config|trial)\.json"|"metrics\.jsonl"|"latest\.pt"', text), path
+            assert not re.search(r"write_json\([^,]*summary", text), path  # RunDir.write_summary is the writer
+        if not path.startswith("families/"):
+            assert not re.search(r'family\s*[!=]=|\.family\s+in\s|== "(gan|vae)"', text), path
+
+
+def test_no_module_imports_the_cli_and_none_is_over_about_400_lines():
+    out = subprocess.run([sys.executable, "-c", "import sys, ganbench.sweep, ganbench.sweep.command, ganbench.runner, "
+                          "ganbench.train, ganbench.report; print('ganbench.cli' in sys.modules)"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    sizes = {p: len(t.splitlines()) for p, t in _sources().items()}
+    assert max(sizes.values()) <= 430, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+
+
+def test_status_words_and_best_point():
+    assert [s.value for s in Status] == ["completed", "diverged", "failed", "interrupted", "running", "locked"]
+    assert Status("diverged") == "diverged" and Status.COMPLETED in FINAL and Status.FAILED not in FINAL
+    evals = [{"kind": "eval", "kimg": 1.0, "g_steps": 4, "seconds": 1.0, "fid50": 90.0},
+             {"kind": "eval", "kimg": 2.0, "g_steps": 8, "seconds": 2.0, "fid50": 70.0},
+             {"kind": "eval", "kimg": 3.0, "g_steps": 12, "seconds": 3.0, "fid50": None},
+             {"kind": "tick", "kimg": 3.0, "fid50": 1.0}]
+    assert best(evals, "fid50") == {"metric": "fid50", "value": 70.0, "kimg": 2.0, "g_steps": 8, "seconds": 2.0}
+    assert best(evals, "kid50") is None
+
+
+def test_families_say_which_hyperparameters_act():
+    gan, wgan, vae, rnd = (make_config(load_recipe(v), **TINY) for v in ("dcgan", "wgan-gp", "vae", "random"))
+    assert families.get("gan").applies("n_critic", gan) and not families.get("vae").applies("n_critic", vae)
+    assert families.get("gan").applies("gp_weight", wgan) and not families.get("gan").applies("gp_weight", gan)
+    assert families.get("vae").applies("kl_weight", vae) and not families.get("gan").applies("kl_weight", gan)
+    assert not any(families.get("random").applies(k, rnd) for k in families.HYPERPARAMETERS)
+    assert families.is_baseline("random") and not families.is_baseline("gan") and not families.is_baseline("?")
+    with pytest.raises(KeyError, match="Did you mean 'vae'"):
+        families.get("vea")
+
+
+def test_budget_units_including_epochs():
+    assert parse_budget("3epochs") == Budget("epochs", 3.0) and parse_budget("1.5 epoch") == Budget("epochs", 1.5)
+    assert parse_budget("2kimg") == Budget("img", 2000.0) and str(parse_budget("2kimg")) == "2kimg"
+    assert str(parse_budget("3epochs")) == "3epochs" and parse_budget("3epochs").in_images(100) == Budget("img", 300)
+    assert parse_budget("10min") == Budget("seconds", 600.0)
+    with pytest.raises(ConfigError, match="not understood"):
+        parse_budget("3 fortnights")
+
+
+def test_an_epoch_budget_shows_each_image_that_many_times_on_average_and_records_epochs(tmp_path):
+    images = load_dataset(DataSpec("synthetic", resolution=16, max_images=96)).images  # 96 images, batch 16
+    cfg = make_config(load_recipe("vae"), **TINY, budget="2epochs")
+    summary = train(cfg, tmp_path, images)
+    assert summary["kimg"] == pytest.approx(0.192) and summary["epoch"] == pytest.approx(2.0)  # 12 steps of 16
+    assert summary["g_steps"] == 12 and summary["budget"] == "2epochs"
+    ticks = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["kind"] == "tick"]
+    assert [round(r["epoch"] * 96) for r in ticks] == [round(r["kimg"] * 1000) for r in ticks]
+
+
+def test_named_choices_fail_at_plan_time_with_did_you_mean(tmp_path):
+    res = CliRunner().invoke(app, ["run", "--dataset", "celebA", "--dry-run", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "unknown dataset 'celebA'. Did you mean 'celeba'?" in res.stderr
+    res = CliRunner().invoke(app, ["run", "--set", "family=gna", "--dry-run", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "Did you mean 'gan'?" in res.stderr
+    ok = CliRunner().invoke(app, ["run", "--dataset", "celeba", "--dry-run", "--out", str(tmp_path / "o")])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_run_and_sweep_share_one_path_and_one_summary_writer(tmp_path):
+    """`ganbench run` plans a sweep with an empty search space: same directories as before, no trial.json."""
+    from ganbench.sweep import plan_runs
+
+    trials = plan_runs(["dcgan", "random"], [0, 1], tmp_path, dict(TINY, budget="32img"), {})
+    assert [t.label for t in trials] == ["dcgan/seed0", "random/seed0", "dcgan/seed1", "random/seed1"]
+    assert [t.run_dir for t in trials][:2] == [tmp_path / "dcgan" / "seed0", tmp_path / "random" / "seed0"]
+    res = CliRunner().invoke(app, ["run", "--variants", "random", "--no-eval", "--out", str(tmp_path / "r"),
+                                   *sum(([f"--{k.replace('_', '-')}", str(v)] for k, v in TINY.items()
+                                         if k in ("resolution", "max_images", "device")), [])])
+    assert res.exit_code == 0, res.output
+    run = RunDir(tmp_path / "r" / "random" / "seed0")
+    assert read_json(run.summary)["status"] == Status.COMPLETED and not run.trial.exists()
