@@ -57,6 +57,7 @@ class Config:
     checkpoint_ticks: int = 5  # save a checkpoint every this many ticks (and always at the end)
     eval_every_kimg: float = 0.0  # evaluate FID etc. every this many kimg during training; 0 = at the end only
     eval_samples: int = 500  # generated (and reference) images per evaluation; metric names carry it (fid500)
+    eval_split: str = "train"  # the data set split the reference images come from: heldout = images never trained on
     inception_weights: str = ""  # torch-fidelity Inception weights file; "" = the bundled standard weights
     # ---- execution ----
     seed: int = 0
@@ -81,6 +82,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "d_norm": ("batch", "layer", "spectral", "none"),
     "device": ("auto", "cuda", "mps", "cpu"),
     "precision": ("fp32", "bf16", "fp16"),
+    "eval_split": ("train", "val", "test", "heldout", "all"),
 }
 # Fields that change where or how fast a run goes, not what it learns: resuming may change them.
 EXECUTION_ONLY = ("device", "compile", "description")

@@ -22,7 +22,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,10 @@ LOADER_VERSION = 1
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 CELEBA_DEFAULT_CROP = 160
 SYNTHETIC_SIZE = 10_000  # images in the built-in data set's train split (and its test split)
-SPLITS = ("train", "val", "test", "all")
+SPLITS = ("train", "val", "test", "heldout", "all")  # heldout: every image not in train (val and test)
+# CelebA's official partition (list_eval_partition.txt) is contiguous in the image ids: these are its last ids of
+# train (0) and val (1); the rest is test (2). Used when the partition file is absent but the files keep their ids.
+CELEBA_LAST_TRAIN_ID, CELEBA_LAST_VAL_ID = 162_770, 182_637
 
 
 class DataError(ValueError):
@@ -190,8 +193,9 @@ def _draw_faces(n: int, res: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _load_synthetic(spec: DataSpec) -> ImageSet:
-    if spec.split not in ("train", "test", "all"):
-        raise DataError("the synthetic data set has splits 'train' and 'test' (independent draws)")
+    if spec.split not in ("train", "test", "heldout", "all"):
+        raise DataError("the synthetic data set has splits 'train' and 'test' (independent draws; 'heldout' = test)")
+    spec = replace(spec, split="test") if spec.split == "heldout" else spec
     count = SYNTHETIC_SIZE if spec.max_images <= 0 else min(spec.max_images, SYNTHETIC_SIZE)
     split_seed = {"train": 0, "all": 0, "test": 1}[spec.split]
 
@@ -366,21 +370,34 @@ def _load_celeba(spec: DataSpec) -> ImageSet:
         raise DataError(f"no .jpg files in '{img_dir}'")
     partition = next((p for p in (root / "list_eval_partition.txt", root / "Eval" / "list_eval_partition.txt")
                       if p.is_file()), None)
-    if partition is not None and spec.split != "all":
-        wanted = {"train": "0", "val": "1", "test": "2"}[spec.split]
-        names = set()
-        for line in partition.read_text().splitlines():
-            parts = line.split()
-            if len(parts) == 2 and parts[1] == wanted:
-                names.add(parts[0])
-        files = [p for p in files if p.name in names]
-        if not files:
-            raise DataError(f"no image of split '{spec.split}' in {partition} is present in '{img_dir}'")
-        split_note = f"{spec.split} (from {partition.name})"
+    wanted = {"train": {"0"}, "val": {"1"}, "test": {"2"}, "heldout": {"1", "2"}}.get(spec.split)
+    if wanted is not None:
+        if partition is not None:
+            part = dict(line.split()[:2] for line in partition.read_text().splitlines() if len(line.split()) >= 2)
+            source = partition.name
+        elif all(p.stem.isdigit() for p in files):
+            part = {p.name: _celeba_official_part(int(p.stem)) for p in files}
+            source = "official CelebA id ranges; no list_eval_partition.txt"
+        elif spec.split == "train":
+            part, source = None, None
+        else:
+            raise DataError(f"split '{spec.split}' of '{img_dir}' needs list_eval_partition.txt or the original "
+                            "CelebA file names (000001.jpg ...): add the partition file, or use split 'all'")
+        if part is not None:
+            files = [p for p in files if part.get(p.name) in wanted]
+            if not files:
+                raise DataError(f"no image of split '{spec.split}' ({source}) is present in '{img_dir}'")
+            split_note = f"{spec.split} (from {source})"
+        else:
+            split_note = "all images (no list_eval_partition.txt and not CelebA file names)"
     else:
-        split_note = "all images (no list_eval_partition.txt)" if partition is None else "all"
+        split_note = "all"
     crop = spec.crop or CELEBA_DEFAULT_CROP
     return _image_files(spec, files, crop, {"split": split_note})
+
+
+def _celeba_official_part(image_id: int) -> str:
+    return "0" if image_id <= CELEBA_LAST_TRAIN_ID else ("1" if image_id <= CELEBA_LAST_VAL_ID else "2")
 
 
 def _load_torchvision(spec: DataSpec) -> ImageSet:
@@ -388,8 +405,9 @@ def _load_torchvision(spec: DataSpec) -> ImageSet:
     import torchvision
 
     cls = {"cifar10": torchvision.datasets.CIFAR10, "mnist": torchvision.datasets.MNIST}[spec.name]
-    if spec.split not in ("train", "test"):
-        raise DataError(f"{spec.name} has splits 'train' and 'test'")
+    if spec.split not in ("train", "test", "heldout"):
+        raise DataError(f"{spec.name} has splits 'train' and 'test' ('heldout' = test)")
+    spec = replace(spec, split="test") if spec.split == "heldout" else spec
     try:
         ds = cls(str(root), train=spec.split == "train", download=False)
     except RuntimeError as e:

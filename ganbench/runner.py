@@ -7,6 +7,7 @@ its checkpoint and skips completed ones; a run directory that holds another conf
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import platform
 import signal
@@ -93,12 +94,17 @@ def shared_inputs(cfg: Config, evaluate: bool, cache: dict):
     imageset = cache[spec]
     if not evaluate:
         return imageset, None
-    key = ("evaluator", spec, cfg.eval_samples, cfg.inception_weights, cfg.device)
+    # the reference: the training images themselves, or another split of the same data (never capped by max_images)
+    ref_spec = spec if cfg.eval_split == "train" else dataclasses.replace(spec, split=cfg.eval_split, max_images=0)
+    key = ("evaluator", ref_spec, cfg.eval_samples, cfg.inception_weights, cfg.device)
     if key not in cache:
         from ganbench.metrics import build_evaluator
         from ganbench.train import pick_device
 
-        cache[key] = build_evaluator(imageset, cfg.eval_samples, pick_device(cfg.device), weights=cfg.inception_weights)
+        if ref_spec not in cache:
+            cache[ref_spec] = data_mod.load_dataset(ref_spec)
+        cache[key] = build_evaluator(cache[ref_spec], cfg.eval_samples, pick_device(cfg.device),
+                                     weights=cfg.inception_weights)
     return imageset, cache[key]
 
 

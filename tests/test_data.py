@@ -147,3 +147,45 @@ def test_real_celeba_subset(cache, celeba_root):
     ds = load_dataset(DataSpec("celeba", root=str(celeba_root), resolution=32, max_images=64))
     assert ds.images.shape == (64, 3, 32, 32) and ds.protocol["skipped"] == 0
     assert 60 < ds.images.float().mean() < 200
+
+
+def test_celeba_without_partition_file_uses_the_official_id_ranges(cache, tmp_path):
+    """CelebA's partition is contiguous in the ids: train <= 162770 < val <= 182637 < test. Without the file, the
+    splits come from the file names, so a held-out reference never overlaps the training images."""
+    img = tmp_path / "celeba" / "img_align_celeba"
+    img.mkdir(parents=True)
+    ids = [1, 162_770, 162_771, 182_637, 182_638, 202_599]
+    for i in ids:
+        Image.fromarray(np.full((218, 178, 3), i % 255, dtype=np.uint8)).save(img / f"{i:06d}.jpg")
+    root = str(tmp_path / "celeba")
+    sizes = {s: len(load_dataset(DataSpec("celeba", root=root, resolution=16, split=s)))
+             for s in ("train", "val", "test", "heldout", "all")}
+    assert sizes == {"train": 2, "val": 2, "test": 2, "heldout": 4, "all": 6}
+    train = load_dataset(DataSpec("celeba", root=root, resolution=16, split="train"))
+    assert "official CelebA id ranges" in train.protocol["split"]
+    (img / "renamed.jpg").write_bytes((img / "000001.jpg").read_bytes())  # not an id: no split can be derived
+    with pytest.raises(DataError, match="list_eval_partition"):
+        load_dataset(DataSpec("celeba", root=root, resolution=16, split="heldout"))
+
+
+def test_heldout_is_the_test_split_of_the_built_in_data(cache):
+    a = load_dataset(DataSpec("synthetic", resolution=16, max_images=20, split="heldout")).images
+    b = load_dataset(DataSpec("synthetic", resolution=16, max_images=20, split="test")).images
+    assert torch.equal(a, b)
+
+
+def test_the_reference_comes_from_eval_split_uncapped(cache, monkeypatch):
+    """eval_split=heldout: the evaluator's reference images are the held-out split, not the (capped) training set."""
+    import ganbench.metrics as metrics_mod
+    from ganbench import runner
+    from ganbench.config import Config
+
+    seen = {}
+    monkeypatch.setattr(metrics_mod, "build_evaluator", lambda ref, n, device, weights="": seen.setdefault("ref", ref))
+    store: dict = {}
+    cfg = Config(resolution=16, max_images=30, eval_split="heldout", device="cpu")
+    train, _ = runner.shared_inputs(cfg, True, store)
+    assert len(train) == 30 and len(seen["ref"]) == 10_000 and seen["ref"].protocol["split"] == "test"
+    seen.clear()
+    runner.shared_inputs(Config(resolution=16, max_images=30, device="cpu"), True, store)  # default: the train set
+    assert seen["ref"] is train
