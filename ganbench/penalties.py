@@ -107,15 +107,15 @@ def dragan_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
     """DRAGAN's penalty near the data (Kodali et al. 2017, "On Convergence and Stability of GANs", sec. 4).
 
     Follows the authors' code: perturb each real by delta = 0.5 * std(real) * u, u ~ U[0, 1) per element (std
-    over the whole batch, a constant here), then penalise at a random point between real and perturbed real,
-    x_hat = real + alpha * delta, alpha ~ U[0, 1) per sample. Draws: u (shape of real) first, then alpha (B,).
+    over every element of the batch, ddof 0 as numpy's in that code; a constant, no gradient), then penalise at
+    a random point between real and perturbed real, x_hat = real + alpha * delta, alpha ~ U[0, 1) per sample. Draws: u (shape of real) first, then alpha (B,).
     The paper's text writes delta ~ N(0, cI); the code, which the published results come from, is used. Fakes
     are not used.
     """
     real = real.detach()
     u = torch.rand(real.shape, device=real.device, dtype=real.dtype, generator=generator)
     alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype, generator=generator)
-    x_hat = (real + alpha * 0.5 * real.std() * u).requires_grad_(True)
+    x_hat = (real + alpha * 0.5 * real.std(correction=0) * u).requires_grad_(True)
     return (_grad_at(D, x_hat).norm(2, dim=1) - 1).pow(2).mean()
 
 

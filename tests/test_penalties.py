@@ -99,7 +99,7 @@ def test_quadratic_critic_dragan_on_perturbed_reals_with_the_documented_draws():
     g = torch.Generator().manual_seed(7)
     u = torch.rand(real.shape, dtype=D64, generator=g)
     alpha = torch.rand(8, 1, 1, 1, dtype=D64, generator=g)
-    x_hat = real + alpha * 0.5 * real.std() * u
+    x_hat = real + alpha * 0.5 * real.std(correction=0) * u
     assert_close(got, (a * x_hat.flatten(1).norm(dim=1) - 1).pow(2).mean())
     # it never looks at fakes, and the perturbation moves it away from the penalty at the reals themselves
     again = penalties.get("dragan")(Quadratic(a), real, batch(9), torch.Generator().manual_seed(7))

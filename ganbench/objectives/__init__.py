@@ -6,6 +6,8 @@ An objective is a few pure functions of the discriminator's raw outputs (logits;
     g_loss(fake_logits) -> scalar                # minimised by G
     penalty(D, real, fake) -> scalar | None      # optional, added to d_loss times `gp_weight`
 
+(Penalties are becoming an axis of their own, `ganbench.penalties`; `wgan-gp`'s penalty is already its `gp`.)
+
 Relativistic objectives (`rpgan`, `ragan`) judge a fake relative to reals, so their G loss needs D's outputs on
 real images too. They set `needs_real_in_g = True` and take `g_loss(fake_logits, real_logits)`; everything else
 keeps `g_loss(fake_logits)`. A trainer calls `objective.generator_loss(fake_logits, real_logits)`, which passes
