@@ -5,18 +5,22 @@ Pipeline, one stage per module: images -> Inception features (inception.py: weig
 the trainer's evaluator (evaluator.py). `ganbench fid A B` lives in cli.py.
 """
 
+from ganbench.metrics import names
 from ganbench.metrics.evaluator import (
     KEY_FID,
+    KEY_FIDINF,
     KEY_KID,
     KEY_KID_STD,
     KEY_PRECISION,
     KEY_RECALL,
     METRICS,
+    RANK_BY,
     REPORTED,
     Evaluator,
     MetricSettings,
     build_evaluator,
     compute_metrics,
+    evaluator_keys,
     kid_subset_size,
     metric_name,
     metric_names,
@@ -32,8 +36,8 @@ from ganbench.metrics.inception import (
 )
 
 __all__ = [
-    "KEY_FID", "KEY_KID", "KEY_KID_STD", "KEY_PRECISION", "KEY_RECALL", "METRICS", "REPORTED", "WEIGHTS_ENV",
+    "KEY_FID", "KEY_FIDINF", "KEY_KID", "RANK_BY", "KEY_KID_STD", "KEY_PRECISION", "KEY_RECALL", "METRICS", "REPORTED", "WEIGHTS_ENV",
     "Evaluator", "FeatureSet", "InceptionWeights", "InceptionWeightsError", "MetricSettings", "build_evaluator",
-    "compute_metrics", "images_features", "inception_weights_info", "kid_subset_size", "metric_name",
-    "metric_names", "quantize", "reference_features", "resolve_weights",
+    "compute_metrics", "evaluator_keys", "images_features", "inception_weights_info", "kid_subset_size", "metric_name",
+    "metric_names", "names", "quantize", "reference_features", "resolve_weights",
 ]
