@@ -202,8 +202,11 @@ def fid_subsets(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, s: np.ndarray
     trace2 = (np.trace(gy) - m * myy) / (m - 1)
     centred = c - c.mean(axis=1, keepdims=True) - c.mean(axis=0, keepdims=True) + mxy
     square = centred @ centred.T if n <= m else centred.T @ centred  # its eigenvalues: the squared singular values
-    eig = np.linalg.eigvalsh((square + square.T) / 2)  # 2-3x faster than an SVD here, same sum to ~1e-8 relative
-    tr_covmean = np.sqrt(np.clip(eig, 0.0, None)).sum() / math.sqrt((n - 1) * (m - 1))
+    eig = np.linalg.eigvalsh((square + square.T) / 2)  # 2-3x faster than an SVD here
+    # Rank <= min(n, m, D) - 1: the other eigenvalues are round-off (~1e-16 of the largest) whose square roots
+    # would add spurious trace; drop everything below 1e-12 of the largest (its square root: 1e-6 of the top one).
+    eig = eig[eig > 1e-12 * max(eig.max(), 0.0)]
+    tr_covmean = np.sqrt(eig).sum() / math.sqrt((n - 1) * (m - 1))
     return float(mxx + myy - 2.0 * mxy + trace1 + trace2 - 2.0 * tr_covmean)
 
 
@@ -240,7 +243,7 @@ def fid_infinity_fit(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, rng: np.
     return float(intercept), fit
 
 
-def fid_infinity(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor, replicates: int = 50,
+def fid_infinity(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor, replicates: int = 20,
                  seed: int = 2020, points: int = FIDINF_POINTS) -> tuple[Estimate, list[tuple[int, float]]]:
     """FID-infinity of generated features (N, D) against reference features (M, D), with a bootstrap interval.
 
