@@ -294,6 +294,42 @@ def test_single_seed_and_diverged_runs(suite):
     assert "hinge/seed1 diverged at kimg 2.00" in (report.out_dir / "report.md").read_text()
 
 
+def test_single_seed_marked_once_per_row_then_one_note(suite):
+    _, report = suite
+    md = (report.out_dir / "summary.md").read_text()
+    hinge_row = next(line for line in md.splitlines() if line.startswith("| 3 | hinge |"))
+    assert hinge_row.count("n=1") == 1  # the first cell says it; the others show the bare value
+    assert "| 0.07 |" in hinge_row  # kid500 final of the one seed, bare
+    note = next(line for line in md.splitlines() if "from one completed seed, so no interval and no test" in line)
+    assert "hinge" in note and "vae" in note and "dcgan" not in note
+
+
+def test_ranking_follows_the_protocol_metric_and_pairwise_view(tmp_path):
+    """Runs whose protocol says rank_by = kid500 are ranked by KID, even where FID orders them otherwise; the
+    pairwise table says which pairs differ (Welch + Holm over the 3 pairs), by how much, with an interval."""
+    kids = {"a": [0.010, 0.011, 0.012, 0.010, 0.011], "b": [0.020, 0.022, 0.021, 0.019, 0.020],
+            "c": [0.0105, 0.0125, 0.0095, 0.0115, 0.0110]}
+    fids = {"a": 90.0, "b": 50.0, "c": 70.0}  # FID says b best: the protocol's KID must win
+    for variant, values in kids.items():
+        for seed, kid in enumerate(values):
+            run_dir = write_run(tmp_path / "res", variant, seed, fids=[fids[variant] + seed])
+            summary = json.loads((run_dir / "summary.json").read_text())
+            summary["final"]["kid500"] = kid
+            summary["metric_protocol"] = PROTOCOL | {"rank_by": "kid500"}
+            (run_dir / "summary.json").write_text(json.dumps(summary))
+    out = build_report(tmp_path / "res", tmp_path / "rep", real_images=False)
+    s = pd.read_csv(out / "summary.csv").sort_values("rank")
+    assert s["group"].tolist() == ["a", "c", "b"]  # by mean final kid500: 0.0108, 0.0110, 0.0204
+    pairs = pd.read_csv(out / "pairwise.csv").set_index(["a", "b"])
+    ab = pairs.loc[("a", "b")]
+    assert ab["diff"] == pytest.approx(np.mean(kids["a"]) - np.mean(kids["b"])) and ab["low"] < ab["diff"] < ab["high"]
+    assert bool(ab["different"]) and bool(pairs.loc[("c", "b"), "different"])
+    assert not bool(pairs.loc[("a", "c"), "different"]) and pairs.loc[("a", "c"), "p_holm"] > 0.5
+    md = (out / "summary.md").read_text()
+    assert "Pairwise comparisons on kid500: 2 of 3 pairs differ" in md and "Holm" in md
+    assert "ranked by mean final kid500" in md and "| a vs b | 5 vs 5 |" in md
+
+
 def test_missing_metric_and_runs_in_progress(suite):
     _, report = suite
     s, r = _summary(report), _results(report)
