@@ -27,11 +27,13 @@ from ganbench.metrics import (
     KEY_KID_STD,
     InceptionWeightsError,
     build_evaluator,
+    evaluator_keys,
     images_features,
     inception,
     inception_weights_info,
     metric_name,
     metric_names,
+    names,
     quantize,
     resolve_weights,
 )
@@ -376,6 +378,49 @@ def test_metrics_never_need_float64_on_the_device():
 def test_metric_names_carry_the_sample_count():
     assert metric_names(500) == ["fid500", "kid500", "precision500", "recall500"]
     assert metric_name(KEY_FID, 10000) == "fid10000" and metric_name(KEY_KID_STD, 500) == "kid500_std"
+    assert [metric_name(k, 1000) for k in evaluator_keys(1000)] == [
+        "fid1000", "kid1000", "precision1000", "recall1000", "fidinf1000", "fidinf1000_lo", "fidinf1000_hi",
+        "kid1000_lo", "kid1000_hi"]
+    assert evaluator_keys(49) == evaluator_keys(10) == ("fid", "kid", "precision", "recall")
+
+
+def test_one_grammar_parses_every_name_and_nothing_else():
+    assert names.parse("fidinf1000_lo") == names.MetricName("fidinf", 1000, "lo")  # not 'fid' + 'inf1000_lo'
+    assert names.parse("kid500_std") == names.MetricName("kid", 500, "std")
+    assert names.parse("fid500").value_name == "fid500" and names.parse("kid500_hi").value_name == "kid500"
+    for not_a_metric in ("fid", "fid500_final", "fid500_best_kimg", "loss_d", "kid_500", "fidx500", "fid-1"):
+        assert names.parse(not_a_metric) is None, not_a_metric
+    assert names.is_value("fid500", "fid") and not names.is_value("fidinf500", "fid")
+    assert not names.is_value("kid500_std") and names.is_metric("kid500_std")
+    assert names.better("kid500") == "lower is better" and names.better("recall500") == "higher is better"
+    assert names.better("kid500_lo") == ""
+    for base in names.BASES:
+        for part in ("", *names.PARTS):
+            assert str(names.parse(names.name(base, 123, part))) == names.name(base, 123, part)
+    with pytest.raises(ValueError, match="unknown metric 'fdi'"):
+        names.name("fdi", 500)
+    assert sorted(["recall5", "kid5_lo", "fid5", "kid5", "fidinf5"], key=names.sort_key) == [
+        "fid5", "fidinf5", "kid5", "kid5_lo", "recall5"]
+
+
+def test_evaluation_reports_progress_on_stderr_only(fake_inception, monkeypatch, capsys):
+    """Every batch after the first is a progress line when the interval is 0: images done / total and images/s,
+    on stderr; nothing on stdout. The extended metrics come from the same single pass (images_seen)."""
+    from ganbench.metrics import evaluator as ev
+
+    ref = load_dataset(DataSpec("synthetic", resolution=16, max_images=60))
+    evaluator = build_evaluator(ref, 60, CPU, batch_size=20)
+    seen = fake_inception.images_seen
+    monkeypatch.setattr(ev, "PROGRESS_SECONDS", 0.0)
+    capsys.readouterr()
+    out = evaluator(lambda n: torch.rand(n, 3, 16, 16) * 2 - 1)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = [line for line in captured.err.splitlines() if "images/s" in line]
+    assert [line.split(": ")[2].split(" ")[0] for line in lines] == ["20/60", "40/60", "60/60"]
+    assert "metrics from the features" in captured.err
+    assert fake_inception.images_seen == seen + 60 and set(out) == set(evaluator.names)
+    assert math.isfinite(out["fidinf60"]) and out["kid60_lo"] < out["kid60"] < out["kid60_hi"]
 
 
 def test_quantize_is_what_a_png_stores(tmp_path):
