@@ -243,10 +243,11 @@ def summary_tables(summary: Summary, results: pd.DataFrame) -> list[tuple[str, l
         quality.append([rank, str(r["group"]), _text(r["seeds"]) or "none completed", str(r["status"])]
                        + (["missing (no evaluations)"] if no_fid else []) + [cell(r, c, marked) for c in metrics]
                        + [_text(r["vs_next_rank"]), missing])
-        cost.append([str(r["group"]), str(r["status"])] + [cell(r, c, []) for c in COUNTERS])
+        marked_cost: list[bool] = []
+        cost.append([str(r["group"]), str(r["status"])] + [cell(r, c, marked_cost) for c in COUNTERS])
     tables = [("Sample quality", quality_head, quality),
               ("Compute actually spent (training only; evaluation time excluded)", cost_head, cost)]
-    if summary.pairs:
+    if any(not math.isnan(p.p) for p in summary.pairs):
         tables.append(pairwise_table(summary))
     return tables
 
@@ -263,21 +264,19 @@ def single_seed_note(summary: Summary) -> str | None:
 
 def pairwise_table(summary: Summary) -> tuple[str, list[str], list[list[str]]]:
     """Which pairs of variants differ on the ranking metric, by how much, with an interval: differing pairs
-    first, then by p."""
+    first, then by p. Pairs with a single-seed variant cannot be tested and are left out (the single-seed note
+    names those variants)."""
     key = summary.rank_by.removesuffix("_final") if summary.rank_by else "?"
     head = ["pair (A vs B)", "seeds", f"mean A - B ({key})", "95% CI of A - B", "Hedges' g", "p (Welch)",
             "p (Holm)", "verdict"]
     rows = []
-    order = sorted(summary.pairs, key=lambda p: (not p.different, math.isnan(p.p_holm), p.p_holm))
-    for p in order:
-        testable = not math.isnan(p.p)
-        verdict = ("differ" if p.different else "no detectable difference" if testable
-                   else "not testable (a variant with fewer than 2 seeds)")
-        rows.append([f"{p.a} vs {p.b}", f"{p.n_a} vs {p.n_b}", fmt(p.diff),
-                     f"{fmt(p.low)} .. {fmt(p.high)}" if testable else "–", fmt(p.hedges_g),
-                     f"{p.p:.2g}" if testable else "–", f"{p.p_holm:.2g}" if testable else "–", verdict])
-    n_diff = sum(p.different for p in summary.pairs)
-    title = (f"Pairwise comparisons on {key}: {n_diff} of {len(summary.pairs)} pairs differ "
+    tested = sorted((p for p in summary.pairs if not math.isnan(p.p)), key=lambda p: (not p.different, p.p_holm))
+    for p in tested:
+        rows.append([f"{p.a} vs {p.b}", f"{p.n_a} vs {p.n_b}", fmt(p.diff), f"{fmt(p.low)} .. {fmt(p.high)}",
+                     fmt(p.hedges_g), f"{p.p:.2g}", f"{p.p_holm:.2g}",
+                     "differ" if p.different else "no detectable difference"])
+    n_diff = sum(p.different for p in tested)
+    title = (f"Pairwise comparisons on {key}: {n_diff} of {len(tested)} pairs differ "
              "(Welch's t over seeds, Holm-corrected, family-wise alpha 0.05)")
     return title, head, rows
 
