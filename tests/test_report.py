@@ -315,6 +315,8 @@ def test_ranking_follows_the_protocol_metric_and_pairwise_view(tmp_path):
             run_dir = write_run(tmp_path / "res", variant, seed, fids=[fids[variant] + seed])
             summary = json.loads((run_dir / "summary.json").read_text())
             summary["final"]["kid500"] = kid
+            if (variant, seed) == ("a", 0):  # one run recorded its evaluation-noise interval
+                summary["final"] |= {"kid500_lo": 0.008, "kid500_hi": 0.012}
             summary["metric_protocol"] = PROTOCOL | {"rank_by": "kid500"}
             (run_dir / "summary.json").write_text(json.dumps(summary))
     out = build_report(tmp_path / "res", tmp_path / "rep", real_images=False)
@@ -327,6 +329,8 @@ def test_ranking_follows_the_protocol_metric_and_pairwise_view(tmp_path):
     assert not bool(pairs.loc[("a", "c"), "different"]) and pairs.loc[("a", "c"), "p_holm"] > 0.5
     md = (out / "summary.md").read_text()
     assert "Pairwise comparisons on kid500: 2 of 3 pairs differ" in md and "Holm" in md
+    runs_md = (out / "report.md").read_text()  # per run: the value and its own evaluation-noise interval
+    assert "| 0.01 [0.008 .. 0.012] |" in runs_md and runs_md.count(" .. 0.012] |") == 1
     assert "ranked by mean final kid500" in md and "| a vs b | 5 vs 5 |" in md
 
 

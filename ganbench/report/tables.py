@@ -299,10 +299,23 @@ def results_table(results: pd.DataFrame, order: list[str]) -> tuple[list[str], l
                 cells.append(f"{fmt(v)} @ {fmt(r[f'{c}_kimg'])} kimg")
             elif c.endswith("_final") and r["status"] != "completed" and not pd.isna(v):
                 cells.append(f"{fmt(v)} (latest evaluation)")  # the run never reached its final one
+            elif c.endswith("_final") and not pd.isna(v) and _noise(r, c) is not None:
+                cells.append(f"{fmt(v)} [{_noise(r, c)}]")  # this run's evaluation-noise interval
             else:
                 cells.append(fmt(v) if not (c == "img_per_s" and r["family"] == "random") else "n/a")
         rows.append(cells)
     return header, rows
+
+
+def _noise(row, col: str) -> str | None:
+    """'lo .. hi' of a final metric's evaluation-noise interval in a results row ('kid500_final' ->
+    kid500_lo_final, kid500_hi_final), or None when the run has none."""
+    key = col.removesuffix("_final")
+    m = names.parse(key)
+    lo, hi = (row.get(f"{names.name(m.base, m.n, part)}_final") for part in (names.LO, names.HI))
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return None
+    return f"{fmt(lo)} .. {fmt(hi)}"
 
 
 # ---------------------------------------------------------------------------------------------------- protocol
