@@ -31,6 +31,7 @@ from typing import Any
 from ganbench import __version__, lock
 from ganbench.config import Config, ConfigError, config_difference, load_recipe, make_config, parse_budget
 from ganbench.io import DiskFull, atomic_write_text, read_json, read_jsonl, write_json
+from ganbench.metrics import names
 
 STATUSES = ("completed", "diverged", "failed", "interrupted", "running")
 
@@ -272,7 +273,7 @@ def _progress_bar(cfg: Config, show: bool):
 
 def summary_table(summaries: list[dict[str, Any]]) -> str:
     """A plain-text table of one row per run, for stdout."""
-    metric = next((k for s in summaries for k in (s.get("final") or {}) if k.startswith("fid")), None)
+    metric = next((k for s in summaries for k in (s.get("final") or {}) if names.is_value(k, names.FID)), None)
     cols = ["variant", "seed", "status", "kimg", "g_steps", "seconds", "img/s"] + ([metric, "best"] if metric else [])
     rows = []
     for s in summaries:

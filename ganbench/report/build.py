@@ -7,6 +7,8 @@ import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pandas as pd
+
 from ganbench.io import write_grid_png
 from ganbench.report import pages, plots, tables
 from ganbench.report.pages import Bullets, Code, Figure, Gallery, Heading, Para, Table
@@ -35,7 +37,8 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
 
     # ---- tables: per run, per variant, and how the numbers were made
     results = tables.results_frame(runs)
-    rank_key = tables.primary_fid(runs)
+    rank_key = tables.rank_metric(runs)  # KID where the runs' protocol says so; FID for older results
+    fid_key = tables.primary_fid(runs)  # the curves and the random baseline stay FID: the figure readers know
     summary = tables.summarise(results, rank_key)
     report.warnings += _missing_warnings(runs, results)
     proto, proto_warnings = tables.protocol(runs)
@@ -43,6 +46,9 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     results.to_csv(out / "results.csv", index=False)
     summary.frame.to_csv(out / "summary.csv", index=False)
     report.files += [out / "results.csv", out / "summary.csv"]
+    if summary.pairs:
+        pd.DataFrame([vars(p) for p in summary.pairs]).to_csv(out / "pairwise.csv", index=False)
+        report.files.append(out / "pairwise.csv")
 
     # ---- figures
     order = summary.frame["group"].tolist()
@@ -50,11 +56,11 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     objectives = {g: o for g, o in zip(summary.frame["group"], summary.frame["objective"], strict=True)
                   if isinstance(o, str)}
     colours = plots.palette(order, families)
-    evals = plots.evals_frame(runs, rank_key) if rank_key else plots.evals_frame([], "")
-    baseline = _baseline(summary)
-    if rank_key and baseline is None:
-        report.warnings.append(f"missing: no random baseline {rank_key} (run the 'random' variant to draw one)")
-    report.warnings += plots.fid_curves(evals, rank_key, baseline, colours, out / "fid_vs_kimg.png",
+    evals = plots.evals_frame(runs, fid_key) if fid_key else plots.evals_frame([], "")
+    baseline = _baseline(summary, results, fid_key)
+    if fid_key and baseline is None:
+        report.warnings.append(f"missing: no random baseline {fid_key} (run the 'random' variant to draw one)")
+    report.warnings += plots.fid_curves(evals, fid_key, baseline, colours, out / "fid_vs_kimg.png",
                                         out / "fid_vs_time.png")
     ticks = plots.ticks_frame(runs)
     report.warnings += plots.losses(ticks, order, families, objectives, out / "losses.png")
@@ -112,13 +118,14 @@ def _missing_warnings(runs: list[Run], results) -> list[str]:
     return [f"missing: {what} in {run}" for run, text in missing.items() for what in text.split("; ")]
 
 
-def _baseline(summary: tables.Summary) -> float | None:
+def _baseline(summary: tables.Summary, results, fid_key: str | None) -> float | None:
     """Mean final FID of the random baseline (i.i.d. uniform pixel noise): the level a trained variant must beat."""
-    if summary.rank_by is None:
+    col = f"{fid_key}_final"
+    if fid_key is None or col not in results:
         return None
     frame = summary.frame
-    rows = frame[(frame["family"] == "random") & (frame[f"{summary.rank_by}_n"] > 0)]
-    return float(rows[f"{summary.rank_by}_mean"].iloc[0]) if len(rows) else None
+    rows = frame[(frame["family"] == "random") & (frame[f"{col}_n"] > 0)]
+    return float(rows[f"{col}_mean"].iloc[0]) if len(rows) else None
 
 
 def _real_grid(run: Run, path: Path) -> tuple[Path | None, str]:

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.io import read_json, read_jsonl
+from ganbench.metrics import names  # the metric-name grammar: fid500, kid500_std, fidinf1000_lo, ...
 
-# Metric keys carry their protocol in the name: fid500, kid500, kid500_std, precision10000, ...
-METRIC_KEY = re.compile(r"^(fid|kid|precision|recall)(\d+)(_[A-Za-z0-9_]+)?$")
 LOSS_KEYS = ("loss_d", "loss_g", "penalty", "d_real", "d_fake", "d_acc", "recon_mse", "kl")
 COUNTERS = ("kimg", "g_steps", "d_steps", "seconds")
 _TICK_GRID = re.compile(r"^tick(\d+)-([0-9.]+)kimg\.png$")
@@ -39,7 +38,7 @@ def number(value: Any) -> float | None:
 
 def metric_keys(record: dict[str, Any]) -> list[str]:
     """Keys of `record` that are metrics (fid500, kid500_std, ...), in a stable order."""
-    return sorted(k for k in record if METRIC_KEY.match(k))
+    return sorted(k for k in record if names.is_metric(k))
 
 
 @dataclass
