@@ -38,7 +38,7 @@ class Config:
     n_critic: int = 1  # D steps per G step
     gp_weight: float = 10.0  # weight of the objective's penalty, where it has one (wgan-gp)
     latent_dim: int = 100  # size of z
-    latent_dist: str = "normal"  # normal: z ~ N(0, I); uniform: z ~ U[-1, 1]
+    latent_dist: str = "normal"  # normal: N(0, I); uniform: U[-1, 1]; sphere: radius sqrt(latent_dim)
     g_width: int = 64  # G's width at full resolution (ngf); doubles at each halving
     d_width: int = 64  # D's width at the first layer (ndf)
     d_norm: str = "batch"  # D normalisation: batch | layer | spectral | none
@@ -78,7 +78,7 @@ class Config:
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in fields(Config)}
 CHOICES: dict[str, tuple[str, ...]] = {
     "family": tuple(FAMILIES.names()),
-    "latent_dist": ("normal", "uniform"),
+    "latent_dist": ("normal", "uniform", "sphere"),
     "d_norm": ("batch", "layer", "spectral", "none"),
     "device": ("auto", "cuda", "mps", "cpu"),
     "precision": ("fp32", "bf16", "fp16"),

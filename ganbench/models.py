@@ -135,9 +135,15 @@ class VAE(nn.Module):
 
 
 def sample_latent(n: int, dim: int, dist: str, device: torch.device | str, generator: torch.Generator | None = None):
-    """z ~ N(0, I) ('normal') or U[-1, 1]^nz ('uniform'); shape (n, dim)."""
+    """z of shape (n, dim): 'normal' N(0, I); 'uniform' U[-1, 1]^dim; 'sphere' a normal draw scaled onto the sphere
+    of radius sqrt(dim) (uniform direction; the radius is where normal z concentrates, so E[z_i^2] = 1 as for
+    'normal' and a G sees inputs of the same scale; "use a spherical Z" from the ganhacks list, after White 2016,
+    "Sampling Generative Networks"). 'sphere' takes exactly the draws of 'normal' from the generator."""
     if dist == "normal":
         return torch.randn(n, dim, device=device, generator=generator)
     if dist == "uniform":
         return torch.rand(n, dim, device=device, generator=generator) * 2 - 1
-    raise ValueError(f"unknown latent_dist '{dist}'. Valid choices: normal, uniform.")
+    if dist == "sphere":
+        z = torch.randn(n, dim, device=device, generator=generator)
+        return z * (dim**0.5 / z.norm(dim=1, keepdim=True))
+    raise ValueError(f"unknown latent_dist '{dist}'. Valid choices: normal, sphere, uniform.")

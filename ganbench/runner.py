@@ -23,6 +23,7 @@ from typing import Any
 from ganbench import __version__, families, lock
 from ganbench.config import Config, config_difference
 from ganbench.errors import ConfigError, describe_error
+from ganbench.metrics import names
 from ganbench.rundir import RunDir, State, Status, summary_head
 
 
@@ -202,7 +203,7 @@ def _progress_bar(cfg: Config, show: bool, n_images: int):
 
 def summary_table(summaries: list[dict[str, Any]]) -> str:
     """A plain-text table of one row per run, for stdout."""
-    metric = next((k for s in summaries for k in (s.get("final") or {}) if k.startswith("fid")), None)
+    metric = next((k for s in summaries for k in (s.get("final") or {}) if names.is_value(k, names.FID)), None)
     cols = ["variant", "seed", "status", "kimg", "g_steps", "seconds", "img/s"] + ([metric, "best"] if metric else [])
     rows = []
     for s in summaries:

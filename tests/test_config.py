@@ -59,7 +59,7 @@ def test_bad_overrides(item, match):
     ({"channels": 2}, "1 or 3"),
     ({"objective": "wgan"}, "Did you mean 'wgan-gp'"),
     ({"d_norm": "instance"}, "batch, layer, none, spectral"),
-    ({"latent_dist": "gauss"}, "normal, uniform"),
+    ({"latent_dist": "gauss"}, "normal, sphere, uniform"),
     ({"precision": "fp8"}, "bf16"),
     ({"batch_size": 0}, "batch_size"),
 ])

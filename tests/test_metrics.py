@@ -27,11 +27,13 @@ from ganbench.metrics import (
     KEY_KID_STD,
     InceptionWeightsError,
     build_evaluator,
+    evaluator_keys,
     images_features,
     inception,
     inception_weights_info,
     metric_name,
     metric_names,
+    names,
     quantize,
     resolve_weights,
 )
@@ -261,9 +263,164 @@ def test_inception_score_matches_torch_fidelity():
     assert F.inception_score(torch.zeros(200, 1008))[0] == pytest.approx(1.0)  # uniform predictions: IS = 1
 
 
+# ---------------------------------------------------------------------------------------------------- small samples
+def _gaussian(rng, n: int, d: int = 32, scale: float = 1.0, shift: float = 0.0) -> np.ndarray:
+    """n draws of a d-dimensional Gaussian with a decaying spectrum (variances 1/k, like image features), the
+    same rotation every time: mean 0.3 + shift, covariance R diag(scale^2 / k) R^T."""
+    rot, _ = np.linalg.qr(np.random.default_rng(99).standard_normal((d, d)))
+    return (rng.standard_normal((n, d)) * scale / np.sqrt(np.arange(1, d + 1))) @ rot.T + 0.3 + shift
+
+
+def _gaussian_statistics(d: int = 32, scale: float = 1.0, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    rot, _ = np.linalg.qr(np.random.default_rng(99).standard_normal((d, d)))
+    return np.full(d, 0.3 + shift), rot @ np.diag(scale ** 2 / np.arange(1, d + 1)) @ rot.T
+
+
+def test_fid_from_gram_matrices_is_exact_for_any_subset():
+    rng = np.random.default_rng(3)
+    x, y = _gaussian(rng, 60, d=16), _gaussian(rng, 80, d=16, scale=1.5)
+    kxx, kyy, kxy = F.grams(x, y)
+    s, t = rng.integers(0, 60, 45), np.arange(10, 70)  # repeats allowed (bootstrap), fewer rows than dims too
+    expected = F.fid_from_statistics(*F.feature_statistics(x[s]), *F.feature_statistics(y[t]))
+    assert F.fid_subsets(kxx, kyy, kxy, s, t) == pytest.approx(expected, rel=1e-9)
+    small = F.fid_from_features(x[:9], *F.feature_statistics(y[:12]))  # n < d: the exact sample-space route
+    # 1e-7: the reference keeps one round-off eigenvalue (~1e-16 of the largest) whose square root it adds
+    assert F.fid_subsets(kxx, kyy, kxy, np.arange(9), np.arange(12)) == pytest.approx(small, rel=1e-7)
+
+
+def test_two_draws_of_one_distribution_fidinf_and_kid_near_zero_fidn_positive():
+    """Two independent draws of one distribution: fidN is clearly positive (its small-sample bias), FID-infinity
+    and KID are near 0 and their evaluation-noise intervals cover 0."""
+    rng = np.random.default_rng(4)
+    x, y = _gaussian(rng, 400), _gaussian(rng, 400)
+    fidinf, fit = F.fid_infinity(x, y, replicates=10)
+    fid_n = fit[-1][1]
+    assert fit[-1][0] == 400 and fid_n == pytest.approx(F.fid_from_features(x, *F.feature_statistics(y)))
+    assert fit[0][1] > 3 * fid_n  # biased upwards, the more so at N/5
+    assert fidinf.low < 0 < fidinf.high and fid_n > 3 * fidinf.high and fid_n > 5 * fidinf.se
+    kid = F.kid(x, y)
+    assert kid.low < 0 < kid.high and abs(kid.value) < 2 * kid.se
+    far = F.kid(x, _gaussian(rng, 400, shift=0.2))  # a real difference: far outside the interval
+    assert far.low > 0 and far.value > 5 * far.se
+
+
+def test_fidinf_matches_the_closed_form_fid_of_gaussians():
+    """Gaussian features: the closed-form FID of the two distributions lies inside FID-infinity's interval, and
+    FID-infinity is at most half as far from it as fidN at the same N, which is well above it (its bias)."""
+    rng = np.random.default_rng(0)
+    truth = F.fid_from_statistics(*_gaussian_statistics(), *_gaussian_statistics(scale=1.3, shift=0.05))
+    x, y = _gaussian(rng, 250), _gaussian(rng, 250, scale=1.3, shift=0.05)
+    fidinf, fit = F.fid_infinity(x, y, replicates=10)
+    fid_n = fit[-1][1]
+    assert fidinf.low <= truth <= fidinf.high
+    assert abs(fidinf.value - truth) < 0.5 * (fid_n - truth) and fid_n > truth + 2 * fidinf.se
+
+
+def test_more_samples_shrink_the_intervals():
+    """Four times the samples: the bootstrap intervals of KID and FID-infinity about halve (1/sqrt(N))."""
+    rng = np.random.default_rng(6)
+    widths = {}
+    for n in (150, 600):
+        x, y = _gaussian(rng, n), _gaussian(rng, n, scale=1.2)
+        k, (f, _) = F.kid(x, y), F.fid_infinity(x, y, replicates=12)
+        widths[n] = (k.high - k.low, f.high - f.low)
+    for small, large in zip(widths[150], widths[600], strict=True):
+        assert 0.25 < large / small < 0.8
+
+
+class NoFloat64(torch.Tensor):
+    """A tensor that behaves like one on Apple's MPS in the way that matters here: MPS has no float64, so any op
+    that would produce float64 while the data is still on the device raises, with MPS's message. Moving it to
+    the CPU (`.cpu()`, `.to('cpu')`) gives a plain CPU tensor, as it would."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        with torch._C.DisableTorchFunctionSubclass():
+            to_cpu = func is torch.Tensor.cpu or (func is torch.Tensor.to and any(
+                str(a) == "cpu" for a in (*args[1:], kwargs.get("device"))))
+            if to_cpu:
+                out = func(*args, **kwargs)
+                if out.dtype == torch.float64:
+                    raise TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't "
+                                    "support float64. Please use float32 instead.")
+                return out.as_subclass(torch.Tensor)
+            out = func(*args, **kwargs)
+        if isinstance(out, torch.Tensor):
+            if out.dtype == torch.float64:
+                raise TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't "
+                                "support float64. Please use float32 instead.")
+            return out.as_subclass(cls)
+        return out
+
+
+def test_metrics_never_need_float64_on_the_device():
+    """Features that stay on a float64-less device (MPS) give the same numbers as CPU features: every statistic
+    moves them to the CPU before widening them. The stand-in raises on the old code path (a cast on the device)."""
+    from ganbench.metrics.evaluator import MetricSettings, compute_metrics
+
+    g = torch.Generator().manual_seed(7)
+    gen, ref = torch.rand(60, 32, generator=g), torch.rand(60, 32, generator=g) * 1.1
+    on_device = gen.as_subclass(NoFloat64)
+    with pytest.raises(TypeError, match="MPS framework doesn't support float64"):
+        on_device.detach().to(torch.float64)  # what functional.py did before: the stand-in catches it
+    assert type(on_device.to("cpu")) is torch.Tensor and on_device.to("cpu").dtype == torch.float32
+    settings = MetricSettings(60, kid_replicates=20, fidinf_replicates=3)
+    cpu = compute_metrics(FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings)
+    device = compute_metrics(FeatureSet.from_features(on_device), FeatureSet.from_features(ref.as_subclass(NoFloat64)),
+                             settings)
+    assert set(cpu) == set(device) and {"fid", "fidinf", "kid", "kid_lo", "precision"} <= set(cpu)
+    for key in cpu:
+        assert device[key] == pytest.approx(cpu[key], rel=1e-12, abs=1e-15), key
+    assert F.inception_score(torch.randn(20, 1008, generator=g).as_subclass(NoFloat64), splits=2)[0] > 1
+
+
 def test_metric_names_carry_the_sample_count():
     assert metric_names(500) == ["fid500", "kid500", "precision500", "recall500"]
     assert metric_name(KEY_FID, 10000) == "fid10000" and metric_name(KEY_KID_STD, 500) == "kid500_std"
+    assert [metric_name(k, 1000) for k in evaluator_keys(1000)] == [
+        "fid1000", "kid1000", "precision1000", "recall1000", "fidinf1000", "fidinf1000_lo", "fidinf1000_hi",
+        "kid1000_lo", "kid1000_hi"]
+    assert evaluator_keys(49) == evaluator_keys(10) == ("fid", "kid", "precision", "recall")
+
+
+def test_one_grammar_parses_every_name_and_nothing_else():
+    assert names.parse("fidinf1000_lo") == names.MetricName("fidinf", 1000, "lo")  # not 'fid' + 'inf1000_lo'
+    assert names.parse("kid500_std") == names.MetricName("kid", 500, "std")
+    assert names.parse("fid500").value_name == "fid500" and names.parse("kid500_hi").value_name == "kid500"
+    for not_a_metric in ("fid", "fid500_final", "fid500_best_kimg", "loss_d", "kid_500", "fidx500", "fid-1"):
+        assert names.parse(not_a_metric) is None, not_a_metric
+    assert names.is_value("fid500", "fid") and not names.is_value("fidinf500", "fid")
+    assert not names.is_value("kid500_std") and names.is_metric("kid500_std")
+    assert names.better("kid500") == "lower is better" and names.better("recall500") == "higher is better"
+    assert names.better("kid500_lo") == ""
+    for base in names.BASES:
+        for part in ("", *names.PARTS):
+            assert str(names.parse(names.name(base, 123, part))) == names.name(base, 123, part)
+    with pytest.raises(ValueError, match="unknown metric 'fdi'"):
+        names.name("fdi", 500)
+    assert sorted(["recall5", "kid5_lo", "fid5", "kid5", "fidinf5"], key=names.sort_key) == [
+        "fid5", "fidinf5", "kid5", "kid5_lo", "recall5"]
+
+
+def test_evaluation_reports_progress_on_stderr_only(fake_inception, monkeypatch, capsys):
+    """Every batch after the first is a progress line when the interval is 0: images done / total and images/s,
+    on stderr; nothing on stdout. The extended metrics come from the same single pass (images_seen)."""
+    from ganbench.metrics import evaluator as ev
+
+    ref = load_dataset(DataSpec("synthetic", resolution=16, max_images=60))
+    evaluator = build_evaluator(ref, 60, CPU, batch_size=20)
+    seen = fake_inception.images_seen
+    monkeypatch.setattr(ev, "PROGRESS_SECONDS", 0.0)
+    capsys.readouterr()
+    out = evaluator(lambda n: torch.rand(n, 3, 16, 16) * 2 - 1)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = [line for line in captured.err.splitlines() if "images/s" in line]
+    assert [line.split(": ")[2].split(" ")[0] for line in lines] == ["20/60", "40/60", "60/60"]
+    assert "metrics from the features" in captured.err
+    assert fake_inception.images_seen == seen + 60 and set(out) == set(evaluator.names)
+    assert math.isfinite(out["fidinf60"]) and out["kid60_lo"] < out["kid60"] < out["kid60_hi"]
 
 
 def test_quantize_is_what_a_png_stores(tmp_path):

@@ -3,6 +3,7 @@
 import pytest
 import torch
 from torch import nn
+from torch.testing import assert_close
 
 from ganbench.models import VAE, Discriminator, Generator, sample_latent
 
@@ -97,5 +98,17 @@ def test_latent_distributions():
     n = sample_latent(10000, 4, "normal", "cpu", g)
     assert u.min() >= -1 and u.max() <= 1 and abs(u.std().item() - (1 / 3) ** 0.5) < 0.02
     assert n.abs().max() > 1 and abs(n.std().item() - 1) < 0.03
-    with pytest.raises(ValueError, match="normal, uniform"):
+    with pytest.raises(ValueError, match="normal, sphere, uniform"):
         sample_latent(2, 2, "cauchy", "cpu")
+
+
+def test_sphere_latent_has_radius_sqrt_dim_and_uniform_direction():
+    dim = 64
+    z = sample_latent(5000, dim, "sphere", "cpu", torch.Generator().manual_seed(0))
+    assert_close(z.norm(dim=1), torch.full((5000,), dim**0.5))  # every norm, both ways
+    assert abs(z.pow(2).mean().item() - 1.0) < 1e-5  # E[z_i^2] = 1 exactly, as for normal z on average
+    assert z.mean(0).abs().max().item() < 0.1  # no preferred direction (sd of each mean: 1/sqrt(5000))
+    n = sample_latent(5000, dim, "normal", "cpu", torch.Generator().manual_seed(0))
+    assert_close(z, n / n.norm(dim=1, keepdim=True) * dim**0.5)  # the same draws as normal, normalised
+    spread = n.norm(dim=1)
+    assert spread.max() - spread.min() > 2.0  # normal z's norms do spread: the test above can tell them apart

@@ -22,8 +22,9 @@ def g_grad(name: str, logit: float) -> float:
     return x.grad.item()
 
 
-def test_registry_has_the_five_objectives():
-    assert set(OBJECTIVES.names()) == {"minimax", "nonsaturating", "wgan-gp", "lsgan", "hinge"}
+def test_registry_has_the_eight_objectives():
+    assert set(OBJECTIVES.names()) == {"minimax", "nonsaturating", "wgan-gp", "lsgan", "hinge", "wasserstein",
+                                       "rpgan", "ragan"}
 
 
 def test_nonsaturating_g_loss_closed_form():

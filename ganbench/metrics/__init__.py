@@ -1,39 +1,32 @@
-"""Standard FID, KID and precision/recall, fully offline, each number carrying its protocol.
+"""Standard FID, FID-infinity, KID and precision/recall, fully offline, each number carrying its protocol.
 
 Pipeline, one stage per module: images -> Inception features (inception.py: weights, torch-fidelity's extractor)
 -> statistics and the reference cache (features.py) -> pure metric functions (functional.py) -> named metrics and
-the trainer's evaluator (evaluator.py). `ganbench fid A B` lives in cli.py.
+the trainer's evaluator (evaluator.py). `ganbench fid A B` lives in cli.py; the metric-name grammar (`fid500`,
+`kid500_lo`) in names.py.
 """
 
-from ganbench.metrics.evaluator import (
-    KEY_FID,
-    KEY_KID,
-    KEY_KID_STD,
-    KEY_PRECISION,
-    KEY_RECALL,
-    METRICS,
-    REPORTED,
-    Evaluator,
-    MetricSettings,
-    build_evaluator,
-    compute_metrics,
-    kid_subset_size,
-    metric_name,
-    metric_names,
-)
-from ganbench.metrics.features import FeatureSet, images_features, reference_features
-from ganbench.metrics.inception import (
-    WEIGHTS_ENV,
-    InceptionWeights,
-    InceptionWeightsError,
-    inception_weights_info,
-    quantize,
-    resolve_weights,
-)
+from __future__ import annotations
 
-__all__ = [
-    "KEY_FID", "KEY_KID", "KEY_KID_STD", "KEY_PRECISION", "KEY_RECALL", "METRICS", "REPORTED", "WEIGHTS_ENV",
-    "Evaluator", "FeatureSet", "InceptionWeights", "InceptionWeightsError", "MetricSettings", "build_evaluator",
-    "compute_metrics", "images_features", "inception_weights_info", "kid_subset_size", "metric_name",
-    "metric_names", "quantize", "reference_features", "resolve_weights",
-]
+import importlib
+from typing import Any
+
+# Exports resolve on first use (PEP 562), so that `ganbench.metrics.names` (the metric-name grammar the report
+# reads result files with) can be imported without importing torch.
+_EXPORTS = {
+    "ganbench.metrics.evaluator": (
+        "KEY_FID", "KEY_FIDINF", "KEY_KID", "KEY_KID_STD", "KEY_PRECISION", "KEY_RECALL", "METRICS", "RANK_BY",
+        "REPORTED", "Evaluator", "MetricSettings", "build_evaluator", "compute_metrics", "evaluator_keys",
+        "kid_subset_size", "metric_name", "metric_names"),
+    "ganbench.metrics.features": ("FeatureSet", "images_features", "reference_features"),
+    "ganbench.metrics.inception": ("WEIGHTS_ENV", "InceptionWeights", "InceptionWeightsError", "inception_weights_info",
+                                   "quantize", "resolve_weights"),
+}
+_WHERE = {name: module for module, exported in _EXPORTS.items() for name in exported}
+__all__ = sorted(_WHERE) + ["names"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'ganbench.metrics' has no attribute '{name}'")
+    return getattr(importlib.import_module(_WHERE[name]), name)

@@ -31,6 +31,8 @@ from ganbench.metrics import inception
 from ganbench.rundir import RunDir
 
 DEFAULT_RESOLUTION = 64
+CLI_KEYS = (ev.KEY_FID, ev.KEY_FIDINF, ev.KEY_FIDINF_LO, ev.KEY_FIDINF_HI, ev.KEY_KID, ev.KEY_KID_STD, ev.KEY_KID_LO,
+            ev.KEY_KID_HI, ev.KEY_PRECISION, ev.KEY_RECALL)
 BUILT_IN = ("synthetic",)  # data sets that need no folder
 
 
@@ -170,9 +172,8 @@ def compare(a: str, b: str, samples: int = 500, ref_samples: int = 0, resolution
         values = ev.compute_metrics(gen, ref, settings)
     else:
         print("ganbench fid: a generator produced NaN or inf; metrics reported as NaN", file=sys.stderr)
-        values = {k: math.nan for k in (*ev.REPORTED, ev.KEY_KID_STD)}
-    out: dict[str, Any] = {ev.metric_name(k, n_a): values[k]
-                           for k in (ev.KEY_FID, ev.KEY_KID, ev.KEY_KID_STD, ev.KEY_PRECISION, ev.KEY_RECALL)}
+        values = {k: math.nan for k in CLI_KEYS}
+    out: dict[str, Any] = {ev.metric_name(k, n_a): values.get(k, math.nan) for k in CLI_KEYS}
     out["isc"], out["isc_std"], out["isc_note"] = None, None, isc_note
     if w.has_classifier and gen.logits is not None:
         from ganbench.metrics.functional import inception_score
@@ -226,14 +227,21 @@ def format_table(result: dict[str, Any]) -> str:
     p = result["protocol"]
     n = p["n_generated"]
     rows = [("A", _describe(result["a"])), ("B", _describe(result["b"]))]
-    kid, kid_std = result[ev.metric_name(ev.KEY_KID, n)], result[ev.metric_name(ev.KEY_KID_STD, n)]
-    rows += [(ev.metric_name(ev.KEY_FID, n), _num(result[ev.metric_name(ev.KEY_FID, n)])),
-             (ev.metric_name(ev.KEY_KID, n), f"{_num(kid)} ± {_num(kid_std)}"),
+    def value(key: str) -> float:
+        return result[ev.metric_name(key, n)]
+
+    def interval(key: str) -> str:
+        lo, hi = value(f"{key}_lo"), value(f"{key}_hi")
+        return f"{_num(value(key))}  (95% evaluation-noise interval {_num(lo)} .. {_num(hi)})"
+
+    rows += [(ev.metric_name(ev.KEY_FID, n), f"{_num(value(ev.KEY_FID))}  (biased upwards at small N)"),
+             (ev.metric_name(ev.KEY_FIDINF, n), interval(ev.KEY_FIDINF)),
+             (ev.metric_name(ev.KEY_KID, n), interval(ev.KEY_KID) + "  ranks variants"),
              (ev.metric_name(ev.KEY_PRECISION, n), _num(result[ev.metric_name(ev.KEY_PRECISION, n)])),
              (ev.metric_name(ev.KEY_RECALL, n), _num(result[ev.metric_name(ev.KEY_RECALL, n)])),
              ("isc", _num(result["isc"]) if result["isc"] is not None else result["isc_note"]),
-             ("images", f"{n} generated (A) vs {p['n_reference']} reference (B); KID subsets of "
-                        f"{p['kid']['subset_size']}; precision/recall k={p['precision_recall']['k']} on Inception "
+             ("images", f"{n} generated (A) vs {p['n_reference']} reference (B); KID over all samples; "
+                        f"precision/recall k={p['precision_recall']['k']} on Inception "
                         "features (not VGG16)"),
              ("weights", f"sha256 {p['weights']['sha256'][:16]}... ({p['weights']['source']})"),
              ("device", f"{p['device']}, {result['seconds']:.1f} s")]

@@ -1,15 +1,22 @@
 """Metrics by name, and the evaluator the trainer calls.
 
-Metric names carry the protocol's sample count: `fid500`, `kid500`, `precision500`, `recall500` for 500 generated
-images (`metric_name`). Each registered metric is a pure function of two FeatureSets (generated, reference) and
-the settings; adding one is one function and one `METRICS.register` line.
+Metric names carry the protocol's sample count (`fid500`, `kid500`, `fidinf1000_lo`; the grammar is names.py).
+Each registered metric is a pure function of two FeatureSets (generated, reference) and the settings; adding one
+is one function and one `METRICS.register` line. Every metric is computed from the same features: one Inception
+pass per evaluation, however many metrics.
 
 Protocol (recorded in `Evaluator.protocol` and in `ganbench fid --json`):
   - features: torch-fidelity's FeatureExtractorInceptionV3 with the TF-2015-12-05 weights, pool3 (2048-d), fp32;
     input uint8, resized to 299 x 299 by TensorFlow-1.x-exact bilinear interpolation, then (x - 128) / 128;
   - generated images in [-1, 1] are quantised to uint8 as a PNG writer would, on the device, no file round trip;
-  - FID: float64 statistics, unbiased covariance; KID: cubic polynomial kernel, unbiased MMD^2, 100 subsets of
-    min(1000, N_generated, N_reference) (torch-fidelity's default 1000 fails below 1000 samples);
+  - every statistic is float64 on the CPU (features leave the device first: MPS has no float64);
+  - FID (`fid<N>`): float64 statistics, unbiased covariance. Biased upwards, the more so the smaller N;
+  - FID-infinity (`fidinf<N>`, from 50 samples): Chong & Forsyth 2020, FID at 10 subset sizes N/5 .. N fitted
+    linearly in 1/N and extrapolated to 1/N = 0;
+  - KID (`kid<N>`): cubic polynomial kernel, the unbiased MMD^2 U-statistic of the whole sets (= the average over
+    all subsets of min(1000, N_generated, N_reference), of which torch-fidelity samples 100);
+  - intervals (`<metric>_lo`, `_hi`, from 50 samples; `kid<N>_std`): evaluation noise, by bootstrap over samples;
+  - ranking: KID (RANK_BY; RANK_REASON says why);
   - precision/recall: k-NN manifolds (Kynkaanniemi et al. 2019), k = 3, on the same Inception pool3 features. The
     paper and torch-fidelity's default use VGG16 fc2 features, whose weights cannot be fetched offline, so these
     numbers are NOT comparable with VGG16-based precision/recall;
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,34 +38,60 @@ import torch
 
 from ganbench.data import ImageSet
 from ganbench.metrics import functional as F
-from ganbench.metrics import inception
+from ganbench.metrics import inception, names
 from ganbench.metrics.features import FeatureSet, reference_features, sampler_features
 from ganbench.registry import Registry
 
-# Result keys (without the sample count); public so that callers never spell them by hand.
-KEY_FID = "fid"
-KEY_KID = "kid"
-KEY_KID_STD = "kid_std"
-KEY_PRECISION = "precision"
-KEY_RECALL = "recall"
-REPORTED = (KEY_FID, KEY_KID, KEY_PRECISION, KEY_RECALL)  # what Evaluator returns, in this order (FID first)
+# Result keys (without the sample count); public so that callers never spell them by hand. A key is a metric name
+# without its count ('kid_lo' -> 'kid500_lo'): names.py owns the grammar.
+KEY_FID = names.FID
+KEY_FIDINF = names.FIDINF
+KEY_KID = names.KID
+KEY_PRECISION = names.PRECISION
+KEY_RECALL = names.RECALL
+KEY_KID_STD, KEY_KID_LO, KEY_KID_HI = "kid_std", "kid_lo", "kid_hi"
+KEY_FIDINF_LO, KEY_FIDINF_HI = "fidinf_lo", "fidinf_hi"
+REPORTED = (KEY_FID, KEY_KID, KEY_PRECISION, KEY_RECALL)  # the headline values, in this order (FID first)
+# From FIDINF_MIN_SAMPLES generated images on, the evaluator also returns these (below it an extrapolation from
+# subsets of fewer than 10 images, or a bootstrap of so few, would mean nothing).
+EXTENDED = (KEY_FIDINF, KEY_FIDINF_LO, KEY_FIDINF_HI, KEY_KID_LO, KEY_KID_HI)
+FIDINF_MIN_SAMPLES = 50
+FIDINF_MAX_SAMPLES = 5000  # above it the N x N Gram route is too slow and too large: FID-infinity is reported NaN
+FIDINF_REPLICATES = 10  # bootstrap refits: each costs 10 eigensolves of up to N x N (the se is uncertain by ~24%)
+KID_REPLICATES = 200  # bootstrap replicates of KID: cheap (N^2 D once, then matrix-vector products)
+
+# The metric that ranks variants, and why (recorded in every protocol; the report ranks by it).
+RANK_BY = KEY_KID
+RANK_REASON = ("KID ranks: it is unbiased at every sample count (an exact U-statistic: its expectation does not "
+               "depend on N, so values at 1,000 samples rank like values at 50,000), its bootstrap interval is "
+               "cheap and exact at any N, and it assumes no model of the bias. FID-infinity removes most of FID's "
+               "bias but by extrapolating a straight line in 1/N fitted at N below the 2048 feature dimensions, "
+               "where the bias is not exactly linear, and it is noisier; it is reported beside KID for comparison "
+               "with FID-based literature, with fidN, and does not rank.")
 
 KID_MAX_SUBSET = 1000  # torch-fidelity's default subset size, used whenever both sets have that many samples
 KID_SUBSETS = 100
 PR_K = 3
-RNG_SEED = 2020  # torch-fidelity's seed for KID subsets and IS shuffling
+RNG_SEED = 2020  # torch-fidelity's seed for KID subsets and IS shuffling; also seeds the bootstraps
 MIN_SAMPLES = 10  # below this no metric here means anything
+PROGRESS_SECONDS = 10.0  # at most this long between two progress lines on stderr during an evaluation
 
 
 def metric_name(key: str, n: int) -> str:
-    """('fid', 500) -> 'fid500'; ('kid_std', 500) -> 'kid500_std'."""
-    base, _, suffix = key.partition("_")
-    return f"{base}{n}" + (f"_{suffix}" if suffix else "")
+    """('fid', 500) -> 'fid500'; ('kid_std', 500) -> 'kid500_std' (see names.py)."""
+    base, _, part = key.partition("_")
+    return names.name(base, n, part)
 
 
 def metric_names(n: int) -> list[str]:
-    """The names an Evaluator for n generated images returns: ['fid<n>', 'kid<n>', 'precision<n>', 'recall<n>']."""
+    """The headline names for n generated images: ['fid<n>', 'kid<n>', 'precision<n>', 'recall<n>']."""
     return [metric_name(k, n) for k in REPORTED]
+
+
+def evaluator_keys(n: int) -> tuple[str, ...]:
+    """The result keys an Evaluator returns for n generated images: REPORTED, then EXTENDED from
+    FIDINF_MIN_SAMPLES on."""
+    return REPORTED + (EXTENDED if n >= FIDINF_MIN_SAMPLES else ())
 
 
 @dataclass(frozen=True)
@@ -66,6 +100,8 @@ class MetricSettings:
     kid_subsets: int = KID_SUBSETS
     pr_k: int = PR_K
     seed: int = RNG_SEED
+    kid_replicates: int = KID_REPLICATES
+    fidinf_replicates: int = FIDINF_REPLICATES
 
 
 def kid_subset_size(n_generated: int, n_reference: int) -> int:
@@ -84,8 +120,15 @@ def _fid(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> dict[str, float
 
 
 def _kid(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> dict[str, float]:
-    mean, std = F.kid_from_features(gen.features, ref.features, s.kid_subset_size, s.kid_subsets, s.seed)
-    return {KEY_KID: mean, KEY_KID_STD: std}
+    est = F.kid(gen.features, ref.features, s.kid_replicates, s.seed)
+    return {KEY_KID: est.value, KEY_KID_STD: est.se, KEY_KID_LO: est.low, KEY_KID_HI: est.high}
+
+
+def _fidinf(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> dict[str, float]:
+    if min(len(gen), len(ref)) < FIDINF_MIN_SAMPLES or max(len(gen), len(ref)) > FIDINF_MAX_SAMPLES:
+        return {KEY_FIDINF: math.nan, KEY_FIDINF_LO: math.nan, KEY_FIDINF_HI: math.nan}
+    est, _ = F.fid_infinity(gen.features, ref.features, s.fidinf_replicates, s.seed)
+    return {KEY_FIDINF: est.value, KEY_FIDINF_LO: est.low, KEY_FIDINF_HI: est.high}
 
 
 def _precision_recall(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> dict[str, float]:
@@ -94,6 +137,7 @@ def _precision_recall(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> di
 
 
 METRICS.register("fid", _fid)
+METRICS.register("fidinf", _fidinf)
 METRICS.register("kid", _kid)
 METRICS.register("pr", _precision_recall)
 
@@ -113,8 +157,13 @@ def metric_protocol(weights: inception.InceptionWeights, n_generated: int, n_ref
     """Everything about how the numbers were computed, apart from where the images came from."""
     import torch_fidelity
 
+    n = n_generated
+    fidinf_on = FIDINF_MIN_SAMPLES <= min(n_generated, n_reference) and max(n_generated, n_reference) <= \
+        FIDINF_MAX_SAMPLES
     return {
-        "metrics": metric_names(n_generated),
+        "metrics": [metric_name(k, n) for k in evaluator_keys(n)],
+        "rank_by": metric_name(RANK_BY, n),
+        "rank_reason": RANK_REASON,
         "n_generated": n_generated,
         "n_reference": n_reference,
         "feature_extractor": f"torch-fidelity {torch_fidelity.__version__} FeatureExtractorInceptionV3 "
@@ -126,9 +175,26 @@ def metric_protocol(weights: inception.InceptionWeights, n_generated: int, n_ref
         "weights": weights.info(),
         "fid": {"statistics": "float64 mean and unbiased (N - 1) covariance",
                 "trace_sqrt": "symmetric eigendecomposition (exact sample-space form when N <= 2048)"},
-        "kid": {"subset_size": settings.kid_subset_size, "subsets": settings.kid_subsets,
+        "statistics": "float64 on the CPU (features are moved to the CPU before any cast: MPS has no float64)",
+        "kid": {"subset_size": settings.kid_subset_size,
+                "subsets": "all: the unbiased MMD^2 U-statistic of the whole sets, which is the exact average over "
+                           "every pair of subsets of this size (torch-fidelity samples 100 of them)",
                 "kernel": "polynomial (x.y / 2048 + 1)^3", "estimator": "unbiased MMD^2",
+                "std": f"{metric_name(KEY_KID_STD, n)}: bootstrap standard error over samples "
+                       f"({settings.kid_replicates} replicates)",
                 "seed": settings.seed},
+        "fidinf": {"method": "Chong & Forsyth 2020: FID of random subsets holding "
+                             f"{F.FIDINF_MIN_FRACTION:g} .. 1 of each set ({F.FIDINF_POINTS} sizes, both sets "
+                             "shrunk together), fitted linearly in 1/N, value at 1/N = 0",
+                   "computed": fidinf_on,
+                   "range": f"{FIDINF_MIN_SAMPLES} .. {FIDINF_MAX_SAMPLES} images per set (NaN outside)"},
+        "intervals": {"what": "evaluation noise only (which images were drawn); seed-to-seed noise is separate, "
+                              "in the report's statistics over seeds",
+                      "method": "bootstrap over samples, both sets resampled with replacement; 95% interval = "
+                                "estimate +- 1.96 bootstrap standard errors (centred on the estimate: duplicated "
+                                "images shift small-sample FIDs, so only the replicates' spread is used)",
+                      "replicates": {"kid": settings.kid_replicates, "fidinf": settings.fidinf_replicates},
+                      "names": "<metric>_lo, <metric>_hi", "from_samples": FIDINF_MIN_SAMPLES},
         "precision_recall": {"method": "k-NN manifolds (Kynkaanniemi et al. 2019)", "k": settings.pr_k,
                              "features": "Inception pool3 2048-d, NOT the VGG16 fc2 features of the paper and of "
                                          "torch-fidelity's default: not comparable with VGG16-based values",
@@ -162,25 +228,67 @@ class Evaluator:
         self.device = device
         self.batch_size = batch_size
         self.protocol = protocol
-        self.names = metric_names(n_samples)
+        self.names = [metric_name(k, n_samples) for k in evaluator_keys(n_samples)]
 
     def __call__(self, sample: Callable[[int], torch.Tensor], n: int | None = None) -> dict[str, float]:
         n = n or self.n_samples
-        names = metric_names(n)
+        keys = evaluator_keys(n)
+        out_names = [metric_name(k, n) for k in keys]
         if n < MIN_SAMPLES:
             raise ValueError(f"evaluation needs at least {MIN_SAMPLES} generated images, got {n}")
-        gen, finite = sampler_features(sample, n, self.weights, self.device, self.batch_size)
+        progress = Progress(n, "evaluation", PROGRESS_SECONDS)
+        gen, finite = sampler_features(progress.wrap(sample), n, self.weights, self.device, self.batch_size)
+        progress.done()
         if not finite:
-            print(f"ganbench: generated images contain NaN or inf; {', '.join(names)} reported as NaN",
+            print(f"ganbench: generated images contain NaN or inf; {', '.join(out_names)} reported as NaN",
                   file=sys.stderr)
-            return {name: math.nan for name in names}
+            return {name: math.nan for name in out_names}
         settings = MetricSettings(kid_subset_size(n, len(self.reference)))
+        t0 = time.perf_counter()
         values = compute_metrics(gen, self.reference, settings)
-        return {metric_name(k, n): values[k] for k in REPORTED}
+        print(f"ganbench: {progress.label}: metrics from the features in {time.perf_counter() - t0:.1f} s "
+              "(CPU, float64)", file=sys.stderr)
+        return {metric_name(k, n): values[k] for k in keys}
+
+
+class Progress:
+    """Progress of an Inception pass on stderr: a line at most every PROGRESS_SECONDS with images done / total
+    and images/s, and one at the end. Machine output stays on stdout.
+
+    `wrap(sample)` counts through the sampler: the Inception pass asks for the next batch only once the previous
+    one went through the network, so the images handed out before the current call are the ones done.
+    """
+
+    def __init__(self, total: int, label: str, every: float = PROGRESS_SECONDS) -> None:
+        self.total, self.label, self.every = total, label, every
+        self.handed = 0
+        self.start = self.last = time.perf_counter()
+
+    def wrap(self, sample: Callable[[int], torch.Tensor]) -> Callable[[int], torch.Tensor]:
+        def counted(b: int) -> torch.Tensor:
+            self.tick(self.handed)
+            self.handed += b
+            return sample(b)
+
+        return counted
+
+    def tick(self, done: int) -> None:
+        now = time.perf_counter()
+        if done and now - self.last >= self.every:
+            self.last = now
+            self._line(done, now)
+
+    def done(self) -> None:
+        self._line(self.total, time.perf_counter())
+
+    def _line(self, done: int, now: float) -> None:
+        elapsed = max(now - self.start, 1e-9)
+        print(f"ganbench: {self.label}: {done}/{self.total} images, {done / elapsed:.1f} images/s, "
+              f"{elapsed:.0f} s", file=sys.stderr, flush=True)
 
 
 def build_evaluator(reference: ImageSet, n_samples: int, device: torch.device | str, weights: str = "",
-                    batch_size: int = 100, *, ref_samples: int = 0, progress: bool = False) -> Evaluator:
+                    batch_size: int = 100, *, ref_samples: int = 0, progress: bool = True) -> Evaluator:
     """An Evaluator against the first `ref_samples` (default: n_samples) images of `reference`.
 
     The reference features and statistics are computed once and cached on disk; `weights` is a weights file, or ""

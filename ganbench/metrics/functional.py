@@ -19,6 +19,9 @@ is kept as method="sqrtm" and the tests check that all routes agree.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.linalg
 import torch
@@ -29,17 +32,10 @@ import torch
 def feature_statistics(features: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """(N, D) features -> mu (D,), sigma (D, D): the mean and the unbiased (N - 1) covariance, in float64.
 
-    A tensor is reduced on its own device (a GPU makes the N x D x D product cheap); numpy arrays on the CPU.
+    Always computed on the CPU: features are moved there first and only then widened to float64, because some
+    devices (Apple's MPS) have no float64 at all.
     """
-    if isinstance(features, torch.Tensor):
-        x = features.detach().to(torch.float64)
-        if x.ndim != 2 or x.shape[0] < 2:
-            raise ValueError(f"statistics need a (N, D) array with N >= 2, got shape {tuple(x.shape)}")
-        mu = x.mean(dim=0)
-        xc = x - mu
-        sigma = xc.T @ xc / (x.shape[0] - 1)
-        return mu.cpu().numpy(), sigma.cpu().numpy()
-    x = np.asarray(features, dtype=np.float64)
+    x = _numpy64(features)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"statistics need a (N, D) array with N >= 2, got shape {x.shape}")
     return x.mean(axis=0), np.cov(x, rowvar=False)
@@ -123,9 +119,11 @@ def kid_from_features(features1: torch.Tensor, features2: torch.Tensor, subset_s
 
     Unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / D + 1)^3, each subset drawn without
     replacement by numpy.random.RandomState(seed), exactly as torch-fidelity draws them (so the numbers match its
-    kid_features_to_metric). Computed in float64 on the features' device. subset_size must not exceed either N.
+    kid_features_to_metric). Computed in float64 on the CPU. subset_size must not exceed either N. When
+    subset_size equals both sample counts every subset is the whole set and the std is 0: use `kid_bootstrap` for
+    an interval.
     """
-    f1, f2 = _torch64(features1), _torch64(features2.to(features1.device))
+    f1, f2 = _torch64(features1), _torch64(features2)
     n1, n2, d = f1.shape[0], f2.shape[0], f1.shape[1]
     if f2.shape[1] != d:
         raise ValueError(f"feature dimensions differ: {f1.shape} vs {f2.shape}")
@@ -158,17 +156,155 @@ def kid_from_features(features1: torch.Tensor, features2: torch.Tensor, subset_s
     return float(mmds.mean()), float(mmds.std())
 
 
+# ---------------------------------------------------------------------------------------------------- small samples
+# FID's bias grows as N shrinks (two disjoint sets of 500 real 32x32 CelebA images score fid500 = 36), so at the
+# sample counts a CPU affords two estimates whose bias does not depend on N sit beside it: FID-infinity and KID,
+# each with an interval for evaluation noise (bootstrap over samples). Everything here is float64 on the CPU.
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+FIDINF_POINTS = 10  # FIDs fitted per FID-infinity estimate
+FIDINF_MIN_FRACTION = 0.2  # smallest subset, as a share of each set: N/5 .. N (1/N spans a factor of 5)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A statistic, its bootstrap standard error over samples and the 95% interval value +- 1.96 se.
+
+    The interval is centred on the estimate, not on the bootstrap replicates: a bootstrap resample duplicates
+    images, which shifts small-sample FIDs, so only the replicates' spread is used. nan when not computed.
+    """
+
+    value: float
+    se: float
+    low: float
+    high: float
+    replicates: int
+
+    @classmethod
+    def from_replicates(cls, value: float, replicates: np.ndarray) -> Estimate:
+        reps = np.asarray(replicates, dtype=np.float64)
+        reps = reps[np.isfinite(reps)]
+        if len(reps) < 2:
+            return cls(float(value), math.nan, math.nan, math.nan, len(reps))
+        se = float(reps.std(ddof=1))
+        return cls(float(value), se, float(value) - Z95 * se, float(value) + Z95 * se, len(reps))
+
+
+def fid_subsets(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, s: np.ndarray, t: np.ndarray) -> float:
+    """FID between rows s of X and rows t of Y (repeats allowed), from Gram matrices X X^T, Y Y^T, X Y^T only.
+
+    Exact, never forms a D x D matrix: with A, B the centred rows scaled by 1/sqrt(n-1), 1/sqrt(m-1),
+    tr((S1 S2)^(1/2)) is the sum of the singular values of A B^T, the double-centred block kxy[s, t] scaled.
+    """
+    gx, gy, c = kxx[np.ix_(s, s)], kyy[np.ix_(t, t)], kxy[np.ix_(s, t)]
+    n, m = len(s), len(t)
+    mxx, myy, mxy = gx.mean(), gy.mean(), c.mean()
+    trace1 = (np.trace(gx) - n * mxx) / (n - 1)  # sum ||x_i - mean||^2 / (n - 1)
+    trace2 = (np.trace(gy) - m * myy) / (m - 1)
+    centred = c - c.mean(axis=1, keepdims=True) - c.mean(axis=0, keepdims=True) + mxy
+    square = centred @ centred.T if n <= m else centred.T @ centred  # its eigenvalues: the squared singular values
+    eig = np.linalg.eigvalsh((square + square.T) / 2)  # 2-3x faster than an SVD here
+    # Rank <= min(n, m, D) - 1: the other eigenvalues are round-off (~1e-16 of the largest) whose square roots
+    # would add spurious trace; drop everything below 1e-12 of the largest (its square root: 1e-6 of the top one).
+    eig = eig[eig > 1e-12 * max(eig.max(), 0.0)]
+    tr_covmean = np.sqrt(eig).sum() / math.sqrt((n - 1) * (m - 1))
+    return float(mxx + myy - 2.0 * mxy + trace1 + trace2 - 2.0 * tr_covmean)
+
+
+def grams(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> tuple[np.ndarray, ...]:
+    """X X^T, Y Y^T, X Y^T in float64 on the CPU."""
+    x, y = _numpy64(gen), _numpy64(ref)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"feature shapes do not match: {x.shape} vs {y.shape}")
+    return x @ x.T, y @ y.T, x @ y.T
+
+
+def fid_infinity_fit(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, rng: np.random.Generator,
+                     rows_x: np.ndarray | None = None, rows_y: np.ndarray | None = None,
+                     points: int = FIDINF_POINTS) -> tuple[float, list[tuple[int, float]]]:
+    """FID-infinity (Chong & Forsyth 2020) of the sets rows_x of X and rows_y of Y (default: all rows).
+
+    FID is computed on `points` random subsets (without replacement) holding the same share of each set, from
+    FIDINF_MIN_FRACTION to all of it; FID = a + b / n is fitted by least squares in 1/n (n the generated count:
+    both sets shrink together, so the bias of both is linear in it) and a, the value at 1/n = 0, is returned with
+    the (n, FID) points.
+    """
+    rows_x = np.arange(kxx.shape[0]) if rows_x is None else rows_x
+    rows_y = np.arange(kyy.shape[0]) if rows_y is None else rows_y
+    big_n, big_m = len(rows_x), len(rows_y)
+    fit = []
+    for share in np.linspace(FIDINF_MIN_FRACTION, 1.0, points):
+        n, m = max(2, round(share * big_n)), max(2, round(share * big_m))
+        s, t = rows_x[rng.permutation(big_n)[:n]], rows_y[rng.permutation(big_m)[:m]]
+        fit.append((n, fid_subsets(kxx, kyy, kxy, s, t)))
+    inv_n = np.array([1.0 / n for n, _ in fit])
+    if np.ptp(inv_n) == 0:
+        raise ValueError(f"FID-infinity needs subsets of different sizes; {big_n} samples are too few")
+    _, intercept = np.polyfit(inv_n, np.array([f for _, f in fit]), 1)
+    return float(intercept), fit
+
+
+def fid_infinity(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor, replicates: int = 20,
+                 seed: int = 2020, points: int = FIDINF_POINTS) -> tuple[Estimate, list[tuple[int, float]]]:
+    """FID-infinity of generated features (N, D) against reference features (M, D), with a bootstrap interval.
+
+    Each replicate resamples both sets with replacement and refits. Costs O(N^2 D) once for the Gram matrices and
+    `points` SVDs of at most N x M per fit, so it is meant for N, M of a few thousand (the CPU protocol).
+    """
+    kxx, kyy, kxy = grams(gen, ref)
+    rng = np.random.default_rng(seed)
+    value, fit = fid_infinity_fit(kxx, kyy, kxy, rng, points=points)
+    n, m = kxx.shape[0], kyy.shape[0]
+    reps = [fid_infinity_fit(kxx, kyy, kxy, rng, rng.integers(0, n, n), rng.integers(0, m, m), points)[0]
+            for _ in range(replicates)]
+    return Estimate.from_replicates(value, np.array(reps)), fit
+
+
+def kid(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor, replicates: int = 200,
+        seed: int = 2020, block: int = 1024) -> Estimate:
+    """KID over all samples, with a bootstrap interval over samples.
+
+    The value is the unbiased MMD^2 U-statistic of the whole sets with torch-fidelity's kernel
+    k(x, y) = (x.y / D + 1)^3; it is the exact average over every pair of subsets of any one size, which
+    torch-fidelity estimates from 100 random subsets. A bootstrap replicate resamples both sets with replacement
+    and drops the pairs of an image with a copy of itself (as the U-statistic drops i = j), so each replicate is
+    itself an unbiased-form estimate. Kernel rows are made in blocks: memory O(block * max(N, M)).
+    """
+    x, y = _numpy64(gen), _numpy64(ref)
+    n, m, d = x.shape[0], y.shape[0], x.shape[1]
+    if y.shape[1] != d or min(n, m) < 2:
+        raise ValueError(f"KID needs two (N, D) sets with N >= 2 and one D, got {x.shape} and {y.shape}")
+    rng = np.random.default_rng(seed)
+    # Row 0: every sample once (the estimate); rows 1..: multiplicities of a bootstrap resample.
+    wx = np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1.0 / n), size=replicates)])
+    wy = np.vstack([np.ones(m), rng.multinomial(m, np.full(m, 1.0 / m), size=replicates)])
+
+    def weighted_sum(a: np.ndarray, b: np.ndarray, wa: np.ndarray, wb: np.ndarray) -> np.ndarray:
+        out = np.zeros(wa.shape[0])
+        for start in range(0, a.shape[0], block):
+            k = (a[start:start + block] @ b.T / d + 1.0) ** 3
+            out += np.einsum("ri,ir->r", wa[:, start:start + block], k @ wb.T)
+        return out
+
+    kxx_diag, kyy_diag = ((x * x).sum(1) / d + 1.0) ** 3, ((y * y).sum(1) / d + 1.0) ** 3
+    xx = (weighted_sum(x, x, wx, wx) - (wx ** 2) @ kxx_diag) / (n * n - (wx ** 2).sum(1))
+    yy = (weighted_sum(y, y, wy, wy) - (wy ** 2) @ kyy_diag) / (m * m - (wy ** 2).sum(1))
+    xy = weighted_sum(x, y, wx, wy) / (n * m)
+    mmd = xx + yy - 2.0 * xy
+    return Estimate.from_replicates(float(mmd[0]), mmd[1:])
+
+
 # ---------------------------------------------------------------------------------------------------- precision/recall
 def precision_recall(gen: torch.Tensor, real: torch.Tensor, k: int = 3, block: int = 1024) -> tuple[float, float]:
     """Improved precision and recall (Kynkaanniemi et al. 2019), k-nearest-neighbour manifolds.
 
     Each set's manifold is the union of balls centred on its samples, with radius the distance to the sample's k-th
     nearest neighbour in its own set. precision = fraction of generated samples inside the real manifold;
-    recall = fraction of real samples inside the generated manifold. Euclidean distances in float64, row blocks
+    recall = fraction of real samples inside the generated manifold. Euclidean distances in float64 on the CPU,
+    row blocks
     of `block` to bound memory. Which features (here: Inception pool3, not the paper's VGG16) is the caller's
     protocol.
     """
-    g, r = _torch64(gen), _torch64(real.to(gen.device))
+    g, r = _torch64(gen), _torch64(real)
     if min(g.shape[0], r.shape[0]) <= k:
         raise ValueError(f"precision/recall with k={k} needs more than {k} samples per set")
     r_gen, r_real = _knn_radius2(g, k, block), _knn_radius2(r, k, block)
@@ -207,7 +343,7 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020) ->
     Samples shuffled by numpy.random.RandomState(seed) first, as torch-fidelity does. Needs the classifier head,
     which the bundled weights do not have: callers report IS as unavailable then, never a number.
     """
-    x = _torch64(logits).cpu()
+    x = _torch64(logits)
     n = x.shape[0]
     if n < splits:
         raise ValueError(f"Inception Score with {splits} splits needs at least {splits} samples, got {n}")
@@ -223,14 +359,16 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020) ->
 
 # ---------------------------------------------------------------------------------------------------- helpers
 def _numpy64(x: np.ndarray | torch.Tensor) -> np.ndarray:
+    """float64 numpy on the CPU. A tensor goes to the CPU first and is widened there: MPS has no float64."""
     if isinstance(x, torch.Tensor):
-        x = x.detach().to("cpu", torch.float64).numpy()
+        x = x.detach().to("cpu").to(torch.float64).numpy()
     return np.asarray(x, dtype=np.float64)
 
 
 def _torch64(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(N, D) float64 CPU tensor; moved to the CPU before the cast (see _numpy64)."""
     if not isinstance(x, torch.Tensor):
         x = torch.from_numpy(np.asarray(x))
     if x.ndim != 2:
         raise ValueError(f"expected (N, D) features, got shape {tuple(x.shape)}")
-    return x.detach().to(torch.float64)
+    return x.detach().to("cpu").to(torch.float64)

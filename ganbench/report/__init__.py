@@ -5,7 +5,9 @@ Reads every run under a folder (config.json, metrics.jsonl, summary.json, sample
   results.csv               one tidy row per run (status, kimg/steps/seconds spent, img/s, memory, final and best
                             metrics, what is missing)
   summary.csv, summary.md   one row per variant: mean and 95% t-interval over completed seeds with n, ranked by mean
-                            final FID, adjacent ranks tested (see ganbench.report.stats)
+                            final value of the protocol's ranking metric (KID; FID for older results), and which
+                            pairs differ (Welch + Holm, see ganbench.report.stats)
+  pairwise.csv              every pair of ranked variants: difference, 95% interval, Hedges' g, p, Holm p
   fid_vs_kimg.png, fid_vs_time.png, losses.png, d_outputs.png, throughput.png, samples.png, real.png, samples/
   report.md                 for a code host (relative image links)
   report.html               self-contained: opens from disk, images embedded, no script, no network

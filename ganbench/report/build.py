@@ -7,9 +7,11 @@ import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pandas as pd
+
 from ganbench import families as fam
 from ganbench.io import write_grid_png
-from ganbench.report import pages, plots, tables
+from ganbench.report import pages, plots, protocol, tables
 from ganbench.report.pages import Bullets, Code, Figure, Gallery, Heading, Para, Table
 from ganbench.report.runs import ReportError, Run, discover, group_label
 from ganbench.rundir import RunDir, Status
@@ -37,14 +39,18 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
 
     # ---- tables: per run, per variant, and how the numbers were made
     results = tables.results_frame(runs)
-    rank_key = tables.primary_fid(runs)
+    rank_key = tables.rank_metric(runs)  # KID where the runs' protocol says so; FID for older results
+    fid_key = tables.primary_fid(runs)  # the curves and the random baseline stay FID: the figure readers know
     summary = tables.summarise(results, rank_key)
     report.warnings += _missing_warnings(runs, results)
-    proto, proto_warnings = tables.protocol(runs)
+    proto, proto_warnings = protocol.protocol(runs)
     report.warnings += proto_warnings
     results.to_csv(out / "results.csv", index=False)
     summary.frame.to_csv(out / "summary.csv", index=False)
     report.files += [out / "results.csv", out / "summary.csv"]
+    if summary.pairs:
+        pd.DataFrame([vars(p) for p in summary.pairs]).to_csv(out / "pairwise.csv", index=False)
+        report.files.append(out / "pairwise.csv")
 
     # ---- figures
     order = summary.frame["group"].tolist()
@@ -52,11 +58,11 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     objectives = {g: o for g, o in zip(summary.frame["group"], summary.frame["objective"], strict=True)
                   if isinstance(o, str)}
     colours = plots.palette(order, families)
-    evals = plots.evals_frame(runs, rank_key) if rank_key else plots.evals_frame([], "")
-    baseline = _baseline(summary)
-    if rank_key and baseline is None:
-        report.warnings.append(f"missing: no random baseline {rank_key} (run the 'random' variant to draw one)")
-    report.warnings += plots.fid_curves(evals, rank_key, baseline, colours, out / "fid_vs_kimg.png",
+    evals = plots.evals_frame(runs, fid_key) if fid_key else plots.evals_frame([], "")
+    baseline = _baseline(summary, results, fid_key)
+    if fid_key and baseline is None:
+        report.warnings.append(f"missing: no random baseline {fid_key} (run the 'random' variant to draw one)")
+    report.warnings += plots.fid_curves(evals, fid_key, baseline, colours, out / "fid_vs_kimg.png",
                                         out / "fid_vs_time.png")
     ticks = plots.ticks_frame(runs)
     report.warnings += plots.losses(ticks, order, families, objectives, out / "losses.png")
@@ -80,7 +86,7 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     summary_blocks: list = [Heading("Results by variant"), Bullets(proto)]
     for caption, head, rows in tables.summary_tables(summary, results):
         summary_blocks += [Heading(caption, 3), Table(head, rows)]
-    summary_blocks.append(Bullets(tables.method_lines(summary, results)))
+    summary_blocks.append(Bullets(protocol.method_lines(summary, results)))
     if any(r.trial for r in runs):  # a sweep: best setting per variant, and FID's spread over the settings
         summary_blocks += _sweep_blocks(results_dir, out, report)
     (out / "summary.md").write_text(pages.markdown([Heading("ganbench summary", 1), *summary_blocks]))
@@ -114,13 +120,14 @@ def _missing_warnings(runs: list[Run], results) -> list[str]:
     return [f"missing: {what} in {run}" for run, text in missing.items() for what in text.split("; ")]
 
 
-def _baseline(summary: tables.Summary) -> float | None:
+def _baseline(summary: tables.Summary, results, fid_key: str | None) -> float | None:
     """Mean final FID of the random baseline (i.i.d. uniform pixel noise): the level a trained variant must beat."""
-    if summary.rank_by is None:
+    col = f"{fid_key}_final"
+    if fid_key is None or col not in results:
         return None
     frame = summary.frame
-    rows = frame[frame["family"].map(fam.is_baseline).astype(bool) & (frame[f"{summary.rank_by}_n"] > 0)]
-    return float(rows[f"{summary.rank_by}_mean"].iloc[0]) if len(rows) else None
+    rows = frame[frame["family"].map(fam.is_baseline).astype(bool) & (frame[f"{col}_n"] > 0)]
+    return float(rows[f"{col}_mean"].iloc[0]) if len(rows) else None
 
 
 def _real_grid(run: Run, path: Path) -> tuple[Path | None, str]:
@@ -188,9 +195,9 @@ def _document(title: str, runs: list[Run], results_dir: Path, warnings: list[str
                Para("Every run's grid (final, or the latest while a run is unfinished):"), Gallery(gallery)]
     head, rows = tables.results_table(results, order)
     blocks += [Heading("All runs"), Table(head, rows)]
-    published = tables.published_table(runs)
+    published = protocol.published_table(runs)
     if published is not None:
-        blocks += [Heading(f"Published figures ({tables.PUBLISHED_LABEL})"),
+        blocks += [Heading(f"Published figures ({protocol.PUBLISHED_LABEL})"),
                    Para("Measured under other protocols (networks, sample counts, reference sets, Inception ports "
                         "and training lengths differ), so they place the scale, never rank against the table "
                         "above."),

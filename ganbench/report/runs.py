@@ -7,17 +7,15 @@ the training code, so a report can be made on a machine without the data or the 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ganbench import families
 from ganbench.io import read_json
+from ganbench.metrics import names  # the metric-name grammar: fid500, kid500_std, fidinf1000_lo, ...
 from ganbench.rundir import CONFIG, SUMMARY, TICK_GRID, RunDir, Status, best, number
 
-# Metric keys carry their protocol in the name: fid500, kid500, kid500_std, precision10000, ...
-METRIC_KEY = re.compile(r"^(fid|kid|precision|recall)(\d+)(_[A-Za-z0-9_]+)?$")
 LOSS_KEYS = ("loss_d", "loss_g", "penalty", "d_real", "d_fake", "d_acc", "recon_mse", "kl")
 
 
@@ -27,7 +25,7 @@ class ReportError(ValueError):
 
 def metric_keys(record: dict[str, Any]) -> list[str]:
     """Keys of `record` that are metrics (fid500, kid500_std, ...), in a stable order."""
-    return sorted(k for k in record if METRIC_KEY.match(k))
+    return sorted(k for k in record if names.is_metric(k))
 
 
 @dataclass

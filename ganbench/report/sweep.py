@@ -13,7 +13,6 @@ on one seed is not the best setting, whatever its other seeds did); the others a
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,11 @@ from typing import Any
 import pandas as pd
 
 from ganbench.io import read_json
+from ganbench.metrics import names
 from ganbench.rundir import FINAL, TRIAL, RunDir, Status
 
 NO_FID = ("no FID in these results (the sweep ran with eval = false): trials are listed but cannot be ranked; set "
           "eval = true in [sweep] to compare settings")
-FID_KEY = re.compile(r"^fid\d+$")  # the protocol is in the name: fid500 = FID from 500 samples
 SCORES = ("best", "final")
 
 
@@ -65,8 +64,8 @@ def sweep_runs(results_dir: str | Path, score: str = "best") -> pd.DataFrame:
         summary = RunDir(run_dir).read_summary() or {}
         final = summary.get("final") or {}
         best = summary.get("best") or {}
-        metric = next((k for k in final if FID_KEY.match(k)), None)
-        if metric is None and FID_KEY.match(str(best.get("metric"))):
+        metric = next((k for k in final if names.is_value(k, names.FID)), None)  # fid500 = FID of 500 samples
+        if metric is None and names.is_value(str(best.get("metric")), names.FID):
             metric = best["metric"]
         fid_final = _fid(final.get(metric)) if metric else math.nan
         fid_best = _fid(best.get("value")) if metric and best.get("metric") == metric else math.nan

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from ganbench import families as fam
-from ganbench.report.runs import METRIC_KEY, Run, group_label, metric_keys, number
-from ganbench.report.stats import TEST_NAME, Interval, compare, t_interval
+from ganbench.metrics import names
+from ganbench.report.runs import Run, group_label, metric_keys, number
+from ganbench.report.stats import Interval, Pair, compare, pairwise, t_interval
 from ganbench.rundir import Status
 
 COUNTERS = {"kimg": "kimg", "g_steps": "G steps", "d_steps": "D steps", "seconds": "train time (s)",
             "img_per_s": "img/s", "peak_mem_mb": "peak mem (MB)"}
-_BETTER = {"fid": "lower is better", "kid": "lower is better", "precision": "higher is better",
-           "recall": "higher is better"}
 
 
 # ---------------------------------------------------------------------------------------------------- per run
@@ -35,22 +33,33 @@ def all_metric_keys(runs: list[Run]) -> list[str]:
         keys.update(run.final_metrics())
         for rec in run.evals:
             keys.update(metric_keys(rec))
-    order = {"fid": 0, "kid": 1, "precision": 2, "recall": 3}
-    return sorted(keys, key=lambda k: (order[METRIC_KEY.match(k).group(1)], k))
+    return sorted(keys, key=lambda k: (names.sort_key(k)[0], k))
 
 
 def primary_fid(runs: list[Run]) -> str | None:
     """The FID key that ranks: the one most runs have; on a tie, the one with more samples (fid10000 > fid500)."""
     counts = Counter(k for run in runs for k in {*run.final_metrics(), *(k for r in run.evals for k in r)}
-                     if METRIC_KEY.match(k) and METRIC_KEY.match(k).group(1) == "fid" and "_" not in k)
+                     if names.is_value(k, names.FID))
     if not counts:
         return None
-    return max(counts, key=lambda k: (counts[k], int(METRIC_KEY.match(k).group(2))))
+    return max(counts, key=lambda k: (counts[k], names.parse(k).n))
+
+
+def rank_metric(runs: list[Run]) -> str | None:
+    """The metric that ranks: the one the runs' metric protocol names (`rank_by`, KID since FID-infinity and KID
+    were added; see ganbench.metrics.evaluator.RANK_REASON) when most evaluated runs recorded it and have it;
+    otherwise, for results made before, the FID key of `primary_fid`."""
+    recorded = Counter(str(p["rank_by"]) for run in runs
+                       if isinstance(p := (run.summary or {}).get("metric_protocol"), dict) and p.get("rank_by"))
+    for key, _ in recorded.most_common():
+        if names.is_value(key) and any(key in run.final_metrics() for run in runs):
+            return key
+    return primary_fid(runs)
 
 
 def _missing(run: Run, keys: list[str]) -> list[str]:
     final = run.final_metrics()
-    main = [k for k in keys if "_" not in k]  # kid500_std and the like are extras, never "missing"
+    main = [k for k in keys if names.is_value(k)]  # kid500_std and the like are parts, never "missing"
     if not final and not run.evals:
         return ["no FID evaluations"]
     return [f"no {k}" for k in main if k not in final]
@@ -59,7 +68,7 @@ def _missing(run: Run, keys: list[str]) -> list[str]:
 def results_frame(runs: list[Run]) -> pd.DataFrame:
     """One row per run: identity, status, counters actually spent, final and best metrics, what is missing."""
     keys = all_metric_keys(runs)
-    fids = [k for k in keys if k.startswith("fid") and "_" not in k]
+    fids = [k for k in keys if names.is_value(k) and names.parse(k).base in names.DISTANCES]  # best = lowest
     rows = []
     for run in runs:
         s = run.summary or {}
@@ -96,8 +105,8 @@ def results_frame(runs: list[Run]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------- per variant
 def aggregated_columns(results: pd.DataFrame) -> list[str]:
     """Columns of the results frame that are averaged over seeds, in display order."""
-    metric = [c for c in results.columns if c.endswith(("_final", "_best")) and METRIC_KEY.match(c.rsplit("_", 1)[0])]
-    fid_first = sorted(metric, key=lambda c: (not c.startswith("fid"), c.startswith("fid") and c.endswith("_best")))
+    metric = [c for c in results.columns if c.endswith(("_final", "_best")) and names.is_metric(c.rsplit("_", 1)[0])]
+    fid_first = sorted(metric, key=lambda c: (names.sort_key(c.rsplit("_", 1)[0])[0], c.endswith("_best")))
     return fid_first + list(COUNTERS)
 
 
@@ -105,7 +114,8 @@ def aggregated_columns(results: pd.DataFrame) -> list[str]:
 class Summary:
     frame: pd.DataFrame  # one row per group, ranked; {col}_mean/_ci95_low/_ci95_high/_n for aggregated columns
     intervals: dict[tuple[str, str], Interval]  # (group, column) -> interval
-    rank_by: str | None  # e.g. "fid500_final"
+    rank_by: str | None  # e.g. "kid1000_final"
+    pairs: list[Pair] = field(default_factory=list)  # every pair of ranked groups on rank_by, Welch + Holm
 
 
 def summarise(results: pd.DataFrame, rank_key: str | None) -> Summary:
@@ -153,9 +163,14 @@ def summarise(results: pd.DataFrame, rank_key: str | None) -> Summary:
                 cmp = compare(a.tolist(), b.tolist())
                 frame.loc[i, "vs_next_rank"] = cmp.text
                 frame.loc[i, "vs_next_rank_p"] = cmp.p
+    pairs = []
+    if rank_by is not None:  # in rank order, so each pair reads "better - worse" where the means say so
+        done = results[results["status"] == "completed"]
+        ranked_groups = [g for g, r in zip(frame["group"], frame["rank"], strict=True) if not pd.isna(r)]
+        pairs = pairwise({g: done.loc[done["group"] == g, rank_by].tolist() for g in ranked_groups})
     lead = ["rank", "group", "variant"] + (["trial"] if "trial" in frame else [])
     rest = [c for c in frame.columns if c not in lead]
-    return Summary(frame[lead + rest], intervals, rank_by)
+    return Summary(frame[lead + rest], intervals, rank_by, pairs)
 
 
 # ---------------------------------------------------------------------------------------------------- display
@@ -176,11 +191,15 @@ def _text(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
-def fmt_interval(iv: Interval, empty: str = "missing") -> str:
+SINGLE_SEED = "(n=1, CI n/a: 1 seed)"
+
+
+def fmt_interval(iv: Interval, empty: str = "missing", single: str = SINGLE_SEED) -> str:
+    """'62 ± 4.97 (n=3)'; one seed: the value and `single` (the tables mark only a row's first such cell)."""
     if iv.n == 0:
         return empty
     if iv.n == 1:
-        return f"{fmt(iv.mean)} (n=1, CI n/a: 1 seed)"
+        return f"{fmt(iv.mean)} {single}".rstrip()
     if iv.high == iv.mean:
         return f"{fmt(iv.mean)} (n={iv.n}, all equal)"
     return f"{fmt(iv.mean)} ± {fmt(iv.high - iv.mean)} (n={iv.n})"
@@ -191,25 +210,28 @@ def column_title(col: str) -> str:
     if col in COUNTERS:
         return COUNTERS[col]
     key, which = col.rsplit("_", 1)
-    m = METRIC_KEY.match(key)
-    better = _BETTER.get(m.group(1), "") if m and not m.group(3) else ""
-    title = f"{key} {which}" if key.startswith("fid") else key
+    better = names.better(key)
+    title = f"{key} {which}" if which == "best" or names.is_value(key, names.FID) else key
     return f"{title} ({better})" if better else title
 
 
 def summary_tables(summary: Summary, results: pd.DataFrame) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) of the per-variant tables, quality then cost, shared by the Markdown and HTML pages."""
     frame = summary.frame
-    shown = [c for c in aggregated_columns(results) if not re.search(r"\d+_[a-z]+_final$", c)]
+    shown = [c for c in aggregated_columns(results) if c in COUNTERS or names.is_value(c.rsplit("_", 1)[0])]
     metrics = [c for c in shown if c not in COUNTERS]
-    no_fid = not any(c.startswith("fid") for c in metrics)
+    no_fid = not metrics
 
-    def cell(r, col: str) -> str:
+    def cell(r, col: str, marked: list[bool]) -> str:
         if r["completed"] == 0:
             return "–"  # the status column says why: nothing completed yet
         if col == "img_per_s" and fam.is_baseline(r["family"]):
             return "n/a (no training)"
-        return fmt_interval(summary.intervals[(r["group"], col)])
+        iv = summary.intervals[(r["group"], col)]
+        if iv.n == 1 and not marked:
+            marked.append(True)
+            return fmt_interval(iv)
+        return fmt_interval(iv, single="")
 
     quality_head = (["rank", "variant", "seeds used", "runs (status)"] + (["FID"] if no_fid else [])
                     + [column_title(c) for c in metrics] + ["vs next rank", "missing"])
@@ -218,17 +240,51 @@ def summary_tables(summary: Summary, results: pd.DataFrame) -> list[tuple[str, l
     for _, r in frame.iterrows():
         rank = "–" if pd.isna(r["rank"]) else str(int(r["rank"]))
         missing = "; ".join(t for t in ("no completed run" if r["completed"] == 0 else "", _text(r["missing"])) if t)
+        marked: list[bool] = []
         quality.append([rank, str(r["group"]), _text(r["seeds"]) or "none completed", str(r["status"])]
-                       + (["missing (no evaluations)"] if no_fid else []) + [cell(r, c) for c in metrics]
+                       + (["missing (no evaluations)"] if no_fid else []) + [cell(r, c, marked) for c in metrics]
                        + [_text(r["vs_next_rank"]), missing])
-        cost.append([str(r["group"]), str(r["status"])] + [cell(r, c) for c in COUNTERS])
-    return [("Sample quality", quality_head, quality),
-            ("Compute actually spent (training only; evaluation time excluded)", cost_head, cost)]
+        marked_cost: list[bool] = []
+        cost.append([str(r["group"]), str(r["status"])] + [cell(r, c, marked_cost) for c in COUNTERS])
+    tables = [("Sample quality", quality_head, quality),
+              ("Compute actually spent (training only; evaluation time excluded)", cost_head, cost)]
+    if any(not math.isnan(p.p) for p in summary.pairs):
+        tables.append(pairwise_table(summary))
+    return tables
+
+
+def single_seed_note(summary: Summary) -> str | None:
+    """One note for every group with values from a single seed, instead of 'n/a' in each of its cells."""
+    single = {g for (g, _), iv in summary.intervals.items() if iv.n == 1}
+    groups = [str(g) for g in summary.frame["group"] if g in single]
+    if not groups:
+        return None
+    return (f"values from one completed seed, so no interval and no test: {', '.join(groups)} (single values in "
+            f"their rows; the first is marked {SINGLE_SEED})")
+
+
+def pairwise_table(summary: Summary) -> tuple[str, list[str], list[list[str]]]:
+    """Which pairs of variants differ on the ranking metric, by how much, with an interval: differing pairs
+    first, then by p. Pairs with a single-seed variant cannot be tested and are left out (the single-seed note
+    names those variants)."""
+    key = summary.rank_by.removesuffix("_final") if summary.rank_by else "?"
+    head = ["pair (A vs B)", "seeds", f"mean A - B ({key})", "95% CI of A - B", "Hedges' g", "p (Welch)",
+            "p (Holm)", "verdict"]
+    rows = []
+    tested = sorted((p for p in summary.pairs if not math.isnan(p.p)), key=lambda p: (not p.different, p.p_holm))
+    for p in tested:
+        rows.append([f"{p.a} vs {p.b}", f"{p.n_a} vs {p.n_b}", fmt(p.diff), f"{fmt(p.low)} .. {fmt(p.high)}",
+                     fmt(p.hedges_g), f"{p.p:.2g}", f"{p.p_holm:.2g}",
+                     "differ" if p.different else "no detectable difference"])
+    n_diff = sum(p.different for p in tested)
+    title = (f"Pairwise comparisons on {key}: {n_diff} of {len(tested)} pairs differ "
+             "(Welch's t over seeds, Holm-corrected, family-wise alpha 0.05)")
+    return title, head, rows
 
 
 def results_table(results: pd.DataFrame, order: list[str]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the per-run table, groups in `order` (the ranking), seeds ascending."""
-    metric = [c for c in results.columns if c.endswith(("_final", "_best")) and not re.search(r"\d+_[a-z]+_final$", c)]
+    metric = [c for c in results.columns if c.endswith(("_final", "_best")) and names.is_value(c.rsplit("_", 1)[0])]
     cols = ["run", "status", *COUNTERS, *metric, "missing", "note"]
     header = [column_title(c) if (c in COUNTERS or c in metric) else c for c in cols]
     rank = {g: i for i, g in enumerate(order)}
@@ -244,158 +300,23 @@ def results_table(results: pd.DataFrame, order: list[str]) -> tuple[list[str], l
                 cells.append(f"{fmt(v)} @ {fmt(r[f'{c}_kimg'])} kimg")
             elif c.endswith("_final") and r["status"] != Status.COMPLETED and not pd.isna(v):
                 cells.append(f"{fmt(v)} (latest evaluation)")  # the run never reached its final one
+            elif c.endswith("_final") and not pd.isna(v) and _noise(r, c) is not None:
+                cells.append(f"{fmt(v)} [{_noise(r, c)}]")  # this run's evaluation-noise interval
             else:
                 cells.append(fmt(v) if not (c == "img_per_s" and fam.is_baseline(r["family"])) else "n/a")
         rows.append(cells)
     return header, rows
 
 
-# ---------------------------------------------------------------------------------------------------- protocol
-_HEX = re.compile(r"^[0-9a-f]{16,}$")
-_DATA_SKIP = ("cache", "key", "skipped_examples", "files", "root")
-
-
-def _flat(d: dict[str, Any], skip: tuple[str, ...] = (), prefix: str = "") -> list[str]:
-    out = []
-    for k, v in d.items():
-        if k in skip or v is None or v == "":
-            continue
-        if isinstance(v, dict):
-            out += _flat(v, skip, f"{prefix}{k}.")
-        else:
-            text = str(v)
-            out.append(f"{prefix}{k}={text[:12] + '…' if _HEX.match(text) else text}")
-    return out
-
-
-def metric_protocol_text(p: dict[str, Any]) -> str:
-    """The metric protocol in one line: sample counts, reference set, weights hash, features. The full record is
-    in the report's provenance section."""
-    parts = []
-    if p.get("metrics"):
-        parts.append(", ".join(map(str, p["metrics"])))
-    if "n_generated" in p or "n_reference" in p:
-        parts.append(f"{p.get('n_generated', '?')} generated vs {p.get('n_reference', '?')} reference images")
-    if isinstance(p.get("reference"), dict):
-        parts.append("reference: " + ", ".join(_flat(p["reference"], _DATA_SKIP + ("generator", "skipped"))))
-    if p.get("reference_images"):
-        parts.append(str(p["reference_images"]))
-    weights = p.get("weights")
-    if isinstance(weights, dict) and weights.get("sha256"):
-        parts.append(f"Inception weights sha256 {str(weights['sha256'])[:12]}… ({weights.get('source', '?')})")
-    if p.get("feature_extractor"):
-        parts.append(str(p["feature_extractor"]))
-    pr = p.get("precision_recall")
-    if isinstance(pr, dict) and pr.get("features"):
-        parts.append(f"precision/recall features: {pr['features']}")
-    return "; ".join(parts) if parts else ", ".join(_flat(p))  # an unknown layout: all of it
-
-
-def _distinct(values: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """text -> the runs that have it, in first-seen order."""
-    out: dict[str, list[str]] = {}
-    for run, text in values:
-        out.setdefault(text, []).append(run)
-    return out
-
-
-_CONSEQUENCE = {"device": "timings and memory are not comparable between them",
-               "commit": "made by different code; check the changes do not touch training or evaluation",
-               "versions": "made with different package versions; timings may not be comparable"}
-
-
-def protocol(runs: list[Run]) -> tuple[list[str], list[str]]:
-    """Lines that describe how the numbers were made (metric protocol, data, budget, device, commit), and
-    warnings for every one of them that differs between runs (then the comparison is not like-for-like)."""
-    lines, warnings = [], []
-
-    def add(label: str, pairs: list[tuple[str, str]], none: str) -> None:
-        groups = _distinct([(r, t) for r, t in pairs if t])
-        if not groups:
-            lines.append(f"{label}: {none}")
-        elif len(groups) == 1:
-            lines.append(f"{label}: {next(iter(groups))}")
-        else:
-            for text, names in groups.items():
-                lines.append(f"{label} ({', '.join(names)}): {text}")
-            warnings.append(f"runs differ in {label}: {_CONSEQUENCE.get(label, 'not a like-for-like comparison')}")
-
-    evaluated = [r for r in runs if r.final_metrics() or r.evals]
-    add("metric protocol", [(r.name, metric_protocol_text((r.summary or {}).get("metric_protocol") or {}))
-                            for r in evaluated],
-        "none recorded" + ("" if evaluated else " (no evaluations in these results)"))
-    add("data", [(r.name, ", ".join(_flat(r.meta.get("data") or {}, _DATA_SKIP))) for r in runs], "not recorded")
-    add("budget", [(r.name, str(r.config.get("budget") or "")) for r in runs], "not recorded")
-
-    def device(r: Run) -> str:
-        s = r.summary or {}  # a run without a summary has only the requested device ("auto"): not compared
-        name = s.get("device")
-        extra = f" ({s['device_name']})" if s.get("device_name") else ""
-        return f"{name}{extra}, precision {r.config.get('precision', '?')}" if name else ""
-
-    add("device", [(r.name, device(r)) for r in runs], "not recorded")
-    add("commit", [(r.name, str(r.meta.get("git_commit") or "")) for r in runs], "not recorded")
-    versions = [(r.name, ", ".join(f"{k} {v}" for k, v in (r.meta.get("versions") or {}).items()
-                                   if k in ("ganbench", "torch", "cuda"))) for r in runs]
-    add("versions", versions, "not recorded")
-    return lines, warnings
-
-
-def method_lines(summary: Summary, results: pd.DataFrame) -> list[str]:
-    rank = (f"ranked by mean final {summary.rank_by.removesuffix('_final')} (at the end of the budget, lower is "
-            "better); best-along-the-way is shown but does not rank" if summary.rank_by
-            else "not ranked: no FID in these results")
-    return [
-        "statistics over completed runs only (diverged, failed and unfinished runs are listed, not averaged)",
-        "a ± b (n=k): mean over k seeds and the half-width of its 95% t-interval (t(0.975, k-1) · sd / √k)",
-        rank,
-        f"adjacent ranks: {TEST_NAME}; with n and m seeds its smallest possible p is 2 / C(n+m, n), so at least "
-        "4 seeds per variant are needed to tell two apart",
-    ] + (["peak memory on CPU is the process's max RSS: it also covers every run made before it in the same "
-          "process, so only the largest value is an upper bound for one run"]
-         if results["peak_mem_kind"].astype(str).str.contains("RSS").any() else [])
-
-
-# ---------------------------------------------------------------------------------------------------- published
-PUBLISHED_LABEL = "published, different protocol: not comparable like-for-like"
-PUBLISHED: dict[str, list[dict[str, str]]] = {
-    "celeba": [
-        *({"source": "Lucic et al., NeurIPS 2018", "model": m, "fid": f,
-           "protocol": "best of 100 hyperparameter settings; 10k test-split real vs 10k generated, TF Inception "
-                       "2015-12-05; CelebA crop 160 -> 64x64; InfoGAN-style network (not DCGAN), batch 64, "
-                       "z 64-d, 40 epochs"}
-          for m, f in [("MM GAN (saturating minimax)", "65.6 ± 4.2"), ("NS GAN", "55.0 ± 3.3"),
-                       ("LSGAN", "53.9 ± 2.8"), ("WGAN", "41.3 ± 2.0"), ("WGAN-GP", "30.0 ± 1.0"),
-                       ("DRAGAN", "42.3 ± 3.0"), ("BEGAN", "38.9 ± 0.9")]),
-        *({"source": "Dai & Wipf, ICLR 2019", "model": m, "fid": f,
-           "protocol": "same network and FID protocol as Lucic et al."}
-          for m, f in [("VAE (cross-entropy)", "53.3"), ("VAE (learned variance)", "60.5")]),
-        {"source": "MMGeneration", "model": "LSGAN, DCGAN arch, Adam 1e-3 (0.5, 0.99), batch 128, 100k iters",
-         "fid": "11.93", "protocol": "CelebA-cropped 64x64; 50k generated vs training set, StyleGAN TorchScript "
-                                     "Inception"},
-        {"source": "MMGeneration", "model": "hinge, DCGAN arch", "fid": "20.18", "protocol": "same"},
-    ],
-    "cifar10": [
-        *({"source": "Lucic et al., NeurIPS 2018", "model": m, "fid": f,
-           "protocol": "best of 100 hyperparameter settings; 10k test-split real vs 10k generated, TF Inception "
-                       "2015-12-05; InfoGAN-style network (not DCGAN)"}
-          for m, f in [("MM GAN (saturating minimax)", "72.7 ± 3.6"), ("NS GAN", "58.5 ± 1.9"),
-                       ("LSGAN", "87.1 ± 47.5"), ("WGAN", "55.2 ± 2.3"), ("WGAN-GP", "55.8 ± 0.9"),
-                       ("DRAGAN", "69.8 ± 2.0"), ("BEGAN", "71.4 ± 1.6")]),
-        {"source": "StudioGAN (2022)", "model": "DCGAN (non-saturating)",
-         "fid": "49.03 best; 137.4 final after collapse", "protocol": "10k test vs 10k generated"},
-        {"source": "StudioGAN (2022)", "model": "LSGAN", "fid": "66.69", "protocol": "same"},
-        {"source": "StudioGAN (2022)", "model": "hinge", "fid": "42.71", "protocol": "same"},
-    ],
-}
-
-
-def published_table(runs: list[Run]) -> tuple[list[str], list[list[str]]] | None:
-    """Published figures for the data set these runs used, or None when there are none for it."""
-    datasets = {str(r.config.get("dataset")) for r in runs}
-    rows = [[d, p["source"], p["model"], p["fid"], p["protocol"]] for d in sorted(datasets)
-            for p in PUBLISHED.get(d, [])]
-    return (["data set", "source", "model", "published FID", "protocol"], rows) if rows else None
+def _noise(row, col: str) -> str | None:
+    """'lo .. hi' of a final metric's evaluation-noise interval in a results row ('kid500_final' ->
+    kid500_lo_final, kid500_hi_final), or None when the run has none."""
+    key = col.removesuffix("_final")
+    m = names.parse(key)
+    lo, hi = (row.get(f"{names.name(m.base, m.n, part)}_final") for part in (names.LO, names.HI))
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return None
+    return f"{fmt(lo)} .. {fmt(hi)}"
 
 
 def dumps(obj: Any) -> str:

@@ -1,0 +1,96 @@
+"""The one grammar of metric names: `<base><count>[_<part>]`, for example `fid500`, `kid1000_lo`, `fidinf1000`.
+
+The count is the number of generated images the value was computed from, so a name carries its protocol: `fid500`
+and `fid10000` are different metrics and are never compared with each other. The part, when present, names a
+companion value of the same metric, never a metric of its own:
+
+  std   spread of the estimate (`kid<N>_std`: bootstrap standard error over samples)
+  lo    lower end of its 95% evaluation-noise interval (bootstrap over samples, see evaluator.py)
+  hi    upper end of that interval
+
+Bases (lower is better for the distances, higher for precision/recall):
+
+  fid        FID of N generated images against the reference set (biased upwards, the more so the smaller N)
+  fidinf     FID-infinity (Chong & Forsyth 2020): FID extrapolated to infinitely many samples from the same N
+  kid        KID, unbiased MMD^2 (Binkowski et al. 2018)
+  precision  share of generated images inside the reference manifold (k-NN)
+  recall     share of reference images inside the generated manifold
+
+Everything that builds or reads a metric name (evaluator, `ganbench fid`, runner, sweep and the report) goes
+through `name` and `parse` here; nothing else spells the pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FID, FIDINF, KID, PRECISION, RECALL = "fid", "fidinf", "kid", "precision", "recall"
+BASES = (FID, FIDINF, KID, PRECISION, RECALL)  # display order
+STD, LO, HI = "std", "lo", "hi"
+PARTS = (STD, LO, HI)
+LOWER_IS_BETTER = {FID: True, FIDINF: True, KID: True, PRECISION: False, RECALL: False}
+DISTANCES = (FID, FIDINF, KID)  # the bases that can rank variants (lower is better)
+
+# fidinf before fid: the alternation is tried in order and `fid` would otherwise claim 'fidinf500'.
+_PATTERN = re.compile(rf"^({'|'.join(sorted(BASES, key=len, reverse=True))})(\d+)(?:_({'|'.join(PARTS)}))?$")
+
+
+@dataclass(frozen=True)
+class MetricName:
+    base: str  # one of BASES
+    n: int  # generated images the value was computed from
+    part: str = ""  # "" for the value itself, else one of PARTS
+
+    def __str__(self) -> str:
+        return f"{self.base}{self.n}" + (f"_{self.part}" if self.part else "")
+
+    @property
+    def value_name(self) -> str:
+        """The name of the value this part belongs to: 'kid500_lo' -> 'kid500'."""
+        return f"{self.base}{self.n}"
+
+
+def name(base: str, n: int, part: str = "") -> str:
+    """('fid', 500) -> 'fid500'; ('kid', 500, 'std') -> 'kid500_std'. Unknown bases or parts are errors."""
+    if base not in BASES:
+        raise ValueError(f"unknown metric '{base}': use one of {', '.join(BASES)}")
+    if part and part not in PARTS:
+        raise ValueError(f"unknown metric part '{part}': use one of {', '.join(PARTS)}")
+    if n < 1:
+        raise ValueError(f"a metric's sample count must be positive, got {n}")
+    return str(MetricName(base, int(n), part))
+
+
+def parse(text: str) -> MetricName | None:
+    """'kid500_lo' -> MetricName('kid', 500, 'lo'); None for anything that is not a metric name ('loss_d',
+    'fid500_final', 'fid')."""
+    m = _PATTERN.match(str(text))
+    return MetricName(m.group(1), int(m.group(2)), m.group(3) or "") if m else None
+
+
+def is_metric(text: str) -> bool:
+    return parse(text) is not None
+
+
+def is_value(text: str, base: str | None = None) -> bool:
+    """A metric's value itself (not a part), optionally of one base: is_value('fid500', 'fid') is True,
+    is_value('kid500_std') and is_value('fidinf500', 'fid') are False."""
+    m = parse(text)
+    return m is not None and not m.part and (base is None or m.base == base)
+
+
+def sort_key(text: str) -> tuple:
+    """Display order: by base (FID first), then count, the value before its parts."""
+    m = parse(text)
+    if m is None:
+        return (len(BASES), 0, 0, str(text))
+    return (BASES.index(m.base), m.n, PARTS.index(m.part) + 1 if m.part else 0, "")
+
+
+def better(text: str) -> str:
+    """'lower is better' / 'higher is better' for a metric value; '' for a part or a non-metric."""
+    m = parse(text)
+    if m is None or m.part:
+        return ""
+    return "lower is better" if LOWER_IS_BETTER[m.base] else "higher is better"
