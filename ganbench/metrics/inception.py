@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 
+from ganbench.device import exact_fp32
 from ganbench.io import atomic_write_bytes, cache_dir
 
 WEIGHTS_ENV = "GANBENCH_INCEPTION_WEIGHTS"
@@ -265,30 +266,6 @@ def to_rgb(u8: torch.Tensor) -> torch.Tensor:
     if u8.ndim != 4 or u8.shape[1] not in (1, 3):
         raise ValueError(f"expected images (B, 1 or 3, H, W), got shape {tuple(u8.shape)}")
     return u8.expand(-1, 3, -1, -1) if u8.shape[1] == 1 else u8
-
-
-@contextlib.contextmanager
-def exact_fp32():
-    """Plain fp32 convolutions on CUDA. PyTorch lets cuDNN use TF32 for fp32 convolutions by default on Ampere and
-    later GPUs (about 1e-3 relative error), which moves FID; the previous setting is restored afterwards."""
-    if not torch.cuda.is_available():
-        yield
-        return
-    conv = getattr(torch.backends.cudnn, "conv", None)
-    if conv is not None and hasattr(conv, "fp32_precision"):
-        old = conv.fp32_precision
-        conv.fp32_precision = "ieee"
-        try:
-            yield
-        finally:
-            conv.fp32_precision = old
-    else:  # older PyTorch: the legacy flag
-        old = torch.backends.cudnn.allow_tf32
-        torch.backends.cudnn.allow_tf32 = False
-        try:
-            yield
-        finally:
-            torch.backends.cudnn.allow_tf32 = old
 
 
 def extract(extractor: torch.nn.Module, batches: Iterator[torch.Tensor], device: torch.device, total: int,
