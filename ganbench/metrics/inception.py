@@ -252,8 +252,26 @@ def build_extractor(weights: InceptionWeights, device: torch.device, logits: boo
         except Exception as e:
             raise InceptionWeightsError(f"torch-fidelity cannot load Inception weights '{weights.path}' ({e}); "
                                         "delete that file if it is ganbench's converted cache") from None
-        _EXTRACTORS[key] = fe.to(device).eval()
+        _EXTRACTORS[key] = optimise(fe.eval()).to(device)
     return _EXTRACTORS[key]
+
+
+def optimise(fe: torch.nn.Module) -> torch.nn.Module:
+    """The same network, computed faster, features equal to the original's to about 1e-6 relative (fp32 throughout):
+    each BatchNorm (fixed statistics: eval mode) folded into the convolution before it, y = conv(x) * s + (beta -
+    mean * s) with s = gamma / sqrt(var + eps), which saves a pass over every activation; and the weights stored
+    channels_last (NHWC), the layout oneDNN and cuDNN convolutions run fastest in, so activations stay NHWC from
+    the first convolution on. Resize and normalisation are torch-fidelity's own, untouched. `fe` is not modified."""
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    fast = copy.deepcopy(fe).eval()
+    for m in fast.modules():  # torch-fidelity's BasicConv2d: conv -> bn -> relu
+        if isinstance(getattr(m, "conv", None), torch.nn.Conv2d) and isinstance(getattr(m, "bn", None),
+                                                                               torch.nn.BatchNorm2d):
+            m.conv, m.bn = fuse_conv_bn_eval(m.conv, m.bn), torch.nn.Identity()
+    return fast.to(memory_format=torch.channels_last)
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:
