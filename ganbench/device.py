@@ -145,6 +145,12 @@ def resolve(cfg, device: torch.device) -> DeviceSettings:
                           compile=bool(cfg.compile), threads=torch.get_num_threads())
 
 
+def default_eval_samples(device: torch.device) -> int:
+    """Samples per evaluation when the user gives none: 10k on a GPU (a standard count); 200 elsewhere, where the
+    Inception network manages a few images per second. Metric names carry the count (fid10000, fid200)."""
+    return 10_000 if device.type == "cuda" else 200
+
+
 # ---------------------------------------------------------------------------------------------------- memory
 def free_bytes(device: torch.device) -> int | None:
     """Bytes a new allocation can use on a CUDA device: the driver's free memory plus PyTorch's cached blocks that

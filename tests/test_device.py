@@ -164,3 +164,8 @@ def test_settings_object_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.precision = "fp16"
     assert math.isfinite(s.threads)
+
+
+def test_default_evaluation_size_per_device():
+    assert gd.default_eval_samples(torch.device("cuda")) == 10_000
+    assert gd.default_eval_samples(CPU) == gd.default_eval_samples(torch.device("mps")) == 200
