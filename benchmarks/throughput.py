@@ -279,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         ref = next(x for x in all_arms if x.name == "everyday" and x.resolution == a.resolution)
         dc = next((x for x in all_arms if x.variant == "dcgan" and x.name == a.name and x.resolution == a.resolution),
                   None)
-        peak = peaks["bf16" if a.precision == "bf16" else "fp32"]
+        # the achievable peak: the better of the two matmul timings (other processes' load lowers either)
+        peak = max(peaks[a.precision if a.precision == "bf16" else "fp32"],
+                   peaks_after[a.precision if a.precision == "bf16" else "fp32"])
         rows.append({"resolution": a.resolution, "variant": a.variant, "arm": a.name, "precision": a.precision,
                      "img_per_s": med, "windows": a.rates, "spread": [min(a.rates), max(a.rates)],
                      "x_everyday": med / statistics.median(ref.rates),
@@ -336,8 +338,8 @@ def write_markdown(result: dict, md: Path, png: Path) -> None:
              f"batch {result['batch']}.", "",
              f"Measured peak (2048x2048 matmul, start / end of run): fp32 {pk['start']['fp32'] / 1e9:.0f} / "
              f"{pk['end']['fp32'] / 1e9:.0f} GFLOP/s, bf16 {pk['start']['bf16'] / 1e9:.0f} / "
-             f"{pk['end']['bf16'] / 1e9:.0f} GFLOP/s. Utilisation = counted FLOPs/image x images/s / the start peak "
-             "of the arm's precision.", "",
+             f"{pk['end']['bf16'] / 1e9:.0f} GFLOP/s. Utilisation = counted FLOPs/image x images/s / the higher of "
+             "the two peaks of the arm's precision.", "",
              "| res | variant | arm | precision | images/s | min-max | x everyday | x dcgan | GFLOP/img | util. | 1st iter s |",
              "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
 
