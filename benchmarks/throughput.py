@@ -1,17 +1,18 @@
 """Training throughput: ganbench's loop against the everyday DCGAN loop, side by side, on the same images.
 
-    uv run python benchmarks/throughput.py                     # this machine's device, 64x64 and 32x32
-    uv run python benchmarks/throughput.py --quick             # fewer, shorter windows (about 8 minutes on 2 cores)
+    uv run python benchmarks/throughput.py --resolutions 64,32 --switches 64 --windows 5 --steps 2 --warmup 0
+    uv run python benchmarks/throughput.py --quick             # 3 windows of 2 iterations
 
 Arms (each an iteration = n_critic D steps + one G step; images/s counts real images shown to D):
   everyday          the PyTorch examples DCGAN loop: ImageFolder + DataLoader (2 workers, decoding JPEGs), Sigmoid
                     + BCELoss, fp32, eager, per-tensor Adam. The same DCGAN layers as ganbench's backbone (the
                     example's layout), with the example's Sigmoid appended to D.
   fp32 plain        ganbench's step (`gan_d_step` + `gan_g_step`), every switch off: fp32, contiguous, plain Adam.
-  +channels_last    ... with only channels_last;  +fused adam: only fused Adam;  +foreach adam: only foreach Adam;
-  +bf16             ... with only bf16 autocast;  best: what a user gets by default (`ganbench.device.resolve` of the
-                    default Config: precision auto, fast on);  best 1 thread: the same on one thread;
-  best+compile      best with torch.compile of G and D (steady state; the compile time is reported apart).
+  one switch each   (at --switches resolutions) fp32 + channels_last; fp32 + foreach Adam; fp32 + fused Adam; fp32
+                    with `fast` (channels_last + fused); bf16 autocast alone.
+  best (default)    what a user gets by default (`ganbench.device.resolve` of the default Config: precision auto,
+                    fast on), for dcgan and wgan-gp; and the same on one thread.
+  best + compile    (--compile) torch.compile of G and D; its first iteration (the compilation) is reported apart.
 All arms run in interleaved windows (arm A, B, C, ..., A, B, C, ...) so that load from other processes falls on all
 of them alike; each figure is the median over windows. Beside each figure: utilisation of this machine's achievable
 peak, measured in the same run by a large matmul (fp32 for fp32 arms, bf16 for bf16 arms); FLOPs per image are
@@ -77,7 +78,7 @@ def flops_of(fn: Callable) -> int | None:
 
 # ------------------------------------------------------------------------------------------------ arms
 class Arm:
-    """One configuration: `window(steps)` runs and times `steps` iterations, returns seconds."""
+    """One configuration: `window(steps, warmup)` runs `steps` timed iterations and appends their images/s."""
 
     def __init__(self, name: str, variant: str, resolution: int, precision: str, images_per_iter: int,
                  iteration: Callable[[], None], begin: Callable[[], None] | None = None,
