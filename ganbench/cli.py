@@ -62,7 +62,7 @@ def run(
     budget: Annotated[str, typer.Option(help="Same for every variant: 20kimg (real images shown), 500steps (G steps), 10min.")] = "6kimg",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
     device: Annotated[str, typer.Option(help="auto | cuda | mps | cpu")] = "auto",
-    precision: Annotated[str, typer.Option(help="fp32 | bf16 | fp16")] = "fp32",
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the device has native bf16, else fp32) | fp32 | bf16 | fp16")] = "auto",
     out: Annotated[Path | None, typer.Option(help="Results folder; default results/<dataset>-<resolution>.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config field: --set lr_d=5e-5 (repeatable).")] = None,
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Compute FID/KID/precision/recall.")] = True,
@@ -85,9 +85,9 @@ def run(
                     "eval_every_kimg": eval_every, "eval_samples": eval_samples, "tick_kimg": tick,
                     "inception_weights": inception_weights}
         if eval_samples <= 0:  # resolved here and recorded; metric names carry it (fid10k vs fid200)
-            from ganbench.train import pick_device
+            from ganbench.device import default_eval_samples, pick_device
 
-            eval_samples = 10_000 if pick_device(device).type == "cuda" else 200
+            eval_samples = default_eval_samples(pick_device(device))
             settings["eval_samples"] = eval_samples
         overrides = parse_overrides(set_)
         settings = {k: v for k, v in settings.items() if k not in overrides}

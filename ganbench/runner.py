@@ -158,6 +158,7 @@ def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: boo
     """Train one planned run and write its summary. Never raises for a failed run; raises RunLocked (another
     process writes this directory), KeyboardInterrupt (also for SIGTERM), and DiskFull when even the summary
     cannot be written."""
+    from ganbench.device import pick_device, resolve
     from ganbench.train import Diverged, train
 
     cfg, run_dir = plan.cfg, plan.run_dir
@@ -169,7 +170,7 @@ def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: boo
             write_json(run_dir / "config.json", {
                 "config": cfg.to_dict(), "versions": versions(), "git_commit": git_commit(),
                 "command": sys.argv, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "data": data_protocol})
+                "data": data_protocol, "device_settings": resolve(cfg, pick_device(cfg.device)).to_dict()})
         protocol = getattr(evaluator, "protocol", None)
         write_json(run_dir / "summary.json", head | {"status": "running"})
         bar = _progress_bar(cfg, show_progress)

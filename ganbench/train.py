@@ -7,11 +7,9 @@ excluded). Every record carries all three. Images are (B, C, H, W) in [-1, 1].
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
 import os
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +22,14 @@ import torch.nn.functional as F
 
 from ganbench import objectives
 from ganbench.config import Config, config_difference, parse_budget
+from ganbench.device import (
+    DeviceSettings,
+    data_on_device,
+    peak_memory_mb,
+    pick_device,
+    reset_peak_memory,
+    resolve,
+)
 from ganbench.io import append_jsonl, atomic_write_bytes, read_json, write_grid_png
 from ganbench.models import VAE, Discriminator, Generator, sample_latent
 
@@ -46,27 +52,13 @@ class Counters:
     tick: int = 0
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but no CUDA GPU is visible; use --device auto or cpu")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("--device mps was asked for, but MPS is not available; use --device auto or cpu")
-    return torch.device(name)
-
-
 # ---------------------------------------------------------------------------------------------------- building
-def build(cfg: Config, device: torch.device) -> dict[str, Any]:
+def build(cfg: Config, device: torch.device, settings: DeviceSettings | None = None) -> dict[str, Any]:
     """Networks and optimisers for the config's family, initialised from the global RNG (seeded by the caller)."""
     res, ch, nz = cfg.resolution, cfg.channels, cfg.latent_dim
-    fused = cfg.fast and device.type == "cuda"  # fused Adam: one kernel per step instead of one per tensor
-    adam = dict(betas=(cfg.beta1, cfg.beta2), fused=True) if fused else dict(betas=(cfg.beta1, cfg.beta2))
-    mem = torch.channels_last if (cfg.fast and device.type == "cuda") else torch.contiguous_format
+    settings = settings or resolve(cfg, device)  # memory format and Adam implementation: ganbench.device
+    adam = dict(betas=(cfg.beta1, cfg.beta2), **settings.adam_kwargs())
+    mem = settings.torch_memory_format
     if cfg.family == "gan":
         G = Generator(res, ch, nz, cfg.g_width).to(device, memory_format=mem)
         D = Discriminator(res, ch, cfg.d_width, cfg.d_norm, cfg.leaky_slope).to(device, memory_format=mem)
@@ -107,10 +99,7 @@ def make_sampler(cfg: Config, G: torch.nn.Module | None, device: torch.device, s
 
 # ---------------------------------------------------------------------------------------------------- updates
 def _autocast(cfg: Config, device: torch.device):
-    if cfg.precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
-    return torch.autocast(device.type, dtype=dtype)
+    return resolve(cfg, device).autocast()
 
 
 def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
@@ -234,12 +223,6 @@ def load_sampler(run_dir: str | Path, device: torch.device | str = "cpu", seed: 
     return cfg, make_sampler(cfg, nets.get("G"), device, seed)
 
 
-def peak_memory_mb(device: torch.device) -> tuple[float, str]:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda max_memory_allocated"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process max RSS (CPU)"
-
-
 # ---------------------------------------------------------------------------------------------------- diversity
 def diversity(x: torch.Tensor) -> torch.Tensor:
     """Mean pairwise L2 distance between the images of x (B, C, H, W), B >= 2, per sqrt(pixel): 0 when all are
@@ -285,8 +268,9 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
     nets = build(cfg, device)
     obj = objectives.get(cfg.objective) if cfg.family == "gan" else None
     budget = parse_budget(cfg.budget)
-    amp = _autocast(cfg, device)
-    scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
+    settings = resolve(cfg, device)
+    amp, scaler = settings.autocast(), settings.grad_scaler()
+    reset_peak_memory(device)
     ckpt_path = run_dir / "checkpoints" / "latest.pt"
     metrics_path = run_dir / "metrics.jsonl"
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
@@ -299,9 +283,9 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
         append_jsonl(metrics_path, {"kind": "resume", "tick": c.tick, "kimg": c.img / 1000, "g_steps": c.g_steps})
 
     # The whole uint8 data set lives on the device when it can; batches are drawn there (no DataLoader).
-    data = images.to(device) if device.type != "cuda" or images.numel() < 0.5 * _free_bytes(device) else images
+    data = images.to(device) if data_on_device(images.numel(), device) else images
     B, N = cfg.batch_size, data.shape[0]
-    mem = torch.channels_last if (cfg.fast and device.type == "cuda") else torch.contiguous_format
+    mem = settings.torch_memory_format
 
     def real_batch() -> torch.Tensor:
         idx = torch.randint(N, (B,), device=gen.device, generator=gen)
@@ -419,11 +403,6 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
 
 def _rng_isolated(device: torch.device):
     return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
-
-
-def _free_bytes(device: torch.device) -> int:
-    free, _ = torch.cuda.mem_get_info(device)
-    return free
 
 
 def _device_name(device: torch.device) -> str:
