@@ -14,6 +14,12 @@ The generated images are the built-in synthetic data set's test split served thr
 uint8 values the in-memory path quantises to, so both paths see the same pixels and the FIDs must agree (1e-3).
 Timings exclude warm-up (one small batch first) and are bracketed by device synchronisation.
 
+Extractor alone, side by side: ganbench's extractor (torch-fidelity's network with BatchNorm folded into the
+convolutions and channels_last weights, `inception.optimise`) against torch-fidelity's own FeatureExtractorInceptionV3
+with the same weights, on the same uint8 batch, in interleaved windows (ours, theirs, ours, ...), median images/s;
+the features' max relative difference is recorded beside it. Utilisation = Inception FLOPs per image (counted by
+FlopCounterMode) x images/s / a 2048x2048 fp32 matmul's FLOP/s measured in the same run.
+
     uv run python benchmarks/fid_speed.py --samples 200            # CPU-sized
     uv run python benchmarks/fid_speed.py --samples 10000 --device cuda
 
@@ -71,6 +77,8 @@ def main() -> None:
     ap.add_argument("--device", default="auto", help="auto | cuda | cpu")
     ap.add_argument("--batch-size", type=int, default=100)
     ap.add_argument("--resolution", type=int, default=64)
+    ap.add_argument("--windows", type=int, default=5, help="interleaved extractor windows (median reported)")
+    ap.add_argument("--window-images", type=int, default=64, help="images per extractor window (one batch)")
     ap.add_argument("--out", default=str(REPO / "results" / "bench"), help="folder for fid_speed_<device>.json")
     args = ap.parse_args()
 
@@ -78,6 +86,7 @@ def main() -> None:
 
     from ganbench import runner
     from ganbench.data import DataSpec, load_dataset
+    from ganbench.device import cpu_flags, pick_device
     from ganbench.metrics import (
         MetricSettings,
         build_evaluator,
@@ -89,7 +98,6 @@ def main() -> None:
     )
     from ganbench.metrics.features import FeatureSet, images_features, sampler_features
     from ganbench.metrics.functional import fid_from_statistics
-    from ganbench.train import pick_device
 
     load_start = os.getloadavg()[0]
     device = pick_device(args.device)
@@ -116,6 +124,45 @@ def main() -> None:
     with torch.inference_mode(), inception.exact_fp32():  # warm-up: first-call allocations, kernel selection
         extractor(quantize(torch.zeros(min(bs, 8), 3, args.resolution, args.resolution, device=device)))
     sync(device)
+
+    # ---- the extractor alone, ours against torch-fidelity's, interleaved on the same batch
+    from torch.utils.flop_counter import FlopCounterMode
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    theirs = FeatureExtractorInceptionV3(inception.EXTRACTOR_NAME, [inception.FEATURE_LAYER],
+                                         feature_extractor_weights_path=str(weights.path)).to(device).eval()
+    batch = inception.to_rgb(gen[:args.window_images]).to(device)
+    rates: dict[str, list[float]] = {"ours": [], "torch_fidelity": []}
+    with torch.inference_mode(), inception.exact_fp32():
+        f_ours, f_theirs = extractor(batch)[0], theirs(batch)[0]
+        rel = float((f_ours - f_theirs).abs().max() / f_theirs.abs().max())
+        with FlopCounterMode(display=False) as counter:
+            theirs(batch[:1])
+        flops_img = counter.get_total_flops()
+        a = torch.randn(2048, 2048, device=device)
+        t = time.perf_counter()
+        for _ in range(10):
+            a @ a
+        sync(device)
+        peak = 10 * 2 * 2048**3 / (time.perf_counter() - t)
+        for w in range(args.windows):
+            for name, net in (("ours", extractor), ("torch_fidelity", theirs)):
+                sync(device)
+                t = time.perf_counter()
+                net(batch)
+                sync(device)
+                rates[name].append(batch.shape[0] / (time.perf_counter() - t))
+            log(f"extractor window {w + 1}/{args.windows}: ours {rates['ours'][-1]:.2f} img/s, "
+                f"torch-fidelity {rates['torch_fidelity'][-1]:.2f}")
+    del theirs
+    med = {k: float(np.median(v)) for k, v in rates.items()}
+    extractor_result = {
+        "images_per_window": int(batch.shape[0]), "windows": rates, "median_img_per_s": med,
+        "speedup": med["ours"] / med["torch_fidelity"], "features_max_rel_diff": rel,
+        "gflop_per_image": flops_img / 1e9, "matmul_fp32_peak_gflops": peak / 1e9,
+        "utilisation": {k: v * flops_img / peak for k, v in med.items()}}
+    log(f"extractor: ours {med['ours']:.2f} img/s, torch-fidelity {med['torch_fidelity']:.2f} "
+        f"({extractor_result['speedup']:.2f}x), features rel diff {rel:.1e}")
 
     # ---- one-off: reference statistics (then cached on disk; every later evaluation skips this)
     t = time.perf_counter()
@@ -172,6 +219,8 @@ def main() -> None:
         "label": f"{device.type.upper()}, n = {n}" + ("" if device.type == "cuda" else
                                                        " (CPU, small n: not indicative of GPU speed; no GPU used)"),
         "device": device.type, "device_name": device_name(device),
+        "isa": f"{torch.backends.cpu.get_cpu_capability()} ("
+               f"{', '.join(sorted(cpu_flags() & {'avx2', 'avx512f', 'avx512_bf16', 'amx_bf16'})) or 'flags unknown'})",
         "torch": torch.__version__, "torch_fidelity": torch_fidelity.__version__, "numpy": np.__version__,
         "python": platform.python_version(), "commit": runner.git_commit() or "unknown (no commit yet)",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "command": [sys.executable, *sys.argv],
@@ -193,13 +242,34 @@ def main() -> None:
         "fid": {"ours": ours_fid, "ours_2048d_statistics_route": fid_stats_route, "torch_fidelity": tf_fid,
                 "torch_fidelity_warm": warm[torch_fidelity.KEY_METRIC_FID], "abs_diff": diff},
         "metrics_ours": {metric_name(k, n): v for k, v in values.items()},
+        "extractor_side_by_side": extractor_result,
         "notes": "ours = FID + KID + precision/recall against cached reference statistics, samples in memory; "
                  "torch-fidelity = FID only, from PNG folders (cold: both folders extracted; warm: reference "
                  "statistics from torch-fidelity's own cache).",
     }
     out = Path(args.out) / f"fid_speed_{device.type}.json"
+    result["conditions"] = "machine shared with other processes (measured under load); ratios within this run count"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
+    x, sec = result["extractor_side_by_side"], result["seconds"]
+    out.with_suffix(".md").write_text("\n".join([
+        f"# Inception / FID speed on {result['device_name']}", "",
+        f"ISA {result['isa']}; torch {result['torch']}, torch-fidelity {result['torch_fidelity']}; commit "
+        f"{result['commit']}; {result['date']}", f"command: `{' '.join(result['command'][1:])}`", "",
+        f"Conditions: {result['conditions']}; load average {result['load_average_1min']}.", "",
+        "| what | figure |", "|---|---:|",
+        f"| extractor, ours (folded BN + channels_last, fp32), images/s (median of {len(x['windows']['ours'])}) | "
+        f"{x['median_img_per_s']['ours']:.2f} |",
+        f"| extractor, torch-fidelity FeatureExtractorInceptionV3, images/s | {x['median_img_per_s']['torch_fidelity']:.2f} |",
+        f"| **speed-up, same batch, interleaved** | **{x['speedup']:.2f}x** |",
+        f"| features, max relative difference | {x['features_max_rel_diff']:.1e} |",
+        f"| utilisation of the fp32 matmul peak ({x['matmul_fp32_peak_gflops']:.0f} GFLOP/s; "
+        f"{x['gflop_per_image']:.1f} GFLOP/image), ours / theirs | {x['utilisation']['ours']:.0%} / "
+        f"{x['utilisation']['torch_fidelity']:.0%} |",
+        f"| evaluation of {n} samples, ours (FID+KID+P/R, cached reference), s | {sec['ours_evaluation']:.1f} |",
+        f"| torch-fidelity calculate_metrics, FID only, cold (both folders) / warm (cached reference), s | "
+        f"{sec['torch_fidelity_cold_fid_only']:.1f} / {sec['torch_fidelity_warm_ref_cache_fid_only']:.1f} |",
+        f"| FID ours / torch-fidelity (abs diff) | {ours_fid:.4f} / {tf_fid:.4f} ({diff:.1e}) |", ""]))
     print(json.dumps(result, indent=2))
     assert diff < 1e-3, f"FIDs disagree: ours {ours_fid} vs torch-fidelity {tf_fid}"
 

@@ -80,7 +80,9 @@ def load_nets(cfg: Config, run_dir: str | Path, device: torch.device) -> dict:
     from ganbench import families
 
     run = RunDir(run_dir)
-    nets = families.get(cfg.family).impl.build(cfg, device)
+    from ganbench.device import resolve
+
+    nets = families.get(cfg.family).impl.build(cfg, device, resolve(cfg, device))
     if nets:
         if not run.checkpoint.is_file():
             raise FileNotFoundError(f"'{run.path}' has no checkpoint yet (checkpoints/latest.pt)")

@@ -71,9 +71,9 @@ def run(
                     "eval_every_kimg": eval_every, "eval_samples": eval_samples, "tick_kimg": tick,
                     "inception_weights": inception_weights}
         if eval_samples <= 0:  # resolved here and recorded; metric names carry it (fid10k vs fid200)
-            from ganbench.train import pick_device
+            from ganbench.device import default_eval_samples, pick_device
 
-            eval_samples = 10_000 if pick_device(device).type == "cuda" else 200
+            eval_samples = default_eval_samples(pick_device(device))
             settings["eval_samples"] = eval_samples
         overrides = parse_overrides(set_)
         settings = {k: v for k, v in settings.items() if k not in overrides}
@@ -132,7 +132,8 @@ def sample(
 
     from torchvision.utils import save_image
 
-    from ganbench.train import EVAL_SEED, load_sampler, pick_device
+    from ganbench.device import pick_device
+    from ganbench.train import EVAL_SEED, load_sampler
 
     with guarded(debug):
         if n < 1:

@@ -62,9 +62,9 @@ class Config:
     # ---- execution ----
     seed: int = 0
     device: str = "auto"  # auto | cuda | mps | cpu
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
-    fast: bool = True  # GPU fast path (data on device, channels_last, fused Adam); no effect on CPU math
-    compile: bool = False  # torch.compile the networks (GPU; off by default, slow to warm up)
+    precision: str = "auto"  # auto (bf16 autocast where the device has native bf16, else fp32) | fp32 | bf16 | fp16
+    fast: bool = True  # channels_last memory format and fused (else foreach) Adam, on every device; false: plain
+    compile: bool = False  # torch.compile G and D (any device; off by default: compile time beats short runs)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -81,7 +81,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "latent_dist": ("normal", "uniform", "sphere"),
     "d_norm": ("batch", "layer", "spectral", "none"),
     "device": ("auto", "cuda", "mps", "cpu"),
-    "precision": ("fp32", "bf16", "fp16"),
+    "precision": ("auto", "fp32", "bf16", "fp16"),
     "eval_split": ("train", "val", "test", "heldout", "all"),
 }
 # Fields that change where or how fast a run goes, not what it learns: resuming may change them.

@@ -1,11 +1,9 @@
-"""What a run shows about itself besides its losses: sample grids, sample diversity (collapse), memory, device."""
+"""What a run shows about itself besides its losses: sample grids and sample diversity (collapse). Memory and
+the device's name are `ganbench.device`'s."""
 
 from __future__ import annotations
 
 import math
-import os
-import platform
-import resource
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +43,3 @@ def save_grid(images: torch.Tensor, path: Path) -> None:
     """(B, C, H, W) in [-1, 1] -> a PNG grid, quantised as torchvision's save_image would."""
     write_grid_png((images.detach().float().clamp(-1, 1) + 1).mul(127.5).add_(0.5).clamp_(0, 255).to(torch.uint8).cpu(),
                    path)
-
-
-def peak_memory_mb(device: torch.device) -> tuple[float, str]:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda max_memory_allocated"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process max RSS (CPU)"
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"

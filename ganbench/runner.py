@@ -99,8 +99,8 @@ def shared_inputs(cfg: Config, evaluate: bool, cache: dict):
     ref_spec = spec if cfg.eval_split == "train" else dataclasses.replace(spec, split=cfg.eval_split, max_images=0)
     key = ("evaluator", ref_spec, cfg.eval_samples, cfg.inception_weights, cfg.device)
     if key not in cache:
+        from ganbench.device import pick_device
         from ganbench.metrics import build_evaluator
-        from ganbench.train import pick_device
 
         if ref_spec not in cache:
             cache[ref_spec] = data_mod.load_dataset(ref_spec)
@@ -114,6 +114,7 @@ def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: boo
     """Train one planned run and write its summary. Never raises for a failed run; raises RunLocked (another
     process writes this directory), KeyboardInterrupt (also for SIGTERM), and DiskFull when even the summary
     cannot be written."""
+    from ganbench.device import pick_device, resolve
     from ganbench.train import Diverged, train
 
     cfg, run = plan.cfg, RunDir(plan.run_dir)
@@ -123,7 +124,8 @@ def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: boo
         if not run.is_run() or not resume:
             run.write_meta({"config": cfg.to_dict(), "versions": versions(), "git_commit": git_commit(),
                             "command": sys.argv, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                            "data": data_protocol})
+                            "data": data_protocol,
+                            "device_settings": resolve(cfg, pick_device(cfg.device)).to_dict()})
         protocol = getattr(evaluator, "protocol", None)
         run.write_summary(head, Status.RUNNING)
         bar = _progress_bar(cfg, show_progress, len(images))

@@ -8,7 +8,6 @@ Checkpoint I/O lives in `ganbench.checkpoint`, grids and collapse diagnostics in
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -29,19 +28,25 @@ from ganbench.checkpoint import (
     save_checkpoint,
 )
 from ganbench.config import Config
+from ganbench.device import (
+    DeviceSettings,
+    data_on_device,
+    device_name,
+    peak_memory_mb,
+    pick_device,
+    reset_peak_memory,
+    resolve,
+)
 from ganbench.diagnostics import (
     COLLAPSE_RATIO,
     COLLAPSE_SAMPLES,
     EVAL_SEED,
     GRID,
     collapse_report,
-    device_name,
     diversity,
-    peak_memory_mb,
     real_diversity,
     save_grid,
 )
-from ganbench.families.common import memory_format
 from ganbench.models import sample_latent
 from ganbench.rundir import RunDir
 
@@ -53,23 +58,10 @@ class Diverged(RuntimeError):
     """A loss became non-finite; the run ends with status `diverged`."""
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but no CUDA GPU is visible; use --device auto or cpu")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("--device mps was asked for, but MPS is not available; use --device auto or cpu")
-    return torch.device(name)
-
-
-def build(cfg: Config, device: torch.device) -> dict[str, Any]:
-    """Networks and optimisers for the config's family, initialised from the global RNG (seeded by the caller)."""
-    return families.get(cfg.family).impl.build(cfg, device)
+def build(cfg: Config, device: torch.device, settings: DeviceSettings | None = None) -> dict[str, Any]:
+    """Networks and optimisers for the config's family, initialised from the global RNG (seeded by the caller);
+    memory format and Adam implementation from `settings` (default: ganbench.device.resolve)."""
+    return families.get(cfg.family).impl.build(cfg, device, settings or resolve(cfg, device))
 
 
 def make_sampler(cfg: Config, G: torch.nn.Module | None, device: torch.device, seed: int = EVAL_SEED):
@@ -86,10 +78,7 @@ def load_sampler(run_dir: str | Path, device: torch.device | str = "cpu", seed: 
 
 
 def _autocast(cfg: Config, device: torch.device):
-    if cfg.precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
-    return torch.autocast(device.type, dtype=dtype)
+    return resolve(cfg, device).autocast()
 
 
 # ---------------------------------------------------------------------------------------------------- the state
@@ -103,6 +92,7 @@ class Loop:
     gen: torch.Generator  # batches, z and VAE noise: all from this one stream
     data: torch.Tensor  # uint8 (N, C, H, W), on the device when it fits
     budget: Budget  # in images, steps or seconds (epochs already turned into images)
+    settings: DeviceSettings  # memory format, autocast, loss scaler, Adam implementation (ganbench.device)
     amp: Any
     scaler: Any
     c: Counters = field(default_factory=Counters)
@@ -113,7 +103,7 @@ class Loop:
         B, N = self.cfg.batch_size, self.data.shape[0]
         idx = torch.randint(N, (B,), device=self.gen.device, generator=self.gen)
         return self.data[idx.to(self.data.device)].to(self.device, non_blocking=True).float().div_(127.5).sub_(1) \
-            .contiguous(memory_format=memory_format(self.cfg, self.device))
+            .contiguous(memory_format=self.settings.torch_memory_format)
 
     def z_batch(self) -> torch.Tensor:
         return sample_latent(self.cfg.batch_size, self.cfg.latent_dim, self.cfg.latent_dist, self.device, self.gen)
@@ -172,13 +162,15 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
     torch.manual_seed(cfg.seed)
     gen = torch.Generator(device).manual_seed(cfg.seed)
     family = families.get(cfg.family)
-    nets = family.impl.build(cfg, device)
+    settings = resolve(cfg, device)
+    nets = family.impl.build(cfg, device, settings)
+    amp, scaler = settings.autocast(), settings.grad_scaler()
+    reset_peak_memory(device)
     run = RunDir(run_dir)
     run.samples.mkdir(parents=True, exist_ok=True)
     # The whole uint8 data set lives on the device when it can; batches are drawn there (no DataLoader).
-    data = images.to(device) if device.type != "cuda" or images.numel() < 0.5 * _free_bytes(device) else images
-    scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
-    s = Loop(cfg, device, nets, gen, data, cfg.run_budget.in_images(data.shape[0]), _autocast(cfg, device), scaler)
+    data = images.to(device) if data_on_device(images.numel(), device) else images
+    s = Loop(cfg, device, nets, gen, data, cfg.run_budget.in_images(data.shape[0]), settings, amp, scaler)
     if resume and run.checkpoint.is_file():
         s.c = load_checkpoint(run.checkpoint, nets, gen, device, cfg, scaler)
     if run.has_records():  # records after this point replace those of the same tick written before the interruption
@@ -265,8 +257,3 @@ def _evaluate(s: Loop, run: RunDir, clock: Clock, evaluate: Callable, sampler) -
 
 def _rng_isolated(device: torch.device):
     return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
-
-
-def _free_bytes(device: torch.device) -> int:
-    free, _ = torch.cuda.mem_get_info(device)
-    return free

@@ -7,7 +7,8 @@ never imports the training code.
 
 Implementation interface (`Family.impl`):
 
-    build(cfg, device) -> dict        networks and optimisers by name (checkpointed under those names)
+    build(cfg, device, settings) -> dict   networks and optimisers by name (checkpointed under those names);
+                                      settings: ganbench.device.DeviceSettings (memory format, Adam kind)
     step(loop) -> None                one G step: everything up to and including it (a GAN's n_critic D steps),
                                       drawing batches and adding statistics through the loop's state
                                       (`ganbench.train.Loop`) and advancing its image and D-step counters

@@ -1,19 +1,11 @@
-"""What the trained families share: Adam options, the memory format, one optimiser step, the latent sampler."""
+"""What the trained families share: one optimiser step and the latent sampler. (Device settings: memory format,
+Adam implementation, autocast, are `ganbench.device.DeviceSettings`, passed to `build`.)"""
 
 from __future__ import annotations
 
 import torch
 
 from ganbench.models import sample_latent
-
-
-def adam_options(cfg, device: torch.device) -> dict:
-    fused = cfg.fast and device.type == "cuda"  # fused Adam: one kernel per step instead of one per tensor
-    return dict(betas=(cfg.beta1, cfg.beta2), fused=True) if fused else dict(betas=(cfg.beta1, cfg.beta2))
-
-
-def memory_format(cfg, device: torch.device) -> torch.memory_format:
-    return torch.channels_last if (cfg.fast and device.type == "cuda") else torch.contiguous_format
 
 
 def backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import torch
 
 from ganbench import objectives
-from ganbench.families.common import adam_options, backward_step, latent_sampler, memory_format
+from ganbench.families.common import backward_step, latent_sampler
 from ganbench.models import Discriminator, Generator
 
 
-def build(cfg, device: torch.device) -> dict:
+def build(cfg, device: torch.device, settings) -> dict:
     """G, D and one Adam each, initialised from the global RNG (seeded by the caller)."""
-    mem, adam = memory_format(cfg, device), adam_options(cfg, device)
+    mem, adam = settings.torch_memory_format, dict(betas=(cfg.beta1, cfg.beta2), **settings.adam_kwargs())
     G = Generator(cfg.resolution, cfg.channels, cfg.latent_dim, cfg.g_width).to(device, memory_format=mem)
     D = Discriminator(cfg.resolution, cfg.channels, cfg.d_width, cfg.d_norm, cfg.leaky_slope).to(
         device, memory_format=mem)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 
-def build(cfg, device: torch.device) -> dict:
+def build(cfg, device: torch.device, settings) -> dict:
     return {}
 
 

@@ -7,16 +7,17 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ganbench.families.common import adam_options, backward_step, latent_sampler, memory_format
+from ganbench.families.common import backward_step, latent_sampler
 from ganbench.models import VAE
 
 
-def build(cfg, device: torch.device) -> dict:
+def build(cfg, device: torch.device, settings) -> dict:
     vae = VAE(cfg.resolution, cfg.channels, cfg.latent_dim, cfg.g_width, cfg.d_width, cfg.d_norm,
-              cfg.leaky_slope).to(device, memory_format=memory_format(cfg, device))
+              cfg.leaky_slope).to(device, memory_format=settings.torch_memory_format)
     enc = [*vae.encoder.parameters(), *vae.mu.parameters(), *vae.logvar.parameters()]
     groups = [{"params": vae.decoder.parameters(), "lr": cfg.lr_g}, {"params": enc, "lr": cfg.lr_d}]
-    return {"G": vae.decoder, "vae": vae, "opt": torch.optim.Adam(groups, **adam_options(cfg, device))}
+    return {"G": vae.decoder, "vae": vae,
+            "opt": torch.optim.Adam(groups, betas=(cfg.beta1, cfg.beta2), **settings.adam_kwargs())}
 
 
 def generator(nets: dict) -> torch.nn.Module:

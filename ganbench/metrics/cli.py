@@ -8,8 +8,11 @@ A source is one of:
   PATH                  an existing folder: a run directory when it holds config.json, otherwise a folder of images
                         (same as folder:PATH). A registered name wins over a folder of the same name: write ./NAME.
 A is the generated side, B the reference: metric names carry A's count (fid500), precision is the share of A inside
-B's manifold. Data sets and folders are read at --resolution (default: the run's, else 64), centre-cropped as the
-data set prescribes; their features are cached, so evaluating against the same set again is fast.
+B's manifold. A plain folder of image files is compared as torch-fidelity and pytorch-fid compare it: the files as
+they are, resized only by the Inception network's own resize to 299x299, so two folders give those tools' number.
+With --resolution or --crop a folder is instead centre-cropped and resized to that resolution first (recorded in
+the protocol). Registered data sets are read at --resolution (default: the run's, else 64), centre-cropped as the
+data set prescribes. Features of data sets and same-sized folders are cached, so a second comparison is fast.
 Output: a table on stdout, or with --json one JSON object with the whole protocol. Progress goes to stderr.
 """
 
@@ -87,10 +90,10 @@ def fid_command(
     samples: Annotated[int, typer.Option("--samples", "-n", help="Images from A (generated, or the first N of a "
                                          "set); metric names carry it. Published numbers use 10000 or 50000.")] = 500,
     ref_samples: Annotated[int, typer.Option("--ref-samples", help="Images from B; 0 = as many as --samples.")] = 0,
-    resolution: Annotated[int, typer.Option(help="Resolution data sets and folders are read at; 0 = the run's, "
-                                            "else 64.")] = 0,
+    resolution: Annotated[int, typer.Option(help="Resolution data sets are read at (0 = the run's, else 64). Plain "
+                                            "folders are read as they are unless this or --crop is given.")] = 0,
     crop: Annotated[int, typer.Option(help="Centre-crop size before resizing; 0 = the run's or the data set's "
-                                      "default.")] = 0,
+                                      "default. Given, it also crops and resizes plain folders.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object on stdout, with the whole "
                                            "protocol.")] = False,
     inception_weights: Annotated[str, typer.Option("--inception-weights", envvar=inception.WEIGHTS_ENV,
@@ -118,7 +121,7 @@ def compare(a: str, b: str, samples: int = 500, ref_samples: int = 0, resolution
     """The work of `ganbench fid`, returning its JSON object."""
     import torch
 
-    from ganbench.train import pick_device
+    from ganbench.device import pick_device
 
     t0 = time.perf_counter()
     if samples < ev.MIN_SAMPLES or (ref_samples and ref_samples < ev.MIN_SAMPLES):
@@ -143,12 +146,15 @@ def compare(a: str, b: str, samples: int = 500, ref_samples: int = 0, resolution
     run_cfg = next((cfg for cfg, _ in samplers.values()), None)
     res = resolution or (run_cfg.resolution if run_cfg else DEFAULT_RESOLUTION)
     channels = run_cfg.channels if run_cfg else 3
+    as_is = resolution == 0 and crop == 0  # plain folders: the files as they are, as torch-fidelity reads them
     crop = crop or (run_cfg.crop if run_cfg else 0)
 
     # Load everything before the first (slow) Inception pass, so that a bad source fails at once.
     loaded = {}
     for src, count, label in ((src_a, samples, "A"), (src_b, ref_samples or samples, "B")):
-        if src.kind == "dataset":
+        if src.kind == "dataset" and src.name == "folder" and as_is:
+            loaded[label] = _load_files_as_is(src, count, label)
+        elif src.kind == "dataset":
             loaded[label] = _load_images(src, count, res, channels, crop, label)
     w = inception.resolve_weights(weights)
     sides = {}
@@ -158,6 +164,8 @@ def compare(a: str, b: str, samples: int = 500, ref_samples: int = 0, resolution
             print(f"ganbench fid: {label}: {count} images from run {src.run_dir}", file=sys.stderr)
             fs, finite = _sampler_side(samplers[id(src)][1], count, w, dev, batch_size, logits)
             src.info |= {"count": count, "finite": finite}
+        elif isinstance(loaded[label], _AsIs):
+            fs = _files_side(src, loaded[label], w, dev, batch_size, logits, label)
         else:
             fs = _data_side(src, loaded[label], w, dev, batch_size, logits, label)
         sides[label] = fs
@@ -204,6 +212,62 @@ def _load_images(src: Source, count: int, res: int, channels: int, crop: int, la
     if len(imgs) < ev.MIN_SAMPLES:
         raise ValueError(f"{src.text} has {len(imgs)} images; metrics need at least {ev.MIN_SAMPLES}")
     return imgs, min(count, len(imgs))
+
+
+@dataclass
+class _AsIs:
+    groups: list  # uint8 (n, 3, H, W) tensors, one per image size, in file order within each
+    files: int  # files in the folder
+    used: int
+    sizes: list  # [(H, W, count)]
+
+
+def _load_files_as_is(src: Source, count: int, label: str) -> _AsIs:
+    """The first `count` image files of a folder (sorted paths), decoded to RGB uint8 at their own size, as
+    torch-fidelity's folder input decodes them (PIL, convert("RGB"))."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from ganbench.data import IMAGE_SUFFIXES
+
+    root = Path(src.root)
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if len(files) < ev.MIN_SAMPLES:
+        raise ValueError(f"{src.text} has {len(files)} image files; metrics need at least {ev.MIN_SAMPLES}")
+    if len(files) < count:
+        print(f"ganbench fid: {label}: {src.text} has only {len(files)} images; using all of them", file=sys.stderr)
+    print(f"ganbench fid: {label}: reading {min(count, len(files))} files of {src.text} as they are", file=sys.stderr)
+    by_size: dict[tuple[int, int], list] = {}
+    for path in files[:count]:
+        try:
+            with Image.open(path) as im:
+                arr = np.asarray(im.convert("RGB"))
+        except OSError as e:
+            raise ValueError(f"image file '{path}' cannot be read ({e})") from None
+        by_size.setdefault(arr.shape[:2], []).append(torch.from_numpy(arr.copy()).permute(2, 0, 1))
+    groups = [torch.stack(v) for v in by_size.values()]
+    return _AsIs(groups, len(files), min(count, len(files)), [(h, w, len(v)) for (h, w), v in by_size.items()])
+
+
+def _files_side(src: Source, loaded: _AsIs, w, dev, batch_size: int, logits: bool, label: str):
+    import torch
+
+    from ganbench.metrics.features import FeatureSet, images_features, reference_features
+
+    protocol = {"dataset": "folder", "root": str(Path(src.root).resolve()), "resize": "none: files as they are, "
+                f"then Inception's own {inception.RESIZE}", "sizes": loaded.sizes}
+    desc = f"{label} features"
+    if len(loaded.groups) == 1 and not logits:
+        fs = reference_features(loaded.groups[0], protocol, w, dev, batch_size, progress=True, desc=desc)
+    else:  # images of several sizes (or logits wanted): each size in its own batches, not cached
+        parts = [images_features(g, w, dev, batch_size, progress=True, logits=logits, desc=desc) for g in loaded.groups]
+        fs = FeatureSet.from_features(torch.cat([p.features for p in parts]),
+                                      torch.cat([p.logits for p in parts]) if logits else None)
+    src.info = {"kind": "dataset", "source": src.text, "protocol": protocol,
+                "images": f"the first {loaded.used} of {loaded.files} files, sorted by path",
+                "features_cache": fs.info.get("cache"), "features_reused": fs.info.get("reused", False)}
+    return fs
 
 
 def _data_side(src: Source, loaded, w, dev, batch_size: int, logits: bool, label: str):
@@ -253,6 +317,8 @@ def _describe(info: dict[str, Any]) -> str:
     if info.get("kind") == "run":
         return f"run {info['run_dir']} ({info['variant']}, seed {info['seed']}), {info['count']} generated"
     p = info["protocol"]
+    if p.get("sizes"):
+        return f"{info['source']}: files as they are ({', '.join(f'{h}x{w}' for h, w, _ in p['sizes'])}), {info['images']}"
     return (f"{info['source']}: {p.get('dataset')}, split {p.get('split')}, {p.get('resolution')}px, "
             f"crop {p.get('crop')}, {info['images']}")
 

@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 
+from ganbench.device import exact_fp32
 from ganbench.io import atomic_write_bytes, cache_dir
 
 WEIGHTS_ENV = "GANBENCH_INCEPTION_WEIGHTS"
@@ -251,8 +252,26 @@ def build_extractor(weights: InceptionWeights, device: torch.device, logits: boo
         except Exception as e:
             raise InceptionWeightsError(f"torch-fidelity cannot load Inception weights '{weights.path}' ({e}); "
                                         "delete that file if it is ganbench's converted cache") from None
-        _EXTRACTORS[key] = fe.to(device).eval()
+        _EXTRACTORS[key] = optimise(fe.eval()).to(device)
     return _EXTRACTORS[key]
+
+
+def optimise(fe: torch.nn.Module) -> torch.nn.Module:
+    """The same network, computed faster, features equal to the original's to about 1e-6 relative (fp32 throughout):
+    each BatchNorm (fixed statistics: eval mode) folded into the convolution before it, y = conv(x) * s + (beta -
+    mean * s) with s = gamma / sqrt(var + eps), which saves a pass over every activation; and the weights stored
+    channels_last (NHWC), the layout oneDNN and cuDNN convolutions run fastest in, so activations stay NHWC from
+    the first convolution on. Resize and normalisation are torch-fidelity's own, untouched. `fe` is not modified."""
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    fast = copy.deepcopy(fe).eval()
+    for m in fast.modules():  # torch-fidelity's BasicConv2d: conv -> bn -> relu
+        if isinstance(getattr(m, "conv", None), torch.nn.Conv2d) and isinstance(getattr(m, "bn", None),
+                                                                               torch.nn.BatchNorm2d):
+            m.conv, m.bn = fuse_conv_bn_eval(m.conv, m.bn), torch.nn.Identity()
+    return fast.to(memory_format=torch.channels_last)
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:
@@ -265,30 +284,6 @@ def to_rgb(u8: torch.Tensor) -> torch.Tensor:
     if u8.ndim != 4 or u8.shape[1] not in (1, 3):
         raise ValueError(f"expected images (B, 1 or 3, H, W), got shape {tuple(u8.shape)}")
     return u8.expand(-1, 3, -1, -1) if u8.shape[1] == 1 else u8
-
-
-@contextlib.contextmanager
-def exact_fp32():
-    """Plain fp32 convolutions on CUDA. PyTorch lets cuDNN use TF32 for fp32 convolutions by default on Ampere and
-    later GPUs (about 1e-3 relative error), which moves FID; the previous setting is restored afterwards."""
-    if not torch.cuda.is_available():
-        yield
-        return
-    conv = getattr(torch.backends.cudnn, "conv", None)
-    if conv is not None and hasattr(conv, "fp32_precision"):
-        old = conv.fp32_precision
-        conv.fp32_precision = "ieee"
-        try:
-            yield
-        finally:
-            conv.fp32_precision = old
-    else:  # older PyTorch: the legacy flag
-        old = torch.backends.cudnn.allow_tf32
-        torch.backends.cudnn.allow_tf32 = False
-        try:
-            yield
-        finally:
-            torch.backends.cudnn.allow_tf32 = old
 
 
 def extract(extractor: torch.nn.Module, batches: Iterator[torch.Tensor], device: torch.device, total: int,

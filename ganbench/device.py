@@ -1,0 +1,223 @@
+"""Every device-specific choice, in one place: the CUDA path is the CPU path with other settings.
+
+`resolve(cfg, device)` turns a Config's execution fields (device, precision, fast, compile) into a frozen
+`DeviceSettings`: what the training loop actually does on this machine. It is recorded in each run's config.json
+under the key "device_settings", so a run says what it ran with, not only what was asked for.
+
+Choices and why:
+  memory format  channels_last when `fast` (every device): oneDNN (CPU) and cuDNN (GPU) convolutions are faster in
+                 NHWC; the math is the same up to summation order.
+  optimiser      Adam with `fused=True` when `fast` and PyTorch has fused Adam kernels for the device type (CUDA,
+                 CPU, MPS in recent PyTorch), else `foreach=True` (one kernel per step for all tensors);
+                 `fast=false` gives the plain per-tensor loop (`foreach=False`).
+  precision      `auto`: bf16 autocast where the device computes bf16 natively (CUDA with bf16 support; a CPU with
+                 AVX512-BF16 or AMX), fp32 elsewhere; the reason is recorded (`precision_reason`). fp16 keeps its
+                 loss scaler.
+  compile        torch.compile of G and D (off by default: see README "Speed" for when it pays).
+  threads        torch's intra-op thread count as the run found it (sweeps set it per trial).
+  data on device the uint8 data set is copied to the device when it takes under half of the free memory; on CUDA
+                 "free" includes PyTorch's own cached, unused blocks (mem_get_info counts them as used).
+  metrics        fp32 convolutions without TF32 (`exact_fp32`), whatever the training precision.
+  peak memory    CUDA: max_memory_allocated since `reset_peak_memory` (called at the start of each run); CPU:
+                 the process's peak RSS (ru_maxrss is KiB on Linux, bytes on macOS), which cannot be reset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import resource
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+DATA_ON_DEVICE_SHARE = 0.5  # the data set goes to the GPU when it needs under this share of the free memory
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' | 'cuda' | 'mps' | 'cpu' -> a device that exists here, or ValueError saying what to use instead."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but no CUDA GPU is visible; use --device auto or cpu")
+    if name == "mps" and not _mps_available():
+        raise ValueError("--device mps was asked for, but MPS is not available; use --device auto or cpu")
+    return torch.device(name)
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+# ---------------------------------------------------------------------------------------------------- bf16
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo; empty where unknown)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16(device: torch.device) -> tuple[bool, str]:
+    """(whether bf16 matmuls/convolutions run natively on this device, the reason in words)."""
+    if device.type == "cuda":
+        ok = torch.cuda.is_bf16_supported(including_emulation=False)
+        return ok, "CUDA GPU with bf16" if ok else "this CUDA GPU has no native bf16 (pre-Ampere)"
+    if device.type == "cpu":
+        flags = cpu_flags()
+        found = sorted(flags & {"avx512_bf16", "amx_bf16"})
+        if found:
+            return True, f"CPU has native bf16 ({', '.join(found)})"
+        if not flags:
+            return False, "CPU bf16 support unknown (no /proc/cpuinfo): fp32"
+        return False, "CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag): bf16 would be emulated, fp32 is faster"
+    return False, f"bf16 autocast is not used automatically on {device.type}"
+
+
+# ---------------------------------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class DeviceSettings:
+    device: str  # "cpu" | "cuda" | "mps"
+    precision: str  # resolved: "fp32" | "bf16" | "fp16"
+    precision_reason: str  # why `auto` became what it did (or "asked for")
+    memory_format: str  # "channels_last" | "contiguous"
+    optimizer: str  # "fused" | "foreach" | "plain": the Adam implementation
+    compile: bool  # torch.compile of G and D
+    threads: int  # torch intra-op threads
+    metrics_tf32: bool = False  # always off: FID etc. in exact fp32
+
+    @property
+    def torch_memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.memory_format == "channels_last" else torch.contiguous_format
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+
+    def adam_kwargs(self) -> dict[str, bool]:
+        return {"fused": {"fused": True}, "foreach": {"foreach": True}, "plain": {"foreach": False}}[self.optimizer]
+
+    def autocast(self):
+        """The context the forward passes run in: autocast to bf16/fp16, or nothing for fp32."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device, dtype=self.autocast_dtype)
+
+    def grad_scaler(self):
+        """fp16 needs loss scaling so small gradients do not underflow; bf16 and fp32 do not."""
+        return torch.amp.GradScaler(self.device) if self.precision == "fp16" else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fused_adam_supported(device: torch.device) -> bool:
+    from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+
+    return device.type in _get_fused_kernels_supported_devices()
+
+
+def resolve(cfg, device: torch.device) -> DeviceSettings:
+    """The settings a run of `cfg` uses on `device` (cfg: a ganbench Config)."""
+    if cfg.precision == "auto":
+        ok, reason = native_bf16(device)
+        precision = "bf16" if ok else "fp32"
+    else:
+        precision, reason = cfg.precision, "asked for"
+    if cfg.fast:
+        optimizer = "fused" if fused_adam_supported(device) else "foreach"
+    else:
+        optimizer = "plain"
+    return DeviceSettings(device=device.type, precision=precision, precision_reason=reason,
+                          memory_format="channels_last" if cfg.fast else "contiguous", optimizer=optimizer,
+                          compile=bool(cfg.compile), threads=torch.get_num_threads())
+
+
+def default_eval_samples(device: torch.device) -> int:
+    """Samples per evaluation when the user gives none: 10k on a GPU (a standard count); 200 elsewhere, where the
+    Inception network manages a few images per second. Metric names carry the count (fid10000, fid200)."""
+    return 10_000 if device.type == "cuda" else 200
+
+
+# ---------------------------------------------------------------------------------------------------- memory
+def free_bytes(device: torch.device) -> int | None:
+    """Bytes a new allocation can use on a CUDA device: the driver's free memory plus PyTorch's cached blocks that
+    hold nothing (mem_get_info counts those as used, so without them the answer would depend on earlier runs in
+    the same process). None for devices without such a query."""
+    if device.type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(device)
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+
+
+def data_on_device(nbytes: int, device: torch.device) -> bool:
+    """Whether a data set of `nbytes` is copied to `device` (batches are then drawn there, no host transfer)."""
+    free = free_bytes(device)
+    return free is None or nbytes < DATA_ON_DEVICE_SHARE * free
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a run's peak-memory count afresh (CUDA). A process's peak RSS cannot be reset: on the CPU the figure is
+    the process's, which is the run's when each run has its own process (the first run of a command, a sweep trial)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device: torch.device) -> tuple[float, str]:
+    """(peak MiB, what it measures)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda max_memory_allocated (this run)"
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    per_mib = 2**20 if sys.platform == "darwin" else 2**10  # macOS reports bytes, Linux KiB
+    return rss / per_mib, "process max RSS"
+
+
+@contextlib.contextmanager
+def exact_fp32() -> Iterator[None]:
+    """Plain fp32 convolutions and matmuls on CUDA. PyTorch lets cuDNN use TF32 for fp32 convolutions by default on
+    Ampere and later GPUs (about 1e-3 relative error), which moves FID; the previous settings are restored after."""
+    if not torch.cuda.is_available():
+        yield
+        return
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        old = conv.fp32_precision
+        conv.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            conv.fp32_precision = old
+    else:  # older PyTorch: the legacy flag
+        old = torch.backends.cudnn.allow_tf32
+        torch.backends.cudnn.allow_tf32 = False
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32 = old
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model and core count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu} ({os.cpu_count()} cores)"

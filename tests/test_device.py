@@ -1,0 +1,171 @@
+"""Device settings: every branch that a CPU can run, and the GPU/Mac branches through emulated device answers."""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from ganbench import device as gd
+from ganbench.config import load_recipe, make_config
+from ganbench.device import DeviceSettings, resolve
+
+CPU = torch.device("cpu")
+
+
+def cfg(**kw):
+    return make_config(load_recipe("dcgan"), **kw)
+
+
+# ---------------------------------------------------------------------------------------------------- resolve
+@pytest.mark.parametrize("flags, expect", [
+    ({"avx512f", "avx512_bf16"}, "bf16"), ({"amx_bf16", "amx_tile"}, "bf16"), ({"avx2", "avx512f"}, "fp32"),
+    (set(), "fp32")])
+def test_auto_precision_is_bf16_only_where_the_cpu_has_native_bf16(monkeypatch, flags, expect):
+    monkeypatch.setattr(gd, "cpu_flags", lambda: flags)
+    s = resolve(cfg(), CPU)
+    assert cfg().precision == "auto"  # the default a user gets
+    assert s.precision == expect
+    assert ("has native bf16" in s.precision_reason) == (expect == "bf16")
+    if not flags:
+        assert "unknown" in s.precision_reason
+    elif expect == "fp32":
+        assert "no native bf16" in s.precision_reason  # said so when missing
+    assert s.autocast_dtype == (torch.bfloat16 if expect == "bf16" else None)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_an_explicit_precision_is_kept_whatever_the_cpu(monkeypatch, precision):
+    monkeypatch.setattr(gd, "cpu_flags", lambda: {"avx2"})
+    s = resolve(cfg(precision=precision), CPU)
+    assert (s.precision, s.precision_reason) == (precision, "asked for")
+    assert (s.grad_scaler() is not None) == (precision == "fp16")
+
+
+def test_cuda_auto_precision_follows_the_gpus_bf16(monkeypatch):
+    for ok, expect in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True, ok=ok: ok)
+        assert resolve(cfg(), torch.device("cuda")).precision == expect
+    assert resolve(cfg(), torch.device("mps")).precision == "fp32"
+
+
+def test_fast_means_channels_last_and_fused_adam_on_every_device_with_fused_kernels(monkeypatch):
+    for dev in ("cpu", "cuda", "mps"):
+        s = resolve(cfg(), torch.device(dev))
+        assert (s.memory_format, s.optimizer, s.device) == ("channels_last", "fused", dev)
+        off = resolve(cfg(fast=False), torch.device(dev))
+        assert (off.memory_format, off.optimizer) == ("contiguous", "plain")
+    from torch.utils import _foreach_utils
+
+    monkeypatch.setattr(_foreach_utils, "_get_fused_kernels_supported_devices", lambda: ["cuda"])
+    assert resolve(cfg(), CPU).optimizer == "foreach"  # fused Adam missing: one foreach kernel per step instead
+
+
+def test_settings_build_what_they_say(monkeypatch):
+    from ganbench.train import build
+
+    monkeypatch.setattr(gd, "cpu_flags", lambda: {"avx512_bf16"})
+    nets = build(cfg(resolution=16, g_width=8, d_width=8, device="cpu"), CPU)
+    conv = next(m for m in nets["D"].modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and conv.weight.shape[-1] > 1
+    assert nets["opt_d"].defaults["fused"] is True
+    plain = build(cfg(resolution=16, g_width=8, d_width=8, device="cpu", fast=False), CPU)
+    conv = next(m for m in plain["D"].modules() if isinstance(m, torch.nn.Conv2d))
+    assert not conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not plain["opt_d"].defaults["fused"] and plain["opt_d"].defaults["foreach"] is False
+    fe = build(cfg(resolution=16, g_width=8, d_width=8, device="cpu"), CPU,
+               dataclasses.replace(resolve(cfg(), CPU), optimizer="foreach"))
+    assert fe["opt_d"].defaults["foreach"] is True and not fe["opt_d"].defaults["fused"]
+
+
+def test_autocast_context_runs_the_resolved_dtype():
+    lin = torch.nn.Linear(4, 4)
+    for precision, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        with resolve(cfg(precision=precision), CPU).autocast():
+            assert lin(torch.ones(2, 4)).dtype == dtype
+
+
+def test_settings_are_recorded_in_config_json(tmp_path):
+    from ganbench.data import DataSpec, load_dataset
+    from ganbench.io import read_json
+    from ganbench.runner import Plan, execute
+
+    c = cfg(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, budget="32img", device="cpu",
+            tick_kimg=0.032)
+    images = load_dataset(DataSpec("synthetic", resolution=16, max_images=64)).images
+    assert execute(Plan(c, tmp_path), images, {"dataset": "synthetic"}, show_progress=False)["status"] == "completed"
+    recorded = read_json(tmp_path / "config.json")["device_settings"]
+    assert recorded == resolve(c, CPU).to_dict()
+    assert recorded["device"] == "cpu" and recorded["precision"] in ("bf16", "fp32") and recorded["threads"] >= 1
+
+
+# ---------------------------------------------------------------------------------------------------- memory
+def test_data_on_cuda_counts_pytorchs_cached_free_blocks_as_free(monkeypatch):
+    cuda = torch.device("cuda")
+    GiB = 2**30
+    # 1 GiB free per the driver, 6 GiB reserved by PyTorch of which 1 GiB holds tensors: 6 GiB usable
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda d=None: (1 * GiB, 80 * GiB))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda d=None: 6 * GiB)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda d=None: 1 * GiB)
+    assert gd.free_bytes(cuda) == 6 * GiB
+    assert gd.data_on_device(2 * GiB, cuda)  # mem_get_info alone (1 GiB) would have refused it
+    assert not gd.data_on_device(4 * GiB, cuda)  # over half of what is usable
+    assert gd.data_on_device(10**12, CPU) and gd.free_bytes(CPU) is None
+
+
+def test_peak_memory_units_per_platform(monkeypatch):
+    import resource
+    import sys
+
+    class Usage:
+        ru_maxrss = 3 * 2**30  # bytes on macOS, KiB on Linux
+
+    monkeypatch.setattr(resource, "getrusage", lambda who: Usage)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert gd.peak_memory_mb(CPU)[0] == pytest.approx(3 * 1024)  # 3 GiB
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert gd.peak_memory_mb(CPU)[0] == pytest.approx(3 * 2**20)  # 3 TiB of KiB: the Linux reading
+
+
+def test_cuda_peak_is_reset_at_the_start_of_each_run(monkeypatch, tmp_path):
+    """A second run in one process must not inherit the first one's peak (or the reference Inception pass's)."""
+    calls = []
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda d=None: calls.append(d))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda d=None: 5 * 2**20)
+    gd.reset_peak_memory(torch.device("cuda"))
+    gd.reset_peak_memory(CPU)  # nothing to reset: the process's RSS
+    assert len(calls) == 1
+    assert gd.peak_memory_mb(torch.device("cuda")) == (5.0, "cuda max_memory_allocated (this run)")
+    # and the training loop calls it: a CPU run records its reset request through the same function
+    import ganbench.train as gt
+
+    seen = []
+    monkeypatch.setattr(gt, "reset_peak_memory", lambda d: seen.append(d.type))
+    from ganbench.data import DataSpec, load_dataset
+
+    images = load_dataset(DataSpec("synthetic", resolution=16, max_images=32)).images
+    gt.train(cfg(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, budget="16img", device="cpu",
+                 tick_kimg=0.016), tmp_path, images)
+    assert seen == ["cpu"]
+
+
+def test_pick_device_errors_say_what_to_use(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="use --device auto or cpu"):
+        gd.pick_device("cuda")
+    assert gd.pick_device("cpu") == CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert gd.pick_device("auto") == torch.device("cuda")
+
+
+def test_settings_object_is_frozen():
+    s = resolve(cfg(), CPU)
+    assert isinstance(s, DeviceSettings)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.precision = "fp16"
+    assert math.isfinite(s.threads)
+
+
+def test_default_evaluation_size_per_device():
+    assert gd.default_eval_samples(torch.device("cuda")) == 10_000
+    assert gd.default_eval_samples(CPU) == gd.default_eval_samples(torch.device("mps")) == 200
