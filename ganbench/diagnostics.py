@@ -4,6 +4,8 @@ the device's name are `ganbench.device`'s."""
 from __future__ import annotations
 
 import math
+import os
+import platform
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +45,11 @@ def save_grid(images: torch.Tensor, path: Path) -> None:
     """(B, C, H, W) in [-1, 1] -> a PNG grid, quantised as torchvision's save_image would."""
     write_grid_png((images.detach().float().clamp(-1, 1) + 1).mul(127.5).add_(0.5).clamp_(0, 255).to(torch.uint8).cpu(),
                    path)
+
+
+def summary_device_name(device: torch.device) -> str:
+    """The name summary.json records: the GPU's, or the CPU's architecture and core count. (Kept as it was so
+    result files stay identical; `ganbench.device.device_name` gives the CPU's model name instead.)"""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"

@@ -31,7 +31,6 @@ from ganbench.config import Config
 from ganbench.device import (
     DeviceSettings,
     data_on_device,
-    device_name,
     peak_memory_mb,
     pick_device,
     reset_peak_memory,
@@ -46,6 +45,7 @@ from ganbench.diagnostics import (
     diversity,
     real_diversity,
     save_grid,
+    summary_device_name,
 )
 from ganbench.models import sample_latent
 from ganbench.rundir import RunDir
@@ -221,7 +221,7 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
             "seconds": round(c.seconds, 3), "eval_seconds": round(clock.eval_seconds, 3),
             "img_per_s": c.img / c.seconds if c.seconds > 0 else None, "peak_mem_mb": round(mb, 1),
             "peak_mem_kind": mem_kind, "final": final, "collapse": collapse, "budget": str(cfg.run_budget),
-            "device": str(device), "device_name": device_name(device)}
+            "device": str(device), "device_name": summary_device_name(device)}
 
 
 def _close_tick(s: Loop, run: RunDir, clock: Clock, counts_ticks: bool, sampler, real_div: float) -> None:
