@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ganbench.config import Config, config_difference
+from ganbench.config import Config, config_difference, migrate
 from ganbench.io import atomic_write_bytes
 from ganbench.rundir import RunDir
 
@@ -69,9 +69,9 @@ def load_checkpoint(path: Path, nets: dict, gen: torch.Generator | None, device:
 def load_run_config(run_dir: str | Path) -> Config:
     run = RunDir(run_dir)
     if run.is_run():
-        return Config(**run.read_meta()["config"])
+        return Config(**migrate(run.read_meta()["config"]))
     if run.checkpoint.is_file():
-        return Config(**torch.load(run.checkpoint, map_location="cpu", weights_only=False)["config"])
+        return Config(**migrate(torch.load(run.checkpoint, map_location="cpu", weights_only=False)["config"]))
     raise FileNotFoundError(f"'{run.path}' is not a ganbench run directory (no config.json)")
 
 

@@ -30,13 +30,21 @@ class Config:
     description: str = ""  # one line for `ganbench list`
     family: str = "gan"  # gan | vae | random (see ganbench.families): which update the training loop runs
     objective: str = "nonsaturating"  # GAN objective name (see `ganbench list`); ignored by vae/random
-    lr_g: float = 2e-4  # Adam learning rate of G (the VAE's decoder)
-    lr_d: float = 2e-4  # Adam learning rate of D (the VAE's encoder)
-    beta1: float = 0.5  # Adam beta1, both networks
+    penalty: str = "none"  # D penalty (ganbench.penalties): none | gp | dragan | r1 | r2, or a sum like "r1+r2"
+    penalty_weight: float = 10.0  # the penalty's weight (gp, dragan: 10; r1/r2: the paper's gamma)
+    penalty_every: int = 1  # lazy regularisation: the penalty on every k-th D step only, weighted k times
+    clip: float = 0.0  # WGAN weight clipping: clamp D's parameters to [-clip, clip] after each D step; 0 = off
+    optimizer_g: str = "adam"  # G's optimiser (the VAE's decoder): adam | rmsprop | sgd (ganbench.optimizers)
+    optimizer_d: str = "adam"  # D's optimiser (the VAE's encoder)
+    lr_g: float = 2e-4  # learning rate of G (the VAE's decoder)
+    lr_d: float = 2e-4  # learning rate of D (the VAE's encoder)
+    beta1: float = 0.5  # Adam beta1, both networks (where they use Adam)
     beta2: float = 0.999  # Adam beta2, both networks
+    momentum: float = 0.0  # RMSProp / SGD momentum, both networks (where they use one of them)
     batch_size: int = 64  # images per D step (real) and per G step (fake)
     n_critic: int = 1  # D steps per G step
-    gp_weight: float = 10.0  # weight of the objective's penalty, where it has one (wgan-gp)
+    ema_half_life_kimg: float = 0.0  # EMA of G's weights (ganbench.ema), half-life in kimg; 0 = no EMA
+    ema_rampup: float = 0.05  # EMA warm-up: half-life at most this share of the images shown so far; 0 = none
     latent_dim: int = 100  # size of z
     latent_dist: str = "normal"  # normal: N(0, I); uniform: U[-1, 1]; sphere: radius sqrt(latent_dim)
     g_width: int = 64  # G's width at full resolution (ngf); doubles at each halving
@@ -65,6 +73,7 @@ class Config:
     precision: str = "auto"  # auto (bf16 autocast where the device has native bf16, else fp32) | fp32 | bf16 | fp16
     fast: bool = True  # channels_last memory format and fused (else foreach) Adam, on every device; false: plain
     compile: bool = False  # torch.compile G and D (any device; off by default: compile time beats short runs)
+    tensorboard: bool = False  # mirror tick and evaluation records to <run_dir>/tensorboard/ (metrics.jsonl stays)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -84,13 +93,50 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "precision": ("auto", "fp32", "bf16", "fp16"),
     "eval_split": ("train", "val", "test", "heldout", "all"),
 }
+# Fields whose choices come from another registry (checked in `validate`).
+REGISTRY_FIELDS = ("objective", "penalty", "optimizer_g", "optimizer_d")
 # Fields that change where or how fast a run goes, not what it learns: resuming may change them.
-EXECUTION_ONLY = ("device", "compile", "description")
+EXECUTION_ONLY = ("device", "compile", "description", "tensorboard")
 MAX_RESOLUTION = 1024
 
 
+# ---------------------------------------------------------------------------------------------------- old configs
+# Objectives that were once a loss and a penalty in one: now the loss plus the penalty axis.
+SHORTHANDS = {"wgan-gp": ("wasserstein", "gp")}
+LEGACY_KEYS = {"gp_weight": "float"}  # gp_weight: the penalty weight before penalties were an axis
+
+
+def migrate(values: dict[str, Any]) -> dict[str, Any]:
+    """A config dict as older ganbench wrote it (config.json, checkpoints) or as an older recipe spells it, in
+    today's fields, meaning the same run:
+
+      objective "wgan-gp"  -> objective "wasserstein" + penalty "gp" (what it always computed)
+      gp_weight            -> penalty_weight where a penalty acts; dropped where it never acted
+      a missing field      -> its default (every field added since defaults to what older code did)
+
+    Only the keys it knows are changed; others are left for the caller's checks."""
+    out = dict(values)
+    shorthand = SHORTHANDS.get(out.get("objective"))
+    if shorthand is not None:
+        loss, penalty = shorthand
+        if out.get("penalty", "none") not in ("none", penalty):
+            raise ConfigError(f"objective '{out['objective']}' is {loss} + penalty {penalty}; it cannot take penalty "
+                              f"'{out['penalty']}': use objective={loss} with the penalty you want")
+        out["objective"], out["penalty"] = loss, penalty
+    if "gp_weight" in out:
+        weight = out.pop("gp_weight")
+        if out.get("penalty", "none") != "none":
+            out["penalty_weight"] = weight
+    for name, f in FIELDS.items():
+        if name not in out:
+            out[name] = f.default
+    return out
+
+
 def config_difference(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """'key: old (on disk) != new (requested)' for every field that matters to what a run learns."""
+    """'key: old (on disk) != new (requested)' for every field that matters to what a run learns; `old` may be
+    written by an older ganbench (see `migrate`)."""
+    old, new = migrate(old), migrate(new)
     keys = sorted(set(old) | set(new))
     return [f"{k}: {old.get(k)!r} (on disk) != {new.get(k)!r} (requested)" for k in keys
             if k not in EXECUTION_ONLY and old.get(k) != new.get(k)]
@@ -99,7 +145,7 @@ def config_difference(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------------------------------- parsing
 def _coerce(key: str, value: Any) -> Any:
     """Turn a TOML value or a command-line string into the field's type, or fail saying which type."""
-    ftype = FIELDS[key].type
+    ftype = FIELDS[key].type if key in FIELDS else LEGACY_KEYS[key]
     if ftype == "bool":
         if isinstance(value, bool):
             return value
@@ -136,7 +182,7 @@ def _coerce(key: str, value: Any) -> Any:
 
 def _check_keys(keys, where: str) -> None:
     for key in keys:
-        if key not in FIELDS:
+        if key not in FIELDS and key not in LEGACY_KEYS:
             msg = str(unknown("config key", key, list(FIELDS)))
             raise ConfigError(f"{msg} (in {where})")
 
@@ -156,7 +202,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 
 def validate(cfg: Config) -> Config:
     """Raise ConfigError for a config that cannot run; return it unchanged otherwise."""
-    from ganbench import families, objectives
+    from ganbench import families, objectives, optimizers, penalties
     from ganbench.data import DATASETS
     from ganbench.models import _check_resolution
 
@@ -170,21 +216,35 @@ def validate(cfg: Config) -> Config:
     if family.adversarial:
         try:
             objectives.get(cfg.objective)
-        except KeyError as e:
+            penalties.get(cfg.penalty)
+        except (KeyError, ValueError) as e:
             raise ConfigError(str(e)) from None
+        if cfg.objective in SHORTHANDS:  # make_config migrates it; a Config built by hand must too
+            raise ConfigError(f"objective '{cfg.objective}' is {' + penalty '.join(SHORTHANDS[cfg.objective])}: "
+                              "pass the config through ganbench.config.make_config (or migrate)")
+    if family.trains and not family.adversarial and cfg.optimizer_g != cfg.optimizer_d:
+        raise ConfigError(f"family '{cfg.family}' takes one optimiser step over both networks: set optimizer_g and "
+                          f"optimizer_d to the same name (got {cfg.optimizer_g!r} and {cfg.optimizer_d!r})")
     try:
         _check_resolution(cfg.resolution)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     positive = ("lr_g", "lr_d", "batch_size", "n_critic", "latent_dim", "g_width", "d_width", "tick_kimg",
-                "checkpoint_ticks", "eval_samples")
+                "checkpoint_ticks", "eval_samples", "penalty_every")
     for key in positive:
         if not getattr(cfg, key) > 0:
             raise ConfigError(f"'{key}' must be positive, got {getattr(cfg, key)!r}")
     for key in ("beta1", "beta2"):
         if not 0 <= getattr(cfg, key) < 1:
             raise ConfigError(f"'{key}' must be in [0, 1), got {getattr(cfg, key)!r}")
-    for key in ("gp_weight", "kl_weight", "leaky_slope", "eval_every_kimg", "max_images", "crop", "seed"):
+    if family.trains:
+        for which, lr in (("optimizer_g", cfg.lr_g), ("optimizer_d", cfg.lr_d)):
+            try:
+                optimizers.check_optimizer(getattr(cfg, which), lr, (cfg.beta1, cfg.beta2), cfg.momentum, which)
+            except (KeyError, ValueError) as e:
+                raise ConfigError(str(e)) from None
+    for key in ("penalty_weight", "clip", "ema_half_life_kimg", "ema_rampup", "kl_weight", "leaky_slope",
+                "eval_every_kimg", "max_images", "crop", "seed"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"'{key}' must not be negative, got {getattr(cfg, key)!r}")
     if not cfg.variant or cfg.variant.startswith(".") or any(c in cfg.variant for c in "/\\\0"):
@@ -211,6 +271,9 @@ def make_config(recipe: dict[str, Any], **settings: Any) -> Config:
     values = dict(recipe)
     values.update({k: v for k, v in settings.items() if v is not None})
     _check_keys(values, "config")
+    if "gp_weight" in values:
+        values["gp_weight"] = _coerce("gp_weight", values["gp_weight"])
+    values = migrate(values)
     try:
         cfg = Config(**{k: _coerce(k, v) for k, v in values.items()})
     except TypeError as e:

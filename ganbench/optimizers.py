@@ -1,14 +1,15 @@
 """Optimisers by name, one per network: a recipe can train D with RMSProp (WGAN) or SGD and G with Adam.
 
-    make_optimizer(params, name, lr, betas=(0.5, 0.999), momentum=0.0, fused=False) -> torch.optim.Optimizer
+    make_optimizer(params, name, lr, betas=(0.5, 0.999), momentum=0.0, fused=False, foreach=None) -> Optimizer
 
     adam     torch.optim.Adam(lr, betas)             Kingma & Ba 2015; DCGAN's (0.5, 0.999)
     rmsprop  torch.optim.RMSprop(lr, momentum)       Tieleman & Hinton 2012; WGAN's critic and G, lr 5e-5
     sgd      torch.optim.SGD(lr, momentum)
 
 Each optimiser reads only its own hyperparameters (betas for adam; momentum for rmsprop and sgd); every one is
-checked whatever the name, so a typo fails before a run starts. `fused` asks for the single-kernel CUDA path
-where torch has one (Adam, SGD); the maths is the same. RMSprop keeps torch's defaults (alpha 0.99, eps 1e-8),
+checked whatever the name, so a typo fails before a run starts. `fused` asks for the single-kernel path where
+torch has one (Adam, SGD; RMSprop has none and takes foreach instead), `foreach` for the multi-tensor one
+(None: torch's choice); the maths is the same (`ganbench.device.DeviceSettings.adam_kwargs` picks them). RMSprop keeps torch's defaults (alpha 0.99, eps 1e-8),
 as in the WGAN reference code.
 """
 
@@ -26,7 +27,7 @@ from ganbench.registry import Registry
 @dataclass(frozen=True)
 class OptimizerKind:
     name: str
-    build: Callable[..., torch.optim.Optimizer]  # build(params, lr, betas, momentum, fused)
+    build: Callable[..., torch.optim.Optimizer]  # build(params, lr, betas, momentum, impl)
     reads: tuple[str, ...]  # the hyperparameters besides lr that it uses
     summary: str = ""
 
@@ -34,18 +35,23 @@ class OptimizerKind:
 OPTIMIZERS: Registry[OptimizerKind] = Registry("optimizer")
 
 
-def _fused(fused: bool) -> dict:
-    return {"fused": True} if fused else {}
+def _impl(impl: dict, fused_ok: bool = True) -> dict:
+    """torch's implementation switches: {'fused': True} | {'foreach': bool} | {}; fused falls back to foreach
+    where the class has no fused kernel."""
+    if impl.get("fused") and not fused_ok:
+        return {"foreach": True}
+    return impl
 
 
 OPTIMIZERS.register("adam", OptimizerKind(
-    "adam", lambda p, lr, betas, momentum, fused: torch.optim.Adam(p, lr=lr, betas=betas, **_fused(fused)),
+    "adam", lambda p, lr, betas, momentum, impl: torch.optim.Adam(p, lr=lr, betas=betas, **_impl(impl)),
     ("betas",), "Adam (Kingma & Ba 2015)"))
 OPTIMIZERS.register("rmsprop", OptimizerKind(
-    "rmsprop", lambda p, lr, betas, momentum, fused: torch.optim.RMSprop(p, lr=lr, momentum=momentum),
+    "rmsprop", lambda p, lr, betas, momentum, impl: torch.optim.RMSprop(p, lr=lr, momentum=momentum,
+                                                                    **_impl(impl, fused_ok=False)),
     ("momentum",), "RMSProp (Tieleman & Hinton 2012); WGAN's optimiser"))
 OPTIMIZERS.register("sgd", OptimizerKind(
-    "sgd", lambda p, lr, betas, momentum, fused: torch.optim.SGD(p, lr=lr, momentum=momentum, **_fused(fused)),
+    "sgd", lambda p, lr, betas, momentum, impl: torch.optim.SGD(p, lr=lr, momentum=momentum, **_impl(impl)),
     ("momentum",), "stochastic gradient descent, optional heavy-ball momentum"))
 
 
@@ -63,7 +69,8 @@ def check_optimizer(name: str, lr: float, betas: tuple[float, float] = (0.5, 0.9
 
 
 def make_optimizer(params: Iterable, name: str, lr: float, betas: tuple[float, float] = (0.5, 0.999),
-                   momentum: float = 0.0, fused: bool = False) -> torch.optim.Optimizer:
+                   momentum: float = 0.0, fused: bool = False, foreach: bool | None = None) -> torch.optim.Optimizer:
     """The optimiser `name` over `params` (parameters or parameter groups), after `check_optimizer`."""
     check_optimizer(name, lr, betas, momentum)
-    return OPTIMIZERS[name].build(params, lr, (float(betas[0]), float(betas[1])), float(momentum), fused)
+    impl = {"fused": True} if fused else ({} if foreach is None else {"foreach": foreach})
+    return OPTIMIZERS[name].build(params, lr, (float(betas[0]), float(betas[1])), float(momentum), impl)

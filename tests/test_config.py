@@ -14,7 +14,8 @@ from ganbench.config import (
 
 
 def test_shipped_variants():
-    assert set(variant_names()) == {"dcgan", "minimax", "wgan-gp", "lsgan", "hinge", "vae", "random"}
+    assert set(variant_names()) == {"dcgan", "minimax", "wgan-gp", "lsgan", "hinge", "vae", "random",
+                                    "wgan", "dragan", "r1", "rpgan"}
     for name in variant_names():
         cfg = make_config(load_recipe(name))
         assert cfg.variant == name and cfg.description
@@ -24,10 +25,25 @@ def test_variant_recipes_match_their_papers():
     dcgan = make_config(load_recipe("dcgan"))
     assert (dcgan.objective, dcgan.lr_g, dcgan.lr_d, dcgan.beta1, dcgan.beta2) == ("nonsaturating", 2e-4, 2e-4, 0.5, 0.999)
     wgan = make_config(load_recipe("wgan-gp"))
-    assert (wgan.objective, wgan.lr_g, wgan.beta1, wgan.beta2, wgan.n_critic, wgan.gp_weight) == (
-        "wgan-gp", 1e-4, 0.0, 0.9, 5, 10.0)
+    assert (wgan.objective, wgan.penalty, wgan.lr_g, wgan.beta1, wgan.beta2, wgan.n_critic, wgan.penalty_weight) == (
+        "wasserstein", "gp", 1e-4, 0.0, 0.9, 5, 10.0)
     assert wgan.d_norm != "batch"  # no BatchNorm in a gradient-penalty critic
     assert make_config(load_recipe("minimax")).objective == "minimax"
+    clipped = make_config(load_recipe("wgan"))  # Arjovsky et al. 2017, Algorithm 1
+    assert (clipped.objective, clipped.penalty, clipped.clip, clipped.optimizer_g, clipped.optimizer_d,
+            clipped.lr_g, clipped.lr_d, clipped.n_critic) == ("wasserstein", "none", 0.01, "rmsprop", "rmsprop",
+                                                              5e-5, 5e-5, 5)
+    dragan = make_config(load_recipe("dragan"))
+    assert (dragan.objective, dragan.penalty, dragan.penalty_weight) == ("nonsaturating", "dragan", 10.0)
+    r1 = make_config(load_recipe("r1"))
+    assert (r1.objective, r1.penalty, r1.penalty_every) == ("nonsaturating", "r1", 1)
+    assert make_config(load_recipe("r1"), penalty_every=16).penalty_every == 16  # lazy R1
+    rp = make_config(load_recipe("rpgan"))
+    assert (rp.objective, rp.penalty) == ("rpgan", "r1+r2")
+    for name in ("dcgan", "minimax", "lsgan", "hinge", "vae"):  # the older variants are unchanged by the new axes
+        cfg = make_config(load_recipe(name))
+        assert (cfg.penalty, cfg.clip, cfg.optimizer_g, cfg.optimizer_d, cfg.ema_half_life_kimg) == (
+            "none", 0.0, "adam", "adam", 0.0)
     assert make_config(load_recipe("vae")).family == "vae"
     assert make_config(load_recipe("random")).family == "random"
 
@@ -62,6 +78,15 @@ def test_bad_overrides(item, match):
     ({"latent_dist": "gauss"}, "normal, sphere, uniform"),
     ({"precision": "fp8"}, "bf16"),
     ({"batch_size": 0}, "batch_size"),
+    ({"penalty": "dragn"}, "unknown penalty 'dragn'. Did you mean 'dragan'"),
+    ({"penalty": "r1+r22"}, "Did you mean 'r2'"),
+    ({"penalty": "r1+r1"}, "twice"),
+    ({"optimizer_d": "adma"}, "Did you mean 'adam'"),
+    ({"optimizer_g": "sgd", "momentum": 1.5}, "momentum must be in"),
+    ({"penalty_every": 0}, "penalty_every"),
+    ({"clip": -0.01}, "'clip' must not be negative"),
+    ({"ema_half_life_kimg": -1}, "ema_half_life_kimg"),
+    ({"objective": "wgan-gp", "penalty": "r1"}, "use objective=wasserstein with the penalty you want"),
 ])
 def test_impossible_configs(settings, match):
     with pytest.raises(ConfigError, match=match):
@@ -104,3 +129,19 @@ def test_user_recipe_with_unknown_key_or_bad_toml(tmp_path):
 def test_config_is_frozen():
     with pytest.raises(AttributeError):
         Config().lr_g = 1.0  # type: ignore[misc]
+
+
+def test_vae_takes_one_optimiser_for_both_networks():
+    with pytest.raises(ConfigError, match="optimizer_g and optimizer_d to the same name"):
+        make_config(load_recipe("vae"), optimizer_d="sgd")
+    assert make_config(load_recipe("vae"), optimizer_g="sgd", optimizer_d="sgd").optimizer_g == "sgd"
+
+
+def test_old_spellings_mean_the_same_run():
+    """A recipe or --set written for the old fields (objective wgan-gp, gp_weight) gives today's config."""
+    new = make_config(load_recipe("wgan-gp"), penalty_weight=5.0)
+    old = make_config({**load_recipe("wgan-gp"), "objective": "wgan-gp", "penalty": "none"}, gp_weight="5")
+    assert old == new and (old.objective, old.penalty, old.penalty_weight) == ("wasserstein", "gp", 5.0)
+    # gp_weight never acted without a penalty: it is dropped, not turned into one
+    assert make_config(load_recipe("dcgan"), gp_weight=3.0) == make_config(load_recipe("dcgan"))
+    assert parse_overrides(["gp_weight=5"]) == {"gp_weight": 5.0}

@@ -29,13 +29,7 @@ def tiny(variant="dcgan", **kw):
     return make_config(load_recipe(variant), **(TINY | kw))
 
 
-# Relativistic G losses need D's outputs on reals: until train.py calls obj.generator_loss(fake_logits,
-# real_logits) (the wiring wave of issue 12), their step fails; strict, so the mark must go when it is wired.
-PENDING_WIRING = pytest.mark.xfail(strict=True, raises=TypeError, reason="relativistic G loss not wired yet")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=PENDING_WIRING) if o.needs_real_in_g else n
-                                  for n, o in objectives.OBJECTIVES.items()])
+@pytest.mark.parametrize("name", objectives.OBJECTIVES.names())
 def test_training_step_for_every_objective(name, images, tmp_path):
     cfg = tiny(objective=name, budget="2steps")
     torch.manual_seed(cfg.seed)

@@ -26,8 +26,10 @@ from types import ModuleType
 from ganbench.registry import Registry
 
 # The training hyperparameters of a recipe: what a sweep may search over.
-HYPERPARAMETERS = ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "n_critic", "gp_weight", "latent_dim",
-                   "latent_dist", "g_width", "d_width", "d_norm", "leaky_slope", "kl_weight")
+HYPERPARAMETERS = ("lr_g", "lr_d", "beta1", "beta2", "momentum", "batch_size", "n_critic", "penalty_weight",
+                   "penalty_every", "clip", "ema_half_life_kimg", "latent_dim", "latent_dist", "g_width", "d_width",
+                   "d_norm", "leaky_slope", "kl_weight")
+_GAN_ONLY = ("n_critic", "penalty_weight", "penalty_every", "clip", "ema_half_life_kimg")
 
 
 @dataclass(frozen=True)
@@ -47,17 +49,19 @@ class Family:
         """Whether hyperparameter `key` changes what a run of `cfg` does."""
         if key not in self.hyperparameters:
             return False
-        if key == "gp_weight":  # acts only through an objective's penalty
-            from ganbench import objectives
-
-            return objectives.get(cfg.objective).penalty is not None
+        if key in ("penalty_weight", "penalty_every"):  # act only through a penalty
+            return cfg.penalty != "none"
+        if key in ("beta1", "beta2"):  # Adam's
+            return "adam" in (cfg.optimizer_g, cfg.optimizer_d)
+        if key == "momentum":  # RMSProp's and SGD's
+            return bool({"rmsprop", "sgd"} & {cfg.optimizer_g, cfg.optimizer_d})
         return True
 
 
 FAMILIES: Registry[Family] = Registry("family")
-_COMMON = tuple(k for k in HYPERPARAMETERS if k not in ("n_critic", "gp_weight", "kl_weight"))
-GAN = FAMILIES.register("gan", Family("gan", "G against D under an objective", True, True,
-                                      (*_COMMON, "n_critic", "gp_weight"), "ganbench.families.gan"))
+_COMMON = tuple(k for k in HYPERPARAMETERS if k not in (*_GAN_ONLY, "kl_weight"))
+GAN = FAMILIES.register("gan", Family("gan", "G against D under an objective and a penalty", True, True,
+                                      (*_COMMON, *_GAN_ONLY), "ganbench.families.gan"))
 VAE = FAMILIES.register("vae", Family("vae", "variational autoencoder, decoder = G", True, False,
                                       (*_COMMON, "kl_weight"), "ganbench.families.vae"))
 RANDOM = FAMILIES.register("random", Family("random", "uniform pixel noise: the floor every metric is read against",

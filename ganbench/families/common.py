@@ -1,11 +1,26 @@
-"""What the trained families share: one optimiser step and the latent sampler. (Device settings: memory format,
-Adam implementation, autocast, are `ganbench.device.DeviceSettings`, passed to `build`.)"""
+"""What the trained families share: optimisers, one optimiser step, the EMA of G and the latent sampler. (Device
+settings: memory format, optimiser implementation, autocast, are `ganbench.device.DeviceSettings`, passed to
+`build`.)"""
 
 from __future__ import annotations
 
 import torch
 
 from ganbench.models import sample_latent
+from ganbench.optimizers import make_optimizer
+
+EMA = "G_ema"  # the nets entry holding a `ganbench.ema.EMA` of G (checkpointed under this name)
+
+
+def optimizer(params, name: str, lr: float, cfg, settings) -> torch.optim.Optimizer:
+    """The config's optimiser `name` (optimizer_g or optimizer_d) with the shared betas / momentum and the device's
+    implementation (fused, foreach or plain)."""
+    return make_optimizer(params, name, lr, (cfg.beta1, cfg.beta2), cfg.momentum, **settings.adam_kwargs())
+
+
+def ema_generator(nets: dict) -> torch.nn.Module | None:
+    """The averaged G, or None when the run keeps no EMA."""
+    return nets[EMA].G if EMA in nets else None
 
 
 def backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:

@@ -1,32 +1,42 @@
-"""The GAN family: G against D under an objective (`ganbench.objectives`), n_critic D steps per G step.
+"""The GAN family: G against D under an objective (`ganbench.objectives`) and a penalty (`ganbench.penalties`),
+n_critic D steps per G step.
 
-The step never knows which objective it runs: it calls the objective's d_loss / g_loss on D's raw logits and adds
-its penalty when it has one. Where later axes slot in: a penalty choice replaces `obj.penalty` in `d_step`; an
-EMA of G is one more entry in `build` updated at the end of `step`; per-network optimisers are `build`'s; a
-relativistic loss that needs real logits in the G step passes `loop.real_batch()` to `g_step`.
+The step never knows which objective or penalty it runs. A D step: the objective's d_loss on D's raw logits, plus
+`penalty_weight` times the penalty (on every `penalty_every`-th D step only, weighted that many times: lazy
+regularisation), one step of D's optimiser, then WGAN's weight clipping when `clip` > 0. A G step: the objective's
+G loss, which for a relativistic objective (`needs_real_in_g`) also takes D's outputs on a fresh real batch
+(computed without gradient: they carry none to G), one step of G's optimiser, then the EMA of G, if any. That real
+batch is not counted in the image budget, which counts the real images of D's own steps.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ganbench import objectives
-from ganbench.families.common import backward_step, latent_sampler
+from ganbench import objectives, penalties
+from ganbench.ema import EMA as EMAverage
+from ganbench.families.common import EMA, backward_step, latent_sampler, optimizer
 from ganbench.models import Discriminator, Generator
+from ganbench.penalties import clip_weights_, lazy_weight
 
 
 def build(cfg, device: torch.device, settings) -> dict:
-    """G, D and one Adam each, initialised from the global RNG (seeded by the caller)."""
-    mem, adam = settings.torch_memory_format, dict(betas=(cfg.beta1, cfg.beta2), **settings.adam_kwargs())
+    """G, D, their optimisers (optimizer_g, optimizer_d) and, with ema_half_life_kimg > 0, an EMA of G,
+    initialised from the global RNG (seeded by the caller)."""
+    mem = settings.torch_memory_format
     G = Generator(cfg.resolution, cfg.channels, cfg.latent_dim, cfg.g_width).to(device, memory_format=mem)
     D = Discriminator(cfg.resolution, cfg.channels, cfg.d_width, cfg.d_norm, cfg.leaky_slope).to(
         device, memory_format=mem)
+    nets = {"G": G, "D": D}
+    if cfg.ema_half_life_kimg > 0:  # copied before G.compile(): the average is a plain module
+        nets[EMA] = EMAverage(G, cfg.ema_half_life_kimg, cfg.ema_rampup)
     if cfg.compile:  # in place (Module.compile): state_dict keys, hence checkpoints, are unchanged
         G.compile()
-        if objectives.get(cfg.objective).penalty is None:  # compiled graphs have no double backward
+        if not penalties.get(cfg.penalty).active:  # compiled graphs have no double backward
             D.compile()
-    return {"G": G, "D": D, "opt_g": torch.optim.Adam(G.parameters(), lr=cfg.lr_g, **adam),
-            "opt_d": torch.optim.Adam(D.parameters(), lr=cfg.lr_d, **adam)}
+    nets["opt_g"] = optimizer(G.parameters(), cfg.optimizer_g, cfg.lr_g, cfg, settings)
+    nets["opt_d"] = optimizer(D.parameters(), cfg.optimizer_d, cfg.lr_d, cfg, settings)
+    return nets
 
 
 def generator(nets: dict) -> torch.nn.Module:
@@ -37,28 +47,36 @@ def sampler(cfg, G, device: torch.device, seed: int):
     return latent_sampler(cfg, G, device, seed)
 
 
-def d_step(cfg, nets, obj, real, z, amp, scaler) -> dict[str, torch.Tensor]:
+def d_step(cfg, nets, obj, penalty, weight, real, z, amp, scaler) -> dict[str, torch.Tensor]:
+    """One D step; `weight` is this step's penalty weight (0: the penalty's pass is skipped)."""
     G, D = nets["G"], nets["D"]
     with amp:
         with torch.no_grad():
             fake = G(z)
         real_logits, fake_logits = D(real).float(), D(fake).float()
         loss = obj.d_loss(real_logits, fake_logits)
-    penalty = torch.zeros((), device=real.device)
-    if obj.penalty is not None and cfg.gp_weight > 0:  # in fp32: the double backward is precision-sensitive
-        penalty = obj.penalty(D, real, fake.float())
-        loss = loss + cfg.gp_weight * penalty
+    pen = torch.zeros((), device=real.device)
+    if penalty.active and weight > 0:  # in fp32: the double backward is precision-sensitive
+        pen = penalty(D, real, fake.float())
+        loss = loss + weight * pen
     backward_step(loss, nets["opt_d"], scaler)
+    if cfg.clip > 0:
+        clip_weights_(D, cfg.clip)
     t = obj.threshold if obj.threshold is not None else (real_logits.mean() + fake_logits.mean()).detach() / 2
     acc = ((real_logits > t).float().mean() + (fake_logits < t).float().mean()) / 2
-    return {"loss_d": loss.detach(), "penalty": penalty.detach(), "d_real": real_logits.detach().mean(),
+    return {"loss_d": loss.detach(), "penalty": pen.detach(), "d_real": real_logits.detach().mean(),
             "d_fake": fake_logits.detach().mean(), "d_acc": acc.detach()}
 
 
-def g_step(cfg, nets, obj, z, amp, scaler) -> dict[str, torch.Tensor]:
+def g_step(cfg, nets, obj, z, real, amp, scaler) -> dict[str, torch.Tensor]:
+    """One G step; `real` is a real batch for a relativistic objective, else None."""
     G, D = nets["G"], nets["D"]
     with amp:
-        loss = obj.g_loss(D(G(z)).float())
+        real_logits = None
+        if real is not None:
+            with torch.no_grad():
+                real_logits = D(real).float()
+        loss = obj.generator_loss(D(G(z)).float(), real_logits)
     # D's parameters get gradients here too; they are cleared by D's next zero_grad and never applied
     backward_step(loss, nets["opt_g"], scaler)
     return {"loss_g": loss.detach()}
@@ -66,12 +84,18 @@ def g_step(cfg, nets, obj, z, amp, scaler) -> dict[str, torch.Tensor]:
 
 def step(loop) -> None:
     """n_critic D steps, each showing batch_size real images (stopping exactly at an image budget), then one G
-    step."""
-    cfg, obj = loop.cfg, objectives.get(loop.cfg.objective)
+    step and the EMA update."""
+    cfg, nets = loop.cfg, loop.nets
+    obj, penalty = objectives.get(cfg.objective), penalties.get(cfg.penalty)
     for _ in range(cfg.n_critic):
-        loop.add(d_step(cfg, loop.nets, obj, loop.real_batch(), loop.z_batch(), loop.amp, loop.scaler))
+        weight = lazy_weight(cfg.penalty_weight, cfg.penalty_every, loop.c.d_steps)
+        loop.add(d_step(cfg, nets, obj, penalty, weight, loop.real_batch(), loop.z_batch(), loop.amp, loop.scaler))
         loop.c.img += cfg.batch_size
         loop.c.d_steps += 1
         if loop.images_spent():
             break
-    loop.add(g_step(cfg, loop.nets, obj, loop.z_batch(), loop.amp, loop.scaler))
+    z = loop.z_batch()
+    real = loop.real_batch() if obj.needs_real_in_g else None
+    loop.add(g_step(cfg, nets, obj, z, real, loop.amp, loop.scaler))
+    if EMA in nets:
+        nets[EMA].update(nets["G"], loop.c.img)

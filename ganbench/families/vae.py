@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ganbench.families.common import backward_step, latent_sampler
+from ganbench.families.common import backward_step, latent_sampler, optimizer
 from ganbench.models import VAE
 
 
@@ -16,8 +16,8 @@ def build(cfg, device: torch.device, settings) -> dict:
               cfg.leaky_slope).to(device, memory_format=settings.torch_memory_format)
     enc = [*vae.encoder.parameters(), *vae.mu.parameters(), *vae.logvar.parameters()]
     groups = [{"params": vae.decoder.parameters(), "lr": cfg.lr_g}, {"params": enc, "lr": cfg.lr_d}]
-    return {"G": vae.decoder, "vae": vae,
-            "opt": torch.optim.Adam(groups, betas=(cfg.beta1, cfg.beta2), **settings.adam_kwargs())}
+    # one step over decoder and encoder: optimizer_g for both (config.validate refuses two different names)
+    return {"G": vae.decoder, "vae": vae, "opt": optimizer(groups, cfg.optimizer_g, cfg.lr_g, cfg, settings)}
 
 
 def generator(nets: dict) -> torch.nn.Module:
