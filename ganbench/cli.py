@@ -125,9 +125,10 @@ def sample(
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG file for the grid.")] = Path("grid.png"),
     seed: Annotated[int, typer.Option(help="Noise seed (default: the shared evaluation noise).")] = -1,
     device: Annotated[str, typer.Option(help=_choices(CHOICES["device"]))] = Config.device,
+    ema: Annotated[bool, typer.Option("--ema", help="Draw from the EMA of G (runs with ema_half_life_kimg > 0).")] = False,
     debug: Annotated[bool, typer.Option("--debug")] = False,
 ) -> None:
-    """Draw n samples from a run's generator into one grid PNG."""
+    """Draw n samples from a run's generator (G as trained, or its EMA) into one grid PNG."""
     import math
 
     from torchvision.utils import save_image
@@ -138,7 +139,10 @@ def sample(
     with guarded(debug):
         if n < 1:
             raise ConfigError("-n must be at least 1")
-        _, draw = load_sampler(run_dir, pick_device(device), seed=EVAL_SEED if seed < 0 else seed)
+        try:
+            _, draw = load_sampler(run_dir, pick_device(device), seed=EVAL_SEED if seed < 0 else seed, ema=ema)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         output.parent.mkdir(parents=True, exist_ok=True)
         save_image(draw(n), output, nrow=max(1, int(math.ceil(math.sqrt(n)))), normalize=True, value_range=(-1, 1))
     typer.echo(str(output))

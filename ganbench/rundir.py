@@ -4,7 +4,8 @@
 
   config.json     resolved config, package versions, device, git commit, command, data protocol
   metrics.jsonl   append-only: one record per tick (losses, D outputs, images/s) and per evaluation (FID, ...)
-  samples/        sample grids from the shared fixed noise, one per tick, and final.png
+  samples/        sample grids from the shared fixed noise, one per tick, and final.png (with an EMA of G, the
+                  same grids of the EMA beside them, named ...-ema.png)
   checkpoints/    latest.pt (G, D, optimisers, RNG states, counters), written atomically
   summary.json    status (see Status), counters, final and best metrics, collapse; written only by `write_summary`
   trial.json      a sweep trial's identity and one record per attempt (sweeps only)
@@ -34,6 +35,7 @@ SAMPLES = "samples"
 CHECKPOINTS = "checkpoints"
 CHECKPOINT = "latest.pt"
 FINAL_GRID = "final.png"
+EMA_SUFFIX = "-ema"  # grids of the EMA of G beside G's: final-ema.png, tick00001-1.0kimg-ema.png
 TICK_GRID = re.compile(r"^tick(\d+)-([0-9.]+)kimg\.png$")
 COUNTERS = ("kimg", "g_steps", "d_steps", "seconds")
 
@@ -126,12 +128,15 @@ class RunDir:
     def checkpoint(self) -> Path:
         return self.path / CHECKPOINTS / CHECKPOINT
 
+    def final_grid_of(self, ema: bool = False) -> Path:
+        return self.samples / (FINAL_GRID.replace(".png", f"{EMA_SUFFIX}.png") if ema else FINAL_GRID)
+
     @property
     def final_grid(self) -> Path:
-        return self.samples / FINAL_GRID
+        return self.final_grid_of()
 
-    def tick_grid(self, tick: int, kimg: float) -> Path:
-        return self.samples / f"tick{tick:05d}-{kimg:.1f}kimg.png"
+    def tick_grid(self, tick: int, kimg: float, ema: bool = False) -> Path:
+        return self.samples / f"tick{tick:05d}-{kimg:.1f}kimg{EMA_SUFFIX if ema else ''}.png"
 
     def is_run(self) -> bool:
         return self.config.is_file()

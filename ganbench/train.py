@@ -47,6 +47,8 @@ from ganbench.diagnostics import (
     save_grid,
     summary_device_name,
 )
+from ganbench.families.common import ema_generator
+from ganbench.metrics import names
 from ganbench.models import sample_latent
 from ganbench.rundir import RunDir
 
@@ -69,12 +71,16 @@ def make_sampler(cfg: Config, G: torch.nn.Module | None, device: torch.device, s
     return families.get(cfg.family).impl.sampler(cfg, G, device, seed)
 
 
-def load_sampler(run_dir: str | Path, device: torch.device | str = "cpu", seed: int = EVAL_SEED):
-    """(config, sample) for a finished or running run directory: sample(n) -> (n, C, H, W) in [-1, 1]."""
+def load_sampler(run_dir: str | Path, device: torch.device | str = "cpu", seed: int = EVAL_SEED, ema: bool = False):
+    """(config, sample) for a finished or running run directory: sample(n) -> (n, C, H, W) in [-1, 1].
+    ema: draw from the EMA of G (a run with ema_half_life_kimg > 0) instead of G as trained."""
     device = torch.device(device)
     cfg = load_run_config(run_dir)
     nets = load_nets(cfg, run_dir, device)
-    return cfg, make_sampler(cfg, families.get(cfg.family).impl.generator(nets), device, seed)
+    G = ema_generator(nets) if ema else families.get(cfg.family).impl.generator(nets)
+    if G is None:
+        raise ValueError(f"'{run_dir}' keeps no EMA of G (its ema_half_life_kimg is 0): sample without --ema")
+    return cfg, make_sampler(cfg, G, device, seed)
 
 
 def _autocast(cfg: Config, device: torch.device):
@@ -177,6 +183,9 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
         run.append({"kind": "resume", "tick": s.c.tick, "kimg": s.c.img / 1000, "g_steps": s.c.g_steps})
     real_div = real_diversity(images, device)
     sampler = lambda: make_sampler(cfg, family.impl.generator(nets), device)  # noqa: E731  the fixed eval noise
+    # the EMA of G, if kept: the same noise, grids of its own and metrics named `<metric>_ema` beside G's
+    ema_sampler = (lambda: make_sampler(cfg, ema_generator(nets), device)) if ema_generator(nets) is not None else None
+    samplers = (sampler, ema_sampler)
 
     # Ticks and evaluations fall on multiples of their interval in images, so a resumed run meets the same ones.
     tick_img = int(cfg.tick_kimg * 1000)
@@ -196,10 +205,10 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
         # only after its tick's losses were found finite, and after the evaluations up to it were recorded
         tick_due = s.c.img >= next_tick and not s.spent()
         if tick_due:
-            _close_tick(s, run, clock, family.trains, sampler, real_div)
+            _close_tick(s, run, clock, family.trains, samplers, real_div)
             next_tick = (s.c.img // tick_img + 1) * tick_img
         if next_eval is not None and s.c.img >= next_eval and not s.spent():
-            _evaluate(s, run, clock, evaluate, sampler)
+            _evaluate(s, run, clock, evaluate, samplers)
             next_eval = (s.c.img // eval_img + 1) * eval_img
         if tick_due and s.c.tick % cfg.checkpoint_ticks == 0:
             save_checkpoint(run.checkpoint, cfg, nets, s.c, gen, scaler)
@@ -209,13 +218,15 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
         torch.cuda.synchronize(device)
     s.c.seconds = time.perf_counter() - clock.t0 if family.trains else 0.0
     if s.sums or not family.trains:
-        _close_tick(s, run, clock, family.trains, sampler, real_div)
+        _close_tick(s, run, clock, family.trains, samplers, real_div)
         if family.trains:
             save_checkpoint(run.checkpoint, cfg, nets, s.c, gen, scaler)
-    final = _evaluate(s, run, clock, evaluate, sampler) if evaluate is not None else {}
+    final = _evaluate(s, run, clock, evaluate, samplers) if evaluate is not None else {}
     collapse = collapse_report(sampler()(COLLAPSE_SAMPLES), real_div)
     mb, mem_kind = peak_memory_mb(device)
     save_grid(sampler()(GRID), run.final_grid)
+    if ema_sampler is not None:
+        save_grid(ema_sampler()(GRID), run.final_grid_of(ema=True))
     c = s.c
     return {"kimg": c.img / 1000, "epoch": c.img / data.shape[0], "g_steps": c.g_steps, "d_steps": c.d_steps,
             "seconds": round(c.seconds, 3), "eval_seconds": round(clock.eval_seconds, 3),
@@ -224,8 +235,10 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
             "device": str(device), "device_name": summary_device_name(device)}
 
 
-def _close_tick(s: Loop, run: RunDir, clock: Clock, counts_ticks: bool, sampler, real_div: float) -> None:
-    """One host sync per tick: read the summed losses, check they are finite, write the record and a grid."""
+def _close_tick(s: Loop, run: RunDir, clock: Clock, counts_ticks: bool, samplers, real_div: float) -> None:
+    """One host sync per tick: read the summed losses, check they are finite, write the record and a grid (and
+    one of the EMA of G). samplers: (G's, the EMA's or None)."""
+    sampler, ema_sampler = samplers
     c = s.c
     values = s.take_means()
     bad = [k for k, v in values.items() if not math.isfinite(v)]
@@ -241,13 +254,19 @@ def _close_tick(s: Loop, run: RunDir, clock: Clock, counts_ticks: bool, sampler,
                 "img_per_s": (c.img - clock.tick_img) / dt if dt > 0 else None, "peak_mem_mb": round(mb, 1),
                 "diversity": ratio, **values})
     save_grid(grid, run.tick_grid(c.tick, c.img / 1000))
+    if ema_sampler is not None:
+        save_grid(ema_sampler()(GRID), run.tick_grid(c.tick, c.img / 1000, ema=True))
     clock.tick_img, clock.tick_t0 = c.img, time.perf_counter()
 
 
-def _evaluate(s: Loop, run: RunDir, clock: Clock, evaluate: Callable, sampler) -> dict[str, float]:
+def _evaluate(s: Loop, run: RunDir, clock: Clock, evaluate: Callable, samplers) -> dict[str, float]:
+    sampler, ema_sampler = samplers
     e0 = time.perf_counter()
     with _rng_isolated(s.device):  # whatever the evaluator draws, training's random streams do not move
         result = evaluate(sampler())
+    if ema_sampler is not None:  # the same evaluation of the EMA of G, its metrics named `<metric>_ema`
+        with _rng_isolated(s.device):
+            result |= {names.of_ema(k): v for k, v in evaluate(ema_sampler()).items() if names.is_metric(k)}
     dt = time.perf_counter() - e0
     clock.pause(dt)  # evaluation time is not training time
     run.append({"kind": "eval", **s.where(), "seconds": round(s.c.seconds, 3), "eval_seconds": round(dt, 3),

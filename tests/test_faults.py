@@ -192,8 +192,9 @@ def test_jsonl_on_a_full_disk_leaves_the_file_as_it_was(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------------- 2. resume
+# With an EMA of G (half-life 0.2 kimg, ramp-up on), so the resumed average must come back exactly too.
 KILL_ARGS = ["run", "--variants", "wgan-gp", "--budget", "1600img", "--seeds", "0", *TINY_ARGS,
-             "--set", "checkpoint_ticks=2"]
+             "--set", "checkpoint_ticks=2", "--set", "ema_half_life_kimg=0.2"]
 
 
 def _ganbench(args: list[str], out: Path) -> subprocess.Popen:
@@ -206,8 +207,9 @@ def _ganbench(args: list[str], out: Path) -> subprocess.Popen:
 
 
 def test_sigkill_mid_run_then_the_same_command_resumes_to_identical_weights_and_losses(tmp_path, images):
-    """wgan-gp: 5 critic steps per G step and a gradient penalty drawing from the global RNG, so every random
-    stream, the optimiser state and the tick schedule have to come back exactly."""
+    """wgan-gp with an EMA of G: 5 critic steps per G step and a gradient penalty drawing from the global RNG, so
+    every random stream, the optimiser state, the EMA (weights and its image count) and the tick schedule have to
+    come back exactly."""
     killed = _ganbench(KILL_ARGS, tmp_path / "killed")
     run = tmp_path / "killed" / "wgan-gp" / "seed0"
     deadline = time.time() + 120
@@ -231,6 +233,8 @@ def test_sigkill_mid_run_then_the_same_command_resumes_to_identical_weights_and_
 
     assert read_json(run / "summary.json")["status"] == "completed"
     assert_same_run(tmp_path / "straight" / "wgan-gp" / "seed0", run)
+    ema = checkpoint(run)["nets"]["G_ema"]  # the EMA is in the checkpoint, compared above, and it moved off G
+    assert ema["nimg"] == 1600 and not same_state(ema["G"], checkpoint(run)["nets"]["G"])
     assert len(last_ticks(run)) == 20 and any(r["kind"] == "resume" for r in read_jsonl(run / "metrics.jsonl"))
     assert not (run / ".lock").exists()
 

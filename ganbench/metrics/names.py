@@ -1,4 +1,5 @@
-"""The one grammar of metric names: `<base><count>[_<part>]`, for example `fid500`, `kid1000_lo`, `fidinf1000`.
+"""The one grammar of metric names: `<base><count>[_ema][_<part>]`, for example `fid500`, `kid1000_lo`,
+`fidinf1000`, `fid500_ema`, `kid500_ema_lo`.
 
 The count is the number of generated images the value was computed from, so a name carries its protocol: `fid500`
 and `fid10000` are different metrics and are never compared with each other. The part, when present, names a
@@ -7,6 +8,10 @@ companion value of the same metric, never a metric of its own:
   std   spread of the estimate (`kid<N>_std`: bootstrap standard error over samples)
   lo    lower end of its 95% evaluation-noise interval (bootstrap over samples, see evaluator.py)
   hi    upper end of that interval
+
+`_ema` marks a value computed from the exponential moving average of G's weights (`ganbench.ema`, a run with
+`ema_half_life_kimg` > 0) instead of G as trained; both are recorded side by side, from the same noise and the
+same reference images. A name without it is always the trained G.
 
 Bases (lower is better for the distances, higher for precision/recall):
 
@@ -29,11 +34,13 @@ FID, FIDINF, KID, PRECISION, RECALL = "fid", "fidinf", "kid", "precision", "reca
 BASES = (FID, FIDINF, KID, PRECISION, RECALL)  # display order
 STD, LO, HI = "std", "lo", "hi"
 PARTS = (STD, LO, HI)
+EMA = "ema"  # the generator marker: the EMA of G ("" = G as trained)
 LOWER_IS_BETTER = {FID: True, FIDINF: True, KID: True, PRECISION: False, RECALL: False}
 DISTANCES = (FID, FIDINF, KID)  # the bases that can rank variants (lower is better)
 
 # fidinf before fid: the alternation is tried in order and `fid` would otherwise claim 'fidinf500'.
-_PATTERN = re.compile(rf"^({'|'.join(sorted(BASES, key=len, reverse=True))})(\d+)(?:_({'|'.join(PARTS)}))?$")
+_PATTERN = re.compile(rf"^({'|'.join(sorted(BASES, key=len, reverse=True))})(\d+)(?:_({EMA}))?"
+                      rf"(?:_({'|'.join(PARTS)}))?$")
 
 
 @dataclass(frozen=True)
@@ -41,32 +48,44 @@ class MetricName:
     base: str  # one of BASES
     n: int  # generated images the value was computed from
     part: str = ""  # "" for the value itself, else one of PARTS
+    g: str = ""  # which generator: "" = G as trained, EMA = its moving average
 
     def __str__(self) -> str:
-        return f"{self.base}{self.n}" + (f"_{self.part}" if self.part else "")
+        return self.value_name + (f"_{self.part}" if self.part else "")
 
     @property
     def value_name(self) -> str:
-        """The name of the value this part belongs to: 'kid500_lo' -> 'kid500'."""
-        return f"{self.base}{self.n}"
+        """The name of the value this part belongs to: 'kid500_lo' -> 'kid500', 'kid500_ema_lo' -> 'kid500_ema'."""
+        return f"{self.base}{self.n}" + (f"_{self.g}" if self.g else "")
 
 
-def name(base: str, n: int, part: str = "") -> str:
-    """('fid', 500) -> 'fid500'; ('kid', 500, 'std') -> 'kid500_std'. Unknown bases or parts are errors."""
+def name(base: str, n: int, part: str = "", g: str = "") -> str:
+    """('fid', 500) -> 'fid500'; ('kid', 500, 'std') -> 'kid500_std'; ('fid', 500, '', 'ema') -> 'fid500_ema'.
+    Unknown bases, parts or generators are errors."""
     if base not in BASES:
         raise ValueError(f"unknown metric '{base}': use one of {', '.join(BASES)}")
     if part and part not in PARTS:
         raise ValueError(f"unknown metric part '{part}': use one of {', '.join(PARTS)}")
+    if g not in ("", EMA):
+        raise ValueError(f"unknown generator marker '{g}': use '' (G as trained) or '{EMA}'")
     if n < 1:
         raise ValueError(f"a metric's sample count must be positive, got {n}")
-    return str(MetricName(base, int(n), part))
+    return str(MetricName(base, int(n), part, g))
 
 
 def parse(text: str) -> MetricName | None:
-    """'kid500_lo' -> MetricName('kid', 500, 'lo'); None for anything that is not a metric name ('loss_d',
-    'fid500_final', 'fid')."""
+    """'kid500_lo' -> MetricName('kid', 500, 'lo'); 'fid500_ema' -> MetricName('fid', 500, '', 'ema'); None for
+    anything that is not a metric name ('loss_d', 'fid500_final', 'fid')."""
     m = _PATTERN.match(str(text))
-    return MetricName(m.group(1), int(m.group(2)), m.group(3) or "") if m else None
+    return MetricName(m.group(1), int(m.group(2)), m.group(4) or "", m.group(3) or "") if m else None
+
+
+def of_ema(text: str) -> str:
+    """The same metric computed from the EMA of G: 'fid500' -> 'fid500_ema', 'kid500_lo' -> 'kid500_ema_lo'."""
+    m = parse(text)
+    if m is None or m.g:
+        raise ValueError(f"'{text}' is not a metric name of the trained G")
+    return str(MetricName(m.base, m.n, m.part, EMA))
 
 
 def is_metric(text: str) -> bool:
@@ -84,8 +103,8 @@ def sort_key(text: str) -> tuple:
     """Display order: by base (FID first), then count, the value before its parts."""
     m = parse(text)
     if m is None:
-        return (len(BASES), 0, 0, str(text))
-    return (BASES.index(m.base), m.n, PARTS.index(m.part) + 1 if m.part else 0, "")
+        return (len(BASES), 0, 0, 0, str(text))
+    return (BASES.index(m.base), m.n, 1 if m.g else 0, PARTS.index(m.part) + 1 if m.part else 0, "")
 
 
 def better(text: str) -> str:

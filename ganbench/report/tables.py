@@ -42,7 +42,7 @@ def primary_fid(runs: list[Run]) -> str | None:
                      if names.is_value(k, names.FID))
     if not counts:
         return None
-    return max(counts, key=lambda k: (counts[k], names.parse(k).n))
+    return max(counts, key=lambda k: (counts[k], names.parse(k).n, not names.parse(k).g))  # G before its EMA
 
 
 def rank_metric(runs: list[Run]) -> str | None:
@@ -313,7 +313,7 @@ def _noise(row, col: str) -> str | None:
     kid500_lo_final, kid500_hi_final), or None when the run has none."""
     key = col.removesuffix("_final")
     m = names.parse(key)
-    lo, hi = (row.get(f"{names.name(m.base, m.n, part)}_final") for part in (names.LO, names.HI))
+    lo, hi = (row.get(f"{names.name(m.base, m.n, part, m.g)}_final") for part in (names.LO, names.HI))
     if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
         return None
     return f"{fmt(lo)} .. {fmt(hi)}"
