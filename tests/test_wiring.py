@@ -1,0 +1,243 @@
+"""The new axes wired into the one training loop (issue 12): wgan-gp kept bit for bit as wasserstein + gp, result
+directories written before the change still recognised and resumable, and what each axis does to a step."""
+
+import json
+
+import pytest
+import torch
+from torch.testing import assert_close
+from typer.testing import CliRunner
+
+from ganbench import objectives, penalties
+from ganbench.cli import app
+from ganbench.config import load_recipe, make_config, migrate
+from ganbench.data import DataSpec, load_dataset
+from ganbench.families import gan
+from ganbench.io import read_jsonl, write_json
+from ganbench.metrics import names
+from ganbench.runner import Plan, existing_state
+from ganbench.train import build, load_sampler, train
+
+TINY = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=256, tick_kimg=0.16,
+            device="cpu", precision="fp32")
+
+# config.json's "config" exactly as main wrote it at c1a6dc5 (before penalties were an axis), for
+# `make_config(load_recipe("wgan-gp"), **TINY, budget="480img")`.
+MAIN_WGAN_GP = {
+    "variant": "wgan-gp", "description": "WGAN-GP: Wasserstein critic + gradient penalty 10, n_critic 5, Adam 1e-4 "
+    "(0, 0.9), layer norm in D", "family": "gan", "objective": "wgan-gp", "lr_g": 0.0001, "lr_d": 0.0001,
+    "beta1": 0.0, "beta2": 0.9, "batch_size": 16, "n_critic": 5, "gp_weight": 10.0, "latent_dim": 8,
+    "latent_dist": "normal", "g_width": 8, "d_width": 8, "d_norm": "layer", "leaky_slope": 0.2, "kl_weight": 1.0,
+    "dataset": "synthetic", "data": "", "resolution": 16, "channels": 3, "crop": 0, "max_images": 256,
+    "budget": "480img", "tick_kimg": 0.16, "checkpoint_ticks": 5, "eval_every_kimg": 0.0, "eval_samples": 500,
+    "eval_split": "train", "inception_weights": "", "seed": 0, "device": "cpu", "precision": "fp32", "fast": True,
+    "compile": False}
+MAIN_DCGAN = MAIN_WGAN_GP | {
+    "variant": "dcgan", "description": "DCGAN: non-saturating GAN, Adam 2e-4 (0.5, 0.999), BatchNorm in D",
+    "objective": "nonsaturating", "lr_g": 0.0002, "lr_d": 0.0002, "beta1": 0.5, "beta2": 0.999, "n_critic": 1,
+    "d_norm": "batch"}
+# The three ticks of that run, produced by main's code (c1a6dc5, CPU, fp32) before the change.
+MAIN_WGAN_GP_TICKS = [
+    {"loss_d": 0.4245848059654236, "loss_g": 0.07550019025802612, "penalty": 0.05925821512937546,
+     "d_real": 0.1186639666557312, "d_fake": -0.04933331906795502},
+    {"loss_d": 0.16320593655109406, "loss_g": 0.12034735083580017, "penalty": 0.04688362404704094,
+     "d_real": 0.20495450496673584, "d_fake": -0.10067582130432129},
+    {"loss_d": -0.00805732887238264, "loss_g": 0.15094013512134552, "penalty": 0.044768087565898895,
+     "d_real": 0.3202206790447235, "d_fake": -0.13551752269268036}]
+
+
+@pytest.fixture(scope="module")
+def images():
+    return load_dataset(DataSpec("synthetic", resolution=16, max_images=256)).images
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(variant="dcgan", **kw):
+    return make_config(load_recipe(variant), **(TINY | kw))
+
+
+def ticks(run_dir):
+    keep = ("loss_d", "loss_g", "penalty", "d_real", "d_fake")
+    return [{k: r[k] for k in keep} for r in read_jsonl(run_dir / "metrics.jsonl") if r["kind"] == "tick"]
+
+
+# ---------------------------------------------------------------------------------------------------- wgan-gp kept
+def test_wgan_gp_is_wasserstein_plus_gp_with_the_losses_main_produced(images, tmp_path):
+    cfg = tiny("wgan-gp", budget="480img")
+    assert (cfg.objective, cfg.penalty, cfg.penalty_weight) == ("wasserstein", "gp", 10.0)
+    train(cfg, tmp_path, images)
+    got = ticks(tmp_path)
+    assert len(got) == 3
+    for mine, main in zip(got, MAIN_WGAN_GP_TICKS, strict=True):
+        assert_close(mine, main, rtol=1e-5, atol=1e-7)  # equal on this CPU; a little room for other CPUs' kernels
+    # and it is not a coincidence of the first steps: without the penalty the losses move off
+    train(tiny("wgan-gp", budget="480img", penalty="none"), tmp_path / "nogp", images)
+    assert abs(ticks(tmp_path / "nogp")[-1]["loss_d"] - MAIN_WGAN_GP_TICKS[-1]["loss_d"]) > 1e-3
+
+
+# ---------------------------------------------------------------------------------------------------- old run dirs
+def test_main_config_dicts_migrate_to_the_same_config():
+    assert migrate(MAIN_WGAN_GP) == tiny("wgan-gp", budget="480img").to_dict()
+    assert migrate(MAIN_DCGAN) == tiny("dcgan", budget="480img").to_dict()
+    assert migrate(MAIN_DCGAN) != tiny("r1", budget="480img").to_dict()  # two-sided: a different recipe differs
+
+
+def _old_run_dir(run_dir, config: dict, status: str) -> None:
+    run_dir.mkdir(parents=True)
+    write_json(run_dir / "config.json", {"config": config, "versions": {}, "git_commit": "c1a6dc5", "command": [],
+                                         "data": {}})
+    write_json(run_dir / "summary.json", {"variant": config["variant"], "seed": 0, "status": status})
+
+
+@pytest.mark.parametrize("old", [MAIN_WGAN_GP, MAIN_DCGAN], ids=["wgan-gp", "dcgan"])
+def test_a_completed_run_written_by_main_is_skipped(old, tmp_path):
+    run_dir = tmp_path / old["variant"] / "seed0"
+    _old_run_dir(run_dir, old, "completed")
+    assert existing_state(Plan(tiny(old["variant"], budget="480img"), run_dir)) == "completed"
+    with pytest.raises(Exception, match="lr_d"):  # still refused when it really differs
+        existing_state(Plan(tiny(old["variant"], budget="480img", lr_d=5e-5), run_dir))
+
+
+def test_an_interrupted_run_written_by_main_resumes_to_an_uninterrupted_run(images, tmp_path):
+    """A checkpoint and config.json in main's format (objective wgan-gp, gp_weight, none of the new fields): the
+    new code resumes from it and ends with the weights of a run that was never interrupted."""
+    cfg = tiny("wgan-gp", budget="480img", checkpoint_ticks=1)
+    train(cfg, tmp_path / "straight", images)
+    old_run = tmp_path / "old"
+    train(tiny("wgan-gp", budget="320img", checkpoint_ticks=1), old_run, images)  # stops at the 2nd checkpoint
+    ckpt = old_run / "checkpoints" / "latest.pt"
+    state = torch.load(ckpt, weights_only=False)
+    state["config"] = MAIN_WGAN_GP | {"checkpoint_ticks": 1}  # as main wrote it
+    torch.save(state, ckpt)
+    (old_run / "config.json").write_text(json.dumps({"config": state["config"]}))
+    assert existing_state(Plan(cfg, old_run)) == "resumable"
+    out = train(cfg, old_run, images)
+    assert out["kimg"] == 0.48
+    a, b = (torch.load(p / "checkpoints" / "latest.pt", weights_only=False)["nets"] for p in (tmp_path / "straight",
+                                                                                               old_run))
+    for net in ("G", "D"):
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), (net, k)
+    assert load_sampler(old_run)[0] == cfg  # and the old config.json reads as today's config
+
+
+# ---------------------------------------------------------------------------------------------------- one step
+def _nets(cfg):
+    torch.manual_seed(0)
+    return build(cfg, torch.device("cpu"))
+
+
+def _step_inputs(cfg):
+    gen = torch.Generator().manual_seed(1)
+    real = torch.rand(cfg.batch_size, 3, 16, 16, generator=gen) * 2 - 1
+    z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=gen)
+    return real, z
+
+
+def test_weight_clipping_bounds_every_parameter_of_d_after_its_step():
+    cfg = tiny("wgan", lr_d=0.5)  # a large step, so that unclipped weights would leave the box
+    for clip, inside in ((0.01, True), (0.0, False)):
+        c = make_config(cfg.to_dict() | {"clip": clip})
+        nets = _nets(c)
+        real, z = _step_inputs(c)
+        gan.d_step(c, nets, objectives.get(c.objective), penalties.get(c.penalty), 0.0, real, z,
+                   torch.autocast("cpu", enabled=False), None)
+        bound = max(p.abs().max().item() for p in nets["D"].parameters())
+        assert (bound <= 0.01) == inside, (clip, bound)
+    assert type(_nets(cfg)["opt_d"]) is torch.optim.RMSprop and type(_nets(cfg)["opt_g"]) is torch.optim.RMSprop
+
+
+@pytest.mark.parametrize("variant,penalty", [("r1", "r1"), ("dragan", "dragan"), ("rpgan", "r1+r2")])
+def test_the_penalty_enters_d_loss_with_its_weight_and_only_when_due(variant, penalty):
+    cfg = tiny(variant)
+    obj, pen = objectives.get(cfg.objective), penalties.get(cfg.penalty)
+    assert pen.name == penalty
+    out = {}
+    for weight in (0.0, 10.0):
+        nets = _nets(cfg)
+        real, z = _step_inputs(cfg)
+        torch.manual_seed(5)  # dragan's perturbation draws from the global stream
+        out[weight] = gan.d_step(cfg, nets, obj, pen, weight, real, z, torch.autocast("cpu", enabled=False), None)
+    assert out[0.0]["penalty"].item() == 0.0 and out[10.0]["penalty"].item() > 0
+    assert_close(out[10.0]["loss_d"], out[0.0]["loss_d"] + 10.0 * out[10.0]["penalty"])
+
+
+def test_lazy_regularisation_applies_the_penalty_on_every_kth_d_step(images, tmp_path):
+    """penalty_every=4: the penalty is computed on D steps 0, 4, 8, ... only (weighted 4x), so a tick's mean
+    penalty is about a quarter of the eager run's."""
+    seen = []
+    real_fn = penalties.PENALTIES["r1"].fn
+
+    def spy(D, real, fake, generator=None):
+        seen.append(True)
+        return real_fn(D, real, fake, generator)
+
+    import dataclasses
+    penalties.PENALTIES._entries["r1"] = dataclasses.replace(penalties.PENALTIES["r1"], fn=spy)
+    try:
+        train(tiny("r1", budget="256img", penalty_every=4, tick_kimg=1), tmp_path / "lazy", images)
+        lazy_calls = len(seen)
+        seen.clear()
+        train(tiny("r1", budget="256img", tick_kimg=1), tmp_path / "eager", images)
+    finally:
+        penalties.PENALTIES._entries["r1"] = dataclasses.replace(penalties.PENALTIES["r1"], fn=real_fn)
+    assert (lazy_calls, len(seen)) == (4, 16)  # 16 D steps of 16 images
+
+
+@pytest.mark.parametrize("name", ["rpgan", "ragan"])
+def test_relativistic_g_loss_sees_d_on_a_real_batch(name):
+    cfg = tiny("dcgan", objective=name, d_norm="layer")
+    nets = _nets(cfg)
+    real, z = _step_inputs(cfg)
+    obj = objectives.get(name)
+    with torch.no_grad():
+        expected = obj.g_loss(nets["D"](nets["G"](z)), nets["D"](real))
+        as_if_nonrelativistic = objectives.get("nonsaturating").g_loss(nets["D"](nets["G"](z)))
+    got = gan.g_step(cfg, nets, obj, z, real, torch.autocast("cpu", enabled=False), None)["loss_g"]
+    assert_close(got, expected)
+    assert not torch.allclose(got, as_if_nonrelativistic)
+    with pytest.raises(ValueError, match="relativistic"):
+        gan.g_step(cfg, _nets(cfg), obj, z, None, torch.autocast("cpu", enabled=False), None)
+
+
+# ---------------------------------------------------------------------------------------------------- EMA
+class TwoSampleEvaluator:
+    """Stands in for the Inception evaluator: 'fid10' = mean of 10 samples, so G and its EMA give two values."""
+
+    names = ["fid10"]
+    protocol = {"n": 10}
+
+    def __call__(self, sample):
+        return {"fid10": float(sample(10).mean()), "fid10_lo": 0.0}
+
+
+def test_ema_is_evaluated_beside_g_with_its_own_names_grids_and_sampler(images, tmp_path):
+    cfg = tiny("dcgan", budget="320img", ema_half_life_kimg=0.1)
+    out = train(cfg, tmp_path, images, evaluate=TwoSampleEvaluator())
+    assert set(out["final"]) == {"fid10", "fid10_lo", "fid10_ema", "fid10_ema_lo"}
+    assert out["final"]["fid10"] != out["final"]["fid10_ema"]
+    assert names.parse("fid10_ema_lo") == names.MetricName("fid", 10, "lo", "ema")
+    assert (tmp_path / "samples" / "final-ema.png").is_file() and (tmp_path / "samples" / "final.png").is_file()
+    assert len(list((tmp_path / "samples").glob("tick*-ema.png"))) == 2
+    _, raw = load_sampler(tmp_path)
+    _, ema = load_sampler(tmp_path, ema=True)
+    assert not torch.equal(raw(4), ema(4))
+    # without an EMA there is none to sample, and the command says so in one line
+    train(tiny("dcgan", budget="32img"), tmp_path / "plain", images)
+    res = CliRunner().invoke(app, ["sample", str(tmp_path / "plain"), "--ema", "-o", str(tmp_path / "g.png")])
+    assert res.exit_code == 2 and "keeps no EMA" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    res = CliRunner().invoke(app, ["sample", str(tmp_path), "--ema", "-n", "4", "-o", str(tmp_path / "e.png")])
+    assert res.exit_code == 0 and (tmp_path / "e.png").is_file()
+
+
+def test_new_variants_complete_a_short_run(images, tmp_path):
+    for variant in ("wgan", "dragan", "r1", "rpgan"):
+        out = train(tiny(variant, budget="160img"), tmp_path / variant, images)
+        assert out["kimg"] == 0.16 and all(v is not None for v in ticks(tmp_path / variant)[-1].values())
