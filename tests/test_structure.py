@@ -60,7 +60,10 @@ def test_status_words_and_best_point():
 def test_families_say_which_hyperparameters_act():
     gan, wgan, vae, rnd = (make_config(load_recipe(v), **TINY) for v in ("dcgan", "wgan-gp", "vae", "random"))
     assert families.get("gan").applies("n_critic", gan) and not families.get("vae").applies("n_critic", vae)
-    assert families.get("gan").applies("gp_weight", wgan) and not families.get("gan").applies("gp_weight", gan)
+    assert families.get("gan").applies("penalty_weight", wgan) and not families.get("gan").applies("penalty_weight", gan)
+    clipped = make_config(load_recipe("wgan"), **TINY)  # RMSProp: Adam's betas do not act, momentum does
+    assert not families.get("gan").applies("beta1", clipped) and families.get("gan").applies("momentum", clipped)
+    assert families.get("gan").applies("beta1", gan) and not families.get("gan").applies("momentum", gan)
     assert families.get("vae").applies("kl_weight", vae) and not families.get("gan").applies("kl_weight", gan)
     assert not any(families.get("random").applies(k, rnd) for k in families.HYPERPARAMETERS)
     assert families.is_baseline("random") and not families.is_baseline("gan") and not families.is_baseline("?")

@@ -136,22 +136,22 @@ def test_shipped_sweep_files_plan():
 def test_grid_is_projected_onto_what_acts_on_each_variant(tmp_path):
     path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan', 'wgan-gp', 'vae', 'random']\nseeds=[0, 1]\n"
                                  "budget='1kimg'\n[search.space]\nlr_d=[1e-4, 2e-4]\nn_critic=[1, 5]\n"
-                                 "gp_weight=[5.0, 10.0]\n")
+                                 "penalty_weight=[5.0, 10.0]\n")
     trials = sw.plan_sweep(sw.load_sweep(path), tmp_path / "out")
     per = {}
     for t in trials:
         per.setdefault(t.cfg.variant, set()).add(t.tag)
-    assert len(per["dcgan"]) == 4  # lr_d x n_critic; gp_weight has no effect without a penalty
-    assert len(per["wgan-gp"]) == 8  # lr_d x n_critic x gp_weight
+    assert len(per["dcgan"]) == 4  # lr_d x n_critic; penalty_weight has no effect without a penalty
+    assert len(per["wgan-gp"]) == 8  # lr_d x n_critic x penalty_weight
     assert per["vae"] == {"lr_d=1e-4", "lr_d=2e-4"}  # no critic, no penalty
     assert per["random"] == {"recipe"}  # nothing is trained: once per seed
     assert len(trials) == 2 * (4 + 8 + 2 + 1)
     assert "lr_d=1e-4_n_critic=5" in per["dcgan"]
-    t = next(t for t in trials if t.cfg.variant == "wgan-gp" and t.tag == "gp_weight=5_lr_d=2e-4_n_critic=1")
-    assert (t.cfg.lr_d, t.cfg.n_critic, t.cfg.gp_weight, t.cfg.lr_g) == (2e-4, 1, 5.0, 1e-4)  # lr_g: the recipe's
+    t = next(t for t in trials if t.cfg.variant == "wgan-gp" and t.tag == "lr_d=2e-4_n_critic=1_penalty_weight=5")
+    assert (t.cfg.lr_d, t.cfg.n_critic, t.cfg.penalty_weight, t.cfg.lr_g) == (2e-4, 1, 5.0, 1e-4)  # lr_g: the recipe's
     assert t.run_dir == tmp_path / "out" / "wgan-gp" / t.tag / "seed0"
     random_trial = next(t for t in trials if t.cfg.variant == "random")
-    assert random_trial.params == {} and random_trial.ignored == ("gp_weight", "lr_d", "n_critic")
+    assert random_trial.params == {} and random_trial.ignored == ("lr_d", "n_critic", "penalty_weight")
     # seed-major: every variant gets its first seed before anything gets its second
     assert [t.cfg.seed for t in trials] == sorted(t.cfg.seed for t in trials)
 

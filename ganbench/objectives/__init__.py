@@ -4,9 +4,12 @@ An objective is a few pure functions of the discriminator's raw outputs (logits;
 
     d_loss(real_logits, fake_logits) -> scalar   # minimised by D
     g_loss(fake_logits) -> scalar                # minimised by G
-    penalty(D, real, fake) -> scalar | None      # optional, added to d_loss times `gp_weight`
+    penalty(D, real, fake) -> scalar | None      # only `wgan-gp`: the penalty it was defined with (see below)
 
-(Penalties are becoming an axis of their own, `ganbench.penalties`; `wgan-gp`'s penalty is already its `gp`.)
+Penalties are an axis of their own (`ganbench.penalties`, the config's `penalty`, `penalty_weight`): the trainer
+applies the config's penalty and never an objective's. `wgan-gp` stays registered as a shorthand: a config that
+names it is read as objective `wasserstein` + penalty `gp` (`ganbench.config.migrate`), which is what it always
+computed, so result directories written before keep their meaning.
 
 Relativistic objectives (`rpgan`, `ragan`) judge a fake relative to reals, so their G loss needs D's outputs on
 real images too. They set `needs_real_in_g = True` and take `g_loss(fake_logits, real_logits)`; everything else

@@ -18,8 +18,8 @@ Layout of the results (default `results/sweeps/<name>/`):
                                         sweep, trial tag, params, and one record per attempt (host, pid,
                                         threads, start and end wall times, status)
 
-A search point is projected onto the hyperparameters that act on each variant (n_critic on GANs only, gp_weight
-on objectives with a penalty only, kl_weight on the VAE only, nothing on the random baseline), and points that
+A search point is projected onto the hyperparameters that act on each variant (n_critic on GANs only,
+penalty_weight where a penalty is on only, Adam's betas where Adam is used, kl_weight on the VAE only, nothing on the random baseline), and points that
 then give the same config run once: the random baseline runs once per seed however large the search, and a VAE
 is not trained five times because n_critic took five values.
 
