@@ -52,6 +52,8 @@ def run(
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Compute FID/KID/precision/recall.")] = True,
     eval_every: Annotated[float, typer.Option(help="Evaluate every this many kimg during training; 0 = at the end only.")] = Config.eval_every_kimg,
     eval_samples: Annotated[int, typer.Option(help="Samples per evaluation (generated and reference); 0 = 10000 on a GPU, 200 on a CPU (Inception is slow there).")] = 0,
+    metrics: Annotated[str, typer.Option(help="Metrics by name, comma-separated (see `ganbench list`): fid, fidinf, kid, pr, dc (density/coverage), c2st.")] = Config.metrics,
+    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Also mirror tick and evaluation records to <run>/tensorboard/ (needs the tensorboard extra).")] = False,
     tick: Annotated[float, typer.Option(help="Log, sample grid and divergence check every this many kimg.")] = Config.tick_kimg,
     inception_weights: Annotated[str, typer.Option(envvar="GANBENCH_INCEPTION_WEIGHTS", help="torch-fidelity Inception weights file; default: the bundled standard weights.")] = Config.inception_weights,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue interrupted runs from their last checkpoint.")] = True,
@@ -69,7 +71,8 @@ def run(
         settings = {"dataset": dataset, "data": data, "resolution": resolution, "channels": channels, "crop": crop,
                     "max_images": max_images, "budget": budget, "device": device, "precision": precision,
                     "eval_every_kimg": eval_every, "eval_samples": eval_samples, "tick_kimg": tick,
-                    "inception_weights": inception_weights}
+                    "inception_weights": inception_weights, "metrics": metrics,
+                    "tensorboard": tensorboard or None}
         if eval_samples <= 0:  # resolved here and recorded; metric names carry it (fid10k vs fid200)
             from ganbench.device import default_eval_samples, pick_device
 

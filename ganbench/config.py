@@ -66,6 +66,7 @@ class Config:
     eval_every_kimg: float = 0.0  # evaluate FID etc. every this many kimg during training; 0 = at the end only
     eval_samples: int = 500  # generated (and reference) images per evaluation; metric names carry it (fid500)
     eval_split: str = "train"  # the data set split the reference images come from: heldout = images never trained on
+    metrics: str = "fid,fidinf,kid,pr"  # evaluated metrics by name (`ganbench list`): fid fidinf kid pr dc c2st
     inception_weights: str = ""  # torch-fidelity Inception weights file; "" = the bundled standard weights
     # ---- execution ----
     seed: int = 0
@@ -263,6 +264,12 @@ def validate(cfg: Config) -> Config:
     if family.adversarial and cfg.batch_size < 2 and cfg.d_norm == "batch":
         raise ConfigError("batch_size must be at least 2 with d_norm=batch")
     parse_budget(cfg.budget)
+    from ganbench.metrics.evaluator import parse_metrics
+
+    try:
+        parse_metrics(cfg.metrics)
+    except (KeyError, ValueError) as e:
+        raise ConfigError(f"'metrics': {e}") from None
     return cfg
 
 

@@ -97,15 +97,16 @@ def shared_inputs(cfg: Config, evaluate: bool, cache: dict):
         return imageset, None
     # the reference: the training images themselves, or another split of the same data (never capped by max_images)
     ref_spec = spec if cfg.eval_split == "train" else dataclasses.replace(spec, split=cfg.eval_split, max_images=0)
-    key = ("evaluator", ref_spec, cfg.eval_samples, cfg.inception_weights, cfg.device)
+    key = ("evaluator", ref_spec, cfg.eval_samples, cfg.inception_weights, cfg.device, cfg.metrics)
     if key not in cache:
         from ganbench.device import pick_device
         from ganbench.metrics import build_evaluator
+        from ganbench.metrics.evaluator import parse_metrics
 
         if ref_spec not in cache:
             cache[ref_spec] = data_mod.load_dataset(ref_spec)
         cache[key] = build_evaluator(cache[ref_spec], cfg.eval_samples, pick_device(cfg.device),
-                                     weights=cfg.inception_weights)
+                                     weights=cfg.inception_weights, metrics=parse_metrics(cfg.metrics))
     return imageset, cache[key]
 
 

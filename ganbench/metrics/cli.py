@@ -36,7 +36,13 @@ from ganbench.rundir import RunDir
 DEFAULT_RESOLUTION = 64
 CLI_KEYS = (ev.KEY_FID, ev.KEY_FIDINF, ev.KEY_FIDINF_LO, ev.KEY_FIDINF_HI, ev.KEY_KID, ev.KEY_KID_STD, ev.KEY_KID_LO,
             ev.KEY_KID_HI, ev.KEY_PRECISION, ev.KEY_RECALL)
-BUILT_IN = ("synthetic",)  # data sets that need no folder
+BUILT_IN = ("synthetic",)
+
+
+def cli_keys(chosen: tuple[str, ...]) -> tuple[str, ...]:
+    """The result keys `ganbench fid` prints for the chosen metrics: CLI_KEYS' where chosen, then the others'."""
+    mine = ev.metric_keys(chosen)
+    return tuple(k for k in CLI_KEYS if k in mine) + tuple(k for k in mine if k not in CLI_KEYS)  # data sets that need no folder
 
 
 @dataclass
@@ -101,10 +107,13 @@ def fid_command(
                                                         "the bundled standard weights.")] = "",
     device: Annotated[str, typer.Option(help="auto | cuda | mps | cpu")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per Inception batch.")] = 100,
+    metrics: Annotated[str, typer.Option(help="Metrics by name, comma-separated: fid, fidinf, kid, pr, dc "
+                                               "(density/coverage), c2st (see `ganbench list`).")] = ",".join(ev.DEFAULT_METRICS),
 ) -> None:
     """FID, KID and precision/recall between two image sources (data sets, folders, run directories)."""
     try:
-        result = compare(a, b, samples, ref_samples, resolution, crop, inception_weights, device, batch_size)
+        result = compare(a, b, samples, ref_samples, resolution, crop, inception_weights, device, batch_size,
+                         metrics)
     except typer.Exit:
         raise
     except (ValueError, FileNotFoundError, KeyError, OSError, RuntimeError) as e:
@@ -117,13 +126,16 @@ def fid_command(
 
 
 def compare(a: str, b: str, samples: int = 500, ref_samples: int = 0, resolution: int = 0, crop: int = 0,
-            weights: str = "", device: str = "auto", batch_size: int = 100) -> dict[str, Any]:
+            weights: str = "", device: str = "auto", batch_size: int = 100,
+            metrics: str = ",".join(ev.DEFAULT_METRICS)) -> dict[str, Any]:
     """The work of `ganbench fid`, returning its JSON object."""
     import torch
 
     from ganbench.device import pick_device
 
     t0 = time.perf_counter()
+    chosen = ev.parse_metrics(metrics)  # a typo fails before any image is read
+    keys = cli_keys(chosen)
     if samples < ev.MIN_SAMPLES or (ref_samples and ref_samples < ev.MIN_SAMPLES):
         raise ValueError(f"--samples and --ref-samples must be at least {ev.MIN_SAMPLES}")
     if batch_size < 1:
@@ -173,15 +185,15 @@ def compare(a: str, b: str, samples: int = 500, ref_samples: int = 0, resolution
     gen, ref = sides["A"], sides["B"]
     n_a, n_b = len(gen), len(ref)
     settings = ev.MetricSettings(ev.kid_subset_size(n_a, n_b))
-    protocol = ev.metric_protocol(w, n_a, n_b, settings)
+    protocol = ev.metric_protocol(w, n_a, n_b, settings, chosen)
     isc_note = protocol.pop("isc_note")
     protocol.pop("isc")
     if src_a.info.get("finite", True) and src_b.info.get("finite", True):
-        values = ev.compute_metrics(gen, ref, settings)
+        values = ev.compute_metrics(gen, ref, settings, chosen)
     else:
         print("ganbench fid: a generator produced NaN or inf; metrics reported as NaN", file=sys.stderr)
-        values = {k: math.nan for k in CLI_KEYS}
-    out: dict[str, Any] = {ev.metric_name(k, n_a): values.get(k, math.nan) for k in CLI_KEYS}
+        values = {k: math.nan for k in keys}
+    out: dict[str, Any] = {ev.metric_name(k, n_a): values.get(k, math.nan) for k in keys}
     out["isc"], out["isc_std"], out["isc_note"] = None, None, isc_note
     if w.has_classifier and gen.logits is not None:
         from ganbench.metrics.functional import inception_score
@@ -298,15 +310,24 @@ def format_table(result: dict[str, Any]) -> str:
         lo, hi = value(f"{key}_lo"), value(f"{key}_hi")
         return f"{_num(value(key))}  (95% evaluation-noise interval {_num(lo)} .. {_num(hi)})"
 
-    rows += [(ev.metric_name(ev.KEY_FID, n), f"{_num(value(ev.KEY_FID))}  (biased upwards at small N)"),
-             (ev.metric_name(ev.KEY_FIDINF, n), interval(ev.KEY_FIDINF)),
-             (ev.metric_name(ev.KEY_KID, n), interval(ev.KEY_KID) + "  ranks variants"),
-             (ev.metric_name(ev.KEY_PRECISION, n), _num(result[ev.metric_name(ev.KEY_PRECISION, n)])),
-             (ev.metric_name(ev.KEY_RECALL, n), _num(result[ev.metric_name(ev.KEY_RECALL, n)])),
-             ("isc", _num(result["isc"]) if result["isc"] is not None else result["isc_note"]),
+    def has(key: str) -> bool:
+        return ev.metric_name(key, n) in result
+
+    rows += [(ev.metric_name(k, n), text) for k, text in (
+        (ev.KEY_FID, f"{_num(value(ev.KEY_FID))}  (biased upwards at small N)" if has(ev.KEY_FID) else ""),
+        (ev.KEY_FIDINF, interval(ev.KEY_FIDINF) if has(ev.KEY_FIDINF) else ""),
+        (ev.KEY_KID, interval(ev.KEY_KID) + "  ranks variants" if has(ev.KEY_KID) else ""),
+        (ev.KEY_PRECISION, _num(value(ev.KEY_PRECISION)) if has(ev.KEY_PRECISION) else ""),
+        (ev.KEY_RECALL, _num(value(ev.KEY_RECALL)) if has(ev.KEY_RECALL) else ""),
+        (ev.KEY_DENSITY, _num(value(ev.KEY_DENSITY)) if has(ev.KEY_DENSITY) else ""),
+        (ev.KEY_COVERAGE, _num(value(ev.KEY_COVERAGE)) if has(ev.KEY_COVERAGE) else ""),
+        (ev.KEY_C2ST, f"{_num(value(ev.KEY_C2ST))}  (held-out accuracy, 95% interval {_num(value('c2st_lo'))} .. "
+                      f"{_num(value('c2st_hi'))}, p {_num(value('c2st_p'))}; 0.5 = cannot tell)"
+         if has(ev.KEY_C2ST) else "")) if text]
+    rows += [("isc", _num(result["isc"]) if result["isc"] is not None else result["isc_note"]),
              ("images", f"{n} generated (A) vs {p['n_reference']} reference (B); KID over all samples; "
-                        f"precision/recall k={p['precision_recall']['k']} on Inception "
-                        "features (not VGG16)"),
+                        f"precision/recall k={p['precision_recall']['k']}, density/coverage k={ev.DC_K}, on "
+                        "Inception features (not VGG16)"),
              ("weights", f"sha256 {p['weights']['sha256'][:16]}... ({p['weights']['source']})"),
              ("device", f"{p['device']}, {result['seconds']:.1f} s")]
     width = max(len(k) for k, _ in rows)

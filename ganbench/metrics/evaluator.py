@@ -38,7 +38,7 @@ import torch
 
 from ganbench.data import ImageSet
 from ganbench.metrics import functional as F
-from ganbench.metrics import inception, names
+from ganbench.metrics import inception, names, twosample
 from ganbench.metrics.features import FeatureSet, reference_features, sampler_features
 from ganbench.registry import Registry
 
@@ -88,10 +88,14 @@ def metric_names(n: int) -> list[str]:
     return [metric_name(k, n) for k in REPORTED]
 
 
-def evaluator_keys(n: int) -> tuple[str, ...]:
-    """The result keys an Evaluator returns for n generated images: REPORTED, then EXTENDED from
-    FIDINF_MIN_SAMPLES on."""
-    return REPORTED + (EXTENDED if n >= FIDINF_MIN_SAMPLES else ())
+def evaluator_keys(n: int, metrics: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The result keys an Evaluator of `metrics` (default: DEFAULT_METRICS) returns for n generated images:
+    REPORTED, then EXTENDED from FIDINF_MIN_SAMPLES on, then those of any other metric, each only where its metric
+    was chosen."""
+    chosen = set(metric_keys(metrics or DEFAULT_METRICS))
+    order = REPORTED + (EXTENDED if n >= FIDINF_MIN_SAMPLES else ())
+    order += metric_keys([m for m in METRICS.names() if m not in DEFAULT_METRICS])  # kid_std stays out, as before
+    return tuple(k for k in order if k in chosen)
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,22 @@ def kid_subset_size(n_generated: int, n_reference: int) -> int:
 
 
 MetricFn = Callable[[FeatureSet, FeatureSet, MetricSettings], dict[str, float]]
-METRICS: Registry[MetricFn] = Registry("metric")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric chosen by name (`--metrics fid,kid,c2st`): a pure function of the two feature sets returning its
+    result keys (names without the count: 'kid', 'kid_lo'), and how those numbers are made."""
+
+    name: str
+    fn: MetricFn
+    keys: tuple[str, ...]  # the result keys it returns, in display order
+    summary: str
+    protocol: dict[str, Any]
+
+
+METRICS: Registry[Metric] = Registry("metric")
+DEFAULT_METRICS = ("fid", "fidinf", "kid", "pr")  # what a run computes unless told otherwise
 
 
 def _fid(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> dict[str, float]:
@@ -136,33 +155,90 @@ def _precision_recall(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> di
     return {KEY_PRECISION: precision, KEY_RECALL: recall}
 
 
-METRICS.register("fid", _fid)
-METRICS.register("fidinf", _fidinf)
-METRICS.register("kid", _kid)
-METRICS.register("pr", _precision_recall)
+def _density_coverage(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> dict[str, float]:
+    return twosample.density_coverage(ref.features, gen.features, k=DC_K)
 
 
-def compute_metrics(gen: FeatureSet, ref: FeatureSet, settings: MetricSettings) -> dict[str, float]:
-    """Every registered metric, keyed by result key without the count ('fid', 'kid', 'kid_std', ...)."""
+def _c2st(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> dict[str, float]:
+    out = twosample.c2st(ref.features, gen.features, seed=s.seed)
+    return {KEY_C2ST: out[twosample.KEY_C2ST], KEY_C2ST_LO: out[twosample.KEY_C2ST_LOW],
+            KEY_C2ST_HI: out[twosample.KEY_C2ST_HIGH], KEY_C2ST_P: out[twosample.KEY_C2ST_P]}
+
+
+KEY_DENSITY, KEY_COVERAGE = names.DENSITY, names.COVERAGE
+KEY_C2ST, KEY_C2ST_LO, KEY_C2ST_HI, KEY_C2ST_P = names.C2ST, "c2st_lo", "c2st_hi", "c2st_p"
+DC_K = 5  # Naeem et al. 2020's k
+
+METRICS.register("fid", Metric("fid", _fid, (KEY_FID,), "Frechet Inception distance (biased upwards at small N)",
+                               {"statistics": "float64 mean and unbiased (N - 1) covariance",
+                                "trace_sqrt": "symmetric eigendecomposition (exact sample-space form when N <= 2048)"}))
+METRICS.register("fidinf", Metric("fidinf", _fidinf, (KEY_FIDINF, KEY_FIDINF_LO, KEY_FIDINF_HI),
+                                  "FID-infinity (Chong & Forsyth 2020), from 50 samples", {}))
+METRICS.register("kid", Metric("kid", _kid, (KEY_KID, KEY_KID_STD, KEY_KID_LO, KEY_KID_HI),
+                               "kernel Inception distance, unbiased; ranks variants", {}))
+METRICS.register("pr", Metric("pr", _precision_recall, (KEY_PRECISION, KEY_RECALL),
+                              "precision and recall, k-NN manifolds (k = 3) on Inception features", {}))
+METRICS.register("dc", Metric(
+    "dc", _density_coverage, (KEY_DENSITY, KEY_COVERAGE), "density and coverage (Naeem et al. 2020), k = 5",
+    {"method": "Naeem et al. 2020, eq. 3-4: k-NN balls around the reference features only", "k": DC_K,
+     "features": "Inception pool3 2048-d (as precision/recall here)"}))
+METRICS.register("c2st", Metric(
+    "c2st", _c2st, (KEY_C2ST, KEY_C2ST_LO, KEY_C2ST_HI, KEY_C2ST_P),
+    "classifier two-sample test: held-out real-vs-generated accuracy (0.5 = indistinguishable)",
+    {"method": "Lopez-Paz & Oquab 2017: L2-regularised logistic regression (weight "
+               f"{twosample.C2ST_L2}) on standardised Inception pool3 features, L-BFGS, float64",
+     "split": "both sets are cut to the smaller one's size and shuffled (seed "
+              f"{RNG_SEED}); the first {twosample.C2ST_TRAIN_FRACTION:.0%} of each trains the classifier, the other "
+              "half is held out: c2st<N> is the accuracy on those held-out real and generated features, so N "
+              "generated images give N/2 + N/2 held-out samples",
+     "interval": "c2st<N>_lo, _hi: exact (Clopper-Pearson) 95% binomial interval of the held-out accuracy",
+     "p": "c2st<N>_p: one-sided binomial p-value of accuracy > 0.5",
+     "reading": "a linear probe: a stronger classifier could only score higher, so it is a lower bound on how "
+                "distinguishable the sets are"}))
+
+
+def metric_keys(metrics: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The result keys the named metrics return, in display order (raises UnknownNameError for a bad name)."""
+    return tuple(k for m in metrics for k in METRICS[m].keys)
+
+
+def parse_metrics(text: str) -> tuple[str, ...]:
+    """'fid,kid' -> ('fid', 'kid'): registered names, each once; ValueError naming the valid ones otherwise."""
+    chosen = tuple(dict.fromkeys(t.strip() for t in str(text).split(",") if t.strip()))
+    if not chosen:
+        raise ValueError(f"no metrics named: choose from {', '.join(METRICS.names())}")
+    for m in chosen:
+        METRICS[m]  # unknown: the valid names and a did-you-mean
+    return chosen
+
+
+def compute_metrics(gen: FeatureSet, ref: FeatureSet, settings: MetricSettings,
+                    metrics: tuple[str, ...] = DEFAULT_METRICS) -> dict[str, float]:
+    """The named metrics (default: DEFAULT_METRICS), keyed by result key without the count ('fid', 'kid_std')."""
     if min(len(gen), len(ref)) < MIN_SAMPLES:
         raise ValueError(f"metrics need at least {MIN_SAMPLES} images per set, got {len(gen)} and {len(ref)}")
     out: dict[str, float] = {}
-    for _, fn in METRICS.items():
-        out.update(fn(gen, ref, settings))
+    for name in metrics:
+        out.update(METRICS[name].fn(gen, ref, settings))
     return out
 
 
 def metric_protocol(weights: inception.InceptionWeights, n_generated: int, n_reference: int,
-                    settings: MetricSettings) -> dict[str, Any]:
+                    settings: MetricSettings, metrics: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Everything about how the numbers were computed, apart from where the images came from."""
     import torch_fidelity
 
     n = n_generated
+    chosen = tuple(metrics or DEFAULT_METRICS)
+    extra = {"metrics_chosen": list(chosen)} if metrics and chosen != DEFAULT_METRICS else {}
+    extra |= {name: METRICS[name].protocol for name in chosen if name in ("dc", "c2st")}
+    rank = RANK_BY if RANK_BY in metric_keys(chosen) else next(
+        (k for k in metric_keys(chosen) if k in names.DISTANCES), None)
     fidinf_on = FIDINF_MIN_SAMPLES <= min(n_generated, n_reference) and max(n_generated, n_reference) <= \
         FIDINF_MAX_SAMPLES
     return {
-        "metrics": [metric_name(k, n) for k in evaluator_keys(n)],
-        "rank_by": metric_name(RANK_BY, n),
+        "metrics": [metric_name(k, n) for k in evaluator_keys(n, chosen)],
+        "rank_by": metric_name(rank, n) if rank else None,
         "rank_reason": RANK_REASON,
         "n_generated": n_generated,
         "n_reference": n_reference,
@@ -202,7 +278,7 @@ def metric_protocol(weights: inception.InceptionWeights, n_generated: int, n_ref
                              "recall": "share of reference images inside the generated manifold"},
         "isc": None,
         "isc_note": isc_note(weights),
-    }
+    } | extra
 
 
 def isc_note(weights: inception.InceptionWeights) -> str:
@@ -221,18 +297,20 @@ class Evaluator:
     """
 
     def __init__(self, reference: FeatureSet, n_samples: int, weights: inception.InceptionWeights,
-                 device: torch.device, batch_size: int, protocol: dict[str, Any]) -> None:
+                 device: torch.device, batch_size: int, protocol: dict[str, Any],
+                 metrics: tuple[str, ...] = DEFAULT_METRICS) -> None:
         self.reference = reference
         self.n_samples = n_samples
         self.weights = weights
         self.device = device
         self.batch_size = batch_size
         self.protocol = protocol
-        self.names = [metric_name(k, n_samples) for k in evaluator_keys(n_samples)]
+        self.metrics = tuple(metrics)
+        self.names = [metric_name(k, n_samples) for k in evaluator_keys(n_samples, self.metrics)]
 
     def __call__(self, sample: Callable[[int], torch.Tensor], n: int | None = None) -> dict[str, float]:
         n = n or self.n_samples
-        keys = evaluator_keys(n)
+        keys = evaluator_keys(n, self.metrics)
         out_names = [metric_name(k, n) for k in keys]
         if n < MIN_SAMPLES:
             raise ValueError(f"evaluation needs at least {MIN_SAMPLES} generated images, got {n}")
@@ -245,7 +323,7 @@ class Evaluator:
             return {name: math.nan for name in out_names}
         settings = MetricSettings(kid_subset_size(n, len(self.reference)))
         t0 = time.perf_counter()
-        values = compute_metrics(gen, self.reference, settings)
+        values = compute_metrics(gen, self.reference, settings, self.metrics)
         print(f"ganbench: {progress.label}: metrics from the features in {time.perf_counter() - t0:.1f} s "
               "(CPU, float64)", file=sys.stderr)
         return {metric_name(k, n): values[k] for k in keys}
@@ -288,7 +366,8 @@ class Progress:
 
 
 def build_evaluator(reference: ImageSet, n_samples: int, device: torch.device | str, weights: str = "",
-                    batch_size: int = 100, *, ref_samples: int = 0, progress: bool = True) -> Evaluator:
+                    batch_size: int = 100, *, ref_samples: int = 0, progress: bool = True,
+                    metrics: tuple[str, ...] = DEFAULT_METRICS) -> Evaluator:
     """An Evaluator against the first `ref_samples` (default: n_samples) images of `reference`.
 
     The reference features and statistics are computed once and cached on disk; `weights` is a weights file, or ""
@@ -311,9 +390,9 @@ def build_evaluator(reference: ImageSet, n_samples: int, device: torch.device | 
     ref = reference_features(reference.images[:count], reference.protocol, w, device, batch_size, progress)
     ref.features = ref.features.to(device)
     settings = MetricSettings(kid_subset_size(n_samples, count))
-    protocol = metric_protocol(w, n_samples, count, settings) | {
+    protocol = metric_protocol(w, n_samples, count, settings, metrics) | {
         "reference": {k: v for k, v in reference.protocol.items() if k != "cache"},
         "reference_images": f"the first {count} of {available}, in the data set's order",
         "reference_stats": ref.info.get("cache"),
     }
-    return Evaluator(ref, n_samples, w, device, batch_size, protocol)
+    return Evaluator(ref, n_samples, w, device, batch_size, protocol, metrics)

@@ -8,6 +8,7 @@ companion value of the same metric, never a metric of its own:
   std   spread of the estimate (`kid<N>_std`: bootstrap standard error over samples)
   lo    lower end of its 95% evaluation-noise interval (bootstrap over samples, see evaluator.py)
   hi    upper end of that interval
+  p     p-value of the metric's test against "the sets are the same" (c2st)
 
 `_ema` marks a value computed from the exponential moving average of G's weights (`ganbench.ema`, a run with
 `ema_half_life_kimg` > 0) instead of G as trained; both are recorded side by side, from the same noise and the
@@ -20,6 +21,9 @@ Bases (lower is better for the distances, higher for precision/recall):
   kid        KID, unbiased MMD^2 (Binkowski et al. 2018)
   precision  share of generated images inside the reference manifold (k-NN)
   recall     share of reference images inside the generated manifold
+  density    Naeem et al. 2020: fakes inside real k-NN balls, per k (about 1 when fakes ~ reals)
+  coverage   share of real k-NN balls holding at least one fake
+  c2st       held-out accuracy of a real-vs-generated classifier (0.5: it cannot tell; 1: it always can)
 
 Everything that builds or reads a metric name (evaluator, `ganbench fid`, runner, sweep and the report) goes
 through `name` and `parse` here; nothing else spells the pattern.
@@ -31,11 +35,13 @@ import re
 from dataclasses import dataclass
 
 FID, FIDINF, KID, PRECISION, RECALL = "fid", "fidinf", "kid", "precision", "recall"
-BASES = (FID, FIDINF, KID, PRECISION, RECALL)  # display order
-STD, LO, HI = "std", "lo", "hi"
-PARTS = (STD, LO, HI)
+DENSITY, COVERAGE, C2ST = "density", "coverage", "c2st"
+BASES = (FID, FIDINF, KID, PRECISION, RECALL, DENSITY, COVERAGE, C2ST)  # display order
+STD, LO, HI, P = "std", "lo", "hi", "p"
+PARTS = (STD, LO, HI, P)
 EMA = "ema"  # the generator marker: the EMA of G ("" = G as trained)
-LOWER_IS_BETTER = {FID: True, FIDINF: True, KID: True, PRECISION: False, RECALL: False}
+LOWER_IS_BETTER = {FID: True, FIDINF: True, KID: True, PRECISION: False, RECALL: False, DENSITY: False,
+                   COVERAGE: False, C2ST: True}  # c2st: down to 0.5 (chance)
 DISTANCES = (FID, FIDINF, KID)  # the bases that can rank variants (lower is better)
 
 # fidinf before fid: the alternation is tried in order and `fid` would otherwise claim 'fidinf500'.
