@@ -11,6 +11,7 @@
   trial.json      a sweep trial's identity and one record per attempt (sweeps only)
   error.log       the traceback of a failed run
   .lock           pid, host and start time of the one process writing this directory (see `ganbench.lock`)
+  tensorboard/    with --tensorboard: event files mirroring metrics.jsonl's records (which stay the source)
 
 Runner, training loop, sweep and report read and write a run only through this module.
 """
@@ -34,6 +35,7 @@ ERROR_LOG = "error.log"
 SAMPLES = "samples"
 CHECKPOINTS = "checkpoints"
 CHECKPOINT = "latest.pt"
+TENSORBOARD = "tensorboard"
 FINAL_GRID = "final.png"
 EMA_SUFFIX = "-ema"  # grids of the EMA of G beside G's: final-ema.png, tick00001-1.0kimg-ema.png
 TICK_GRID = re.compile(r"^tick(\d+)-([0-9.]+)kimg\.png$")
@@ -95,6 +97,7 @@ class RunDir:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.mirror = None  # a ganbench.tensorboard.TensorBoardSink that sees every appended record, or None
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -115,6 +118,10 @@ class RunDir:
     @property
     def trial(self) -> Path:
         return self.path / TRIAL
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / TENSORBOARD
 
     @property
     def error_log(self) -> Path:
@@ -155,7 +162,11 @@ class RunDir:
         return records if kind is None else [r for r in records if r.get("kind") == kind]
 
     def append(self, record: dict[str, Any]) -> None:
+        """Append to metrics.jsonl first (the source of truth), then to the mirror, flushed: a record per tick."""
         append_jsonl(self.metrics, record)
+        if self.mirror is not None:
+            self.mirror.write(record)
+            self.mirror.flush()
 
     def has_records(self) -> bool:
         return self.metrics.is_file() and self.metrics.stat().st_size > 0

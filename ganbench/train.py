@@ -174,6 +174,10 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
     reset_peak_memory(device)
     run = RunDir(run_dir)
     run.samples.mkdir(parents=True, exist_ok=True)
+    if cfg.tensorboard:  # a mirror of the records for live curves; metrics.jsonl stays the source of truth
+        from ganbench.tensorboard import TensorBoardSink
+
+        run.mirror = TensorBoardSink(run.tensorboard)
     # The whole uint8 data set lives on the device when it can; batches are drawn there (no DataLoader).
     data = images.to(device) if data_on_device(images.numel(), device) else images
     s = Loop(cfg, device, nets, gen, data, cfg.run_budget.in_images(data.shape[0]), settings, amp, scaler)
@@ -227,6 +231,8 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
     save_grid(sampler()(GRID), run.final_grid)
     if ema_sampler is not None:
         save_grid(ema_sampler()(GRID), run.final_grid_of(ema=True))
+    if run.mirror is not None:
+        run.mirror.close()
     c = s.c
     return {"kimg": c.img / 1000, "epoch": c.img / data.shape[0], "g_steps": c.g_steps, "d_steps": c.d_steps,
             "seconds": round(c.seconds, 3), "eval_seconds": round(clock.eval_seconds, 3),

@@ -241,3 +241,77 @@ def test_new_variants_complete_a_short_run(images, tmp_path):
     for variant in ("wgan", "dragan", "r1", "rpgan"):
         out = train(tiny(variant, budget="160img"), tmp_path / variant, images)
         assert out["kimg"] == 0.16 and all(v is not None for v in ticks(tmp_path / variant)[-1].values())
+
+
+# ---------------------------------------------------------------------------------------------------- metrics by name
+def test_metrics_are_chosen_by_name_and_carry_their_protocol():
+    from ganbench.config import ConfigError
+    from ganbench.metrics import evaluator as ev
+    from ganbench.metrics.features import FeatureSet
+
+    # the default set is exactly what runs computed before metrics could be chosen
+    assert ev.evaluator_keys(500) == ("fid", "kid", "precision", "recall", "fidinf", "fidinf_lo", "fidinf_hi",
+                                      "kid_lo", "kid_hi")
+    assert ev.evaluator_keys(500, ("kid", "c2st")) == ("kid", "kid_lo", "kid_hi", "c2st", "c2st_lo", "c2st_hi",
+                                                       "c2st_p")
+    g = torch.Generator().manual_seed(0)
+    same_a, same_b = (torch.randn(200, 16, generator=g, dtype=torch.float64) for _ in range(2))
+    far = torch.randn(200, 16, generator=g, dtype=torch.float64) + 3.0
+    settings = ev.MetricSettings(ev.kid_subset_size(200, 200))
+    close = ev.compute_metrics(FeatureSet.from_features(same_a), FeatureSet.from_features(same_b), settings,
+                               ("dc", "c2st"))
+    apart = ev.compute_metrics(FeatureSet.from_features(far), FeatureSet.from_features(same_b), settings,
+                               ("dc", "c2st"))
+    assert set(close) == {"density", "coverage", "c2st", "c2st_lo", "c2st_hi", "c2st_p"}
+    assert 0.35 < close["c2st"] < 0.65 and apart["c2st"] > 0.95  # chance for one distribution, ~1 for two
+    assert close["coverage"] > 0.7 and apart["coverage"] < 0.1
+    assert "held out" in ev.METRICS["c2st"].protocol["split"]
+    names_of = [names.name("c2st", 500, "lo"), names.of_ema("c2st500_p")]
+    assert names_of == ["c2st500_lo", "c2st500_ema_p"]
+    with pytest.raises(KeyError, match="Did you mean 'kid'"):
+        ev.parse_metrics("fid,kdi")
+    with pytest.raises(ConfigError, match="'metrics'.*Did you mean 'c2st'"):
+        make_config(load_recipe("dcgan"), metrics="kid,c2sd")
+    res = CliRunner().invoke(app, ["run", "--variants", "dcgan", "--metrics", "kid,pr,dc", "--dry-run",
+                                   "--device", "cpu", "--eval-samples", "50"])
+    assert res.exit_code == 0 and json.loads(res.stdout)[0]["metrics"] == "kid,pr,dc"
+
+
+def test_list_shows_every_registered_name_as_text_and_json():
+    from ganbench.config import variant_names
+    from ganbench.metrics.evaluator import METRICS
+    from ganbench.optimizers import OPTIMIZERS
+
+    res = CliRunner().invoke(app, ["list", "--json"])
+    cat = json.loads(res.stdout)
+    expected = {"variants": variant_names(), "objectives": objectives.OBJECTIVES.names(),
+                "penalties": penalties.PENALTIES.names(), "optimizers": OPTIMIZERS.names(),
+                "metrics": METRICS.names()}
+    for kind, wanted in expected.items():
+        assert [e["name"] for e in cat[kind]] == list(wanted), kind
+    text = CliRunner().invoke(app, ["list"]).stdout
+    for kind in ("penalties:", "optimizers:", "metrics:", "datasets:"):
+        assert kind in text
+    assert "c2st" in text and "rpgan" in text and "dragan" in text
+
+
+# ---------------------------------------------------------------------------------------------------- TensorBoard
+def test_tensorboard_mirrors_the_records_and_changes_nothing_else(images, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(tiny("dcgan", budget="320img"), tmp_path / "plain", images, evaluate=TwoSampleEvaluator())
+    train(tiny("dcgan", budget="320img", tensorboard=True), tmp_path / "tb", images, evaluate=TwoSampleEvaluator())
+    assert not (tmp_path / "plain" / "tensorboard").exists()
+    acc = EventAccumulator(str(tmp_path / "tb" / "tensorboard"))
+    acc.Reload()
+    losses = [(e.step, e.value) for e in acc.Scalars("tick/loss_d")]
+    jsonl = [(round(r["kimg"] * 1000), r["loss_d"]) for r in read_jsonl(tmp_path / "tb" / "metrics.jsonl")
+             if r["kind"] == "tick"]
+    assert [s for s, _ in losses] == [s for s, _ in jsonl] == [160, 320]
+    assert_close([v for _, v in losses], [v for _, v in jsonl])
+    assert [e.step for e in acc.Scalars("eval/fid10")] == [320]
+    assert ticks(tmp_path / "tb") == ticks(tmp_path / "plain")  # the mirror changes nothing that is learned
+    # tensorboard may be switched on or off when resuming: it changes where records go, not the run
+    from ganbench.config import config_difference
+    assert config_difference(tiny("dcgan").to_dict(), tiny("dcgan", tensorboard=True).to_dict()) == []
