@@ -181,7 +181,7 @@ def test_the_reference_comes_from_eval_split_uncapped(cache, monkeypatch):
     from ganbench.config import Config
 
     seen = {}
-    monkeypatch.setattr(metrics_mod, "build_evaluator", lambda ref, n, device, weights="": seen.setdefault("ref", ref))
+    monkeypatch.setattr(metrics_mod, "build_evaluator", lambda ref, n, device, weights="", **options: seen.setdefault("ref", ref))
     store: dict = {}
     cfg = Config(resolution=16, max_images=30, eval_split="heldout", device="cpu")
     train, _ = runner.shared_inputs(cfg, True, store)

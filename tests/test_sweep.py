@@ -286,7 +286,7 @@ def test_fid_reaches_the_sweep_table(tmp_path, monkeypatch):
         def __call__(self, sample):
             return {"fid20": float(sample(4).abs().mean()) * 100}
 
-    def build(imageset, n, device, weights=""):
+    def build(imageset, n, device, weights="", **options):  # options: metrics=... (the config's names)
         FakeEvaluator.built += 1
         return FakeEvaluator()
 
