@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from throughput import EverydayLoop  # noqa: E402
 
-from ganbench.config import Config  # noqa: E402
+from ganbench.config import Config, migrate  # noqa: E402
 from ganbench.data import CELEBA_LAST_TRAIN_ID, DataSpec, load_dataset  # noqa: E402
 from ganbench.diagnostics import EVAL_SEED, GRID, save_grid  # noqa: E402
 from ganbench.io import read_json  # noqa: E402
@@ -50,7 +50,7 @@ def study_dcgan(study: Path) -> tuple[list[float], Config]:
         s = read_json(summary)
         if s.get("status") == Status.COMPLETED:
             seconds.append(float(s["seconds"]))
-            cfg = Config(**read_json(run.config)["config"])
+            cfg = Config(**migrate(read_json(run.config)["config"]))  # as older ganbench may have written it
     if cfg is None:
         raise SystemExit(f"everyday_anchor: no completed dcgan run under {study}: run the study first")
     return seconds, cfg

@@ -133,10 +133,10 @@ def _baseline(summary: tables.Summary, results, fid_key: str | None) -> float | 
 def _real_grid(run: Run, path: Path) -> tuple[Path | None, str]:
     """The first 64 training images of the runs' data set as an 8x8 grid, or None and the reason."""
     try:
-        from ganbench.config import FIELDS, Config
+        from ganbench.config import FIELDS, Config, migrate
         from ganbench.data import load_dataset, spec_from_config
 
-        spec = spec_from_config(Config(**{k: v for k, v in run.config.items() if k in FIELDS}))
+        spec = spec_from_config(Config(**{k: v for k, v in migrate(run.config).items() if k in FIELDS}))
         # The loaders take a prefix for max_images, so 64 gives the same first images as the full set,
         # without decoding the whole data set when it is not cached.
         spec = replace(spec, max_images=min(64, spec.max_images) if spec.max_images > 0 else 64)
