@@ -119,7 +119,7 @@ def migrate(values: dict[str, Any]) -> dict[str, Any]:
 
     Only the keys it knows are changed; others are left for the caller's checks."""
     out = dict(values)
-    shorthand = SHORTHANDS.get(out.get("objective"))
+    shorthand = SHORTHANDS.get(out["objective"]) if isinstance(out.get("objective"), str) else None
     if shorthand is not None:
         loss, penalty = shorthand
         if out.get("penalty", "none") not in ("none", penalty):
@@ -283,11 +283,9 @@ def make_config(recipe: dict[str, Any], **settings: Any) -> Config:
     values = dict(recipe)
     values.update({k: v for k, v in settings.items() if v is not None})
     _check_keys(values, "config")
-    if "gp_weight" in values:
-        values["gp_weight"] = _coerce("gp_weight", values["gp_weight"])
-    values = migrate(values)
+    values = migrate({k: _coerce(k, v) for k, v in values.items()})  # typed first: migrate reads the values
     try:
-        cfg = Config(**{k: _coerce(k, v) for k, v in values.items()})
+        cfg = Config(**values)
     except TypeError as e:
         raise ConfigError(str(e)) from None
     return validate(cfg)

@@ -315,3 +315,18 @@ def test_tensorboard_mirrors_the_records_and_changes_nothing_else(images, tmp_pa
     # tensorboard may be switched on or off when resuming: it changes where records go, not the run
     from ganbench.config import config_difference
     assert config_difference(tiny("dcgan").to_dict(), tiny("dcgan", tensorboard=True).to_dict()) == []
+
+
+def test_fid_command_keys_and_table_follow_the_chosen_metrics():
+    from ganbench.metrics.cli import cli_keys, format_table
+
+    assert cli_keys(("fid", "fidinf", "kid", "pr")) == ("fid", "fidinf", "fidinf_lo", "fidinf_hi", "kid", "kid_std",
+                                                         "kid_lo", "kid_hi", "precision", "recall")  # as before
+    assert cli_keys(("kid", "c2st")) == ("kid", "kid_std", "kid_lo", "kid_hi", "c2st", "c2st_lo", "c2st_hi", "c2st_p")
+    side = {"kind": "run", "run_dir": "x", "variant": "v", "seed": 0, "count": 50}
+    result = {"kid50": 0.1, "kid50_std": 0.01, "kid50_lo": 0.05, "kid50_hi": 0.15, "c2st50": 0.9, "c2st50_lo": 0.8,
+              "c2st50_hi": 0.95, "c2st50_p": 0.001, "isc": None, "isc_note": "n/a", "a": side, "b": side,
+              "protocol": {"n_generated": 50, "n_reference": 50, "precision_recall": {"k": 3}, "device": "cpu",
+                           "weights": {"sha256": "0" * 64, "source": "bundled"}}, "seconds": 1.0}
+    rows = {line.split()[0] for line in format_table(result).splitlines()}
+    assert {"kid50", "c2st50"} <= rows and not rows & {"fid50", "fidinf50", "precision50", "coverage50"}
