@@ -238,3 +238,20 @@ def test_ray_trials_without_a_gpu_run_on_the_cpu(tmp_path):
 
     with pytest.raises(ConfigError, match="--gpus-per-trial is 0"):
         trial_for_ray(trial("cuda"), 0.0)
+
+
+# ---------------------------------------------------------------------------------------------------- metrics on a GPU
+def test_metrics_turn_tf32_off_on_a_gpu_host_and_restore_it(monkeypatch):
+    """exact_fp32 only acts where CUDA is visible: emulated here, the flag it sets is read back inside and after."""
+    from ganbench.device import exact_fp32
+
+    conv = torch.backends.cudnn.conv
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    before = conv.fp32_precision
+    try:
+        conv.fp32_precision = "tf32"  # PyTorch's default for convolutions on an Ampere or later GPU
+        with exact_fp32():
+            assert conv.fp32_precision == "ieee"
+        assert conv.fp32_precision == "tf32"
+    finally:
+        conv.fp32_precision = before

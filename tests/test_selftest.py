@@ -26,9 +26,9 @@ def setup():
 def test_reference_against_itself_is_exact_and_has_speed(setup):
     cfg, weights, batches, ref = setup
     again = st.compare(st.run_arm(cfg, st.reference_settings(cfg), weights, batches), ref)
-    assert again.ok and max(again.loss_diff.values()) == 0 and max(again.update_diff.values()) == 0
+    assert again.ok and all(v == 0 for _, v, _ in again.checks()) and len(again.checks()) == 6
     assert ref.img_per_s > 0 and len(ref.losses["loss_d"]) == 3
-    assert all(u.norm() > 0 for u in ref.updates.values())  # the steps moved the weights
+    assert all(g.norm() > 0 for g in ref.grads.values())
 
 
 @pytest.mark.parametrize("branch", ["fused+channels_last", "foreach", "bf16", "fp16"])
@@ -47,8 +47,10 @@ def test_each_device_branch_runs_on_the_cpu_and_agrees_with_the_plain_path(setup
     agreement = st.compare(arm, ref)
     assert agreement.ok, agreement
     assert (len(scaled) == 6) == (branch == "fp16")  # fp16 steps go through the loss scaler, 2 per step
-    if branch != "bf16" and branch != "fp16":  # fp32 branches: only summation order differs, so close
-        assert max(agreement.update_diff.values()) < st.TOLERANCES["fp32"][1]
+    if branch not in ("bf16", "fp16"):  # fp32: only summation order differs, far inside the tolerances
+        assert all(v < tol / 100 for _, v, tol in agreement.checks())
+    else:  # lower precision is visibly different arithmetic, and still within its tolerances
+        assert agreement.first["grad_D"] > 1e-4
 
 
 @pytest.mark.slow
@@ -65,10 +67,16 @@ def test_compiled_networks_on_the_cpu_agree_with_the_plain_path(setup):
 
 def test_a_perturbed_arm_fails(setup):
     cfg, weights, batches, ref = setup
-    faster = st.run_arm(dataclasses.replace(cfg, lr_g=cfg.lr_g * 1.3), st.reference_settings(cfg), weights, batches)
-    agreement = st.compare(faster, ref)
-    assert not agreement.ok and 0.25 < agreement.update_diff["G"] < 0.45  # Adam: the update scales with lr
-    noisy = {k: {n: t + 0.01 * torch.randn_like(t) if t.is_floating_point() else t for n, t in w.items()}
+    # a 5% error in one activation (LeakyReLU slope 0.21 for 0.2): the first step's gradients show it
+    slope = st.compare(st.run_arm(dataclasses.replace(cfg, leaky_slope=0.21), st.reference_settings(cfg), weights,
+                                  batches), ref)
+    assert not slope.ok and slope.first["grad_D"] > st.TOLERANCES["fp32"][1]
+    # G's learning rate 1.3x: the first step is identical (G's lr acts after it), the later losses drift
+    faster = st.compare(st.run_arm(dataclasses.replace(cfg, lr_g=cfg.lr_g * 1.3), st.reference_settings(cfg),
+                                   weights, batches), ref)
+    assert faster.first["loss_d"] == 0 and faster.first["grad_D"] == 0
+    assert not faster.ok and faster.drift["loss_g"] > st.TOLERANCES["fp32"][2]
+    noisy = {k: {n: t + 1e-3 * torch.randn_like(t) if t.is_floating_point() else t for n, t in w.items()}
              for k, w in weights.items()}
     assert not st.compare(st.run_arm(cfg, st.reference_settings(cfg), noisy, batches), ref).ok
 
