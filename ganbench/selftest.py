@@ -37,7 +37,7 @@ from ganbench.families import gan
 # fp32 differs from the reference in summation order (channels_last, fused kernels) and, on an Ampere or later
 # GPU, in cuDNN's TF32 convolutions (on by default in PyTorch for convolutions; about 1e-3 relative error).
 # bf16 / fp16 keep 8 / 11 significant bits of every activation. Measured on this CPU: see README "GPU and Mac".
-TOLERANCES = {"fp32": (5e-3, 2e-2, 5e-2), "fp16": (2e-2, 1e-1, 1e-1), "bf16": (5e-2, 2e-1, 2e-1)}
+TOLERANCES = {"fp32": (5e-3, 2e-2, 5e-2), "fp16": (2e-2, 1e-1, 1e-1), "bf16": (5e-2, 3e-1, 2e-1)}
 
 
 @dataclass
