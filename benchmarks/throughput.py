@@ -147,38 +147,50 @@ def ganbench_arm(name: str, variant: str, resolution: int, images: torch.Tensor,
                settings=s.to_dict() | {"threads": threads or torch.get_num_threads()})
 
 
-def everyday_arm(resolution: int, data: str, batch: int, workers: int) -> Arm:
-    """The PyTorch examples dcgan/main.py loop, as written there."""
-    import torchvision.datasets as dset
-    import torchvision.transforms as T
+class EverydayLoop:
+    """The PyTorch examples dcgan/main.py loop, as written there: ImageFolder + DataLoader decoding JPEGs every
+    epoch, Sigmoid + BCELoss, fp32, eager, per-tensor Adam; the G step reuses the D step's fake batch.
 
-    from ganbench.models import Discriminator, Generator
+    `transform` defaults to the example's (Resize then CenterCrop); `is_valid_file` selects files (the anchor run
+    keeps CelebA's training ids). `iteration()` is one D step and one G step on one batch."""
 
-    dataset = dset.ImageFolder(root=data, transform=T.Compose([
-        T.Resize(resolution), T.CenterCrop(resolution), T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)]))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers,
-                                         drop_last=True)
-    torch.manual_seed(0)
-    netG = Generator(resolution)
-    netD = nn.Sequential(Discriminator(resolution), nn.Sigmoid())
-    criterion = nn.BCELoss()
-    optD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    optG = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    state = {"it": None}
+    def __init__(self, resolution: int, data: str, batch: int, workers: int, transform=None, is_valid_file=None,
+                 seed: int = 0):
+        import torchvision.datasets as dset
+        import torchvision.transforms as T
 
-    def begin():
-        state["it"] = iter(loader)
+        from ganbench.models import Discriminator, Generator
 
-    def end():
-        state["it"] = None  # stops the workers: nothing decodes in the background during other arms' windows
+        transform = transform or T.Compose([T.Resize(resolution), T.CenterCrop(resolution), T.ToTensor(),
+                                            T.Normalize((0.5,) * 3, (0.5,) * 3)])
+        self.dataset = dset.ImageFolder(root=data, transform=transform, is_valid_file=is_valid_file)
+        self.loader = torch.utils.data.DataLoader(self.dataset, batch_size=batch, shuffle=True,
+                                                  num_workers=workers, drop_last=True)
+        torch.manual_seed(seed)
+        self.netG = Generator(resolution)
+        self.netD = nn.Sequential(Discriminator(resolution), nn.Sigmoid())
+        self.criterion = nn.BCELoss()
+        self.optD = torch.optim.Adam(self.netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.optG = torch.optim.Adam(self.netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.it = None
+        self.images = 0  # real images shown to D
 
-    def iteration():
+    def begin(self) -> None:
+        self.it = iter(self.loader)
+
+    def end(self) -> None:
+        self.it = None  # stops the workers: nothing decodes in the background during other arms' windows
+
+    def iteration(self) -> None:
+        if self.it is None:
+            self.begin()
         try:
-            real = next(state["it"])[0]
+            real = next(self.it)[0]
         except StopIteration:  # a new epoch: the workers start again and decode the JPEGs again
-            state["it"] = iter(loader)
-            real = next(state["it"])[0]
+            self.it = iter(self.loader)
+            real = next(self.it)[0]
         b = real.size(0)
+        netD, netG, criterion = self.netD, self.netG, self.criterion
         netD.zero_grad()
         label = torch.full((b,), 1.0)
         errD_real = criterion(netD(real).view(-1), label)
@@ -187,15 +199,20 @@ def everyday_arm(resolution: int, data: str, batch: int, workers: int) -> Arm:
         label.fill_(0.0)
         errD_fake = criterion(netD(fake.detach()).view(-1), label)
         errD_fake.backward()
-        optD.step()
+        self.optD.step()
         netG.zero_grad()
         label.fill_(1.0)
         errG = criterion(netD(fake).view(-1), label)
         errG.backward()
-        optG.step()
+        self.optG.step()
+        self.images += b
         _ = errD_real.item() + errD_fake.item() + errG.item()  # the example prints these every iteration
 
-    return Arm("everyday", "dcgan", resolution, "fp32", batch, iteration, begin, end,
+
+def everyday_arm(resolution: int, data: str, batch: int, workers: int) -> Arm:
+    """The everyday loop as a benchmark arm."""
+    loop = EverydayLoop(resolution, data, batch, workers)
+    return Arm("everyday", "dcgan", resolution, "fp32", batch, loop.iteration, loop.begin, loop.end,
                settings={"loader": f"ImageFolder + DataLoader({workers} workers)", "loss": "Sigmoid + BCELoss"})
 
 

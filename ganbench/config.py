@@ -57,6 +57,8 @@ class Config:
     checkpoint_ticks: int = 5  # save a checkpoint every this many ticks (and always at the end)
     eval_every_kimg: float = 0.0  # evaluate FID etc. every this many kimg during training; 0 = at the end only
     eval_samples: int = 500  # generated (and reference) images per evaluation; metric names carry it (fid500)
+    eval_samples_during: int = 0  # images per evaluation during training (cheap curve points); 0 = eval_samples.
+    #   The final evaluation also reports its first eval_samples_during images' metrics, so curves end there too.
     eval_split: str = "train"  # the data set split the reference images come from: heldout = images never trained on
     inception_weights: str = ""  # torch-fidelity Inception weights file; "" = the bundled standard weights
     # ---- execution ----
@@ -184,6 +186,9 @@ def validate(cfg: Config) -> Config:
     for key in ("beta1", "beta2"):
         if not 0 <= getattr(cfg, key) < 1:
             raise ConfigError(f"'{key}' must be in [0, 1), got {getattr(cfg, key)!r}")
+    if not 0 <= cfg.eval_samples_during <= cfg.eval_samples:
+        raise ConfigError(f"'eval_samples_during' must be between 0 (= eval_samples) and eval_samples "
+                          f"({cfg.eval_samples}), got {cfg.eval_samples_during!r}")
     for key in ("gp_weight", "kl_weight", "leaky_slope", "eval_every_kimg", "max_images", "crop", "seed"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"'{key}' must not be negative, got {getattr(cfg, key)!r}")

@@ -144,8 +144,7 @@ def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: boo
         finally:
             if bar:
                 bar.close()
-        names = list(getattr(evaluator, "names", []) or [])
-        fields = {"error": error} | result | {"best": run.best(names[0]) if names else None,
+        fields = {"error": error} | result | {"best": run.best(k) if (k := _best_key(evaluator, cfg)) else None,
                                               "metric_protocol": protocol}
         if status != Status.COMPLETED:  # counters from the last tick: a diverged run still says how far it got
             fields |= run.last_counters()
@@ -160,6 +159,16 @@ def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: boo
         print(f"ganbench: {name}: samples look collapsed (diversity {c['ratio']:.3f} of the real images', "
               f"below {c['threshold']})", file=sys.stderr)
     return summary
+
+
+def _best_key(evaluator, cfg: Config) -> str | None:
+    """The metric whose best point over training is recorded: the evaluator's first (FID), at the count every
+    evaluation has (eval_samples_during when set: the final evaluation reports it too)."""
+    first = (list(getattr(evaluator, "names", []) or []) or [None])[0]
+    during = cfg.eval_samples_during
+    if first is None or not during or during >= cfg.eval_samples or (parsed := names.parse(first)) is None:
+        return first
+    return names.name(parsed.base, during, parsed.part)
 
 
 @contextmanager

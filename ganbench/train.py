@@ -205,7 +205,7 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
             _close_tick(s, run, clock, family.trains, sampler, real_div)
             next_tick = (s.c.img // tick_img + 1) * tick_img
         if next_eval is not None and s.c.img >= next_eval and not s.spent():
-            _evaluate(s, run, clock, evaluate, sampler)
+            _evaluate(s, run, clock, evaluate, sampler, final=False)
             next_eval = (s.c.img // eval_img + 1) * eval_img
         if tick_due and s.c.tick % cfg.checkpoint_ticks == 0:
             save_checkpoint(run.checkpoint, cfg, nets, s.c, gen, scaler)
@@ -218,7 +218,7 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
         _close_tick(s, run, clock, family.trains, sampler, real_div)
         if family.trains:
             save_checkpoint(run.checkpoint, cfg, nets, s.c, gen, scaler)
-    final = _evaluate(s, run, clock, evaluate, sampler) if evaluate is not None else {}
+    final = _evaluate(s, run, clock, evaluate, sampler, final=True) if evaluate is not None else {}
     collapse = collapse_report(sampler()(COLLAPSE_SAMPLES), real_div)
     mb, mem_kind = peak_memory_mb(device)
     save_grid(sampler()(GRID), run.final_grid)
@@ -250,10 +250,15 @@ def _close_tick(s: Loop, run: RunDir, clock: Clock, counts_ticks: bool, sampler,
     clock.tick_img, clock.tick_t0 = c.img, time.perf_counter()
 
 
-def _evaluate(s: Loop, run: RunDir, clock: Clock, evaluate: Callable, sampler) -> dict[str, float]:
+def _evaluate(s: Loop, run: RunDir, clock: Clock, evaluate: Callable, sampler, final: bool) -> dict[str, float]:
+    """Evaluations during training use eval_samples_during images when set (cheap curve points); the final one uses
+    eval_samples and also reports the metrics of its first eval_samples_during images (the same noise), so the
+    curve's last point is computed like the others."""
+    during = s.cfg.eval_samples_during
+    kwargs = {} if not during or during >= s.cfg.eval_samples else {"also": (during,)} if final else {"n": during}
     e0 = time.perf_counter()
     with _rng_isolated(s.device):  # whatever the evaluator draws, training's random streams do not move
-        result = evaluate(sampler())
+        result = evaluate(sampler(), **kwargs)
     dt = time.perf_counter() - e0
     clock.pause(dt)  # evaluation time is not training time
     run.append({"kind": "eval", **s.where(), "seconds": round(s.c.seconds, 3), "eval_seconds": round(dt, 3),

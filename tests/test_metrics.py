@@ -423,6 +423,23 @@ def test_evaluation_reports_progress_on_stderr_only(fake_inception, monkeypatch,
     assert math.isfinite(out["fidinf60"]) and out["kid60_lo"] < out["kid60"] < out["kid60_hi"]
 
 
+def test_curve_points_come_from_the_first_images_of_the_same_pass(fake_inception):
+    """evaluator(sample, also=(m,)): the metrics of the first m generated images as well, with no second Inception
+    pass, and equal to evaluating those m images on their own (the sampler restarts the same noise)."""
+    ref = load_dataset(DataSpec("synthetic", resolution=16, max_images=120))
+    gen = load_dataset(DataSpec("synthetic", resolution=16, max_images=120, split="test")).images
+    evaluator = build_evaluator(ref, 120, CPU, batch_size=20)
+    seen = fake_inception.images_seen
+    both = evaluator(as_sampler(gen), also=(60,))
+    assert fake_inception.images_seen == seen + 120
+    assert {"fid120", "kid120", "fid60", "kid60", "fidinf60", "kid60_lo"} <= set(both)
+    alone = evaluator(as_sampler(gen[:60]), n=60)
+    assert set(alone) == {k for k in both if k.startswith(("fid60", "fidinf60", "kid60", "precision60", "recall60"))}
+    for k, v in alone.items():
+        assert both[k] == pytest.approx(v, rel=1e-9, abs=1e-12), k
+    assert both["fid60"] != pytest.approx(both["fid120"], rel=1e-3)  # a different subset, a different number
+
+
 def test_quantize_is_what_a_png_stores(tmp_path):
     from PIL import Image
     from torchvision.utils import save_image

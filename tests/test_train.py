@@ -252,3 +252,27 @@ def test_sample_grids_are_pixel_identical_to_torchvision_save_image(shape, tmp_p
     save_image(x, tmp_path / "tv.png", nrow=8, normalize=True, value_range=(-1, 1))
     _save_grid(x, tmp_path / "ours.png")
     assert np.array_equal(np.asarray(Image.open(tmp_path / "tv.png")), np.asarray(Image.open(tmp_path / "ours.png")))
+
+
+def test_curve_evaluations_use_eval_samples_during_and_the_final_one_reports_both(images, tmp_path):
+    """eval_samples_during: cheap points along the way (n=during); the final evaluation uses eval_samples and
+    also reports its first `during` images, so the curve's last point has the same protocol as the others."""
+    calls = []
+
+    class FakeEval:
+        names = ["fid40", "kid40"]
+        protocol = {"n": 40}
+
+        def __call__(self, sample, n=None, also=()):
+            calls.append((n, tuple(also)))
+            out = {f"fid{n or 40}": float(len(calls))}
+            return out | {f"fid{m}": 10.0 - len(calls) for m in also}
+
+    cfg = tiny(budget="192img", eval_every_kimg=0.064, eval_samples=40, eval_samples_during=10)
+    summary = execute(Plan(cfg, tmp_path), images, {}, FakeEval(), show_progress=False)
+    evals = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["kind"] == "eval"]
+    assert calls == [(10, ()), (10, ()), (None, (10,))]
+    assert [sorted(k for k in r if k.startswith("fid")) for r in evals] == [["fid10"], ["fid10"], ["fid10", "fid40"]]
+    assert summary["best"]["metric"] == "fid10" and summary["best"]["value"] == 1.0  # the best point on the curve
+    with pytest.raises(Exception, match="eval_samples_during"):
+        tiny(eval_samples=40, eval_samples_during=50)

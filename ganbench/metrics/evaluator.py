@@ -230,10 +230,14 @@ class Evaluator:
         self.protocol = protocol
         self.names = [metric_name(k, n_samples) for k in evaluator_keys(n_samples)]
 
-    def __call__(self, sample: Callable[[int], torch.Tensor], n: int | None = None) -> dict[str, float]:
+    def __call__(self, sample: Callable[[int], torch.Tensor], n: int | None = None,
+                 also: tuple[int, ...] = ()) -> dict[str, float]:
+        """Metrics of n (default: n_samples) generated images; for each m in `also` (m < n), the metrics of the
+        first m of them too (same features: no extra Inception pass), so cheap curve points and the final point
+        share one protocol. Names carry the count: kid1000 and kid200 side by side."""
         n = n or self.n_samples
-        keys = evaluator_keys(n)
-        out_names = [metric_name(k, n) for k in keys]
+        counts = [n, *sorted({m for m in also if MIN_SAMPLES <= m < n}, reverse=True)]
+        out_names = [metric_name(k, m) for m in counts for k in evaluator_keys(m)]
         if n < MIN_SAMPLES:
             raise ValueError(f"evaluation needs at least {MIN_SAMPLES} generated images, got {n}")
         progress = Progress(n, "evaluation", PROGRESS_SECONDS)
@@ -243,12 +247,15 @@ class Evaluator:
             print(f"ganbench: generated images contain NaN or inf; {', '.join(out_names)} reported as NaN",
                   file=sys.stderr)
             return {name: math.nan for name in out_names}
-        settings = MetricSettings(kid_subset_size(n, len(self.reference)))
         t0 = time.perf_counter()
-        values = compute_metrics(gen, self.reference, settings)
+        result: dict[str, float] = {}
+        for m in counts:
+            part = gen if m == n else FeatureSet.from_features(gen.features[:m])
+            values = compute_metrics(part, self.reference, MetricSettings(kid_subset_size(m, len(self.reference))))
+            result.update({metric_name(k, m): values[k] for k in evaluator_keys(m)})
         print(f"ganbench: {progress.label}: metrics from the features in {time.perf_counter() - t0:.1f} s "
               "(CPU, float64)", file=sys.stderr)
-        return {metric_name(k, n): values[k] for k in keys}
+        return result
 
 
 class Progress:

@@ -40,7 +40,7 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     # ---- tables: per run, per variant, and how the numbers were made
     results = tables.results_frame(runs)
     rank_key = tables.rank_metric(runs)  # KID where the runs' protocol says so; FID for older results
-    fid_key = tables.primary_fid(runs)  # the curves and the random baseline stay FID: the figure readers know
+    fid_key = tables.curve_metric(runs)  # the curves and the random baseline stay FID: the figure readers know
     summary = tables.summarise(results, rank_key)
     report.warnings += _missing_warnings(runs, results)
     proto, proto_warnings = protocol.protocol(runs)

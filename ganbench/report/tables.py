@@ -45,6 +45,14 @@ def primary_fid(runs: list[Run]) -> str | None:
     return max(counts, key=lambda k: (counts[k], names.parse(k).n))
 
 
+def curve_metric(runs: list[Run]) -> str | None:
+    """The FID key of the curves: the one in the most evaluation records (runs evaluated with eval_samples_during
+    have a cheap fid<m> at every point, the final one included, and fid<N> at the end only); on a tie, the one
+    with more samples."""
+    counts = Counter(k for run in runs for r in run.evals for k in r if names.is_value(k, names.FID))
+    return max(counts, key=lambda k: (counts[k], names.parse(k).n)) if counts else primary_fid(runs)
+
+
 def rank_metric(runs: list[Run]) -> str | None:
     """The metric that ranks: the one the runs' metric protocol names (`rank_by`, KID since FID-infinity and KID
     were added; see ganbench.metrics.evaluator.RANK_REASON) when most evaluated runs recorded it and have it;
