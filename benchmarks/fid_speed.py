@@ -50,17 +50,9 @@ def sync(device: torch.device) -> None:
 
 
 def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}"
+    from ganbench.device import device_name as name
+
+    return f"{name(device)}, torch threads {torch.get_num_threads()}"
 
 
 def write_pngs(images: torch.Tensor, folder: Path) -> None:

@@ -39,19 +39,19 @@ def run(
     variants: Annotated[str, typer.Option(help="Comma-separated variant names or paths to .toml recipes.")] = "dcgan,wgan-gp,vae",
     dataset: Annotated[str, typer.Option(help=_choices(DATASETS.names()))] = Config.dataset,
     data: Annotated[str, typer.Option(help="Data set folder (not needed for synthetic).")] = Config.data,
-    resolution: Annotated[int, typer.Option(help="Image size: 32, 64, 128, ...")] = Config.resolution,
+    resolution: Annotated[int | None, typer.Option(help="Image size: 32, 64, 128, ... [default: 32 on a CPU, 64 on a GPU]", show_default=False)] = None,
     channels: Annotated[int, typer.Option(help="3 (RGB) or 1 (grayscale).")] = Config.channels,
     crop: Annotated[int, typer.Option(help="Centre-crop size before resizing; 0 = the data set's default.")] = Config.crop,
     max_images: Annotated[int, typer.Option(help="Use at most this many training images; 0 = all.")] = Config.max_images,
-    budget: Annotated[str, typer.Option(help="Same for every variant: 20kimg (real images shown), 5epochs (passes over the data), 500steps (G steps), 10min.")] = Config.budget,
+    budget: Annotated[str | None, typer.Option(help="Same for every variant: 20kimg (real images shown), 5epochs (passes over the data), 500steps (G steps), 10min. [default: 40kimg on a CPU, 1000kimg on a GPU]", show_default=False)] = None,
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
     device: Annotated[str, typer.Option(help=_choices(CHOICES["device"]))] = Config.device,
     precision: Annotated[str, typer.Option(help=_choices(CHOICES["precision"]))] = Config.precision,
     out: Annotated[Path | None, typer.Option(help="Results folder; default results/<dataset>-<resolution>.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config field: --set lr_d=5e-5 (repeatable).")] = None,
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Compute FID/KID/precision/recall.")] = True,
-    eval_every: Annotated[float, typer.Option(help="Evaluate every this many kimg during training; 0 = at the end only.")] = Config.eval_every_kimg,
-    eval_samples: Annotated[int, typer.Option(help="Samples per evaluation (generated and reference); 0 = 10000 on a GPU, 200 on a CPU (Inception is slow there).")] = 0,
+    eval_every: Annotated[float | None, typer.Option(help="Evaluate every this many kimg during training; 0 = at the end only. [default: 15 on a CPU, 250 on a GPU]", show_default=False)] = None,
+    eval_samples: Annotated[int, typer.Option(help="Samples per final evaluation (generated and reference); 0 = the device's default: 100 on a CPU (with 50-sample curve points), 10000 on a GPU (2000).")] = 0,
     tick: Annotated[float, typer.Option(help="Log, sample grid and divergence check every this many kimg.")] = Config.tick_kimg,
     inception_weights: Annotated[str, typer.Option(envvar="GANBENCH_INCEPTION_WEIGHTS", help="torch-fidelity Inception weights file; default: the bundled standard weights.")] = Config.inception_weights,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue interrupted runs from their last checkpoint.")] = True,
@@ -66,26 +66,41 @@ def run(
     from ganbench.sweep.execute import run_plans
 
     with guarded(debug):
-        settings = {"dataset": dataset, "data": data, "resolution": resolution, "channels": channels, "crop": crop,
-                    "max_images": max_images, "budget": budget, "device": device, "precision": precision,
-                    "eval_every_kimg": eval_every, "eval_samples": eval_samples, "tick_kimg": tick,
-                    "inception_weights": inception_weights}
-        if eval_samples <= 0:  # resolved here and recorded; metric names carry it (fid10k vs fid200)
-            from ganbench.device import default_eval_samples, pick_device
+        from ganbench.device import NETWORK_DEFAULT_KEYS, pick_device, run_defaults
 
-            eval_samples = default_eval_samples(pick_device(device))
-            settings["eval_samples"] = eval_samples
+        auto = run_defaults(pick_device(device))  # what the user does not give, sized for the device
         overrides = parse_overrides(set_)
+        settings = {"dataset": dataset, "data": data, "resolution": resolution or auto["resolution"],
+                    "channels": channels, "crop": crop, "max_images": max_images, "budget": budget or auto["budget"],
+                    "device": device, "precision": precision,
+                    "eval_every_kimg": auto["eval_every_kimg"] if eval_every is None else eval_every,
+                    "eval_samples": eval_samples if eval_samples > 0 else auto["eval_samples"], "tick_kimg": tick,
+                    "inception_weights": inception_weights}
+        if eval_samples <= 0:  # the device's curve points come with the device's evaluation size
+            settings["eval_samples_during"] = auto["eval_samples_during"]
+        defaults = {k: auto[k] for k in NETWORK_DEFAULT_KEYS}  # under each recipe: a recipe's own widths win
+        used = [k for k, given in (("resolution", resolution), ("budget", budget), ("eval_every_kimg", eval_every),
+                                   ("eval_samples", eval_samples or None)) if given is None and k not in overrides]
+        used += [k for k in defaults if k not in overrides]
         settings = {k: v for k, v in settings.items() if k not in overrides}
-        out = out or Path("results") / f"{dataset}-{resolution}"
-        trials = plan_runs(_csv(variants), _seeds(seeds), out, settings, overrides)
+        defaults = {k: v for k, v in defaults.items() if k not in overrides}
+        res = overrides.get("resolution", settings.get("resolution"))
+        out = out or Path("results") / f"{dataset}-{res}"
+        shown = {**settings, **defaults}
+        trials = plan_runs(_csv(variants), _seeds(seeds), out, settings, overrides, defaults)
+        note = ("ganbench: device defaults (give them to change): " + ", ".join(f"{k}={shown[k]}" for k in used)
+                if used else "")
         if dry_run:
+            if note:
+                typer.echo(note, err=True)
             typer.echo(json.dumps([{"run_dir": str(t.run_dir), **t.cfg.to_dict()} for t in trials], indent=2))
             return
         states = {t.run_dir: trial_state(t, resume=resume) for t in trials}  # refuses changed configs, locks
         summaries = run_plans(trials, states, evaluate=evaluate, resume=resume)
     typer.echo(runner.summary_table(summaries))
     typer.echo(f"\nresults: {out}/  (ganbench report {out})")
+    if note:  # at the end, not before: a refused command stays one line on stderr
+        typer.echo(note.removeprefix("ganbench: "))
     bad = [s for s in summaries if s.get("status") != Status.COMPLETED]
     if bad:
         typer.echo(f"{len(bad)} of {len(summaries)} runs did not complete: "

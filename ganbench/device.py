@@ -146,9 +146,29 @@ def resolve(cfg, device: torch.device) -> DeviceSettings:
 
 
 def default_eval_samples(device: torch.device) -> int:
-    """Samples per evaluation when the user gives none: 10k on a GPU (a standard count); 200 elsewhere, where the
-    Inception network manages a few images per second. Metric names carry the count (fid10000, fid200)."""
-    return 10_000 if device.type == "cuda" else 200
+    """Samples per evaluation when the user gives none (see run_defaults). Metric names carry the count."""
+    return int(run_defaults(device)["eval_samples"])
+
+
+# Under the recipe (a recipe that sets one of these keeps its value), above Config's own defaults.
+NETWORK_DEFAULT_KEYS = ("g_width", "d_width")
+
+
+def run_defaults(device: torch.device) -> dict[str, Any]:
+    """What `ganbench run` uses for what the user does not give, per device: a first run that finishes in minutes
+    on a 2-core CPU and still shows learning, and a GPU-sized run on CUDA. Every value is written into each
+    run's config.json like any other setting. Sweep files never use these: they say everything.
+
+    CPU (and MPS, not measured there): 32x32, widths 32 (a quarter of the 64-wide backbone's work per image),
+    40 kimg (where dcgan's samples on the built-in faces become faces: looked at, 2026-11-23), and evaluation on
+    100 images at the end with 50-image curve points every 15 kimg, because Inception manages ~14 images/s on a
+    2-core CPU. CUDA: 64x64, widths 64 (the backbone of the PyTorch example), 1000 kimg, 10k images at the end and
+    2k-image curve points every 250 kimg: an estimate, NOT measured (no GPU was available)."""
+    if device.type == "cuda":
+        return {"resolution": 64, "g_width": 64, "d_width": 64, "budget": "1000kimg", "eval_samples": 10_000,
+                "eval_samples_during": 2_000, "eval_every_kimg": 250.0}
+    return {"resolution": 32, "g_width": 32, "d_width": 32, "budget": "40kimg", "eval_samples": 100,
+            "eval_samples_during": 50, "eval_every_kimg": 15.0}
 
 
 # ---------------------------------------------------------------------------------------------------- memory

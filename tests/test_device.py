@@ -168,4 +168,35 @@ def test_settings_object_is_frozen():
 
 def test_default_evaluation_size_per_device():
     assert gd.default_eval_samples(torch.device("cuda")) == 10_000
-    assert gd.default_eval_samples(CPU) == gd.default_eval_samples(torch.device("mps")) == 200
+    assert gd.default_eval_samples(CPU) == gd.default_eval_samples(torch.device("mps")) == 100
+
+
+def test_run_defaults_are_sized_per_device_and_a_recipe_keeps_its_own_widths(tmp_path):
+    """`ganbench run` without sizes: CPU-sized (32x32, widths 32, 40 kimg, 100-image evaluation with 50-image curve
+    points) on a CPU, GPU-sized on CUDA; the widths sit under the recipe, so a recipe that sets them keeps them."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from ganbench.cli import app
+
+    cpu, cuda = gd.run_defaults(CPU), gd.run_defaults(torch.device("cuda"))
+    assert (cpu["resolution"], cpu["g_width"], cpu["budget"], cpu["eval_samples"], cpu["eval_samples_during"]) == (
+        32, 32, "40kimg", 100, 50)
+    assert (cuda["resolution"], cuda["g_width"], cuda["eval_samples"]) == (64, 64, 10_000)
+    assert gd.default_eval_samples(CPU) == 100
+    recipe = tmp_path / "wide.toml"
+    recipe.write_text('variant = "wide"\nfamily = "gan"\nobjective = "nonsaturating"\ng_width = 48\n')
+    res = CliRunner().invoke(app, ["run", "--variants", f"dcgan,{recipe}", "--dry-run", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    dcgan, wide = json.loads(res.stdout)
+    assert (dcgan["g_width"], dcgan["d_width"], dcgan["resolution"], dcgan["budget"]) == (32, 32, 32, "40kimg")
+    assert (wide["g_width"], wide["d_width"]) == (48, 32)
+    assert "device defaults" in res.stderr and dcgan["run_dir"].startswith("results/synthetic-32/")
+    given = CliRunner().invoke(app, ["run", "--variants", "dcgan", "--dry-run", "--device", "cpu", "--resolution",
+                                     "16", "--budget", "2kimg", "--eval-samples", "40", "--eval-every", "0",
+                                     "--set", "g_width=8", "--set", "d_width=8"])
+    cfg = json.loads(given.stdout)[0]
+    assert (cfg["resolution"], cfg["budget"], cfg["eval_samples"], cfg["eval_samples_during"], cfg["g_width"]) == (
+        16, "2kimg", 40, 0, 8)
+    assert "device defaults" not in given.stderr

@@ -40,7 +40,7 @@ class Trial:
 
 
 def plan_runs(variants: list[str], seeds: list[int], out: Path, settings: dict[str, Any],
-              overrides: dict[str, Any]) -> list[Trial]:
+              overrides: dict[str, Any], defaults: dict[str, Any] | None = None) -> list[Trial]:
     """`ganbench run`'s plan: a sweep with an empty search space, its runs in <out>/<variant>/seed<k>/. Every
     config is resolved first, so a typo fails before any training starts."""
     if not variants:
@@ -52,7 +52,7 @@ def plan_runs(variants: list[str], seeds: list[int], out: Path, settings: dict[s
     if len(set(variants)) != len(variants) or len(set(seeds)) != len(seeds):
         raise ConfigError("two runs would share a directory: each variant and seed may appear once")
     return plan_sweep(Sweep(name="", variants=tuple(variants), seeds=tuple(seeds), settings=settings | overrides,
-                            plain=True), out)
+                            plain=True, defaults=dict(defaults or {})), out)
 
 
 def plan_sweep(sweep: Sweep, out: Path) -> list[Trial]:
@@ -64,7 +64,7 @@ def plan_sweep(sweep: Sweep, out: Path) -> list[Trial]:
     points = search_points(sweep)
     per_variant: list[tuple[dict, list[tuple[str, dict, tuple]]]] = []
     for name in sweep.variants:
-        recipe = load_recipe(name)
+        recipe = sweep.defaults | load_recipe(name)  # defaults under the recipe: a recipe's own value wins
         base = make_config(recipe, **sweep.settings, seed=sweep.seeds[0])
         settings, seen = [], set()
         for point in points:

@@ -49,6 +49,7 @@ class Sweep:
     max_concurrent: int = 0  # 0: the executor's default
     source: str = ""  # the sweep file
     plain: bool = False  # `ganbench run`: runs in <out>/<variant>/seed<k>/, no trial folder and no trial.json
+    defaults: dict[str, Any] = field(default_factory=dict)  # `ganbench run`: the device's widths, under each recipe
 
 
 def _table(doc: dict, key: str, where: str) -> dict:
