@@ -1,4 +1,6 @@
-"""Checkpoints: everything an exact resume needs, written atomically, and loading a run's G to sample from it."""
+"""Checkpoints: everything a resume needs (exact on the same device type; across devices and GPU counts, with the
+random streams that do not fit reseeded and the resume said to be statistical), written atomically, and loading a
+run's G to sample from it."""
 
 from __future__ import annotations
 
