@@ -1,4 +1,6 @@
-"""Checkpoints: everything an exact resume needs, written atomically, and loading a run's G to sample from it."""
+"""Checkpoints: everything a resume needs (exact on the same device type; across devices and GPU counts, with the
+random streams that do not fit reseeded and the resume said to be statistical), written atomically, and loading a
+run's G to sample from it."""
 
 from __future__ import annotations
 
@@ -28,11 +30,13 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(path: Path, cfg: Config, nets: dict, counters: Counters, gen: torch.Generator,
                     scaler=None) -> None:
-    """Weights, BatchNorm buffers, optimiser and loss-scaler state, counters, and both RNG streams (the
-    batch/z generator and the global one behind init and the penalty's eps)."""
+    """Weights, BatchNorm buffers, optimiser and loss-scaler state, counters, and the RNG streams: the batch/z
+    generator (with the device type it belongs to), the global CPU one behind init, and the global one of the
+    run's accelerator (the current CUDA device's only, or MPS's) behind the penalty's eps. A CPU run never
+    touches CUDA, so it does not initialise CUDA on a GPU host."""
     state = {"config": cfg.to_dict(), "counters": asdict(counters), "gen": gen.get_state(),
-             "torch_rng": torch.get_rng_state(),
-             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+             "gen_device": gen.device.type, "torch_rng": torch.get_rng_state(),
+             "device_rng": _device_rng_state(gen.device),
              "nets": {k: v.state_dict() for k, v in nets.items()},
              "scaler": scaler.state_dict() if scaler is not None else None}
     buf = io.BytesIO()
@@ -40,9 +44,85 @@ def save_checkpoint(path: Path, cfg: Config, nets: dict, counters: Counters, gen
     atomic_write_bytes(path, buf.getvalue())  # never half-written: a crash leaves the previous checkpoint
 
 
+def _device_rng_state(device: torch.device) -> dict | None:
+    if device.type == "cuda":
+        return {"type": "cuda", "state": torch.cuda.get_rng_state(device)}
+    if device.type == "mps":
+        return {"type": "mps", "state": torch.mps.get_rng_state()}
+    return None
+
+
+def _restore_device_rng(saved: dict | None, device: torch.device) -> bool:
+    """Restore the accelerator's global stream when the checkpoint holds one for this device type; False when
+    it cannot (written on another device type). Never indexes by GPU number: a run resumed with fewer visible
+    GPUs (a pinned worker, Ray) sets the state of the GPU it runs on."""
+    if saved is None:
+        return device.type == "cpu"
+    if saved["type"] != device.type:
+        return False
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(saved["state"].cpu(), device)
+    else:
+        torch.mps.set_rng_state(saved["state"].cpu())
+    return True
+
+
+def _old_cuda_rng(state: dict, device: torch.device) -> dict | None:
+    """Checkpoints before the device-portable format held one CUDA state per visible GPU ("cuda_rng"): take
+    the one of the GPU this run uses, when it was visible then."""
+    states = state.get("cuda_rng")
+    if not states or device.type != "cuda":
+        return None
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return {"type": "cuda", "state": states[index]} if index < len(states) else None
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What a resume restored. exact: every random stream continues where it stopped, so the run goes on as if
+    uninterrupted (bit for bit on a deterministic device). Otherwise (`why` says what changed) the streams that
+    belong to another device type were reseeded from (seed, counters): the resumed run is a statistically
+    equivalent continuation, not the same one."""
+
+    counters: Counters
+    exact: bool
+    why: str = ""
+
+
+def resume_seed(seed: int, counters: Counters) -> int:
+    """The batch/z generator's seed when its saved state belongs to another device type: a function of the run's
+    seed and where it stopped, so two resumes of the same checkpoint draw the same batches."""
+    return (seed * 1_000_003 + counters.img) * 1_000_003 + counters.g_steps
+
+
+def load_optimizer(opt: torch.optim.Optimizer, saved: dict) -> None:
+    """Optimizer.load_state_dict keeps the SAVED implementation flags (a CPU checkpoint resumed on CUDA would lose
+    fused Adam) and places `step` by them. Here this run's choice wins: its fused/foreach/capturable flags are
+    put back, and each `step` goes where that implementation wants it (fused or capturable: a float32 on the
+    parameter's device; otherwise a CPU scalar, since a step on the GPU costs a host sync every update)."""
+    keys = ("fused", "foreach", "capturable")
+    mine = [{k: g[k] for k in keys if k in g} for g in opt.param_groups]
+    opt.load_state_dict(saved)
+    for group, flags in zip(opt.param_groups, mine, strict=True):
+        group.update(flags)
+        on_device = bool(group.get("fused") or group.get("capturable"))
+        for p in group["params"]:
+            step = opt.state.get(p, {}).get("step")
+            if torch.is_tensor(step):
+                opt.state[p]["step"] = step.to(device=p.device if on_device else "cpu",
+                                               dtype=torch.float32 if on_device else step.dtype)
+
+
 def load_checkpoint(path: Path, nets: dict, gen: torch.Generator | None, device: torch.device,
                     cfg: Config | None = None, scaler=None) -> Counters:
     """Load weights (and, with `gen`, the RNG states and counters to resume from). Raises CheckpointError."""
+    return load_resume(path, nets, gen, device, cfg, scaler).counters
+
+
+def load_resume(path: Path, nets: dict, gen: torch.Generator | None, device: torch.device,
+                cfg: Config | None = None, scaler=None) -> Resume:
+    """load_checkpoint, saying whether the resume is exact (see Resume). A checkpoint written on another device
+    type or GPU count loads: weights and optimiser state move to `device`, RNG states restore where they fit."""
     try:
         state = torch.load(path, map_location=device, weights_only=False)
         if cfg is not None:
@@ -50,20 +130,33 @@ def load_checkpoint(path: Path, nets: dict, gen: torch.Generator | None, device:
             if diff:
                 raise ValueError(f"it was written by another config: {'; '.join(diff)}")
         for k, v in nets.items():
-            v.load_state_dict(state["nets"][k])
+            if isinstance(v, torch.optim.Optimizer):
+                load_optimizer(v, state["nets"][k])
+            else:
+                v.load_state_dict(state["nets"][k])
         counters = Counters(**state["counters"])
-        if gen is not None:  # resuming: every random stream continues where it stopped
-            gen.set_state(state["gen"].cpu())
+        exact, why = True, ""
+        if gen is not None:  # resuming: every random stream continues where it stopped, where it can
             torch.set_rng_state(state["torch_rng"].cpu())
-            if state.get("cuda_rng") is not None and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+            saved_gen = state["gen"].cpu()
+            written_on = state.get("gen_device") or ("cpu" if saved_gen.numel() == gen.get_state().numel()
+                                                     else "another device type")
+            device_rng_ok = _restore_device_rng(state.get("device_rng", _old_cuda_rng(state, device)), device)
+            if written_on == gen.device.type and saved_gen.numel() == gen.get_state().numel():
+                gen.set_state(saved_gen)
+            else:  # another device type's generator state cannot be set here (different size and algorithm)
+                gen.manual_seed(resume_seed(state["config"]["seed"], counters))
+                exact, why = False, f"written on {written_on}, resumed on {gen.device.type}: batch and z " \
+                                    "stream reseeded from (seed, counters)"
+            if not device_rng_ok and exact:
+                exact, why = False, f"the checkpoint holds no {device.type} random stream to restore"
             if scaler is not None and state.get("scaler") is not None:
                 scaler.load_state_dict(state["scaler"])
     except Exception as e:
         why = " ".join(f"{type(e).__name__}: {e}".split())[:300]
         raise CheckpointError(f"checkpoint {path} cannot be loaded ({why}); delete it to restart this run from "
                               "the beginning, or use another --out") from None
-    return counters
+    return Resume(counters, exact, why)
 
 
 def load_run_config(run_dir: str | Path) -> Config:

@@ -188,6 +188,36 @@ def sample(
     typer.echo(str(output))
 
 
+@app.command()
+def selftest(
+    device: Annotated[str, typer.Option(help=_choices(CHOICES["device"]))] = Config.device,
+    precision: Annotated[str, typer.Option(help=_choices(CHOICES["precision"]))] = Config.precision,
+    fast: Annotated[bool, typer.Option("--fast/--no-fast", help="channels_last and fused Adam on the checked device.")] = True,
+    compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile G and D on the checked device.")] = False,
+    steps: Annotated[int, typer.Option(help="Training steps per arm (the first is warm-up, not timed).")] = 10,
+    resolution: Annotated[int, typer.Option(help="Image size.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of the shared initial weights and batches.")] = 0,
+    debug: Annotated[bool, typer.Option("--debug")] = False,
+) -> None:
+    """Check this machine's fast path: a few dcgan steps on DEVICE and on the plain CPU path from the same weights
+    and batches; prints images/s for each and their agreement; exits 1 when they disagree."""
+    from ganbench import selftest as st
+    from ganbench.device import pick_device, resolve
+
+    with guarded(debug):
+        if steps < 1:
+            raise ConfigError("--steps must be at least 1")
+        cfg = st.selftest_config(device, precision, fast, compile_, resolution, batch_size, seed)
+        weights, batches = st.inputs(cfg, steps)
+        reference = st.run_arm(cfg, st.reference_settings(cfg), weights, batches)
+        checked = st.run_arm(cfg, resolve(cfg, pick_device(device)), weights, batches)
+        agreement = st.compare(checked, reference)
+    typer.echo(st.report(cfg, steps, checked, reference, agreement))
+    if not agreement.ok:
+        raise typer.Exit(1)
+
+
 # Commands that live beside their subsystems.
 from ganbench.metrics.cli import fid_command  # noqa: E402
 from ganbench.report.cli import report_command  # noqa: E402

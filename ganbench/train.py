@@ -24,6 +24,7 @@ from ganbench.checkpoint import (
     Counters,
     load_checkpoint,
     load_nets,
+    load_resume,
     load_run_config,
     save_checkpoint,
 )
@@ -181,10 +182,15 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
     # The whole uint8 data set lives on the device when it can; batches are drawn there (no DataLoader).
     data = images.to(device) if data_on_device(images.numel(), device) else images
     s = Loop(cfg, device, nets, gen, data, cfg.run_budget.in_images(data.shape[0]), settings, amp, scaler)
+    resumed = None
     if resume and run.checkpoint.is_file():
-        s.c = load_checkpoint(run.checkpoint, nets, gen, device, cfg, scaler)
+        resumed = load_resume(run.checkpoint, nets, gen, device, cfg, scaler)
+        s.c = resumed.counters
     if run.has_records():  # records after this point replace those of the same tick written before the interruption
-        run.append({"kind": "resume", "tick": s.c.tick, "kimg": s.c.img / 1000, "g_steps": s.c.g_steps})
+        # exact: the run continues bit for bit (deterministic device); else statistically, `why` says why
+        run.append({"kind": "resume", "tick": s.c.tick, "kimg": s.c.img / 1000, "g_steps": s.c.g_steps,
+                    "device": device.type, "exact": resumed.exact if resumed else True,
+                    **({"why": resumed.why} if resumed and not resumed.exact else {})})
     real_div = real_diversity(images, device)
     sampler = lambda: make_sampler(cfg, family.impl.generator(nets), device)  # noqa: E731  the fixed eval noise
     # the EMA of G, if kept: the same noise, grids of its own and metrics named `<metric>_ema` beside G's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -55,8 +56,8 @@ def run_local(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, d
     threads = int(opts.cpus_per_trial) if opts.cpus_per_trial else max(1, cpus // slots)
     ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no CUDA state inherited from this one
     gpu_ids = ctx.Queue()
-    for i in range(slots):
-        gpu_ids.put(str(i % gpus) if gpus else None)
+    for gpu in worker_gpus(slots, gpus, os.environ.get("CUDA_VISIBLE_DEVICES")):
+        gpu_ids.put(gpu)
     pool = ProcessPoolExecutor(slots, mp_context=ctx, initializer=_pin_worker, initargs=(gpu_ids,))
     try:
         futures = {pool.submit(run_trial, t, opts.evaluate, threads, "local"): t for t in trials}
@@ -69,6 +70,16 @@ def run_local(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, d
             yield trial, summary
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def worker_gpus(slots: int, gpus: int, parent_visible: str | None) -> list[str | None]:
+    """CUDA_VISIBLE_DEVICES for each of `slots` workers, round-robin over this process's `gpus` visible GPUs.
+    A child reads the variable as a list of physical ids (or UUIDs), so visible ordinal i is written as the
+    parent's i-th entry: a parent with "2,3" gives workers "2" and "3", not "0" and "1"."""
+    if not gpus:
+        return [None] * slots
+    visible = [v.strip() for v in parent_visible.split(",")] if parent_visible else [str(i) for i in range(gpus)]
+    return [visible[i % gpus] for i in range(slots)]
 
 
 def _pin_worker(gpu_ids) -> None:
@@ -95,9 +106,28 @@ def _ray_trial(trial: Trial, evaluate: bool, threads: int) -> dict[str, Any]:
     return run_trial(trial, evaluate, threads, "ray")
 
 
+def ray_task(ray, gpus: float):
+    """The remote function for trials holding `gpus` GPUs each. num_gpus goes to ray.remote itself: only then does
+    Ray make a GPU task's worker single-use (max_calls=1, ray/remote_function.py), so a worker never keeps the
+    GPU it initialised for an earlier trial (Ray issue 29624); given through .options() it would not."""
+    return ray.remote(num_gpus=gpus)(_ray_trial) if gpus else ray.remote(_ray_trial)
+
+
+def trial_for_ray(trial: Trial, gpus: float) -> Trial:
+    """A trial holding no GPU runs on the CPU: with --device auto it would otherwise take GPU 0 where Ray does
+    not account for it (and share it with every other such trial). --device cuda with no GPU is an error."""
+    if gpus or trial.cfg.device == "cpu":
+        return trial
+    if trial.cfg.device != "auto":
+        raise ConfigError(f"{trial.label}: --device {trial.cfg.device} needs a GPU, but --gpus-per-trial is 0; "
+                          "give --gpus-per-trial 1 or use --device auto or cpu")
+    cfg = dataclasses.replace(trial.cfg, device="cpu")
+    return dataclasses.replace(trial, plan=dataclasses.replace(trial.plan, cfg=cfg))
+
+
 def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dict[str, Any]]]:
     """A Ray task per trial, each holding cpus_per_trial CPUs (default 1) and gpus_per_trial GPUs (default 1 where
-    the cluster has GPUs). Joins the cluster at opts.ray_address, or starts a local one sized to this machine
+    the cluster has GPUs; with 0, trials run on the CPU). Joins the cluster at opts.ray_address, or starts a local one sized to this machine
     (and to at least max_concurrent trials) and stops it at the end."""
     ray = _import_ray()
     cpus = opts.cpus_per_trial or 1.0
@@ -120,14 +150,15 @@ def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dic
             raise ConfigError(f"no node of the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs for one trial "
                               f"(cluster: {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs); "
                               "lower --cpus-per-trial / --gpus-per-trial")
-        task = ray.remote(_ray_trial)
+        trials = [trial_for_ray(t, gpus) for t in trials]
+        task = ray_task(ray, gpus)
         threads = max(1, int(cpus))
         limit = opts.max_concurrent or len(trials)
         queue = list(reversed(trials))
         while queue or running:
             while queue and len(running) < limit:
                 trial = queue.pop()
-                options = task.options(num_cpus=cpus, num_gpus=gpus, max_retries=0, name=f"ganbench:{trial.label}")
+                options = task.options(num_cpus=cpus, max_retries=0, name=f"ganbench:{trial.label}")
                 running[options.remote(trial, opts.evaluate, threads)] = trial
             done, _ = ray.wait(list(running), num_returns=1)
             for ref in done:

@@ -1,0 +1,170 @@
+"""`ganbench selftest`: does this machine's fast path compute what the plain CPU path computes, and how fast?
+
+Two arms train the dcgan recipe's G and D for the same few steps:
+  reference  the CPU, fp32, contiguous memory, the plain per-tensor Adam: the path every CPU test checks;
+  checked    the chosen device with the settings a run there would use (ganbench.device.resolve: precision,
+             channels_last, fused/foreach Adam, compile).
+Both start from the same weights (initialised on the CPU from the seed, then copied) and see the same real
+batches and z (drawn on the CPU, then copied), so they differ only in where and how they compute. Agreement, with
+tolerances suited to the checked arm's precision (TOLERANCES):
+  first step  D's and G's loss, and each network's gradient (relative norm of the difference): the same weights
+              and inputs, so this is the forward and backward arithmetic alone;
+  all steps   the largest relative loss difference over the steps: GAN training amplifies rounding differences
+              step by step, so this tolerance is looser.
+Weights after the steps are not compared: Adam divides each gradient by its own running size, so weights whose
+gradient is near zero move by +-lr on a rounding difference (measured on this CPU: channels_last alone moved G's
+first update by 3.5% with the losses equal to 3e-7). The real batches are uniform noise in [-1, 1]: the check is
+about arithmetic, not about learning faces. fp16's loss scaler starts at FP16_SCALE rather than PyTorch's 2**16:
+from 2**16 the first G step's gradients overflow and the scaler skips that step while it calibrates (measured on
+this CPU at 32x32), which is by design but leaves nothing to compare.
+
+Images/s per arm: real images shown to D per second over the steps after the first (warm-up, compilation),
+timed between device synchronisations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import torch
+
+from ganbench import objectives
+from ganbench.config import Config, load_recipe, make_config
+from ganbench.device import DeviceSettings, resolve
+from ganbench.families import gan
+
+# (first-step loss, first-step gradient, loss over all steps) relative tolerances by the checked arm's precision.
+# fp32 differs from the reference in summation order (channels_last, fused kernels) and, on an Ampere or later
+# GPU, in cuDNN's TF32 convolutions (on by default in PyTorch for convolutions; about 1e-3 relative error).
+# bf16 / fp16 keep 8 / 11 significant bits of every activation. Measured on this CPU: see README "GPU and Mac".
+TOLERANCES = {"fp32": (5e-3, 2e-2, 5e-2), "fp16": (2e-2, 1e-1, 1e-1), "bf16": (5e-2, 3e-1, 2e-1)}
+
+FP16_SCALE = 2.0**8  # the selftest's initial fp16 loss scale (training starts at PyTorch's 2**16 and lowers it)
+
+
+@dataclass
+class Arm:
+    """What one arm computed: per-step losses, each network's weight update, its speed and settings."""
+
+    settings: DeviceSettings
+    losses: dict[str, list[float]]  # "loss_d", "loss_g": one value per step
+    grads: dict[str, torch.Tensor]  # "D", "G": the first step's gradients, flattened, on the CPU
+    img_per_s: float | None
+
+
+@dataclass(frozen=True)
+class Agreement:
+    precision: str
+    tolerances: tuple[float, float, float]  # TOLERANCES[precision]
+    first: dict[str, float]  # loss_d, loss_g: first step's relative difference; grad_D, grad_G: ||a - b|| / ||b||
+    drift: dict[str, float]  # loss_d, loss_g: the largest relative difference over all steps
+
+    def checks(self) -> list[tuple[str, float, float]]:
+        """(what, difference, tolerance) for every comparison."""
+        loss_tol, grad_tol, drift_tol = self.tolerances
+        return [*((f"first step {k}", v, grad_tol if k.startswith("grad") else loss_tol) for k, v in self.first.items()),
+                *((f"all steps {k}", v, drift_tol) for k, v in self.drift.items())]
+
+    @property
+    def ok(self) -> bool:
+        return all(v <= tol for _, v, tol in self.checks())
+
+
+def selftest_config(device: str, precision: str = "auto", fast: bool = True, compile: bool = False,
+                    resolution: int = 64, batch_size: int = 64, seed: int = 0) -> Config:
+    return make_config(load_recipe("dcgan"), device=device, precision=precision, fast=fast, compile=compile,
+                       resolution=resolution, batch_size=batch_size, seed=seed, dataset="synthetic")
+
+
+def reference_settings(cfg: Config) -> DeviceSettings:
+    """The plain CPU path: fp32, contiguous, per-tensor Adam, no compile."""
+    plain = dataclasses.replace(cfg, device="cpu", precision="fp32", fast=False, compile=False)
+    return resolve(plain, torch.device("cpu"))
+
+
+def inputs(cfg: Config, steps: int) -> tuple[dict, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]]:
+    """(initial G and D weights, one (real, z for D, z for G) per step), all on the CPU, from cfg.seed."""
+    torch.manual_seed(cfg.seed)
+    nets = gan.build(cfg, torch.device("cpu"), reference_settings(cfg))
+    weights = {k: {n: t.clone() for n, t in nets[k].state_dict().items()} for k in ("G", "D")}
+    gen = torch.Generator().manual_seed(cfg.seed)
+    B, r = cfg.batch_size, cfg.resolution
+    batches = [(torch.rand(B, cfg.channels, r, r, generator=gen) * 2 - 1,
+                torch.randn(B, cfg.latent_dim, 1, 1, generator=gen), torch.randn(B, cfg.latent_dim, 1, 1, generator=gen))
+               for _ in range(steps)]
+    return weights, batches
+
+
+def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list) -> Arm:
+    """Train from `weights` on `batches` with `settings` (one D step, then one G step, per batch)."""
+    device = torch.device(settings.device)
+    nets = gan.build(dataclasses.replace(cfg, compile=settings.compile), device, settings)
+    for k in ("G", "D"):
+        nets[k].load_state_dict(weights[k])  # copies into the existing tensors: their memory format stays
+    obj, amp, scaler = objectives.get(cfg.objective), settings.autocast(), settings.grad_scaler()
+    if scaler is not None:  # fp16: from 2**16, the loss scaler's first steps overflow and are skipped by design
+        scaler = torch.amp.GradScaler(settings.device, init_scale=FP16_SCALE)  # while it calibrates: not comparable
+    mem = settings.torch_memory_format
+    losses: dict[str, list[torch.Tensor]] = {"loss_d": [], "loss_g": []}
+    t0 = None
+    for i, (real, z_d, z_g) in enumerate(batches):
+        if i == 1:  # the first step (allocation, autotuning, compilation) is not timed
+            _sync(device)
+            t0 = time.perf_counter()
+        real = real.to(device).contiguous(memory_format=mem)
+        losses["loss_d"].append(gan.d_step(cfg, nets, obj, real, z_d.to(device), amp, scaler)["loss_d"])
+        if i == 0:  # the D step leaves its (unscaled) gradients in .grad until the next zero_grad
+            grads = {"D": _flat_grad(nets["D"])}
+        losses["loss_g"].append(gan.g_step(cfg, nets, obj, z_g.to(device), amp, scaler)["loss_g"])
+        if i == 0:
+            grads["G"] = _flat_grad(nets["G"])
+    _sync(device)
+    seconds = time.perf_counter() - t0 if t0 is not None else 0.0
+    timed = (len(batches) - 1) * cfg.batch_size
+    return Arm(settings, {k: torch.stack(v).float().cpu().tolist() for k, v in losses.items()}, grads,
+               timed / seconds if seconds > 0 else None)
+
+
+def _flat_grad(net: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.grad.detach().flatten().float().cpu() for p in net.parameters()])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def compare(checked: Arm, reference: Arm) -> Agreement:
+    """Relative differences of the checked arm from the reference, against the checked precision's tolerances."""
+    def rel(a: float, b: float) -> float:
+        return abs(a - b) / max(abs(b), 1e-6)
+
+    first = {k: rel(checked.losses[k][0], v[0]) for k, v in reference.losses.items()}
+    first |= {f"grad_{k}": ((checked.grads[k] - v).norm() / v.norm().clamp_min(1e-12)).item()
+              for k, v in reference.grads.items()}
+    drift = {k: max(rel(a, b) for a, b in zip(checked.losses[k], v, strict=True)) for k, v in reference.losses.items()}
+    precision = checked.settings.precision
+    return Agreement(precision, TOLERANCES[precision], first, drift)
+
+
+def report(cfg: Config, steps: int, checked: Arm, reference: Arm, agreement: Agreement) -> str:
+    """The table `ganbench selftest` prints."""
+    lines = [f"selftest: dcgan G and D, {cfg.resolution}x{cfg.resolution}, batch {cfg.batch_size}, {steps} steps, "
+             f"seed {cfg.seed}",
+             f"{'arm':<10} {'device':<7} {'precision':<10} {'memory':<14} {'adam':<8} {'compile':<8} img/s"]
+    for name, arm in (("reference", reference), ("checked", checked)):
+        s = arm.settings
+        speed = f"{arm.img_per_s:.1f}" if arm.img_per_s else "n/a (one step)"
+        lines.append(f"{name:<10} {s.device:<7} {s.precision:<10} {s.memory_format:<14} {s.optimizer:<8} "
+                     f"{str(s.compile).lower():<8} {speed}")
+    a = agreement
+    lines.append(f"agreement at {a.precision} tolerances (relative differences):")
+    for what, v, tol in a.checks():
+        lines.append(f"  {what:<22} {v:.2e}  (tolerance {tol:g})  {'ok' if v <= tol else 'DISAGREES'}")
+    lines.append("PASS: the checked path agrees with the CPU reference" if a.ok else
+                 "FAIL: the checked path disagrees with the CPU reference")
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""Every device branch PyTorch lets the CPU take (channels_last, fused and foreach Adam, bf16 and fp16 autocast with
+the loss scaler, torch.compile) runs here against the plain CPU path, through the same arms `ganbench selftest`
+uses on a GPU; and the self-test itself: cpu against cpu agrees, a perturbed arm fails."""
+
+import dataclasses
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from ganbench import selftest as st
+from ganbench.cli import app
+from ganbench.device import resolve
+
+CPU = torch.device("cpu")
+SMALL = dict(resolution=16, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    cfg = st.selftest_config("cpu", precision="fp32", **SMALL)
+    weights, batches = st.inputs(cfg, 3)
+    return cfg, weights, batches, st.run_arm(cfg, st.reference_settings(cfg), weights, batches)
+
+
+def test_reference_against_itself_is_exact_and_has_speed(setup):
+    cfg, weights, batches, ref = setup
+    again = st.compare(st.run_arm(cfg, st.reference_settings(cfg), weights, batches), ref)
+    assert again.ok and all(v == 0 for _, v, _ in again.checks()) and len(again.checks()) == 6
+    assert ref.img_per_s > 0 and len(ref.losses["loss_d"]) == 3
+    assert all(g.norm() > 0 for g in ref.grads.values())
+
+
+@pytest.mark.parametrize("branch", ["fused+channels_last", "foreach", "bf16", "fp16"])
+def test_each_device_branch_runs_on_the_cpu_and_agrees_with_the_plain_path(setup, branch, monkeypatch):
+    cfg, weights, batches, ref = setup
+    base = resolve(cfg, CPU)
+    settings = {"fused+channels_last": base,
+                "foreach": dataclasses.replace(base, optimizer="foreach", memory_format="contiguous"),
+                "bf16": dataclasses.replace(base, precision="bf16"),
+                "fp16": dataclasses.replace(base, precision="fp16")}[branch]
+    scaled = []
+    real_step = torch.amp.GradScaler.step
+    monkeypatch.setattr(torch.amp.GradScaler, "step", lambda self, opt, *a, **k: (scaled.append(opt),
+                                                                                   real_step(self, opt, *a, **k))[1])
+    arm = st.run_arm(cfg, settings, weights, batches)
+    agreement = st.compare(arm, ref)
+    assert agreement.ok, agreement
+    assert (len(scaled) == 6) == (branch == "fp16")  # fp16 steps go through the loss scaler, 2 per step
+    if branch not in ("bf16", "fp16"):  # fp32: only summation order differs, far inside the tolerances
+        assert all(v < tol / 100 for _, v, tol in agreement.checks())
+    else:  # lower precision is visibly different arithmetic, and still within its tolerances
+        assert agreement.first["grad_D"] > 1e-4
+
+
+@pytest.mark.slow
+def test_compiled_networks_on_the_cpu_agree_with_the_plain_path(setup):
+    cfg, weights, batches, ref = setup
+    torch._dynamo.reset()
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    arm = st.run_arm(cfg, dataclasses.replace(resolve(cfg, CPU), compile=True), weights, batches)
+    assert counters["stats"]["unique_graphs"] > 0  # compiled graphs ran, not the eager modules
+    assert st.compare(arm, ref).ok
+
+
+def test_a_perturbed_arm_fails(setup):
+    cfg, weights, batches, ref = setup
+    # a 5% error in one activation (LeakyReLU slope 0.21 for 0.2): the first step's gradients show it
+    slope = st.compare(st.run_arm(dataclasses.replace(cfg, leaky_slope=0.21), st.reference_settings(cfg), weights,
+                                  batches), ref)
+    assert not slope.ok and slope.first["grad_D"] > st.TOLERANCES["fp32"][1]
+    # G's learning rate 1.3x: the first step is identical (G's lr acts after it), the later losses drift
+    faster = st.compare(st.run_arm(dataclasses.replace(cfg, lr_g=cfg.lr_g * 1.3), st.reference_settings(cfg),
+                                   weights, batches), ref)
+    assert faster.first["loss_d"] == 0 and faster.first["grad_D"] == 0
+    assert not faster.ok and faster.drift["loss_g"] > st.TOLERANCES["fp32"][2]
+    noisy = {k: {n: t + 1e-3 * torch.randn_like(t) if t.is_floating_point() else t for n, t in w.items()}
+             for k, w in weights.items()}
+    assert not st.compare(st.run_arm(cfg, st.reference_settings(cfg), noisy, batches), ref).ok
+
+
+def test_selftest_command_passes_cpu_against_cpu_and_fails_a_perturbed_arm(monkeypatch):
+    args = ["selftest", "--device", "cpu", "--precision", "fp32", "--resolution", "16", "--batch-size", "16",
+            "--steps", "3"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "PASS" in result.output and "FAIL" not in result.output
+    assert result.output.count(" cpu ") == 2 and "img/s" in result.output
+    real = st.run_arm
+
+    def broken(cfg, settings, weights, batches):  # the checked arm computes something else
+        if settings != st.reference_settings(cfg):
+            cfg = dataclasses.replace(cfg, lr_d=cfg.lr_d * 2)
+        return real(cfg, settings, weights, batches)
+
+    monkeypatch.setattr(st, "run_arm", broken)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "FAIL" in result.output and "DISAGREES" in result.output
+
+
+def test_selftest_rejects_zero_steps():
+    result = CliRunner().invoke(app, ["selftest", "--device", "cpu", "--steps", "0"])
+    assert result.exit_code != 0 and "--steps must be at least 1" in result.output
