@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ganbench import objectives
+from ganbench import objectives, penalties
 from ganbench.config import Config, load_recipe, make_config
 from ganbench.device import DeviceSettings, resolve
 from ganbench.families import gan
@@ -104,6 +104,7 @@ def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list)
     for k in ("G", "D"):
         nets[k].load_state_dict(weights[k])  # copies into the existing tensors: their memory format stays
     obj, amp, scaler = objectives.get(cfg.objective), settings.autocast(), settings.grad_scaler()
+    penalty = penalties.get(cfg.penalty)
     if scaler is not None:  # fp16: from 2**16, the loss scaler's first steps overflow and are skipped by design
         scaler = torch.amp.GradScaler(settings.device, init_scale=FP16_SCALE)  # while it calibrates: not comparable
     mem = settings.torch_memory_format
@@ -114,10 +115,13 @@ def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list)
             _sync(device)
             t0 = time.perf_counter()
         real = real.to(device).contiguous(memory_format=mem)
-        losses["loss_d"].append(gan.d_step(cfg, nets, obj, real, z_d.to(device), amp, scaler)["loss_d"])
+        weight = penalties.lazy_weight(cfg.penalty_weight, cfg.penalty_every, i)
+        losses["loss_d"].append(gan.d_step(cfg, nets, obj, penalty, weight, real, z_d.to(device), amp,
+                                           scaler)["loss_d"])
         if i == 0:  # the D step leaves its (unscaled) gradients in .grad until the next zero_grad
             grads = {"D": _flat_grad(nets["D"])}
-        losses["loss_g"].append(gan.g_step(cfg, nets, obj, z_g.to(device), amp, scaler)["loss_g"])
+        real_g = real if obj.needs_real_in_g else None  # relativistic G losses see D on this batch's reals
+        losses["loss_g"].append(gan.g_step(cfg, nets, obj, z_g.to(device), real_g, amp, scaler)["loss_g"])
         if i == 0:
             grads["G"] = _flat_grad(nets["G"])
     _sync(device)
