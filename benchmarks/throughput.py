@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import statistics
 import sys
@@ -116,7 +117,7 @@ def ganbench_arm(name: str, variant: str, resolution: int, images: torch.Tensor,
     `fast` couples them)."""
     import dataclasses
 
-    from ganbench import objectives
+    from ganbench import objectives, penalties
     from ganbench.config import load_recipe, make_config
     from ganbench.device import resolve
     from ganbench.families.gan import d_step as gan_d_step
@@ -131,7 +132,7 @@ def ganbench_arm(name: str, variant: str, resolution: int, images: torch.Tensor,
     s = resolve(cfg, device)
     s = dataclasses.replace(s, memory_format=memory_format or s.memory_format, optimizer=optimizer or s.optimizer)
     nets = build(cfg, device, s)
-    obj = objectives.get(cfg.objective)
+    obj, penalty = objectives.get(cfg.objective), penalties.get(cfg.penalty)
     gen = torch.Generator().manual_seed(0)
     amp, scaler, mem = s.autocast(), s.grad_scaler(), s.torch_memory_format
 
@@ -139,9 +140,10 @@ def ganbench_arm(name: str, variant: str, resolution: int, images: torch.Tensor,
         for _ in range(cfg.n_critic):
             idx = torch.randint(images.shape[0], (batch,), generator=gen)
             real = images[idx].float().div_(127.5).sub_(1).contiguous(memory_format=mem)
-            gan_d_step(cfg, nets, obj, real, sample_latent(batch, cfg.latent_dim, cfg.latent_dist, device, gen),
-                       amp, scaler)
-        gan_g_step(cfg, nets, obj, sample_latent(batch, cfg.latent_dim, cfg.latent_dist, device, gen), amp, scaler)
+            gan_d_step(cfg, nets, obj, penalty, cfg.penalty_weight, real,
+                       sample_latent(batch, cfg.latent_dim, cfg.latent_dist, device, gen), amp, scaler)
+        gan_g_step(cfg, nets, obj, sample_latent(batch, cfg.latent_dim, cfg.latent_dist, device, gen), None, amp,
+                   scaler)
 
     return Arm(name, variant, resolution, s.precision, batch * cfg.n_critic, iteration, threads=threads,
                settings=s.to_dict() | {"threads": threads or torch.get_num_threads()})
@@ -255,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "celeba"),
                    help="CelebA root (holds img_align_celeba/); the same files feed every arm")
     p.add_argument("--out", default=str(ROOT / "results" / "bench" / "throughput_cpu.json"))
+    p.add_argument("--conditions", default="machine shared with other processes (measured under load)",
+                   help="what else ran on the machine, recorded beside the figures with the load average")
     args = p.parse_args(argv)
+    load_start = os.getloadavg()[0]
     if args.quick:
         args.windows, args.steps, args.warmup = 3, 2, 0
     args.switch_resolutions = [int(r) for r in args.switches.split(",") if r]
@@ -316,8 +321,8 @@ def main(argv: list[str] | None = None) -> int:
               "threads": torch.get_num_threads(), "commit": git_commit(),
               "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "command": " ".join(["benchmarks/throughput.py", *(argv if argv is not None else sys.argv[1:])]),
-              "conditions": "machine shared with other processes (measured under load); ratios within this "
-                            "interleaved run are what count",
+              "conditions": args.conditions + "; ratios within this interleaved run are what count",
+              "load_average_1min": {"start": load_start, "end": os.getloadavg()[0], "cpu_count": os.cpu_count()},
               "batch": args.batch, "windows": args.windows, "steps_per_window_64": args.steps,
               "matmul_peak_flops": {"start": peaks, "end": peaks_after, "n": 2048},
               "compile_first_iteration_s": compile_s, "rows": rows}
@@ -346,7 +351,7 @@ def write_markdown(result: dict, md: Path, png: Path) -> None:
         ax.invert_yaxis()
         ax.set(xlabel="real images / s (median; bars: min-max of windows)", title=f"{res}x{res}, batch {result['batch']}")
         ax.tick_params(axis="y", labelsize=7)
-    fig.suptitle(f"Training throughput, {result['device']}, torch {result['torch']} (under load)", fontsize=9)
+    fig.suptitle(f"Training throughput, {result['device']}, torch {result['torch']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)
@@ -354,7 +359,7 @@ def write_markdown(result: dict, md: Path, png: Path) -> None:
     lines = [f"# Training throughput on {result['device']}", "",
              f"ISA {result['isa']}; torch {result['torch']}, {result['threads']} threads; commit {result['commit']}; "
              f"{result['date']}", f"command: `{result['command']}`", "",
-             f"Conditions: {result['conditions']}. Median of {result['windows']} interleaved windows per arm; "
+             f"Conditions: {result['conditions']}; load average {result['load_average_1min']}. Median of {result['windows']} interleaved windows per arm; "
              f"batch {result['batch']}.", "",
              f"Measured peak (2048x2048 matmul, start / end of run): fp32 {pk['start']['fp32'] / 1e9:.0f} / "
              f"{pk['end']['fp32'] / 1e9:.0f} GFLOP/s, bf16 {pk['start']['bf16'] / 1e9:.0f} / "
