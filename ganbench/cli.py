@@ -65,7 +65,7 @@ def run(
 
     from ganbench import runner
     from ganbench.sweep import plan_runs, trial_state
-    from ganbench.sweep.execute import run_plans
+    from ganbench.sweep.executors import run_plans
 
     with guarded(debug):
         from ganbench.device import NETWORK_DEFAULT_KEYS, pick_device, run_defaults

@@ -13,7 +13,7 @@ from ganbench.config import load_recipe, make_config, variant_names
 from ganbench.data import DataSpec, load_dataset
 from ganbench.io import read_json, read_jsonl
 from ganbench.runner import Plan, execute
-from ganbench.sweep.execute import run_plans
+from ganbench.sweep.executors import run_plans
 from ganbench.train import build, load_sampler, train
 
 TINY = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=256, budget="128img",

@@ -11,7 +11,7 @@ from typing import Any
 
 from ganbench import runner
 from ganbench.io import read_json, write_json
-from ganbench.rundir import RunDir, State, Status, summary_head
+from ganbench.rundir import RunDir, Status, summary_head
 from ganbench.sweep.plan import Trial
 
 _WORKER_CACHE: dict = {}  # per process: decoded data and evaluators, reused by the trials a worker runs
@@ -99,21 +99,3 @@ def lost(trial: Trial, error: BaseException) -> dict[str, Any]:
         return run.write_summary(head, Status.FAILED, error=f"{type(error).__name__}: {error}"[:2000])
     except OSError:  # a full disk, or a folder this machine cannot see: the driver still knows
         return head | {"status": Status.FAILED, "error": f"{type(error).__name__}: {error}"[:2000]}
-
-
-def run_plans(plans, states: dict, evaluate: bool = True, resume: bool = True, show_progress: bool = True,
-              executor: str = "local") -> list[dict[str, Any]]:
-    """Plain runs (`runner.Plan`s or plain Trials) on an executor, one at a time, in order; completed ones are
-    skipped (their summary is read back). Returns one summary per plan."""
-    import sys
-
-    from ganbench.sweep.executors import EXECUTORS, ExecOptions
-
-    trials = [p if isinstance(p, Trial) else Trial(None, "", {}, (), p) for p in plans]
-    done = {t.run_dir for t in trials if states.get(t.run_dir) == State.COMPLETED}
-    for t in trials:
-        if t.run_dir in done:
-            print(f"{t.run_dir}: already completed, skipped", file=sys.stderr)
-    opts = ExecOptions(evaluate=evaluate, max_concurrent=1, show_progress=show_progress, resume=resume)
-    results = {t.run_dir: s for t, s in EXECUTORS[executor]([t for t in trials if t.run_dir not in done], opts)}
-    return [results[t.run_dir] if t.run_dir in results else RunDir(t.run_dir).read_summary() for t in trials]

@@ -11,6 +11,7 @@ from typing import Any
 
 from ganbench.errors import ConfigError
 from ganbench.registry import Registry
+from ganbench.rundir import RunDir, State
 from ganbench.sweep.execute import lost, run_trial
 from ganbench.sweep.plan import Trial
 
@@ -178,3 +179,18 @@ def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dic
 EXECUTORS.register("local", run_local)
 EXECUTORS.register("ray", run_ray)
 
+
+def run_plans(plans, states: dict, evaluate: bool = True, resume: bool = True, show_progress: bool = True,
+              executor: str = "local") -> list[dict[str, Any]]:
+    """Plain runs (`runner.Plan`s or plain Trials) on an executor, one at a time, in order; completed ones are
+    skipped (their summary is read back). Returns one summary per plan."""
+    import sys
+
+    trials = [p if isinstance(p, Trial) else Trial(None, "", {}, (), p) for p in plans]
+    done = {t.run_dir for t in trials if states.get(t.run_dir) == State.COMPLETED}
+    for t in trials:
+        if t.run_dir in done:
+            print(f"{t.run_dir}: already completed, skipped", file=sys.stderr)
+    opts = ExecOptions(evaluate=evaluate, max_concurrent=1, show_progress=show_progress, resume=resume)
+    results = {t.run_dir: s for t, s in EXECUTORS[executor]([t for t in trials if t.run_dir not in done], opts)}
+    return [results[t.run_dir] if t.run_dir in results else RunDir(t.run_dir).read_summary() for t in trials]
