@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 
 CELEBA = Path(__file__).resolve().parents[2] / "shared" / "data" / "celeba"
 
@@ -21,3 +22,20 @@ def celeba_root() -> Path:
     if not (CELEBA / "img_align_celeba").is_dir():
         pytest.skip(f"real CelebA images not present at {CELEBA} (shared data absent)")
     return CELEBA
+
+
+@pytest.fixture(scope="module")
+def images():
+    """The tiny runs' training images: 256 built-in faces at 16x16, uint8 (N, C, H, W)."""
+    from ganbench.data import DataSpec, load_dataset
+
+    return load_dataset(DataSpec("synthetic", resolution=16, max_images=256)).images
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny networks gain nothing from threads, and on shared cores two threads can run 20x slower than one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -27,6 +27,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from tiny import tiny
 from typer.testing import CliRunner
 
 from ganbench import data as data_mod
@@ -40,32 +41,13 @@ from ganbench.io import DiskFull, append_jsonl, atomic_write_bytes, read_json, r
 from ganbench.runner import Plan, execute
 from ganbench.train import COLLAPSE_RATIO, collapse_report, load_checkpoint, train
 
-TINY = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=256, budget="128img",
-            tick_kimg=0.064, device="cpu")
 # The same tiny run on the command line.
 TINY_ARGS = ["--resolution", "16", "--max-images", "256", "--device", "cpu", "--tick", "0.064", "--no-eval",
              "--set", "g_width=8", "--set", "d_width=8", "--set", "batch_size=16", "--set", "latent_dim=8"]
 FUZZ = settings(max_examples=120, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 cli = CliRunner()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from threads, and on shared cores two threads can run 20x slower than one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def images():
-    return load_dataset(DataSpec("synthetic", resolution=16, max_images=256)).images
-
-
-def tiny(variant="dcgan", **kw):
-    return make_config(load_recipe(variant), **(TINY | kw))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def one_line_error(res, *needles: str) -> None:

@@ -4,10 +4,9 @@ sweep workers pinned to the right GPUs, Ray's GPU accounting. Each test emulates
 
 import pytest
 import torch
+from tiny import tiny
 
 from ganbench import checkpoint as ck
-from ganbench.config import load_recipe, make_config
-from ganbench.data import DataSpec, load_dataset
 from ganbench.device import DeviceSettings
 from ganbench.io import read_jsonl
 from ganbench.runner import Plan
@@ -16,18 +15,7 @@ from ganbench.sweep.plan import Trial
 from ganbench.train import build, train
 
 CPU = torch.device("cpu")
-TINY = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=256, budget="128img",
-            tick_kimg=0.064, device="cpu")
 CUDA_GEN_STATE = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator's state: seed and offset (16 bytes)
-
-
-@pytest.fixture(scope="module")
-def images():
-    return load_dataset(DataSpec("synthetic", resolution=16, max_images=256)).images
-
-
-def tiny(variant="dcgan", **kw):
-    return make_config(load_recipe(variant), **(TINY | kw))
 
 
 def settings(optimizer: str) -> DeviceSettings:

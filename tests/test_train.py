@@ -5,28 +5,16 @@ import math
 
 import pytest
 import torch
+from tiny import tiny
 from typer.testing import CliRunner
 
 from ganbench import objectives
 from ganbench.cli import app
-from ganbench.config import load_recipe, make_config, variant_names
-from ganbench.data import DataSpec, load_dataset
+from ganbench.config import variant_names
 from ganbench.io import read_json, read_jsonl
 from ganbench.runner import Plan, execute
 from ganbench.sweep.executors import run_plans
 from ganbench.train import build, load_sampler, train
-
-TINY = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=256, budget="128img",
-            tick_kimg=0.064, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def images():
-    return load_dataset(DataSpec("synthetic", resolution=16, max_images=256)).images
-
-
-def tiny(variant="dcgan", **kw):
-    return make_config(load_recipe(variant), **(TINY | kw))
 
 
 @pytest.mark.parametrize("name", objectives.OBJECTIVES.names())

@@ -11,13 +11,13 @@ from typer.testing import CliRunner
 from ganbench import objectives, penalties
 from ganbench.cli import app
 from ganbench.config import load_recipe, make_config, migrate
-from ganbench.data import DataSpec, load_dataset
 from ganbench.families import gan
 from ganbench.io import read_jsonl, write_json
 from ganbench.metrics import names
 from ganbench.runner import Plan, existing_state
 from ganbench.train import build, load_sampler, train
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=256, tick_kimg=0.16,
             device="cpu", precision="fp32")
 
@@ -44,19 +44,6 @@ MAIN_WGAN_GP_TICKS = [
      "d_real": 0.20495450496673584, "d_fake": -0.10067582130432129},
     {"loss_d": -0.00805732887238264, "loss_g": 0.15094013512134552, "penalty": 0.044768087565898895,
      "d_real": 0.3202206790447235, "d_fake": -0.13551752269268036}]
-
-
-@pytest.fixture(scope="module")
-def images():
-    return load_dataset(DataSpec("synthetic", resolution=16, max_images=256)).images
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny(variant="dcgan", **kw):
