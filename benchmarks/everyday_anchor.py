@@ -5,7 +5,8 @@ with the study's protocol.
 
 The loop is benchmarks/throughput.py's EverydayLoop (the PyTorch examples dcgan/main.py: ImageFolder + DataLoader
 with 2 workers decoding JPEGs, Sigmoid + BCELoss, fp32, the example's layers at 32x32, which are ganbench's
-backbone), with two changes so that only the training loop differs from the study's dcgan runs:
+backbone, at the study's widths via the example's --ngf/--ndf), with two changes so that only the training loop
+differs from the study's dcgan runs:
   - the images: CelebA's official training ids only, centre crop 160 then resize (the study's preprocessing;
     torchvision's antialiased bilinear resize where ganbench uses bicubic), instead of Resize + CenterCrop of all files;
   - samples for evaluation come from G in eval mode (running BatchNorm statistics) and the study's fixed noise,
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     for seed in [int(s) for s in args.seeds.split(",")]:
         loop = EverydayLoop(cfg.resolution, str(Path(cfg.data)), cfg.batch_size, args.workers, transform,
-                            is_train_id, seed=seed)
+                            is_train_id, seed=seed, ngf=cfg.g_width, ndf=cfg.d_width)
         loop.begin()
         t0 = time.perf_counter()
         steps = 0
@@ -107,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                   "kimg": loop.images / 1000, "steps": steps, "img_per_s": loop.images / trained,
                   "train_images": len(loop.dataset), "final": metrics, "metric_protocol": evaluator.protocol,
                   "loop": "PyTorch examples dcgan/main.py (benchmarks/throughput.py EverydayLoop), fp32, "
-                          f"DataLoader {args.workers} workers, crop {crop} then resize {cfg.resolution}",
+                          f"DataLoader {args.workers} workers, crop {crop} then resize {cfg.resolution}, "
+                          f"ngf {cfg.g_width}, ndf {cfg.d_width}",
                   "device": "cpu", "threads": torch.get_num_threads(), "torch": torch.__version__,
                   "commit": commit, "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                   "command": " ".join(["benchmarks/everyday_anchor.py", *(argv or sys.argv[1:])])}

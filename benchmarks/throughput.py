@@ -154,10 +154,11 @@ class EverydayLoop:
     epoch, Sigmoid + BCELoss, fp32, eager, per-tensor Adam; the G step reuses the D step's fake batch.
 
     `transform` defaults to the example's (Resize then CenterCrop); `is_valid_file` selects files (the anchor run
-    keeps CelebA's training ids). `iteration()` is one D step and one G step on one batch."""
+    keeps CelebA's training ids); ngf / ndf are the example's options of the same names (widths, default 64).
+    `iteration()` is one D step and one G step on one batch."""
 
     def __init__(self, resolution: int, data: str, batch: int, workers: int, transform=None, is_valid_file=None,
-                 seed: int = 0):
+                 seed: int = 0, ngf: int = 64, ndf: int = 64):
         import torchvision.datasets as dset
         import torchvision.transforms as T
 
@@ -169,8 +170,8 @@ class EverydayLoop:
         self.loader = torch.utils.data.DataLoader(self.dataset, batch_size=batch, shuffle=True,
                                                   num_workers=workers, drop_last=True)
         torch.manual_seed(seed)
-        self.netG = Generator(resolution)
-        self.netD = nn.Sequential(Discriminator(resolution), nn.Sigmoid())
+        self.netG = Generator(resolution, width=ngf)
+        self.netD = nn.Sequential(Discriminator(resolution, width=ndf), nn.Sigmoid())
         self.criterion = nn.BCELoss()
         self.optD = torch.optim.Adam(self.netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.optG = torch.optim.Adam(self.netG.parameters(), lr=2e-4, betas=(0.5, 0.999))

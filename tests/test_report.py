@@ -565,3 +565,22 @@ def test_report_on_results_of_a_real_run(tmp_path):
     assert "no FID evaluations in any run" in text  # evaluation was off: the report says so instead of crashing
     for name in ("losses.png", "d_outputs.png", "throughput.png", "samples.png", "real.png", "report.html"):
         assert (report / name).stat().st_size > 1000, name
+
+
+def test_summary_table_shows_the_end_count_and_the_curve_best_not_the_curve_counts_final():
+    """Runs with cheap curve points carry fid100 beside fid1000: the per-variant table shows each metric at the
+    largest count (fid1000, kid1000, fidinf1000) and the curve FID's best along the way, not fid100's final value;
+    runs with one count keep their final and best columns."""
+    import pandas as pd
+
+    from ganbench.report.tables import summary_metric_columns
+
+    cols = ["fid100_final", "fid100_best", "fid1000_final", "fid1000_best", "kid100_final", "kid1000_final",
+            "kid1000_lo_final", "fidinf1000_final", "precision1000_final"]
+    frame = pd.DataFrame([dict.fromkeys(cols, 1.0)])
+    shown = summary_metric_columns(frame, "fid100")
+    assert shown[-1] == "fid100_best"
+    assert set(shown) == {"fid1000_final", "kid1000_final", "fidinf1000_final", "precision1000_final", "fid100_best"}
+    single = pd.DataFrame([dict.fromkeys(["fid500_final", "fid500_best", "kid500_final"], 1.0)])
+    assert summary_metric_columns(single, "fid500") == ["fid500_final", "kid500_final", "fid500_best"]
+    assert summary_metric_columns(single, None) == ["fid500_final", "kid500_final"]

@@ -84,7 +84,7 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     # ---- pages
     report.warnings = list(dict.fromkeys(report.warnings))  # once each, first-seen order
     summary_blocks: list = [Heading("Results by variant"), Bullets(proto)]
-    for caption, head, rows in tables.summary_tables(summary, results):
+    for caption, head, rows in tables.summary_tables(summary, results, fid_key):
         summary_blocks += [Heading(caption, 3), Table(head, rows)]
     summary_blocks.append(Bullets(protocol.method_lines(summary, results)))
     if any(r.trial for r in runs):  # a sweep: best setting per variant, and FID's spread over the settings

@@ -224,11 +224,27 @@ def column_title(col: str) -> str:
     return f"{title} ({better})" if better else title
 
 
-def summary_tables(summary: Summary, results: pd.DataFrame) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) of the per-variant tables, quality then cost, shared by the Markdown and HTML pages."""
+def summary_metric_columns(results: pd.DataFrame, curve_key: str | None = None) -> list[str]:
+    """The metric columns of the per-variant quality table: each metric at the largest sample count the runs
+    have (runs evaluated with cheap curve points also carry e.g. fid100 beside fid1000: the curve count stays in
+    the per-run table and the curves), then the best value along the way of `curve_key` (the FID of the curves)."""
+    values = [c for c in aggregated_columns(results) if c not in COUNTERS and names.is_value(c.rsplit("_", 1)[0])]
+    largest: dict[tuple[str, str], int] = {}
+    for c in values:
+        m = names.parse(c.rsplit("_", 1)[0])
+        largest[(m.base, m.g)] = max(largest.get((m.base, m.g), 0), m.n)
+    keep = [c for c in values if c.endswith("_final")
+            and (m := names.parse(c.removesuffix("_final"))).n == largest[(m.base, m.g)]]
+    best = f"{curve_key}_best" if curve_key else None
+    return keep + ([best] if best in values else [])
+
+
+def summary_tables(summary: Summary, results: pd.DataFrame, curve_key: str | None = None
+                   ) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) of the per-variant tables, quality then cost, shared by the Markdown and HTML pages.
+    Quality: the columns of `summary_metric_columns` (the curve FID's best along the way from `curve_key`)."""
     frame = summary.frame
-    shown = [c for c in aggregated_columns(results) if c in COUNTERS or names.is_value(c.rsplit("_", 1)[0])]
-    metrics = [c for c in shown if c not in COUNTERS]
+    metrics = summary_metric_columns(results, curve_key)
     no_fid = not metrics
 
     def cell(r, col: str, marked: list[bool]) -> str:
