@@ -72,6 +72,8 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=5, help="interleaved extractor windows (median reported)")
     ap.add_argument("--window-images", type=int, default=64, help="images per extractor window (one batch)")
     ap.add_argument("--out", default=str(REPO / "results" / "bench"), help="folder for fid_speed_<device>.json")
+    ap.add_argument("--conditions", default="machine shared with other processes (measured under load)",
+                    help="what else ran on the machine, recorded beside the figures with the load average")
     args = ap.parse_args()
 
     import torch_fidelity
@@ -240,7 +242,7 @@ def main() -> None:
                  "statistics from torch-fidelity's own cache).",
     }
     out = Path(args.out) / f"fid_speed_{device.type}.json"
-    result["conditions"] = "machine shared with other processes (measured under load); ratios within this run count"
+    result["conditions"] = f"{args.conditions}; ratios within this run count"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     x, sec = result["extractor_side_by_side"], result["seconds"]
