@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny import tiny
 from torch.testing import assert_close
 
 from ganbench import objectives
@@ -127,3 +128,42 @@ def test_generator_loss_passes_real_logits_only_where_needed():
     assert_close(rp.generator_loss(fake, real), rp.g_loss(fake, real))
     with pytest.raises(ValueError, match="relativistic"):
         rp.generator_loss(fake)
+
+
+@pytest.mark.parametrize("variant,precision", [("dcgan", "fp32"), ("dcgan", "bf16"), ("wgan-gp", "fp32"),
+                                               ("rpgan", "fp32")])
+def test_g_step_with_d_frozen_gives_g_the_same_gradient_and_leaves_d_alone(variant, precision):
+    """The G step backpropagates through D with D's parameters frozen (no weight gradients computed for D): G's
+    gradient is bit-identical to the one computed with D's parameters requiring gradients, D gets no gradient
+    from the step, and D's parameters require gradients again afterwards (so D's own step still trains it)."""
+    import copy
+
+    from ganbench import objectives
+    from ganbench.device import resolve
+    from ganbench.families.gan import g_step
+    from ganbench.train import build
+
+    cfg = tiny(variant, precision=precision, fast=False)
+    s = resolve(cfg, torch.device("cpu"))
+    torch.manual_seed(0)
+    nets = build(cfg, torch.device("cpu"), s)
+    obj = objectives.get(cfg.objective)
+    z, real = torch.randn(8, cfg.latent_dim, generator=torch.Generator().manual_seed(1)), torch.rand(8, 3, 16, 16) * 2 - 1
+    real = real if obj.needs_real_in_g else None
+    ref = copy.deepcopy(nets)
+    with s.autocast():  # the reference: D's parameters require gradients, as before the change
+        real_logits = None
+        if real is not None:
+            with torch.no_grad():
+                real_logits = ref["D"](real).float()
+        ref_loss = obj.generator_loss(ref["D"](ref["G"](z)).float(), real_logits)
+    ref_loss.backward()
+    for p in nets["D"].parameters():
+        p.grad = None
+    out = g_step(cfg, nets, obj, z, real, s.autocast(), None)
+    assert torch.equal(out["loss_g"], ref_loss.detach())
+    for (name, p), q in zip(nets["G"].named_parameters(), ref["G"].parameters(), strict=True):
+        assert torch.equal(p.grad, q.grad), name
+    assert all(p.grad is None for p in nets["D"].parameters())  # nothing computed for D ...
+    assert any(q.grad is not None and q.grad.abs().sum() > 0 for q in ref["D"].parameters())  # ... unlike before
+    assert all(p.requires_grad for p in nets["D"].parameters())

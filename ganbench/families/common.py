@@ -4,6 +4,9 @@ settings: memory format, optimiser implementation, autocast, are `ganbench.devic
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from ganbench.models import sample_latent
@@ -32,6 +35,21 @@ def backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> Non
     else:
         loss.backward()
         opt.step()
+
+
+@contextmanager
+def frozen(net: torch.nn.Module) -> Iterator[None]:
+    """`net`'s parameters need no gradient inside: a G step backpropagates through D to G's weights only, so
+    D's weight gradients (which that step would throw away) are never computed. The gradient reaching G is the
+    same (tested bit for bit); afterwards each parameter is as it was."""
+    params = [p for p in net.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 def latent_sampler(cfg, G: torch.nn.Module, device: torch.device, seed: int):

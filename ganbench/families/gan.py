@@ -15,7 +15,7 @@ import torch
 
 from ganbench import objectives, penalties
 from ganbench.ema import EMA as EMAverage
-from ganbench.families.common import EMA, backward_step, latent_sampler, optimizer
+from ganbench.families.common import EMA, backward_step, frozen, latent_sampler, optimizer
 from ganbench.models import Discriminator, Generator
 from ganbench.penalties import clip_weights_, lazy_weight
 
@@ -71,14 +71,14 @@ def d_step(cfg, nets, obj, penalty, weight, real, z, amp, scaler) -> dict[str, t
 def g_step(cfg, nets, obj, z, real, amp, scaler) -> dict[str, torch.Tensor]:
     """One G step; `real` is a real batch for a relativistic objective, else None."""
     G, D = nets["G"], nets["D"]
-    with amp:
-        real_logits = None
-        if real is not None:
-            with torch.no_grad():
-                real_logits = D(real).float()
-        loss = obj.generator_loss(D(G(z)).float(), real_logits)
-    # D's parameters get gradients here too; they are cleared by D's next zero_grad and never applied
-    backward_step(loss, nets["opt_g"], scaler)
+    with frozen(D):  # the loss backpropagates through D to G; D's own weight gradients are not computed
+        with amp:
+            real_logits = None
+            if real is not None:
+                with torch.no_grad():
+                    real_logits = D(real).float()
+            loss = obj.generator_loss(D(G(z)).float(), real_logits)
+        backward_step(loss, nets["opt_g"], scaler)
     return {"loss_g": loss.detach()}
 
 
