@@ -235,9 +235,8 @@ def build_arms(args, resolution: int, images: torch.Tensor) -> list[Arm]:
         arms.append(ganbench_arm("+bf16 only", "dcgan", resolution, images, b, precision="bf16", fast=False))
     arms.append(ganbench_arm("best (default)", "dcgan", resolution, images, b))
     arms.append(ganbench_arm("best, 1 thread", "dcgan", resolution, images, b, threads=1))
-    if resolution in args.switch_resolutions:
-        if args.compile:
-            arms.append(ganbench_arm("best + compile", "dcgan", resolution, images, b, compile=True))
+    if args.compile:  # at every resolution asked for, whatever --switches says
+        arms.append(ganbench_arm("best + compile", "dcgan", resolution, images, b, compile=True))
     arms.append(ganbench_arm("best (default)", "wgan-gp", resolution, images, b))
     return arms
 
