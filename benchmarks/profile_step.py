@@ -12,17 +12,14 @@ DataLoader workers, Python). The everyday loop's decoding runs in worker process
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import ROOT, EverydayLoop, ganbench_arm, isa  # noqa: E402
+from throughput import ROOT, EverydayLoop, ganbench_arm, provenance  # noqa: E402
 
 # operator name (aten::...) -> kind; the first matching fragment wins
 KINDS = [
@@ -80,9 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no CelebA images under {args.data} (pass --data)", file=sys.stderr)
         return 2
     from ganbench.data import DataSpec, load_dataset
-    from ganbench.device import device_name
-    from ganbench.runner import git_commit
-
     images = load_dataset(DataSpec("celeba", root=args.data, resolution=args.resolution)).images
     everyday = EverydayLoop(args.resolution, args.data, args.batch, workers=2)
     everyday.begin()
@@ -95,12 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     load_start = os.getloadavg()[0]
     results = {name: profile(fn, args.steps) for name, fn in arms.items()}
     everyday.end()
-    result = {"device": device_name(torch.device("cpu")), "isa": isa(), "torch": torch.__version__,
-              "threads": torch.get_num_threads(), "commit": git_commit(),
-              "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-              "command": " ".join(["benchmarks/profile_step.py", *(argv if argv is not None else sys.argv[1:])]),
-              "conditions": args.conditions,
-              "load_average_1min": {"start": load_start, "end": os.getloadavg()[0], "cpu_count": os.cpu_count()},
+    result = {**provenance("benchmarks/profile_step.py", argv, load_start, args.conditions),
               "resolution": args.resolution, "batch": args.batch, "steps": args.steps, "arms": results}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

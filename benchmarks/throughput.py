@@ -57,6 +57,19 @@ def _time(fn: Callable) -> float:
     return time.perf_counter() - t0
 
 
+def provenance(script: str, argv: list[str] | None, load_start: float, conditions: str) -> dict:
+    """What every CPU benchmark file records beside its figures: device, ISA, torch, threads, commit, date, the
+    command, the conditions and the 1-minute load average at its start and end."""
+    from ganbench.device import device_name
+    from ganbench.runner import git_commit
+
+    return {"device": device_name(torch.device("cpu")), "isa": isa(), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "commit": git_commit(),
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "command": " ".join([script, *(argv if argv is not None else sys.argv[1:])]), "conditions": conditions,
+            "load_average_1min": {"start": load_start, "end": os.getloadavg()[0], "cpu_count": os.cpu_count()}}
+
+
 def isa() -> str:
     from ganbench.device import cpu_flags
 
@@ -266,7 +279,6 @@ def main(argv: list[str] | None = None) -> int:
     args.switch_resolutions = [int(r) for r in args.switches.split(",") if r]
 
     from ganbench.data import DataSpec, load_dataset
-    from ganbench.runner import git_commit
 
     if not (Path(args.data) / "img_align_celeba").is_dir():
         print(f"error: no CelebA images under {args.data} (pass --data)", file=sys.stderr)
@@ -315,14 +327,9 @@ def main(argv: list[str] | None = None) -> int:
                      "utilisation": a.flops_per_img * med / peak if a.flops_per_img else None,
                      "first_iteration_s": a.first_iter_s, "settings": a.settings})
     cpu = platform.processor() or platform.machine()
-    from ganbench.device import device_name
 
-    result = {"device": device_name(torch.device("cpu")), "isa": isa(), "cpu": cpu, "torch": torch.__version__,
-              "threads": torch.get_num_threads(), "commit": git_commit(),
-              "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-              "command": " ".join(["benchmarks/throughput.py", *(argv if argv is not None else sys.argv[1:])]),
-              "conditions": args.conditions + "; ratios within this interleaved run are what count",
-              "load_average_1min": {"start": load_start, "end": os.getloadavg()[0], "cpu_count": os.cpu_count()},
+    result = {**provenance("benchmarks/throughput.py", argv, load_start,
+                           args.conditions + "; ratios within this interleaved run are what count"), "cpu": cpu,
               "batch": args.batch, "windows": args.windows, "steps_per_window_64": args.steps,
               "matmul_peak_flops": {"start": peaks, "end": peaks_after, "n": 2048},
               "compile_first_iteration_s": compile_s, "rows": rows}
