@@ -221,11 +221,13 @@ def selftest(
 # Commands that live beside their subsystems.
 from ganbench.metrics.cli import fid_command  # noqa: E402
 from ganbench.report.cli import report_command  # noqa: E402
+from ganbench.study.command import study_command  # noqa: E402
 from ganbench.sweep.command import sweep_command  # noqa: E402
 
 app.command("fid")(fid_command)
 app.command("report")(report_command)
 app.command("sweep")(sweep_command)
+app.command("study")(study_command)
 
 
 def main() -> None:  # pragma: no cover

@@ -322,16 +322,72 @@ def _celeba_official_part(image_id: int) -> str:
     return "0" if image_id <= CELEBA_LAST_TRAIN_ID else ("1" if image_id <= CELEBA_LAST_VAL_ID else "2")
 
 
+# CIFAR-10 and MNIST have an official train and test split only. A selection split that no model trains on is
+# held out of the official train split: every VAL_EVERY-th image of each class (500 per class for CIFAR-10), so
+# `train` is the official train split without them, `val` those images, `test` (= `heldout`) the official test
+# split, `all` train + val + test.
+VAL_EVERY = 10
+
+
+def _held_out(index: int) -> bool:
+    """Whether the index-th image of a class (in the source's order) belongs to `val`, not `train`."""
+    return index % VAL_EVERY == VAL_EVERY - 1
+
+
+VAL_RULE = (f"val: every {VAL_EVERY}th image of each class of the official train split (index % {VAL_EVERY} = "
+            f"{VAL_EVERY - 1} in the source's order), held out of train; test: the official test split")
+
+
+def _load_cifar10(spec: DataSpec) -> ImageSet:
+    """torchvision's CIFAR-10 files, or the same images as class folders: <root>/{train,test}/<class>/*.png|jpg
+    (the layout of the common image-file copies; which file format was used is recorded: JPEG copies are not the
+    original pixels, so their FIDs are close to, not equal to, published CIFAR-10 FIDs)."""
+    root = _existing_dir(spec.root, spec.name)
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        return _load_class_folders(spec, root)
+    return _load_torchvision(spec)
+
+
+def _load_class_folders(spec: DataSpec, root: Path) -> ImageSet:
+    """Class folders under train/ and test/. Order: round robin over the classes (the first image of every class,
+    then the second, ...), so the first N images, which the evaluator takes as its reference, hold every class
+    equally."""
+    if spec.split not in SPLITS:
+        raise DataError(f"unknown split '{spec.split}'. Valid choices: {', '.join(SPLITS)}.")
+    parts = {"train": ("train",), "val": ("train",), "test": ("test",), "heldout": ("test",),
+             "all": ("train", "test")}[spec.split]
+    files: list[Path] = []
+    for part in parts:
+        classes = sorted(d for d in (root / part).iterdir() if d.is_dir())
+        if not classes:
+            raise DataError(f"'{root / part}' holds no class folders (expected {part}/<class>/*.png or .jpg)")
+        per_class = [sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) for d in classes]
+        if part == "train" and spec.split in ("train", "val"):
+            keep_val = spec.split == "val"
+            per_class = [[p for i, p in enumerate(fs) if _held_out(i) == keep_val] for fs in per_class]
+        longest = max((len(fs) for fs in per_class), default=0)
+        files += [fs[i] for i in range(longest) for fs in per_class if i < len(fs)]
+    if not files:
+        raise DataError(f"no images of split '{spec.split}' under '{root}'")
+    suffixes = sorted({p.suffix.lower() for p in files})
+    extra = {"split": f"{spec.split} ({VAL_RULE})", "layout": "class folders, round-robin order",
+             "file_format": ", ".join(suffixes)}
+    if ".jpg" in suffixes or ".jpeg" in suffixes:
+        extra["note"] = "JPEG copies: FIDs are close to, not equal to, those of the original (lossless) images"
+    return _image_files(spec, files, spec.crop, extra)
+
+
 def _load_torchvision(spec: DataSpec) -> ImageSet:
     root = _existing_dir(spec.root, spec.name)
     import torchvision
 
     cls = {"cifar10": torchvision.datasets.CIFAR10, "mnist": torchvision.datasets.MNIST}[spec.name]
-    if spec.split not in ("train", "test", "heldout"):
-        raise DataError(f"{spec.name} has splits 'train' and 'test' ('heldout' = test)")
+    if spec.split not in ("train", "val", "test", "heldout"):
+        raise DataError(f"{spec.name} has splits 'train', 'val' (held out of the official train split) and "
+                        "'test' ('heldout' = test)")
     spec = replace(spec, split="test") if spec.split == "heldout" else spec
     try:
-        ds = cls(str(root), train=spec.split == "train", download=False)
+        ds = cls(str(root), train=spec.split in ("train", "val"), download=False)
     except RuntimeError as e:
         raise DataError(f"{spec.name} files not found under '{root}' ({e}). ganbench never downloads: place "
                         f"torchvision's {spec.name} files there first.") from None
@@ -340,6 +396,14 @@ def _load_torchvision(spec: DataSpec) -> ImageSet:
         from PIL import Image
 
         data = ds.data if isinstance(ds.data, np.ndarray) else ds.data.numpy()
+        if spec.split in ("train", "val"):  # the held-out val images, counted per class in file order
+            labels = np.asarray(ds.targets)
+            seen: dict[int, int] = {}
+            index = np.empty(len(labels), dtype=np.int64)
+            for i, y in enumerate(labels.tolist()):
+                index[i] = seen.get(y, 0)
+                seen[y] = index[i] + 1
+            data = data[np.array([_held_out(int(i)) == (spec.split == "val") for i in index])]
         if spec.max_images > 0:
             data = data[: spec.max_images]
         out = []
@@ -350,16 +414,16 @@ def _load_torchvision(spec: DataSpec) -> ImageSet:
             out.append(np.asarray(im))
         protocol = {"dataset": spec.name, "root": str(root.resolve()), "split": spec.split,
                     "resolution": spec.resolution, "channels": spec.channels, "crop": None,
-                    "resize": "PIL bicubic", "count": len(out), "skipped": 0}
+                    "resize": "PIL bicubic", "count": len(out), "skipped": 0, "split_rule": VAL_RULE}
         return ImageSet(torch.from_numpy(_to_channels(np.stack(out), spec.channels)), protocol)
 
-    parts = {"dataset": spec.name, "v": LOADER_VERSION, "root": str(root.resolve()), "split": spec.split,
-             "n": spec.max_images, "resolution": spec.resolution, "channels": spec.channels}
+    parts = {"dataset": spec.name, "v": LOADER_VERSION, "val": VAL_RULE, "root": str(root.resolve()),
+             "split": spec.split, "n": spec.max_images, "resolution": spec.resolution, "channels": spec.channels}
     return _cached(parts, build)
 
 
 DATASETS.register("synthetic", _load_synthetic)
 DATASETS.register("celeba", _load_celeba)
 DATASETS.register("folder", _load_folder)
-DATASETS.register("cifar10", _load_torchvision)
+DATASETS.register("cifar10", _load_cifar10)
 DATASETS.register("mnist", _load_torchvision)

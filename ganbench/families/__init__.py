@@ -40,6 +40,7 @@ class Family:
     adversarial: bool  # has a discriminator and an objective (cfg.objective acts)
     hyperparameters: tuple[str, ...]  # those of HYPERPARAMETERS that act on it
     module: str  # the implementation, imported on use
+    reference: str = ""  # for a family with nothing trained: "floor" (random noise) or "ceiling" (real images)
 
     @property
     def impl(self) -> ModuleType:
@@ -65,7 +66,9 @@ GAN = FAMILIES.register("gan", Family("gan", "G against D under an objective and
 VAE = FAMILIES.register("vae", Family("vae", "variational autoencoder, decoder = G", True, False,
                                       (*_COMMON, "kl_weight"), "ganbench.families.vae"))
 RANDOM = FAMILIES.register("random", Family("random", "uniform pixel noise: the floor every metric is read against",
-                                            False, False, (), "ganbench.families.noise"))
+                                            False, False, (), "ganbench.families.noise", reference="floor"))
+REAL = FAMILIES.register("real", Family("real", "real training images: the real-vs-real line, the end of the scale",
+                                        False, False, (), "ganbench.families.real", reference="ceiling"))
 
 
 def get(name: str) -> Family:
@@ -83,5 +86,16 @@ def adversarial(name: str) -> bool:
 
 
 def is_baseline(name: str) -> bool:
-    """A known family with nothing trained: a floor to read the others against, not a contender."""
+    """A known family with nothing trained: a line to read the others against (the random floor, the real-vs-real
+    ceiling), not a contender."""
     return name in FAMILIES and not FAMILIES[name].trains
+
+
+def is_floor(name: str) -> bool:
+    """The random baseline: where the scale starts."""
+    return name in FAMILIES and FAMILIES[name].reference == "floor"
+
+
+def is_ceiling(name: str) -> bool:
+    """The real-vs-real line: where the scale ends (a perfect model of the training data)."""
+    return name in FAMILIES and FAMILIES[name].reference == "ceiling"

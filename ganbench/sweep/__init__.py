@@ -6,7 +6,8 @@ A sweep file is TOML (examples in benchmarks/sweeps/, the format in benchmarks/R
                     max_concurrent
     [data]          dataset, data, resolution, channels, crop, max_images
     [settings]      any other config field, the same for every trial (tick_kimg, eval_samples, g_width, ...)
-    [search]        mode = "grid" | "random"; trials and seed (random); include_recipe
+    [search]        mode = "grid" | "random" | "lhs" (random search as a Latin hypercube: every range covered);
+                    trials and seed (random, lhs); include_recipe
     [search.space]  hyperparameter = a list of values (grid; in random mode, a uniform choice), or for random
                     search one distribution: {choice = [..]}, {uniform = [lo, hi]}, {log_uniform = [lo, hi]},
                     {int_uniform = [lo, hi]}

@@ -14,29 +14,47 @@ from ganbench.config import FIELDS
 from ganbench.sweep.spec import Sweep
 
 
-def _draw(key: str, dist: tuple[str, list], rng: random.Random) -> Any:
+def _draw(key: str, dist: tuple[str, list], rng: random.Random, u: float | None = None) -> Any:
+    """One value of `key` from its distribution: a fresh draw, or the value at quantile `u` in [0, 1) (the
+    inverse of the distribution function; a Latin hypercube passes one u per stratum)."""
     kind, args = dist
+    u = rng.random() if u is None else u
     if kind == "choice":
-        return rng.choice(args)
+        return args[min(int(u * len(args)), len(args) - 1)]
     if kind == "int_uniform":
-        return rng.randint(args[0], args[1])
+        return args[0] + min(int(u * (args[1] - args[0] + 1)), args[1] - args[0])
     lo, hi = args
-    x = math.exp(rng.uniform(math.log(lo), math.log(hi))) if kind == "log_uniform" else rng.uniform(lo, hi)
+    x = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))) if kind == "log_uniform" else lo + u * (hi - lo)
     if FIELDS[key].type == "int":
         return int(round(x))
     return float(f"{x:.3g}")  # three significant digits: readable configs and tags, and nothing lost in practice
 
 
+def _latin_hypercube(space: dict[str, tuple[str, list]], k: int, rng: random.Random) -> list[dict[str, Any]]:
+    """k points such that every dimension's k equal-probability strata hold one point each (McKay et al. 1979):
+    with a handful of draws, every range is covered (a choice of two values gets each about k/2 times), where k
+    independent draws may all fall in one corner. Strata are paired across dimensions at random."""
+    columns = {}
+    for key, dist in space.items():
+        strata = list(range(k))
+        rng.shuffle(strata)
+        columns[key] = [_draw(key, dist, rng, (s + rng.random()) / k) for s in strata]
+    return [{key: columns[key][i] for key in space} for i in range(k)]
+
+
 def search_points(sweep: Sweep) -> list[dict[str, Any]]:
     """The settings searched, before projection onto each variant, in a fixed order.
 
-    Random search draws from `random.Random(search_seed)`, the same draws for every variant, so variants are
-    compared on the same settings and a re-run of the sweep finds the same trials.
+    Random search (mode "random": independent draws; "lhs": a Latin hypercube of them) draws from
+    `random.Random(search_seed)`, the same draws for every variant, so variants are compared on the same settings
+    and a re-run of the sweep finds the same trials.
     """
     points: list[dict[str, Any]] = []
     if sweep.space and sweep.mode == "grid":
         keys = list(sweep.space)
         points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*sweep.space.values())]
+    elif sweep.space and sweep.mode == "lhs":
+        points = _latin_hypercube(sweep.space, sweep.trials, random.Random(sweep.search_seed))
     elif sweep.space:
         rng = random.Random(sweep.search_seed)
         points = [{k: _draw(k, d, rng) for k, d in sweep.space.items()} for _ in range(sweep.trials)]

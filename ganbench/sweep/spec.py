@@ -21,7 +21,7 @@ SWEEP_KEYS = ("name", "variants", "seeds", "budget", "eval", "executor", "cpus_p
               "max_concurrent")
 DATA_KEYS = ("dataset", "data", "resolution", "channels", "crop", "max_images")
 SEARCH_KEYS = ("mode", "trials", "seed", "include_recipe", "space")
-SEARCH_MODES = ("grid", "random")
+SEARCH_MODES = ("grid", "random", "lhs")  # lhs: random search as a Latin hypercube (every range covered)
 DISTRIBUTIONS = ("choice", "uniform", "log_uniform", "int_uniform")
 # What a search may vary (ganbench.families.HYPERPARAMETERS): the training hyperparameters of a recipe. Which
 # variant, which data, which budget and which seed are the sweep's axes and settings, not search dimensions.
@@ -162,7 +162,7 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     else:
         space = {key: _distribution(key, spec) for key, spec in space.items()}
     trials = _number(search.get("trials", 0), "[search] trials", integer=True)
-    if mode == "random" and space and trials < 1:
+    if mode != "grid" and space and trials < 1:
         raise ConfigError(f"random search needs [search] trials = N, the number of settings to draw (in {where})")
     include_recipe = search.get("include_recipe", False)
     if not isinstance(include_recipe, bool):
