@@ -199,7 +199,7 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
         run_settings[key] = value
     for key in ("data", "inception_weights"):  # absolute, so workers started elsewhere find them
         if run_settings.get(key):
-            run_settings[key] = str(Path(os.path.expanduser(str(run_settings[key]))).absolute())
+            run_settings[key] = str(Path(os.path.expanduser(str(run_settings[key]))).resolve())
     for key in space:
         if key in run_settings or key in stage1.settings or key in stage2.settings:
             raise ConfigError(f"'{key}' is both fixed and searched ([search.space]); keep one")

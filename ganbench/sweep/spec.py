@@ -138,10 +138,11 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
         if key in ("variant", "description", "family", "objective", "seed"):
             raise ConfigError(f"--set {key}=... is not allowed in a sweep: it is set by {_SET_ELSEWHERE[key]}")
         run_settings[key] = value
-    # Paths are relative to where ganbench runs; made absolute so that workers started elsewhere find them.
+    # Paths are relative to where ganbench runs; made absolute and resolved, so that workers started elsewhere find
+    # them and the same folder reached from another checkout (../shared from a second worktree) is the same config.
     for key in ("data", "inception_weights"):
         if run_settings.get(key):
-            run_settings[key] = str(Path(os.path.expanduser(str(run_settings[key]))).absolute())
+            run_settings[key] = str(Path(os.path.expanduser(str(run_settings[key]))).resolve())
 
     mode = search.get("mode", "grid")
     if mode not in SEARCH_MODES:
