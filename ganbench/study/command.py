@@ -57,6 +57,8 @@ def study_command(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a setting for every trial: --set data=/datasets/celeba (repeatable).")] = None,
     executor: Annotated[str | None, typer.Option(help=f"Where trials run: {' | '.join(EXECUTORS.names())}. Default: the study file's, else local.")] = None,
     ray_address: Annotated[str | None, typer.Option(help="ray: join this running cluster ('auto' or host:port).")] = None,
+    max_concurrent: Annotated[int | None, typer.Option(help="At most this many trials at once (default: the study file's; see `ganbench sweep`).")] = None,
+    cpus_per_trial: Annotated[float | None, typer.Option(help="CPUs (and torch threads) per trial (default: the study file's). On a shared machine 1 thread per trial avoids threads spinning on each other.")] = None,
     stage: Annotated[str, typer.Option(help="Run 'all' (stage 1, selection, stage 2), or only 'search' (stage 1).")] = "all",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print both stages, what is left of them and the estimated cost, and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
@@ -92,7 +94,9 @@ def study_command(
             return
         if name == "ray":
             _import_ray()
-        opts = ExecOptions(evaluate=True, max_concurrent=study.max_concurrent, cpus_per_trial=study.cpus_per_trial,
+        opts = ExecOptions(evaluate=True,
+                           max_concurrent=study.max_concurrent if max_concurrent is None else max_concurrent,
+                           cpus_per_trial=cpus_per_trial or study.cpus_per_trial,
                            gpus_per_trial=study.gpus_per_trial, ray_address=ray_address)
         _record(out, study, file, name, search, final, est)
         done = _run(search, states, study, name, opts, "stage 1")
