@@ -234,3 +234,18 @@ def test_a_tiny_study_runs_both_stages_and_a_rerun_has_nothing_left(tmp_path, mo
     assert study["study"]["metric_name"] == "kid20" and len(study["stages"]["final"]) == 5
     again = CliRunner().invoke(app, ["study", str(path), "--out", str(out)])
     assert again.exit_code == 0 and "2 trials, 0 to run" in again.output and "5 trials, 0 to run" in again.output
+
+
+@pytest.mark.parametrize("name", ["celeba32", "cifar10"])
+def test_shipped_study_files_plan_within_their_stated_cost(name, tmp_path):
+    """The shipped studies: six variants searched with the same K, splits that never meet, and the printed plan's
+    figures (the study files' comments quote them)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "studies" / f"{name}.toml"
+    study = load_study(path, {"data": str(tmp_path)})  # the data folder is only read when a trial runs
+    assert len(study.variants) >= 6 and study.trials >= 4 and study.mode == "lhs"
+    assert (study.search.split, study.final.split) == ("val", "test") and study.metric_name() == "kid500"
+    search = plan_search(study, tmp_path / "out")
+    assert len(search) == len(study.variants) * study.trials
+    est = P.estimate(study, search, None, {}, {})
+    hours = {"celeba32": (1.0, 6.3), "cifar10": (1.0, 2.4)}[name]
+    assert (round(est[P.SEARCH]["seconds"] / 3600, 1), round(est[P.FINAL_STAGE]["seconds"] / 3600, 1)) == hours
