@@ -22,7 +22,8 @@ while true; do
     git add -- "${paths[@]}" 2>/dev/null
     changed=$(git diff --cached --name-only -- "${paths[@]}" | grep -c summary.json || true)
     if ! git diff --cached --quiet -- "${paths[@]}"; then
-      git commit -q -m "$(basename "$dir"): ${changed} more finished trial(s) ($(date -u +%FT%TZ))" -- "${paths[@]}" \
+      msg="$(basename "$dir"): ${changed} more finished trial(s)"; [ "$changed" = 0 ] && msg="$(basename "$dir"): study files updated"
+      git commit -q -m "$msg ($(date -u +%FT%TZ))" -- "${paths[@]}" \
         && echo "committed ${changed} trial(s) of $dir"
     fi
   fi
