@@ -584,3 +584,23 @@ def test_summary_table_shows_the_end_count_and_the_curve_best_not_the_curve_coun
     single = pd.DataFrame([dict.fromkeys(["fid500_final", "fid500_best", "kid500_final"], 1.0)])
     assert summary_metric_columns(single, "fid500") == ["fid500_final", "kid500_final", "fid500_best"]
     assert summary_metric_columns(single, None) == ["fid500_final", "kid500_final"]
+
+
+def test_end_of_run_table_sets_a_best_only_beside_the_final_of_its_own_count():
+    """The first command's runs evaluate fid100/kid100 at the end and fid50 along the way: the table printed by
+    `ganbench run` shows kid100 final (the ranking metric) and fid50 final beside fid50 best, never fid100 final
+    beside a fid50 best (which made "best" look worse than "final")."""
+    from ganbench.runner import summary_table
+
+    summary = {"variant": "dcgan", "seed": 0, "status": "completed", "kimg": 40.0, "g_steps": 625,
+               "final": {"fid100": 343.9, "kid100": 0.337, "fid50": 349.4, "kid50": 0.333},
+               "best": {"metric": "fid50", "value": 338.7, "kimg": 30.016},
+               "metric_protocol": {"rank_by": "kid100"}}
+    head, _, row = summary_table([summary]).splitlines()
+    assert head.split() == ["variant", "seed", "status", "kimg", "g_steps", "seconds", "img/s", "kid100", "final",
+                            "fid50", "final", "fid50", "best"]
+    assert row.split()[-5:] == ["0.337", "349", "339", "@", "30kimg"]
+    assert "344" not in row  # fid100 final: another protocol than the best, so not in this table
+    older = {"variant": "vae", "seed": 1, "status": "completed", "final": {"fid500": 61.0}}  # no best, no rank_by
+    head, _, row = summary_table([older]).splitlines()
+    assert "fid500 final" in head and "fid500 best" in head and row.split()[-2:] == ["61", "-"]
