@@ -539,7 +539,9 @@ def test_single_run_folder_with_unavailable_data_and_no_metrics(tmp_path):
     assert any(w.startswith("real images unavailable: DataError") for w in report.warnings)
     assert "missing: no FID evaluations in any run" in md
     summary = (tmp_path / "out" / "summary.md").read_text()
-    assert "missing (no evaluations)" in summary and "(n=1, CI n/a: 1 seed)" in summary
+    # every variant has one seed: said once under the table, not in every cell
+    assert "missing (no evaluations)" in summary and "One seed per variant: single values, so no interval" in summary
+    assert "(n=1, CI n/a: 1 seed)" not in summary
     assert "## Published figures (published, different protocol: not comparable like-for-like)" in md
     assert "| celeba | Lucic et al., NeurIPS 2018 | WGAN-GP | 30.0 ± 1.0 |" in md
     assert pd.read_csv(tmp_path / "out" / "results.csv")["run"].tolist() == ["dcgan/seed0"]

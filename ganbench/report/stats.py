@@ -42,6 +42,9 @@ from scipy import stats
 
 ALPHA = 0.05
 TEST_NAME = "two-sided Mann-Whitney U test over seeds (exact for small samples without ties), alpha 0.05"
+EQUIVALENCE_TEST = ("two one-sided Welch t-tests (TOST) over seeds at a margin ±m, Holm-corrected over all pairs "
+                    "(family-wise alpha 0.05): tied when both reject, i.e. when the 90% Welch interval of the "
+                    "difference lies inside ±m")
 PAIRWISE_TEST = ("Welch's two-sided t-test over seeds, Holm-corrected over all pairs compared (family-wise "
                  "alpha 0.05); difference of means with its 95% Welch interval, Hedges' g")
 
