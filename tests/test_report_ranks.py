@@ -36,7 +36,7 @@ def test_stability_finds_a_significant_pair_that_changed_order():
     assert (s.before, s.after, s.flips, s.swaps, s.settled) == (10.0, 20.0, [], [("c", "b")], True)
     assert (s.significant_before, s.significant_after, s.pairs, s.seeds) == (2, 2, 3, 5)
     text = s.text("kid100")
-    assert "between 10 and 20 kimg (kid100)" in text and "no pair they order changes order" in text
+    assert "(from 10 to 20 kimg, kid100): no pair the tests order changes order" in text
     assert "c vs b" in text
     flipped = {10.0: {"a": _at(1.0), "b": _at(3.0)}, 20.0: {"a": _at(3.0), "b": _at(1.0)},
                5.0: {"a": _at(9.0), "b": _at(1.0)}}  # only the last two budgets count

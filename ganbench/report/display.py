@@ -55,15 +55,16 @@ def _text(value: Any) -> str:
 SINGLE_SEED = "(n=1, CI n/a: 1 seed)"
 
 
-def fmt_interval(iv: Interval, empty: str = "missing", single: str = SINGLE_SEED) -> str:
-    """'62 ± 4.97 (n=3)'; one seed: the value and `single` (the tables mark only a row's first such cell)."""
+def fmt_interval(iv: Interval, empty: str = "missing", single: str = SINGLE_SEED, show_n: bool = True) -> str:
+    """'62 ± 4.97 (n=3)'; one seed: the value and `single` (the tables mark only a row's first such cell).
+    show_n False: '62 ± 4.97' and '50' for seeds that all agree (when the table says n once for every cell)."""
     if iv.n == 0:
         return empty
     if iv.n == 1:
         return f"{fmt(iv.mean)} {single}".rstrip()
     if iv.high == iv.mean:
-        return f"{fmt(iv.mean)} (n={iv.n}, all equal)"
-    return f"{fmt(iv.mean)} ± {fmt(iv.high - iv.mean)} (n={iv.n})"
+        return f"{fmt(iv.mean)} (n={iv.n}, all equal)" if show_n else fmt(iv.mean)
+    return f"{fmt(iv.mean)} ± {fmt(iv.high - iv.mean)}" + (f" (n={iv.n})" if show_n else "")
 
 
 def column_title(col: str) -> str:
@@ -120,6 +121,8 @@ def summary_tables(summary: Summary, results: pd.DataFrame, curve_key: str | Non
         metrics = [summary.rank_by] + [c for c in metrics if c != summary.rank_by]
     no_fid = not metrics
     every_single = all(iv.n <= 1 for iv in summary.intervals.values())  # said once, in the note, not per row
+    counts = {iv.n for iv in summary.intervals.values() if iv.n > 0}
+    same_n = counts.pop() if len(counts) == 1 and min(counts) >= 2 else None  # n said once, not in every cell
 
     def cell(r, col: str, marked: list[bool]) -> str:
         if r["completed"] == 0:
@@ -130,7 +133,7 @@ def summary_tables(summary: Summary, results: pd.DataFrame, curve_key: str | Non
         if iv.n == 1 and not marked and not every_single:
             marked.append(True)
             return fmt_interval(iv)
-        return fmt_interval(iv, single="")
+        return fmt_interval(iv, single="", show_n=same_n is None)
 
     lettered = bool(summary.letters)
     quality_head = (["rank", "variant"] + (["letters"] if lettered else []) + ["seeds used", "runs (status)"]
@@ -151,9 +154,11 @@ def summary_tables(summary: Summary, results: pd.DataFrame, curve_key: str | Non
         quality_head, quality = quality_head[:-2] + quality_head[-1:], [row[:-2] + row[-1:] for row in quality]
     title = "Sample quality" + (": variants that share a letter are not distinguishable" if lettered else "")
     keep = {"rank", "variant", column_title(metrics[0]) if metrics else "FID"}
-    views = [drop_constant(TableView(title, quality_head, quality, single_seed_note(summary) or ""), keep),
+    seeds = (f"a ± b: mean over the {same_n} seeds of each variant and the half-width of its 95% t-interval."
+             if same_n else "")
+    views = [drop_constant(TableView(title, quality_head, quality, single_seed_note(summary) or seeds), keep),
              drop_constant(TableView("Compute actually spent (training only; evaluation time excluded)", cost_head,
-                                     cost), {"variant"})]
+                                     cost, seeds), {"variant"})]
     if any(not math.isnan(p.p) for p in summary.pairs):
         views.append(pairwise_table(summary))
     return views

@@ -253,10 +253,10 @@ def sample_sheet(panels: list[tuple[Path | None, str, str]], path: Path) -> Path
             else:
                 ax.text(0.5, 0.5, "\n".join(textwrap.wrap(why, 32)), ha="center", va="center",
                         transform=ax.transAxes, fontsize=9, color="0.3")
-            ax.set_title(title, fontsize=10)
+            ax.set_title(title, fontsize=12)
         for ax in axes[len(panels):]:
             ax.set_axis_off()
-        fig.suptitle("Samples from the shared fixed noise (the same z for every variant and seed)", fontsize=12)
+        fig.suptitle("Samples from the shared fixed noise (the same z for every variant and seed)", fontsize=14)
         return _save(fig, path)
 
 

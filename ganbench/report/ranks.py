@@ -89,22 +89,22 @@ class RankStability:
 
     def text(self, metric: str = "") -> str:
         """One sentence for a reader."""
-        of = f" ({metric})" if metric else ""
+        of = f", {metric}" if metric else ""
         if self.before is None or self.after is None:
             return f"Rank against budget{of}: only one evaluated budget, nothing to compare."
-        span = f"between {fmt_kimg(self.before)} and {fmt_kimg(self.after)} kimg{of}"
-        swaps = (f"; {len(self.swaps)} pair{'s' if len(self.swaps) != 1 else ''} no test separates swapped "
-                 f"order of means ({', '.join(f'{a} vs {b}' for a, b in self.swaps[:4])}"
+        span = f"from {fmt_kimg(self.before)} to {fmt_kimg(self.after)} kimg{of}"
+        swaps = (f"; {len(self.swaps)} pair{'s' if len(self.swaps) != 1 else ''} the tests cannot separate swapped "
+                 f"means ({', '.join(f'{a} vs {b}' for a, b in self.swaps[:4])}"
                  f"{', …' if len(self.swaps) > 4 else ''})" if self.swaps else "")
         if self.seeds < 2:
-            return (f"Rank against budget {span}: one seed, so no pair can be tested and the order cannot be "
+            return (f"Rank against budget ({span}): one seed, so no pair can be tested and the order cannot be "
                     f"called settled{swaps}.")
-        tests = (f"the Holm-corrected tests order {self.significant_before} of {self.pairs} pairs at "
-                 f"{fmt_kimg(self.before)} kimg and {self.significant_after} at {fmt_kimg(self.after)} kimg")
+        tests = (f"the tests order {self.significant_before} of {self.pairs} pairs at {fmt_kimg(self.before)} kimg "
+                 f"and {self.significant_after} at {fmt_kimg(self.after)}")
         if self.flips:
             flips = ", ".join(f"{a} and {b}" for a, b in self.flips)
-            return f"Rank against budget {span}: {tests}, and the order is not settled: {flips} changed order{swaps}."
-        return f"Rank against budget {span}: {tests}; no pair they order changes order{swaps}."
+            return f"Rank against budget ({span}): the order is not settled: {flips} changed order ({tests}){swaps}."
+        return f"Rank against budget ({span}): no pair the tests order changes order ({tests}){swaps}."
 
 
 def rank_stability(values: Values, alpha: float = ALPHA) -> RankStability:
