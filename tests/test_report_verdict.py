@@ -61,6 +61,7 @@ def test_verdict_says_better_tied_and_the_floor_only_where_the_tests_do(tmp_path
     assert bool(pairs.loc[("a", "b"), "tied"]) and not bool(pairs.loc[("a", "c"), "tied"])
     summary = pd.read_csv(out / "summary.csv").set_index("group")
     assert list(summary.index) == ["a", "b", "c", "random"]
+    assert summary["letters"].to_dict() == {"a": "a", "b": "a", "c": "b", "random": "c"}
     table = (out / "summary.md").read_text()
     assert "| 1 | a | a |" in table and "| 3 | c | b |" in table and "| 4 | random | c |" in table  # letters
     assert "tied (equivalent within ±0.05, TOST p=" in table and "a better (Holm p=" in table

@@ -290,7 +290,7 @@ def forest(rows: list[ForestRow], floor: ForestRow | None, key: str, path: Path)
     lo, hi = min(xs), max(xs)
     pad = 0.06 * (hi - lo or abs(hi) or 1.0)
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
-        what = ("one seed per variant: single values, no interval, no test" if single else
+        what = ("one seed each: single values, no interval, no test" if single else
                 "mean and 95% t-interval over seeds (small dots: single seeds); variants that share a letter are "
                 "not distinguishable (Welch, Holm, α 0.05)")
         title = textwrap.wrap(f"{key} per variant: {what}", 100)

@@ -220,6 +220,7 @@ def summarise(results: pd.DataFrame, rank_key: str | None, margin: float | None 
     tested = [g for g in ranked_groups if intervals[(g, rank_by)].n >= 2]
     if len(tested) >= 2:
         summary.letters = letters(tested, [(p.a, p.b) for p in summary.pairs if p.different])
+        summary.frame["letters"] = summary.frame["group"].map(summary.letters)
     return summary
 
 
