@@ -93,9 +93,10 @@ def markdown(blocks: list[Block]) -> str:
                       for i in range(0, len(cells), GALLERY_COLUMNS)]
             out.append("\n".join(lines))
         elif isinstance(b, Code):
-            out.append(f"<details><summary>{html.escape(b.summary)}</summary>\n\n```\n{b.text}\n```\n\n</details>")
+            out.append(f"<details><summary>{html.escape(b.summary, quote=False)}</summary>\n\n```\n{b.text}\n```\n\n"
+                       "</details>")
         elif isinstance(b, Details):
-            out.append(f"<details><summary>{html.escape(b.summary)}</summary>\n\n{markdown(b.blocks).rstrip()}"
+            out.append(f"<details><summary>{html.escape(b.summary, quote=False)}</summary>\n\n{markdown(b.blocks).rstrip()}"
                        "\n\n</details>")
     return "\n\n".join(out) + "\n"
 
