@@ -214,22 +214,39 @@ def _progress_bar(cfg: Config, show: bool, n_images: int):
 
 
 def summary_table(summaries: list[dict[str, Any]]) -> str:
-    """A plain-text table of one row per run, for stdout."""
-    metric = next((k for s in summaries for k in (s.get("final") or {}) if names.is_value(k, names.FID)), None)
-    cols = ["variant", "seed", "status", "kimg", "g_steps", "seconds", "img/s"] + ([metric, "best"] if metric else [])
+    """A plain-text table of one row per run, for stdout.
+
+    One protocol per column: the ranking metric's final value (`kid100`: the runs' `rank_by`, at the end count),
+    then the metric whose best point was recorded at the count every evaluation has, final and best side by side
+    (`fid50 final`, `fid50 best`: the final evaluation reports that count too), so a best is never set beside a
+    final from another sample count."""
+    rank_keys = _unique((s.get("metric_protocol") or {}).get("rank_by") for s in summaries)
+    best_keys = _unique((s.get("best") or {}).get("metric") for s in summaries)
+    if not rank_keys and not best_keys:  # older summaries: the first FID of the final metrics
+        best_keys = _unique(next((k for k in (s.get("final") or {}) if names.is_value(k, names.FID)), None)
+                            for s in summaries)
+    rank_keys = [k for k in rank_keys if k not in best_keys]
+    cols = (["variant", "seed", "status", "kimg", "g_steps", "seconds", "img/s"] + [f"{k} final" for k in rank_keys]
+            + [f"{k} {which}" for k in best_keys for which in ("final", "best")])
     rows = []
     for s in summaries:
-        best = s.get("best") or {}
+        final, best = s.get("final") or {}, s.get("best") or {}
         row = [s.get("variant"), s.get("seed"), s.get("status"), _fmt(s.get("kimg")), s.get("g_steps"),
-               _fmt(s.get("seconds")), _fmt(s.get("img_per_s"))]
-        if metric:
-            row += [_fmt((s.get("final") or {}).get(metric)),
-                    f"{_fmt(best.get('value'))} @ {_fmt(best.get('kimg'))}kimg" if best else "-"]
+               _fmt(s.get("seconds")), _fmt(s.get("img_per_s"))] + [_fmt(final.get(k)) for k in rank_keys]
+        for k in best_keys:
+            row.append(_fmt(final.get(k)))
+            row.append(f"{_fmt(best.get('value'))} @ {_fmt(best.get('kimg'))}kimg" if best.get("metric") == k
+                       else None)
         rows.append(["-" if v is None else str(v) for v in row])
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
     line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
     body = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+
+
+def _unique(keys) -> list[str]:
+    """Metric names in first-seen order, each once; None and non-metrics dropped."""
+    return list(dict.fromkeys(str(k) for k in keys if k and names.is_value(str(k))))
 
 
 def _fmt(v: Any) -> str | None:

@@ -26,7 +26,18 @@ from ganbench.config import Config
 from ganbench.report import ReportError, build_report, write_report
 from ganbench.report.cli import report_command
 from ganbench.report.runs import discover, load_run
-from ganbench.report.stats import compare, holm, pairwise, smallest_p, t_interval, welch
+from ganbench.report.stats import (
+    compare,
+    default_margin,
+    equivalence,
+    holm,
+    letters,
+    pairwise,
+    smallest_p,
+    t_interval,
+    tost,
+    welch,
+)
 
 T_975_DF2 = 0.95 / math.sqrt(2 * 0.975 * 0.025)  # t quantile 0.975, 2 dof: closed form (2p-1)/sqrt(2p(1-p))
 PROTOCOL = {"metrics": ["fid500", "kid500", "precision500", "recall500"], "n_generated": 500, "n_reference": 500,
@@ -246,6 +257,99 @@ def test_pairwise_procedure_level_and_power_by_simulation():
     assert power_in_7 >= 0.5
 
 
+def test_equivalence_closed_form_at_two_degrees_of_freedom():
+    """a = (0, 2), b = (1, 3): difference -1, standard error sqrt(2), Welch df exactly 2, where Student's t has the
+    closed form sf(t) = 1/2 - t / (2 sqrt(2 + t^2)). The binding one-sided test is H0 "a - b <= -m", t = (m - 1) /
+    sqrt(2): m = 5 gives p = 1/2 - sqrt(0.2) = 0.0528 (not tied), m = 6 gives 0.0358 (tied)."""
+    def sf2(x: float) -> float:
+        return 0.5 - x / (2 * math.sqrt(2 + x * x))
+
+    for margin, tied in ((5.0, False), (6.0, True)):
+        eq = equivalence([0.0, 2.0], [1.0, 3.0], margin)
+        expected = max(sf2((margin - 1) / math.sqrt(2)), sf2((margin + 1) / math.sqrt(2)))
+        assert eq.p == pytest.approx(expected, rel=1e-9) and eq.equivalent is tied
+        assert (eq.diff, eq.n_a, eq.n_b, eq.margin) == (-1.0, 2, 2, margin)
+    assert equivalence([0.0, 2.0], [1.0, 3.0], 5.0).p == pytest.approx(0.5 - math.sqrt(0.2), rel=1e-9)
+
+
+def test_equivalence_is_two_one_sided_welch_tests_and_the_90_percent_interval():
+    from scipy import stats as sps
+
+    a, b = [1.0, 2.0, 3.0, 4.0, 5.5], [1.5, 2.0, 3.5, 4.5, 4.0]
+    for margin in (0.5, 1.5, 2.5, 4.0):
+        eq = equivalence(a, b, margin)
+        lower = sps.ttest_ind(a, np.array(b) - margin, equal_var=False, alternative="greater").pvalue
+        upper = sps.ttest_ind(a, np.array(b) + margin, equal_var=False, alternative="less").pvalue
+        assert eq.p == pytest.approx(max(lower, upper), rel=1e-9)
+        ci = sps.ttest_ind(a, b, equal_var=False).confidence_interval(0.90)
+        assert (eq.low, eq.high) == (pytest.approx(ci.low, rel=1e-9), pytest.approx(ci.high, rel=1e-9))
+        assert eq.equivalent == (-margin < ci.low and ci.high < margin)  # the same decision, two ways
+    assert not equivalence(a, b, 0.5).equivalent and equivalence(a, b, 4.0).equivalent
+    swapped = equivalence(b, a, 1.5)  # symmetric: the order of the two variants does not matter
+    assert swapped.p == pytest.approx(equivalence(a, b, 1.5).p, rel=1e-12) and swapped.diff == pytest.approx(
+        -equivalence(a, b, 1.5).diff)
+    one = equivalence([1.0], [1.0, 2.0], 10.0)  # one seed: no test, never tied
+    assert math.isnan(one.p) and not one.equivalent
+    with pytest.raises(ValueError, match="positive"):
+        equivalence(a, b, 0.0)
+
+
+def test_equivalence_level_and_power_by_simulation():
+    """At 5 seeds per variant, a pair whose true difference is exactly the margin (either sign) is called tied in
+    at most about 5% of 20,000 simulated studies, also with unequal seed noise (sd 1 vs 3); one twice as far out
+    almost never; identical variants with a margin of 3 seed sd are called tied in nearly all studies."""
+    rng = np.random.default_rng(20261124)
+
+    def tied(shift: float, margin: float, sd_b: float = 1.0, studies: int = 20000) -> float:
+        a = rng.standard_normal((studies, 5)) + shift
+        b = rng.standard_normal((studies, 5)) * sd_b
+        return float((tost(a, b, margin)[3] < 0.05).mean())
+
+    at_margin = [tied(3.0, 3.0), tied(-3.0, 3.0), tied(4.0, 4.0, sd_b=3.0)]
+    print(f"\nTOST at 5 seeds: tied at the margin {at_margin}; power at difference 0, margin 2: "
+          f"{(power := tied(0.0, 2.0)):.4f}", file=sys.stderr)
+    assert all(0.035 <= r <= 0.06 for r in at_margin), at_margin
+    assert tied(1.0, 1.0) <= 0.05  # a narrow margin: the other side's test also has to pass
+    assert tied(4.0, 2.0) <= 0.005
+    assert 0.65 <= power <= 0.85 and tied(0.0, 3.0) >= 0.97
+
+
+def test_pairwise_with_a_margin_marks_ties_holm_corrected():
+    same = [10.0, 10.2, 9.8, 10.1, 9.9]
+    groups = {"x": same, "y": [v + 0.05 for v in same], "z": [v + 5 for v in same]}
+    pairs = {(p.a, p.b): p for p in pairwise(groups, margin=1.0)}
+    xy, xz = pairs[("x", "y")], pairs[("x", "z")]
+    assert xy.tied and not xy.different and xy.margin == 1.0 and xy.p_tost < 0.05
+    assert not xz.tied and xz.different
+    raw = [pairs[k].p_tost for k in (("x", "y"), ("x", "z"), ("y", "z"))]
+    np.testing.assert_allclose([pairs[k].p_tost_holm for k in (("x", "y"), ("x", "z"), ("y", "z"))], holm(raw))
+    plain = pairwise(groups)  # no margin: no equivalence claim at all, the difference tests unchanged
+    assert not any(p.tied for p in plain) and all(math.isnan(p.p_tost) for p in plain)
+    assert [p.p_holm for p in plain] == [p.p_holm for p in pairs.values()]
+    assert default_margin(0.335, 0.590) == pytest.approx(0.0255)
+    assert default_margin(0.5, 0.5) is None and default_margin(0.3, math.nan) is None
+
+
+def test_compact_letters_share_a_letter_exactly_when_not_different():
+    study = ["dcgan", "hinge", "vae", "lsgan", "minimax", "wgan-gp", "random"]
+    top, mid = study[:3], study[3:6]
+    different = [(a, b) for a in top for b in mid + ["random"]] + [(m, "random") for m in mid]
+    assert letters(study, different) == {"dcgan": "a", "hinge": "a", "vae": "a", "lsgan": "b", "minimax": "b",
+                                         "wgan-gp": "b", "random": "c"}
+    # overlapping groups: a ~ b, b ~ c, a differs from c: b carries both letters
+    assert letters(["a", "b", "c"], [("a", "c")]) == {"a": "a", "b": "ab", "c": "b"}
+    assert letters(["a", "b"], []) == {"a": "a", "b": "a"}
+    rng = np.random.default_rng(7)
+    for _ in range(200):  # random difference graphs: the display says exactly what the tests said
+        names_ = [f"v{i}" for i in range(int(rng.integers(2, 9)))]
+        diff = {frozenset((a, b)) for i, a in enumerate(names_) for b in names_[i + 1:] if rng.random() < 0.5}
+        got = letters(names_, [tuple(d) for d in diff])
+        assert all(got[g] for g in names_)
+        for i, a in enumerate(names_):
+            for b in names_[i + 1:]:
+                assert bool(set(got[a]) & set(got[b])) == (frozenset((a, b)) not in diff), (got, diff)
+
+
 # ---------------------------------------------------------------------------------------------------- tables
 def test_summary_matches_hand_computed_values(suite):
     _, report = suite
@@ -435,7 +539,9 @@ def test_single_run_folder_with_unavailable_data_and_no_metrics(tmp_path):
     assert any(w.startswith("real images unavailable: DataError") for w in report.warnings)
     assert "missing: no FID evaluations in any run" in md
     summary = (tmp_path / "out" / "summary.md").read_text()
-    assert "missing (no evaluations)" in summary and "(n=1, CI n/a: 1 seed)" in summary
+    # every variant has one seed: said once under the table, not in every cell
+    assert "missing (no evaluations)" in summary and "One seed per variant: single values, so no interval" in summary
+    assert "(n=1, CI n/a: 1 seed)" not in summary
     assert "## Published figures (published, different protocol: not comparable like-for-like)" in md
     assert "| celeba | Lucic et al., NeurIPS 2018 | WGAN-GP | 30.0 ± 1.0 |" in md
     assert pd.read_csv(tmp_path / "out" / "results.csv")["run"].tolist() == ["dcgan/seed0"]
@@ -584,3 +690,23 @@ def test_summary_table_shows_the_end_count_and_the_curve_best_not_the_curve_coun
     single = pd.DataFrame([dict.fromkeys(["fid500_final", "fid500_best", "kid500_final"], 1.0)])
     assert summary_metric_columns(single, "fid500") == ["fid500_final", "kid500_final", "fid500_best"]
     assert summary_metric_columns(single, None) == ["fid500_final", "kid500_final"]
+
+
+def test_end_of_run_table_sets_a_best_only_beside_the_final_of_its_own_count():
+    """The first command's runs evaluate fid100/kid100 at the end and fid50 along the way: the table printed by
+    `ganbench run` shows kid100 final (the ranking metric) and fid50 final beside fid50 best, never fid100 final
+    beside a fid50 best (which made "best" look worse than "final")."""
+    from ganbench.runner import summary_table
+
+    summary = {"variant": "dcgan", "seed": 0, "status": "completed", "kimg": 40.0, "g_steps": 625,
+               "final": {"fid100": 343.9, "kid100": 0.337, "fid50": 349.4, "kid50": 0.333},
+               "best": {"metric": "fid50", "value": 338.7, "kimg": 30.016},
+               "metric_protocol": {"rank_by": "kid100"}}
+    head, _, row = summary_table([summary]).splitlines()
+    assert head.split() == ["variant", "seed", "status", "kimg", "g_steps", "seconds", "img/s", "kid100", "final",
+                            "fid50", "final", "fid50", "best"]
+    assert row.split()[-5:] == ["0.337", "349", "339", "@", "30kimg"]
+    assert "344" not in row  # fid100 final: another protocol than the best, so not in this table
+    older = {"variant": "vae", "seed": 1, "status": "completed", "final": {"fid500": 61.0}}  # no best, no rank_by
+    head, _, row = summary_table([older]).splitlines()
+    assert "fid500 final" in head and "fid500 best" in head and row.split()[-2:] == ["61", "-"]

@@ -460,3 +460,24 @@ def test_sweep_table_rows_for_the_report(tmp_path):
     fake_run(tmp_path / "nofid", "dcgan", "recipe", 0, {})
     header, rows = sweep_table_rows(sweep_table(tmp_path / "nofid"))
     assert len(header) == 6 and rows == [["dcgan", "1", "1", "1", "0", "0"]]
+
+
+def test_sweep_best_and_final_are_each_at_one_sample_count(tmp_path):
+    """Runs with cheap curve points: the best along the way is a fid100, the end also has fid1000. score="best"
+    ranks by the fid100 best points, score="final" by fid1000 (before, "best" fell back to fid1000's final value
+    while the table called it the best during training)."""
+    out = tmp_path / "out"
+    for seed, (best, end100, end1000) in enumerate([(330.0, 340.0, 290.0), (345.0, 350.0, 300.0)]):
+        run_dir = out / "dcgan" / "recipe" / f"seed{seed}"
+        write_json(run_dir / "trial.json", {"sweep": "x", "trial": "recipe", "variant": "dcgan", "seed": seed,
+                                            "params": {}, "attempts": []})
+        write_json(run_dir / "summary.json", {
+            "variant": "dcgan", "seed": seed, "status": "completed", "kimg": 50.0,
+            "final": {"fid1000": end1000, "fid100": end100},
+            "best": {"metric": "fid100", "value": best, "kimg": 40.0}})
+    runs = sweep_runs(out)
+    assert runs.attrs["metric"] == "fid100" and runs["fid"].tolist() == [330.0, 345.0]
+    assert runs["fid_final"].tolist() == [340.0, 350.0]  # the final of the same metric beside it
+    final = sweep_runs(out, score="final")
+    assert final.attrs["metric"] == "fid1000" and final["fid"].tolist() == [290.0, 300.0]
+    assert "fid100 (best during training)" in format_sweep_table(sweep_table(out))

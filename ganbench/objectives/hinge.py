@@ -7,7 +7,7 @@
 import torch
 import torch.nn.functional as F
 
-from ganbench.objectives import Objective, register
+from ganbench.objectives.base import Objective, register
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ Raw D outputs o (no sigmoid), with the 0-1 target convention a = 0 (fake), b = 1
 
 import torch
 
-from ganbench.objectives import Objective, register
+from ganbench.objectives.base import Objective, register
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ saturation the paper warns about, and why `nonsaturating` exists. Many libraries
 import torch
 import torch.nn.functional as F
 
-from ganbench.objectives import Objective, register
+from ganbench.objectives.base import Objective, register
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

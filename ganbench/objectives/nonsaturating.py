@@ -12,7 +12,7 @@ Same fixed point as `minimax`, different dynamics. (Radford et al. 2016 train DC
 import torch
 import torch.nn.functional as F
 
-from ganbench.objectives import Objective, register
+from ganbench.objectives.base import Objective, register
 from ganbench.objectives.minimax import d_loss
 
 

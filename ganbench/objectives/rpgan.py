@@ -17,7 +17,7 @@ R3GAN trains it with R1 + R2 penalties (`ganbench.penalties`, "r1+r2"); this fil
 import torch
 import torch.nn.functional as F
 
-from ganbench.objectives import Objective, register
+from ganbench.objectives.base import Objective, register
 
 
 def _paired(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> None:

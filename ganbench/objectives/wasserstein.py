@@ -15,7 +15,7 @@ real sample, however confident the critic is (unlike `hinge`, whose gradient sto
 
 import torch
 
-from ganbench.objectives import Objective, register
+from ganbench.objectives.base import Objective, register
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

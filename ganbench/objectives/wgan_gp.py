@@ -13,7 +13,7 @@ objective `wasserstein` + penalty `gp` (the recipe `wgan-gp` says so directly), 
 `penalty_weight * penalty` (10 in the paper) to d_loss and runs `n_critic` (5) critic steps per G step. The paper's critic has no BatchNorm (the penalty is per sample); the `wgan-gp` recipe uses layer norm.
 """
 
-from ganbench.objectives import Objective, register
+from ganbench.objectives.base import Objective, register
 from ganbench.objectives.wasserstein import d_loss, g_loss
 from ganbench.penalties import gradient_penalty  # the `gp` penalty; one owner
 

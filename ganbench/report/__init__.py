@@ -5,12 +5,19 @@ Reads every run under a folder (config.json, metrics.jsonl, summary.json, sample
   results.csv               one tidy row per run (status, kimg/steps/seconds spent, img/s, memory, final and best
                             metrics, what is missing)
   summary.csv, summary.md   one row per variant: mean and 95% t-interval over completed seeds with n, ranked by mean
-                            final value of the protocol's ranking metric (KID; FID for older results), and which
-                            pairs differ (Welch + Holm, see ganbench.report.stats)
-  pairwise.csv              every pair of ranked variants: difference, 95% interval, Hedges' g, p, Holm p
+                            final value of the protocol's ranking metric (KID; FID for older results), which pairs
+                            differ (Welch + Holm) and which are tied at a margin (TOST + Holm), compact letters
+                            (see ganbench.report.stats); the verdict in words first
+  pairwise.csv              every pair of ranked variants: difference, 95% interval, Hedges' g, p, Holm p, TOST p
+  forest.png                the ranking metric per variant: mean, 95% interval, seeds, letters, the random floor
+  rank_vs_kimg.png          each variant's rank at each evaluated budget (runs evaluated along the way)
   fid_vs_kimg.png, fid_vs_time.png, losses.png, d_outputs.png, throughput.png, samples.png, real.png, samples/
-  report.md                 for a code host (relative image links)
-  report.html               self-contained: opens from disk, images embedded, no script, no network
+  report.md                 for a code host (relative image links): verdict, forest plot, samples, curves, tables,
+                            and the protocol and provenance last, folded
+  report.html               the same, self-contained: opens from disk, images embedded, no script, no network
+
+Runs whose evaluation protocols differ (sample count, reference split, resolution, weights) are never ranked
+together: each protocol gets its own verdict, figure and tables (`ganbench.report.cohorts`); forest-2.png and so on.
 
 Partial input is reported, not fatal: runs in progress, diverged or failed runs, single seeds and missing metrics
 are listed as such. Only a folder without any run is an error (ReportError).
@@ -30,19 +37,22 @@ if TYPE_CHECKING:
 __all__ = ["ReportError", "build_report", "write_report"]
 
 
-def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True) -> Report:
-    """Write the report; return what was written and the warnings (missing pieces), without printing them."""
+def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True,
+                 margin: float | None = None) -> Report:
+    """Write the report; return what was written and the warnings (missing pieces), without printing them.
+    `margin`: the equivalence margin of the ranking metric (absolute; None: 10% of the best-to-floor gap)."""
     from ganbench.report.build import write_report as write  # pandas, seaborn: imported only when reporting
 
-    return write(results_dir, out_dir, real_images=real_images)
+    return write(results_dir, out_dir, real_images=real_images, margin=margin)
 
 
-def build_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True) -> Path:
+def build_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True,
+                 margin: float | None = None) -> Path:
     """Write the report of `results_dir` (default output: `<results_dir>/report/`); warnings go to stderr.
 
     Raises ReportError (a ValueError) when `results_dir` holds no run.
     """
-    report = write_report(results_dir, out_dir, real_images=real_images)
+    report = write_report(results_dir, out_dir, real_images=real_images, margin=margin)
     for w in report.warnings:
         print(f"ganbench report: {w}", file=sys.stderr)
     return report.out_dir

@@ -1,4 +1,9 @@
-"""Putting the report together: tables, figures, sample grids, then the two pages."""
+"""Putting the report together: per protocol cohort the findings, then the figures, sample grids and the pages.
+
+The pages lead with what a reader came for: the verdict (`findings.verdict`), one figure of the ranking metric
+per variant with its interval and letters (forest.png), the sample grids side by side; then the curves, the
+tables, and last, folded, the protocol, the method notes and the provenance.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,10 @@ import pandas as pd
 
 from ganbench import families as fam
 from ganbench.io import write_grid_png
-from ganbench.report import pages, plots, protocol, tables
-from ganbench.report.pages import Bullets, Code, Figure, Gallery, Heading, Para, Table
+from ganbench.report import display, findings, pages, plots, protocol, tables
+from ganbench.report.cohorts import cohorts, difference
+from ganbench.report.findings import Findings
+from ganbench.report.pages import Bullets, Code, Details, Figure, Gallery, Heading, Para, Table
 from ganbench.report.runs import ReportError, Run, discover, group_label
 from ganbench.rundir import RunDir, Status
 
@@ -26,8 +33,10 @@ class Report:
     warnings: list[str] = field(default_factory=list)  # what is missing or unusual; also shown in the report
 
 
-def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True) -> Report:
-    """Read every run under `results_dir` and write the report files; see the package docstring."""
+def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True,
+                 margin: float | None = None) -> Report:
+    """Read every run under `results_dir` and write the report files; see the package docstring. `margin`: the
+    equivalence margin of the ranking metric (absolute); None: 10% of the best-to-random-floor gap, if any."""
     results_dir = Path(results_dir)
     out = Path(out_dir) if out_dir is not None else results_dir / "report"
     if RunDir(out).config.exists():
@@ -37,29 +46,42 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     report = Report(out)
     report.warnings += [n for r in runs for n in r.notes]
 
-    # ---- tables: per run, per variant, and how the numbers were made
-    results = tables.results_frame(runs)
-    rank_key = tables.rank_metric(runs)  # KID where the runs' protocol says so; FID for older results
-    fid_key = tables.curve_metric(runs)  # the curves and the random baseline stay FID: the figure readers know
-    summary = tables.summarise(results, rank_key)
+    # ---- findings, one protocol cohort at a time: runs of different protocols are never ranked together
+    groups = cohorts(runs)
+    found = [findings.analyse(c, margin) for c in groups]
+    several = len(found) > 1
+    if several:
+        report.warnings.append(f"these runs were made under {len(found)} evaluation protocols ({difference(groups)}): "
+                               "each is ranked in its own section, never against the others")
+    results = _stack([f.results for f in found], found, several)
+    summary_frame = _stack([f.summary.frame for f in found], found, several)
     report.warnings += _missing_warnings(runs, results)
     proto, proto_warnings = protocol.protocol(runs)
     report.warnings += proto_warnings
     results.to_csv(out / "results.csv", index=False)
-    summary.frame.to_csv(out / "summary.csv", index=False)
+    summary_frame.to_csv(out / "summary.csv", index=False)
     report.files += [out / "results.csv", out / "summary.csv"]
-    if summary.pairs:
-        pd.DataFrame([vars(p) for p in summary.pairs]).to_csv(out / "pairwise.csv", index=False)
+    pairs = [pd.DataFrame([vars(p) for p in f.summary.pairs]) for f in found if f.summary.pairs]
+    if pairs:
+        _stack(pairs, [f for f in found if f.summary.pairs], several).to_csv(out / "pairwise.csv", index=False)
         report.files.append(out / "pairwise.csv")
 
     # ---- figures
-    order = summary.frame["group"].tolist()
-    families = dict(zip(summary.frame["group"], summary.frame["family"], strict=True))
-    objectives = {g: o for g, o in zip(summary.frame["group"], summary.frame["objective"], strict=True)
+    order = list(dict.fromkeys(g for f in found for g in f.summary.frame["group"]))
+    families = dict(zip(summary_frame["group"], summary_frame["family"], strict=True))
+    objectives = {g: o for g, o in zip(summary_frame["group"], summary_frame["objective"], strict=True)
                   if isinstance(o, str)}
     colours = plots.palette(order, families)
+    for f in found:
+        if f.key:
+            report.warnings += _forest(f, colours, out / f"forest{f.cohort.suffix}.png")
+            report.files.append(out / f"forest{f.cohort.suffix}.png")
+        if f.budgets:
+            report.files.append(plots.rank_curves(f.budgets, colours, f.budget_key or "?",
+                                                  out / f"rank_vs_kimg{f.cohort.suffix}.png"))
+    fid_key = tables.curve_metric(runs)  # the curves and the random baseline stay FID: the figure readers know
     evals = plots.evals_frame(runs, fid_key) if fid_key else plots.evals_frame([], "")
-    baseline = _baseline(summary, results, fid_key)
+    baseline = next((b for f in found if (b := _baseline(f.summary, f.results, fid_key)) is not None), None)
     if fid_key and baseline is None:
         report.warnings.append(f"missing: no random baseline {fid_key} (run the 'random' variant to draw one)")
     report.warnings += plots.fid_curves(evals, fid_key, baseline, colours, out / "fid_vs_kimg.png",
@@ -73,6 +95,7 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     report.files += [out / f for f in FIGURES]
 
     # ---- samples: every run's final grid, and real images beside them
+    rank_key = next((f.key for f in found if f.key), None)
     real_file, real_note = _real_grid(runs[0], out / "real.png") if real_images else (None, "not requested")
     if real_file is None:
         report.warnings.append(f"real images unavailable: {real_note}")
@@ -83,19 +106,68 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
 
     # ---- pages
     report.warnings = list(dict.fromkeys(report.warnings))  # once each, first-seen order
-    summary_blocks: list = [Heading("Results by variant"), Bullets(proto)]
-    for caption, head, rows in tables.summary_tables(summary, results, fid_key):
-        summary_blocks += [Heading(caption, 3), Table(head, rows)]
-    summary_blocks.append(Bullets(protocol.method_lines(summary, results)))
-    if any(r.trial for r in runs):  # a sweep: best setting per variant, and FID's spread over the settings
-        summary_blocks += _sweep_blocks(results_dir, out, report)
-    (out / "summary.md").write_text(pages.markdown([Heading("ganbench summary", 1), *summary_blocks]))
+    tables_blocks = _table_blocks(found, several)
+    if any(r.trial and not r.shared_trial for r in runs):  # a sweep: best setting per variant, spread of FID
+        tables_blocks += _sweep_blocks(results_dir, out, report)
+    method = [line for f in found for line in protocol.method_lines(f.summary, f.results)]
+    method = list(dict.fromkeys(method))
+    verdicts = _verdict_blocks(found, groups, several, figures=False)
+    (out / "summary.md").write_text(pages.markdown([Heading("ganbench summary", 1), *verdicts, *tables_blocks,
+                                                    Heading("Protocol and method"), Bullets(proto),
+                                                    Bullets(method)]))
     title = f"ganbench report: {results_dir.resolve().name}"
-    blocks = _document(title, runs, results_dir, report.warnings, summary_blocks, results, order, gallery)
+    blocks = _document(title, runs, results_dir, report.warnings, found, groups, several, tables_blocks,
+                       proto + method, results, order, gallery)
     (out / "report.md").write_text(pages.markdown(blocks))
     (out / "report.html").write_text(pages.html_page(title, blocks, out))
     report.files += [out / "summary.md", out / "report.md", out / "report.html"]
     return report
+
+
+def _stack(frames: list[pd.DataFrame], found: list[Findings], several: bool) -> pd.DataFrame:
+    """Frames of the cohorts one under the other; with several cohorts, a `protocol` column says whose row it is."""
+    if not several:
+        return frames[0] if frames else pd.DataFrame()
+    return pd.concat([fr.assign(protocol=f.cohort.title()) for fr, f in zip(frames, found, strict=True)],
+                     ignore_index=True)
+
+
+def _forest(f: Findings, colours: dict, path: Path) -> list[str]:
+    s = f.summary
+
+    def row(g: str) -> plots.ForestRow:
+        iv = s.intervals[(g, s.rank_by)]
+        return plots.ForestRow(g, iv.mean, iv.low, iv.high, iv.n, f.values(g), s.letters.get(g, ""),
+                               colours.get(g, (0.3, 0.3, 0.3)))
+
+    return plots.forest([row(g) for g in s.trained()], row(s.floor) if s.floor else None, f.key or "?", path)
+
+
+def _verdict_blocks(found: list[Findings], groups, several: bool, figures: bool = True) -> list:
+    if not several:
+        f = found[0]
+        return [Para(findings.verdict(f), lead=True)] + ([Figure(f"forest{f.cohort.suffix}.png",
+                                                                 f"{f.key} per variant with its interval and letters")]
+                                                         if figures and f.key else [])
+    blocks: list = [Para(f"These runs were made under {len(found)} evaluation protocols, which differ in "
+                         f"{difference(groups)}: each is ranked on its own, never against the others.", lead=True)]
+    for i, f in enumerate(found, 1):
+        blocks += [Heading(f"Protocol {i}: {f.cohort.title()}"), Para(findings.verdict(f), lead=True)]
+        if figures and f.key:
+            blocks.append(Figure(f"forest{f.cohort.suffix}.png", f"{f.key} per variant, protocol {i}"))
+    return blocks
+
+
+def _table_blocks(found: list[Findings], several: bool) -> list:
+    blocks: list = []
+    for i, f in enumerate(found, 1):
+        if several:
+            blocks.append(Heading(f"Protocol {i}: {f.cohort.title()}", 3))
+        for view in display.summary_tables(f.summary, f.results, tables.curve_metric(f.cohort.runs)):
+            blocks += [Heading(view.title, 3), Table(view.header, view.rows)]
+            if view.note:
+                blocks.append(Para(view.note, note=True))
+    return blocks
 
 
 def _sweep_blocks(results_dir: Path, out: Path, report: Report) -> list:
@@ -161,7 +233,7 @@ def _sample_grids(runs: list[Run], order: list[str], rank_key: str | None, out: 
         for run in sorted(by_group.get(g, []), key=lambda r: (r.status != Status.COMPLETED, r.seed or 0)):
             path, which = run.sample_grid()
             fid = run.final_metrics().get(rank_key) if rank_key else None
-            extra = f", {rank_key} {tables.fmt(fid)}" if fid is not None else ""
+            extra = f", {rank_key} {display.fmt(fid)}" if fid is not None else ""
             status = "" if run.status == Status.COMPLETED else f", {run.status}"
             caption = f"{g} seed{run.seed} ({which}{status}{extra})"
             name = None
@@ -176,37 +248,46 @@ def _sample_grids(runs: list[Run], order: list[str], rank_key: str | None, out: 
     return gallery, sheet
 
 
-def _document(title: str, runs: list[Run], results_dir: Path, warnings: list[str], summary_blocks: list,
-              results, order: list[str], gallery) -> list:
+def _document(title: str, runs: list[Run], results_dir: Path, warnings: list[str], found: list[Findings],
+              groups, several: bool, tables_blocks: list, method: list[str], results, order: list[str],
+              gallery) -> list:
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    groups = len({group_label(r) for r in runs})
-    blocks = [Heading(title, 1),
-              Para(f"{len(runs)} runs of {groups} variants in {results_dir.resolve()}, report made {created} "
-                   "from the result files alone.")]
+    blocks: list = [Heading(title, 1), *_verdict_blocks(found, groups, several),
+                    Heading("Samples"), Figure("samples.png", "sample grids side by side, real images first")]
     if warnings:
         blocks += [Heading("What is missing or unusual"), Bullets(warnings, warn=True)]
-    blocks += summary_blocks
-    blocks += [Heading("FID during training"), Figure("fid_vs_kimg.png", "FID against kimg"),
-               Figure("fid_vs_time.png", "FID against training wall-clock"),
-               Heading("Training dynamics"), Figure("losses.png", "G and D losses"),
+    blocks += [Heading("During training"), Figure("fid_vs_kimg.png", "FID against kimg"),
+               Figure("fid_vs_time.png", "FID against training wall-clock")]
+    for i, f in enumerate(found, 1):
+        if f.budgets:
+            blocks += [Heading("Rank against budget" + (f", protocol {i}" if several else ""), 3),
+                       Figure(f"rank_vs_kimg{f.cohort.suffix}.png", f"rank by {f.budget_key} at each budget"),
+                       Para(f.stability.text(f.budget_key or "") if f.stability else "", note=True)]
+    blocks += [Heading("Training dynamics", 3), Figure("losses.png", "G and D losses"),
                Figure("d_outputs.png", "mean D output on real and fake"),
-               Heading("Throughput"), Figure("throughput.png", "images per second and peak memory"),
-               Heading("Samples"), Figure("samples.png", "sample grids side by side, real images first"),
-               Para("Every run's grid (final, or the latest while a run is unfinished):"), Gallery(gallery)]
-    head, rows = tables.results_table(results, order)
-    blocks += [Heading("All runs"), Table(head, rows)]
+               Heading("Tables"), *tables_blocks,
+               Figure("throughput.png", "images per second and peak memory")]
+    view = display.results_table(results, order)
+    blocks += [Heading(view.title, 3), Table(view.header, view.rows), Para(view.note, note=True)]
     published = protocol.published_table(runs)
     if published is not None:
         blocks += [Heading(f"Published figures ({protocol.PUBLISHED_LABEL})"),
                    Para("Measured under other protocols (networks, sample counts, reference sets, Inception ports "
-                        "and training lengths differ), so they place the scale, never rank against the table "
+                        "and training lengths differ), so they place the scale, never rank against the tables "
                         "above."),
                    Table(*published)]
     commands = sorted({" ".join(str(a) for a in r.meta.get("command") or []) for r in runs} - {""})
-    blocks += [Heading("Provenance"),
-               Code("commands that made these runs", "\n".join(commands) or "not recorded"),
-               Code("metric protocol of each evaluated run",
-                    tables.dumps({r.name: (r.summary or {}).get("metric_protocol") for r in runs
+    n_groups = len({group_label(r) for r in runs})
+    folded = [Para(f"{len(runs)} runs of {n_groups} variants in {results_dir.resolve()}, report made {created} "
+                   "from the result files alone."),
+              Bullets(method),
+              Heading("Every run's sample grid (final, or the latest while a run is unfinished)", 3),
+              Gallery(gallery),
+              Code("commands that made these runs", "\n".join(commands) or "not recorded"),
+              Code("metric protocol of each evaluated run",
+                   display.dumps({r.name: (r.summary or {}).get("metric_protocol") for r in runs
                                   if (r.summary or {}).get("metric_protocol")})),
-               Code("config of each run", tables.dumps({r.name: r.config for r in runs}))]
+              Code("config of each run", display.dumps({r.name: r.config for r in runs}))]
+    blocks += [Heading("Protocol, method and provenance"),
+               Details("How these numbers were made: protocol, statistics, every run's samples, provenance", folded)]
     return blocks

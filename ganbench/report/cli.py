@@ -13,6 +13,11 @@ def report_command(
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Output folder; default <results>/report.")] = None,
     real: Annotated[bool, typer.Option("--real/--no-real", help="Show real training images beside the samples "
                                        "(loads the first 64 from the runs' data set).")] = True,
+    margin: Annotated[float | None, typer.Option(help="Equivalence margin of the ranking metric, absolute, in its "
+                                                 "units (e.g. 0.02 for KID): a pair is called tied only when two "
+                                                 "one-sided tests put its difference inside ±margin. Default: 10% "
+                                                 "of the gap between the best variant and the random floor; "
+                                                 "without a random floor, no tie is claimed.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Tables, curves, sample grids and an HTML page comparing the variants, from the result files alone.
@@ -23,7 +28,9 @@ def report_command(
     from ganbench.report import write_report
 
     try:
-        report = write_report(results, out, real_images=real)
+        if margin is not None and not margin > 0:
+            raise ValueError(f"--margin must be a positive number in the ranking metric's units, got {margin}")
+        report = write_report(results, out, real_images=real, margin=margin)
     except (ValueError, OSError) as e:  # ReportError, ConfigError, unreadable files: one line, as in ganbench
         if debug:
             raise

@@ -21,6 +21,8 @@ class Heading:
 @dataclass
 class Para:
     text: str
+    lead: bool = False  # the verdict: set apart in HTML, bold in Markdown
+    note: bool = False  # a line under a table or figure: small print in HTML
 
 
 @dataclass
@@ -52,7 +54,13 @@ class Code:
     text: str
 
 
-Block = Heading | Para | Bullets | Table | Figure | Gallery | Code
+@dataclass
+class Details:
+    summary: str
+    blocks: list  # folded: <details> in HTML and in Markdown (which GitHub renders)
+
+
+Block = Heading | Para | Bullets | Table | Figure | Gallery | Code | Details
 GALLERY_COLUMNS = 4
 
 
@@ -67,7 +75,7 @@ def markdown(blocks: list[Block]) -> str:
         if isinstance(b, Heading):
             out.append(f"{'#' * b.level} {b.text}")
         elif isinstance(b, Para):
-            out.append(b.text)
+            out.append(f"**{b.text}**" if b.lead else b.text)
         elif isinstance(b, Bullets):
             out.append("\n".join(f"- {'**warning:** ' if b.warn else ''}{item}" for item in b.items))
         elif isinstance(b, Table):
@@ -85,7 +93,11 @@ def markdown(blocks: list[Block]) -> str:
                       for i in range(0, len(cells), GALLERY_COLUMNS)]
             out.append("\n".join(lines))
         elif isinstance(b, Code):
-            out.append(f"<details><summary>{html.escape(b.summary)}</summary>\n\n```\n{b.text}\n```\n\n</details>")
+            out.append(f"<details><summary>{html.escape(b.summary, quote=False)}</summary>\n\n```\n{b.text}\n```\n\n"
+                       "</details>")
+        elif isinstance(b, Details):
+            out.append(f"<details><summary>{html.escape(b.summary, quote=False)}</summary>\n\n{markdown(b.blocks).rstrip()}"
+                       "\n\n</details>")
     return "\n\n".join(out) + "\n"
 
 
@@ -108,6 +120,11 @@ figure { margin: 1em 0; }
 .gallery img { width: 280px; image-rendering: pixelated; }
 figcaption { font-size: .85em; color: #57606a; }
 pre { background: #f6f8fa; padding: .8em; overflow-x: auto; font-size: .82em; }
+p.verdict { font-size: 1.08em; background: #f6f8fa; border-left: 4px solid #0969da; padding: .7em 1em;
+            margin: .8em 0 1em; }
+details.fold { border: 1px solid #d0d7de; border-radius: 6px; padding: .4em 1em; margin: 1em 0; }
+details.fold > summary { font-weight: 600; cursor: pointer; }
+p.note { font-size: .85em; color: #57606a; margin-top: -.2em; }
 """
 
 
@@ -122,7 +139,8 @@ def _html_block(b: Block, root: Path) -> str:
     if isinstance(b, Heading):
         return f"<h{b.level}>{e(b.text)}</h{b.level}>"
     if isinstance(b, Para):
-        return f"<p>{e(b.text)}</p>"
+        cls = ' class="verdict"' if b.lead else ' class="note"' if b.note else ""
+        return f"<p{cls}>{e(b.text)}</p>"
     if isinstance(b, Bullets):
         items = "".join(f"<li>{e(i)}</li>" for i in b.items)
         cls = ' class="warn"' if b.warn else ""
@@ -141,6 +159,9 @@ def _html_block(b: Block, root: Path) -> str:
         return f'<div class="gallery">{"".join(figs)}</div>'
     if isinstance(b, Code):
         return f"<details><summary>{e(b.summary)}</summary><pre>{e(b.text)}</pre></details>"
+    if isinstance(b, Details):
+        inner = "\n".join(_html_block(x, root) for x in b.blocks)
+        return f'<details class="fold"><summary>{e(b.summary)}</summary>\n{inner}\n</details>'
     raise TypeError(f"unknown block {b!r}")
 
 

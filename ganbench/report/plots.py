@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -237,8 +238,9 @@ def sample_sheet(panels: list[tuple[Path | None, str, str]], path: Path) -> Path
     """Grids side by side (real images first): (image or None, title, why it is missing)."""
     from PIL import Image
 
-    ncols = min(4, len(panels))
-    nrows = math.ceil(len(panels) / ncols)
+    n = len(panels)  # one row up to 5 grids, else rows as even as they can be, at most 5 wide
+    ncols = n if n <= 5 else math.ceil(n / math.ceil(n / 5))
+    nrows = math.ceil(n / ncols)
     with sns.axes_style("white"):
         fig = _figure(3.6 * ncols, 4.0 * nrows)
         axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
@@ -251,8 +253,111 @@ def sample_sheet(panels: list[tuple[Path | None, str, str]], path: Path) -> Path
             else:
                 ax.text(0.5, 0.5, "\n".join(textwrap.wrap(why, 32)), ha="center", va="center",
                         transform=ax.transAxes, fontsize=9, color="0.3")
-            ax.set_title(title, fontsize=10)
+            ax.set_title(title, fontsize=12)
         for ax in axes[len(panels):]:
             ax.set_axis_off()
-        fig.suptitle("Samples from the shared fixed noise (the same z for every variant and seed)", fontsize=12)
+        fig.suptitle("Samples from the shared fixed noise (the same z for every variant and seed)", fontsize=14)
+        return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------------- the verdict's figure
+@dataclass
+class ForestRow:
+    label: str
+    mean: float
+    low: float  # 95% t-interval over seeds; NaN with one seed
+    high: float
+    n: int
+    values: list[float]  # the seeds' own values
+    letters: str = ""
+    colour: tuple = (0.3, 0.3, 0.3)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+def forest(rows: list[ForestRow], floor: ForestRow | None, key: str, path: Path) -> list[str]:
+    """The ranking metric per variant, best on top: mean (large dot), 95% t-interval over seeds (bar), each seed
+    (small dots), the compact letters and the numbers on the right, the random floor as a dashed line."""
+    if not rows and floor is None:
+        _placeholder(path, "Ranking", "no ranking metric in these results (were the runs made with --no-eval?)")
+        return [f"missing: no ranking metric; {path.name} is a placeholder"]
+    single = all(r.n <= 1 for r in rows)
+    xs = [v for r in rows for v in (*r.values, r.mean, r.low, r.high) if math.isfinite(v)]
+    if floor is not None:
+        xs += [v for v in (floor.mean, floor.low, floor.high) if math.isfinite(v)]
+    lo, hi = min(xs), max(xs)
+    pad = 0.06 * (hi - lo or abs(hi) or 1.0)
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        what = ("one seed each: single values, no interval, no test" if single else
+                "mean and 95% t-interval over seeds (small dots: single seeds); variants that share a letter are "
+                "not distinguishable (Welch, Holm, α 0.05)")
+        title = textwrap.wrap(f"{key} per variant: {what}", 100)
+        height = 1.05 + 0.22 * len(title) + 0.5 * max(1, len(rows))
+        fig = Figure(figsize=(10.5, height), dpi=DPI)
+        FigureCanvasAgg(fig)
+        fig.subplots_adjust(left=0.14, right=0.76 if any(r.letters for r in rows) else 0.8,
+                            top=1 - (0.3 + 0.22 * len(title)) / height, bottom=0.62 / height)
+        ax = fig.add_subplot()
+        n = len(rows)
+        for i, r in enumerate(rows):
+            y = n - 1 - i
+            if math.isfinite(r.low):
+                ax.plot([r.low, r.high], [y, y], color=r.colour, lw=3.5, solid_capstyle="butt", zorder=2)
+            ax.scatter(r.values, [y] * len(r.values), s=16, color="0.25", alpha=0.55, zorder=3, linewidths=0)
+            ax.scatter([r.mean], [y], s=95, color=r.colour, edgecolor="black", linewidth=0.8, zorder=4)
+            half = f" ± {_fmt(r.high - r.mean)}" if math.isfinite(r.high) else (" (1 seed)" if r.n == 1 else "")
+            ax.annotate(f"{_fmt(r.mean)}{half}", (1.02, y), xycoords=("axes fraction", "data"), va="center",
+                        fontsize=11, annotation_clip=False)
+            if r.letters:
+                ax.annotate(r.letters, (1.25, y), xycoords=("axes fraction", "data"), va="center", fontsize=12,
+                            fontweight="bold", annotation_clip=False)
+        ax.annotate("mean" + ("" if single else " ± 95% CI"), (1.02, n - 0.35), xycoords=("axes fraction", "data"),
+                    fontsize=9, color="0.35", annotation_clip=False)
+        if any(r.letters for r in rows):
+            ax.annotate("group", (1.25, n - 0.35), xycoords=("axes fraction", "data"), fontsize=9, color="0.35",
+                        annotation_clip=False)
+        if floor is not None:
+            if math.isfinite(floor.low):
+                ax.axvspan(floor.low, floor.high, color="0.5", alpha=0.15, lw=0)
+            ax.axvline(floor.mean, ls="--", lw=1.6, color="0.35", zorder=1)
+            group = f" ({floor.letters})" if floor.letters else ""
+            ax.text(floor.mean, n - 0.45, f"random floor {_fmt(floor.mean)}{group} ", ha="right", va="bottom",
+                    fontsize=10, color="0.3")
+        ax.set_yticks(range(n), [r.label for r in reversed(rows)], fontsize=12)
+        ax.set_ylim(-0.6, n - 0.4 + 0.35)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_xlabel(f"{key} at the end of the budget (lower is better)")
+        ax.grid(axis="y", visible=False)
+        ax.set_title("\n".join(title), loc="left", fontsize=11)
+        _save(fig, path)
+    return []
+
+
+def rank_curves(budgets: list, colours: dict, key: str, path: Path) -> Path:
+    """Each variant's rank (by mean over seeds) at each evaluated budget; the bars span the ranks its pairwise
+    tests allow (`ganbench.report.ranks`). `budgets`: ranks.BudgetRanks, in budget order."""
+    groups = list(dict.fromkeys(g for b in reversed(budgets) for g in b.order))  # the last budget's order first
+    kimgs = [b.kimg for b in budgets]
+    step = 0.012 * ((max(kimgs) - min(kimgs)) or 1.0)
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        fig = _figure(9.5, 1.8 + 0.42 * len(groups))
+        ax = fig.add_subplot()
+        for i, g in enumerate(groups):
+            dx = (i - (len(groups) - 1) / 2) * step
+            pts = [(b.kimg + dx, b.rank[g], b.low[g], b.high[g]) for b in budgets if g in b.rank]
+            x, y, low, high = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
+            colour = colours.get(g, (0.3, 0.3, 0.3))
+            ax.errorbar(x, y, yerr=[y - low, high - y], color=colour, marker="o", ms=7, lw=2, capsize=3,
+                        elinewidth=1.2, alpha=0.9, label=g)
+        ax.set_yticks(range(1, len(groups) + 1))
+        ax.set_ylim(len(groups) + 0.5, 0.5)  # rank 1 on top
+        ax.set_xticks(kimgs, [f"{k:.3g}" for k in kimgs])
+        ax.set_xlabel(KIMG_LABEL)
+        ax.set_ylabel("rank (1 = best)")
+        ax.set_title("\n".join(textwrap.wrap(
+            f"Rank by {key} (mean over seeds) at each evaluated budget; bars: the ranks the pairwise tests allow "
+            "(Welch, Holm, α 0.05)", 95)), loc="left", fontsize=11)
+        ax.legend(title="variant", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
         return _save(fig, path)

@@ -9,9 +9,10 @@ from typing import Any
 import pandas as pd
 
 from ganbench.metrics import names
+from ganbench.report.display import fmt, single_seed_note
 from ganbench.report.runs import Run
-from ganbench.report.stats import PAIRWISE_TEST, TEST_NAME
-from ganbench.report.tables import Summary, single_seed_note
+from ganbench.report.stats import EQUIVALENCE_TEST, PAIRWISE_TEST, TEST_NAME
+from ganbench.report.tables import Summary
 
 # ---------------------------------------------------------------------------------------------------- protocol
 _HEX = re.compile(r"^[0-9a-f]{16,}$")
@@ -64,7 +65,9 @@ def _distinct(values: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 _CONSEQUENCE = {"device": "timings and memory are not comparable between them",
                "commit": "made by different code; check the changes do not touch training or evaluation",
-               "versions": "made with different package versions; timings may not be comparable"}
+               "versions": "made with different package versions; timings may not be comparable",
+               "metric protocol": "not a like-for-like comparison (runs whose sample count, reference split, "
+                                  "resolution or weights differ are ranked in separate sections)"}
 
 
 def protocol(runs: list[Run]) -> tuple[list[str], list[str]]:
@@ -121,6 +124,13 @@ def method_lines(summary: Summary, results: pd.DataFrame) -> list[str]:
         f"which variants differ: {PAIRWISE_TEST}. Welch, because with 5 seeds per variant any exact rank or "
         "permutation test has a smallest two-sided p of 2/252 = 0.0079, above what Holm asks of the best of 21 "
         "pairs (0.05/21 = 0.0024); its level and power at 5 seeds are checked by simulation in the tests",
+        f"tied: {EQUIVALENCE_TEST}; the margin here: "
+        + (f"±{fmt(summary.margin)}, {summary.margin_note}" if summary.margin is not None
+           else f"none ({summary.margin_note}), so no pair is called tied")
+        + ". 'Not distinguishable' (no test either way) is not 'tied': it comes with the 95% interval of the "
+        "difference",
+        "letters (compact letter display, Piepho 2004): two variants that share a letter are not distinguishable by "
+        "the pairwise tests; two without a common letter differ significantly",
         f"adjacent ranks (a distribution-free check, not corrected for multiplicity; the pairwise table decides): "
         f"{TEST_NAME}; with n and m seeds its smallest possible p is 2 / C(n+m, n), so at least 4 seeds per "
         "variant are needed to tell two apart",

@@ -38,6 +38,7 @@ class Run:
     evals: list[dict[str, Any]]  # "eval" records, likewise
     trial: dict[str, Any] | None = None  # trial.json of a sweep
     notes: list[str] = field(default_factory=list)  # what is missing or unusual, said in words
+    shared_trial: bool = False  # every run of the folder has this run's trial tag: it is left out of the label
 
     @property
     def config(self) -> dict[str, Any]:
@@ -204,20 +205,27 @@ def discover(root: Path, exclude: Path | None = None) -> list[Run]:
     if not configs:
         raise ReportError(f"no results under '{root}': no run folder (one with a config.json) was found. "
                           "Point at the --out folder of `ganbench run`, or at one run in it.")
-    return [load_run(p.parent, root) for p in configs]
+    runs = [load_run(p.parent, root) for p in configs]
+    tags = {(r.trial or {}).get("trial") for r in runs}
+    if len(tags) == 1 and None not in tags:  # one sweep setting for all (e.g. each variant's recipe): says nothing
+        for r in runs:
+            r.shared_trial = True
+    return runs
 
 
 def group_label(run: Run, by: tuple[str, ...] = ("variant", "trial")) -> str:
     """The label runs are aggregated under: the variant, and the sweep trial where the run has one.
 
     This is the one place that decides grouping; seeds of the same label are the replicates of the statistics.
+    A trial tag that every run of the folder shares (`Run.shared_trial`, set by `discover`) is left out: a study
+    that ran each variant's own recipe reads "dcgan", not "dcgan/recipe".
     """
     parts = []
     for key in by:
         if key == "variant":
             parts.append(run.variant)
         elif key == "trial":
-            if run.trial is not None and run.trial.get("trial") is not None:
+            if run.trial is not None and run.trial.get("trial") is not None and not run.shared_trial:
                 parts.append(str(run.trial["trial"]))
         else:
             parts.append(str(run.config.get(key)))

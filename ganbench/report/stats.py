@@ -15,6 +15,18 @@ different in about 5% of simulated studies; a shift of 2 standard deviations is 
 It assumes roughly normal seed-to-seed noise: a single collapsed seed inflates its variance and makes the test
 conservative (less likely to call a difference), not anti-conservative.
 
+Equivalence (`equivalence`, and `pairwise(..., margin=m)` for every pair): "no detectable difference" is not "the
+same". Two variants are called tied only when two one-sided Welch t-tests (TOST; Schuirmann 1987) reject both
+"a - b <= -m" and "a - b >= m" at alpha, i.e. when the 90% Welch interval of the difference lies inside (-m, m).
+The margin m is absolute, in the metric's units, and must come from outside the data being tested: the report takes
+`--margin`, or by default MARGIN_FRACTION (10%) of the gap between the best variant's mean and the random floor's
+mean (`default_margin`), and claims no tie at all when it has neither. Over the pairs of a report the TOST p-values
+are Holm-corrected like the difference tests. Its level (a pair whose true difference is exactly the margin is
+called tied in at most 5% of studies) is checked by simulation in tests/test_report.py.
+
+Compact letter display (`letters`): variants that share a letter are not distinguishable by the pairwise tests;
+two variants without a common letter differ significantly (Piepho 2004, insert-and-absorb).
+
 Adjacent ranks (`compare`): an exact two-sided Mann-Whitney U test of each variant against the next in the
 ranking, uncorrected: a distribution-free check beside the pairwise table, never the basis of a significance
 statement. With n and m seeds its smallest two-sided p is 2 / C(n+m, n): 0.33 for 2 vs 2, 0.10 for 3 vs 3.
@@ -30,6 +42,9 @@ from scipy import stats
 
 ALPHA = 0.05
 TEST_NAME = "two-sided Mann-Whitney U test over seeds (exact for small samples without ties), alpha 0.05"
+EQUIVALENCE_TEST = ("two one-sided Welch t-tests (TOST) over seeds at a margin ±m, Holm-corrected over all pairs "
+                    "(family-wise alpha 0.05): tied when both reject, i.e. when the 90% Welch interval of the "
+                    "difference lies inside ±m")
 PAIRWISE_TEST = ("Welch's two-sided t-test over seeds, Holm-corrected over all pairs compared (family-wise "
                  "alpha 0.05); difference of means with its 95% Welch interval, Hedges' g")
 
@@ -86,6 +101,21 @@ def compare(a, b, alpha: float = ALPHA) -> Comparison:
 
 
 # ---------------------------------------------------------------------------------------------------- pairwise
+def _welch_parts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(difference of means a - b, its standard error, Welch-Satterthwaite df) along the last axis, NaN where both
+    variances are 0; None when a side has fewer than 2 values."""
+    na, nb = a.shape[-1], b.shape[-1]
+    if na < 2 or nb < 2:
+        return None
+    diff = a.mean(-1) - b.mean(-1)
+    va, vb = a.var(-1, ddof=1) / na, b.var(-1, ddof=1) / nb
+    se2 = va + vb
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = se2 ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1))
+    bad = se2 <= 0
+    return diff, np.where(bad, math.nan, np.sqrt(se2)), np.where(bad, math.nan, df)
+
+
 def welch(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, ...]:
     """Welch's two-sided t-test along the last axis (vectorised, so simulations can run many studies at once).
 
@@ -93,22 +123,39 @@ def welch(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> tuple[np.nd
     has fewer than 2 values or both variances are 0.
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    na, nb = a.shape[-1], b.shape[-1]
-    diff = a.mean(-1) - b.mean(-1)
-    if na < 2 or nb < 2:
+    parts = _welch_parts(a, b)
+    if parts is None:
+        diff = a.mean(-1) - b.mean(-1)
         nan = np.full(np.shape(diff), math.nan)
         return diff, nan, nan, nan, nan
-    va, vb = a.var(-1, ddof=1) / na, b.var(-1, ddof=1) / nb
-    se2 = va + vb
+    diff, se, df = parts
     with np.errstate(divide="ignore", invalid="ignore"):
-        df = se2 ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1))
-        se = np.sqrt(se2)
-        t = diff / se
-        p = 2.0 * stats.t.sf(np.abs(t), df)
+        p = 2.0 * stats.t.sf(np.abs(diff / se), df)
         half = stats.t.ppf(0.5 + confidence / 2, df) * se
-    bad = se2 <= 0
-    p, half, df = np.where(bad, math.nan, p), np.where(bad, math.nan, half), np.where(bad, math.nan, df)
     return diff, diff - half, diff + half, p, df
+
+
+def tost(a: np.ndarray, b: np.ndarray, margin: float, alpha: float = ALPHA) -> tuple[np.ndarray, ...]:
+    """Two one-sided Welch t-tests of equivalence within +-margin along the last axis (vectorised).
+
+    Returns (difference a - b, low and high end of its (1 - 2 alpha) Welch interval, p). p is the larger of the
+    one-sided p-values for H0 "a - b <= -margin" and H0 "a - b >= margin"; p < alpha exactly when that interval
+    lies inside (-margin, margin). NaN where a side has fewer than 2 values or both variances are 0.
+    """
+    if not (math.isfinite(margin) and margin > 0):
+        raise ValueError(f"an equivalence margin must be a positive number, got {margin}")
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    parts = _welch_parts(a, b)
+    if parts is None:
+        diff = a.mean(-1) - b.mean(-1)
+        nan = np.full(np.shape(diff), math.nan)
+        return diff, nan, nan, nan
+    diff, se, df = parts
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_lower = stats.t.sf((diff + margin) / se, df)  # H0: a - b <= -margin
+        p_upper = stats.t.cdf((diff - margin) / se, df)  # H0: a - b >= margin
+        half = stats.t.ppf(1 - alpha, df) * se
+    return diff, diff - half, diff + half, np.maximum(p_lower, p_upper)
 
 
 def holm(p: np.ndarray) -> np.ndarray:
@@ -139,6 +186,10 @@ class Pair:
     p: float  # Welch, two-sided, unadjusted
     p_holm: float  # Holm-adjusted over every testable pair of the comparison
     different: bool  # p_holm < alpha
+    margin: float = math.nan  # equivalence margin (absolute, the metric's units); NaN: no equivalence tested
+    p_tost: float = math.nan  # TOST p at that margin, unadjusted
+    p_tost_holm: float = math.nan  # Holm-adjusted over every testable pair, like p_holm
+    tied: bool = False  # p_tost_holm < alpha: equivalent within +-margin
 
 
 def hedges_g(a, b) -> float:
@@ -152,16 +203,81 @@ def hedges_g(a, b) -> float:
     return float((a.mean() - b.mean()) / pooled * (1 - 3 / (4 * (na + nb) - 9)))
 
 
-def pairwise(groups: dict[str, list[float]], alpha: float = ALPHA) -> list[Pair]:
+def pairwise(groups: dict[str, list[float]], alpha: float = ALPHA, margin: float | None = None) -> list[Pair]:
     """Every pair of groups (in the given order: a before b), Welch-tested and Holm-corrected together.
-    Non-finite values are dropped; a group with fewer than 2 values is reported with NaN p, never different."""
+    Non-finite values are dropped; a group with fewer than 2 values is reported with NaN p, never different.
+    With a `margin`, each pair is also tested for equivalence within +-margin (TOST, Holm-corrected over the
+    pairs): `tied` says where that holds."""
     clean = {g: [v for v in vs if v is not None and math.isfinite(v)] for g, vs in groups.items()}
     keys = list(clean)
-    raw = []
+    raw, tosts = [], []
     for i, ga in enumerate(keys):
         for gb in keys[i + 1:]:
             a, b = np.array(clean[ga]), np.array(clean[gb])
             diff, low, high, p, _ = welch(a, b) if len(a) and len(b) else (math.nan,) * 5
             raw.append((ga, gb, len(a), len(b), float(diff), float(low), float(high), hedges_g(a, b), float(p)))
+            tosts.append(float(tost(a, b, margin, alpha)[3]) if margin is not None and len(a) and len(b)
+                         else math.nan)
     adjusted = holm(np.array([r[-1] for r in raw])) if raw else np.array([])
-    return [Pair(*r, p_holm=float(q), different=bool(q < alpha)) for r, q in zip(raw, adjusted, strict=True)]
+    adjusted_tost = holm(np.array(tosts)) if raw else np.array([])
+    return [Pair(*r, p_holm=float(q), different=bool(q < alpha), margin=math.nan if margin is None else margin,
+                 p_tost=pt, p_tost_holm=float(qt), tied=bool(qt < alpha))
+            for r, q, pt, qt in zip(raw, adjusted, tosts, adjusted_tost, strict=True)]
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    n_a: int
+    n_b: int
+    diff: float  # mean(a) - mean(b)
+    low: float  # its 90% Welch interval (1 - 2 alpha): inside (-margin, margin) exactly when equivalent
+    high: float
+    margin: float
+    p: float  # TOST: the larger of the two one-sided p-values; NaN when untestable (fewer than 2 values a side)
+    equivalent: bool  # p < alpha
+
+
+def equivalence(a, b, margin: float, alpha: float = ALPHA) -> Equivalence:
+    """Are two variants' per-seed values (lower or higher is better, it does not matter) equivalent within
+    +-margin, in the metric's own units? Two one-sided Welch t-tests (TOST); non-finite values are dropped. One
+    pair, uncorrected: a caller testing several pairs corrects them (`pairwise(..., margin=)` uses Holm)."""
+    x = np.array([v for v in a if v is not None and math.isfinite(v)], dtype=np.float64)
+    y = np.array([v for v in b if v is not None and math.isfinite(v)], dtype=np.float64)
+    if not len(x) or not len(y):
+        return Equivalence(len(x), len(y), math.nan, math.nan, math.nan, margin, math.nan, False)
+    diff, low, high, p = (float(v) for v in tost(x, y, margin, alpha))
+    return Equivalence(len(x), len(y), diff, low, high, margin, p, bool(p < alpha))
+
+
+MARGIN_FRACTION = 0.10  # the default equivalence margin: this share of the gap between the best and the floor
+
+
+def default_margin(best_mean: float, floor_mean: float, fraction: float = MARGIN_FRACTION) -> float | None:
+    """The equivalence margin when none is given: `fraction` of the distance between the best variant's mean and
+    the random floor's mean (a difference that small is a small share of what training achieved at all). None when
+    either is unknown or they coincide: then no tie is claimed."""
+    gap = abs(floor_mean - best_mean)
+    return fraction * gap if math.isfinite(gap) and gap > 0 else None
+
+
+# ---------------------------------------------------------------------------------------------------- letters
+def letters(groups: list[str], different: set[frozenset[str]] | list[tuple[str, str]]) -> dict[str, str]:
+    """Compact letter display: a string of letters per group such that two groups share a letter exactly when
+    they are not in `different` (Piepho 2004, insert-and-absorb). Letters are assigned in `groups` order (pass
+    the ranking: the best group gets 'a')."""
+    pairs = [tuple(p) for p in different]
+    columns: list[set[str]] = [set(groups)] if groups else []
+    for x, y in pairs:
+        split: list[set[str]] = []
+        for col in columns:
+            split += [col - {x}, col - {y}] if x in col and y in col else [col]
+        # absorb: a column contained in another says nothing more
+        split = [c for c in split if c]
+        columns = [c for i, c in enumerate(split)
+                   if not any((c < d) or (c == d and j < i) for j, d in enumerate(split) if j != i)]
+    order = {g: i for i, g in enumerate(groups)}
+    columns.sort(key=lambda c: sorted(order[g] for g in c))
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    if len(columns) > len(alphabet):
+        raise ValueError(f"{len(columns)} letter columns: more than {len(alphabet)} letters")
+    return {g: "".join(alphabet[i] for i, c in enumerate(columns) if g in c) for g in groups}

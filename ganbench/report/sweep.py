@@ -4,8 +4,10 @@ Lucic et al. 2018, "Are GANs Created Equal? A Large-Scale Study" (one box per mo
 
 Reads result files only (each run's trial.json and summary.json), never the training code.
 
-Scores. A run's FID is its best FID over the evaluations made during training (summary.json `best`; the final one
-when it was only evaluated at the end), or with score="final" the FID at the end of the budget. A setting's score
+Scores. A run's FID is its best FID over the evaluations made during training (summary.json `best`, at the sample
+count every evaluation has: with cheap curve points that is e.g. fid100, never the end's fid1000), or with
+score="final" the FID at the end of the budget at the largest sample count. Best and final are never mixed across
+sample counts: a run whose best point is missing scores its final value of the same metric. A setting's score
 is the mean over its seeds; only settings whose every seed finished with a FID are ranked (a setting that diverged
 on one seed is not the best setting, whatever its other seeds did); the others are counted as `incomplete`.
 """
@@ -64,9 +66,12 @@ def sweep_runs(results_dir: str | Path, score: str = "best") -> pd.DataFrame:
         summary = RunDir(run_dir).read_summary() or {}
         final = summary.get("final") or {}
         best = summary.get("best") or {}
-        metric = next((k for k in final if names.is_value(k, names.FID)), None)  # fid500 = FID of 500 samples
-        if metric is None and names.is_value(str(best.get("metric")), names.FID):
-            metric = best["metric"]
+        # One protocol per score: "best" is read at the count every evaluation has (the best point's own metric,
+        # e.g. fid100 of cheap curve points; the final evaluation reports it too), "final" at the end count.
+        ends = [k for k in final if names.is_value(k, names.FID) and not names.parse(k).g]
+        end = max(ends, key=lambda k: names.parse(k).n) if ends else None  # fid1000 beside fid100: fid1000
+        along = best.get("metric") if names.is_value(str(best.get("metric")), names.FID) else None
+        metric = (along or end) if score == "best" else (end or along)
         fid_final = _fid(final.get(metric)) if metric else math.nan
         fid_best = _fid(best.get("value")) if metric and best.get("metric") == metric else math.nan
         params = trial.get("params") or {}

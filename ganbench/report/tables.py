@@ -1,13 +1,13 @@
-"""The report's tables: one tidy row per run, one aggregated row per variant, and the protocol they were made under.
+"""The report's numbers: one tidy row per run, one aggregated row per variant with the pairwise statistics.
 
 Statistics use completed runs only (a diverged, failed or unfinished run is listed, never averaged in). Variants
-are ranked by mean FINAL FID (the metric at the end of the shared budget, lower is better); the best FID along
-the way is reported beside it but does not rank.
+are ranked by the mean FINAL value of the ranking metric (`rank_metric`: KID where the runs' protocol names it,
+FID for older results; at the end of the shared budget, lower is better); the best value along the way is reported
+beside it but does not rank. How these frames are shown is `ganbench.report.display`'s.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,7 +18,16 @@ import pandas as pd
 from ganbench import families as fam
 from ganbench.metrics import names
 from ganbench.report.runs import Run, group_label, metric_keys, number
-from ganbench.report.stats import Interval, Pair, compare, pairwise, t_interval
+from ganbench.report.stats import (
+    MARGIN_FRACTION,
+    Interval,
+    Pair,
+    compare,
+    default_margin,
+    letters,
+    pairwise,
+    t_interval,
+)
 from ganbench.rundir import Status
 
 COUNTERS = {"kimg": "kimg", "g_steps": "G steps", "d_steps": "D steps", "seconds": "train time (s)",
@@ -124,11 +133,27 @@ class Summary:
     frame: pd.DataFrame  # one row per group, ranked; {col}_mean/_ci95_low/_ci95_high/_n for aggregated columns
     intervals: dict[tuple[str, str], Interval]  # (group, column) -> interval
     rank_by: str | None  # e.g. "kid1000_final"
-    pairs: list[Pair] = field(default_factory=list)  # every pair of ranked groups on rank_by, Welch + Holm
+    pairs: list[Pair] = field(default_factory=list)  # every pair of ranked groups on rank_by, Welch + Holm (+ TOST)
+    margin: float | None = None  # the equivalence margin of the pairs (absolute, rank_by's units); None: no ties
+    margin_note: str = ""  # where the margin comes from, in words
+    floor: str | None = None  # the group of the random baseline, when it was ranked
+    letters: dict[str, str] = field(default_factory=dict)  # compact letter display of the tested groups
+
+    def trained(self) -> list[str]:
+        """Ranked groups that train (not the random floor), best first."""
+        frame = self.frame
+        return [g for g, r, f in zip(frame["group"], frame["rank"], frame["family"], strict=True)
+                if not pd.isna(r) and not fam.is_baseline(f)]
+
+    def mean(self, group: str) -> float:
+        return self.intervals[(group, self.rank_by)].mean if self.rank_by else math.nan
 
 
-def summarise(results: pd.DataFrame, rank_key: str | None) -> Summary:
-    """Aggregate completed runs per group; rank groups by mean final `rank_key` (an FID); test adjacent ranks."""
+def summarise(results: pd.DataFrame, rank_key: str | None, margin: float | None = None) -> Summary:
+    """Aggregate completed runs per group; rank groups by mean final `rank_key` (lower is better); test every
+    pair (Welch + Holm) and, at an equivalence `margin` (absolute, the metric's units; None: MARGIN_FRACTION of
+    the gap between the best group and the random floor, when there is a floor), their equivalence (TOST + Holm);
+    letter the groups; test adjacent ranks."""
     columns = aggregated_columns(results)
     rank_by = f"{rank_key}_final" if rank_key and f"{rank_key}_final" in results else None
     intervals: dict[tuple[str, str], Interval] = {}
@@ -172,58 +197,34 @@ def summarise(results: pd.DataFrame, rank_key: str | None) -> Summary:
                 cmp = compare(a.tolist(), b.tolist())
                 frame.loc[i, "vs_next_rank"] = cmp.text
                 frame.loc[i, "vs_next_rank_p"] = cmp.p
-    pairs = []
-    if rank_by is not None:  # in rank order, so each pair reads "better - worse" where the means say so
-        done = results[results["status"] == "completed"]
-        ranked_groups = [g for g, r in zip(frame["group"], frame["rank"], strict=True) if not pd.isna(r)]
-        pairs = pairwise({g: done.loc[done["group"] == g, rank_by].tolist() for g in ranked_groups})
     lead = ["rank", "group", "variant"] + (["trial"] if "trial" in frame else [])
     rest = [c for c in frame.columns if c not in lead]
-    return Summary(frame[lead + rest], intervals, rank_by, pairs)
+    summary = Summary(frame[lead + rest], intervals, rank_by)
+    if rank_by is None:
+        return summary
+    ranked_groups = [g for g, r in zip(summary.frame["group"], summary.frame["rank"], strict=True) if not pd.isna(r)]
+    floors = [g for g in ranked_groups if fam.is_baseline(summary.frame.set_index("group").loc[g, "family"])]
+    summary.floor = floors[0] if floors else None
+    best = next((g for g in summary.trained()), None)
+    if margin is not None:
+        summary.margin, summary.margin_note = margin, "given (--margin)"
+    elif best is not None and summary.floor is not None:
+        summary.margin = default_margin(summary.mean(best), summary.mean(summary.floor))
+        summary.margin_note = (f"{MARGIN_FRACTION:.0%} of the gap between the best mean ({best}, "
+                               f"{summary.mean(best):.3g}) and the random floor's ({summary.mean(summary.floor):.3g})")
+    if summary.margin is None:
+        summary.margin_note = summary.margin_note or "none: no random floor to set it from and no --margin given"
+    done = results[results["status"] == Status.COMPLETED]  # in rank order: each pair reads "better - worse"
+    summary.pairs = pairwise({g: done.loc[done["group"] == g, rank_by].tolist() for g in ranked_groups},
+                             margin=summary.margin)
+    tested = [g for g in ranked_groups if intervals[(g, rank_by)].n >= 2]
+    if len(tested) >= 2:
+        summary.letters = letters(tested, [(p.a, p.b) for p in summary.pairs if p.different])
+        summary.frame["letters"] = summary.frame["group"].map(summary.letters)
+    return summary
 
 
-# ---------------------------------------------------------------------------------------------------- display
-def fmt(value: Any) -> str:
-    """A number for a table: 3 significant digits below 100, whole numbers above."""
-    v = number(value)
-    if v is None or math.isnan(v):
-        return "–"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if abs(v) >= 100:
-        return f"{v:,.0f}"
-    return f"{v:.3g}"
-
-
-def _text(value: Any) -> str:
-    """A text cell: '' for None and NaN (pandas turns a missing string into NaN)."""
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-
-
-SINGLE_SEED = "(n=1, CI n/a: 1 seed)"
-
-
-def fmt_interval(iv: Interval, empty: str = "missing", single: str = SINGLE_SEED) -> str:
-    """'62 ± 4.97 (n=3)'; one seed: the value and `single` (the tables mark only a row's first such cell)."""
-    if iv.n == 0:
-        return empty
-    if iv.n == 1:
-        return f"{fmt(iv.mean)} {single}".rstrip()
-    if iv.high == iv.mean:
-        return f"{fmt(iv.mean)} (n={iv.n}, all equal)"
-    return f"{fmt(iv.mean)} ± {fmt(iv.high - iv.mean)} (n={iv.n})"
-
-
-def column_title(col: str) -> str:
-    """'fid500_final' -> 'fid500 final (lower is better)'; counters by their names."""
-    if col in COUNTERS:
-        return COUNTERS[col]
-    key, which = col.rsplit("_", 1)
-    better = names.better(key)
-    title = f"{key} {which}" if which == "best" or names.is_value(key, names.FID) else key
-    return f"{title} ({better})" if better else title
-
-
+# ---------------------------------------------------------------------------------------------------- columns
 def summary_metric_columns(results: pd.DataFrame, curve_key: str | None = None) -> list[str]:
     """The metric columns of the per-variant quality table: each metric at the largest sample count the runs
     have (runs evaluated with cheap curve points also carry e.g. fid100 beside fid1000: the curve count stays in
@@ -237,112 +238,3 @@ def summary_metric_columns(results: pd.DataFrame, curve_key: str | None = None) 
             and (m := names.parse(c.removesuffix("_final"))).n == largest[(m.base, m.g)]]
     best = f"{curve_key}_best" if curve_key else None
     return keep + ([best] if best in values else [])
-
-
-def summary_tables(summary: Summary, results: pd.DataFrame, curve_key: str | None = None
-                   ) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) of the per-variant tables, quality then cost, shared by the Markdown and HTML pages.
-    Quality: the columns of `summary_metric_columns` (the curve FID's best along the way from `curve_key`)."""
-    frame = summary.frame
-    metrics = summary_metric_columns(results, curve_key)
-    no_fid = not metrics
-
-    def cell(r, col: str, marked: list[bool]) -> str:
-        if r["completed"] == 0:
-            return "–"  # the status column says why: nothing completed yet
-        if col == "img_per_s" and fam.is_baseline(r["family"]):
-            return "n/a (no training)"
-        iv = summary.intervals[(r["group"], col)]
-        if iv.n == 1 and not marked:
-            marked.append(True)
-            return fmt_interval(iv)
-        return fmt_interval(iv, single="")
-
-    quality_head = (["rank", "variant", "seeds used", "runs (status)"] + (["FID"] if no_fid else [])
-                    + [column_title(c) for c in metrics] + ["vs next rank", "missing"])
-    cost_head = ["variant", "runs (status)"] + [column_title(c) for c in COUNTERS]
-    quality, cost = [], []
-    for _, r in frame.iterrows():
-        rank = "–" if pd.isna(r["rank"]) else str(int(r["rank"]))
-        missing = "; ".join(t for t in ("no completed run" if r["completed"] == 0 else "", _text(r["missing"])) if t)
-        marked: list[bool] = []
-        quality.append([rank, str(r["group"]), _text(r["seeds"]) or "none completed", str(r["status"])]
-                       + (["missing (no evaluations)"] if no_fid else []) + [cell(r, c, marked) for c in metrics]
-                       + [_text(r["vs_next_rank"]), missing])
-        marked_cost: list[bool] = []
-        cost.append([str(r["group"]), str(r["status"])] + [cell(r, c, marked_cost) for c in COUNTERS])
-    tables = [("Sample quality", quality_head, quality),
-              ("Compute actually spent (training only; evaluation time excluded)", cost_head, cost)]
-    if any(not math.isnan(p.p) for p in summary.pairs):
-        tables.append(pairwise_table(summary))
-    return tables
-
-
-def single_seed_note(summary: Summary) -> str | None:
-    """One note for every group with values from a single seed, instead of 'n/a' in each of its cells."""
-    single = {g for (g, _), iv in summary.intervals.items() if iv.n == 1}
-    groups = [str(g) for g in summary.frame["group"] if g in single]
-    if not groups:
-        return None
-    return (f"values from one completed seed, so no interval and no test: {', '.join(groups)} (single values in "
-            f"their rows; the first is marked {SINGLE_SEED})")
-
-
-def pairwise_table(summary: Summary) -> tuple[str, list[str], list[list[str]]]:
-    """Which pairs of variants differ on the ranking metric, by how much, with an interval: differing pairs
-    first, then by p. Pairs with a single-seed variant cannot be tested and are left out (the single-seed note
-    names those variants)."""
-    key = summary.rank_by.removesuffix("_final") if summary.rank_by else "?"
-    head = ["pair (A vs B)", "seeds", f"mean A - B ({key})", "95% CI of A - B", "Hedges' g", "p (Welch)",
-            "p (Holm)", "verdict"]
-    rows = []
-    tested = sorted((p for p in summary.pairs if not math.isnan(p.p)), key=lambda p: (not p.different, p.p_holm))
-    for p in tested:
-        rows.append([f"{p.a} vs {p.b}", f"{p.n_a} vs {p.n_b}", fmt(p.diff), f"{fmt(p.low)} .. {fmt(p.high)}",
-                     fmt(p.hedges_g), f"{p.p:.2g}", f"{p.p_holm:.2g}",
-                     "differ" if p.different else "no detectable difference"])
-    n_diff = sum(p.different for p in tested)
-    title = (f"Pairwise comparisons on {key}: {n_diff} of {len(tested)} pairs differ "
-             "(Welch's t over seeds, Holm-corrected, family-wise alpha 0.05)")
-    return title, head, rows
-
-
-def results_table(results: pd.DataFrame, order: list[str]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the per-run table, groups in `order` (the ranking), seeds ascending."""
-    metric = [c for c in results.columns if c.endswith(("_final", "_best")) and names.is_value(c.rsplit("_", 1)[0])]
-    cols = ["run", "status", *COUNTERS, *metric, "missing", "note"]
-    header = [column_title(c) if (c in COUNTERS or c in metric) else c for c in cols]
-    rank = {g: i for i, g in enumerate(order)}
-    ordered = results.assign(_g=results["group"].map(rank), _s=results["seed"]).sort_values(["_g", "_s"])
-    rows = []
-    for _, r in ordered.iterrows():
-        cells = []
-        for c in cols:
-            v = r.get(c)
-            if c in ("run", "status", "missing", "note"):
-                cells.append(_text(v))
-            elif c.endswith("_best") and not pd.isna(r.get(f"{c}_kimg", math.nan)):
-                cells.append(f"{fmt(v)} @ {fmt(r[f'{c}_kimg'])} kimg")
-            elif c.endswith("_final") and r["status"] != Status.COMPLETED and not pd.isna(v):
-                cells.append(f"{fmt(v)} (latest evaluation)")  # the run never reached its final one
-            elif c.endswith("_final") and not pd.isna(v) and _noise(r, c) is not None:
-                cells.append(f"{fmt(v)} [{_noise(r, c)}]")  # this run's evaluation-noise interval
-            else:
-                cells.append(fmt(v) if not (c == "img_per_s" and fam.is_baseline(r["family"])) else "n/a")
-        rows.append(cells)
-    return header, rows
-
-
-def _noise(row, col: str) -> str | None:
-    """'lo .. hi' of a final metric's evaluation-noise interval in a results row ('kid500_final' ->
-    kid500_lo_final, kid500_hi_final), or None when the run has none."""
-    key = col.removesuffix("_final")
-    m = names.parse(key)
-    lo, hi = (row.get(f"{names.name(m.base, m.n, part, m.g)}_final") for part in (names.LO, names.HI))
-    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
-        return None
-    return f"{fmt(lo)} .. {fmt(hi)}"
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=str)

@@ -1,6 +1,6 @@
 """Sweeps: variants x hyperparameter settings x seeds, each trial one ordinary run directory, on an executor.
 
-A sweep file is TOML (examples in benchmarks/sweeps/, the format in benchmarks/README.md):
+A sweep file is TOML (examples in benchmarks/sweeps/, the format in docs/sweeps.md):
 
     [sweep]         name, variants, seeds, budget; optional eval, executor, cpus_per_trial, gpus_per_trial,
                     max_concurrent

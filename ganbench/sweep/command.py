@@ -18,7 +18,7 @@ from ganbench.rundir import FINAL, TO_RUN, State, Status
 from ganbench.sweep.execute import _now
 from ganbench.sweep.executors import EXECUTORS, ExecOptions, _import_ray
 from ganbench.sweep.plan import _summary_on_disk, plan_sweep, plan_text, trial_state
-from ganbench.sweep.spec import load_sweep
+from ganbench.sweep.spec import RAY, load_sweep
 
 
 def sweep_command(
@@ -39,7 +39,7 @@ def sweep_command(
         sweep = load_sweep(file, parse_overrides(set_))
         name = executor or sweep.executor
         run = EXECUTORS[name]
-        if ray_address and name != "ray":
+        if ray_address and name != RAY:
             raise ConfigError("--ray-address needs --executor ray")
         out = out or Path("results") / "sweeps" / sweep.name
         trials = plan_sweep(sweep, out)
@@ -47,7 +47,7 @@ def sweep_command(
         if dry_run:
             typer.echo(plan_text(trials, states))
             return
-        if name == "ray":
+        if name == RAY:
             _import_ray()  # the missing-extra message now, not after the plan is written
         todo = [t for t in trials if states[t.run_dir] in TO_RUN]
         write_json(out / "sweep.json", {

@@ -14,6 +14,7 @@ from ganbench.registry import Registry
 from ganbench.rundir import RunDir, State
 from ganbench.sweep.execute import lost, run_trial
 from ganbench.sweep.plan import Trial
+from ganbench.sweep.spec import EXECUTOR_NAMES, LOCAL, RAY
 
 OBJECT_STORE_BYTES = 200 * 2**20  # a local Ray cluster only carries trial summaries: keep its shared memory small
 
@@ -176,8 +177,10 @@ def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dic
             ray.shutdown()
 
 
-EXECUTORS.register("local", run_local)
-EXECUTORS.register("ray", run_ray)
+EXECUTORS.register(LOCAL, run_local)
+EXECUTORS.register(RAY, run_ray)
+if tuple(EXECUTORS.names()) != EXECUTOR_NAMES:  # a sweep file is checked against the names in spec.py
+    raise RuntimeError(f"executors {EXECUTORS.names()} differ from ganbench.sweep.spec.EXECUTOR_NAMES")
 
 
 def run_plans(plans, states: dict, evaluate: bool = True, resume: bool = True, show_progress: bool = True,

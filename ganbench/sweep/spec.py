@@ -23,6 +23,11 @@ DATA_KEYS = ("dataset", "data", "resolution", "channels", "crop", "max_images")
 SEARCH_KEYS = ("mode", "trials", "seed", "include_recipe", "space")
 SEARCH_MODES = ("grid", "random", "lhs")  # lhs: random search as a Latin hypercube (every range covered)
 DISTRIBUTIONS = ("choice", "uniform", "log_uniform", "int_uniform")
+# The executor names a sweep file may give. ganbench.sweep.executors registers one executor under each (and
+# checks it registered exactly these), so this module needs no import of the executors, which import the planner,
+# which imports this module.
+LOCAL, RAY = "local", "ray"
+EXECUTOR_NAMES = (LOCAL, RAY)
 # What a search may vary (ganbench.families.HYPERPARAMETERS): the training hyperparameters of a recipe. Which
 # variant, which data, which budget and which seed are the sweep's axes and settings, not search dimensions.
 # Config fields that [settings] may not set, and where each one belongs instead.
@@ -118,11 +123,9 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     evaluate = head.get("eval", True)
     if not isinstance(evaluate, bool):
         raise ConfigError(f"[sweep] eval must be true or false, got {evaluate!r}")
-    from ganbench.sweep.executors import EXECUTORS
-
-    executor = head.get("executor", "local")
-    if executor not in EXECUTORS:
-        raise ConfigError(f"{unknown('executor', str(executor), EXECUTORS.names())} (in {where})")
+    executor = head.get("executor", LOCAL)
+    if executor not in EXECUTOR_NAMES:
+        raise ConfigError(f"{unknown('executor', str(executor), list(EXECUTOR_NAMES))} (in {where})")
     cpus = head.get("cpus_per_trial")
     gpus = head.get("gpus_per_trial")
     if cpus is not None and not _number(cpus, "[sweep] cpus_per_trial") > 0:

@@ -1,0 +1,67 @@
+"""One protocol per comparison: runs whose evaluation protocols differ are never ranked together.
+
+A run's protocol is what its numbers depend on besides the model: the data set and its reference split, the
+resolution, channels and crop, the number of generated and reference images, and the Inception weights. Runs are
+split into cohorts of one protocol each; the report ranks, tests and summarises each cohort on its own and names
+what differs between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ganbench.report.runs import Run
+
+# config field -> how a reader knows it; the order is the order of a cohort's title
+PROTOCOL_FIELDS = {"dataset": "data set", "eval_split": "reference split", "resolution": "resolution",
+                   "channels": "channels", "crop": "crop", "eval_samples": "images per evaluation",
+                   "inception_weights": "Inception weights"}
+
+
+@dataclass
+class Cohort:
+    key: tuple[tuple[str, Any], ...]  # (field, value) for every PROTOCOL_FIELDS entry
+    runs: list[Run]
+    suffix: str = ""  # "" for the only (or first) cohort, "-2", "-3", ... for the others: file names
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return dict(self.key)
+
+    def title(self) -> str:
+        """'synthetic 32x32, 100 generated vs 100 reference images (split train)'."""
+        v = self.values
+        res = f" {v['resolution']}x{v['resolution']}" if v.get("resolution") else ""
+        extra = [f"{PROTOCOL_FIELDS[k]} {v[k]}" for k in ("channels", "crop", "inception_weights")
+                 if v.get(k) not in (None, "", 0, 3)]
+        return (f"{v.get('dataset')}{res}, {v.get('eval_samples')} generated vs {v.get('eval_samples')} reference "
+                f"images (split {v.get('eval_split')})" + "".join(f", {e}" for e in extra))
+
+
+def protocol_key(run: Run) -> tuple[tuple[str, Any], ...]:
+    cfg = run.config
+    defaults = {"eval_split": "train", "channels": 3, "crop": 0, "inception_weights": ""}  # fields older runs lack
+    return tuple((k, cfg.get(k, defaults.get(k))) for k in PROTOCOL_FIELDS)
+
+
+def cohorts(runs: list[Run]) -> list[Cohort]:
+    """The runs split by protocol, the largest cohort first (ties: first seen)."""
+    split: dict[tuple, list[Run]] = {}
+    for run in runs:
+        split.setdefault(protocol_key(run), []).append(run)
+    ordered = sorted(split.items(), key=lambda kv: -len(kv[1]))  # stable: first seen among equals
+    return [Cohort(key, members, "" if i == 0 else f"-{i + 1}") for i, (key, members) in enumerate(ordered)]
+
+
+def difference(groups: list[Cohort]) -> str:
+    """What differs between cohorts, in words: 'images per evaluation 100 vs 1000; reference split train vs
+    heldout'. Empty for a single cohort."""
+    if len(groups) < 2:
+        return ""
+    parts = []
+    for k, label in PROTOCOL_FIELDS.items():
+        seen = list(dict.fromkeys(str(c.values.get(k)) for c in groups))
+        if len(seen) > 1:
+            parts.append(f"{label} {' vs '.join(seen)}")
+    return "; ".join(parts)
