@@ -15,7 +15,16 @@ from ganbench.errors import ConfigError
 from ganbench.families import HYPERPARAMETERS
 from ganbench.metrics import names
 from ganbench.registry import unknown
-from ganbench.sweep.spec import _SET_ELSEWHERE, DATA_KEYS, _check, _distribution, _number, _table
+from ganbench.sweep.spec import (
+    _SET_ELSEWHERE,
+    DATA_KEYS,
+    EXECUTOR_NAMES,
+    LOCAL,
+    _check,
+    _distribution,
+    _number,
+    _table,
+)
 
 STUDY_KEYS = ("name", "variants", "baselines", "metric", "equivalence_margin", "executor", "max_concurrent",
               "cpus_per_trial", "gpus_per_trial")
@@ -66,7 +75,7 @@ class Study:
     final: Stage
     recipe_seeds: tuple[int, ...]  # stage 2's recipe arm (the tuned arm and the baselines use final.seeds)
     cost: Cost
-    executor: str = "local"
+    executor: str = LOCAL
     max_concurrent: int = 0
     cpus_per_trial: float | None = None
     gpus_per_trial: float | None = None
@@ -167,11 +176,9 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
     if not 0 < margin < 1:
         raise ConfigError(f"[study] equivalence_margin is a share of the gap between the best variant and the random "
                           f"floor, between 0 and 1 (e.g. 0.1), got {margin!r}")
-    from ganbench.sweep.executors import EXECUTORS
-
-    executor = head.get("executor", "local")
-    if executor not in EXECUTORS:
-        raise ConfigError(f"{unknown('executor', str(executor), EXECUTORS.names())} (in {where})")
+    executor = head.get("executor", LOCAL)
+    if executor not in EXECUTOR_NAMES:
+        raise ConfigError(f"{unknown('executor', str(executor), list(EXECUTOR_NAMES))} (in {where})")
 
     stage1 = _stage(search, SEARCH_KEYS, "[search]", where)
     stage2 = _stage(final, FINAL_KEYS, "[final]", where)
