@@ -16,7 +16,7 @@ import pandas as pd
 
 from ganbench import families as fam
 from ganbench.io import write_grid_png
-from ganbench.report import display, findings, pages, plots, protocol, tables
+from ganbench.report import display, findings, pages, plots, protocol, study, study_page, tables
 from ganbench.report.cohorts import cohorts, difference
 from ganbench.report.findings import Findings
 from ganbench.report.pages import Bullets, Code, Details, Figure, Gallery, Heading, Para, Table
@@ -104,6 +104,16 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     report.files += ([real_file] if real_file else []) + [out / "samples.png"]
     report.files += [out / f for f, _ in gallery if f and f.startswith("samples/")]
 
+    # ---- a study's own section (ganbench study): its verdict and figures come first
+    study_blocks: list = []
+    if study.is_study(results_dir):
+        found_study = study.analyse(results_dir, runs)
+        study_colours = plots.palette(found_study.order, {v: found_study.runs[(v, "tuned")][0].family
+                                                          for v in found_study.order})
+        study_blocks, study_files, study_warnings = study_page.blocks(found_study, out, study_colours)
+        report.files += study_files
+        report.warnings += study_warnings
+
     # ---- pages
     report.warnings = list(dict.fromkeys(report.warnings))  # once each, first-seen order
     tables_blocks = _table_blocks(found, several)
@@ -118,6 +128,8 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     title = f"ganbench report: {results_dir.resolve().name}"
     blocks = _document(title, runs, results_dir, report.warnings, found, groups, several, tables_blocks,
                        proto + method, results, order, gallery)
+    if study_blocks:  # the study leads; every run by protocol follows, as for any results folder
+        blocks = [blocks[0], *study_blocks, Heading("Every run, by evaluation protocol"), *blocks[1:]]
     (out / "report.md").write_text(pages.markdown(blocks))
     (out / "report.html").write_text(pages.html_page(title, blocks, out))
     report.files += [out / "summary.md", out / "report.md", out / "report.html"]
@@ -140,7 +152,8 @@ def _forest(f: Findings, colours: dict, path: Path) -> list[str]:
         return plots.ForestRow(g, iv.mean, iv.low, iv.high, iv.n, f.values(g), s.letters.get(g, ""),
                                colours.get(g, (0.3, 0.3, 0.3)))
 
-    return plots.forest([row(g) for g in s.trained()], row(s.floor) if s.floor else None, f.key or "?", path)
+    return plots.forest([row(g) for g in s.trained()], row(s.floor) if s.floor else None, f.key or "?", path,
+                        ceiling=row(s.ceiling) if s.ceiling else None)
 
 
 def _verdict_blocks(found: list[Findings], groups, several: bool, figures: bool = True) -> list:
@@ -198,7 +211,7 @@ def _baseline(summary: tables.Summary, results, fid_key: str | None) -> float | 
     if fid_key is None or col not in results:
         return None
     frame = summary.frame
-    rows = frame[frame["family"].map(fam.is_baseline).astype(bool) & (frame[f"{col}_n"] > 0)]
+    rows = frame[frame["family"].map(fam.is_floor).astype(bool) & (frame[f"{col}_n"] > 0)]
     return float(rows[f"{col}_mean"].iloc[0]) if len(rows) else None
 
 

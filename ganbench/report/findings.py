@@ -136,6 +136,9 @@ def verdict(f: Findings) -> str:
             out.append(f"{_join(rest)} {'is' if len(rest) == 1 else 'are'} not significantly better than the random "
                        f"floor ({fmt(s.mean(floor))})" + (f"; {_join(above)} {'is' if len(above) == 1 else 'are'}"
                                                           if above else "") + ".")
+    if s.ceiling:
+        out.append(f"Two sets of real images score {fmt(s.mean(s.ceiling))} at this protocol (the real-vs-real "
+                   "line): the best a model of the training images could reach here.")
     out += _ties(f, trained, pairs)
     if f.stability is not None:
         out.append(f.stability.text(f.budget_key or ""))

@@ -277,16 +277,19 @@ def _fmt(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
-def forest(rows: list[ForestRow], floor: ForestRow | None, key: str, path: Path) -> list[str]:
+def forest(rows: list[ForestRow], floor: ForestRow | None, key: str, path: Path,
+           ceiling: ForestRow | None = None) -> list[str]:
     """The ranking metric per variant, best on top: mean (large dot), 95% t-interval over seeds (bar), each seed
-    (small dots), the compact letters and the numbers on the right, the random floor as a dashed line."""
+    (small dots), the compact letters and the numbers on the right, the random floor as a dashed line and the
+    real-vs-real line (`ceiling`: real images through the same evaluator) as a dotted one."""
     if not rows and floor is None:
         _placeholder(path, "Ranking", "no ranking metric in these results (were the runs made with --no-eval?)")
         return [f"missing: no ranking metric; {path.name} is a placeholder"]
     single = all(r.n <= 1 for r in rows)
     xs = [v for r in rows for v in (*r.values, r.mean, r.low, r.high) if math.isfinite(v)]
-    if floor is not None:
-        xs += [v for v in (floor.mean, floor.low, floor.high) if math.isfinite(v)]
+    for line in (floor, ceiling):
+        if line is not None:
+            xs += [v for v in (line.mean, line.low, line.high) if math.isfinite(v)]
     lo, hi = min(xs), max(xs)
     pad = 0.06 * (hi - lo or abs(hi) or 1.0)
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
@@ -325,6 +328,12 @@ def forest(rows: list[ForestRow], floor: ForestRow | None, key: str, path: Path)
             group = f" ({floor.letters})" if floor.letters else ""
             ax.text(floor.mean, n - 0.45, f"random floor {_fmt(floor.mean)}{group} ", ha="right", va="bottom",
                     fontsize=10, color="0.3")
+        if ceiling is not None:
+            if math.isfinite(ceiling.low):
+                ax.axvspan(ceiling.low, ceiling.high, color="tab:green", alpha=0.12, lw=0)
+            ax.axvline(ceiling.mean, ls=":", lw=1.8, color="tab:green", zorder=1)
+            ax.text(ceiling.mean, n - 0.45, f" real vs real {_fmt(ceiling.mean)}", ha="left", va="bottom",
+                    fontsize=10, color="tab:green")
         ax.set_yticks(range(n), [r.label for r in reversed(rows)], fontsize=12)
         ax.set_ylim(-0.6, n - 0.4 + 0.35)
         ax.set_xlim(lo - pad, hi + pad)

@@ -137,6 +137,7 @@ class Summary:
     margin: float | None = None  # the equivalence margin of the pairs (absolute, rank_by's units); None: no ties
     margin_note: str = ""  # where the margin comes from, in words
     floor: str | None = None  # the group of the random baseline, when it was ranked
+    ceiling: str | None = None  # the group of the real-vs-real line (real images through the same evaluator)
     letters: dict[str, str] = field(default_factory=dict)  # compact letter display of the tested groups
 
     def trained(self) -> list[str]:
@@ -203,8 +204,9 @@ def summarise(results: pd.DataFrame, rank_key: str | None, margin: float | None 
     if rank_by is None:
         return summary
     ranked_groups = [g for g, r in zip(summary.frame["group"], summary.frame["rank"], strict=True) if not pd.isna(r)]
-    floors = [g for g in ranked_groups if fam.is_baseline(summary.frame.set_index("group").loc[g, "family"])]
-    summary.floor = floors[0] if floors else None
+    family_of = summary.frame.set_index("group")["family"]
+    summary.floor = next((g for g in ranked_groups if fam.is_floor(family_of[g])), None)
+    summary.ceiling = next((g for g in ranked_groups if fam.is_ceiling(family_of[g])), None)
     best = next((g for g in summary.trained()), None)
     if margin is not None:
         summary.margin, summary.margin_note = margin, "given (--margin)"

@@ -20,14 +20,11 @@ from ganbench.config import Config, load_recipe, make_config
 from ganbench.errors import ConfigError
 from ganbench.metrics import names
 from ganbench.rundir import FINAL, RunDir, Status, number
+from ganbench.study.layout import FINAL as FINAL_STAGE  # names owned by layout.py
+from ganbench.study.layout import RECIPE, SEARCH, SELECTION, STUDY, TUNED  # noqa: F401  (the command uses them from here)
 from ganbench.study.spec import Study
 from ganbench.sweep.plan import Trial, plan_sweep
 from ganbench.sweep.spec import Sweep
-
-SEARCH, FINAL_STAGE = "search", "final"  # the stages' folders under the study's results folder
-TUNED, RECIPE = "tuned", "recipe"  # stage 2's arms (the trial folder of each run)
-SELECTION = "selection.json"
-STUDY = "study.json"
 
 
 def stage_settings(study: Study, stage: str) -> dict[str, Any]:

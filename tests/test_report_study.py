@@ -1,0 +1,127 @@
+"""The study section of a report: tuned arms ranked and tested, tuned against recipe, the scale's two ends, the
+rank at every budget, the goal figures; from result files made here with known values (no training)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pytest
+from test_study import STUDY
+
+from ganbench.io import write_json
+from ganbench.report import study, write_report
+from ganbench.report.runs import discover
+from ganbench.rundir import RunDir, Status, summary_head
+from ganbench.study import load_study
+from ganbench.study import plan as P
+
+KEY = "kid20"
+# per-seed final kid20 of each (variant, arm); each seed's curve reaches it linearly from 2x its value
+VALUES = {("dcgan", "tuned"): [0.100, 0.110, 0.120, 0.105, 0.115], ("dcgan", "recipe"): [0.200, 0.210, 0.190],
+          ("vae", "tuned"): [0.300, 0.310, 0.290, 0.305, 0.295], ("vae", "recipe"): [0.301, 0.299, 0.300],
+          ("random", "recipe"): [0.600, 0.601, 0.599, 0.600, 0.600],
+          ("real", "recipe"): [0.001, 0.000, 0.002, 0.001, 0.001]}
+PRECISION = {"dcgan": 0.45, "vae": 0.30, "random": 0.0, "real": 0.9}
+
+
+def _study_dir(tmp_path: Path, values: dict = VALUES) -> Path:
+    spec = load_study(_file(tmp_path))
+    out = tmp_path / "out"
+    search = P.plan_search(spec, out)
+    for i, t in enumerate(search):  # stage 1: the first draw is the best of each variant
+        run = RunDir(t.run_dir)
+        run.path.mkdir(parents=True)
+        run.write_meta({"config": t.cfg.to_dict()})
+        run.write_summary(summary_head(t.cfg, t.run_dir), Status.COMPLETED, final={KEY: 0.4 + 0.1 * (i % 2)})
+        write_json(run.trial, {"trial": t.tag, "params": t.params, "variant": t.cfg.variant})
+    selection = P.select(spec, search)
+    write_json(out / P.SELECTION, {"variants": selection})
+    write_json(out / P.STUDY, {"study": dataclasses.asdict(spec) | {"metric_name": KEY}})
+    extra_recipe_seeds = [P._trial(spec, v, P.RECIPE, {}, s, out) for v in ("dcgan", "vae") for s in (1, 2)]
+    for t in P.plan_final(spec, out, selection) + extra_recipe_seeds:
+        value = values[(t.cfg.variant, t.tag)][t.cfg.seed]
+        run = RunDir(t.run_dir)
+        run.path.mkdir(parents=True)
+        run.write_meta({"config": t.cfg.to_dict()})
+        write_json(run.trial, {"trial": t.tag, "params": t.params, "variant": t.cfg.variant})
+        for k in (1, 2, 3):  # curve points at 0.064 kimg steps, then the final one
+            run.append({"kind": "eval", "kimg": 0.064 * k + 0.001, KEY: value * (2 - k / 4)})
+        final = {KEY: value, "precision20": PRECISION[t.cfg.variant]}
+        run.append({"kind": "eval", "kimg": 0.256, **final})
+        run.write_summary(summary_head(t.cfg, t.run_dir), Status.COMPLETED, final=final)
+    return out
+
+
+def _file(tmp_path: Path) -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text(STUDY.replace("seeds = [0, 1]", "seeds = [0, 1, 2, 3, 4]").replace(
+        'budget = "0.128kimg"', 'budget = "0.256kimg"'))
+    return path
+
+
+def test_study_findings_rank_tuned_arms_and_test_them_against_their_recipes(tmp_path):
+    out = _study_dir(tmp_path)
+    f = study.analyse(out, discover(out))
+    assert f.key == KEY and f.order == ["dcgan", "vae"]
+    assert f.values[("dcgan", "tuned")] == pytest.approx(VALUES[("dcgan", "tuned")])
+    (pair,) = f.pairs
+    assert pair.different and pair.diff == pytest.approx(0.11 - 0.30) and f.letters == {"dcgan": "a", "vae": "b"}
+    # margin = 10% of the gap from the best tuned mean (0.11) to the random floor (0.6)
+    assert f.margin == pytest.approx(0.1 * (0.6 - 0.11))
+    assert f.floor.mean == pytest.approx(0.6) and f.ceiling.mean == pytest.approx(0.001)
+    dcgan, vae = f.vs_recipe["dcgan"], f.vs_recipe["vae"]
+    assert dcgan.different and dcgan.diff < 0 and not dcgan.tied  # tuning helped dcgan by 0.09
+    assert not vae.different and vae.tied  # within 0.0006 of each other, margin 0.049: equivalent
+    g = study.goals(f)
+    assert (g["variant"], g["arm"], g["kid_met"], g["precision_met"], g["beats_vae"]) == \
+        ("dcgan", "tuned", False, True, ["dcgan"])
+    # four evaluated budgets, the same order at each, no flips
+    assert [b.kimg for b in f.budgets] == pytest.approx([0.064, 0.128, 0.192, 0.256])
+    assert f.stability.settled and not f.stability.flips
+    text = study.verdict(f)
+    for phrase in ("Best: dcgan 0.11", "significantly better than every other variant",
+                   "the tuned setting is better for dcgan", "no significant difference for vae",
+                   "random noise 0.6", "two sets of real images 0.001", "goal ≤ 0.05: missed",
+                   "goal ≥ 0.4: met", "significantly better than the VAE: dcgan", "no pair the tests order changes"):
+        assert phrase in text, (phrase, text)
+
+
+def test_a_gan_that_ties_the_vae_is_said_so_and_a_flip_between_budgets_is_found(tmp_path):
+    values = dict(VALUES) | {("dcgan", "tuned"): [0.302, 0.304, 0.300, 0.303, 0.301]}  # just behind the VAE
+    out = _study_dir(tmp_path, values)
+    f = study.analyse(out, discover(out))
+    (pair,) = f.pairs
+    assert pair.tied and not pair.different
+    text = study.verdict(f)
+    assert f.order == ["vae", "dcgan"]
+    assert "Tied within ±" in text and ": vae and dcgan." in text and "no GAN is significantly better than the VAE" in text
+    # make dcgan significantly best one budget earlier: the order flips between the last two budgets
+    for seed in range(5):
+        run = RunDir(out / "final/dcgan/tuned" / f"seed{seed}")
+        run.append({"kind": "eval", "kimg": 0.193, KEY: 0.05})
+    f = study.analyse(out, discover(out))
+    assert f.stability.flips == [("vae", "dcgan")] and not f.stability.settled
+    assert "not settled" in study.verdict(f)
+
+
+def test_the_report_leads_with_the_study(tmp_path):
+    out = _study_dir(tmp_path)
+    write_report(out, real_images=False)
+    md = (out / "report" / "report.md").read_text()
+    assert md.index("## The study") < md.index("study_forest.png") < md.index("Every run, by evaluation protocol")
+    for name in ("study_forest.png", "study_curves.png", "study_search.png", "study_rank_vs_kimg.png",
+                 "study_samples.png"):
+        assert (out / "report" / name).is_file(), name
+    assert "| 1 | dcgan | a |" in md and "tuned better" in md and "the recipe's values" in md
+
+
+def test_before_stage_two_the_study_says_nothing_is_compared_yet(tmp_path):
+    out = _study_dir(tmp_path)
+    import shutil
+
+    shutil.rmtree(out / P.FINAL_STAGE)
+    f = study.analyse(out, discover(out))
+    assert f.order == [] and "No tuned arm has finished yet" in study.verdict(f)
+    assert not math.isnan(f.selection["dcgan"]["chosen"]["value"])
