@@ -356,8 +356,9 @@ class NoFloat64(torch.Tensor):
 
 def test_metrics_never_need_float64_on_the_device():
     """Features that stay on a float64-less device (MPS) give the same numbers as CPU features: every statistic
-    moves them to the CPU before widening them. The stand-in raises on the old code path (a cast on the device)."""
-    from ganbench.metrics.evaluator import MetricSettings, compute_metrics
+    of every registered metric (density/coverage and c2st too: issue 20) moves them to the CPU before widening
+    them. The stand-in raises on the old code path (a cast on the device)."""
+    from ganbench.metrics.evaluator import METRICS, MetricSettings, compute_metrics
 
     g = torch.Generator().manual_seed(7)
     gen, ref = torch.rand(60, 32, generator=g), torch.rand(60, 32, generator=g) * 1.1
@@ -366,10 +367,12 @@ def test_metrics_never_need_float64_on_the_device():
         on_device.detach().to(torch.float64)  # what functional.py did before: the stand-in catches it
     assert type(on_device.to("cpu")) is torch.Tensor and on_device.to("cpu").dtype == torch.float32
     settings = MetricSettings(60, kid_replicates=20, fidinf_replicates=3)
-    cpu = compute_metrics(FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings)
+    every = tuple(METRICS.names())
+    cpu = compute_metrics(FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings, every)
     device = compute_metrics(FeatureSet.from_features(on_device), FeatureSet.from_features(ref.as_subclass(NoFloat64)),
-                             settings)
-    assert set(cpu) == set(device) and {"fid", "fidinf", "kid", "kid_lo", "precision"} <= set(cpu)
+                             settings, every)
+    assert set(cpu) == set(device)
+    assert {"fid", "fidinf", "kid", "kid_lo", "precision", "density", "coverage", "c2st", "c2st_p"} <= set(cpu)
     for key in cpu:
         assert device[key] == pytest.approx(cpu[key], rel=1e-12, abs=1e-15), key
     assert F.inception_score(torch.randn(20, 1008, generator=g).as_subclass(NoFloat64), splits=2)[0] > 1
