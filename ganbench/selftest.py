@@ -32,7 +32,7 @@ import torch
 
 from ganbench import objectives, penalties
 from ganbench.config import Config, load_recipe, make_config
-from ganbench.device import DeviceSettings, resolve
+from ganbench.device import DeviceSettings, resolve, synchronize
 from ganbench.families import gan
 
 # (first-step loss, first-step gradient, loss over all steps) relative tolerances by the checked arm's precision.
@@ -112,7 +112,7 @@ def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list)
     t0 = None
     for i, (real, z_d, z_g) in enumerate(batches):
         if i == 1:  # the first step (allocation, autotuning, compilation) is not timed
-            _sync(device)
+            synchronize(device)
             t0 = time.perf_counter()
         real = real.to(device).contiguous(memory_format=mem)
         weight = penalties.lazy_weight(cfg.penalty_weight, cfg.penalty_every, i)
@@ -124,7 +124,7 @@ def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list)
         losses["loss_g"].append(gan.g_step(cfg, nets, obj, z_g.to(device), real_g, amp, scaler)["loss_g"])
         if i == 0:
             grads["G"] = _flat_grad(nets["G"])
-    _sync(device)
+    synchronize(device)
     seconds = time.perf_counter() - t0 if t0 is not None else 0.0
     timed = (len(batches) - 1) * cfg.batch_size
     return Arm(settings, {k: torch.stack(v).float().cpu().tolist() for k, v in losses.items()}, grads,
@@ -133,13 +133,6 @@ def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list)
 
 def _flat_grad(net: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.grad.detach().flatten().float().cpu() for p in net.parameters()])
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
 
 
 def compare(checked: Arm, reference: Arm) -> Agreement:

@@ -36,6 +36,7 @@ from ganbench.device import (
     pick_device,
     reset_peak_memory,
     resolve,
+    synchronize,
 )
 from ganbench.diagnostics import (
     COLLAPSE_RATIO,
@@ -208,6 +209,8 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
     while family.trains and not s.spent():
         family.impl.step(s)  # D steps (a GAN's n_critic), then G: advances s.c.img and s.c.d_steps
         s.c.g_steps += 1
+        if s.budget.unit == "seconds":  # a time budget counts the device's work, not how far the host ran ahead
+            synchronize(device)  # of it: one sync per step, under a wall-clock budget only
         s.c.seconds = time.perf_counter() - clock.t0
         if progress is not None:
             progress(s.c)
@@ -224,8 +227,7 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
             save_checkpoint(run.checkpoint, cfg, nets, s.c, gen, scaler)
 
     # ---- the end: last tick and checkpoint (unless a resumed run had nothing left to do), final evaluation
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)  # the queued work belongs to the run's seconds (CUDA and MPS run asynchronously)
     s.c.seconds = time.perf_counter() - clock.t0 if family.trains else 0.0
     if s.sums or not family.trains:
         _close_tick(s, run, clock, family.trains, samplers, real_div)
