@@ -15,7 +15,9 @@ Choices and why:
   precision      `auto`: bf16 autocast where the device computes bf16 natively (CUDA with bf16 support; a CPU with
                  AVX512-BF16 or AMX), fp32 elsewhere; the reason is recorded (`precision_reason`). fp16 keeps its
                  loss scaler.
-  compile        torch.compile of G and D (off by default: see README "Speed" for when it pays).
+  compile        the networks torch.compile'd, by name (off by default: see README "Speed" for when it pays):
+                 G and D, G alone under a gradient penalty (compiled graphs have no double backward), the VAE's
+                 decoder (G) and encoder; the family says which (`compiled(cfg)`), `compile_networks` does it.
   threads        torch's intra-op thread count as the run found it (sweeps set it per trial).
   data on device the uint8 data set is copied to the device when it takes under half of the free memory; on CUDA
                  "free" includes PyTorch's own cached, unused blocks (mem_get_info counts them as used); on MPS
@@ -102,7 +104,7 @@ class DeviceSettings:
     precision_reason: str  # why `auto` became what it did (or "asked for")
     memory_format: str  # "channels_last" | "contiguous"
     optimizer: str  # "fused" | "foreach" | "plain": the Adam implementation
-    compile: bool  # torch.compile of G and D
+    compile: tuple[str, ...]  # the networks torch.compile'd ("G", "D"; empty: none)
     threads: int  # torch intra-op threads
     metrics_tf32: bool = False  # always off: FID etc. in exact fp32
 
@@ -128,7 +130,7 @@ class DeviceSettings:
         return torch.amp.GradScaler(self.device) if self.precision == "fp16" else None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"compile": list(self.compile)}  # as config.json holds it
 
 
 def fused_adam_supported(device: torch.device) -> bool:
@@ -149,9 +151,28 @@ def resolve(cfg, device: torch.device) -> DeviceSettings:
         optimizer = "fused" if fused else "foreach"
     else:
         optimizer = "plain"
+    from ganbench import families
+
+    compiled = families.get(cfg.family).impl.compiled(cfg) if cfg.compile else ()
     return DeviceSettings(device=device.type, precision=precision, precision_reason=reason,
                           memory_format="channels_last" if cfg.fast else "contiguous", optimizer=optimizer,
-                          compile=bool(cfg.compile), threads=torch.get_num_threads())
+                          compile=tuple(compiled), threads=torch.get_num_threads())
+
+
+def compile_networks(nets: dict[str, torch.nn.Module], names: tuple[str, ...]) -> None:
+    """torch.compile the named networks in place (Module.compile: state_dict keys, hence checkpoints, unchanged).
+
+    Dynamo's caches are cleared first. It keeps compiled code per code object (`Generator.forward`), shared by
+    every instance of the class, and runs that code eagerly for good once it holds `recompile_limit` (8) entries;
+    a run fills about four per network (training, no_grad, eval-mode grids, inference-mode evaluation), so the
+    third differently shaped G of one process (`ganbench run` over several recipes, a sweep worker) ran eager
+    while its settings said compiled, and a process's compilations of one code object are capped in all
+    (`accumulated_recompile_limit`). The previous run's networks are gone; recompiling what a same-shaped new
+    one could have reused costs little (inductor caches the generated code)."""
+    if names:
+        torch.compiler.reset()
+    for name in names:
+        nets[name].compile()
 
 
 def default_eval_samples(device: torch.device) -> int:

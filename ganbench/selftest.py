@@ -100,7 +100,7 @@ def inputs(cfg: Config, steps: int) -> tuple[dict, list[tuple[torch.Tensor, torc
 def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list) -> Arm:
     """Train from `weights` on `batches` with `settings` (one D step, then one G step, per batch)."""
     device = torch.device(settings.device)
-    nets = gan.build(dataclasses.replace(cfg, compile=settings.compile), device, settings)
+    nets = gan.build(cfg, device, settings)  # compiles what settings.compile names
     for k in ("G", "D"):
         nets[k].load_state_dict(weights[k])  # copies into the existing tensors: their memory format stays
     obj, amp, scaler = objectives.get(cfg.objective), settings.autocast(), settings.grad_scaler()
@@ -157,7 +157,7 @@ def report(cfg: Config, steps: int, checked: Arm, reference: Arm, agreement: Agr
         s = arm.settings
         speed = f"{arm.img_per_s:.1f}" if arm.img_per_s else "n/a (one step)"
         lines.append(f"{name:<10} {s.device:<7} {s.precision:<10} {s.memory_format:<14} {s.optimizer:<8} "
-                     f"{str(s.compile).lower():<8} {speed}")
+                     f"{'+'.join(s.compile) or 'off':<8} {speed}")
     a = agreement
     lines.append(f"agreement at {a.precision} tolerances (relative differences):")
     for what, v, tol in a.checks():

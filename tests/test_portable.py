@@ -19,7 +19,7 @@ CUDA_GEN_STATE = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator's state:
 
 
 def settings(optimizer: str) -> DeviceSettings:
-    return DeviceSettings("cpu", "fp32", "asked for", "contiguous", optimizer, False, 1)
+    return DeviceSettings("cpu", "fp32", "asked for", "contiguous", optimizer, (), 1)
 
 
 def rewind(path, to_img: int) -> dict:
