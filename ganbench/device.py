@@ -228,6 +228,17 @@ def data_on_device(nbytes: int, device: torch.device) -> bool:
 _MPS_PEAK = [0]  # the largest driver_allocated_memory read since reset_peak_memory: Metal keeps no peak itself
 
 
+def to_device_async(data: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """data[idx] on `device`, for `data` and `idx` in host memory, without waiting for the device: on CUDA the rows
+    are gathered into page-locked memory, from which the copy is asynchronous (from pageable memory `non_blocking`
+    does nothing and the copy waits for the device). PyTorch's pinned-memory cache hands a block out again only
+    after the copies from it are done."""
+    pinned = device.type == "cuda"
+    out = torch.empty((idx.shape[0], *data.shape[1:]), dtype=data.dtype, pin_memory=pinned)
+    torch.index_select(data, 0, idx, out=out)
+    return out.to(device, non_blocking=pinned)
+
+
 def reset_peak_memory(device: torch.device) -> None:
     """Start a run's peak-memory count afresh (CUDA, MPS). A process's peak RSS cannot be reset: on the CPU the
     figure is the process's, which is the run's when each run has its own process (the first run of a command, a
