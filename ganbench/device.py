@@ -23,7 +23,9 @@ Choices and why:
                  "free" includes PyTorch's own cached, unused blocks (mem_get_info counts them as used); on MPS
                  it is Metal's recommended working set less what Metal holds (unified memory: a copy that does
                  not fit pages the whole machine). Otherwise batches are drawn on the host (see train.Loop).
-  metrics        fp32 convolutions without TF32 (`exact_fp32`), whatever the training precision.
+  metrics        fp32 convolutions without TF32 (`exact_fp32`), whatever the training precision; the statistics
+                 (FID, KID, precision/recall, ...) in float64 on the GPU where it has float64 (CUDA), else on
+                 the CPU (MPS has none): `statistics_device`.
   peak memory    CUDA: max_memory_allocated since `reset_peak_memory` (called at the start of each run); MPS: the
                  largest `driver_allocated_memory` read since then (Metal keeps no peak; RSS does not hold Metal
                  allocations); CPU: the process's peak RSS (ru_maxrss is KiB on Linux, bytes on macOS), which
@@ -173,6 +175,13 @@ def compile_networks(nets: dict[str, torch.nn.Module], names: tuple[str, ...]) -
         torch.compiler.reset()
     for name in names:
         nets[name].compile()
+
+
+def statistics_device(device: torch.device) -> torch.device:
+    """Where the metric statistics of features on `device` are computed, in float64: there when it has float64
+    (the CPU; CUDA, where the O(N^2 D) kernels and eigensolvers of an evaluation take a fraction of what the host
+    needs, so a GPU run does not wait on its CPU), else the CPU (MPS has no float64)."""
+    return device if device.type in ("cpu", "cuda") else torch.device("cpu")
 
 
 def default_eval_samples(device: torch.device) -> int:

@@ -2,7 +2,7 @@
 
 Inside `with EmulatedCuda() as gpu:` tensors "on the GPU" are CPU tensors of the subclass `OnGPU` (their `.device`
 says cuda), made by `device="cuda"` arguments and `.to("cuda")`; `CudaGenerator` is a CPU generator whose `.device`
-says cuda. What stalls the host on a real GPU is recorded in `gpu.syncs`:
+says cuda. What stalls the host on a real GPU is recorded in `gpu.syncs` (one line each, with the shape copied):
   - reading a GPU tensor on the host: `.to("cpu")`, `.cpu()`, `.item()`, `.tolist()`, `bool()`, `.numpy()`;
   - copying host memory to the GPU from pageable memory (non_blocking does nothing there: the copy waits); a copy
     from page-locked memory (`pin_memory=True`, `.pin_memory()`) with non_blocking=True is asynchronous.
@@ -102,6 +102,6 @@ class EmulatedCuda(TorchFunctionMode):
                 self.syncs.append("copy to the GPU from pageable memory")
             return out.clone().as_subclass(OnGPU) if not isinstance(src, OnGPU) else out.as_subclass(OnGPU)
         if isinstance(src, OnGPU):
-            self.syncs.append("copy of a GPU tensor to the host")
+            self.syncs.append(f"copy of a GPU tensor {tuple(src.shape)} to the host")
             return out.clone()
         return out
