@@ -108,17 +108,19 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    load_start = os.getloadavg()[0]
+    # provenance at the start: the commit measured is the one checked out when the measuring began
+    prov = provenance("benchmarks/stats_cost.py", argv, os.getloadavg()[0], args.conditions)
     counts = [int(x) for x in args.n.split(",") if x.strip()]
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     rows = [r for n in counts for r in measure(n, device, metrics, args.fidinf_full, args.seed)]
+    prov["load_average_1min"]["end"] = os.getloadavg()[0]
     try:
         from ganbench.device import statistics_device
 
         where = str(statistics_device(device))
     except ImportError:  # a package from before the statistics could leave the CPU
         where = "cpu"
-    result = provenance("benchmarks/stats_cost.py", argv, load_start, args.conditions) | {
+    result = prov | {
         "package": str(Path(ganbench.__file__).resolve().parent), "features_device": str(device),
         "statistics_device": where, "dim": DIM, "budget_s": BUDGET_S, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
