@@ -35,9 +35,11 @@ from ganbench.metrics import functional as F  # noqa: E402
 from ganbench.metrics.evaluator import (  # noqa: E402
     FIDINF_MAX_SAMPLES,
     METRICS,
+    MIN_SAMPLES,
     MetricSettings,
     compute_metrics,
     kid_subset_size,
+    parse_metrics,
 )
 from ganbench.metrics.features import FeatureSet  # noqa: E402
 
@@ -105,13 +107,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--conditions", default="", help="what else ran on the machine (recorded)")
     p.add_argument("--out", type=Path, default=ROOT / "results" / "bench" / "stats_cost_cpu.json")
     args = p.parse_args(argv)
-    device = torch.device(args.device)
+    try:
+        counts = [int(x) for x in args.n.split(",") if x.strip()]
+        metrics = list(parse_metrics(args.metrics))
+        device = torch.device(args.device)
+    except (ValueError, RuntimeError) as e:
+        p.error(str(e).splitlines()[0])
+    if not counts or min(counts) < MIN_SAMPLES:
+        p.error(f"--n needs sample counts of at least {MIN_SAMPLES}, for example 2000,5000,10000")
     if args.threads:
         torch.set_num_threads(args.threads)
     # provenance at the start: the commit measured is the one checked out when the measuring began
     prov = provenance("benchmarks/stats_cost.py", argv, os.getloadavg()[0], args.conditions)
-    counts = [int(x) for x in args.n.split(",") if x.strip()]
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     rows = [r for n in counts for r in measure(n, device, metrics, args.fidinf_full, args.seed)]
     prov["load_average_1min"]["end"] = os.getloadavg()[0]
     try:
