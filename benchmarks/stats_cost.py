@@ -12,8 +12,6 @@ only one fit is timed (F.fid_infinity with no replicates) and the metric's cost 
 times it, marked as an estimate; above FIDINF_MAX_SAMPLES the evaluator does not compute it (NaN) and neither does
 this. The goal (issue 20): at N = 10,000 no more than BUDGET_S, about what a current datacenter GPU needs for the
 Inception pass over 10,000 generated images.
-
-Runs against whichever ganbench is imported (PYTHONPATH=... for another checkout's package), and records which.
 """
 
 from __future__ import annotations
@@ -31,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import ROOT, provenance  # noqa: E402
 
 import ganbench  # noqa: E402
+from ganbench.device import statistics_device, synchronize  # noqa: E402
 from ganbench.metrics import functional as F  # noqa: E402
 from ganbench.metrics.evaluator import (  # noqa: E402
     FIDINF_MAX_SAMPLES,
@@ -47,20 +46,13 @@ BUDGET_S = 20.0  # seconds for the statistics at N = 10,000 (issue 20)
 DIM = 2048
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def timed(fn, device: torch.device) -> tuple[dict[str, float], object]:
     """({"seconds": wall, "cpu_seconds": this process's CPU time}, fn()). On a busy machine the wall time counts the
     waits for a core; with one thread the CPU time is what a free core would take."""
-    sync(device)
+    synchronize(device)
     t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
-    sync(device)
+    synchronize(device)
     return {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}, out
 
 
@@ -121,15 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     prov = provenance("benchmarks/stats_cost.py", argv, os.getloadavg()[0], args.conditions)
     rows = [r for n in counts for r in measure(n, device, metrics, args.fidinf_full, args.seed)]
     prov["load_average_1min"]["end"] = os.getloadavg()[0]
-    try:
-        from ganbench.device import statistics_device
-
-        where = str(statistics_device(device))
-    except ImportError:  # a package from before the statistics could leave the CPU
-        where = "cpu"
     result = prov | {
         "package": str(Path(ganbench.__file__).resolve().parent), "features_device": str(device),
-        "statistics_device": where, "dim": DIM, "budget_s": BUDGET_S, "rows": rows}
+        "statistics_device": str(statistics_device(device)), "dim": DIM, "budget_s": BUDGET_S, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, default=float))
     write_markdown(result, args.out.with_suffix(".md"))

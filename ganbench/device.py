@@ -234,9 +234,6 @@ def data_on_device(nbytes: int, device: torch.device) -> bool:
     return free is None or nbytes < DATA_ON_DEVICE_SHARE * free
 
 
-_MPS_PEAK = [0]  # the largest driver_allocated_memory read since reset_peak_memory: Metal keeps no peak itself
-
-
 def to_device_async(data: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
     """data[idx] on `device`, for `data` and `idx` in host memory, without waiting for the device: on CUDA the rows
     are gathered into page-locked memory, from which the copy is asynchronous (from pageable memory `non_blocking`
@@ -246,6 +243,9 @@ def to_device_async(data: torch.Tensor, idx: torch.Tensor, device: torch.device)
     out = torch.empty((idx.shape[0], *data.shape[1:]), dtype=data.dtype, pin_memory=pinned)
     torch.index_select(data, 0, idx, out=out)
     return out.to(device, non_blocking=pinned)
+
+
+_MPS_PEAK = [0]  # the largest driver_allocated_memory read since reset_peak_memory: Metal keeps no peak itself
 
 
 def reset_peak_memory(device: torch.device) -> None:
