@@ -29,13 +29,15 @@ class CheckpointError(RuntimeError):
 
 
 def save_checkpoint(path: Path, cfg: Config, nets: dict, counters: Counters, gen: torch.Generator,
-                    scaler=None) -> None:
+                    scaler=None, host_gen: torch.Generator | None = None) -> None:
     """Weights, BatchNorm buffers, optimiser and loss-scaler state, counters, and the RNG streams: the batch/z
-    generator (with the device type it belongs to), the global CPU one behind init, and the global one of the
-    run's accelerator (the current CUDA device's only, or MPS's) behind the penalty's eps. A CPU run never
-    touches CUDA, so it does not initialise CUDA on a GPU host."""
+    generator (with the device type it belongs to), the host one behind the batch indices of a data set kept on
+    the host (`host_gen`, if any), the global CPU one behind init, and the global one of the run's accelerator
+    (the current CUDA device's only, or MPS's) behind the penalty's eps. A CPU run never touches CUDA, so it does
+    not initialise CUDA on a GPU host."""
     state = {"config": cfg.to_dict(), "counters": asdict(counters), "gen": gen.get_state(),
-             "gen_device": gen.device.type, "torch_rng": torch.get_rng_state(),
+             "gen_device": gen.device.type, "host_gen": host_gen.get_state() if host_gen is not None else None,
+             "torch_rng": torch.get_rng_state(),
              "device_rng": _device_rng_state(gen.device),
              "nets": {k: v.state_dict() for k, v in nets.items()},
              "scaler": scaler.state_dict() if scaler is not None else None}
@@ -120,9 +122,12 @@ def load_checkpoint(path: Path, nets: dict, gen: torch.Generator | None, device:
 
 
 def load_resume(path: Path, nets: dict, gen: torch.Generator | None, device: torch.device,
-                cfg: Config | None = None, scaler=None) -> Resume:
+                cfg: Config | None = None, scaler=None, host_gen: torch.Generator | None = None) -> Resume:
     """load_checkpoint, saying whether the resume is exact (see Resume). A checkpoint written on another device
-    type or GPU count loads: weights and optimiser state move to `device`, RNG states restore where they fit."""
+    type or GPU count loads: weights and optimiser state move to `device`, RNG states restore where they fit.
+    host_gen: this run's host stream of batch indices (a data set kept on the host), restored from the
+    checkpoint's; where the data set sat elsewhere when the checkpoint was written, the batches differ from the
+    uninterrupted run's and the resume says so."""
     try:
         state = torch.load(path, map_location=device, weights_only=False)
         if cfg is not None:
@@ -150,6 +155,16 @@ def load_resume(path: Path, nets: dict, gen: torch.Generator | None, device: tor
                                     "stream reseeded from (seed, counters)"
             if not device_rng_ok and exact:
                 exact, why = False, f"the checkpoint holds no {device.type} random stream to restore"
+            saved_host = state.get("host_gen")
+            if host_gen is not None and saved_host is not None:
+                host_gen.set_state(saved_host.cpu())
+            elif host_gen is not None or saved_host is not None:  # the data set moved between host and device
+                if host_gen is not None:
+                    host_gen.manual_seed(resume_seed(state["config"]["seed"], counters))
+                where = ("the device", "the host") if host_gen is not None else ("the host", "the device")
+                if exact:
+                    exact, why = False, f"the data set was on {where[0]} when the checkpoint was written and is " \
+                                        f"on {where[1]} now: batch indices come from another stream"
             if scaler is not None and state.get("scaler") is not None:
                 scaler.load_state_dict(state["scaler"])
     except Exception as e:

@@ -198,23 +198,39 @@ def selftest(
     resolution: Annotated[int, typer.Option(help="Image size.")] = 64,
     batch_size: Annotated[int, typer.Option(help="Batch size.")] = 64,
     seed: Annotated[int, typer.Option(help="Seed of the shared initial weights and batches.")] = 0,
+    eval_samples: Annotated[int | None, typer.Option(help="Images per set for the evaluation check (Inception and every registered metric on DEVICE against the CPU); 0 skips it. [default: a few hundred: selftest.EVAL_SAMPLES]", show_default=False)] = None,
     debug: Annotated[bool, typer.Option("--debug")] = False,
 ) -> None:
     """Check this machine's fast path: a few dcgan steps on DEVICE and on the plain CPU path from the same weights
-    and batches; prints images/s for each and their agreement; exits 1 when they disagree."""
+    and batches, then one evaluation on each; prints images/s for each and their agreement; exits 1 when they
+    disagree."""
+    import torch
+
     from ganbench import selftest as st
     from ganbench.device import pick_device, resolve
+    from ganbench.metrics.evaluator import MIN_SAMPLES
 
     with guarded(debug):
         if steps < 1:
             raise ConfigError("--steps must be at least 1")
+        n_eval = st.EVAL_SAMPLES if eval_samples is None else eval_samples
+        if n_eval != 0 and n_eval < MIN_SAMPLES:
+            raise ConfigError(f"--eval-samples must be 0 (no evaluation check) or at least {MIN_SAMPLES}")
         cfg = st.selftest_config(device, precision, fast, compile_, resolution, batch_size, seed)
         weights, batches = st.inputs(cfg, steps)
         reference = st.run_arm(cfg, st.reference_settings(cfg), weights, batches)
         checked = st.run_arm(cfg, resolve(cfg, pick_device(device)), weights, batches)
         agreement = st.compare(checked, reference)
+        evaluation = None
+        if n_eval:
+            generated, real = st.eval_images(cfg, n_eval)
+            eval_reference = st.run_eval_arm(torch.device("cpu"), generated, real)
+            eval_checked = st.run_eval_arm(pick_device(device), generated, real)
+            evaluation = (eval_checked, eval_reference, st.compare_eval(eval_checked, eval_reference))
     typer.echo(st.report(cfg, steps, checked, reference, agreement))
-    if not agreement.ok:
+    if evaluation is not None:
+        typer.echo(st.eval_report(*evaluation))
+    if not agreement.ok or (evaluation is not None and not evaluation[2].ok):
         raise typer.Exit(1)
 
 

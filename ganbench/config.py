@@ -75,7 +75,7 @@ class Config:
     device: str = "auto"  # auto | cuda | mps | cpu
     precision: str = "auto"  # auto (bf16 autocast where the device has native bf16, else fp32) | fp32 | bf16 | fp16
     fast: bool = True  # channels_last memory format and fused (else foreach) Adam, on every device; false: plain
-    compile: bool = False  # torch.compile G and D (any device; off by default: compile time beats short runs)
+    compile: bool = False  # torch.compile the networks (which: device_settings.compile); off by default: compile time beats short runs
     tensorboard: bool = False  # mirror tick and evaluation records to <run_dir>/tensorboard/ (metrics.jsonl stays)
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,17 +9,29 @@ Choices and why:
                  NHWC; the math is the same up to summation order.
   optimiser      Adam with `fused=True` when `fast` and PyTorch has fused Adam kernels for the device type (CUDA,
                  CPU, MPS in recent PyTorch), else `foreach=True` (one kernel per step for all tensors);
-                 `fast=false` gives the plain per-tensor loop (`foreach=False`).
+                 `fast=false` gives the plain per-tensor loop (`foreach=False`). Never fused with fp16 on MPS:
+                 with a loss scaler the fused kernels take `grad_scale` / `found_inf` instead of an unscale, and
+                 MPS's kernels ignored or rejected them in torch versions the package allows (>= 2.4).
   precision      `auto`: bf16 autocast where the device computes bf16 natively (CUDA with bf16 support; a CPU with
                  AVX512-BF16 or AMX), fp32 elsewhere; the reason is recorded (`precision_reason`). fp16 keeps its
                  loss scaler.
-  compile        torch.compile of G and D (off by default: see README "Speed" for when it pays).
+  compile        the networks torch.compile'd, by name (off by default: see README "Speed" for when it pays):
+                 G and D, G alone under a gradient penalty (compiled graphs have no double backward), the VAE's
+                 decoder (G) and encoder; the family says which (`compiled(cfg)`), `compile_networks` does it.
   threads        torch's intra-op thread count as the run found it (sweeps set it per trial).
   data on device the uint8 data set is copied to the device when it takes under half of the free memory; on CUDA
-                 "free" includes PyTorch's own cached, unused blocks (mem_get_info counts them as used).
-  metrics        fp32 convolutions without TF32 (`exact_fp32`), whatever the training precision.
-  peak memory    CUDA: max_memory_allocated since `reset_peak_memory` (called at the start of each run); CPU:
-                 the process's peak RSS (ru_maxrss is KiB on Linux, bytes on macOS), which cannot be reset.
+                 "free" includes PyTorch's own cached, unused blocks (mem_get_info counts them as used); on MPS
+                 it is Metal's recommended working set less what Metal holds (unified memory: a copy that does
+                 not fit pages the whole machine). Otherwise batches are drawn on the host (see train.Loop).
+  metrics        fp32 convolutions without TF32 (`exact_fp32`), whatever the training precision; the statistics
+                 (FID, KID, precision/recall, ...) in float64 on the GPU where it has float64 (CUDA), else on
+                 the CPU (MPS has none): `statistics_device`.
+  peak memory    CUDA: max_memory_allocated since `reset_peak_memory` (called at the start of each run); MPS: the
+                 largest `driver_allocated_memory` read since then (Metal keeps no peak; RSS does not hold Metal
+                 allocations); CPU: the process's peak RSS (ru_maxrss is KiB on Linux, bytes on macOS), which
+                 cannot be reset.
+  timing         `synchronize` before a clock read that must count the device's queued work (CUDA and MPS run
+                 asynchronously): the end of a run, and every step under a wall-clock budget.
 """
 
 from __future__ import annotations
@@ -94,7 +106,7 @@ class DeviceSettings:
     precision_reason: str  # why `auto` became what it did (or "asked for")
     memory_format: str  # "channels_last" | "contiguous"
     optimizer: str  # "fused" | "foreach" | "plain": the Adam implementation
-    compile: bool  # torch.compile of G and D
+    compile: tuple[str, ...]  # the networks torch.compile'd ("G", "D"; empty: none)
     threads: int  # torch intra-op threads
     metrics_tf32: bool = False  # always off: FID etc. in exact fp32
 
@@ -120,7 +132,7 @@ class DeviceSettings:
         return torch.amp.GradScaler(self.device) if self.precision == "fp16" else None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"compile": list(self.compile)}  # as config.json holds it
 
 
 def fused_adam_supported(device: torch.device) -> bool:
@@ -136,13 +148,40 @@ def resolve(cfg, device: torch.device) -> DeviceSettings:
         precision = "bf16" if ok else "fp32"
     else:
         precision, reason = cfg.precision, "asked for"
-    if cfg.fast:
-        optimizer = "fused" if fused_adam_supported(device) else "foreach"
+    if cfg.fast:  # fp16 on MPS: no fused kernels under the loss scaler (module docstring)
+        fused = fused_adam_supported(device) and not (device.type == "mps" and precision == "fp16")
+        optimizer = "fused" if fused else "foreach"
     else:
         optimizer = "plain"
+    from ganbench import families
+
+    compiled = families.get(cfg.family).impl.compiled(cfg) if cfg.compile else ()
     return DeviceSettings(device=device.type, precision=precision, precision_reason=reason,
                           memory_format="channels_last" if cfg.fast else "contiguous", optimizer=optimizer,
-                          compile=bool(cfg.compile), threads=torch.get_num_threads())
+                          compile=tuple(compiled), threads=torch.get_num_threads())
+
+
+def compile_networks(nets: dict[str, torch.nn.Module], names: tuple[str, ...]) -> None:
+    """torch.compile the named networks in place (Module.compile: state_dict keys, hence checkpoints, unchanged).
+
+    Dynamo's caches are cleared first. It keeps compiled code per code object (`Generator.forward`), shared by
+    every instance of the class, and runs that code eagerly for good once it holds `recompile_limit` (8) entries;
+    a run fills about four per network (training, no_grad, eval-mode grids, inference-mode evaluation), so the
+    third differently shaped G of one process (`ganbench run` over several recipes, a sweep worker) ran eager
+    while its settings said compiled, and a process's compilations of one code object are capped in all
+    (`accumulated_recompile_limit`). The previous run's networks are gone; recompiling what a same-shaped new
+    one could have reused costs little (inductor caches the generated code)."""
+    if names:
+        torch.compiler.reset()
+    for name in names:
+        nets[name].compile()
+
+
+def statistics_device(device: torch.device) -> torch.device:
+    """Where the metric statistics of features on `device` are computed, in float64: there when it has float64
+    (the CPU; CUDA, where the O(N^2 D) kernels and eigensolvers of an evaluation take a fraction of what the host
+    needs, so a GPU run does not wait on its CPU), else the CPU (MPS has no float64)."""
+    return device if device.type in ("cpu", "cuda") else torch.device("cpu")
 
 
 def default_eval_samples(device: torch.device) -> int:
@@ -173,13 +212,20 @@ def run_defaults(device: torch.device) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------------- memory
 def free_bytes(device: torch.device) -> int | None:
-    """Bytes a new allocation can use on a CUDA device: the driver's free memory plus PyTorch's cached blocks that
-    hold nothing (mem_get_info counts those as used, so without them the answer would depend on earlier runs in
-    the same process). None for devices without such a query."""
-    if device.type != "cuda":
-        return None
-    free, _ = torch.cuda.mem_get_info(device)
-    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    """Bytes a new allocation can use on the device; None on the CPU (the data is already there).
+
+    CUDA: the driver's free memory plus PyTorch's cached blocks that hold nothing (mem_get_info counts those as
+    used, so without them the answer would depend on earlier runs in the same process). MPS: Metal's recommended
+    working-set size for this process less what Metal has allocated; 0 where this torch lacks those queries, so
+    nothing is copied on trust."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    if device.type == "mps":
+        if not hasattr(torch.mps, "recommended_max_memory"):
+            return 0
+        return max(0, torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+    return None
 
 
 def data_on_device(nbytes: int, device: torch.device) -> bool:
@@ -188,20 +234,49 @@ def data_on_device(nbytes: int, device: torch.device) -> bool:
     return free is None or nbytes < DATA_ON_DEVICE_SHARE * free
 
 
+def to_device_async(data: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """data[idx] on `device`, for `data` and `idx` in host memory, without waiting for the device: on CUDA the rows
+    are gathered into page-locked memory, from which the copy is asynchronous (from pageable memory `non_blocking`
+    does nothing and the copy waits for the device). PyTorch's pinned-memory cache hands a block out again only
+    after the copies from it are done."""
+    pinned = device.type == "cuda"
+    out = torch.empty((idx.shape[0], *data.shape[1:]), dtype=data.dtype, pin_memory=pinned)
+    torch.index_select(data, 0, idx, out=out)
+    return out.to(device, non_blocking=pinned)
+
+
+_MPS_PEAK = [0]  # the largest driver_allocated_memory read since reset_peak_memory: Metal keeps no peak itself
+
+
 def reset_peak_memory(device: torch.device) -> None:
-    """Start a run's peak-memory count afresh (CUDA). A process's peak RSS cannot be reset: on the CPU the figure is
-    the process's, which is the run's when each run has its own process (the first run of a command, a sweep trial)."""
+    """Start a run's peak-memory count afresh (CUDA, MPS). A process's peak RSS cannot be reset: on the CPU the
+    figure is the process's, which is the run's when each run has its own process (the first run of a command, a
+    sweep trial)."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    elif device.type == "mps":
+        _MPS_PEAK[0] = torch.mps.driver_allocated_memory()
 
 
 def peak_memory_mb(device: torch.device) -> tuple[float, str]:
     """(peak MiB, what it measures)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20, "cuda max_memory_allocated (this run)"
+    if device.type == "mps":  # sampled where it is read (every tick and the end of a run)
+        _MPS_PEAK[0] = max(_MPS_PEAK[0], torch.mps.driver_allocated_memory())
+        return _MPS_PEAK[0] / 2**20, "mps driver_allocated_memory, largest read (this run)"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     per_mib = 2**20 if sys.platform == "darwin" else 2**10  # macOS reports bytes, Linux KiB
     return rss / per_mib, "process max RSS"
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait until the device has done the work queued so far (CUDA and MPS run asynchronously; the CPU does not),
+    so that a clock read next counts it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 @contextlib.contextmanager

@@ -70,6 +70,24 @@ def _norm(kind: str, ch: int) -> nn.Module | None:
     raise ValueError(f"unknown d_norm '{kind}'. Valid choices: batch, layer, spectral, none.")
 
 
+class _SpectralNormFP32(nn.utils.parametrizations._SpectralNorm):
+    """torch's spectral-norm parametrization (same buffers, same state-dict keys) with its power iteration and
+    sigma computed in fp32 with autocast off. Why: under fp16/bf16 autocast `mv` is cast to half precision while
+    `vdot` is not (the pinned torch has an MPS autocast rule for mv, none for vdot), so torch's
+    sigma = vdot(u, mv(W, v)) multiplies an fp32 u by a half vector and fails on MPS ("dot: expected both vectors
+    to have same dtype"); elsewhere it would divide every weight by a norm rounded to half precision. fp32 runs and
+    the CPU (no autocast rule for mv) compute exactly what torch's own parametrization computes."""
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(weight.device.type, enabled=False):
+            return super().forward(weight)
+
+
+def spectral_norm(module: nn.Conv2d) -> nn.Conv2d:
+    """Spectral normalisation of a convolution's weight (Miyato et al. 2018), one power iteration per forward."""
+    return nn.utils.parametrize.register_parametrization(module, "weight", _SpectralNormFP32(module.weight))
+
+
 class DiscriminatorTrunk(nn.Module):
     """D without its last layer: (B, C, R, R) -> (B, width * 2^(k-1), 4, 4). Also the VAE's encoder trunk."""
 
@@ -78,7 +96,7 @@ class DiscriminatorTrunk(nn.Module):
     ) -> None:
         super().__init__()
         stages = _check_resolution(resolution)
-        sn = nn.utils.parametrizations.spectral_norm if norm == "spectral" else (lambda m: m)
+        sn = spectral_norm if norm == "spectral" else (lambda m: m)
         # (B, C, R, R) -> (B, width, R/2, R/2); no normalisation on the first layer (Radford et al.)
         layers: list[nn.Module] = [sn(nn.Conv2d(channels, width, 4, 2, 1, bias=False)), nn.LeakyReLU(slope, True)]
         ch = width
@@ -102,7 +120,7 @@ class Discriminator(nn.Module):
     ) -> None:
         super().__init__()
         self.trunk = DiscriminatorTrunk(resolution, channels, width, norm, slope)
-        sn = nn.utils.parametrizations.spectral_norm if norm == "spectral" else (lambda m: m)
+        sn = spectral_norm if norm == "spectral" else (lambda m: m)
         # (B, ch, 4, 4) -> (B, 1, 1, 1): one raw logit per image
         self.head = sn(nn.Conv2d(self.trunk.out_channels, 1, 4, 1, 0, bias=False))
         self.apply(init_weights)

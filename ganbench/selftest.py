@@ -20,20 +20,33 @@ this CPU at 32x32), which is by design but leaves nothing to compare.
 
 Images/s per arm: real images shown to D per second over the steps after the first (warm-up, compilation),
 timed between device synchronisations.
+
+Then one evaluation per arm (`--eval-samples`, EVAL_SAMPLES by default; 0 skips it): Inception features of the
+built-in faces' test split, handed to the evaluator's sampler path as generated images (float in [-1, 1] on the
+device, quantised there, checked for NaN there), and of its train split as the reference, then every registered
+metric: on the CPU (reference) and on the device with what a run there uses (features in fp32 without TF32,
+statistics in float64 on the GPU where it has float64). Agreement (EVAL_TOLERANCES): each feature set's relative
+norm of the difference; FID, FID-infinity, KID and their intervals relative to the metric's value; the shares
+(precision, recall, density, coverage, c2st and its interval) to within a few samples' worth, since a round-off
+difference can move one sample across a k-NN ball's edge or the classifier's boundary. c2st's p-value is not
+compared: one sample moves it by orders of magnitude; the accuracy it comes from is.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from ganbench import objectives, penalties
 from ganbench.config import Config, load_recipe, make_config
-from ganbench.device import DeviceSettings, resolve
+from ganbench.device import DeviceSettings, resolve, statistics_device, synchronize
 from ganbench.families import gan
+from ganbench.metrics import names
 
 # (first-step loss, first-step gradient, loss over all steps) relative tolerances by the checked arm's precision.
 # fp32 differs from the reference in summation order (channels_last, fused kernels) and, on an Ampere or later
@@ -100,7 +113,7 @@ def inputs(cfg: Config, steps: int) -> tuple[dict, list[tuple[torch.Tensor, torc
 def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list) -> Arm:
     """Train from `weights` on `batches` with `settings` (one D step, then one G step, per batch)."""
     device = torch.device(settings.device)
-    nets = gan.build(dataclasses.replace(cfg, compile=settings.compile), device, settings)
+    nets = gan.build(cfg, device, settings)  # compiles what settings.compile names
     for k in ("G", "D"):
         nets[k].load_state_dict(weights[k])  # copies into the existing tensors: their memory format stays
     obj, amp, scaler = objectives.get(cfg.objective), settings.autocast(), settings.grad_scaler()
@@ -112,7 +125,7 @@ def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list)
     t0 = None
     for i, (real, z_d, z_g) in enumerate(batches):
         if i == 1:  # the first step (allocation, autotuning, compilation) is not timed
-            _sync(device)
+            synchronize(device)
             t0 = time.perf_counter()
         real = real.to(device).contiguous(memory_format=mem)
         weight = penalties.lazy_weight(cfg.penalty_weight, cfg.penalty_every, i)
@@ -124,7 +137,7 @@ def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list)
         losses["loss_g"].append(gan.g_step(cfg, nets, obj, z_g.to(device), real_g, amp, scaler)["loss_g"])
         if i == 0:
             grads["G"] = _flat_grad(nets["G"])
-    _sync(device)
+    synchronize(device)
     seconds = time.perf_counter() - t0 if t0 is not None else 0.0
     timed = (len(batches) - 1) * cfg.batch_size
     return Arm(settings, {k: torch.stack(v).float().cpu().tolist() for k, v in losses.items()}, grads,
@@ -133,13 +146,6 @@ def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list)
 
 def _flat_grad(net: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.grad.detach().flatten().float().cpu() for p in net.parameters()])
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
 
 
 def compare(checked: Arm, reference: Arm) -> Agreement:
@@ -164,11 +170,137 @@ def report(cfg: Config, steps: int, checked: Arm, reference: Arm, agreement: Agr
         s = arm.settings
         speed = f"{arm.img_per_s:.1f}" if arm.img_per_s else "n/a (one step)"
         lines.append(f"{name:<10} {s.device:<7} {s.precision:<10} {s.memory_format:<14} {s.optimizer:<8} "
-                     f"{str(s.compile).lower():<8} {speed}")
+                     f"{'+'.join(s.compile) or 'off':<8} {speed}")
     a = agreement
     lines.append(f"agreement at {a.precision} tolerances (relative differences):")
     for what, v, tol in a.checks():
         lines.append(f"  {what:<22} {v:.2e}  (tolerance {tol:g})  {'ok' if v <= tol else 'DISAGREES'}")
     lines.append("PASS: the checked path agrees with the CPU reference" if a.ok else
                  "FAIL: the checked path disagrees with the CPU reference")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------- evaluation
+EVAL_SAMPLES = 200  # images per set in the evaluation check (generated and reference)
+EVAL_BATCH = 100  # Inception batch size, as `ganbench run` evaluates
+# feature sets: relative norm of the difference (fp32 convolutions without TF32 in another summation order, about
+# 1e-6); FID, FID-infinity, KID and their parts: relative to the metric's own value (float64 statistics of
+# features that differ by round-off); the shares: this many samples' worth (a sample across an edge).
+EVAL_TOLERANCES = {"features": 1e-4, "relative": 1e-3, "samples": 2}
+SHARES = (names.PRECISION, names.RECALL, names.DENSITY, names.COVERAGE, names.C2ST)
+
+
+@dataclass
+class EvalArm:
+    """One evaluation: where it ran, its features (on the CPU, for comparing), every metric and its speed."""
+
+    device: str  # where the Inception features were computed
+    statistics: str  # where the metric statistics were (ganbench.device.statistics_device)
+    features: dict[str, torch.Tensor]  # "generated", "reference": (n, 2048) float32, on the CPU
+    values: dict[str, float]  # every registered metric's result keys ('fid', 'kid_lo', ...)
+    img_per_s: float  # Inception images per second (both sets)
+    stats_seconds: float  # the metrics from the features
+
+
+@dataclass(frozen=True)
+class EvalAgreement:
+    n: int
+    checks_: tuple[tuple[str, float, float], ...]  # (what, difference, tolerance)
+
+    def checks(self) -> list[tuple[str, float, float]]:
+        return list(self.checks_)
+
+    @property
+    def ok(self) -> bool:
+        return all(v <= tol for _, v, tol in self.checks_)
+
+
+def eval_images(cfg: Config, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(generated, reference) uint8 (n, C, R, R) on the CPU: the built-in faces' test and train splits, the same
+    pixels for both arms (a generator would add its own arithmetic to the comparison)."""
+    from ganbench.data import DataSpec, load_dataset
+
+    split = lambda s: load_dataset(DataSpec("synthetic", resolution=cfg.resolution, max_images=n,  # noqa: E731
+                                            split=s)).images
+    return split("test"), split("train")
+
+
+def _replay(images: torch.Tensor, device: torch.device) -> Callable[[int], torch.Tensor]:
+    """sample(b) -> the next b of `images` as a generator returns them: float in [-1, 1] on `device`."""
+    pos = [0]
+
+    def sample(b: int) -> torch.Tensor:
+        out = images[pos[0]:pos[0] + b].to(device).float() / 127.5 - 1
+        pos[0] += b
+        return out
+
+    return sample
+
+
+def run_eval_arm(device: torch.device, generated: torch.Tensor, reference: torch.Tensor,
+                 batch_size: int = EVAL_BATCH) -> EvalArm:
+    """Inception features of both sets on `device` (the generated ones through the evaluator's sampler path) and
+    every registered metric from them, as an evaluation during a run there computes them."""
+    from ganbench.metrics import inception
+    from ganbench.metrics.evaluator import METRICS, MetricSettings, compute_metrics, kid_subset_size
+    from ganbench.metrics.features import images_features, sampler_features
+
+    weights = inception.resolve_weights("")
+    n = generated.shape[0]
+    synchronize(device)
+    t0 = time.perf_counter()
+    ref = images_features(reference, weights, device, batch_size)
+    gen, finite = sampler_features(_replay(generated, device), n, weights, device, batch_size)
+    synchronize(device)
+    t1 = time.perf_counter()
+    if not finite:
+        raise FloatingPointError(f"the replayed images came out non-finite on {device}")
+    settings = MetricSettings(kid_subset_size(n, reference.shape[0]))
+    values = compute_metrics(gen, ref, settings, tuple(METRICS.names()))
+    synchronize(device)
+    t2 = time.perf_counter()
+    return EvalArm(device.type, statistics_device(device).type,
+                   {"generated": gen.features.float().cpu(), "reference": ref.features.float().cpu()}, values,
+                   (n + reference.shape[0]) / max(t1 - t0, 1e-9), t2 - t1)
+
+
+def compare_eval(checked: EvalArm, reference: EvalArm) -> EvalAgreement:
+    """The checked arm's differences from the reference, against EVAL_TOLERANCES (see the module docstring)."""
+    tol = EVAL_TOLERANCES
+    checks = []
+    for k, want in reference.features.items():
+        diff = (checked.features[k] - want).norm() / want.norm().clamp_min(1e-12)
+        checks.append((f"features {k}", float(diff), tol["features"]))
+    n = reference.features["generated"].shape[0]
+    for key, want in reference.values.items():
+        base, _, part = key.partition("_")
+        if part == names.P:  # see the module docstring
+            continue
+        got = checked.values.get(key, math.nan)
+        if base in SHARES:
+            limit = tol["samples"] / n
+            what = f"{key} (absolute)"
+            diff = abs(got - want)
+        else:
+            scale = max(abs(want), abs(reference.values.get(base, want)), 1e-12)
+            limit, what, diff = tol["relative"], key, abs(got - want) / scale
+        if math.isnan(want) or math.isnan(got):  # FID-infinity below its 50 samples: NaN on both arms
+            diff = 0.0 if math.isnan(want) and math.isnan(got) else math.inf
+        checks.append((what, diff, limit))
+    return EvalAgreement(n, tuple(checks))
+
+
+def eval_report(checked: EvalArm, reference: EvalArm, agreement: EvalAgreement) -> str:
+    """The evaluation part of what `ganbench selftest` prints."""
+    n = agreement.n
+    lines = [f"evaluation: {n} built-in faces (test split, as generated images) against {n} (train split), "
+             "every registered metric",
+             f"{'arm':<10} {'features':<9} {'statistics':<11} {'inception img/s':<16} statistics s"]
+    for name, arm in (("reference", reference), ("checked", checked)):
+        lines.append(f"{name:<10} {arm.device:<9} {arm.statistics:<11} {arm.img_per_s:<16.1f} {arm.stats_seconds:.2f}")
+    lines.append("agreement (features: relative norm; shares: absolute; other metrics: relative to their value):")
+    for what, v, tol in agreement.checks():
+        lines.append(f"  {what:<22} {v:.2e}  (tolerance {tol:g})  {'ok' if v <= tol else 'DISAGREES'}")
+    lines.append("PASS: the device's evaluation agrees with the CPU's" if agreement.ok else
+                 "FAIL: the device's evaluation disagrees with the CPU's")
     return "\n".join(lines)

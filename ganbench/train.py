@@ -36,6 +36,8 @@ from ganbench.device import (
     pick_device,
     reset_peak_memory,
     resolve,
+    synchronize,
+    to_device_async,
 )
 from ganbench.diagnostics import (
     COLLAPSE_RATIO,
@@ -96,7 +98,7 @@ class Loop:
     cfg: Config
     device: torch.device
     nets: dict[str, Any]
-    gen: torch.Generator  # batches, z and VAE noise: all from this one stream
+    gen: torch.Generator  # batches, z and VAE noise: all from this one stream (batches: see host_gen)
     data: torch.Tensor  # uint8 (N, C, H, W), on the device when it fits
     budget: Budget  # in images, steps or seconds (epochs already turned into images)
     settings: DeviceSettings  # memory format, autocast, loss scaler, Adam implementation (ganbench.device)
@@ -105,12 +107,24 @@ class Loop:
     c: Counters = field(default_factory=Counters)
     sums: dict[str, torch.Tensor] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    # Batch indices are drawn where the data set lives: from `gen` when it is on the device (always on the CPU),
+    # from this host stream (seeded by the run's seed, checkpointed) when it stays on the host.
+    host_gen: torch.Generator | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.data.device.type != self.device.type:
+            self.host_gen = torch.Generator().manual_seed(self.cfg.seed)
 
     def real_batch(self) -> torch.Tensor:
+        """B real images in [-1, 1] on the device, in the run's memory format. No host sync: indices never cross
+        between host and device (drawing them on the GPU for a data set on the host, then reading them back and
+        copying the batch from pageable memory, cost two syncs per batch)."""
         B, N = self.cfg.batch_size, self.data.shape[0]
-        idx = torch.randint(N, (B,), device=self.gen.device, generator=self.gen)
-        return self.data[idx.to(self.data.device)].to(self.device, non_blocking=True).float().div_(127.5).sub_(1) \
-            .contiguous(memory_format=self.settings.torch_memory_format)
+        if self.host_gen is None:
+            x = self.data[torch.randint(N, (B,), device=self.gen.device, generator=self.gen)]
+        else:
+            x = to_device_async(self.data, torch.randint(N, (B,), generator=self.host_gen), self.device)
+        return x.float().div_(127.5).sub_(1).contiguous(memory_format=self.settings.torch_memory_format)
 
     def z_batch(self) -> torch.Tensor:
         return sample_latent(self.cfg.batch_size, self.cfg.latent_dim, self.cfg.latent_dist, self.device, self.gen)
@@ -184,7 +198,7 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
     s = Loop(cfg, device, nets, gen, data, cfg.run_budget.in_images(data.shape[0]), settings, amp, scaler)
     resumed = None
     if resume and run.checkpoint.is_file():
-        resumed = load_resume(run.checkpoint, nets, gen, device, cfg, scaler)
+        resumed = load_resume(run.checkpoint, nets, gen, device, cfg, scaler, s.host_gen)
         s.c = resumed.counters
     if run.has_records():  # records after this point replace those of the same tick written before the interruption
         # exact: the run continues bit for bit (deterministic device); else statistically, `why` says why
@@ -208,6 +222,8 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
     while family.trains and not s.spent():
         family.impl.step(s)  # D steps (a GAN's n_critic), then G: advances s.c.img and s.c.d_steps
         s.c.g_steps += 1
+        if s.budget.unit == "seconds":  # a time budget counts the device's work, not how far the host ran ahead
+            synchronize(device)  # of it: one sync per step, under a wall-clock budget only
         s.c.seconds = time.perf_counter() - clock.t0
         if progress is not None:
             progress(s.c)
@@ -221,16 +237,15 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
             _evaluate(s, run, clock, evaluate, samplers, final=False)
             next_eval = (s.c.img // eval_img + 1) * eval_img
         if tick_due and s.c.tick % cfg.checkpoint_ticks == 0:
-            save_checkpoint(run.checkpoint, cfg, nets, s.c, gen, scaler)
+            save_checkpoint(run.checkpoint, cfg, nets, s.c, gen, scaler, s.host_gen)
 
     # ---- the end: last tick and checkpoint (unless a resumed run had nothing left to do), final evaluation
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)  # the queued work belongs to the run's seconds (CUDA and MPS run asynchronously)
     s.c.seconds = time.perf_counter() - clock.t0 if family.trains else 0.0
     if s.sums or not family.trains:
         _close_tick(s, run, clock, family.trains, samplers, real_div)
         if family.trains:
-            save_checkpoint(run.checkpoint, cfg, nets, s.c, gen, scaler)
+            save_checkpoint(run.checkpoint, cfg, nets, s.c, gen, scaler, s.host_gen)
     final = _evaluate(s, run, clock, evaluate, samplers, final=True) if evaluate is not None else {}
     collapse = collapse_report(sampler()(COLLAPSE_SAMPLES), real_div)
     mb, mem_kind = peak_memory_mb(device)

@@ -200,3 +200,135 @@ def test_run_defaults_are_sized_per_device_and_a_recipe_keeps_its_own_widths(tmp
     assert (cfg["resolution"], cfg["budget"], cfg["eval_samples"], cfg["eval_samples_during"], cfg["g_width"]) == (
         16, "2kimg", 40, 0, 8)
     assert "device defaults" not in given.stderr
+
+
+# ---------------------------------------------------------------------------------------------------- issue 20: Macs
+MPS = torch.device("mps")
+GiB = 2**30
+
+
+def test_data_on_mps_must_fit_in_metals_working_set(monkeypatch):
+    """MPS used to report no free memory, which meant "fits": CelebA at 128x128 (~8 GB) was copied whole to a Mac
+    with 16 GB of unified memory. Now: Metal's recommended working set less what it holds, and nothing copied on
+    trust where this torch cannot say."""
+    monkeypatch.setattr(torch.mps, "recommended_max_memory", lambda: 16 * GiB)
+    monkeypatch.setattr(torch.mps, "driver_allocated_memory", lambda: 4 * GiB)
+    assert gd.free_bytes(MPS) == 12 * GiB
+    assert not gd.data_on_device(8 * GiB, MPS)  # over half of the 12 GiB left
+    assert gd.data_on_device(5 * GiB, MPS)
+    monkeypatch.delattr(torch.mps, "recommended_max_memory")
+    assert gd.free_bytes(MPS) == 0 and not gd.data_on_device(1, MPS)
+    assert gd.data_on_device(10**12, CPU)  # the CPU: the data is already there
+
+
+@pytest.mark.parametrize("device, precision, expect", [
+    ("mps", "fp16", "foreach"), ("mps", "bf16", "fused"), ("mps", "fp32", "fused"), ("cuda", "fp16", "fused"),
+    ("cpu", "fp16", "fused")])
+def test_fp16_on_mps_never_takes_the_fused_optimisers(device, precision, expect):
+    """With a loss scaler, fused Adam/SGD take grad_scale / found_inf instead of an unscale, which MPS's kernels
+    ignored or rejected in torch versions the package allows: fp16 on MPS takes foreach."""
+    s = resolve(cfg(precision=precision), torch.device(device))
+    assert (s.optimizer, s.precision) == (expect, precision)
+
+
+def test_the_clock_waits_for_cuda_and_mps(monkeypatch, tmp_path):
+    """MPS runs asynchronously as CUDA does: its queued work is waited for before the clock is read, at the end of
+    a run and at every step under a wall-clock budget (else images/s counts work not yet done)."""
+    calls = []
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append("mps"))
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda d=None: calls.append("cuda"))
+    for dev in ("mps", "cuda", "cpu"):
+        gd.synchronize(torch.device(dev))
+    assert calls == ["mps", "cuda"]
+    import ganbench.train as gt
+    from ganbench.data import DataSpec, load_dataset
+
+    seen = []
+    monkeypatch.setattr(gt, "synchronize", lambda d: seen.append(d.type))
+    images = load_dataset(DataSpec("synthetic", resolution=16, max_images=32)).images
+    small = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, device="cpu", tick_kimg=1.0)
+    out = gt.train(cfg(**small, budget="64img"), tmp_path / "img", images)
+    assert seen == ["cpu"]  # once, before the run's seconds
+    seen.clear()
+    out = gt.train(cfg(**small, budget="0.5s"), tmp_path / "seconds", images)
+    assert seen == ["cpu"] * (out["g_steps"] + 1) and out["g_steps"] >= 1  # every step, and the end
+
+
+def test_mps_peak_memory_is_metals_not_the_process_rss(monkeypatch):
+    """RSS does not hold Metal allocations; Metal keeps no peak, so the largest reading since the run's reset."""
+    readings = iter([1 * GiB, 3 * GiB, 2 * GiB])
+    monkeypatch.setattr(torch.mps, "driver_allocated_memory", lambda: next(readings))
+    gd.reset_peak_memory(MPS)  # 1 GiB at the start
+    (first, kind), (second, _) = gd.peak_memory_mb(MPS), gd.peak_memory_mb(MPS)  # 3 GiB, then 2 GiB in use
+    assert (first, second) == (3072, 3072) and "driver_allocated_memory" in kind
+
+
+# ---------------------------------------------------------------------------------------------------- issue 20: compile
+@pytest.mark.parametrize("variant, expect", [("dcgan", ("G", "D")), ("wgan-gp", ("G",)), ("vae", ("G", "encoder")),
+                                             ("random", ())])
+def test_compile_records_the_networks_it_compiles(variant, expect):
+    """device_settings.compile names what was compiled: D is not under a gradient penalty (no double backward
+    through compiled graphs), the VAE's decoder and encoder are (it used to ignore `compile` and record true)."""
+    from ganbench.train import build
+
+    c = make_config(load_recipe(variant), resolution=16, g_width=8, d_width=8, latent_dim=8, device="cpu",
+                    compile=True)
+    s = resolve(c, CPU)
+    assert s.compile == expect and s.to_dict()["compile"] == list(expect)
+    nets = build(c, CPU, s)
+    modules = {"G": nets.get("G"), "D": nets.get("D"), "encoder": nets["vae"].encoder if "vae" in nets else None}
+    compiled = tuple(k for k, m in modules.items() if m is not None and m._compiled_call_impl is not None)
+    assert compiled == expect
+    off = dataclasses.replace(c, compile=False)
+    assert resolve(off, CPU).compile == ()
+    assert not any(m._compiled_call_impl for m in build(off, CPU).values() if isinstance(m, torch.nn.Module))
+
+
+@pytest.mark.slow
+def test_compiled_networks_stay_compiled_run_after_run(tmp_path, monkeypatch):
+    """Three differently shaped runs in one process (`ganbench run` over recipes, a sweep worker): each run's G
+    and D run compiled graphs. Dynamo kept one cache per code object (Generator.forward) for every instance, and
+    the third run's G hit recompile_limit and ran eager while its settings said compiled. A counting backend
+    stands in for inductor (the same dynamo caches and limits, no code generation)."""
+    import functools
+    import logging
+
+    from ganbench.data import DataSpec, load_dataset
+    from ganbench.train import train
+
+    calls: dict[int, dict[str, int]] = {}
+    run = [0]
+
+    def counting(gm, example_inputs):
+        net = "G" if any("conv_transpose" in str(n.target) for n in gm.graph.nodes) else "D"
+
+        def forward(*args):
+            calls.setdefault(run[0], {}).setdefault(net, 0)
+            calls[run[0]][net] += 1
+            return gm.forward(*args)
+
+        return forward
+
+    limit_hits = []
+
+    class Hits(logging.Handler):
+        def emit(self, record):
+            if "recompile_limit" in record.getMessage():
+                limit_hits.append(record.getMessage().splitlines()[0])
+
+    handler = Hits()
+    logging.getLogger("torch._dynamo").addHandler(handler)
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend=counting))
+    torch.compiler.reset()
+    images = load_dataset(DataSpec("synthetic", resolution=16, max_images=64)).images
+    try:
+        for i, width in enumerate((8, 12, 16)):
+            run[0] = i
+            c = cfg(resolution=16, g_width=width, d_width=width, latent_dim=8, batch_size=16, budget="64img",
+                    tick_kimg=0.032, device="cpu", compile=True)
+            train(c, tmp_path / f"w{width}", images)
+    finally:
+        logging.getLogger("torch._dynamo").removeHandler(handler)
+        torch.compiler.reset()
+    assert limit_hits == []
+    assert all(calls.get(i, {}).get("G", 0) > 0 and calls.get(i, {}).get("D", 0) > 0 for i in range(3)), calls

@@ -356,8 +356,9 @@ class NoFloat64(torch.Tensor):
 
 def test_metrics_never_need_float64_on_the_device():
     """Features that stay on a float64-less device (MPS) give the same numbers as CPU features: every statistic
-    moves them to the CPU before widening them. The stand-in raises on the old code path (a cast on the device)."""
-    from ganbench.metrics.evaluator import MetricSettings, compute_metrics
+    of every registered metric (density/coverage and c2st too: issue 20) moves them to the CPU before widening
+    them. The stand-in raises on the old code path (a cast on the device)."""
+    from ganbench.metrics.evaluator import METRICS, MetricSettings, compute_metrics
 
     g = torch.Generator().manual_seed(7)
     gen, ref = torch.rand(60, 32, generator=g), torch.rand(60, 32, generator=g) * 1.1
@@ -366,10 +367,12 @@ def test_metrics_never_need_float64_on_the_device():
         on_device.detach().to(torch.float64)  # what functional.py did before: the stand-in catches it
     assert type(on_device.to("cpu")) is torch.Tensor and on_device.to("cpu").dtype == torch.float32
     settings = MetricSettings(60, kid_replicates=20, fidinf_replicates=3)
-    cpu = compute_metrics(FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings)
+    every = tuple(METRICS.names())
+    cpu = compute_metrics(FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings, every)
     device = compute_metrics(FeatureSet.from_features(on_device), FeatureSet.from_features(ref.as_subclass(NoFloat64)),
-                             settings)
-    assert set(cpu) == set(device) and {"fid", "fidinf", "kid", "kid_lo", "precision"} <= set(cpu)
+                             settings, every)
+    assert set(cpu) == set(device)
+    assert {"fid", "fidinf", "kid", "kid_lo", "precision", "density", "coverage", "c2st", "c2st_p"} <= set(cpu)
     for key in cpu:
         assert device[key] == pytest.approx(cpu[key], rel=1e-12, abs=1e-15), key
     assert F.inception_score(torch.randn(20, 1008, generator=g).as_subclass(NoFloat64), splits=2)[0] > 1
@@ -622,3 +625,94 @@ def test_fid_errors_are_one_line(cli, args, message):
     lines = result.stderr.strip().splitlines()  # progress lines may come first; the error is one line, last
     assert message in lines[-1] and [i for i, line in enumerate(lines) if "error" in line] == [len(lines) - 1]
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+# Every registered metric as main computed it at 8c52715 (numpy on the CPU, before the statistics moved to torch on
+# the features' device, issue 20), on the features `_seeded_features` makes; printed by running this test's
+# computation against that commit's package.
+MAIN_8C52715 = {
+    (40, 50): {
+        "fid": 5.173818516988762, "fidinf": math.nan, "fidinf_lo": math.nan, "fidinf_hi": math.nan,
+        "kid": 0.01268986491309887, "kid_std": 0.005670981613066663, "kid_lo": 0.0015749451944993501,
+        "kid_hi": 0.02380478463169839, "precision": 0.975, "recall": 0.46, "density": 2.125, "coverage": 1.0,
+        "c2st": 0.575, "c2st_lo": 0.4089005804269633, "c2st_hi": 0.729570968731163,
+        "c2st_p": 0.21479525392169307,
+    },
+    (120, 150): {
+        "fid": 1.8907743624402613, "fidinf": 0.7161246236655109, "fidinf_lo": 0.20725692777226168,
+        "fidinf_hi": 1.2249923195587602, "kid": 0.012675914143800426, "kid_std": 0.00248614424257862,
+        "kid_lo": 0.007803160967974719, "kid_hi": 0.017548667319626135, "precision": 0.9333333333333333,
+        "recall": 0.42, "density": 1.815, "coverage": 0.98, "c2st": 0.65, "c2st_lo": 0.5576053298889568,
+        "c2st_hi": 0.7347976904588616, "c2st_p": 0.0006496665486251356,
+    },
+}
+
+
+def _seeded_features(n_gen: int, n_ref: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(20)
+    return torch.rand(n_gen, 64, generator=g) ** 2, torch.rand(n_ref, 64, generator=g) ** 2 * 1.1 + 0.02
+
+
+@pytest.mark.parametrize("counts", list(MAIN_8C52715))
+def test_every_metric_is_what_main_computed_before_the_statistics_moved_to_torch(counts):
+    """Same numbers as the numpy code: to 1e-9 (round-off of another LAPACK / BLAS; the N <= D route of FID keeps
+    square roots of round-off eigenvalues, ~1e-10 here), counts exactly. (40, 50): FID's sample-space route and no
+    FID-infinity; (120, 150): the covariance route and FID-infinity."""
+    from ganbench.metrics.evaluator import METRICS, MetricSettings, compute_metrics, kid_subset_size
+
+    gen, ref = _seeded_features(*counts)
+    settings = MetricSettings(kid_subset_size(*counts), kid_replicates=30, fidinf_replicates=4)
+    now = compute_metrics(FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings,
+                          tuple(METRICS.names()))
+    main = MAIN_8C52715[counts]
+    assert set(now) == set(main)
+    for key, value in main.items():
+        if math.isnan(value):
+            assert math.isnan(now[key]), key
+        else:
+            assert now[key] == pytest.approx(value, rel=1e-9, abs=0), key
+
+
+# ---------------------------------------------------------------------------------------------------- on a GPU
+def test_an_evaluation_reads_the_finite_flag_once_not_per_batch(fake_inception):
+    """Issue 20: the sampled images were checked for NaN with a host read per batch (a GPU stalled between
+    batches); the flag now stays on the device and is read once. Counted on an emulated CUDA device."""
+    from emulate import EmulatedCuda
+
+    from ganbench.metrics.features import sampler_features
+
+    with EmulatedCuda() as gpu:
+        fs, finite = sampler_features(lambda b: torch.rand(b, 3, 16, 16, device="cuda") * 2 - 1, 50, FAKE_WEIGHTS,
+                                      torch.device("cuda"), batch_size=10)  # 5 batches
+        flag_reads = [s for s in gpu.syncs if s.startswith("__bool__")]
+        assert flag_reads == ["__bool__ of a GPU tensor"] and finite and len(fs) == 50
+        _, bad = sampler_features(lambda b: torch.full((b, 3, 16, 16), float("nan"), device="cuda"), 20,
+                                  FAKE_WEIGHTS, torch.device("cuda"), batch_size=10)
+    assert bad is False
+
+
+def test_statistics_stay_on_a_gpu_that_has_float64():
+    """Issue 20: every statistic was computed on the CPU, so a GPU run waited on its host (FID-infinity's
+    eigensolvers, KID's and the k-NN metrics' N x N kernels). On CUDA they now run where the features are, in
+    float64: no feature matrix is copied to the host, except by c2st, whose classifier is scipy's; and the numbers
+    are the CPU's. Counted on an emulated CUDA device."""
+    from emulate import EmulatedCuda
+
+    from ganbench.metrics.evaluator import METRICS, MetricSettings, compute_metrics
+
+    gen, ref = _seeded_features(120, 150)
+    settings = MetricSettings(100, kid_replicates=30, fidinf_replicates=4)
+    cpu = compute_metrics(FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings,
+                          tuple(METRICS.names()))
+    with EmulatedCuda() as gpu:
+        gen_fs, ref_fs = FeatureSet.from_features(gen.to("cuda")), FeatureSet.from_features(ref.to("cuda"))
+        gpu.syncs.clear()
+        on_gpu = {}
+        for name in METRICS.names():
+            before = len(gpu.syncs)
+            on_gpu |= compute_metrics(gen_fs, ref_fs, settings, (name,))
+            copied = [s for s in gpu.syncs[before:] if s.startswith("copy of a GPU tensor (1")]  # (120, 64), (150, 64)
+            assert copied == ([] if name != "c2st" else [f"copy of a GPU tensor ({n}, 64) to the host"
+                                                         for n in (150, 120)]), (name, copied)
+    for key, value in cpu.items():
+        assert on_gpu[key] == pytest.approx(value, rel=1e-12, abs=1e-15, nan_ok=True), key

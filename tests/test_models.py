@@ -1,5 +1,8 @@
 """The DCGAN backbone: shapes, raw logits, the Radford et al. initialisation, the configurable parts."""
 
+import contextlib
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -112,3 +115,59 @@ def test_sphere_latent_has_radius_sqrt_dim_and_uniform_direction():
     assert_close(z, n / n.norm(dim=1, keepdim=True) * dim**0.5)  # the same draws as normal, normalised
     spread = n.norm(dim=1)
     assert spread.max() - spread.min() > 2.0  # normal z's norms do spread: the test above can tell them apart
+
+
+# ---------------------------------------------------------------------------------------------------- spectral norm
+@contextlib.contextmanager
+def autocast_casts_mv_not_vdot():
+    """MPS's autocast in the pinned torch, emulated on the CPU: `aten::mv` is cast to the autocast dtype (an
+    AutocastCPU kernel registered for the test), `aten::vdot` keeps its inputs' dtypes (no rule, as on MPS)."""
+    lib = torch.library.Library("aten", "IMPL")
+
+    def mv(a, b):
+        dtype = torch.get_autocast_dtype("cpu")
+        with torch._C._ExcludeDispatchKeyGuard(torch._C.DispatchKeySet(torch._C.DispatchKey.AutocastCPU)):
+            return torch.mv(a.to(dtype), b.to(dtype))
+
+    lib.impl("mv", mv, "AutocastCPU")
+    try:
+        yield
+    finally:
+        lib._destroy()
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_spectral_norm_runs_under_an_autocast_that_casts_mv_but_not_vdot(dtype):
+    """Issue 20: torch's spectral norm computed vdot(u fp32, mv(W, v) half) and failed on every D forward on MPS.
+    sigma is now fp32 with autocast off, so the emulated rule changes nothing: the logits are those of a twin D
+    under the CPU's own autocast (which has no rule for mv), bit for bit."""
+    torch.manual_seed(0)
+    D = Discriminator(16, 3, 8, "spectral")
+    twin = copy.deepcopy(D)
+    x = torch.randn(4, 3, 16, 16)
+    with torch.autocast("cpu", dtype=dtype):
+        expected = twin(x)
+        with autocast_casts_mv_not_vdot():
+            assert torch.mv(torch.ones(2, 2), torch.ones(2)).dtype == dtype  # the emulated rule is on
+            assert torch.vdot(torch.ones(2), torch.ones(2)).dtype == torch.float32  # and vdot has none
+            logits = D(x)
+    assert logits.dtype == dtype and bool(torch.isfinite(logits).all())
+    assert_close(logits, expected, rtol=0, atol=0)
+    assert_close(D.state_dict(), twin.state_dict(), rtol=0, atol=0)  # the power iteration's u, v too
+
+
+def test_spectral_norm_keeps_torchs_parametrization_state_and_values():
+    """The fp32 parametrization is torch's own (same buffers, keys, initial power iteration), so checkpoints and
+    fp32 runs are unchanged."""
+    torch.manual_seed(0)
+    ours = Discriminator(16, 3, 8, "spectral")
+    torch.manual_seed(0)
+    theirs = Discriminator(16, 3, 8, "none")
+    for m in theirs.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.utils.parametrizations.spectral_norm(m)
+    theirs.load_state_dict(ours.state_dict())  # the same keys
+    for (k, a), (_, b) in zip(ours.state_dict().items(), theirs.state_dict().items(), strict=True):
+        assert_close(a, b, rtol=0, atol=0, msg=k)
+    x = torch.randn(4, 3, 16, 16)
+    assert_close(ours(x), theirs(x), rtol=0, atol=0)

@@ -2,12 +2,15 @@
 sweep workers pinned to the right GPUs, Ray's GPU accounting. Each test emulates what the device differs in
 (another device type's RNG state, monkeypatched GPU counts and CUDA_VISIBLE_DEVICES, fake Ray resources)."""
 
+import dataclasses
+
 import pytest
 import torch
 from tiny import tiny
+from torch.testing import assert_close
 
 from ganbench import checkpoint as ck
-from ganbench.device import DeviceSettings
+from ganbench.device import DeviceSettings, resolve
 from ganbench.io import read_jsonl
 from ganbench.runner import Plan
 from ganbench.sweep.executors import ray_task, trial_for_ray, worker_gpus
@@ -19,7 +22,7 @@ CUDA_GEN_STATE = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator's state:
 
 
 def settings(optimizer: str) -> DeviceSettings:
-    return DeviceSettings("cpu", "fp32", "asked for", "contiguous", optimizer, False, 1)
+    return DeviceSettings("cpu", "fp32", "asked for", "contiguous", optimizer, (), 1)
 
 
 def rewind(path, to_img: int) -> dict:
@@ -243,3 +246,53 @@ def test_metrics_turn_tf32_off_on_a_gpu_host_and_restore_it(monkeypatch):
         assert conv.fp32_precision == "tf32"
     finally:
         conv.fp32_precision = before
+
+
+# ---------------------------------------------------------------------------------------------------- data on the host
+def _loop(cfg, data, gen):
+    from ganbench.train import Loop
+
+    settings = dataclasses.replace(resolve(cfg, CPU), device="cuda")
+    return Loop(cfg, torch.device("cuda"), {}, gen, data, cfg.run_budget.in_images(data.shape[0]), settings, None, None)
+
+
+def test_batches_from_a_data_set_left_on_the_host_cost_no_host_sync(images):
+    """Issue 20: with the data set on the host (CelebA at 128x128 and up on a GPU), each batch's indices were drawn
+    on the GPU and read back (a sync), then the batch was copied from pageable memory (a second one). Emulated
+    CUDA counts them: none now, on either path, and the host path draws from its own seeded stream."""
+    from emulate import CudaGenerator, EmulatedCuda, OnGPU
+
+    cfg = tiny()
+    with EmulatedCuda() as gpu:
+        gen = CudaGenerator()
+        gen.manual_seed(0)
+        host = _loop(cfg, images, gen)  # the data set stays in host memory
+        batches = [host.real_batch() for _ in range(3)]
+        assert gpu.syncs == [], gpu.syncs
+        on_gpu = images.to("cuda")  # a data set that fits is copied once (its one pageable copy, at the start)
+        gpu.syncs.clear()
+        device = _loop(cfg, on_gpu, gen)
+        device.real_batch()
+        assert gpu.syncs == [] and device.host_gen is None
+    assert all(isinstance(b, OnGPU) and b.device.type == "cuda" and b.shape == (16, 3, 16, 16) for b in batches)
+    assert host.host_gen is not None
+    idx = torch.randint(images.shape[0], (16,), generator=torch.Generator().manual_seed(cfg.seed))
+    assert_close(batches[0].as_subclass(torch.Tensor), images[idx].float() / 127.5 - 1, rtol=0, atol=1e-7)
+
+
+def test_the_host_index_stream_is_checkpointed_and_a_moved_data_set_is_said(tmp_path):
+    cfg = tiny()
+    torch.manual_seed(0)
+    nets = build(cfg, CPU)
+    gen, host = torch.Generator().manual_seed(0), torch.Generator().manual_seed(5)
+    ck.save_checkpoint(tmp_path / "c.pt", cfg, nets, ck.Counters(img=64), gen, host_gen=host)
+    expected = torch.randint(100, (8,), generator=host)
+    restored = torch.Generator().manual_seed(99)
+    assert ck.load_resume(tmp_path / "c.pt", nets, torch.Generator(), CPU, cfg, host_gen=restored).exact
+    assert torch.equal(torch.randint(100, (8,), generator=restored), expected)
+    # written with the data set on the host, resumed with it on the device (or the reverse): said, not hidden
+    moved = ck.load_resume(tmp_path / "c.pt", nets, torch.Generator(), CPU, cfg)
+    assert not moved.exact and "on the host when the checkpoint was written" in moved.why
+    ck.save_checkpoint(tmp_path / "d.pt", cfg, nets, ck.Counters(img=64), gen)
+    back = ck.load_resume(tmp_path / "d.pt", nets, torch.Generator(), CPU, cfg, host_gen=torch.Generator())
+    assert not back.exact and "on the device when the checkpoint was written" in back.why

@@ -60,7 +60,7 @@ def test_compiled_networks_on_the_cpu_agree_with_the_plain_path(setup):
     from torch._dynamo.utils import counters
 
     counters.clear()
-    arm = st.run_arm(cfg, dataclasses.replace(resolve(cfg, CPU), compile=True), weights, batches)
+    arm = st.run_arm(cfg, dataclasses.replace(resolve(cfg, CPU), compile=("G", "D")), weights, batches)
     assert counters["stats"]["unique_graphs"] > 0  # compiled graphs ran, not the eager modules
     assert st.compare(arm, ref).ok
 
@@ -81,13 +81,15 @@ def test_a_perturbed_arm_fails(setup):
     assert not st.compare(st.run_arm(cfg, st.reference_settings(cfg), noisy, batches), ref).ok
 
 
-def test_selftest_command_passes_cpu_against_cpu_and_fails_a_perturbed_arm(monkeypatch):
+def test_selftest_command_passes_cpu_against_cpu_and_fails_a_perturbed_arm(monkeypatch, stand_in_inception):
     args = ["selftest", "--device", "cpu", "--precision", "fp32", "--resolution", "16", "--batch-size", "16",
-            "--steps", "3"]
+            "--steps", "3", "--eval-samples", "20"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "PASS" in result.output and "FAIL" not in result.output
-    assert result.output.count(" cpu ") == 2 and "img/s" in result.output
+    assert result.output.count("PASS") == 2 and "FAIL" not in result.output  # training, then the evaluation
+    arms = [line for line in result.output.splitlines() if line.startswith(("reference ", "checked "))]
+    assert len(arms) == 4 and all(" cpu " in line for line in arms) and "img/s" in result.output
+    assert "evaluation: 20 built-in faces" in result.output
     real = st.run_arm
 
     def broken(cfg, settings, weights, batches):  # the checked arm computes something else
@@ -98,8 +100,76 @@ def test_selftest_command_passes_cpu_against_cpu_and_fails_a_perturbed_arm(monke
     monkeypatch.setattr(st, "run_arm", broken)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1 and "FAIL" in result.output and "DISAGREES" in result.output
+    monkeypatch.setattr(st, "run_arm", real)
+    real_eval, calls = st.run_eval_arm, []
+
+    def broken_eval(device, generated, reference, *a):  # the second call is the checked arm's
+        calls.append(device)
+        arm = real_eval(device, generated, reference, *a)
+        if len(calls) == 2:
+            arm.features["generated"] = arm.features["generated"] * 1.01
+        return arm
+
+    monkeypatch.setattr(st, "run_eval_arm", broken_eval)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and result.output.count("PASS") == 1
+    assert "FAIL: the device's evaluation disagrees" in result.output
 
 
-def test_selftest_rejects_zero_steps():
+def test_selftest_rejects_zero_steps_and_too_few_evaluation_samples():
     result = CliRunner().invoke(app, ["selftest", "--device", "cpu", "--steps", "0"])
     assert result.exit_code != 0 and "--steps must be at least 1" in result.output
+    result = CliRunner().invoke(app, ["selftest", "--device", "cpu", "--eval-samples", "5"])
+    assert result.exit_code == 2 and "--eval-samples must be 0 (no evaluation check) or at least 10" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------------------------------- evaluation
+@pytest.fixture
+def stand_in_inception(monkeypatch):
+    """test_metrics' cheap stand-in for the Inception network (the real one is exercised by the slow test below)."""
+    from test_metrics import FAKE_WEIGHTS, FakeInception
+
+    from ganbench.metrics import inception
+
+    fake = FakeInception()
+    monkeypatch.setattr(inception, "build_extractor", lambda *a, **k: fake)
+    monkeypatch.setattr(inception, "resolve_weights", lambda *a, **k: FAKE_WEIGHTS)
+    return fake
+
+
+def test_the_evaluation_check_passes_cpu_against_cpu_and_fails_a_broken_arm(stand_in_inception, monkeypatch):
+    """Every registered metric is compared; an arm whose Inception arithmetic is off by 1e-3, or whose statistics
+    compute FID 1% off, fails."""
+    from ganbench.metrics import functional
+
+    cfg = st.selftest_config("cpu", precision="fp32", **SMALL)
+    generated, real = st.eval_images(cfg, 60)
+    reference = st.run_eval_arm(CPU, generated, real)
+    same = st.compare_eval(st.run_eval_arm(CPU, generated, real), reference)
+    assert same.ok and all(v == 0 for _, v, _ in same.checks())
+    compared = {what.split(" ")[0] for what, _, _ in same.checks()}
+    assert {"features", "fid", "fidinf", "fidinf_lo", "kid", "kid_std", "precision", "recall", "density",
+            "coverage", "c2st", "c2st_lo"} <= compared and "c2st_p" not in compared
+    assert all(v == v for v in reference.values.values())  # 60 samples: FID-infinity too, nothing NaN
+
+    forward = stand_in_inception.forward
+    monkeypatch.setattr(stand_in_inception, "forward", lambda x: (forward(x)[0] * 1.001,))
+    off = st.compare_eval(st.run_eval_arm(CPU, generated, real), reference)
+    failed = {what for what, v, tol in off.checks() if v > tol}
+    assert not off.ok and {"features generated", "features reference", "fid"} <= failed
+    monkeypatch.setattr(stand_in_inception, "forward", forward)
+
+    fid = functional.fid_from_features
+    monkeypatch.setattr(functional, "fid_from_features", lambda *a, **k: fid(*a, **k) * 1.01)
+    wrong = st.compare_eval(st.run_eval_arm(CPU, generated, real), reference)
+    assert [what for what, v, tol in wrong.checks() if v > tol] == ["fid"]
+    assert "FAIL" in st.eval_report(st.run_eval_arm(CPU, generated, real), reference, wrong)
+
+
+@pytest.mark.slow
+def test_selftest_evaluates_with_the_real_network():
+    result = CliRunner().invoke(app, ["selftest", "--device", "cpu", "--precision", "fp32", "--resolution", "16",
+                                      "--batch-size", "16", "--steps", "2", "--eval-samples", "12"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("PASS") == 2 and "features generated" in result.output

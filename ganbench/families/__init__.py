@@ -13,6 +13,8 @@ Implementation interface (`Family.impl`):
                                       drawing batches and adding statistics through the loop's state
                                       (`ganbench.train.Loop`) and advancing its image and D-step counters
     generator(nets) -> module | None  the network `ganbench.models.latent_sampler` draws from (None: pixel noise)
+    compiled(cfg) -> tuple[str, ...]  the networks `compile` compiles, by name (recorded in DeviceSettings.compile;
+                                      build passes settings.compile to ganbench.device.compile_networks)
 
 New families, or new axes of one (penalties, EMA of G, per-network optimisers), change only these modules.
 """

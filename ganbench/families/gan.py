@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from ganbench import objectives, penalties
+from ganbench.device import compile_networks
 from ganbench.ema import EMA as EMAverage
 from ganbench.families.common import EMA, backward_step, frozen, latent_sampler, optimizer
 from ganbench.models import Discriminator, Generator
@@ -28,15 +29,18 @@ def build(cfg, device: torch.device, settings) -> dict:
     D = Discriminator(cfg.resolution, cfg.channels, cfg.d_width, cfg.d_norm, cfg.leaky_slope).to(
         device, memory_format=mem)
     nets = {"G": G, "D": D}
-    if cfg.ema_half_life_kimg > 0:  # copied before G.compile(): the average is a plain module
+    if cfg.ema_half_life_kimg > 0:  # copied before G is compiled: the average is a plain module
         nets[EMA] = EMAverage(G, cfg.ema_half_life_kimg, cfg.ema_rampup)
-    if cfg.compile:  # in place (Module.compile): state_dict keys, hence checkpoints, are unchanged
-        G.compile()
-        if not penalties.get(cfg.penalty).active:  # compiled graphs have no double backward
-            D.compile()
+    compile_networks(nets, settings.compile)
     nets["opt_g"] = optimizer(G.parameters(), cfg.optimizer_g, cfg.lr_g, cfg, settings)
     nets["opt_d"] = optimizer(D.parameters(), cfg.optimizer_d, cfg.lr_d, cfg, settings)
     return nets
+
+
+def compiled(cfg) -> tuple[str, ...]:
+    """The networks `compile` compiles: G and D, or G alone under a penalty (compiled graphs have no double
+    backward, which the gradient penalties need)."""
+    return ("G",) if penalties.get(cfg.penalty).active else ("G", "D")
 
 
 def generator(nets: dict) -> torch.nn.Module:

@@ -9,6 +9,10 @@ def build(cfg, device: torch.device, settings) -> dict:
     return {}
 
 
+def compiled(cfg) -> tuple[str, ...]:
+    return ()  # nothing to compile
+
+
 def generator(nets: dict) -> None:
     return None
 

@@ -7,6 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ganbench.device import compile_networks
 from ganbench.families.common import backward_step, latent_sampler, optimizer
 from ganbench.models import VAE
 
@@ -15,9 +16,16 @@ def build(cfg, device: torch.device, settings) -> dict:
     vae = VAE(cfg.resolution, cfg.channels, cfg.latent_dim, cfg.g_width, cfg.d_width, cfg.d_norm,
               cfg.leaky_slope).to(device, memory_format=settings.torch_memory_format)
     enc = [*vae.encoder.parameters(), *vae.mu.parameters(), *vae.logvar.parameters()]
+    compile_networks({"G": vae.decoder, "encoder": vae.encoder}, settings.compile)
     groups = [{"params": vae.decoder.parameters(), "lr": cfg.lr_g}, {"params": enc, "lr": cfg.lr_d}]
     # one step over decoder and encoder: optimizer_g for both (config.validate refuses two different names)
     return {"G": vae.decoder, "vae": vae, "opt": optimizer(groups, cfg.optimizer_g, cfg.lr_g, cfg, settings)}
+
+
+def compiled(cfg) -> tuple[str, ...]:
+    """The networks `compile` compiles: the decoder (G) and the encoder's convolutional trunk (the mean and
+    log-variance heads are one small convolution each)."""
+    return ("G", "encoder")
 
 
 def generator(nets: dict) -> torch.nn.Module:

@@ -9,7 +9,8 @@ Protocol (recorded in `Evaluator.protocol` and in `ganbench fid --json`):
   - features: torch-fidelity's FeatureExtractorInceptionV3 with the TF-2015-12-05 weights, pool3 (2048-d), fp32;
     input uint8, resized to 299 x 299 by TensorFlow-1.x-exact bilinear interpolation, then (x - 128) / 128;
   - generated images in [-1, 1] are quantised to uint8 as a PNG writer would, on the device, no file round trip;
-  - every statistic is float64 on the CPU (features leave the device first: MPS has no float64);
+  - every statistic is float64: on the GPU where it has float64 (CUDA), else on the CPU (features leave an MPS
+    device first: it has no float64); c2st's classifier always on the CPU (ganbench.device.statistics_device);
   - FID (`fid<N>`): float64 statistics, unbiased covariance. Biased upwards, the more so the smaller N;
   - FID-infinity (`fidinf<N>`, from 50 samples): Chong & Forsyth 2020, FID at 10 subset sizes N/5 .. N fitted
     linearly in 1/N and extrapolated to 1/N = 0;
@@ -37,6 +38,7 @@ from typing import Any
 import torch
 
 from ganbench.data import ImageSet
+from ganbench.device import statistics_device
 from ganbench.metrics import functional as F
 from ganbench.metrics import inception, names, twosample
 from ganbench.metrics.features import FeatureSet, reference_features, sampler_features
@@ -135,7 +137,7 @@ def _fid(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> dict[str, float
     small, other = (gen, ref) if len(gen) <= len(ref) else (ref, gen)
     if len(small) <= small.features.shape[1]:  # exact and cheap in the smaller set's sample space
         return {KEY_FID: F.fid_from_features(small.features, other.mu, other.sigma)}
-    return {KEY_FID: F.fid_from_statistics(gen.mu, gen.sigma, ref.mu, ref.sigma)}
+    return {KEY_FID: F.fid_from_statistics(gen.mu, gen.sigma, ref.mu, ref.sigma, device=gen.features.device)}
 
 
 def _kid(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> dict[str, float]:
@@ -251,7 +253,8 @@ def metric_protocol(weights: inception.InceptionWeights, n_generated: int, n_ref
         "weights": weights.info(),
         "fid": {"statistics": "float64 mean and unbiased (N - 1) covariance",
                 "trace_sqrt": "symmetric eigendecomposition (exact sample-space form when N <= 2048)"},
-        "statistics": "float64 on the CPU (features are moved to the CPU before any cast: MPS has no float64)",
+        "statistics": "float64: on the GPU where it has float64 (CUDA), else on the CPU (features are moved to the "
+                      "CPU before any cast: MPS has no float64); c2st's classifier on the CPU",
         "kid": {"subset_size": settings.kid_subset_size,
                 "subsets": "all: the unbiased MMD^2 U-statistic of the whole sets, which is the exact average over "
                            "every pair of subsets of this size (torch-fidelity samples 100 of them)",
@@ -332,8 +335,9 @@ class Evaluator:
             values = compute_metrics(part, self.reference, MetricSettings(kid_subset_size(m, len(self.reference))),
                                      self.metrics)
             result.update({metric_name(k, m): values[k] for k in evaluator_keys(m, self.metrics)})
+        where = statistics_device(gen.features.device).type
         print(f"ganbench: {progress.label}: metrics from the features in {time.perf_counter() - t0:.1f} s "
-              "(CPU, float64)", file=sys.stderr)
+              f"({where}, float64)", file=sys.stderr)
         return result
 
 

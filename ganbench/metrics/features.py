@@ -62,16 +62,14 @@ def images_features(images: torch.Tensor, weights: inception.InceptionWeights, d
 def sampler_features(sample: Callable[[int], torch.Tensor], n: int, weights: inception.InceptionWeights,
                      device: torch.device, batch_size: int = 100, progress: bool = False,
                      logits: bool = False) -> tuple[FeatureSet, bool]:
-    """Features of n images drawn from sample(b) (float (b, C, H, W) in [-1, 1]), and whether all were finite."""
-    finite = [True]
-
-    def flag() -> None:
-        finite[0] = False
-
+    """Features of n images drawn from sample(b) (float (b, C, H, W) in [-1, 1]), and whether all were finite
+    (read on the host once, after the last batch)."""
+    finite = inception.AllFinite()
     extractor = inception.build_extractor(weights, device, logits=logits)
-    batches = inception.sample_batches(sample, n, batch_size, flag)
+    batches = inception.sample_batches(sample, n, batch_size, finite)
     out = inception.extract(extractor, batches, device, n, progress, desc="generated features")
-    return FeatureSet.from_features(out[inception.FEATURE_LAYER], out.get(inception.LOGITS_LAYER)), finite[0]
+    all_finite = bool(finite)
+    return FeatureSet.from_features(out[inception.FEATURE_LAYER], out.get(inception.LOGITS_LAYER)), all_finite
 
 
 def refstats_key(protocol: dict[str, Any], images: torch.Tensor, weights: inception.InceptionWeights) -> str:

@@ -1,7 +1,12 @@
 """The metric math: pure functions of Inception features or of their statistics. No I/O, no network, no state.
 
 Shapes: features are (N, D) with D = 2048 for Inception pool3; a statistics pair is mu (D,) and sigma (D, D),
-both float64. Convention for the asymmetric metrics (precision/recall): the first argument is the generated set,
+both float64 numpy arrays.
+
+Where: every statistic is computed in float64 with torch on the features' device when that device has float64
+(the CPU; a CUDA GPU, so that a GPU run does not wait on its host for the O(N^2 D) kernels and the eigensolvers),
+else on the CPU (Apple's MPS has no float64: features move to the CPU first, then widen). `_torch64` is the one
+place that decides (with ganbench.device.statistics_device); only c2st's L-BFGS (scipy) always runs on the CPU. Convention for the asymmetric metrics (precision/recall): the first argument is the generated set,
 the second the real (reference) set, as in torch-fidelity.
 
 FID (Heusel et al. 2017):  ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)).
@@ -26,27 +31,29 @@ import numpy as np
 import scipy.linalg
 import torch
 
+from ganbench.device import statistics_device
+
 # ---------------------------------------------------------------------------------------------------- FID
 
 
 def feature_statistics(features: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """(N, D) features -> mu (D,), sigma (D, D): the mean and the unbiased (N - 1) covariance, in float64.
-
-    Always computed on the CPU: features are moved there first and only then widened to float64, because some
-    devices (Apple's MPS) have no float64 at all.
-    """
-    x = _numpy64(features)
-    if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"statistics need a (N, D) array with N >= 2, got shape {x.shape}")
-    return x.mean(axis=0), np.cov(x, rowvar=False)
+    """(N, D) features -> mu (D,), sigma (D, D): the mean and the unbiased (N - 1) covariance, in float64
+    (numpy's np.cov formula, computed where `_torch64` puts the features), returned as numpy arrays."""
+    if np.ndim(features) != 2 or len(features) < 2:
+        raise ValueError(f"statistics need a (N, D) array with N >= 2, got shape {tuple(np.shape(features))}")
+    x = _torch64(features)
+    mu = x.mean(dim=0)
+    centred = x - mu
+    return mu.cpu().numpy(), (centred.T @ centred / (x.shape[0] - 1)).cpu().numpy()
 
 
 def fid_from_statistics(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
-                        method: str = "eigh", eps: float = 1e-6) -> float:
+                        method: str = "eigh", eps: float = 1e-6, device: torch.device | str = "cpu") -> float:
     """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2).
 
     method="eigh" (default): tr((S1 S2)^(1/2)) as the sum of the square roots of the eigenvalues of the symmetric
-    S1^(1/2) S2 S1^(1/2). method="sqrtm": the classic scipy.linalg.sqrtm(S1 S2) procedure (slow; for checking).
+    S1^(1/2) S2 S1^(1/2), computed on `device` where it has float64 (see the module docstring). method="sqrtm":
+    the classic scipy.linalg.sqrtm(S1 S2) procedure on the CPU (slow; for checking).
     """
     mu1, mu2, sigma1, sigma2 = (np.asarray(a, dtype=np.float64) for a in (mu1, mu2, sigma1, sigma2))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
@@ -54,7 +61,8 @@ def fid_from_statistics(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, si
                          f"{sigma2.shape}")
     diff = mu1 - mu2
     if method == "eigh":
-        tr_covmean = _trace_sqrt_product_eigh(sigma1, sigma2)
+        where = statistics_device(torch.device(device))
+        tr_covmean = _trace_sqrt_product_eigh(*(torch.from_numpy(a).to(where) for a in (sigma1, sigma2)))
     elif method == "sqrtm":
         tr_covmean = _trace_sqrt_product_sqrtm(sigma1, sigma2, eps)
     else:
@@ -70,32 +78,33 @@ def fid_from_features(features1: np.ndarray | torch.Tensor, mu2: np.ndarray, sig
     of S2 S1 are those of the N x N symmetric A S2 A^T. Cheap (N D^2 flops, no D x D eigensolver) and free of the
     spurious round-off eigenvalues of a rank-deficient S1.
     """
-    x = _numpy64(features1)
-    mu2, sigma2 = np.asarray(mu2, dtype=np.float64), np.asarray(sigma2, dtype=np.float64)
+    x = _torch64(features1)
     n, d = x.shape
-    if n < 2 or d != mu2.size:
-        raise ValueError(f"features {x.shape} do not match statistics of dimension {mu2.size} (need N >= 2)")
+    if n < 2 or d != np.size(mu2):
+        raise ValueError(f"features {tuple(x.shape)} do not match statistics of dimension {np.size(mu2)} "
+                         "(need N >= 2)")
     if n > d:
-        return fid_from_statistics(*feature_statistics(x), mu2, sigma2)
-    mu1 = x.mean(axis=0)
-    a = (x - mu1) / np.sqrt(n - 1)
+        return fid_from_statistics(*feature_statistics(x), mu2, sigma2, device=x.device)
+    mu2, sigma2 = (torch.as_tensor(np.asarray(a, dtype=np.float64), device=x.device) for a in (mu2, sigma2))
+    mu1 = x.mean(dim=0)
+    a = (x - mu1) / math.sqrt(n - 1)
     m = a @ sigma2 @ a.T
-    eig = np.linalg.eigvalsh((m + m.T) / 2)
-    tr_covmean = np.sqrt(np.clip(eig, 0.0, None)).sum()
+    eig = torch.linalg.eigvalsh((m + m.T) / 2)
+    tr_covmean = eig.clamp(min=0.0).sqrt().sum()
     diff = mu1 - mu2
-    return float(diff @ diff + np.einsum("ij,ij->", a, a) + np.trace(sigma2) - 2.0 * tr_covmean)
+    return float(diff @ diff + (a * a).sum() + sigma2.trace() - 2.0 * tr_covmean)
 
 
-def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
-    w, v = np.linalg.eigh((sigma + sigma.T) / 2)
-    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+def _psd_sqrt(sigma: torch.Tensor) -> torch.Tensor:
+    w, v = torch.linalg.eigh((sigma + sigma.T) / 2)
+    return (v * w.clamp(min=0.0).sqrt()) @ v.T
 
 
-def _trace_sqrt_product_eigh(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+def _trace_sqrt_product_eigh(sigma1: torch.Tensor, sigma2: torch.Tensor) -> float:
     root = _psd_sqrt(sigma1)
     m = root @ sigma2 @ root
-    eig = np.linalg.eigvalsh((m + m.T) / 2)
-    return float(np.sqrt(np.clip(eig, 0.0, None)).sum())
+    eig = torch.linalg.eigvalsh((m + m.T) / 2)
+    return float(eig.clamp(min=0.0).sqrt().sum())
 
 
 def _trace_sqrt_product_sqrtm(sigma1: np.ndarray, sigma2: np.ndarray, eps: float) -> float:
@@ -119,11 +128,11 @@ def kid_from_features(features1: torch.Tensor, features2: torch.Tensor, subset_s
 
     Unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / D + 1)^3, each subset drawn without
     replacement by numpy.random.RandomState(seed), exactly as torch-fidelity draws them (so the numbers match its
-    kid_features_to_metric). Computed in float64 on the CPU. subset_size must not exceed either N. When
+    kid_features_to_metric). Computed in float64 (see the module docstring). subset_size must not exceed either N. When
     subset_size equals both sample counts every subset is the whole set and the std is 0: use `kid_bootstrap` for
     an interval.
     """
-    f1, f2 = _torch64(features1), _torch64(features2)
+    f1, f2 = _torch64_pair(features1, features2)
     n1, n2, d = f1.shape[0], f2.shape[0], f1.shape[1]
     if f2.shape[1] != d:
         raise ValueError(f"feature dimensions differ: {f1.shape} vs {f2.shape}")
@@ -159,7 +168,8 @@ def kid_from_features(features1: torch.Tensor, features2: torch.Tensor, subset_s
 # ---------------------------------------------------------------------------------------------------- small samples
 # FID's bias grows as N shrinks (two disjoint sets of 500 real 32x32 CelebA images score fid500 = 36), so at the
 # sample counts a CPU affords two estimates whose bias does not depend on N sit beside it: FID-infinity and KID,
-# each with an interval for evaluation noise (bootstrap over samples). Everything here is float64 on the CPU.
+# each with an interval for evaluation noise (bootstrap over samples). Everything here is float64, where
+# `_torch64` says; the random draws are numpy's (the same subsets and resamples wherever it runs).
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 FIDINF_POINTS = 10  # FIDs fitted per FID-infinity estimate
 FIDINF_MIN_FRACTION = 0.2  # smallest subset, as a share of each set: N/5 .. N (1/N spans a factor of 5)
@@ -189,36 +199,38 @@ class Estimate:
         return cls(float(value), se, float(value) - Z95 * se, float(value) + Z95 * se, len(reps))
 
 
-def fid_subsets(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, s: np.ndarray, t: np.ndarray) -> float:
-    """FID between rows s of X and rows t of Y (repeats allowed), from Gram matrices X X^T, Y Y^T, X Y^T only.
+def fid_subsets(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor, s: np.ndarray, t: np.ndarray) -> float:
+    """FID between rows s of X and rows t of Y (repeats allowed), from Gram matrices X X^T, Y Y^T, X Y^T only
+    (float64 tensors, see `grams`), computed where they are.
 
     Exact, never forms a D x D matrix: with A, B the centred rows scaled by 1/sqrt(n-1), 1/sqrt(m-1),
     tr((S1 S2)^(1/2)) is the sum of the singular values of A B^T, the double-centred block kxy[s, t] scaled.
     """
-    gx, gy, c = kxx[np.ix_(s, s)], kyy[np.ix_(t, t)], kxy[np.ix_(s, t)]
+    s, t = (torch.as_tensor(np.asarray(i), device=kxx.device) for i in (s, t))
+    gx, gy, c = kxx[s][:, s], kyy[t][:, t], kxy[s][:, t]
     n, m = len(s), len(t)
     mxx, myy, mxy = gx.mean(), gy.mean(), c.mean()
-    trace1 = (np.trace(gx) - n * mxx) / (n - 1)  # sum ||x_i - mean||^2 / (n - 1)
-    trace2 = (np.trace(gy) - m * myy) / (m - 1)
-    centred = c - c.mean(axis=1, keepdims=True) - c.mean(axis=0, keepdims=True) + mxy
+    trace1 = (gx.trace() - n * mxx) / (n - 1)  # sum ||x_i - mean||^2 / (n - 1)
+    trace2 = (gy.trace() - m * myy) / (m - 1)
+    centred = c - c.mean(dim=1, keepdim=True) - c.mean(dim=0, keepdim=True) + mxy
     square = centred @ centred.T if n <= m else centred.T @ centred  # its eigenvalues: the squared singular values
-    eig = np.linalg.eigvalsh((square + square.T) / 2)  # 2-3x faster than an SVD here
+    eig = torch.linalg.eigvalsh((square + square.T) / 2)  # 2-3x faster than an SVD here
     # Rank <= min(n, m, D) - 1: the other eigenvalues are round-off (~1e-16 of the largest) whose square roots
     # would add spurious trace; drop everything below 1e-12 of the largest (its square root: 1e-6 of the top one).
-    eig = eig[eig > 1e-12 * max(eig.max(), 0.0)]
-    tr_covmean = np.sqrt(eig).sum() / math.sqrt((n - 1) * (m - 1))
+    eig = eig[eig > 1e-12 * eig.max().clamp(min=0.0)]
+    tr_covmean = eig.sqrt().sum() / math.sqrt((n - 1) * (m - 1))
     return float(mxx + myy - 2.0 * mxy + trace1 + trace2 - 2.0 * tr_covmean)
 
 
-def grams(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> tuple[np.ndarray, ...]:
-    """X X^T, Y Y^T, X Y^T in float64 on the CPU."""
-    x, y = _numpy64(gen), _numpy64(ref)
-    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"feature shapes do not match: {x.shape} vs {y.shape}")
+def grams(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """X X^T, Y Y^T, X Y^T in float64, where `_torch64` puts the generated features."""
+    x, y = _torch64_pair(gen, ref)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"feature shapes do not match: {tuple(x.shape)} vs {tuple(y.shape)}")
     return x @ x.T, y @ y.T, x @ y.T
 
 
-def fid_infinity_fit(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, rng: np.random.Generator,
+def fid_infinity_fit(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor, rng: np.random.Generator,
                      rows_x: np.ndarray | None = None, rows_y: np.ndarray | None = None,
                      points: int = FIDINF_POINTS) -> tuple[float, list[tuple[int, float]]]:
     """FID-infinity (Chong & Forsyth 2020) of the sets rows_x of X and rows_y of Y (default: all rows).
@@ -269,27 +281,28 @@ def kid(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor, replicat
     and drops the pairs of an image with a copy of itself (as the U-statistic drops i = j), so each replicate is
     itself an unbiased-form estimate. Kernel rows are made in blocks: memory O(block * max(N, M)).
     """
-    x, y = _numpy64(gen), _numpy64(ref)
+    x, y = _torch64_pair(gen, ref)
     n, m, d = x.shape[0], y.shape[0], x.shape[1]
     if y.shape[1] != d or min(n, m) < 2:
-        raise ValueError(f"KID needs two (N, D) sets with N >= 2 and one D, got {x.shape} and {y.shape}")
+        raise ValueError(f"KID needs two (N, D) sets with N >= 2 and one D, got {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}")
     rng = np.random.default_rng(seed)
     # Row 0: every sample once (the estimate); rows 1..: multiplicities of a bootstrap resample.
-    wx = np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1.0 / n), size=replicates)])
-    wy = np.vstack([np.ones(m), rng.multinomial(m, np.full(m, 1.0 / m), size=replicates)])
+    wx, wy = (torch.from_numpy(np.vstack([np.ones(k), rng.multinomial(k, np.full(k, 1.0 / k), size=replicates)])
+                               .astype(np.float64)).to(x.device) for k in (n, m))
 
-    def weighted_sum(a: np.ndarray, b: np.ndarray, wa: np.ndarray, wb: np.ndarray) -> np.ndarray:
-        out = np.zeros(wa.shape[0])
+    def weighted_sum(a: torch.Tensor, b: torch.Tensor, wa: torch.Tensor, wb: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(wa.shape[0], dtype=torch.float64, device=a.device)
         for start in range(0, a.shape[0], block):
             k = (a[start:start + block] @ b.T / d + 1.0) ** 3
-            out += np.einsum("ri,ir->r", wa[:, start:start + block], k @ wb.T)
+            out += (wa[:, start:start + block] * (k @ wb.T).T).sum(1)
         return out
 
     kxx_diag, kyy_diag = ((x * x).sum(1) / d + 1.0) ** 3, ((y * y).sum(1) / d + 1.0) ** 3
     xx = (weighted_sum(x, x, wx, wx) - (wx ** 2) @ kxx_diag) / (n * n - (wx ** 2).sum(1))
     yy = (weighted_sum(y, y, wy, wy) - (wy ** 2) @ kyy_diag) / (m * m - (wy ** 2).sum(1))
     xy = weighted_sum(x, y, wx, wy) / (n * m)
-    mmd = xx + yy - 2.0 * xy
+    mmd = (xx + yy - 2.0 * xy).cpu().numpy()  # one host read: 1 + replicates numbers
     return Estimate.from_replicates(float(mmd[0]), mmd[1:])
 
 
@@ -299,12 +312,11 @@ def precision_recall(gen: torch.Tensor, real: torch.Tensor, k: int = 3, block: i
 
     Each set's manifold is the union of balls centred on its samples, with radius the distance to the sample's k-th
     nearest neighbour in its own set. precision = fraction of generated samples inside the real manifold;
-    recall = fraction of real samples inside the generated manifold. Euclidean distances in float64 on the CPU,
-    row blocks
-    of `block` to bound memory. Which features (here: Inception pool3, not the paper's VGG16) is the caller's
+    recall = fraction of real samples inside the generated manifold. Euclidean distances in float64 (see the
+    module docstring), row blocks of `block` to bound memory. Which features (here: Inception pool3, not the paper's VGG16) is the caller's
     protocol.
     """
-    g, r = _torch64(gen), _torch64(real)
+    g, r = _torch64_pair(gen, real)
     if min(g.shape[0], r.shape[0]) <= k:
         raise ValueError(f"precision/recall with k={k} needs more than {k} samples per set")
     r_gen, r_real = _knn_radius2(g, k, block), _knn_radius2(r, k, block)
@@ -347,7 +359,7 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020) ->
     n = x.shape[0]
     if n < splits:
         raise ValueError(f"Inception Score with {splits} splits needs at least {splits} samples, got {n}")
-    x = x[torch.as_tensor(np.random.RandomState(seed).permutation(n))]
+    x = x[torch.as_tensor(np.random.RandomState(seed).permutation(n), device=x.device)]
     log_p = x.log_softmax(dim=1)
     scores = []
     for i in range(splits):
@@ -358,17 +370,19 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020) ->
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
-def _numpy64(x: np.ndarray | torch.Tensor) -> np.ndarray:
-    """float64 numpy on the CPU. A tensor goes to the CPU first and is widened there: MPS has no float64."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().to("cpu").to(torch.float64).numpy()
-    return np.asarray(x, dtype=np.float64)
-
-
-def _torch64(x: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """(N, D) float64 CPU tensor; moved to the CPU before the cast (see _numpy64)."""
+def _torch64(x: np.ndarray | torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
+    """(N, D) float64 tensor on `device`, by default where the statistics of x run: its own device when that has
+    float64 (CPU, CUDA), else the CPU (ganbench.device.statistics_device). Moved before the cast: MPS has no
+    float64, so widening there would fail."""
     if not isinstance(x, torch.Tensor):
         x = torch.from_numpy(np.asarray(x))
     if x.ndim != 2:
         raise ValueError(f"expected (N, D) features, got shape {tuple(x.shape)}")
-    return x.detach().to("cpu").to(torch.float64)
+    where = torch.device(device) if device is not None else statistics_device(x.device)
+    return x.detach().to(where).to(torch.float64)
+
+
+def _torch64_pair(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both sets as `_torch64` puts the first (the generated one), so the two meet on one device."""
+    first = _torch64(a)
+    return first, _torch64(b, first.device)

@@ -310,9 +310,25 @@ def image_batches(images: torch.Tensor, batch_size: int) -> Iterator[torch.Tenso
         yield to_rgb(images[start:start + batch_size])
 
 
+class AllFinite:
+    """Whether every value seen was finite: a flag kept on the device (`update` per batch) and read on the host once
+    (`bool`), when all batches are through. Reading it per batch stalled a GPU between batches."""
+
+    def __init__(self) -> None:
+        self.flag: torch.Tensor | None = None
+
+    def update(self, x: torch.Tensor) -> None:
+        ok = torch.isfinite(x).all()
+        self.flag = ok if self.flag is None else self.flag & ok
+
+    def __bool__(self) -> bool:
+        return self.flag is None or bool(self.flag)
+
+
 def sample_batches(sample: Callable[[int], torch.Tensor], n: int, batch_size: int,
-                   on_nonfinite: Callable[[], None] | None = None) -> Iterator[torch.Tensor]:
-    """sample(b) -> float (b, C, H, W) in [-1, 1], drawn in batches until n, quantised on the sampler's device."""
+                   finite: AllFinite | None = None) -> Iterator[torch.Tensor]:
+    """sample(b) -> float (b, C, H, W) in [-1, 1], drawn in batches until n, quantised on the sampler's device;
+    `finite` is updated with every batch (no host sync)."""
     done = 0
     while done < n:
         b = min(batch_size, n - done)
@@ -320,7 +336,7 @@ def sample_batches(sample: Callable[[int], torch.Tensor], n: int, batch_size: in
             x = sample(b)
         if tuple(x.shape[:1]) != (b,) or x.ndim != 4:
             raise ValueError(f"sample({b}) returned shape {tuple(x.shape)}; expected ({b}, C, H, W)")
-        if on_nonfinite is not None and not bool(torch.isfinite(x).all()):
-            on_nonfinite()
+        if finite is not None:
+            finite.update(x)
         yield quantize(x)
         done += b
