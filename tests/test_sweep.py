@@ -547,7 +547,7 @@ def trained(run_dir: Path) -> dict:
 def kill_worker_once_checkpointed(proc: subprocess.Popen, run_dir: Path) -> int:
     """SIGKILL the worker process running `run_dir`'s trial (its pid is in trial.json) once the trial has written
     a checkpoint and before it ends; return that pid."""
-    deadline = time.time() + 300
+    deadline = time.time() + 600  # on two busy shared cores, starting Ray and its workers can take minutes
     while True:
         assert proc.poll() is None, "the sweep ended before the worker could be killed"
         assert time.time() < deadline, "the trial never reached its first checkpoint"

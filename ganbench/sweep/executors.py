@@ -56,8 +56,8 @@ def _attempt_id() -> str:
 def _why(error: BaseException) -> str:
     """One line: the error's class and message (for Ray's RayTaskError, its cause's message, not the traceback)."""
     cause = getattr(error, "cause", None)
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(cause if isinstance(cause, BaseException) else error))
-    return f"{type(error).__name__}: {' '.join(text.split())}"[:2000]
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(cause if isinstance(cause, BaseException) else error)).split())
+    return f"{type(error).__name__}: {text}"[:2000] if text else type(error).__name__
 
 
 class _Retries:
@@ -81,8 +81,8 @@ class _Retries:
         release_lost(trial.run_dir, record.get("pid"), record.get("host"))
         retries = self.counts.get(trial.run_dir, 0)
         if retries >= self.limit:
-            return lost(trial, f"its worker was lost on {retries + 1} attempts (max_retries = {self.limit}); the "
-                               f"last: {why}")
+            return lost(trial, f"its worker was lost on {retries + 1} attempt{'s' if retries else ''} "
+                               f"(max_retries = {self.limit}); the last: {why}")
         self.counts[trial.run_dir] = retries + 1
         if self.on_retry:
             self.on_retry(trial, retries + 1, why)
