@@ -133,6 +133,22 @@ def _break_stale(path: Path, before: bytes) -> None:
     print(f"ganbench: {path.parent}: removed a stale lock left by {who} (that process is gone)", file=sys.stderr)
 
 
+def release_lost(run_dir: Path, pid: int | None, host: str | None) -> bool:
+    """Remove `run_dir`'s lock if it is held by `pid` on `host`, a worker its executor reported lost (Ray: its
+    node left the cluster), unless that process is seen alive on this host. Without this, a lock held from
+    another host is never broken, and the trial could not resume elsewhere. True when removed."""
+    path = Path(run_dir) / LOCK_NAME
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return False
+    info = _read_bytes(raw)
+    if not info or pid is None or info.get("pid") != pid or info.get("host") != host or _alive(info):
+        return False
+    _break_stale(path, raw)
+    return True
+
+
 def _read_bytes(raw: bytes) -> dict[str, Any] | None:
     try:
         info = json.loads(raw)

@@ -51,6 +51,7 @@ class Status(StrEnum):
     INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM: resumes from its checkpoint
     RUNNING = "running"  # being written (or killed without a chance to say so)
     LOCKED = "locked"  # a sweep trial left to another live process writing its directory
+    LOST = "lost"  # trial.json only: an attempt whose worker died before it could end (never a summary's status)
 
 
 FINAL = (Status.COMPLETED, Status.DIVERGED)  # a sweep does not run these again (diverged: unless asked)

@@ -47,7 +47,7 @@ def test_no_module_imports_the_cli_and_none_is_over_about_400_lines():
 
 
 def test_status_words_and_best_point():
-    assert [s.value for s in Status] == ["completed", "diverged", "failed", "interrupted", "running", "locked"]
+    assert [s.value for s in Status] == ["completed", "diverged", "failed", "interrupted", "running", "locked", "lost"]
     assert Status("diverged") == "diverged" and Status.COMPLETED in FINAL and Status.FAILED not in FINAL
     evals = [{"kind": "eval", "kimg": 1.0, "g_steps": 4, "seconds": 1.0, "fid50": 90.0},
              {"kind": "eval", "kimg": 2.0, "g_steps": 8, "seconds": 2.0, "fid50": 70.0},

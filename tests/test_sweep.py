@@ -98,6 +98,8 @@ def overlapping(intervals: list[tuple[float, float]]) -> bool:
     ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[settings]\nlr_dd=1\n", "", "Did you mean 'lr_d'?"),
     ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\ng_width=[8]\n", TINY,
      "'g_width' is both fixed"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nmax_retries=-1\n", TINY, "[sweep] max_retries must be 0 or more"),
+    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nmax_retries=1.5\n", TINY, "[sweep] max_retries must be an integer"),
 ])
 def test_sweep_file_errors_name_the_problem(tmp_path, head, body, message):
     with pytest.raises(ConfigError) as e:
@@ -236,6 +238,93 @@ def test_ray_missing_says_how_to_install(monkeypatch):
     with pytest.raises(ConfigError) as e:
         sw._import_ray()
     assert "pip install 'ganbench[ray]'" in str(e.value) and "uv sync --extra ray" in str(e.value)
+
+
+def test_max_retries_comes_from_the_file_or_the_command_line(tmp_path):
+    from ganbench.sweep.spec import MAX_RETRIES
+
+    head = "[sweep]\nvariants=['random']\nbudget='0.25kimg'\neval=false\n"
+    assert sw.load_sweep(write_sweep(tmp_path, head)).max_retries == MAX_RETRIES == 3
+    assert sw.load_sweep(write_sweep(tmp_path, head + "max_retries=0\n", name="z.toml")).max_retries == 0
+    result = cli(write_sweep(tmp_path, head), "--out", tmp_path / "out", "--max-retries", "-1")
+    assert result.exit_code == 2
+    assert result.output.strip() == ("ganbench: error: --max-retries must be 0 or more (how often a trial whose "
+                                     "worker was lost runs again; 0: never), got -1")
+    assert not (tmp_path / "out").exists()
+
+
+def test_retry_policy_runs_a_lost_worker_s_trial_again_and_nothing_else(tmp_path):
+    """The executors' shared policy, without processes: a trial whose worker was lost runs again, max_retries
+    times at most, each attempt recorded with why it ended; an error that is not a lost worker, and an attempt
+    whose run ended by itself, are not retried."""
+    from ganbench.lock import LOCK_NAME
+    from ganbench.rundir import RunDir, Status
+    from ganbench.sweep.execute import _record_attempt
+    from ganbench.sweep.executors import _Retries
+
+    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\n"
+                                 "lr_d=[1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3]\n")
+    dies, unborn, raises, stopped, finished = sw.plan_sweep(sw.load_sweep(path), tmp_path / "out")
+    told = []
+    retries = _Retries(sw.ExecOptions(max_retries=2, on_retry=lambda t, n, why: told.append((t.label, n))), "ray")
+
+    def start(trial, attempt: str, pid: int = 4242, host: str = "a-node-that-left") -> None:
+        _record_attempt(trial, {"id": attempt, "executor": "ray", "host": host, "pid": pid, "status": "running"},
+                        new=True)
+
+    crashed = "WorkerCrashedError: The worker died unexpectedly while executing this task."
+    outcomes = []
+    for i in range(3):  # its worker dies every time: two retries, then failed
+        start(dies, f"a{i}")
+        lock = dies.run_dir / LOCK_NAME  # held from another host: never broken, unless the executor saw it go
+        lock.write_text(json.dumps({"pid": 4242, "host": "a-node-that-left", "started": "then"}))
+        outcomes.append(retries.outcome(dies, f"a{i}", crashed, worker_lost=True))
+        assert not lock.exists()
+    assert outcomes[:2] == [None, None] and outcomes[2]["status"] == "failed"
+    assert outcomes[2]["error"] == f"its worker was lost on 3 attempts (max_retries = 2); the last: {crashed}"
+    assert sw._status_on_disk(dies.run_dir) == "failed"
+    assert [(a["id"], a["status"], a["error"]) for a in attempts(dies.run_dir)] == [
+        ("a0", "lost", crashed), ("a1", "lost", crashed), ("a2", "lost", crashed)]
+
+    assert retries.outcome(unborn, "b0", crashed, worker_lost=True) is None  # died before it recorded its attempt
+    assert [a | {"finished": 0, "end_time": 0} for a in attempts(unborn.run_dir)] == [
+        {"id": "b0", "executor": "ray", "host": None, "pid": None, "started": None, "start_time": None,
+         "finished": 0, "end_time": 0, "status": "lost", "error": crashed}]
+
+    start(raises, "c0")  # an error that says nothing about the worker: failed at once
+    summary = retries.outcome(raises, "c0", "RayTaskError(OSError): disk gone", worker_lost=False)
+    assert summary["status"] == "failed" and summary["error"] == "RayTaskError(OSError): disk gone"
+    assert [(a["status"], a["error"]) for a in attempts(raises.run_dir)] == [("failed", "RayTaskError(OSError): disk gone")]
+
+    start(stopped, "d0")  # SIGTERM to its worker alone: the run ended `interrupted`; runs again
+    _record_attempt(stopped, {"status": Status.INTERRUPTED}, new=False)
+    other = stopped.run_dir / LOCK_NAME  # another process's lock is never touched
+    other.write_text(json.dumps({"pid": 5151, "host": "a-node-that-left", "started": "now"}))
+    assert retries.outcome(stopped, "d0", "KeyboardInterrupt: signal 15", worker_lost=False) is None
+    assert other.exists()
+    assert [(a["status"], a["error"]) for a in attempts(stopped.run_dir)] == [("interrupted", "KeyboardInterrupt: signal 15")]
+
+    start(finished, "e0")  # it completed, then its result was lost with its node: the summary on disk stands
+    RunDir(finished.run_dir).write_summary({"variant": "dcgan"}, Status.COMPLETED, kimg=1.0)
+    _record_attempt(finished, {"status": Status.COMPLETED, "error": None}, new=False)
+    summary = retries.outcome(finished, "e0", "ObjectLostError: lost with its node", worker_lost=True)
+    assert summary == {"variant": "dcgan", "status": "completed", "kimg": 1.0}
+    assert [(a["status"], a["error"]) for a in attempts(finished.run_dir)] == [("completed", None)]
+    assert told == [(dies.label, 1), (dies.label, 2), (unborn.label, 1), (stopped.label, 1)]
+
+
+def test_which_ray_errors_mean_a_lost_worker():
+    pytest.importorskip("ray", reason="the ray extra is not installed (uv sync --extra ray)")
+    from ganbench.sweep.executors import ray_worker_lost
+
+    ray = sw._import_ray()
+    lost, e = ray_worker_lost(ray), ray.exceptions
+    for cls in (e.WorkerCrashedError, e.NodeDiedError, e.OutOfMemoryError, e.ObjectLostError, e.OwnerDiedError,
+                e.ObjectReconstructionFailedError):
+        assert issubclass(cls, lost), cls
+    for cls in (e.RayTaskError, e.TaskCancelledError, e.TaskUnschedulableError, e.RuntimeEnvSetupError,
+                e.LocalRayletDiedError, e.ObjectStoreFullError, e.OutOfDiskError, e.RaySystemError):
+        assert not issubclass(cls, lost), cls
 
 
 # ---------------------------------------------------------------------------------------------------- running
@@ -383,6 +472,151 @@ def test_smoke_sweep_through_ray_runs_trials_concurrently(tmp_path):
     assert list(table["completed"]) == [2, 2] and table.attrs["note"] == NO_FID
     assert plot_sweep_spread(sweep_runs(out), tmp_path / "spread.png") is None
     assert read_json(out / "sweep.json")["executor"] == "ray"
+
+
+# Three trials, two at a time, each a few seconds: one is killed, one runs beside it, one raises an error.
+KILL_SWEEP = """
+[sweep]
+name = "kill"
+variants = ["dcgan"]
+budget = "1.28kimg"
+eval = false
+cpus_per_trial = 1
+max_concurrent = 2
+
+[data]
+dataset = "synthetic"
+resolution = 16
+max_images = 256
+
+[settings]
+g_width = 8
+d_width = 8
+latent_dim = 8
+batch_size = 16
+tick_kimg = 0.064
+checkpoint_ticks = 1
+device = "cpu"
+
+[search.space]
+lr_d = [1e-4, 2e-4, 4e-4]
+"""
+WALL_CLOCK = ("seconds", "img_per_s", "peak_mem_mb")
+
+
+@pytest.fixture(scope="module")
+def undisturbed(tmp_path_factory) -> Path:
+    """The kill tests' first two trials, run here one after another, undisturbed, with one torch thread each as in
+    the workers."""
+    import torch
+
+    folder = tmp_path_factory.mktemp("undisturbed")
+    path = folder / "s.toml"
+    path.write_text(KILL_SWEEP.replace("lr_d = [1e-4, 2e-4, 4e-4]", "lr_d = [1e-4, 2e-4]"))
+    threads = torch.get_num_threads()
+    try:
+        result = cli(path, "--out", folder / "out", "--executor", "local", "--max-concurrent", "1")
+    finally:
+        torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    return folder / "out"
+
+
+def trained(run_dir: Path) -> dict:
+    """What a run learned: every tick's values (the last record per tick: a resume repeats the ticks after its
+    checkpoint) but wall-clock ones, the summary's counters, and every tensor of its last checkpoint's nets."""
+    import torch
+
+    ticks = {r["tick"]: {k: v for k, v in r.items() if k not in WALL_CLOCK}
+             for r in read_jsonl(run_dir / "metrics.jsonl") if r["kind"] == "tick"}
+    summary = read_json(run_dir / "summary.json")
+    flat: dict = {}
+
+    def walk(key: str, value) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{key}/{k}", v)
+        else:  # tensors as bytes: == is then exact, and dict equality compares them
+            flat[key] = value.numpy().tobytes() if torch.is_tensor(value) else value
+
+    walk("", torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=False)["nets"])
+    return {"ticks": ticks, "counters": {k: summary[k] for k in ("status", "kimg", "g_steps", "d_steps", "epoch")},
+            "nets": flat}
+
+
+def kill_worker_once_checkpointed(proc: subprocess.Popen, run_dir: Path) -> int:
+    """SIGKILL the worker process running `run_dir`'s trial (its pid is in trial.json) once the trial has written
+    a checkpoint and before it ends; return that pid."""
+    deadline = time.time() + 600  # on two busy shared cores, starting Ray and its workers can take minutes
+    while True:
+        assert proc.poll() is None, "the sweep ended before the worker could be killed"
+        assert time.time() < deadline, "the trial never reached its first checkpoint"
+        try:
+            attempt, status = attempts(run_dir)[-1], read_json(run_dir / "summary.json")["status"]
+        except (OSError, ValueError, KeyError, IndexError):  # not written yet
+            attempt, status = {}, None
+        if attempt.get("status") == status == "running" and (run_dir / "checkpoints" / "latest.pt").is_file():
+            assert attempt["pid"] not in (proc.pid, os.getpid())
+            os.kill(attempt["pid"], signal.SIGKILL)
+            return attempt["pid"]
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor, lost_as", [("local", "BrokenProcessPool"), ("ray", "WorkerCrashedError")])
+def test_a_killed_worker_is_replaced_and_its_trial_ends_as_if_undisturbed(tmp_path, undisturbed, executor, lost_as):
+    """One `ganbench sweep` command runs three trials, two at a time, in worker processes (local: one process
+    pool per slot; ray: a real local Ray cluster the command starts). The worker of the first trial is SIGKILLed
+    once it has a checkpoint: a fresh worker resumes it, and it ends with the ticks, losses and weights of an
+    undisturbed run. The trial beside it runs on untouched; the third, whose run raises an error (its checkpoint
+    is corrupt), is failed after one attempt, never retried."""
+    if executor == "ray":
+        pytest.importorskip("ray", reason="the ray extra is not installed (uv sync --extra ray)")
+    path = tmp_path / "s.toml"
+    path.write_text(KILL_SWEEP)
+    out = tmp_path / "out"
+    killed, beside, broken = sw.plan_sweep(sw.load_sweep(path), out)
+    from ganbench.rundir import RunDir
+
+    RunDir(broken.run_dir).write_meta({"config": broken.cfg.to_dict()})  # an unfinished run of the same config ...
+    RunDir(broken.run_dir).checkpoint.parent.mkdir(parents=True)
+    RunDir(broken.run_dir).checkpoint.write_bytes(b"not a checkpoint")  # ... whose resume raises CheckpointError
+
+    ray_tmp = tempfile.mkdtemp(prefix="gbray", dir="/tmp")  # short: Ray's unix socket paths have a length limit
+    env = os.environ | {"RAY_TMPDIR": ray_tmp, "RAY_DISABLE_USAGE_STATS": "1",
+                        "PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "ganbench-test-pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled bytecode kept: workers start in seconds, not 20
+    log = tmp_path / "sweep.log"
+    with open(log, "w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "ganbench.sweep", str(path), "--out", str(out), "--executor",
+                                 executor], stdout=sink, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+        try:
+            pid = kill_worker_once_checkpointed(proc, killed.run_dir)
+            proc.wait(timeout=600)
+        finally:
+            if proc.poll() is None:  # a failed check: stop the sweep (and the Ray cluster it started)
+                proc.terminate()
+                proc.wait(timeout=60)
+            shutil.rmtree(ray_tmp, ignore_errors=True)
+    text = log.read_text()
+    assert proc.returncode == 1, text[-4000:]  # the broken trial, and it alone:
+    assert f"1 of 3 trials failed: {broken.label}." in text, text[-4000:]
+
+    first, second = attempts(killed.run_dir)
+    assert (first["pid"], first["status"]) == (pid, "lost") and first["error"].startswith(f"{lost_as}: "), first
+    assert second["status"] == "completed" and second["pid"] != pid and second["executor"] == executor
+    assert [r["kind"] for r in read_jsonl(killed.run_dir / "metrics.jsonl")].count("resume") == 1
+    assert trained(killed.run_dir) == trained(undisturbed / "dcgan/lr_d=1e-4/seed0")
+    assert ("1 trial ran again after its worker was lost or stopped (each attempt is in its trial.json): "
+            f"{killed.label} 1x ({lost_as})") in text
+
+    assert [a["status"] for a in attempts(beside.run_dir)] == ["completed"]  # neither stopped nor counted
+    assert "resume" not in [r["kind"] for r in read_jsonl(beside.run_dir / "metrics.jsonl")]
+    assert trained(beside.run_dir) == trained(undisturbed / "dcgan/lr_d=2e-4/seed0")
+
+    (failed,) = attempts(broken.run_dir)
+    assert failed["status"] == "failed" and "latest.pt cannot be loaded" in failed["error"]
+    assert sw._status_on_disk(broken.run_dir) == "failed"
 
 
 # ---------------------------------------------------------------------------------------------------- the report

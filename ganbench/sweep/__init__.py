@@ -3,7 +3,7 @@
 A sweep file is TOML (examples in benchmarks/sweeps/, the format in docs/sweeps.md):
 
     [sweep]         name, variants, seeds, budget; optional eval, executor, cpus_per_trial, gpus_per_trial,
-                    max_concurrent
+                    max_concurrent, max_retries
     [data]          dataset, data, resolution, channels, crop, max_images
     [settings]      any other config field, the same for every trial (tick_kimg, eval_samples, g_width, ...)
     [search]        mode = "grid" | "random" | "lhs" (random search as a Latin hypercube: every range covered);
@@ -16,8 +16,8 @@ Layout of the results (default `results/sweeps/<name>/`):
 
     <out>/sweep.json                    the sweep as planned: its file, its options, every trial
     <out>/<variant>/<trial>/seed<k>/    an ordinary run directory (see ganbench.rundir) plus trial.json:
-                                        sweep, trial tag, params, and one record per attempt (host, pid,
-                                        threads, start and end wall times, status)
+                                        sweep, trial tag, params, and one record per attempt (id, host,
+                                        pid, threads, start and end wall times, status, error)
 
 A search point is projected onto the hyperparameters that act on each variant (n_critic on GANs only,
 penalty_weight where a penalty is on only, Adam's betas where Adam is used, kl_weight on the VAE only, nothing on the random baseline), and points that
@@ -29,6 +29,9 @@ an executor (local, one at a time) -> `execute.run_trial` -> `ganbench.runner.ex
 
 Modules, one job each: spec.py (the file), search.py (the points and their tags), plan.py (trials and their
 states), execute.py (one trial in this process), executors.py (local, ray), command.py (`ganbench sweep`).
+
+A trial whose worker is lost (killed, out of memory, its node gone) runs again within the command, from its last
+checkpoint, up to max_retries times (executors.py); a trial that fails by itself does not.
 
 Running the same sweep again skips completed and diverged trials (a divergence is a result, not an accident;
 --rerun-diverged retries them) and resumes the others from their last checkpoint, whichever executor ran them.

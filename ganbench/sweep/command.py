@@ -18,7 +18,7 @@ from ganbench.rundir import FINAL, TO_RUN, State, Status
 from ganbench.sweep.execute import _now
 from ganbench.sweep.executors import EXECUTORS, ExecOptions, _import_ray
 from ganbench.sweep.plan import _summary_on_disk, plan_sweep, plan_text, trial_state
-from ganbench.sweep.spec import RAY, load_sweep
+from ganbench.sweep.spec import RAY, check_max_retries, load_sweep
 
 
 def sweep_command(
@@ -30,6 +30,7 @@ def sweep_command(
     max_concurrent: Annotated[int | None, typer.Option(help="At most this many trials at once. Default: local, one per visible GPU (else one); ray, as many as the cluster fits.")] = None,
     cpus_per_trial: Annotated[float | None, typer.Option(help="CPUs (and torch threads) per trial. Default: ray 1; local all cores.")] = None,
     gpus_per_trial: Annotated[float | None, typer.Option(help="ray: GPUs per trial (0.5 packs two trials on a GPU). Default: 1 where there are GPUs.")] = None,
+    max_retries: Annotated[int | None, typer.Option(help="How often a trial whose worker was lost (killed, out of memory, its node gone) runs again from its checkpoint; 0: never. Default: the sweep file's max_retries, else 3.")] = None,
     rerun_diverged: Annotated[bool, typer.Option("--rerun-diverged", help="Run diverged trials again (from their last checkpoint).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the trials, and what is left of them, and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
@@ -37,6 +38,8 @@ def sweep_command(
     """Run a sweep (variants x settings x seeds), skipping finished trials and resuming interrupted ones."""
     with guarded(debug):
         sweep = load_sweep(file, parse_overrides(set_))
+        if max_retries is not None:
+            check_max_retries(max_retries, "--max-retries")
         name = executor or sweep.executor
         run = EXECUTORS[name]
         if ray_address and name != RAY:
@@ -63,11 +66,19 @@ def sweep_command(
         if locked:
             typer.echo(f"{len(locked)} trials are being written by another process and are left alone: "
                        + ", ".join(t.label for t in locked), err=True)
+        retried: dict[str, list[str]] = {}  # trial label -> why its worker was lost, once per retry
+
+        def on_retry(trial, n: int, why: str) -> None:
+            retried.setdefault(trial.label, []).append(why)
+            typer.echo(f"{trial.label}: its worker was lost or stopped ({why[:300]}); it runs again from its last "
+                       f"checkpoint (retry {n} of at most {opts.max_retries})", err=True)
+
         opts = ExecOptions(evaluate=sweep.evaluate,
                            max_concurrent=sweep.max_concurrent if max_concurrent is None else max_concurrent,
                            cpus_per_trial=cpus_per_trial or sweep.cpus_per_trial,
                            gpus_per_trial=sweep.gpus_per_trial if gpus_per_trial is None else gpus_per_trial,
-                           ray_address=ray_address)
+                           ray_address=ray_address,
+                           max_retries=sweep.max_retries if max_retries is None else max_retries, on_retry=on_retry)
         results: dict[Path, dict] = {}
         t0 = time.perf_counter()
         try:
@@ -89,6 +100,12 @@ def sweep_command(
 
     typer.echo("\n" + format_sweep_table(sweep_table(out)))
     typer.echo(f"\nresults: {out}/  (ganbench report {out})")
+    if retried:
+        one = len(retried) == 1
+        typer.echo(f"{len(retried)} trial{'' if one else 's'} ran again after {'its' if one else 'their'} worker was "
+                   "lost or stopped (each attempt is in its trial.json): "
+                   + ", ".join(f"{label} {len(whys)}x ({_error_class(whys)})" for label, whys in retried.items()),
+                   err=True)
     elsewhere = {t.run_dir for t in locked} | {p for p, s in results.items() if s.get("status") == Status.LOCKED}
     failed = [t.label for t, s in zip(trials, summaries, strict=True)
               if s.get("status") not in FINAL and t.run_dir not in elsewhere]
@@ -100,3 +117,7 @@ def sweep_command(
                    "Their errors are in summary.json and error.log; run the sweep again to retry them.", err=True)
         raise typer.Exit(1)
 
+
+def _error_class(whys: list[str]) -> str:
+    """'WorkerCrashedError' from 'WorkerCrashedError: The worker died ...', each class once, in order."""
+    return ", ".join(dict.fromkeys(w.split(":", 1)[0] for w in whys))

@@ -11,7 +11,7 @@ from typing import Any
 
 from ganbench import runner
 from ganbench.io import read_json, write_json
-from ganbench.rundir import RunDir, Status, summary_head
+from ganbench.rundir import FINAL, RunDir, Status, summary_head
 from ganbench.sweep.plan import Trial
 
 _WORKER_CACHE: dict = {}  # per process: decoded data and evaluators, reused by the trials a worker runs
@@ -21,34 +21,66 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def _attempts(trial: Trial) -> list[dict[str, Any]]:
+    run = RunDir(trial.run_dir)
+    if not run.trial.is_file():
+        return []
+    try:
+        return read_json(run.trial).get("attempts") or []
+    except Exception:  # torn or not JSON: the attempts start over rather than the trial failing
+        return []
+
+
+def _write_attempts(trial: Trial, attempts: list[dict[str, Any]]) -> None:
+    write_json(RunDir(trial.run_dir).trial, {
+        "sweep": trial.sweep, "trial": trial.tag, "variant": trial.cfg.variant, "seed": trial.cfg.seed,
+        "params": trial.params, "ignored": list(trial.ignored), "attempts": attempts})
+
+
 def _record_attempt(trial: Trial, record: dict[str, Any], new: bool) -> None:
     """trial.json: who the trial is, plus one record per attempt at it (start, and end when it ends)."""
-    run = RunDir(trial.run_dir)
-    attempts = []
-    if run.trial.is_file():
-        try:
-            attempts = read_json(run.trial).get("attempts") or []
-        except Exception:
-            attempts = []
+    attempts = _attempts(trial)
     if new or not attempts:
         for earlier in attempts:  # an attempt still 'running' when the next one starts was killed: say so
             if earlier.get("status") == Status.RUNNING:
-                earlier["status"] = "lost"
+                earlier["status"] = Status.LOST
         attempts.append(record)
     else:
         attempts[-1] = attempts[-1] | record
-    write_json(run.trial, {"sweep": trial.sweep, "trial": trial.tag, "variant": trial.cfg.variant,
-                           "seed": trial.cfg.seed, "params": trial.params, "ignored": list(trial.ignored),
-                           "attempts": attempts})
+    _write_attempts(trial, attempts)
+
+
+def end_attempt(trial: Trial, attempt: str, executor: str, why: str, status: Status) -> dict[str, Any]:
+    """The driver's word on attempt `attempt` (its id) of a sweep trial whose worker returned no summary: `why` (the
+    executor's error) is recorded, and an attempt that never ended ends with `status` (`lost`: its worker died).
+    An attempt whose worker died before it could record itself is added. Returns the record as the worker left it
+    (status `running`: it never ended), or {} for a plain run, which has no trial.json."""
+    if trial.sweep is None:
+        return {}
+    attempts = _attempts(trial)
+    record = next((a for a in attempts if a.get("id") == attempt), None)
+    if record is None:  # died before run_trial started (while the worker started, or unpickled the trial)
+        record = {"id": attempt, "executor": executor, "host": None, "pid": None, "started": None,
+                  "start_time": None, "status": Status.RUNNING}
+        attempts.append(record)
+    as_left = dict(record)
+    if record.get("status") == Status.RUNNING:
+        record |= {"finished": _now(), "end_time": time.time(), "status": status}
+    if as_left.get("status") not in (*FINAL, Status.FAILED):  # a run that ended by itself said why
+        record["error"] = why[:2000]
+    _write_attempts(trial, attempts)
+    return as_left
 
 
 def run_trial(trial: Trial, evaluate: bool = True, threads: int = 0, executor: str = "local",
-              cache: dict | None = None, show_progress: bool = False, resume: bool = True) -> dict[str, Any]:
+              cache: dict | None = None, show_progress: bool = False, resume: bool = True,
+              attempt: str | None = None) -> dict[str, Any]:
     """Train one trial in this process and return its summary. A sweep trial records a failure, never raises;
     a plain run (`ganbench run`) raises for inputs it cannot build and for a directory another process holds.
 
     threads > 0 sets torch's intra-op threads (a trial given k CPUs uses k threads). Runs anywhere: in the
-    driver (local executor), in a worker process (local, several at once) or in a Ray task.
+    driver (local executor), in a worker process (local, several at once) or in a Ray task. `attempt` is the
+    id the driver gave this attempt (recorded in trial.json, so that the driver can find it if the worker dies).
     """
     import torch
 
@@ -64,12 +96,12 @@ def run_trial(trial: Trial, evaluate: bool = True, threads: int = 0, executor: s
     run = RunDir(trial.run_dir)
     head = summary_head(trial.cfg, run.path)
     run.path.mkdir(parents=True, exist_ok=True)
-    _record_attempt(trial, {"executor": executor, "host": socket.gethostname(), "pid": os.getpid(),
+    _record_attempt(trial, {"id": attempt, "executor": executor, "host": socket.gethostname(), "pid": os.getpid(),
                             "threads": torch.get_num_threads(),
                             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
                             "started": _now(), "start_time": time.time(), "finished": None, "end_time": None,
                             "status": Status.RUNNING}, new=True)
-    status = Status.INTERRUPTED
+    status, error = Status.INTERRUPTED, None
     try:
         try:
             imageset, evaluator = runner.shared_inputs(trial.cfg, evaluate, cache)
@@ -82,20 +114,19 @@ def run_trial(trial: Trial, evaluate: bool = True, threads: int = 0, executor: s
                                          show_progress=show_progress)
             except RunLocked as e:  # another process took the directory after the plan was made: its trial now
                 summary = head | {"status": Status.LOCKED, "error": str(e)}
-        status = summary.get("status", Status.FAILED)
+        status, error = summary.get("status", Status.FAILED), summary.get("error")
         return summary
     finally:
-        _record_attempt(trial, {"finished": _now(), "end_time": time.time(), "status": status}, new=False)
+        _record_attempt(trial, {"finished": _now(), "end_time": time.time(), "status": status, "error": error},
+                        new=False)
 
 
-def lost(trial: Trial, error: BaseException) -> dict[str, Any]:
-    """The summary of a trial whose process died before it could write one (killed, out of memory, node lost)."""
+def lost(trial: Trial, why: str) -> dict[str, Any]:
+    """The summary of a trial whose worker could not return one (killed, out of memory, node lost, or an error
+    outside the run), with `why` as its error: `failed`, written to summary.json when the folder can be written."""
     run = RunDir(trial.run_dir)
-    on_disk = run.read_summary() or {}
-    if on_disk.get("status") in (Status.COMPLETED, Status.DIVERGED, Status.FAILED):
-        return on_disk
     head = summary_head(trial.cfg, run.path)
     try:
-        return run.write_summary(head, Status.FAILED, error=f"{type(error).__name__}: {error}"[:2000])
+        return run.write_summary(head, Status.FAILED, error=why[:2000])
     except OSError:  # a full disk, or a folder this machine cannot see: the driver still knows
-        return head | {"status": Status.FAILED, "error": f"{type(error).__name__}: {error}"[:2000]}
+        return head | {"status": Status.FAILED, "error": why[:2000]}

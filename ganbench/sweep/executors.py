@@ -1,20 +1,34 @@
-"""Executors: where trials run. Each takes the trials to run and yields (trial, summary) as they finish."""
+"""Executors: where trials run. Each takes the trials to run and yields (trial, summary) as they finish.
+
+A trial whose worker is lost (its process killed or out of memory, its node gone: the executor reports it, the
+trial did not fail) runs again, resuming from its last checkpoint, up to `max_retries` times in one command. A
+trial that fails by itself (an error in the run, a divergence) returns its summary like any other and is never
+retried. The driver resubmits such a trial itself, rather than leaving it to Ray's task retries, because only the
+driver learns why an attempt ended: it writes that into the attempt's record in trial.json, frees the lost
+worker's lock (held from a node that left, it would never be broken), and counts the retries for the command's
+closing summary; the local executor's process pools have no retries of their own.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 import os
+import re
+import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ganbench.errors import ConfigError
+from ganbench.lock import release_lost
 from ganbench.registry import Registry
-from ganbench.rundir import RunDir, State
-from ganbench.sweep.execute import lost, run_trial
+from ganbench.rundir import FINAL, RunDir, State, Status
+from ganbench.sweep.execute import end_attempt, lost, run_trial
 from ganbench.sweep.plan import Trial
-from ganbench.sweep.spec import EXECUTOR_NAMES, LOCAL, RAY
+from ganbench.sweep.spec import EXECUTOR_NAMES, LOCAL, MAX_RETRIES, RAY
 
 OBJECT_STORE_BYTES = 200 * 2**20  # a local Ray cluster only carries trial summaries: keep its shared memory small
 
@@ -27,10 +41,52 @@ class ExecOptions:
     ray_address: str | None = None  # ray: join this cluster ('auto', host:port); None: start a local one
     show_progress: bool = True
     resume: bool = True  # False: a plain run with --no-resume starts over
+    max_retries: int = MAX_RETRIES  # per trial and command: runs again after its worker was lost, at most this often
+    on_retry: Callable[[Trial, int, str], None] | None = None  # told (trial, retry number, why) before each retry
 
 
 Executor = Callable[[list[Trial], ExecOptions], Iterator[tuple[Trial, dict[str, Any]]]]
 EXECUTORS: Registry[Executor] = Registry("executor")
+
+
+def _attempt_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _why(error: BaseException) -> str:
+    """One line: the error's class and message (for Ray's RayTaskError, its cause's message, not the traceback)."""
+    cause = getattr(error, "cause", None)
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(cause if isinstance(cause, BaseException) else error)).split())
+    return f"{type(error).__name__}: {text}"[:2000] if text else type(error).__name__
+
+
+class _Retries:
+    """The retry policy of one command: how often each trial's worker was lost, and what happens next."""
+
+    def __init__(self, opts: ExecOptions, executor: str) -> None:
+        self.limit, self.on_retry, self.executor = opts.max_retries, opts.on_retry, executor
+        self.counts: dict[Path, int] = {}
+
+    def outcome(self, trial: Trial, attempt: str, why: str, worker_lost: bool) -> dict[str, Any] | None:
+        """The summary of an attempt whose worker returned none (`why`: the executor's error; `worker_lost`: it
+        says the worker died), or None: run the trial again. Retried: an attempt that never ended (its worker
+        died), or one that ended `interrupted` (SIGTERM or SIGINT sent to its worker alone, as a preemption does).
+        Not retried: an attempt that ended by itself (its summary stands) or any other error (`failed`)."""
+        record = end_attempt(trial, attempt, self.executor, why, Status.LOST if worker_lost else Status.FAILED)
+        ended = record.get("status")  # as its worker left it: `running` if it never ended
+        if ended in (*FINAL, Status.FAILED):  # the run had its say before its worker went
+            return RunDir(trial.run_dir).read_summary() or lost(trial, why)
+        if not (ended == Status.INTERRUPTED or (worker_lost and ended == Status.RUNNING)):
+            return lost(trial, why)
+        release_lost(trial.run_dir, record.get("pid"), record.get("host"))
+        retries = self.counts.get(trial.run_dir, 0)
+        if retries >= self.limit:
+            return lost(trial, f"its worker was lost on {retries + 1} attempt{'s' if retries else ''} "
+                               f"(max_retries = {self.limit}); the last: {why}")
+        self.counts[trial.run_dir] = retries + 1
+        if self.on_retry:
+            self.on_retry(trial, retries + 1, why)
+        return None
 
 
 def _visible_gpus() -> int:
@@ -52,26 +108,58 @@ def run_local(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, d
             yield trial, run_trial(trial, opts.evaluate, threads, "local", cache, opts.show_progress, opts.resume)
         return
 
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
     threads = int(opts.cpus_per_trial) if opts.cpus_per_trial else max(1, cpus // slots)
+    yield from _run_workers(trials, opts, threads, worker_gpus(slots, gpus, os.environ.get("CUDA_VISIBLE_DEVICES")))
+
+
+def _run_workers(trials: list[Trial], opts: ExecOptions, threads: int,
+                 gpu_of: list[str | None]) -> Iterator[tuple[Trial, dict[str, Any]]]:
+    """One worker process per slot, each a single-worker pool pinned to its GPU (gpu_of[slot]). A worker killed
+    from outside breaks only its own pool, so it takes down only the trial it ran (the other slots run on, their
+    trials neither stopped nor counted); a fresh pool, on the same GPU, takes that slot and the trial resumes."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no CUDA state inherited from this one
-    gpu_ids = ctx.Queue()
-    for gpu in worker_gpus(slots, gpus, os.environ.get("CUDA_VISIBLE_DEVICES")):
-        gpu_ids.put(gpu)
-    pool = ProcessPoolExecutor(slots, mp_context=ctx, initializer=_pin_worker, initargs=(gpu_ids,))
+    retries = _Retries(opts, "local")
+    pools: list[ProcessPoolExecutor | None] = [None] * len(gpu_of)
+    running: dict = {}  # future -> (slot, trial, attempt id)
+    queue = deque(trials)
     try:
-        futures = {pool.submit(run_trial, t, opts.evaluate, threads, "local"): t for t in trials}
-        for future in as_completed(futures):
-            trial = futures[future]
-            try:
-                summary = future.result()
-            except Exception as e:  # the worker died (a crashed pool fails every trial still queued)
-                summary = lost(trial, e)
-            yield trial, summary
+        while queue or running:
+            busy = {slot for slot, _, _ in running.values()}
+            for slot in range(len(pools)):
+                if not queue:
+                    break
+                if slot in busy:
+                    continue
+                if pools[slot] is None:
+                    pools[slot] = ProcessPoolExecutor(1, mp_context=ctx, initializer=_pin_worker,
+                                                      initargs=(gpu_of[slot],))
+                trial, attempt = queue.popleft(), _attempt_id()
+                future = pools[slot].submit(run_trial, trial, opts.evaluate, threads, "local", attempt=attempt)
+                running[future] = (slot, trial, attempt)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                slot, trial, attempt = running.pop(future)
+                error = future.exception()  # KeyboardInterrupt too: a worker stopped by a signal of its own
+                if error is None:
+                    yield trial, future.result()
+                    continue
+                died = isinstance(error, BrokenProcessPool)
+                if died:  # its worker is gone: a fresh one takes the slot
+                    pools[slot].shutdown(wait=True)
+                    pools[slot] = None
+                summary = retries.outcome(trial, attempt, _why(error), worker_lost=died)
+                if summary is None:
+                    queue.appendleft(trial)  # next, so that it resumes from a fresh checkpoint
+                else:
+                    yield trial, summary
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for pool in pools:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 def worker_gpus(slots: int, gpus: int, parent_visible: str | None) -> list[str | None]:
@@ -84,8 +172,7 @@ def worker_gpus(slots: int, gpus: int, parent_visible: str | None) -> list[str |
     return [visible[i % gpus] for i in range(slots)]
 
 
-def _pin_worker(gpu_ids) -> None:
-    gpu = gpu_ids.get()
+def _pin_worker(gpu: str | None) -> None:
     if gpu is not None:  # before CUDA initialises in this process, so it only ever sees its own GPU
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
 
@@ -104,8 +191,18 @@ def _import_ray():
     return ray
 
 
-def _ray_trial(trial: Trial, evaluate: bool, threads: int) -> dict[str, Any]:
-    return run_trial(trial, evaluate, threads, "ray")
+def _ray_trial(trial: Trial, evaluate: bool, threads: int, attempt: str | None = None) -> dict[str, Any]:
+    return run_trial(trial, evaluate, threads, "ray", attempt=attempt)
+
+
+def ray_worker_lost(ray) -> tuple[type[BaseException], ...]:
+    """Ray's errors that mean a trial's worker is gone, not that the trial failed: its process died (killed, a
+    segfault, the kernel's OOM killer), its node died, Ray's memory monitor killed it, or its result was lost with
+    a node. Not among them: the task raising (RayTaskError: run_trial records a run's own errors and returns),
+    a cancellation, a task no node can run (TaskUnschedulableError) or a runtime environment that cannot be set
+    up: running again would not change those."""
+    e = ray.exceptions
+    return (e.WorkerCrashedError, e.NodeDiedError, e.OutOfMemoryError, e.ObjectLostError)
 
 
 def ray_task(ray, gpus: float):
@@ -156,19 +253,24 @@ def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dic
         task = ray_task(ray, gpus)
         threads = max(1, int(cpus))
         limit = opts.max_concurrent or len(trials)
-        queue = list(reversed(trials))
+        retries, worker_lost = _Retries(opts, "ray"), ray_worker_lost(ray)
+        queue = deque(trials)
         while queue or running:
             while queue and len(running) < limit:
-                trial = queue.pop()
+                trial, attempt = queue.popleft(), _attempt_id()
+                # max_retries=0: Ray's own retries are off; a lost worker's trial is resubmitted below
                 options = task.options(num_cpus=cpus, max_retries=0, name=f"ganbench:{trial.label}")
-                running[options.remote(trial, opts.evaluate, threads)] = trial
+                running[options.remote(trial, opts.evaluate, threads, attempt)] = (trial, attempt)
             done, _ = ray.wait(list(running), num_returns=1)
             for ref in done:
-                trial = running.pop(ref)
+                trial, attempt = running.pop(ref)
                 try:
                     summary = ray.get(ref)
                 except ray.exceptions.RayError as e:  # the worker died, or the task could not run
-                    summary = lost(trial, e)
+                    summary = retries.outcome(trial, attempt, _why(e), worker_lost=isinstance(e, worker_lost))
+                    if summary is None:
+                        queue.appendleft(trial)  # next, so that it resumes from a fresh checkpoint
+                        continue
                 yield trial, summary
     finally:  # Ctrl-C, an error, or the caller stopped early: stop what still runs (it resumes next time)
         for ref in running:

@@ -18,7 +18,8 @@ from ganbench.families import HYPERPARAMETERS
 from ganbench.registry import unknown
 
 SWEEP_KEYS = ("name", "variants", "seeds", "budget", "eval", "executor", "cpus_per_trial", "gpus_per_trial",
-              "max_concurrent")
+              "max_concurrent", "max_retries")
+MAX_RETRIES = 3  # the default: a trial whose worker is lost runs again at most this often per command
 DATA_KEYS = ("dataset", "data", "resolution", "channels", "crop", "max_images")
 SEARCH_KEYS = ("mode", "trials", "seed", "include_recipe", "space")
 SEARCH_MODES = ("grid", "random", "lhs")  # lhs: random search as a Latin hypercube (every range covered)
@@ -52,6 +53,7 @@ class Sweep:
     cpus_per_trial: float | None = None  # None: the executor decides (local: all cores; ray: 1)
     gpus_per_trial: float | None = None  # None: 1 where a GPU is visible, else 0
     max_concurrent: int = 0  # 0: the executor's default
+    max_retries: int = MAX_RETRIES  # per trial and command: runs again after its worker was lost (0: never)
     source: str = ""  # the sweep file
     plain: bool = False  # `ganbench run`: runs in <out>/<variant>/seed<k>/, no trial folder and no trial.json
     defaults: dict[str, Any] = field(default_factory=dict)  # `ganbench run`: the device's widths, under each recipe
@@ -135,6 +137,8 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     max_concurrent = _number(head.get("max_concurrent", 0), "[sweep] max_concurrent", integer=True)
     if max_concurrent < 0:
         raise ConfigError(f"[sweep] max_concurrent must not be negative, got {max_concurrent}")
+    max_retries = _number(head.get("max_retries", MAX_RETRIES), "[sweep] max_retries", integer=True)
+    check_max_retries(max_retries, "[sweep] max_retries")
 
     run_settings = {"budget": budget, **data, **settings}
     for key, value in (overrides or {}).items():
@@ -176,7 +180,13 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
                  include_recipe=include_recipe, evaluate=evaluate, executor=executor,
                  cpus_per_trial=None if cpus is None else float(cpus),
                  gpus_per_trial=None if gpus is None else float(gpus), max_concurrent=max_concurrent,
-                 source=str(path))
+                 max_retries=max_retries, source=str(path))
+
+
+def check_max_retries(value: int, where: str) -> None:
+    if value < 0:
+        raise ConfigError(f"{where} must be 0 or more (how often a trial whose worker was lost runs again; "
+                          f"0: never), got {value}")
 
 
 def _distribution(key: str, spec: Any) -> tuple[str, list]:
