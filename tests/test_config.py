@@ -15,7 +15,7 @@ from ganbench.config import (
 
 def test_shipped_variants():
     assert set(variant_names()) == {"dcgan", "minimax", "wgan-gp", "lsgan", "hinge", "vae", "random",
-                                    "wgan", "dragan", "r1", "rpgan"}
+                                    "wgan", "dragan", "r1", "rpgan", "real"}
     for name in variant_names():
         cfg = make_config(load_recipe(name))
         assert cfg.variant == name and cfg.description
