@@ -184,7 +184,8 @@ def test_local_workers_are_pinned_to_the_parents_gpus(parent, gpus, slots, want)
 
 
 def test_run_local_pins_workers_through_the_parent_environment(monkeypatch):
-    """run_local hands the workers the parent's ids (the pool is replaced so nothing is spawned)."""
+    """run_local hands each slot's worker one of the parent's ids (the pool is replaced so nothing is spawned: it
+    runs the initializer here and records the id a trial of that slot would see)."""
     import concurrent.futures
 
     from ganbench.sweep import executors
@@ -193,9 +194,13 @@ def test_run_local_pins_workers_through_the_parent_environment(monkeypatch):
 
     class Pool:
         def __init__(self, n, mp_context, initializer, initargs):
-            for _ in range(n):
-                initializer(*initargs)
-                pinned.append(executors.os.environ.get("CUDA_VISIBLE_DEVICES"))
+            initializer(*initargs)
+
+        def submit(self, fn, trial, *a, **k):
+            pinned.append((trial, executors.os.environ.get("CUDA_VISIBLE_DEVICES")))
+            future = concurrent.futures.Future()
+            future.set_result({"status": "completed"})
+            return future
 
         def shutdown(self, **k):
             pass
@@ -203,8 +208,9 @@ def test_run_local_pins_workers_through_the_parent_environment(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
     monkeypatch.setattr(executors, "_visible_gpus", lambda: 2)
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Pool)
-    list(executors.run_local([], executors.ExecOptions(max_concurrent=2)))
-    assert pinned == ["2", "3"]
+    out = list(executors.run_local(["a", "b"], executors.ExecOptions(max_concurrent=2)))
+    assert pinned == [("a", "2"), ("b", "3")]
+    assert sorted(trial for trial, _ in out) == ["a", "b"]
 
 
 # ---------------------------------------------------------------------------------------------------- ray

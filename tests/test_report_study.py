@@ -125,3 +125,23 @@ def test_before_stage_two_the_study_says_nothing_is_compared_yet(tmp_path):
     f = study.analyse(out, discover(out))
     assert f.order == [] and "No tuned arm has finished yet" in study.verdict(f)
     assert not math.isnan(f.selection["dcgan"]["chosen"]["value"])
+
+
+def test_a_study_stopped_after_one_seed_calls_no_pair_different_or_tied(tmp_path):
+    out = _study_dir(tmp_path)
+    import shutil
+
+    for arm in sorted((out / P.FINAL_STAGE).glob("*/*")):
+        for run in arm.glob("seed*"):
+            if run.name != "seed0":
+                shutil.rmtree(run)
+    f = study.analyse(out, discover(out))
+    text = study.verdict(f)
+    assert f.order == ["dcgan", "vae"] and "dcgan 0.1 (n=1) and vae 0.3 (n=1)" in text
+    assert "no pair can be called different or tied yet" in text and "not distinguishable" not in text
+    assert "one seed; goal ≤ 0.05: missed" in text and "cannot be tested yet" in text
+    assert "significantly better than the VAE" not in text
+    # with two seeds of dcgan but one of the VAE, dcgan's own line is testable, the VAE's is not
+    shutil.copytree(out / "final/dcgan/tuned/seed0", out / "final/dcgan/tuned/seed1")
+    text = study.verdict(study.analyse(out, discover(out)))
+    assert "no pair can be called" in text  # the VAE, the only other, has one seed

@@ -179,9 +179,23 @@ def verdict(f: StudyFindings) -> str:
         return " ".join(out + ["No tuned arm has finished yet: nothing to compare."])
     pairs = {frozenset((p.a, p.b)): p for p in f.pairs}
     best = f.order[0]
+    testable = lambda v: len(f.values[(v, TUNED)]) >= 2  # noqa: E731
     close = [v for v in f.order[1:] if not (p := pairs.get(frozenset((best, v)))) or not p.different]
     if len(f.order) == 1:
         out.append(f"Only {best} has a tuned arm so far ({_v(f, best)}).")
+    elif not testable(best) or not any(testable(v) for v in f.order[1:]):
+        out.append("So far the tuned means order " + _join([f"{_v(f, v)} (n={len(f.values[(v, TUNED)])})"
+                                                          for v in f.order])
+                   + f"; {best}'s comparison with the others needs at least 2 seeds on both sides, so no pair can "
+                     "be called different or tied yet.")
+    elif any(not testable(v) for v in close):
+        untested = [v for v in close if not testable(v)]
+        tested = [v for v in close if testable(v)]
+        out.append(f"Best: {_v(f, best)}; " + (f"{_join([_v(f, v) for v in tested])} "
+                                                f"{'is' if len(tested) == 1 else 'are'} not distinguishable from it; "
+                                                if tested else "")
+                   + f"{_join(untested)} {'has' if len(untested) == 1 else 'have'} fewer than 2 seeds so far "
+                     "(not testable yet).")
     elif close:
         out.append(f"Best: {_v(f, best)}; {_join([_v(f, v) for v in close])} "
                    f"{'is' if len(close) == 1 else 'are'} not distinguishable from it.")
@@ -216,11 +230,15 @@ def verdict(f: StudyFindings) -> str:
             f"two sets of real images {fmt(f.ceiling.mean)}" if f.ceiling else "") if t) + ".")
     g = goals(f)
     if g:
-        out.append(f"Best GAN: {g['variant']} ({g['arm']}) {f.key} {fmt(g['kid'])} (goal ≤ {GOAL_KID}: "
+        n = len(f.values[(g["variant"], g["arm"])])
+        vae_n = [len(f.values[(v, TUNED)]) for v in f.order if v not in f.gans()]
+        out.append(f"Best GAN: {g['variant']} ({g['arm']}) {f.key} {fmt(g['kid'])} "
+                   f"({'mean of ' + str(n) + ' seeds' if n != 1 else 'one seed'}; goal ≤ {GOAL_KID}: "
                    f"{'met' if g['kid_met'] else 'missed'}), precision {fmt(g['precision'])} (goal ≥ {GOAL_PRECISION}: "
                    f"{'met' if g['precision_met'] else 'missed'}); "
                    + (f"significantly better than the VAE: {_join(g['beats_vae'])}." if g["beats_vae"]
-                      else "no GAN is significantly better than the VAE."))
+                      else "no GAN is significantly better than the VAE." if vae_n and min(vae_n) >= 2
+                      else "whether a GAN is better than the VAE cannot be tested yet (the VAE needs 2 seeds)."))
     if f.stability is not None:
         out.append(f.stability.text(f.key))
     unfinished = [r for rs in f.runs.values() for r in rs if r.status != Status.COMPLETED]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -16,29 +15,11 @@ from ganbench.io import write_json
 from ganbench.rundir import FINAL, TO_RUN, State
 from ganbench.study import plan as P
 from ganbench.study.spec import Study, load_study
+from ganbench.sweep.command import retried_text, run_trials
 from ganbench.sweep.execute import _now
 from ganbench.sweep.executors import EXECUTORS, ExecOptions, _import_ray
 from ganbench.sweep.plan import Trial, _summary_on_disk, plan_text, trial_state
-
-
-def _run(trials: list[Trial], states: dict[Path, str], study: Study, executor: str, opts: ExecOptions,
-         label: str) -> dict[Path, dict]:
-    """Run the trials left of one stage; print a line per finished trial. Ctrl-C says how to go on."""
-    todo = [t for t in trials if states[t.run_dir] in TO_RUN]
-    typer.echo(f"{label}: {len(trials)} trials, {len(todo)} to run, executor {executor}", err=True)
-    results: dict[Path, dict] = {}
-    t0 = time.perf_counter()
-    try:
-        for i, (trial, summary) in enumerate(EXECUTORS[executor](todo, opts) if todo else [], 1):
-            results[trial.run_dir] = summary
-            error = f" ({summary.get('error')})" if summary.get("error") else ""
-            typer.echo(f"[{label} {i}/{len(todo)}] {trial.label}: {summary.get('status')}{error}  "
-                       f"{time.perf_counter() - t0:.0f}s", err=True)
-    except KeyboardInterrupt:
-        typer.echo(f"\ninterrupted: {len(results)} of {len(todo)} trials of {label} finished. Run the same command "
-                   "again to finish the rest (interrupted trials resume from their last checkpoint).", err=True)
-        raise typer.Exit(130) from None
-    return results
+from ganbench.sweep.spec import MAX_RETRIES, check_max_retries
 
 
 def _record(out: Path, study: Study, file: Path, executor: str, search: list[Trial], final: list[Trial] | None,
@@ -59,6 +40,7 @@ def study_command(
     ray_address: Annotated[str | None, typer.Option(help="ray: join this running cluster ('auto' or host:port).")] = None,
     max_concurrent: Annotated[int | None, typer.Option(help="At most this many trials at once (default: the study file's; see `ganbench sweep`).")] = None,
     cpus_per_trial: Annotated[float | None, typer.Option(help="CPUs (and torch threads) per trial (default: the study file's). On a shared machine 1 thread per trial avoids threads spinning on each other.")] = None,
+    max_retries: Annotated[int, typer.Option(help="How often a trial whose worker was lost (killed, out of memory, its node gone) runs again from its checkpoint; 0: never.")] = MAX_RETRIES,
     stage: Annotated[str, typer.Option(help="Run 'all' (stage 1, selection, stage 2), or only 'search' (stage 1).")] = "all",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print both stages, what is left of them and the estimated cost, and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
@@ -67,6 +49,7 @@ def study_command(
     settings and the recipes over seeds at the full budget on a split never used for selection (stage 2)."""
     with guarded(debug):
         study = load_study(file, parse_overrides(set_))
+        check_max_retries(max_retries, "--max-retries")
         if stage not in ("all", P.SEARCH):
             raise ConfigError(f"--stage must be 'all' or '{P.SEARCH}', got '{stage}'")
         name = executor or study.executor
@@ -97,9 +80,12 @@ def study_command(
         opts = ExecOptions(evaluate=True,
                            max_concurrent=study.max_concurrent if max_concurrent is None else max_concurrent,
                            cpus_per_trial=cpus_per_trial or study.cpus_per_trial,
-                           gpus_per_trial=study.gpus_per_trial, ray_address=ray_address)
+                           gpus_per_trial=study.gpus_per_trial, ray_address=ray_address, max_retries=max_retries)
+        retried: dict[str, list[str]] = {}
         _record(out, study, file, name, search, final, est)
-        done = _run(search, states, study, name, opts, "stage 1")
+        todo = lambda trials: [t for t in trials if states[t.run_dir] in TO_RUN]  # noqa: E731
+        typer.echo(f"stage 1: {len(search)} trials, {len(todo(search))} to run, executor {name}", err=True)
+        done = run_trials(EXECUTORS[name], todo(search), opts, retried, "stage 1")
         selection = P.select(study, search)
         write_json(out / P.SELECTION, {"study": study.name, "metric": study.metric_name(),
                                        "split": study.search.split, "updated": _now(), "variants": selection})
@@ -118,12 +104,15 @@ def study_command(
         states |= {t.run_dir: trial_state(t) for t in final}
         _record(out, study, file, name, search, final,
                 P.estimate(study, search, final, states, P.measured_rates(search + final)))
-        done |= _run(final, states, study, name, opts, "stage 2")
+        typer.echo(f"stage 2: {len(final)} trials, {len(todo(final))} to run, executor {name}", err=True)
+        done |= run_trials(EXECUTORS[name], todo(final), opts, retried, "stage 2")
     everything = search + final
     failed = [t.label for t in everything
               if (done.get(t.run_dir) or _summary_on_disk(t)).get("status") not in FINAL
               and states.get(t.run_dir) != State.LOCKED]
     typer.echo(f"\nresults: {out}/  (ganbench report {out})", err=True)
+    if retried:
+        typer.echo(retried_text(retried), err=True)
     if failed:
         typer.echo(f"{len(failed)} of {len(everything)} trials did not finish: {', '.join(failed)}. Their errors are "
                    "in summary.json and error.log; run the same command again to retry them.", err=True)

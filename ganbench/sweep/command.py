@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import asdict
@@ -19,6 +20,40 @@ from ganbench.sweep.execute import _now
 from ganbench.sweep.executors import EXECUTORS, ExecOptions, _import_ray
 from ganbench.sweep.plan import _summary_on_disk, plan_sweep, plan_text, trial_state
 from ganbench.sweep.spec import RAY, check_max_retries, load_sweep
+
+
+def run_trials(executor, todo: list, opts: ExecOptions, retried: dict[str, list[str]],
+               label: str = "") -> dict[Path, dict]:
+    """Run `todo` on an executor, a line on stderr per finished trial and per retry; `retried` collects, per trial
+    label, why its worker was lost (once per retry). Ctrl-C stops with exit 130 and says how to go on."""
+    def on_retry(trial, n: int, why: str) -> None:
+        retried.setdefault(trial.label, []).append(why)
+        typer.echo(f"{trial.label}: its worker was lost or stopped ({why[:300]}); it runs again from its last "
+                   f"checkpoint (retry {n} of at most {opts.max_retries})", err=True)
+
+    opts = dataclasses.replace(opts, on_retry=on_retry)
+    results: dict[Path, dict] = {}
+    t0 = time.perf_counter()
+    prefix = f"{label} " if label else ""
+    try:
+        for i, (trial, summary) in enumerate(executor(todo, opts) if todo else [], 1):
+            results[trial.run_dir] = summary
+            typer.echo(f"[{prefix}{i}/{len(todo)}] {trial.label}: {summary.get('status')}"
+                       f"{' (' + str(summary.get('error')) + ')' if summary.get('error') else ''}"
+                       f"  {time.perf_counter() - t0:.0f}s", err=True)
+    except KeyboardInterrupt:
+        typer.echo(f"\ninterrupted: {len(results)} of {len(todo)} trials {'of ' + label + ' ' if label else ''}"
+                   "finished. Run the same command again to finish the rest (interrupted trials resume from their "
+                   "last checkpoint).", err=True)
+        raise typer.Exit(130) from None
+    return results
+
+
+def retried_text(retried: dict[str, list[str]]) -> str:
+    one = len(retried) == 1
+    return (f"{len(retried)} trial{'' if one else 's'} ran again after {'its' if one else 'their'} worker was lost or "
+            "stopped (each attempt is in its trial.json): "
+            + ", ".join(f"{label} {len(whys)}x ({_error_class(whys)})" for label, whys in retried.items()))
 
 
 def sweep_command(
@@ -66,31 +101,14 @@ def sweep_command(
         if locked:
             typer.echo(f"{len(locked)} trials are being written by another process and are left alone: "
                        + ", ".join(t.label for t in locked), err=True)
-        retried: dict[str, list[str]] = {}  # trial label -> why its worker was lost, once per retry
-
-        def on_retry(trial, n: int, why: str) -> None:
-            retried.setdefault(trial.label, []).append(why)
-            typer.echo(f"{trial.label}: its worker was lost or stopped ({why[:300]}); it runs again from its last "
-                       f"checkpoint (retry {n} of at most {opts.max_retries})", err=True)
-
         opts = ExecOptions(evaluate=sweep.evaluate,
                            max_concurrent=sweep.max_concurrent if max_concurrent is None else max_concurrent,
                            cpus_per_trial=cpus_per_trial or sweep.cpus_per_trial,
                            gpus_per_trial=sweep.gpus_per_trial if gpus_per_trial is None else gpus_per_trial,
                            ray_address=ray_address,
-                           max_retries=sweep.max_retries if max_retries is None else max_retries, on_retry=on_retry)
-        results: dict[Path, dict] = {}
-        t0 = time.perf_counter()
-        try:
-            for i, (trial, summary) in enumerate(run(todo, opts) if todo else [], 1):
-                results[trial.run_dir] = summary
-                typer.echo(f"[{i}/{len(todo)}] {trial.label}: {summary.get('status')}"
-                           f"{' (' + str(summary.get('error')) + ')' if summary.get('error') else ''}"
-                           f"  {time.perf_counter() - t0:.0f}s", err=True)
-        except KeyboardInterrupt:
-            typer.echo(f"\ninterrupted: {len(results)} of {len(todo)} trials finished. Run the same command again "
-                       "to finish the rest (interrupted trials resume from their last checkpoint).", err=True)
-            raise typer.Exit(130) from None
+                           max_retries=sweep.max_retries if max_retries is None else max_retries)
+        retried: dict[str, list[str]] = {}
+        results = run_trials(run, todo, opts, retried)
     summaries = []
     for t in trials:
         s = results.get(t.run_dir) or _summary_on_disk(t)
@@ -101,11 +119,7 @@ def sweep_command(
     typer.echo("\n" + format_sweep_table(sweep_table(out)))
     typer.echo(f"\nresults: {out}/  (ganbench report {out})")
     if retried:
-        one = len(retried) == 1
-        typer.echo(f"{len(retried)} trial{'' if one else 's'} ran again after {'its' if one else 'their'} worker was "
-                   "lost or stopped (each attempt is in its trial.json): "
-                   + ", ".join(f"{label} {len(whys)}x ({_error_class(whys)})" for label, whys in retried.items()),
-                   err=True)
+        typer.echo(retried_text(retried), err=True)
     elsewhere = {t.run_dir for t in locked} | {p for p, s in results.items() if s.get("status") == Status.LOCKED}
     failed = [t.label for t, s in zip(trials, summaries, strict=True)
               if s.get("status") not in FINAL and t.run_dir not in elsewhere]
