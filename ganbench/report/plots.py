@@ -300,7 +300,9 @@ def forest(rows: list[ForestRow], floor: ForestRow | None, key: str, path: Path,
         height = 1.05 + 0.22 * len(title) + 0.5 * max(1, len(rows))
         fig = Figure(figsize=(10.5, height), dpi=DPI)
         FigureCanvasAgg(fig)
-        fig.subplots_adjust(left=0.14, right=0.76 if any(r.letters for r in rows) else 0.8,
+        longest = max((len(r.label) for r in rows), default=0)  # the labels' room: ~0.1 in per character at 12 pt
+        fig.subplots_adjust(left=max(0.14, min(0.4, (0.3 + 0.1 * longest) / 10.5)),
+                            right=0.76 if any(r.letters for r in rows) else 0.8,
                             top=1 - (0.3 + 0.22 * len(title)) / height, bottom=0.62 / height)
         ax = fig.add_subplot()
         n = len(rows)
