@@ -180,3 +180,18 @@ def test_verdict_figure_and_samples_fit_in_the_first_two_screens(tmp_path):
     assert layout["verdict"][0] < layout["forest"][0] < layout["samples"][0], layout
     assert layout["samples"][1] <= 1800, layout
     assert layout["width"] > 1200  # the page really was laid out 1400 px wide
+
+
+def test_a_pair_significant_alone_but_not_after_holm_says_so():
+    """A pair whose own 95% interval excludes 0 but whose Holm-corrected p does not reach 0.05 is "not
+    distinguishable" and says why, so the interval beside it does not read as a contradiction."""
+    from ganbench.report.display import pair_verdict
+    from ganbench.report.stats import pairwise
+
+    # three arms, two seeds each: a - c differs clearly alone (p < 0.05), not after Holm over three pairs
+    pairs = {frozenset((p.a, p.b)): p for p in pairwise({"a": [0.10, 0.12], "b": [0.11, 0.30], "c": [0.40, 0.45]})}
+    ac, ab = pairs[frozenset(("a", "c"))], pairs[frozenset(("a", "b"))]
+    assert ac.p < 0.05 <= ac.p_holm and ac.high < 0  # the setting the wording is for
+    text = pair_verdict(ac)
+    assert text.startswith("not distinguishable after Holm's correction") and "this pair alone" in text
+    assert ab.p >= 0.05 and pair_verdict(ab).startswith("not distinguishable: difference between")

@@ -19,7 +19,7 @@ import pandas as pd
 from ganbench import families as fam
 from ganbench.metrics import names
 from ganbench.report.runs import number
-from ganbench.report.stats import Interval, Pair
+from ganbench.report.stats import ALPHA, Interval, Pair
 from ganbench.report.tables import COUNTERS, Summary, summary_metric_columns
 from ganbench.rundir import Status
 
@@ -90,6 +90,9 @@ def pair_verdict(p: Pair) -> str:
             f"{winner} better (Holm p={p.p_holm:.2g})"
     if p.tied:
         return f"tied (equivalent {tied})"
+    if p.p < ALPHA:  # the pair's own interval excludes 0, but not once corrected for the other pairs
+        return (f"not distinguishable after Holm's correction (p={p.p:.2g}, Holm p={p.p_holm:.2g}): difference "
+                f"between {fmt(p.low)} and {fmt(p.high)} (95% interval of this pair alone)")
     return f"not distinguishable: difference between {fmt(p.low)} and {fmt(p.high)}"
 
 
