@@ -145,3 +145,15 @@ def test_a_study_stopped_after_one_seed_calls_no_pair_different_or_tied(tmp_path
     shutil.copytree(out / "final/dcgan/tuned/seed0", out / "final/dcgan/tuned/seed1")
     text = study.verdict(study.analyse(out, discover(out)))
     assert "no pair can be called" in text  # the VAE, the only other, has one seed
+
+
+def test_a_pair_different_yet_within_the_margin_is_not_listed_as_tied(tmp_path):
+    # dcgan 0.02 better than the VAE with tiny spread: significant, and inside the margin (0.1 x (0.6 - 0.28))
+    values = dict(VALUES) | {("dcgan", "tuned"): [0.280, 0.281, 0.279, 0.280, 0.280]}
+    out = _study_dir(tmp_path, values)
+    f = study.analyse(out, discover(out))
+    (pair,) = f.pairs
+    assert pair.different and pair.tied
+    text = study.verdict(f)
+    assert "(10% of the gap to the random floor; TOST, Holm): none; different but by less than the margin: " \
+           "dcgan and vae." in text, text

@@ -205,11 +205,13 @@ def verdict(f: StudyFindings) -> str:
     diff = [p for p in f.pairs if p.different]
     if diff:
         out.append(f"{len(diff)} of {len(f.pairs)} pairs differ significantly.")
-    tied = [p for p in f.pairs if p.tied]
+    tied = [p for p in f.pairs if p.tied and not p.different]
+    small = [p for p in f.pairs if p.tied and p.different]  # a real difference, smaller than the margin
     if f.margin is not None:
         out.append(f"Tied within ±{fmt(f.margin)} ({float(m.get('equivalence_margin', 0.1)):.0%} of the gap to the "
                    f"random floor; TOST, Holm): " + ("; ".join(f"{p.a} and {p.b}" for p in tied) if tied else "none")
-                   + ".")
+                   + (f"; different but by less than the margin: {'; '.join(f'{p.a} and {p.b}' for p in small)}"
+                      if small else "") + ".")
         open_ = [p for p in f.pairs if not p.different and not p.tied and p.n_a >= 2 and p.n_b >= 2]
         if open_:
             p = min(open_, key=lambda p: abs(p.diff))
