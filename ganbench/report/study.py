@@ -219,11 +219,13 @@ def verdict(f: StudyFindings) -> str:
                        f"{p.a} − {p.b} between {fmt(p.low)} and {fmt(p.high)} (95% interval).")
     better = [v for v, p in f.vs_recipe.items() if p.different and p.diff < 0]
     worse = [v for v, p in f.vs_recipe.items() if p.different and p.diff > 0]
-    same = [v for v in f.vs_recipe if v not in better + worse]
+    equal = [v for v, p in f.vs_recipe.items() if v not in better + worse and p.tied]
+    same = [v for v in f.vs_recipe if v not in better + worse + equal]
     if f.vs_recipe:
         out.append("Tuning against each variant's own recipe: "
                    + "; ".join(t for t in (f"the tuned setting is better for {_join(better)}" if better else "",
                                            f"the recipe is better for {_join(worse)}" if worse else "",
+                                           f"equivalent within the margin for {_join(equal)}" if equal else "",
                                            f"no significant difference for {_join(same)}" if same else "") if t)
                    + ".")
     if f.floor is not None or f.ceiling is not None:
