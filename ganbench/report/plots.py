@@ -302,7 +302,7 @@ def forest(rows: list[ForestRow], floor: ForestRow | None, key: str, path: Path,
         FigureCanvasAgg(fig)
         longest = max((len(r.label) for r in rows), default=0)  # the labels' room: ~0.1 in per character at 12 pt
         fig.subplots_adjust(left=max(0.14, min(0.4, (0.3 + 0.1 * longest) / 10.5)),
-                            right=0.76 if any(r.letters for r in rows) else 0.8,
+                            right=0.74 if any(r.letters for r in rows) else 0.8,
                             top=1 - (0.3 + 0.22 * len(title)) / height, bottom=0.62 / height)
         ax = fig.add_subplot()
         n = len(rows)
@@ -316,12 +316,12 @@ def forest(rows: list[ForestRow], floor: ForestRow | None, key: str, path: Path,
             ax.annotate(f"{_fmt(r.mean)}{half}", (1.02, y), xycoords=("axes fraction", "data"), va="center",
                         fontsize=11, annotation_clip=False)
             if r.letters:
-                ax.annotate(r.letters, (1.25, y), xycoords=("axes fraction", "data"), va="center", fontsize=12,
+                ax.annotate(r.letters, (1.32, y), xycoords=("axes fraction", "data"), va="center", fontsize=12,
                             fontweight="bold", annotation_clip=False)
         ax.annotate("mean" + ("" if single else " ± 95% CI"), (1.02, n - 0.35), xycoords=("axes fraction", "data"),
                     fontsize=9, color="0.35", annotation_clip=False)
         if any(r.letters for r in rows):
-            ax.annotate("group", (1.25, n - 0.35), xycoords=("axes fraction", "data"), fontsize=9, color="0.35",
+            ax.annotate("group", (1.32, n - 0.35), xycoords=("axes fraction", "data"), fontsize=9, color="0.35",
                         annotation_clip=False)
         if floor is not None:
             if math.isfinite(floor.low):
