@@ -14,6 +14,8 @@ Reads every run under a folder (config.json, metrics.jsonl, summary.json, sample
   fid_vs_kimg.png, fid_vs_time.png, losses.png, d_outputs.png, throughput.png, samples.png, real.png, samples/
   report.md                 for a code host (relative image links): verdict, forest plot, samples, curves, tables,
                             and the protocol and provenance last, folded
+  agreement.png             with --against (studies only): each variant's place on both studies' scales, beside
+                            the pair-by-pair agreement of their conclusions (ganbench.report.agreement)
   report.html               the same, self-contained: opens from disk, images embedded, no script, no network
 
 Runs whose evaluation protocols differ (sample count, reference split, resolution, weights) are never ranked
@@ -38,12 +40,13 @@ __all__ = ["ReportError", "build_report", "write_report"]
 
 
 def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True,
-                 margin: float | None = None) -> Report:
+                 margin: float | None = None, against: tuple[Path, ...] = ()) -> Report:
     """Write the report; return what was written and the warnings (missing pieces), without printing them.
-    `margin`: the equivalence margin of the ranking metric (absolute; None: 10% of the best-to-floor gap)."""
+    `margin`: the equivalence margin of the ranking metric (absolute; None: 10% of the best-to-floor gap).
+    `against`: other study folders whose rankings a study's report lines up with its own (ganbench.report.agreement)."""
     from ganbench.report.build import write_report as write  # pandas, seaborn: imported only when reporting
 
-    return write(results_dir, out_dir, real_images=real_images, margin=margin)
+    return write(results_dir, out_dir, real_images=real_images, margin=margin, against=against)
 
 
 def build_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True,

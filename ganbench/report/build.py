@@ -16,7 +16,7 @@ import pandas as pd
 
 from ganbench import families as fam
 from ganbench.io import write_grid_png
-from ganbench.report import display, findings, pages, plots, protocol, study, study_page, tables
+from ganbench.report import agreement, display, findings, pages, plots, protocol, study, study_page, tables
 from ganbench.report.cohorts import cohorts, difference
 from ganbench.report.findings import Findings
 from ganbench.report.pages import Bullets, Code, Details, Figure, Gallery, Heading, Para, Table
@@ -34,13 +34,18 @@ class Report:
 
 
 def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True,
-                 margin: float | None = None) -> Report:
+                 margin: float | None = None, against: tuple[Path, ...] = ()) -> Report:
     """Read every run under `results_dir` and write the report files; see the package docstring. `margin`: the
-    equivalence margin of the ranking metric (absolute); None: 10% of the best-to-random-floor gap, if any."""
+    equivalence margin of the ranking metric (absolute); None: 10% of the best-to-random-floor gap, if any.
+    `against`: other study folders (`ganbench study`) whose rankings this study's is lined up with."""
     results_dir = Path(results_dir)
     out = Path(out_dir) if out_dir is not None else results_dir / "report"
     if RunDir(out).config.exists():
         raise ReportError(f"output folder '{out}' is a run folder: pick another -o (default: <results>/report)")
+    for other in (results_dir, *against) if against else ():
+        if not study.is_study(other):
+            raise ReportError(f"--against lines up two studies, but '{other}' is not a study folder (no "
+                              f"{study.STUDY}): give folders written by `ganbench study`")
     runs = discover(results_dir, exclude=out)
     out.mkdir(parents=True, exist_ok=True)
     report = Report(out)
@@ -113,6 +118,16 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
         study_blocks, study_files, study_warnings = study_page.blocks(found_study, out, study_colours)
         report.files += study_files
         report.warnings += study_warnings
+        for other in against:  # each study analysed on its own; only the conclusions are lined up
+            theirs = study.analyse(Path(other), discover(Path(other)))
+            if not theirs.order:
+                report.warnings.append(f"--against {other}: no tuned arm has finished there yet; nothing to line up")
+                continue
+            lined = agreement.compare(found_study, theirs,
+                                      agreement.labels(found_study, theirs, (results_dir, Path(other))))
+            more, files = agreement.blocks(lined, out, study_colours)
+            study_blocks += more
+            report.files += files
 
     # ---- pages
     report.warnings = list(dict.fromkeys(report.warnings))  # once each, first-seen order

@@ -18,6 +18,10 @@ def report_command(
                                                  "one-sided tests put its difference inside ±margin. Default: 10% "
                                                  "of the gap between the best variant and the random floor; "
                                                  "without a random floor, no tie is claimed.")] = None,
+    against: Annotated[list[Path] | None, typer.Option(
+        "--against", help="Another study folder (`ganbench study`; repeatable): line up where its ranking and this "
+                          "study's agree, pair by pair, each tested on its own (e.g. the same study on a second data "
+                          "set).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Tables, curves, sample grids and an HTML page comparing the variants, from the result files alone.
@@ -30,7 +34,7 @@ def report_command(
     try:
         if margin is not None and not margin > 0:
             raise ValueError(f"--margin must be a positive number in the ranking metric's units, got {margin}")
-        report = write_report(results, out, real_images=real, margin=margin)
+        report = write_report(results, out, real_images=real, margin=margin, against=tuple(against or ()))
     except (ValueError, OSError) as e:  # ReportError, ConfigError, unreadable files: one line, as in ganbench
         if debug:
             raise

@@ -372,3 +372,30 @@ def rank_curves(budgets: list, colours: dict, key: str, path: Path) -> Path:
             "(Welch, Holm, α 0.05)", 95)), loc="left", fontsize=11)
         ax.legend(title="variant", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
         return _save(fig, path)
+
+
+def scale_positions(labels: tuple[str, str], position: dict[str, tuple[float, float]], colours: dict,
+                    path: Path) -> Path:
+    """Two studies side by side: each variant's place on each study's own scale (0: as close as two sets of real
+    images, 1: random noise), one line per variant, so a reader sees whether the order and the gaps carry over."""
+    keep = {v: p for v, p in position.items() if all(math.isfinite(x) and x > 0 for x in p)}
+    if not keep:
+        return _placeholder(path, "Scale positions", "no study has both a random floor and a real-vs-real line")
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        fig = _figure(7.5, 4.8)
+        ax = fig.add_subplot()
+        for v, (a, b) in keep.items():
+            colour = colours.get(v, (0.3, 0.3, 0.3))
+            ax.plot([0, 1], [a, b], color=colour, lw=2, marker="o", ms=8, markeredgecolor="black")
+            ax.annotate(v, (1.04, b), xycoords=("axes fraction", "data"), va="center", fontsize=11, color=colour,
+                        annotation_clip=False)
+            ax.annotate(v, (-0.04, a), xycoords=("axes fraction", "data"), va="center", ha="right", fontsize=11,
+                        color=colour, annotation_clip=False)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+        ax.set_xticks([0, 1], list(labels), fontsize=12)
+        ax.set_xlim(-0.25, 1.25)
+        ax.set_ylabel("(value − real vs real) / (random − real vs real), log scale; lower is better")
+        ax.set_title("Each variant's place on its data set's own scale (tuned arms, mean over seeds)", loc="left",
+                     fontsize=11)
+        return _save(fig, path)

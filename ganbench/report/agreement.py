@@ -1,0 +1,200 @@
+"""Where two studies' rankings agree (`ganbench report A --against B`): the same variants, the same search and
+protocol, two data sets. Each study is analysed on its own (`study.analyse`: its own tests, margin and scale); this
+module only lines up what each one concluded, pair by pair, and never pools values across data sets (a KID on faces
+and a KID on CIFAR-10 are different scales).
+
+Per pair of variants, each study's call is one of: the better variant's name (Welch, Holm over that study's pairs;
+"different but by less than the margin" counts as ordered), "tied" (TOST at that study's margin, Holm), "open"
+(neither) or "untested" (fewer than 2 seeds on a side). Two calls agree when they name the same variant or are both
+"tied"; they conflict when they name opposite variants; anything else is partial evidence and is said as such.
+Besides the pairs: each variant's rank and group on both, and its position on each study's own scale,
+(value - real-vs-real) / (random - real-vs-real): 0 is as close as two sets of real images, 1 is random noise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ganbench.report import stats
+from ganbench.report.display import fmt
+from ganbench.report.study import StudyFindings
+from ganbench.study.layout import TUNED
+
+TIED, OPEN, UNTESTED = "tied", "open", "untested"
+SAME, BOTH_TIED, OPPOSITE, PARTIAL, NEITHER = ("same order", "tied on both", "opposite order", "partial",
+                                               "not settled on either")
+
+
+def call(p: stats.Pair) -> str:
+    """One study's conclusion about a pair (lower is better): the better variant, TIED, OPEN or UNTESTED."""
+    if p.n_a < 2 or p.n_b < 2:
+        return UNTESTED
+    if p.different:
+        return p.a if p.diff < 0 else p.b
+    return TIED if p.tied else OPEN
+
+
+def agree(x: str, y: str) -> str:
+    """How two calls about the same pair relate: SAME, BOTH_TIED, OPPOSITE, PARTIAL or NEITHER."""
+    settled = lambda c: c not in (OPEN, UNTESTED)  # noqa: E731
+    if not settled(x) and not settled(y):
+        return NEITHER
+    if not (settled(x) and settled(y)):
+        return PARTIAL
+    if x == y:
+        return BOTH_TIED if x == TIED else SAME
+    return PARTIAL if TIED in (x, y) else OPPOSITE
+
+
+@dataclass(frozen=True)
+class PairRow:
+    a: str
+    b: str
+    calls: tuple[str, str]
+    relation: str
+
+
+@dataclass
+class Agreement:
+    labels: tuple[str, str]
+    variants: list[str]  # tuned arms present in both, in the first study's order
+    ranks: dict[str, tuple[int, int]]
+    groups: dict[str, tuple[str, str]]
+    position: dict[str, tuple[float, float]]  # on each study's own scale: 0 real-vs-real, 1 random noise
+    pairs: list[PairRow]
+    tau: float  # Kendall's tau between the two orders of the means (descriptive)
+
+    def by(self, relation: str) -> list[PairRow]:
+        return [p for p in self.pairs if p.relation == relation]
+
+
+def _position(f: StudyFindings, v: str) -> float:
+    if f.floor is None or f.ceiling is None or not f.floor.mean > f.ceiling.mean:
+        return math.nan
+    return (float(np.mean(f.values[(v, TUNED)])) - f.ceiling.mean) / (f.floor.mean - f.ceiling.mean)
+
+
+def kendall_tau(x: list[float], y: list[float]) -> float:
+    """Kendall's tau-a between two score lists (ties count as discordant-free zeros); NaN below 2 items."""
+    n = len(x)
+    if n < 2:
+        return math.nan
+    s = sum(np.sign(x[i] - x[j]) * np.sign(y[i] - y[j]) for i in range(n) for j in range(i + 1, n))
+    return float(s / (n * (n - 1) / 2))
+
+
+def compare(a: StudyFindings, b: StudyFindings, labels: tuple[str, str]) -> Agreement:
+    """Line up two studies' conclusions about the variants both have a tuned arm for."""
+    common = [v for v in a.order if v in b.order]
+    ranks = {v: (a.order.index(v) + 1, b.order.index(v) + 1) for v in common}
+    groups = {v: (a.letters.get(v, ""), b.letters.get(v, "")) for v in common}
+    position = {v: (_position(a, v), _position(b, v)) for v in common}
+    pa = {frozenset((p.a, p.b)): p for p in a.pairs}
+    pb = {frozenset((p.a, p.b)): p for p in b.pairs}
+    rows = []
+    for i, x in enumerate(common):
+        for y in common[i + 1:]:
+            k = frozenset((x, y))
+            calls = (call(pa[k]), call(pb[k]))
+            rows.append(PairRow(x, y, calls, agree(*calls)))
+    mean = lambda f, v: float(np.mean(f.values[(v, TUNED)]))  # noqa: E731
+    tau = kendall_tau([mean(a, v) for v in common], [mean(b, v) for v in common])
+    return Agreement(labels, common, ranks, groups, position, rows, tau)
+
+
+def _pairs(rows: list[PairRow], with_winner: bool = True) -> str:
+    def one(p: PairRow) -> str:
+        w = p.calls[0] if p.calls[0] not in (TIED, OPEN, UNTESTED) else p.calls[1]
+        if with_winner and w not in (TIED, OPEN, UNTESTED):
+            return f"{w} over {p.b if w == p.a else p.a}"
+        return f"{p.a} and {p.b}"
+    items = [one(p) for p in rows]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def text(ag: Agreement) -> str:
+    """The agreement in words: what both data sets support, what they contradict, what only one settles."""
+    a, b = ag.labels
+    n = len(ag.pairs)
+    if n == 0:
+        return f"{a} and {b} share fewer than two tuned variants: nothing to line up."
+    are = lambda rows: "is" if len(rows) == 1 else "are"  # noqa: E731
+    out = [f"Across {a} and {b} ({len(ag.variants)} variants with a tuned arm in both, {n} pair"
+           f"{'s' if n != 1 else ''}, each study tested on its own: Welch and TOST, Holm over its pairs):"]
+    same, tied, opposite = ag.by(SAME), ag.by(BOTH_TIED), ag.by(OPPOSITE)
+    out.append(f"{len(same)} of {n} {are(same)} ordered the same way on both" + (f" ({_pairs(same)})" if same else "")
+               + f"; {len(tied)} {are(tied)} tied on both" + (f" ({_pairs(tied, False)})" if tied else "")
+               + f"; {len(opposite)} {are(opposite)} ordered oppositely"
+               + (f" ({_pairs(opposite, False)})" if opposite else "") + ".")
+    partial = ag.by(PARTIAL)
+    if partial:
+        def side(c: str, p: PairRow, where: str) -> str:
+            return f"tied on {where}" if c == TIED else f"{c} over {p.b if c == p.a else p.a} on {where}"
+
+        def which(p: PairRow) -> str:
+            settled = [i for i in (0, 1) if p.calls[i] not in (OPEN, UNTESTED)]
+            if len(settled) == 2:  # ordered on one, tied on the other
+                return f"{side(p.calls[0], p, a)}, {side(p.calls[1], p, b)}"
+            i = settled[0]
+            return f"{side(p.calls[i], p, ag.labels[i])}, not settled on {ag.labels[1 - i]}"
+        out.append(f"{len(partial)} {'is' if len(partial) == 1 else 'are'} settled on one data set only: "
+                   + "; ".join(which(p) for p in partial) + ".")
+    neither = ag.by(NEITHER)
+    if neither:
+        out.append(f"{len(neither)} settled on neither ({_pairs(neither, False)}).")
+    best = [v for v in ag.variants if ag.ranks[v] == (1, 1)]
+    out.append((f"{best[0]} has the best mean on both" if best else
+                f"The best mean differs: {ag.variants[0]} on {a}, "
+                f"{min(ag.variants, key=lambda v: ag.ranks[v][1])} on {b}")
+               + f"; Kendall's tau between the two orders of the means: {ag.tau:.2f} (descriptive, "
+                 f"{len(ag.variants)} variants).")
+    return " ".join(out)
+
+
+def table_rows(ag: Agreement) -> list[list[str]]:
+    """One row per variant: rank, group and scale position on each study."""
+    return [[v, f"{ag.ranks[v][0]} ({ag.groups[v][0] or '–'})", _pos(ag.position[v][0]),
+             f"{ag.ranks[v][1]} ({ag.groups[v][1] or '–'})", _pos(ag.position[v][1])] for v in ag.variants]
+
+
+def pair_rows(ag: Agreement) -> list[list[str]]:
+    return [[f"{p.a} − {p.b}", _said(p.calls[0], p), _said(p.calls[1], p), p.relation] for p in ag.pairs]
+
+
+def _said(c: str, p: PairRow) -> str:
+    if c in (TIED, OPEN, UNTESTED):
+        return {TIED: "tied", OPEN: "not distinguishable", UNTESTED: "fewer than 2 seeds"}[c]
+    return f"{c} better"
+
+
+def _pos(x: float) -> str:
+    return "–" if not math.isfinite(x) else fmt(x)
+
+
+def labels(a: StudyFindings, b: StudyFindings, roots: tuple[Path, Path]) -> tuple[str, str]:
+    """Each study's name (its study file's `name`), or its folder's where the names are missing or the same."""
+    names = tuple(str(f.meta.get("name") or Path(r).resolve().name) for f, r in zip((a, b), roots, strict=True))
+    if names[0] != names[1]:
+        return names
+    return tuple(str(Path(r).resolve().relative_to(Path(r).resolve().parents[1])) for r in roots)
+
+
+def blocks(ag: Agreement, out: Path, colours: dict) -> tuple[list, list[Path]]:
+    """The cross-study section of a report: the agreement in words, the scale-position figure, two tables."""
+    from ganbench.report import plots
+    from ganbench.report.pages import Figure, Heading, Para, Table
+
+    a, b = ag.labels
+    figure = plots.scale_positions(ag.labels, ag.position, colours, out / "agreement.png")
+    return [Heading(f"Against {b}: where the rankings agree"), Para(text(ag), lead=True),
+            Figure("agreement.png", f"each variant's place on the scale of {a} and of {b}"),
+            Table(["variant", f"rank on {a} (group)", f"scale position on {a}", f"rank on {b} (group)",
+                   f"scale position on {b}"], table_rows(ag)),
+            Para("Scale position: (mean − real-vs-real) / (random − real-vs-real) on each study's own protocol: 0 is "
+                 "as close as two sets of real images, 1 is random noise. Groups: each study's own letters (Welch, "
+                 "Holm, α 0.05).", note=True),
+            Table(["pair", f"on {a}", f"on {b}", "relation"], pair_rows(ag))], [figure]
