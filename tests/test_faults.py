@@ -194,7 +194,7 @@ def test_sigkill_mid_run_then_the_same_command_resumes_to_identical_weights_and_
     come back exactly."""
     killed = _ganbench(KILL_ARGS, tmp_path / "killed")
     run = tmp_path / "killed" / "wgan-gp" / "seed0"
-    deadline = time.time() + 120
+    deadline = time.time() + 600  # generous: a starved process (a busy machine, nice) is slow, not wrong
     while time.time() < deadline and killed.poll() is None:
         ticks = [r for r in read_jsonl(run / "metrics.jsonl") if r.get("kind") == "tick"]
         if (run / "checkpoints" / "latest.pt").is_file() and len(ticks) >= 3:
@@ -209,7 +209,7 @@ def test_sigkill_mid_run_then_the_same_command_resumes_to_identical_weights_and_
     resumed = _ganbench(KILL_ARGS, tmp_path / "killed")  # the same command, in a new process
     straight = cli.invoke(app, [*KILL_ARGS, "--out", str(tmp_path / "straight")])  # meanwhile, uninterrupted
     assert straight.exit_code == 0, straight.output
-    _, err = resumed.communicate(timeout=300)
+    _, err = resumed.communicate(timeout=900)
     assert resumed.returncode == 0, err
     assert f"removed a stale lock left by pid {killed.pid}" in err
 
