@@ -91,12 +91,17 @@ def test_the_report_lines_up_another_study_and_refuses_a_folder_that_is_not_one(
 def test_a_pair_settled_on_one_data_set_only_is_said_with_what_each_one_found():
     rows = [A.PairRow("x", "y", ("x", A.TIED), A.PARTIAL), A.PairRow("x", "z", (A.OPEN, "z"), A.PARTIAL),
             A.PairRow("y", "z", (A.OPEN, A.UNTESTED), A.NEITHER)]
+    tied_one_side = A.Agreement(("faces", "objects"), ["x", "y", "z"], {"x": (1, 1), "y": (2, 2), "z": (3, 3)},
+                                {}, {}, [A.PairRow("x", "y", (A.TIED, A.OPEN), A.PARTIAL),
+                                         A.PairRow("y", "z", ("y", A.UNTESTED), A.PARTIAL)], 1.0)
+    assert "Settled on faces only (2, not on objects): ordered y over z; tied x and y." in A.text(tied_one_side)
     ag = A.Agreement(("faces", "objects"), ["x", "y", "z"], {"x": (1, 2), "y": (2, 1), "z": (3, 3)},
                      {v: ("", "") for v in "xyz"}, {v: (math.nan, math.nan) for v in "xyz"}, rows, 1 / 3)
     t = A.text(ag)
     assert "0 of 3 are ordered the same way on both; 0 are tied on both; 0 are ordered oppositely." in t
-    assert ("2 are settled on one data set only: x over y on faces, tied on objects; z over x on objects, not "
-            "settled on faces.") in t
+    assert "Settled on objects only (1, not on faces): ordered z over x." in t
+    assert "Settled on faces only" not in t
+    assert "Ordered on one data set, tied on the other: x over y on faces, tied on objects." in t
     assert "1 settled on neither (y and z)." in t
     assert "The best mean differs: x on faces, y on objects" in t
     assert [r[1:] for r in A.pair_rows(ag)] == [["x better", "tied", A.PARTIAL],

@@ -112,8 +112,12 @@ def _pairs(rows: list[PairRow], with_winner: bool = True) -> str:
         if with_winner and w not in (TIED, OPEN, UNTESTED):
             return f"{w} over {p.b if w == p.a else p.a}"
         return f"{p.a} and {p.b}"
-    items = [one(p) for p in rows]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return ", ".join(one(p) for p in rows)  # no final "and": the items themselves are "x and y"
+
+
+def _beats(rows: list[PairRow], i: int) -> str:
+    """'x over y, ...' as study i called them."""
+    return ", ".join(f"{p.calls[i]} over {p.b if p.calls[i] == p.a else p.a}" for p in rows)
 
 
 def text(ag: Agreement) -> str:
@@ -131,18 +135,20 @@ def text(ag: Agreement) -> str:
                + f"; {len(opposite)} {are(opposite)} ordered oppositely"
                + (f" ({_pairs(opposite, False)})" if opposite else "") + ".")
     partial = ag.by(PARTIAL)
-    if partial:
-        def side(c: str, p: PairRow, where: str) -> str:
-            return f"tied on {where}" if c == TIED else f"{c} over {p.b if c == p.a else p.a} on {where}"
-
-        def which(p: PairRow) -> str:
-            settled = [i for i in (0, 1) if p.calls[i] not in (OPEN, UNTESTED)]
-            if len(settled) == 2:  # ordered on one, tied on the other
-                return f"{side(p.calls[0], p, a)}, {side(p.calls[1], p, b)}"
-            i = settled[0]
-            return f"{side(p.calls[i], p, ag.labels[i])}, not settled on {ag.labels[1 - i]}"
-        out.append(f"{len(partial)} {'is' if len(partial) == 1 else 'are'} settled on one data set only: "
-                   + "; ".join(which(p) for p in partial) + ".")
+    settled = lambda p: [i for i in (0, 1) if p.calls[i] not in (OPEN, UNTESTED)]  # noqa: E731
+    for i in (0, 1):  # settled on one data set only
+        only = [p for p in partial if settled(p) == [i]]
+        if only:
+            ordered = [p for p in only if p.calls[i] != TIED]
+            tied_here = [p for p in only if p.calls[i] == TIED]
+            out.append(f"Settled on {ag.labels[i]} only ({len(only)}, not on {ag.labels[1 - i]}): " + "; ".join(
+                t for t in (f"ordered {_beats(ordered, i)}" if ordered else "",
+                            f"tied {_pairs(tied_here, False)}" if tied_here else "") if t) + ".")
+    mixed = [p for p in partial if len(settled(p)) == 2]  # ordered on one, tied on the other
+    if mixed:
+        out.append("Ordered on one data set, tied on the other: " + "; ".join(
+            f"{_beats([p], i)} on {ag.labels[i]}, tied on {ag.labels[1 - i]}"
+            for p in mixed for i in (0 if p.calls[0] != TIED else 1,)) + ".")
     neither = ag.by(NEITHER)
     if neither:
         out.append(f"{len(neither)} settled on neither ({_pairs(neither, False)}).")
