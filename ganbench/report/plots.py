@@ -387,15 +387,14 @@ def scale_positions(labels: tuple[str, str], position: dict[str, tuple[float, fl
         for v, (a, b) in keep.items():
             colour = colours.get(v, (0.3, 0.3, 0.3))
             ax.plot([0, 1], [a, b], color=colour, lw=2, marker="o", ms=8, markeredgecolor="black")
-            ax.annotate(v, (1.04, b), xycoords=("axes fraction", "data"), va="center", fontsize=11, color=colour,
-                        annotation_clip=False)
-            ax.annotate(v, (-0.04, a), xycoords=("axes fraction", "data"), va="center", ha="right", fontsize=11,
-                        color=colour, annotation_clip=False)
+            ax.text(1.06, b, v, va="center", fontsize=10, color=colour)
+            ax.text(-0.06, a, v, va="center", ha="right", fontsize=10, color=colour)
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
         ax.set_xticks([0, 1], list(labels), fontsize=12)
-        ax.set_xlim(-0.25, 1.25)
-        ax.set_ylabel("(value − real vs real) / (random − real vs real), log scale; lower is better")
+        ax.set_xlim(-0.5, 1.5)
+        ax.set_ylabel("scale position (0: real vs real, 1: noise), log")
         ax.set_title("Each variant's place on its data set's own scale (tuned arms, mean over seeds)", loc="left",
                      fontsize=11)
         return _save(fig, path)
