@@ -17,16 +17,23 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ganbench.report import stats
 from ganbench.report.display import fmt
 from ganbench.report.study import StudyFindings
-from ganbench.study.layout import TUNED
 
 TIED, OPEN, UNTESTED = "tied", "open", "untested"
 SAME, BOTH_TIED, OPPOSITE, PARTIAL, NEITHER = ("same order", "tied on both", "opposite order", "partial",
                                                "not settled on either")
+
+
+def _settled(c: str) -> bool:
+    """A call that says something: a better variant or TIED."""
+    return c not in (OPEN, UNTESTED)
+
+
+def _ordered(c: str) -> bool:
+    """A call that names the better variant."""
+    return c not in (TIED, OPEN, UNTESTED)
 
 
 def call(p: stats.Pair) -> str:
@@ -40,10 +47,9 @@ def call(p: stats.Pair) -> str:
 
 def agree(x: str, y: str) -> str:
     """How two calls about the same pair relate: SAME, BOTH_TIED, OPPOSITE, PARTIAL or NEITHER."""
-    settled = lambda c: c not in (OPEN, UNTESTED)  # noqa: E731
-    if not settled(x) and not settled(y):
+    if not _settled(x) and not _settled(y):
         return NEITHER
-    if not (settled(x) and settled(y)):
+    if not (_settled(x) and _settled(y)):
         return PARTIAL
     if x == y:
         return BOTH_TIED if x == TIED else SAME
@@ -75,16 +81,14 @@ class Agreement:
 def _position(f: StudyFindings, v: str) -> float:
     if f.floor is None or f.ceiling is None or not f.floor.mean > f.ceiling.mean:
         return math.nan
-    return (float(np.mean(f.values[(v, TUNED)])) - f.ceiling.mean) / (f.floor.mean - f.ceiling.mean)
+    return (f.interval(v).mean - f.ceiling.mean) / (f.floor.mean - f.ceiling.mean)
 
 
 def kendall_tau(x: list[float], y: list[float]) -> float:
-    """Kendall's tau-a between two score lists (ties count as discordant-free zeros); NaN below 2 items."""
-    n = len(x)
-    if n < 2:
-        return math.nan
-    s = sum(np.sign(x[i] - x[j]) * np.sign(y[i] - y[j]) for i in range(n) for j in range(i + 1, n))
-    return float(s / (n * (n - 1) / 2))
+    """Kendall's tau (tau-b: tau-a where nothing is tied) between two score lists; NaN below 2 items."""
+    from scipy.stats import kendalltau
+
+    return float(kendalltau(x, y).statistic) if len(x) >= 2 else math.nan
 
 
 def compare(a: StudyFindings, b: StudyFindings, labels: tuple[str, str]) -> Agreement:
@@ -101,18 +105,12 @@ def compare(a: StudyFindings, b: StudyFindings, labels: tuple[str, str]) -> Agre
             k = frozenset((x, y))
             calls = (call(pa[k]), call(pb[k]))
             rows.append(PairRow(x, y, calls, agree(*calls)))
-    mean = lambda f, v: float(np.mean(f.values[(v, TUNED)]))  # noqa: E731
-    tau = kendall_tau([mean(a, v) for v in common], [mean(b, v) for v in common])
+    tau = kendall_tau([a.interval(v).mean for v in common], [b.interval(v).mean for v in common])
     return Agreement(labels, common, ranks, groups, position, rows, tau)
 
 
-def _pairs(rows: list[PairRow], with_winner: bool = True) -> str:
-    def one(p: PairRow) -> str:
-        w = p.calls[0] if p.calls[0] not in (TIED, OPEN, UNTESTED) else p.calls[1]
-        if with_winner and w not in (TIED, OPEN, UNTESTED):
-            return f"{w} over {p.b if w == p.a else p.a}"
-        return f"{p.a} and {p.b}"
-    return ", ".join(one(p) for p in rows)  # no final "and": the items themselves are "x and y"
+def _pairs(rows: list[PairRow]) -> str:
+    return ", ".join(f"{p.a} and {p.b}" for p in rows)  # no final "and": the items themselves are "x and y"
 
 
 def _beats(rows: list[PairRow], i: int) -> str:
@@ -130,12 +128,12 @@ def text(ag: Agreement) -> str:
     out = [f"Across {a} and {b} ({len(ag.variants)} variants with a tuned arm in both, {n} pair"
            f"{'s' if n != 1 else ''}, each study tested on its own: Welch and TOST, Holm over its pairs):"]
     same, tied, opposite = ag.by(SAME), ag.by(BOTH_TIED), ag.by(OPPOSITE)
-    out.append(f"{len(same)} of {n} {are(same)} ordered the same way on both" + (f" ({_pairs(same)})" if same else "")
-               + f"; {len(tied)} {are(tied)} tied on both" + (f" ({_pairs(tied, False)})" if tied else "")
+    out.append(f"{len(same)} of {n} {are(same)} ordered the same way on both" + (f" ({_beats(same, 0)})" if same else "")
+               + f"; {len(tied)} {are(tied)} tied on both" + (f" ({_pairs(tied)})" if tied else "")
                + f"; {len(opposite)} {are(opposite)} ordered oppositely"
-               + (f" ({_pairs(opposite, False)})" if opposite else "") + ".")
+               + (f" ({_pairs(opposite)})" if opposite else "") + ".")
     partial = ag.by(PARTIAL)
-    settled = lambda p: [i for i in (0, 1) if p.calls[i] not in (OPEN, UNTESTED)]  # noqa: E731
+    settled = lambda p: [i for i in (0, 1) if _settled(p.calls[i])]  # noqa: E731
     for i in (0, 1):  # settled on one data set only
         only = [p for p in partial if settled(p) == [i]]
         if only:
@@ -143,15 +141,15 @@ def text(ag: Agreement) -> str:
             tied_here = [p for p in only if p.calls[i] == TIED]
             out.append(f"Settled on {ag.labels[i]} only ({len(only)}, not on {ag.labels[1 - i]}): " + "; ".join(
                 t for t in (f"ordered {_beats(ordered, i)}" if ordered else "",
-                            f"tied {_pairs(tied_here, False)}" if tied_here else "") if t) + ".")
+                            f"tied {_pairs(tied_here)}" if tied_here else "") if t) + ".")
     mixed = [p for p in partial if len(settled(p)) == 2]  # ordered on one, tied on the other
     if mixed:
         out.append("Ordered on one data set, tied on the other: " + "; ".join(
             f"{_beats([p], i)} on {ag.labels[i]}, tied on {ag.labels[1 - i]}"
-            for p in mixed for i in (0 if p.calls[0] != TIED else 1,)) + ".")
+            for p in mixed for i in (0 if _ordered(p.calls[0]) else 1,)) + ".")
     neither = ag.by(NEITHER)
     if neither:
-        out.append(f"{len(neither)} settled on neither ({_pairs(neither, False)}).")
+        out.append(f"{len(neither)} settled on neither ({_pairs(neither)}).")
     best = [v for v in ag.variants if ag.ranks[v] == (1, 1)]
     out.append((f"{best[0]} has the best mean on both" if best else
                 f"The best mean differs: {ag.variants[0]} on {a}, "
@@ -168,13 +166,11 @@ def table_rows(ag: Agreement) -> list[list[str]]:
 
 
 def pair_rows(ag: Agreement) -> list[list[str]]:
-    return [[f"{p.a} − {p.b}", _said(p.calls[0], p), _said(p.calls[1], p), p.relation] for p in ag.pairs]
+    return [[f"{p.a} − {p.b}", _said(p.calls[0]), _said(p.calls[1]), p.relation] for p in ag.pairs]
 
 
-def _said(c: str, p: PairRow) -> str:
-    if c in (TIED, OPEN, UNTESTED):
-        return {TIED: "tied", OPEN: "not distinguishable", UNTESTED: "fewer than 2 seeds"}[c]
-    return f"{c} better"
+def _said(c: str) -> str:
+    return f"{c} better" if _ordered(c) else {TIED: "tied", OPEN: "not distinguishable", UNTESTED: "fewer than 2 seeds"}[c]
 
 
 def _pos(x: float) -> str:

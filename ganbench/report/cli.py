@@ -19,9 +19,9 @@ def report_command(
                                                  "of the gap between the best variant and the random floor; "
                                                  "without a random floor, no tie is claimed.")] = None,
     against: Annotated[list[Path] | None, typer.Option(
-        "--against", metavar="STUDY_DIR", help="Another study folder (`ganbench study`; repeatable): line up where its ranking and this "
-                          "study's agree, pair by pair, each tested on its own (e.g. the same study on a second data "
-                          "set).")] = None,
+        "--against", metavar="STUDY_DIR",
+        help="Another study folder (`ganbench study`; repeatable): line up where its ranking and this study's agree, "
+             "pair by pair, each tested on its own (e.g. the same study on a second data set).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Tables, curves, sample grids and an HTML page comparing the variants, from the result files alone.
