@@ -7,7 +7,12 @@ set -u
 dir=${1:?usage: commit_trials.sh RESULTS_DIR [INTERVAL_S]}
 every=${2:-120}
 cd "$(git rev-parse --show-toplevel)" || exit 1
+study_alive() { pgrep -f "ganbench study .*$(basename "$dir")" >/dev/null; }
 while true; do
+  # whether the study is gone is decided before the scan, so that the last scan sees everything it finished
+  # (deciding after it lost a trial that finished between the scan and the check)
+  alive=1
+  if ! study_alive; then sleep 5; study_alive || alive=0; fi
   paths=()
   while IFS= read -r summary; do
     run=$(dirname "$summary")
@@ -27,8 +32,6 @@ while true; do
         && echo "committed ${changed} trial(s) of $dir"
     fi
   fi
-  if ! pgrep -f "ganbench study .*$(basename "$dir")" >/dev/null; then
-    sleep 5; pgrep -f "ganbench study .*$(basename "$dir")" >/dev/null || { echo "study process gone; stopping"; break; }
-  fi
+  [ "$alive" = 1 ] || { echo "study process gone; stopping"; break; }
   sleep "$every"
 done

@@ -23,7 +23,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ganbench.config import Config
-from ganbench.report import ReportError, build_report, write_report
+from ganbench.report import ReportError, build_report, protocol, write_report
 from ganbench.report.cli import report_command
 from ganbench.report.runs import discover, load_run
 from ganbench.report.stats import (
@@ -477,6 +477,37 @@ def test_protocol_line_is_on_every_table(suite):
                 "reference: dataset=synthetic, split=train, resolution=32; the first 500 of 10000") in text
         assert "Inception weights sha256 6726825d0000… (bundled)" in text  # the hash shortened, its kind kept
         assert "budget: 4kimg" in text and "commit: abc1234def" in text and "data: dataset=synthetic" in text
+
+
+def _set_device_settings(run_dir: Path, precision: str, reason: str) -> None:
+    meta = json.loads((run_dir / "config.json").read_text())
+    meta["config"]["precision"] = "auto"
+    meta["device_settings"] = {"device": "cpu", "precision": precision, "precision_reason": reason,
+                               "memory_format": "channels_last", "optimizer": "fused", "compile": [], "threads": 1}
+    (run_dir / "config.json").write_text(json.dumps(meta))
+
+
+def test_training_numerics_are_the_resolved_ones_and_a_mixed_study_is_flagged(tmp_path):
+    """`precision auto` resolves per host (bf16 where the CPU has it, else fp32): the report states what each run
+    trained in and warns when trained runs differ; a baseline (nothing trained) never counts as a difference."""
+    native, emulated = "CPU has native bf16 (avx512_bf16)", "CPU has no native bf16: fp32 is faster"
+    root = tmp_path / "res"
+    for seed in (0, 1):
+        _set_device_settings(write_run(root, "dcgan", seed, fids=[90]), "bf16", native)
+    _set_device_settings(write_run(root, "random", 0, family="random", fids=[400]), "fp32", emulated)
+    runs = discover(root)
+    lines, warnings = protocol.protocol(runs)
+    assert ("training numerics: precision bf16 (asked auto: CPU has native bf16 (avx512_bf16)), memory format "
+            "channels_last, Adam fused, torch.compile none") in lines
+    assert not any("training numerics" in w for w in warnings)  # the random baseline trains nothing
+    assert "device: cpu (x86_64 (2 cores))" in lines  # the device line no longer repeats the asked precision
+
+    _set_device_settings(write_run(root, "dcgan", 2, fids=[95]), "fp32", emulated)
+    lines, warnings = protocol.protocol(discover(root))
+    assert any(w.startswith("runs differ in training numerics: trained under different arithmetic") for w in warnings)
+    assert "training numerics (dcgan/seed2): precision fp32 (asked auto: CPU has no native bf16: fp32 is faster), " \
+           "memory format channels_last, Adam fused, torch.compile none" in lines
+    assert any(line.startswith("training numerics (dcgan/seed0, dcgan/seed1): precision bf16") for line in lines)
 
 
 def test_sweep_trials_are_grouped_separately(tmp_path):

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from ganbench import families
 from ganbench.metrics import names
 from ganbench.report.display import fmt, single_seed_note
 from ganbench.report.runs import Run
@@ -64,10 +65,26 @@ def _distinct(values: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 _CONSEQUENCE = {"device": "timings and memory are not comparable between them",
+               "training numerics": "trained under different arithmetic (e.g. bf16 autocast on one host, fp32 on "
+                                    "another, when precision is auto): their spread over seeds includes that "
+                                    "difference; pin precision to compare like with like",
                "commit": "made by different code; check the changes do not touch training or evaluation",
                "versions": "made with different package versions; timings may not be comparable",
                "metric protocol": "not a like-for-like comparison (runs whose sample count, reference split, "
                                   "resolution or weights differ are ranked in separate sections)"}
+
+
+def training_numerics(run: Run) -> str:
+    """What a run's training actually computed in, as resolved on its host (config.json's device_settings; the
+    config only says what was asked, e.g. precision auto). Evaluation is always exact fp32 and is not part of it."""
+    s = run.meta.get("device_settings")
+    if not isinstance(s, dict) or not s.get("precision"):
+        return ""
+    asked = run.config.get("precision")
+    why = f" (asked {asked}: {s['precision_reason']})" if asked == "auto" and s.get("precision_reason") else ""
+    compiled = ", ".join(s.get("compile") or ()) or "none"
+    return (f"precision {s['precision']}{why}, memory format {s.get('memory_format', '?')}, "
+            f"Adam {s.get('optimizer', '?')}, torch.compile {compiled}")
 
 
 def protocol(runs: list[Run]) -> tuple[list[str], list[str]]:
@@ -97,9 +114,11 @@ def protocol(runs: list[Run]) -> tuple[list[str], list[str]]:
         s = r.summary or {}  # a run without a summary has only the requested device ("auto"): not compared
         name = s.get("device")
         extra = f" ({s['device_name']})" if s.get("device_name") else ""
-        return f"{name}{extra}, precision {r.config.get('precision', '?')}" if name else ""
+        return f"{name}{extra}" if name else ""
 
     add("device", [(r.name, device(r)) for r in runs], "not recorded")
+    add("training numerics", [(r.name, training_numerics(r)) for r in runs if not families.is_baseline(r.family)],
+        "not recorded")
     add("commit", [(r.name, str(r.meta.get("git_commit") or "")) for r in runs], "not recorded")
     versions = [(r.name, ", ".join(f"{k} {v}" for k, v in (r.meta.get("versions") or {}).items()
                                    if k in ("ganbench", "torch", "cuda"))) for r in runs]
