@@ -201,6 +201,33 @@ def test_cifar10_class_folders_hold_out_val_and_interleave_classes(tmp_path, mon
     assert "held out of train" in train.protocol["split"] and train.protocol["file_format"] == ".png"
 
 
+def test_a_stage_about_to_mix_arithmetic_says_so(tmp_path):
+    """precision auto resolves per host: finishing a stage on a host that resolves it otherwise is announced."""
+    from ganbench.device import pick_device, resolve
+    from ganbench.rundir import State
+
+    study = load_study(write(tmp_path))
+    trials = plan_search(study, tmp_path / "out")
+    assert trials[0].cfg.precision == "auto"
+    here = resolve(trials[0].cfg, pick_device("cpu")).precision
+    other = "fp32" if here == "bf16" else "bf16"
+    done, left = trials[0], trials[1:]
+    RunDir(done.run_dir).path.mkdir(parents=True)
+    states = {done.run_dir: State.COMPLETED} | {t.run_dir: State.NEW for t in left}
+
+    def finished_in(precision: str) -> None:
+        RunDir(done.run_dir).write_meta({"config": done.cfg.to_dict(), "device_settings": {"precision": precision}})
+
+    finished_in(other)
+    note = P.numerics_note(trials, states)
+    assert note is not None and f"this host trains in {here}" in note
+    assert f"1 trial(s) of this stage already trained in {other}" in note and f"the {len(left)} left" in note
+    finished_in(here)
+    assert P.numerics_note(trials, states) is None  # the same arithmetic: nothing to say
+    finished_in(other)
+    assert P.numerics_note(trials, {t.run_dir: State.COMPLETED for t in trials}) is None  # nothing left to run
+
+
 def test_a_tiny_study_runs_both_stages_and_a_rerun_has_nothing_left(tmp_path, monkeypatch, one_thread):
     """The whole command, with a stand-in evaluator (real Inception on a CPU takes minutes)."""
     import ganbench.metrics

@@ -32,6 +32,12 @@ def _record(out: Path, study: Study, file: Path, executor: str, search: list[Tri
         "stages": {P.SEARCH: trial_rows(search), P.FINAL_STAGE: trial_rows(final or [])}})
 
 
+def _numerics_note(executor: str, trials: list[Trial], states: dict[Path, str]) -> None:
+    note = P.numerics_note(trials, states) if executor == "local" else None  # ray: the trials run elsewhere
+    if note:
+        typer.echo(note, err=True)
+
+
 def study_command(
     file: Annotated[Path, typer.Argument(help="A study file (TOML), e.g. benchmarks/studies/celeba32.toml.")],
     out: Annotated[Path | None, typer.Option(help="Results folder; default results/studies/<name>.")] = None,
@@ -85,6 +91,7 @@ def study_command(
         _record(out, study, file, name, search, final, est)
         todo = lambda trials: [t for t in trials if states[t.run_dir] in TO_RUN]  # noqa: E731
         typer.echo(f"stage 1: {len(search)} trials, {len(todo(search))} to run, executor {name}", err=True)
+        _numerics_note(name, search, states)
         done = run_trials(EXECUTORS[name], todo(search), opts, retried, "stage 1")
         selection = P.select(study, search)
         write_json(out / P.SELECTION, {"study": study.name, "metric": study.metric_name(),
@@ -105,6 +112,7 @@ def study_command(
         _record(out, study, file, name, search, final,
                 P.estimate(study, search, final, states, P.measured_rates(search + final)))
         typer.echo(f"stage 2: {len(final)} trials, {len(todo(final))} to run, executor {name}", err=True)
+        _numerics_note(name, final, states)
         done |= run_trials(EXECUTORS[name], todo(final), opts, retried, "stage 2")
     everything = search + final
     failed = [t.label for t in everything

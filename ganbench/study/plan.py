@@ -19,7 +19,7 @@ from ganbench import families, runner
 from ganbench.config import Config, load_recipe, make_config
 from ganbench.errors import ConfigError
 from ganbench.metrics import names
-from ganbench.rundir import FINAL, RunDir, Status, number
+from ganbench.rundir import FINAL, TO_RUN, RunDir, Status, number
 from ganbench.study.layout import FINAL as FINAL_STAGE  # names owned by layout.py
 from ganbench.study.layout import RECIPE, SEARCH, SELECTION, STUDY, TUNED  # noqa: F401  (the command uses them from here)
 from ganbench.study.spec import Study
@@ -163,6 +163,35 @@ def measured_rates(trials: list[Trial]) -> dict[str, float]:
             evals.append(sum(_evaluations(t.cfg)) / float(s["eval_seconds"]))
     med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
     return {k: med(v) for k, v in speed.items()} | ({"eval": med(evals)} if evals else {})
+
+
+def numerics_note(trials: list[Trial], states: dict[Path, str]) -> str | None:
+    """A warning when this host would train the trials left to run in other arithmetic than the stage's finished
+    ones (precision `auto` resolves per host: bf16 where the CPU or GPU computes it natively, else fp32), or None.
+    For trials that run here (the local executor); the report flags the mix either way."""
+    from ganbench.device import pick_device, resolve  # torch: only when a stage is about to run
+
+    left = [t for t in trials if states.get(t.run_dir) in TO_RUN and not families.is_baseline(t.cfg.family)]
+    if not left:
+        return None
+    here = resolve(left[0].cfg, pick_device(left[0].cfg.device))
+    finished: dict[str, int] = {}
+    for t in trials:
+        if states.get(t.run_dir) in TO_RUN or families.is_baseline(t.cfg.family):
+            continue
+        try:
+            settings = RunDir(t.run_dir).read_meta().get("device_settings") or {}
+        except (OSError, ValueError, AttributeError):  # no or unreadable config.json: nothing to compare
+            continue
+        if settings.get("precision"):
+            finished[settings["precision"]] = finished.get(settings["precision"], 0) + 1
+    others = {p: n for p, n in finished.items() if p != here.precision}
+    if not others:
+        return None
+    return (f"note: this host trains in {here.precision} ({here.precision_reason}), but "
+            + ", ".join(f"{n} trial(s) of this stage already trained in {p}" for p, n in others.items())
+            + f": the {len(left)} left will mix arithmetic within the study, and the report will say so. To keep "
+            "one, run them on a host like the others' (the study's config.json files record each trial's)")
 
 
 def estimate(study: Study, search: list[Trial], final_trials: list[Trial] | None, states: dict[Path, str],
