@@ -491,22 +491,23 @@ def test_training_numerics_are_the_resolved_ones_and_a_mixed_study_is_flagged(tm
     """`precision auto` resolves per host (bf16 where the CPU has it, else fp32): the report states what each run
     trained in and warns when trained runs differ; a baseline (nothing trained) never counts as a difference."""
     native, emulated = "CPU has native bf16 (avx512_bf16)", "CPU has no native bf16: fp32 is faster"
+    amx = "CPU has native bf16 (amx_bf16, avx512_bf16)"
     root = tmp_path / "res"
-    for seed in (0, 1):
-        _set_device_settings(write_run(root, "dcgan", seed, fids=[90]), "bf16", native)
+    for seed, reason in ((0, native), (1, amx)):  # other flags, the same bf16 arithmetic: one group
+        _set_device_settings(write_run(root, "dcgan", seed, fids=[90]), "bf16", reason)
     _set_device_settings(write_run(root, "random", 0, family="random", fids=[400]), "fp32", emulated)
     runs = discover(root)
     lines, warnings = protocol.protocol(runs)
-    assert ("training numerics: precision bf16 (asked auto: CPU has native bf16 (avx512_bf16)), memory format "
-            "channels_last, Adam fused, torch.compile none") in lines
+    assert ("training numerics: precision bf16 (from auto), memory format channels_last, Adam fused, "
+            "torch.compile none") in lines
     assert not any("training numerics" in w for w in warnings)  # the random baseline trains nothing
     assert "device: cpu (x86_64 (2 cores))" in lines  # the device line no longer repeats the asked precision
 
     _set_device_settings(write_run(root, "dcgan", 2, fids=[95]), "fp32", emulated)
     lines, warnings = protocol.protocol(discover(root))
     assert any(w.startswith("runs differ in training numerics: trained under different arithmetic") for w in warnings)
-    assert "training numerics (dcgan/seed2): precision fp32 (asked auto: CPU has no native bf16: fp32 is faster), " \
-           "memory format channels_last, Adam fused, torch.compile none" in lines
+    assert ("training numerics (dcgan/seed2): precision fp32 (from auto), memory format channels_last, Adam fused, "
+            "torch.compile none") in lines
     assert any(line.startswith("training numerics (dcgan/seed0, dcgan/seed1): precision bf16") for line in lines)
 
 

@@ -80,8 +80,9 @@ def training_numerics(run: Run) -> str:
     s = run.meta.get("device_settings")
     if not isinstance(s, dict) or not s.get("precision"):
         return ""
-    asked = run.config.get("precision")
-    why = f" (asked {asked}: {s['precision_reason']})" if asked == "auto" and s.get("precision_reason") else ""
+    # grouped by what was computed, not by the host's flags (AMX or AVX-512 BF16: the same bf16 arithmetic);
+    # why auto became what it did is in each config.json (device_settings.precision_reason)
+    why = " (from auto)" if run.config.get("precision") == "auto" else ""
     compiled = ", ".join(s.get("compile") or ()) or "none"
     return (f"precision {s['precision']}{why}, memory format {s.get('memory_format', '?')}, "
             f"Adam {s.get('optimizer', '?')}, torch.compile {compiled}")
