@@ -228,6 +228,24 @@ def test_a_stage_about_to_mix_arithmetic_says_so(tmp_path):
     assert P.numerics_note(trials, {t.run_dir: State.COMPLETED for t in trials}) is None  # nothing left to run
 
 
+def test_the_arithmetic_note_leaves_a_missing_device_to_the_trials(tmp_path, monkeypatch):
+    import ganbench.device
+    from ganbench.rundir import State
+
+    study = load_study(write(tmp_path))
+    trials = plan_search(study, tmp_path / "out")
+    RunDir(trials[0].run_dir).path.mkdir(parents=True)
+    RunDir(trials[0].run_dir).write_meta({"config": trials[0].cfg.to_dict(), "device_settings": {"precision": "x"}})
+    states = {trials[0].run_dir: State.COMPLETED} | {t.run_dir: State.NEW for t in trials[1:]}
+    assert P.numerics_note(trials, states) is not None  # x is no arithmetic this host resolves to
+
+    def missing(name):
+        raise ValueError("--device cuda: no CUDA GPU here; use --device cpu")
+
+    monkeypatch.setattr(ganbench.device, "pick_device", missing)
+    assert P.numerics_note(trials, states) is None
+
+
 def test_a_tiny_study_runs_both_stages_and_a_rerun_has_nothing_left(tmp_path, monkeypatch, one_thread):
     """The whole command, with a stand-in evaluator (real Inception on a CPU takes minutes)."""
     import ganbench.metrics

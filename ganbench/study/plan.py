@@ -174,7 +174,10 @@ def numerics_note(trials: list[Trial], states: dict[Path, str]) -> str | None:
     left = [t for t in trials if states.get(t.run_dir) in TO_RUN and not families.is_baseline(t.cfg.family)]
     if not left:
         return None
-    here = resolve(left[0].cfg, pick_device(left[0].cfg.device))
+    try:
+        here = resolve(left[0].cfg, pick_device(left[0].cfg.device))
+    except ValueError:  # a device this host lacks: the trials say so themselves when they start
+        return None
     finished: dict[str, int] = {}
     for t in trials:
         if states.get(t.run_dir) in TO_RUN or families.is_baseline(t.cfg.family):
