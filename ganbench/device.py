@@ -2,7 +2,8 @@
 
 `resolve(cfg, device)` turns a Config's execution fields (device, precision, fast, compile) into a frozen
 `DeviceSettings`: what the training loop actually does on this machine. It is recorded in each run's config.json
-under the key "device_settings", so a run says what it ran with, not only what was asked for.
+under the key "device_settings" (ganbench.rundir.DEVICE_SETTINGS), so a run says what it ran with, not only what
+was asked for.
 
 Choices and why:
   memory format  channels_last when `fast` (every device): oneDNN (CPU) and cuDNN (GPU) convolutions are faster in

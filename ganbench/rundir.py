@@ -28,6 +28,7 @@ from typing import Any
 from ganbench.io import append_jsonl, atomic_write_text, read_json, read_jsonl, write_json
 
 CONFIG = "config.json"
+DEVICE_SETTINGS = "device_settings"  # config.json's record of what a run ran with, resolved on its host (ganbench.device)
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 TRIAL = "trial.json"

@@ -24,7 +24,7 @@ from ganbench import __version__, families, lock
 from ganbench.config import Config, config_difference
 from ganbench.errors import ConfigError, describe_error
 from ganbench.metrics import names
-from ganbench.rundir import RunDir, State, Status, summary_head
+from ganbench.rundir import DEVICE_SETTINGS, RunDir, State, Status, summary_head
 
 
 def git_commit() -> str | None:
@@ -126,7 +126,7 @@ def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: boo
             run.write_meta({"config": cfg.to_dict(), "versions": versions(), "git_commit": git_commit(),
                             "command": sys.argv, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                             "data": data_protocol,
-                            "device_settings": resolve(cfg, pick_device(cfg.device)).to_dict()})
+                            DEVICE_SETTINGS: resolve(cfg, pick_device(cfg.device)).to_dict()})
         protocol = getattr(evaluator, "protocol", None)
         run.write_summary(head, Status.RUNNING)
         bar = _progress_bar(cfg, show_progress, len(images))

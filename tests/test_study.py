@@ -201,42 +201,42 @@ def test_cifar10_class_folders_hold_out_val_and_interleave_classes(tmp_path, mon
     assert "held out of train" in train.protocol["split"] and train.protocol["file_format"] == ".png"
 
 
+def _first_trial_finished_in(tmp_path: Path, precision: str):
+    """Stage 1 of the tiny study with its first trial finished in `precision`: (trials, states)."""
+    from ganbench.rundir import DEVICE_SETTINGS, State
+
+    trials = plan_search(load_study(write(tmp_path)), tmp_path / "out")
+    done = RunDir(trials[0].run_dir)
+    done.path.mkdir(parents=True, exist_ok=True)
+    done.write_meta({"config": trials[0].cfg.to_dict(), DEVICE_SETTINGS: {"precision": precision}})
+    return trials, {trials[0].run_dir: State.COMPLETED} | {t.run_dir: State.NEW for t in trials[1:]}
+
+
 def test_a_stage_about_to_mix_arithmetic_says_so(tmp_path):
     """precision auto resolves per host: finishing a stage on a host that resolves it otherwise is announced."""
     from ganbench.device import pick_device, resolve
     from ganbench.rundir import State
 
-    study = load_study(write(tmp_path))
-    trials = plan_search(study, tmp_path / "out")
+    trials = plan_search(load_study(write(tmp_path)), tmp_path / "out")
     assert trials[0].cfg.precision == "auto"
     here = resolve(trials[0].cfg, pick_device("cpu")).precision
     other = "fp32" if here == "bf16" else "bf16"
-    done, left = trials[0], trials[1:]
-    RunDir(done.run_dir).path.mkdir(parents=True)
-    states = {done.run_dir: State.COMPLETED} | {t.run_dir: State.NEW for t in left}
+    left = trials[1:]
 
-    def finished_in(precision: str) -> None:
-        RunDir(done.run_dir).write_meta({"config": done.cfg.to_dict(), "device_settings": {"precision": precision}})
-
-    finished_in(other)
+    trials, states = _first_trial_finished_in(tmp_path, other)
     note = P.numerics_note(trials, states)
     assert note is not None and f"this host trains in {here}" in note
     assert f"1 trial(s) of this stage already trained in {other}" in note and f"the {len(left)} left" in note
-    finished_in(here)
+    trials, states = _first_trial_finished_in(tmp_path, here)
     assert P.numerics_note(trials, states) is None  # the same arithmetic: nothing to say
-    finished_in(other)
+    trials, states = _first_trial_finished_in(tmp_path, other)
     assert P.numerics_note(trials, {t.run_dir: State.COMPLETED for t in trials}) is None  # nothing left to run
 
 
 def test_the_arithmetic_note_leaves_a_missing_device_to_the_trials(tmp_path, monkeypatch):
     import ganbench.device
-    from ganbench.rundir import State
 
-    study = load_study(write(tmp_path))
-    trials = plan_search(study, tmp_path / "out")
-    RunDir(trials[0].run_dir).path.mkdir(parents=True)
-    RunDir(trials[0].run_dir).write_meta({"config": trials[0].cfg.to_dict(), "device_settings": {"precision": "x"}})
-    states = {trials[0].run_dir: State.COMPLETED} | {t.run_dir: State.NEW for t in trials[1:]}
+    trials, states = _first_trial_finished_in(tmp_path, "x")
     assert P.numerics_note(trials, states) is not None  # x is no arithmetic this host resolves to
 
     def missing(name):

@@ -142,11 +142,14 @@ def text(ag: Agreement) -> str:
             out.append(f"Settled on {ag.labels[i]} only ({len(only)}, not on {ag.labels[1 - i]}): " + "; ".join(
                 t for t in (f"ordered {_beats(ordered, i)}" if ordered else "",
                             f"tied {_pairs(tied_here)}" if tied_here else "") if t) + ".")
+    def ordered_here_tied_there(p: PairRow) -> str:
+        i = 0 if _ordered(p.calls[0]) else 1
+        return f"{_beats([p], i)} on {ag.labels[i]}, tied on {ag.labels[1 - i]}"
+
     mixed = [p for p in partial if len(settled(p)) == 2]  # ordered on one, tied on the other
     if mixed:
-        out.append("Ordered on one data set, tied on the other: " + "; ".join(
-            f"{_beats([p], i)} on {ag.labels[i]}, tied on {ag.labels[1 - i]}"
-            for p in mixed for i in (0 if _ordered(p.calls[0]) else 1,)) + ".")
+        out.append("Ordered on one data set, tied on the other: " + "; ".join(map(ordered_here_tied_there, mixed))
+                   + ".")
     neither = ag.by(NEITHER)
     if neither:
         out.append(f"{len(neither)} settled on neither ({_pairs(neither)}).")

@@ -14,6 +14,7 @@ from ganbench.report.display import fmt, single_seed_note
 from ganbench.report.runs import Run
 from ganbench.report.stats import EQUIVALENCE_TEST, PAIRWISE_TEST, TEST_NAME
 from ganbench.report.tables import Summary
+from ganbench.rundir import DEVICE_SETTINGS
 
 # ---------------------------------------------------------------------------------------------------- protocol
 _HEX = re.compile(r"^[0-9a-f]{16,}$")
@@ -77,7 +78,7 @@ _CONSEQUENCE = {"device": "timings and memory are not comparable between them",
 def training_numerics(run: Run) -> str:
     """What a run's training actually computed in, as resolved on its host (config.json's device_settings; the
     config only says what was asked, e.g. precision auto). Evaluation is always exact fp32 and is not part of it."""
-    s = run.meta.get("device_settings")
+    s = run.meta.get(DEVICE_SETTINGS)
     if not isinstance(s, dict) or not s.get("precision"):
         return ""
     # grouped by what was computed, not by the host's flags (AMX or AVX-512 BF16: the same bf16 arithmetic);

@@ -11,6 +11,7 @@ report split, which stage 1 never saw.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ganbench import families, runner
 from ganbench.config import Config, load_recipe, make_config
 from ganbench.errors import ConfigError
 from ganbench.metrics import names
-from ganbench.rundir import FINAL, TO_RUN, RunDir, Status, number
+from ganbench.rundir import DEVICE_SETTINGS, FINAL, TO_RUN, RunDir, Status, number
 from ganbench.study.layout import FINAL as FINAL_STAGE  # names owned by layout.py
 from ganbench.study.layout import RECIPE, SEARCH, SELECTION, STUDY, TUNED  # noqa: F401  (the command uses them from here)
 from ganbench.study.spec import Study
@@ -171,24 +172,23 @@ def numerics_note(trials: list[Trial], states: dict[Path, str]) -> str | None:
     For trials that run here (the local executor); the report flags the mix either way."""
     from ganbench.device import pick_device, resolve  # torch: only when a stage is about to run
 
-    left = [t for t in trials if states.get(t.run_dir) in TO_RUN and not families.is_baseline(t.cfg.family)]
+    trained = [t for t in trials if not families.is_baseline(t.cfg.family)]
+    left = [t for t in trained if states.get(t.run_dir) in TO_RUN]
     if not left:
         return None
     try:
         here = resolve(left[0].cfg, pick_device(left[0].cfg.device))
     except ValueError:  # a device this host lacks: the trials say so themselves when they start
         return None
-    finished: dict[str, int] = {}
-    for t in trials:
-        if states.get(t.run_dir) in TO_RUN or families.is_baseline(t.cfg.family):
-            continue
+
+    def precision(t: Trial) -> str | None:
         try:
-            settings = RunDir(t.run_dir).read_meta().get("device_settings") or {}
+            return (RunDir(t.run_dir).read_meta().get(DEVICE_SETTINGS) or {}).get("precision")
         except (OSError, ValueError, AttributeError):  # no or unreadable config.json: nothing to compare
-            continue
-        if settings.get("precision"):
-            finished[settings["precision"]] = finished.get(settings["precision"], 0) + 1
-    others = {p: n for p, n in finished.items() if p != here.precision}
+            return None
+
+    finished = Counter(precision(t) for t in trained if states.get(t.run_dir) not in TO_RUN)
+    others = {p: n for p, n in finished.items() if p and p != here.precision}
     if not others:
         return None
     return (f"note: this host trains in {here.precision} ({here.precision_reason}), but "
