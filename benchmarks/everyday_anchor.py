@@ -78,12 +78,22 @@ def main(argv: list[str] | None = None) -> int:
     ref = load_dataset(DataSpec(cfg.dataset, cfg.data, cfg.resolution, cfg.channels, cfg.crop, 0, cfg.eval_split))
     evaluator = build_evaluator(ref, cfg.eval_samples, "cpu")
     crop = cfg.crop or 160
-    transform = T.Compose([T.CenterCrop(crop), T.Resize(cfg.resolution), T.ToTensor(),
-                           T.Normalize((0.5,) * 3, (0.5,) * 3)])
+    transform = T.Compose(
+        [T.CenterCrop(crop), T.Resize(cfg.resolution), T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)]
+    )
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     for seed in [int(s) for s in args.seeds.split(",")]:
-        loop = EverydayLoop(cfg.resolution, str(Path(cfg.data)), cfg.batch_size, args.workers, transform,
-                            is_train_id, seed=seed, ngf=cfg.g_width, ndf=cfg.d_width)
+        loop = EverydayLoop(
+            cfg.resolution,
+            str(Path(cfg.data)),
+            cfg.batch_size,
+            args.workers,
+            transform,
+            is_train_id,
+            seed=seed,
+            ngf=cfg.g_width,
+            ndf=cfg.d_width,
+        )
         loop.begin()
         t0 = time.perf_counter()
         steps = 0
@@ -101,22 +111,37 @@ def main(argv: list[str] | None = None) -> int:
 
         metrics = evaluator(sample, also=(cfg.eval_samples_during,) if cfg.eval_samples_during else ())
         with torch.no_grad():  # the grid: the first GRID draws of the evaluation noise, as ganbench's grids
-            save_grid(G(torch.randn(GRID, 100, 1, 1, generator=torch.Generator().manual_seed(EVAL_SEED))),
-                      out / f"seed{seed}.png")
-        record = {"seed": seed, "seconds": round(trained, 3), "seconds_budget": round(budget, 3),
-                  "budget_from": "--seconds" if args.seconds else f"median of {len(seconds)} study dcgan runs",
-                  "kimg": loop.images / 1000, "steps": steps, "img_per_s": loop.images / trained,
-                  "train_images": len(loop.dataset), "final": metrics, "metric_protocol": evaluator.protocol,
-                  "loop": "PyTorch examples dcgan/main.py (benchmarks/throughput.py EverydayLoop), fp32, "
-                          f"DataLoader {args.workers} workers, crop {crop} then resize {cfg.resolution}, "
-                          f"ngf {cfg.g_width}, ndf {cfg.d_width}",
-                  "device": "cpu", "threads": torch.get_num_threads(), "torch": torch.__version__,
-                  "commit": commit, "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                  "command": " ".join(["benchmarks/everyday_anchor.py", *(argv or sys.argv[1:])])}
+            save_grid(
+                G(torch.randn(GRID, 100, 1, 1, generator=torch.Generator().manual_seed(EVAL_SEED))),
+                out / f"seed{seed}.png",
+            )
+        record = {
+            "seed": seed,
+            "seconds": round(trained, 3),
+            "seconds_budget": round(budget, 3),
+            "budget_from": "--seconds" if args.seconds else f"median of {len(seconds)} study dcgan runs",
+            "kimg": loop.images / 1000,
+            "steps": steps,
+            "img_per_s": loop.images / trained,
+            "train_images": len(loop.dataset),
+            "final": metrics,
+            "metric_protocol": evaluator.protocol,
+            "loop": "PyTorch examples dcgan/main.py (benchmarks/throughput.py EverydayLoop), fp32, "
+            f"DataLoader {args.workers} workers, crop {crop} then resize {cfg.resolution}, "
+            f"ngf {cfg.g_width}, ndf {cfg.d_width}",
+            "device": "cpu",
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "commit": commit,
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "command": " ".join(["benchmarks/everyday_anchor.py", *(argv or sys.argv[1:])]),
+        }
         (out / f"seed{seed}.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
-        print(f"anchor seed {seed}: {loop.images / 1000:.1f} kimg in {trained:.0f} s; "
-              + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k.startswith(("kid", "fid")) and "_" not in k),
-              file=sys.stderr)
+        print(
+            f"anchor seed {seed}: {loop.images / 1000:.1f} kimg in {trained:.0f} s; "
+            + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k.startswith(("kid", "fid")) and "_" not in k),
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -72,8 +72,11 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=5, help="interleaved extractor windows (median reported)")
     ap.add_argument("--window-images", type=int, default=64, help="images per extractor window (one batch)")
     ap.add_argument("--out", default=str(REPO / "results" / "bench"), help="folder for fid_speed_<device>.json")
-    ap.add_argument("--conditions", default="machine shared with other processes (measured under load)",
-                    help="what else ran on the machine, recorded beside the figures with the load average")
+    ap.add_argument(
+        "--conditions",
+        default="machine shared with other processes (measured under load)",
+        help="what else ran on the machine, recorded beside the figures with the load average",
+    )
     args = ap.parse_args()
 
     import torch_fidelity
@@ -107,7 +110,7 @@ def main() -> None:
         pos = [0]
 
         def sample(b: int) -> torch.Tensor:  # floats in [-1, 1] on the device, as a generator returns them
-            out = gen[pos[0]:pos[0] + b].to(device).float() / 127.5 - 1
+            out = gen[pos[0] : pos[0] + b].to(device).float() / 127.5 - 1
             pos[0] += b
             return out
 
@@ -123,9 +126,14 @@ def main() -> None:
     from torch.utils.flop_counter import FlopCounterMode
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    theirs = FeatureExtractorInceptionV3(inception.EXTRACTOR_NAME, [inception.FEATURE_LAYER],
-                                         feature_extractor_weights_path=str(weights.path)).to(device).eval()
-    batch = inception.to_rgb(gen[:args.window_images]).to(device)
+    theirs = (
+        FeatureExtractorInceptionV3(
+            inception.EXTRACTOR_NAME, [inception.FEATURE_LAYER], feature_extractor_weights_path=str(weights.path)
+        )
+        .to(device)
+        .eval()
+    )
+    batch = inception.to_rgb(gen[: args.window_images]).to(device)
     rates: dict[str, list[float]] = {"ours": [], "torch_fidelity": []}
     with torch.inference_mode(), inception.exact_fp32():
         f_ours, f_theirs = extractor(batch)[0], theirs(batch)[0]
@@ -146,17 +154,26 @@ def main() -> None:
                 net(batch)
                 sync(device)
                 rates[name].append(batch.shape[0] / (time.perf_counter() - t))
-            log(f"extractor window {w + 1}/{args.windows}: ours {rates['ours'][-1]:.2f} img/s, "
-                f"torch-fidelity {rates['torch_fidelity'][-1]:.2f}")
+            log(
+                f"extractor window {w + 1}/{args.windows}: ours {rates['ours'][-1]:.2f} img/s, "
+                f"torch-fidelity {rates['torch_fidelity'][-1]:.2f}"
+            )
     del theirs
     med = {k: float(np.median(v)) for k, v in rates.items()}
     extractor_result = {
-        "images_per_window": int(batch.shape[0]), "windows": rates, "median_img_per_s": med,
-        "speedup": med["ours"] / med["torch_fidelity"], "features_max_rel_diff": rel,
-        "gflop_per_image": flops_img / 1e9, "matmul_fp32_peak_gflops": peak / 1e9,
-        "utilisation": {k: v * flops_img / peak for k, v in med.items()}}
-    log(f"extractor: ours {med['ours']:.2f} img/s, torch-fidelity {med['torch_fidelity']:.2f} "
-        f"({extractor_result['speedup']:.2f}x), features rel diff {rel:.1e}")
+        "images_per_window": int(batch.shape[0]),
+        "windows": rates,
+        "median_img_per_s": med,
+        "speedup": med["ours"] / med["torch_fidelity"],
+        "features_max_rel_diff": rel,
+        "gflop_per_image": flops_img / 1e9,
+        "matmul_fp32_peak_gflops": peak / 1e9,
+        "utilisation": {k: v * flops_img / peak for k, v in med.items()},
+    }
+    log(
+        f"extractor: ours {med['ours']:.2f} img/s, torch-fidelity {med['torch_fidelity']:.2f} "
+        f"({extractor_result['speedup']:.2f}x), features rel diff {rel:.1e}"
+    )
 
     # ---- one-off: reference statistics (then cached on disk; every later evaluation skips this)
     t = time.perf_counter()
@@ -190,8 +207,15 @@ def main() -> None:
         tmp = Path(tmp)
         write_pngs(quantize(gen.float() / 127.5 - 1), tmp / "gen")
         write_pngs(inception.to_rgb(ref.images[:n]), tmp / "ref")
-        common = dict(input1=str(tmp / "gen"), fid=True, feature_extractor_weights_path=str(weights.path),
-                      cuda=device.type == "cuda", batch_size=bs, verbose=False, save_cpu_ram=False)
+        common = dict(
+            input1=str(tmp / "gen"),
+            fid=True,
+            feature_extractor_weights_path=str(weights.path),
+            cuda=device.type == "cuda",
+            batch_size=bs,
+            verbose=False,
+            save_cpu_ram=False,
+        )
         tf_cache = dict(cache=True, cache_root=str(tmp / "tfcache"), input2_cache_name="ref")
         t = time.perf_counter()
         with inception.exact_fp32():  # cold: both folders extracted (the reference one lands in its cache)
@@ -205,21 +229,30 @@ def main() -> None:
         tf_warm = time.perf_counter() - t
     tf_fid = cold[torch_fidelity.KEY_METRIC_FID]
     diff = abs(ours_fid - tf_fid)
-    log(f"fid{n}: ours {ours_fid:.6f}, torch-fidelity {tf_fid:.6f} (|diff| {diff:.2e}); "
-        f"ours {t_call:.1f} s, torch-fidelity cold {tf_cold:.1f} s, warm {tf_warm:.1f} s")
+    log(
+        f"fid{n}: ours {ours_fid:.6f}, torch-fidelity {tf_fid:.6f} (|diff| {diff:.2e}); "
+        f"ours {t_call:.1f} s, torch-fidelity cold {tf_cold:.1f} s, warm {tf_warm:.1f} s"
+    )
 
     result = {
         "benchmark": "fid_speed",
-        "label": f"{device.type.upper()}, n = {n}" + ("" if device.type == "cuda" else
-                                                       " (CPU, small n: not indicative of GPU speed; no GPU used)"),
-        "device": device.type, "device_name": device_name(device),
+        "label": f"{device.type.upper()}, n = {n}"
+        + ("" if device.type == "cuda" else " (CPU, small n: not indicative of GPU speed; no GPU used)"),
+        "device": device.type,
+        "device_name": device_name(device),
         "isa": f"{torch.backends.cpu.get_cpu_capability()} ("
-               f"{', '.join(sorted(cpu_flags() & {'avx2', 'avx512f', 'avx512_bf16', 'amx_bf16'})) or 'flags unknown'})",
-        "torch": torch.__version__, "torch_fidelity": torch_fidelity.__version__, "numpy": np.__version__,
-        "python": platform.python_version(), "commit": runner.git_commit() or "unknown (no commit yet)",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "command": [sys.executable, *sys.argv],
+        f"{', '.join(sorted(cpu_flags() & {'avx2', 'avx512f', 'avx512_bf16', 'amx_bf16'})) or 'flags unknown'})",
+        "torch": torch.__version__,
+        "torch_fidelity": torch_fidelity.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "commit": runner.git_commit() or "unknown (no commit yet)",
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": [sys.executable, *sys.argv],
         "load_average_1min": {"start": load_start, "end": os.getloadavg()[0], "cpu_count": os.cpu_count()},
-        "samples": n, "batch_size": bs, "resolution": args.resolution,
+        "samples": n,
+        "batch_size": bs,
+        "resolution": args.resolution,
         "images": "generated: synthetic test split via an in-memory sampler; reference: synthetic train split",
         "weights_sha256": weights.sha256,
         "seconds": {
@@ -233,37 +266,53 @@ def main() -> None:
         "images_per_second_ours": round(n / t_feat, 2),
         "speedup_vs_torch_fidelity_cold": round(tf_cold / t_call, 3),
         "speedup_vs_torch_fidelity_warm": round(tf_warm / t_call, 3),
-        "fid": {"ours": ours_fid, "ours_2048d_statistics_route": fid_stats_route, "torch_fidelity": tf_fid,
-                "torch_fidelity_warm": warm[torch_fidelity.KEY_METRIC_FID], "abs_diff": diff},
+        "fid": {
+            "ours": ours_fid,
+            "ours_2048d_statistics_route": fid_stats_route,
+            "torch_fidelity": tf_fid,
+            "torch_fidelity_warm": warm[torch_fidelity.KEY_METRIC_FID],
+            "abs_diff": diff,
+        },
         "metrics_ours": {metric_name(k, n): v for k, v in values.items()},
         "extractor_side_by_side": extractor_result,
         "notes": "ours = FID + KID + precision/recall against cached reference statistics, samples in memory; "
-                 "torch-fidelity = FID only, from PNG folders (cold: both folders extracted; warm: reference "
-                 "statistics from torch-fidelity's own cache).",
+        "torch-fidelity = FID only, from PNG folders (cold: both folders extracted; warm: reference "
+        "statistics from torch-fidelity's own cache).",
     }
     out = Path(args.out) / f"fid_speed_{device.type}.json"
     result["conditions"] = f"{args.conditions}; ratios within this run count"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     x, sec = result["extractor_side_by_side"], result["seconds"]
-    out.with_suffix(".md").write_text("\n".join([
-        f"# Inception / FID speed on {result['device_name']}", "",
-        f"ISA {result['isa']}; torch {result['torch']}, torch-fidelity {result['torch_fidelity']}; commit "
-        f"{result['commit']}; {result['date']}", f"command: `{' '.join(result['command'][1:])}`", "",
-        f"Conditions: {result['conditions']}; load average {result['load_average_1min']}.", "",
-        "| what | figure |", "|---|---:|",
-        f"| extractor, ours (folded BN + channels_last, fp32), images/s (median of {len(x['windows']['ours'])}) | "
-        f"{x['median_img_per_s']['ours']:.2f} |",
-        f"| extractor, torch-fidelity FeatureExtractorInceptionV3, images/s | {x['median_img_per_s']['torch_fidelity']:.2f} |",
-        f"| **speed-up, same batch, interleaved** | **{x['speedup']:.2f}x** |",
-        f"| features, max relative difference | {x['features_max_rel_diff']:.1e} |",
-        f"| utilisation of the fp32 matmul peak ({x['matmul_fp32_peak_gflops']:.0f} GFLOP/s; "
-        f"{x['gflop_per_image']:.1f} GFLOP/image), ours / theirs | {x['utilisation']['ours']:.0%} / "
-        f"{x['utilisation']['torch_fidelity']:.0%} |",
-        f"| evaluation of {n} samples, ours (FID+KID+P/R, cached reference), s | {sec['ours_evaluation']:.1f} |",
-        f"| torch-fidelity calculate_metrics, FID only, cold (both folders) / warm (cached reference), s | "
-        f"{sec['torch_fidelity_cold_fid_only']:.1f} / {sec['torch_fidelity_warm_ref_cache_fid_only']:.1f} |",
-        f"| FID ours / torch-fidelity (abs diff) | {ours_fid:.4f} / {tf_fid:.4f} ({diff:.1e}) |", ""]))
+    out.with_suffix(".md").write_text(
+        "\n".join(
+            [
+                f"# Inception / FID speed on {result['device_name']}",
+                "",
+                f"ISA {result['isa']}; torch {result['torch']}, torch-fidelity {result['torch_fidelity']}; commit "
+                f"{result['commit']}; {result['date']}",
+                f"command: `{' '.join(result['command'][1:])}`",
+                "",
+                f"Conditions: {result['conditions']}; load average {result['load_average_1min']}.",
+                "",
+                "| what | figure |",
+                "|---|---:|",
+                f"| extractor, ours (folded BN + channels_last, fp32), images/s (median of {len(x['windows']['ours'])}) | "
+                f"{x['median_img_per_s']['ours']:.2f} |",
+                f"| extractor, torch-fidelity FeatureExtractorInceptionV3, images/s | {x['median_img_per_s']['torch_fidelity']:.2f} |",
+                f"| **speed-up, same batch, interleaved** | **{x['speedup']:.2f}x** |",
+                f"| features, max relative difference | {x['features_max_rel_diff']:.1e} |",
+                f"| utilisation of the fp32 matmul peak ({x['matmul_fp32_peak_gflops']:.0f} GFLOP/s; "
+                f"{x['gflop_per_image']:.1f} GFLOP/image), ours / theirs | {x['utilisation']['ours']:.0%} / "
+                f"{x['utilisation']['torch_fidelity']:.0%} |",
+                f"| evaluation of {n} samples, ours (FID+KID+P/R, cached reference), s | {sec['ours_evaluation']:.1f} |",
+                f"| torch-fidelity calculate_metrics, FID only, cold (both folders) / warm (cached reference), s | "
+                f"{sec['torch_fidelity_cold_fid_only']:.1f} / {sec['torch_fidelity_warm_ref_cache_fid_only']:.1f} |",
+                f"| FID ours / torch-fidelity (abs diff) | {ours_fid:.4f} / {tf_fid:.4f} ({diff:.1e}) |",
+                "",
+            ]
+        )
+    )
     print(json.dumps(result, indent=2))
     assert diff < 1e-3, f"FIDs disagree: ours {ours_fid} vs torch-fidelity {tf_fid}"
 

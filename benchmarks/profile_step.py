@@ -27,9 +27,14 @@ KINDS = [
     ("batch/layer norm", ("batch_norm", "batchnorm", "layer_norm", "layernorm")),
     ("optimizer", ("adam", "_foreach", "_fused")),
     ("casts and copies", ("copy_", "to", "_to_copy", "contiguous", "clone")),
-    ("activations and losses", ("leaky_relu", "leakyrelu", "relu", "tanh", "sigmoid", "binary_cross_entropy", "softplus", "mse")),
-    ("elementwise and reductions", ("add", "mul", "sub", "div", "sum", "mean", "fill_", "zero_", "where", "neg",
-                                    "pow", "sqrt", "exp", "log")),
+    (
+        "activations and losses",
+        ("leaky_relu", "leakyrelu", "relu", "tanh", "sigmoid", "binary_cross_entropy", "softplus", "mse"),
+    ),
+    (
+        "elementwise and reductions",
+        ("add", "mul", "sub", "div", "sum", "mean", "fill_", "zero_", "where", "neg", "pow", "sqrt", "exp", "log"),
+    ),
     ("random numbers, indexing", ("randn", "randint", "normal_", "uniform_", "index", "gather")),
 ]
 
@@ -77,20 +82,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no CelebA images under {args.data} (pass --data)", file=sys.stderr)
         return 2
     from ganbench.data import DataSpec, load_dataset
+
     images = load_dataset(DataSpec("celeba", root=args.data, resolution=args.resolution)).images
     everyday = EverydayLoop(args.resolution, args.data, args.batch, workers=2)
     everyday.begin()
-    arms = {"everyday (fp32, DataLoader)": everyday.iteration,
-            "ganbench default (bf16 autocast, channels_last, fused Adam)":
-                ganbench_arm("best (default)", "dcgan", args.resolution, images, args.batch).iteration,
-            "ganbench fp32, switches off":
-                ganbench_arm("fp32 plain", "dcgan", args.resolution, images, args.batch, precision="fp32",
-                             fast=False).iteration}
+    arms = {
+        "everyday (fp32, DataLoader)": everyday.iteration,
+        "ganbench default (bf16 autocast, channels_last, fused Adam)": ganbench_arm(
+            "best (default)", "dcgan", args.resolution, images, args.batch
+        ).iteration,
+        "ganbench fp32, switches off": ganbench_arm(
+            "fp32 plain", "dcgan", args.resolution, images, args.batch, precision="fp32", fast=False
+        ).iteration,
+    }
     load_start = os.getloadavg()[0]
     results = {name: profile(fn, args.steps) for name, fn in arms.items()}
     everyday.end()
-    result = {**provenance("benchmarks/profile_step.py", argv, load_start, args.conditions),
-              "resolution": args.resolution, "batch": args.batch, "steps": args.steps, "arms": results}
+    result = {
+        **provenance("benchmarks/profile_step.py", argv, load_start, args.conditions),
+        "resolution": args.resolution,
+        "batch": args.batch,
+        "steps": args.steps,
+        "arms": results,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -101,20 +115,32 @@ def main(argv: list[str] | None = None) -> int:
 
 def markdown(result: dict) -> str:
     names = list(result["arms"])
-    kinds = sorted({k for a in result["arms"].values() for k in a["kinds_ms"]},
-                   key=lambda k: -result["arms"][names[0]]["kinds_ms"].get(k, 0.0))
-    lines = [f"# Where a training iteration's time goes, {result['device']}", "",
-             f"ISA {result['isa']}; torch {result['torch']}, {result['threads']} threads; commit {result['commit']}; "
-             f"{result['date']}", f"command: `{result['command']}`", "",
-             f"Conditions: {result['conditions']}; load average {result['load_average_1min']}. "
-             f"{result['resolution']}x{result['resolution']}, batch {result['batch']}, dcgan, {result['steps']} "
-             "profiled iterations per arm (one D step + one G step each); self CPU time of the main thread's "
-             "operators in ms per iteration (the profiler adds some overhead to every operator).", "",
-             "| kind | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    kinds = sorted(
+        {k for a in result["arms"].values() for k in a["kinds_ms"]},
+        key=lambda k: -result["arms"][names[0]]["kinds_ms"].get(k, 0.0),
+    )
+    lines = [
+        f"# Where a training iteration's time goes, {result['device']}",
+        "",
+        f"ISA {result['isa']}; torch {result['torch']}, {result['threads']} threads; commit {result['commit']}; "
+        f"{result['date']}",
+        f"command: `{result['command']}`",
+        "",
+        f"Conditions: {result['conditions']}; load average {result['load_average_1min']}. "
+        f"{result['resolution']}x{result['resolution']}, batch {result['batch']}, dcgan, {result['steps']} "
+        "profiled iterations per arm (one D step + one G step each); self CPU time of the main thread's "
+        "operators in ms per iteration (the profiler adds some overhead to every operator).",
+        "",
+        "| kind | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
     for k in kinds:
         lines.append(f"| {k} | " + " | ".join(f"{result['arms'][n]['kinds_ms'].get(k, 0.0):.1f}" for n in names) + " |")
-    lines.append("| **wall per iteration** | " + " | ".join(
-        f"**{result['arms'][n]['wall_ms_per_iteration']:.1f}**" for n in names) + " |")
+    lines.append(
+        "| **wall per iteration** | "
+        + " | ".join(f"**{result['arms'][n]['wall_ms_per_iteration']:.1f}**" for n in names)
+        + " |"
+    )
     for n in names:
         lines += ["", f"Top operators, {n} (ms per iteration):", ""]
         lines += [f"- `{op}` {ms:.1f}" for op, ms in result["arms"][n]["top_ops_ms"]]

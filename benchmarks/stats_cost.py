@@ -62,27 +62,38 @@ def measure(n: int, device: torch.device, metrics: list[str], fidinf_full: int, 
     ref = FeatureSet.from_features((torch.randn(n, DIM, generator=g) * 1.05 + 0.02).to(device))
     settings = MetricSettings(kid_subset_size(n, n))
     times, gen_fs = timed(lambda: FeatureSet.from_features(gen), device)
-    rows = [{"n": n, "what": "statistics", **times, "estimated": False,
-             "note": "mean and covariance of the generated set"}]
+    rows = [
+        {"n": n, "what": "statistics", **times, "estimated": False, "note": "mean and covariance of the generated set"}
+    ]
     print(f"N={n} statistics {times}", file=sys.stderr, flush=True)
     for name in metrics:
         row = {"n": n, "what": name, "estimated": False, "note": ""}
         if name == "fidinf" and n > FIDINF_MAX_SAMPLES:
-            row |= {"seconds": 0.0, "cpu_seconds": 0.0,
-                    "note": f"not computed above {FIDINF_MAX_SAMPLES} samples (NaN), by design"}
+            row |= {
+                "seconds": 0.0,
+                "cpu_seconds": 0.0,
+                "note": f"not computed above {FIDINF_MAX_SAMPLES} samples (NaN), by design",
+            }
         elif name == "fidinf" and n > fidinf_full:
-            one, _ = timed(lambda: F.fid_infinity(gen_fs.features, ref.features, replicates=0,
-                                                  seed=settings.seed), device)
+            one, _ = timed(
+                lambda: F.fid_infinity(gen_fs.features, ref.features, replicates=0, seed=settings.seed), device
+            )
             fits = 1 + settings.fidinf_replicates
             row |= {k: v * fits for k, v in one.items()} | {
-                "estimated": True, "note": f"one fit measured ({one['cpu_seconds']:.1f} s CPU, {one['seconds']:.1f} s "
-                                           f"wall) x {fits} fits (the estimate and its bootstrap)"}
+                "estimated": True,
+                "note": f"one fit measured ({one['cpu_seconds']:.1f} s CPU, {one['seconds']:.1f} s "
+                f"wall) x {fits} fits (the estimate and its bootstrap)",
+            }
         else:
             times, values = timed(lambda name=name: compute_metrics(gen_fs, ref, settings, (name,)), device)
             row |= times | {"values": values}
         rows.append(row)
-        print(f"N={n} {name} {row['cpu_seconds']:.1f} s CPU, {row['seconds']:.1f} s wall"
-              f"{' (estimate)' if row['estimated'] else ''}", file=sys.stderr, flush=True)
+        print(
+            f"N={n} {name} {row['cpu_seconds']:.1f} s CPU, {row['seconds']:.1f} s wall"
+            f"{' (estimate)' if row['estimated'] else ''}",
+            file=sys.stderr,
+            flush=True,
+        )
     return rows
 
 
@@ -91,11 +102,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", default="2000,5000,10000", help="sample counts (each set), comma-separated")
     p.add_argument("--device", default="cpu")
     p.add_argument("--metrics", default=",".join(METRICS.names()), help="registered metrics, comma-separated")
-    p.add_argument("--fidinf-full", type=int, default=2000,
-                   help="above this N, FID-infinity's cost is one fit timed x (1 + replicates)")
+    p.add_argument(
+        "--fidinf-full",
+        type=int,
+        default=2000,
+        help="above this N, FID-infinity's cost is one fit timed x (1 + replicates)",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default); on a busy machine "
-                   "1 is steadier (a thread that waits for a busy core stalls the other)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads (0: torch's default); on a busy machine "
+        "1 is steadier (a thread that waits for a busy core stalls the other)",
+    )
     p.add_argument("--conditions", default="", help="what else ran on the machine (recorded)")
     p.add_argument("--out", type=Path, default=ROOT / "results" / "bench" / "stats_cost_cpu.json")
     args = p.parse_args(argv)
@@ -114,8 +134,13 @@ def main(argv: list[str] | None = None) -> None:
     rows = [r for n in counts for r in measure(n, device, metrics, args.fidinf_full, args.seed)]
     prov["load_average_1min"]["end"] = os.getloadavg()[0]
     result = prov | {
-        "package": str(Path(ganbench.__file__).resolve().parent), "features_device": str(device),
-        "statistics_device": str(statistics_device(device)), "dim": DIM, "budget_s": BUDGET_S, "rows": rows}
+        "package": str(Path(ganbench.__file__).resolve().parent),
+        "features_device": str(device),
+        "statistics_device": str(statistics_device(device)),
+        "dim": DIM,
+        "budget_s": BUDGET_S,
+        "rows": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, default=float))
     write_markdown(result, args.out.with_suffix(".md"))
@@ -134,33 +159,49 @@ def write_markdown(result: dict, md: Path) -> None:
             return "not computed"
         return f"{r['cpu_seconds']:.1f} ({r['seconds']:.0f}){' est.' if r['estimated'] else ''}"
 
-    totals = {n: {k: sum(cell[(w, n)][k] for w in names if (w, n) in cell) for k in ("seconds", "cpu_seconds")}
-              for n in counts}
+    totals = {
+        n: {k: sum(cell[(w, n)][k] for w in names if (w, n) in cell) for k in ("seconds", "cpu_seconds")}
+        for n in counts
+    }
     load = result["load_average_1min"]
-    lines = [f"# Evaluation statistics alone, {result['device']}", "",
-             f"torch {result['torch']}, {result['threads']} threads; commit {result['commit']}; {result['date']}; "
-             f"package {result['package']}",
-             f"command: `{result['command']}`", "",
-             f"Conditions: {result['conditions'] or 'not stated'}; load average {load['start']:.2f} at the start, "
-             f"{load['end']:.2f} at the end ({load['cpu_count']} cores). Features: random Gaussian "
-             f"{result['dim']}-d, on {result['features_device']}; statistics on {result['statistics_device']}. "
-             "Per evaluation of one generator (a run with an EMA of G pays twice): CPU seconds of the process, and "
-             "in brackets the wall-clock seconds, which on a busy machine include waiting for a core.", "",
-             "| what | " + " | ".join(f"N = {n:,}" for n in counts) + " |",
-             "|---|" + "---:|" * len(counts)]
+    lines = [
+        f"# Evaluation statistics alone, {result['device']}",
+        "",
+        f"torch {result['torch']}, {result['threads']} threads; commit {result['commit']}; {result['date']}; "
+        f"package {result['package']}",
+        f"command: `{result['command']}`",
+        "",
+        f"Conditions: {result['conditions'] or 'not stated'}; load average {load['start']:.2f} at the start, "
+        f"{load['end']:.2f} at the end ({load['cpu_count']} cores). Features: random Gaussian "
+        f"{result['dim']}-d, on {result['features_device']}; statistics on {result['statistics_device']}. "
+        "Per evaluation of one generator (a run with an EMA of G pays twice): CPU seconds of the process, and "
+        "in brackets the wall-clock seconds, which on a busy machine include waiting for a core.",
+        "",
+        "| what | " + " | ".join(f"N = {n:,}" for n in counts) + " |",
+        "|---|" + "---:|" * len(counts),
+    ]
     for w in names:
         lines.append(f"| {w} | " + " | ".join(fmt(cell.get((w, n))) for n in counts) + " |")
-    lines.append("| **total** | " + " | ".join(f"**{totals[n]['cpu_seconds']:.1f}** ({totals[n]['seconds']:.0f})"
-                                              for n in counts) + " |")
-    notes = [f"- {r['what']} at N = {r['n']:,}: {r['note']}" for r in result["rows"] if r["note"]
-             and r["what"] != "statistics"]
+    lines.append(
+        "| **total** | "
+        + " | ".join(f"**{totals[n]['cpu_seconds']:.1f}** ({totals[n]['seconds']:.0f})" for n in counts)
+        + " |"
+    )
+    notes = [
+        f"- {r['what']} at N = {r['n']:,}: {r['note']}"
+        for r in result["rows"]
+        if r["note"] and r["what"] != "statistics"
+    ]
     if notes:
         lines += ["", *notes]
     biggest = max(counts)
     over = [w for w in names if (w, biggest) in cell and cell[(w, biggest)]["cpu_seconds"] > result["budget_s"]]
-    lines += ["", f"Goal: at most {result['budget_s']:.0f} s in all at N = 10,000. At N = {biggest:,} here: "
-              f"{totals[biggest]['cpu_seconds']:.1f} CPU seconds; over {result['budget_s']:.0f} s on its own: "
-              f"{', '.join(over) or 'none'}."]
+    lines += [
+        "",
+        f"Goal: at most {result['budget_s']:.0f} s in all at N = 10,000. At N = {biggest:,} here: "
+        f"{totals[biggest]['cpu_seconds']:.1f} CPU seconds; over {result['budget_s']:.0f} s on its own: "
+        f"{', '.join(over) or 'none'}.",
+    ]
     md.write_text("\n".join(lines) + "\n")
 
 

@@ -63,11 +63,17 @@ def provenance(script: str, argv: list[str] | None, load_start: float, condition
     from ganbench.device import device_name
     from ganbench.runner import git_commit
 
-    return {"device": device_name(torch.device("cpu")), "isa": isa(), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "commit": git_commit(),
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "command": " ".join([script, *(argv if argv is not None else sys.argv[1:])]), "conditions": conditions,
-            "load_average_1min": {"start": load_start, "end": os.getloadavg()[0], "cpu_count": os.cpu_count()}}
+    return {
+        "device": device_name(torch.device("cpu")),
+        "isa": isa(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "commit": git_commit(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join([script, *(argv if argv is not None else sys.argv[1:])]),
+        "conditions": conditions,
+        "load_average_1min": {"start": load_start, "end": os.getloadavg()[0], "cpu_count": os.cpu_count()},
+    }
 
 
 def isa() -> str:
@@ -94,9 +100,19 @@ def flops_of(fn: Callable) -> int | None:
 class Arm:
     """One configuration: `window(steps, warmup)` runs `steps` timed iterations and appends their images/s."""
 
-    def __init__(self, name: str, variant: str, resolution: int, precision: str, images_per_iter: int,
-                 iteration: Callable[[], None], begin: Callable[[], None] | None = None,
-                 end: Callable[[], None] | None = None, threads: int | None = None, settings: dict | None = None):
+    def __init__(
+        self,
+        name: str,
+        variant: str,
+        resolution: int,
+        precision: str,
+        images_per_iter: int,
+        iteration: Callable[[], None],
+        begin: Callable[[], None] | None = None,
+        end: Callable[[], None] | None = None,
+        threads: int | None = None,
+        settings: dict | None = None,
+    ):
         self.name, self.variant, self.resolution, self.precision = name, variant, resolution, precision
         self.images_per_iter, self.iteration, self.begin, self.end = images_per_iter, iteration, begin, end
         self.threads, self.settings = threads, settings or {}
@@ -124,8 +140,16 @@ class Arm:
             torch.set_num_threads(old)
 
 
-def ganbench_arm(name: str, variant: str, resolution: int, images: torch.Tensor, batch: int,
-                 memory_format: str | None = None, optimizer: str | None = None, **settings) -> Arm:
+def ganbench_arm(
+    name: str,
+    variant: str,
+    resolution: int,
+    images: torch.Tensor,
+    batch: int,
+    memory_format: str | None = None,
+    optimizer: str | None = None,
+    **settings,
+) -> Arm:
     """ganbench's step under the Config `settings`; memory_format / optimizer set one switch by hand (the Config's
     `fast` couples them)."""
     import dataclasses
@@ -153,13 +177,31 @@ def ganbench_arm(name: str, variant: str, resolution: int, images: torch.Tensor,
         for _ in range(cfg.n_critic):
             idx = torch.randint(images.shape[0], (batch,), generator=gen)
             real = images[idx].float().div_(127.5).sub_(1).contiguous(memory_format=mem)
-            gan_d_step(cfg, nets, obj, penalty, cfg.penalty_weight, real,
-                       sample_latent(batch, cfg.latent_dim, cfg.latent_dist, device, gen), amp, scaler)
-        gan_g_step(cfg, nets, obj, sample_latent(batch, cfg.latent_dim, cfg.latent_dist, device, gen), None, amp,
-                   scaler)
+            gan_d_step(
+                cfg,
+                nets,
+                obj,
+                penalty,
+                cfg.penalty_weight,
+                real,
+                sample_latent(batch, cfg.latent_dim, cfg.latent_dist, device, gen),
+                amp,
+                scaler,
+            )
+        gan_g_step(
+            cfg, nets, obj, sample_latent(batch, cfg.latent_dim, cfg.latent_dist, device, gen), None, amp, scaler
+        )
 
-    return Arm(name, variant, resolution, s.precision, batch * cfg.n_critic, iteration, threads=threads,
-               settings=s.to_dict() | {"threads": threads or torch.get_num_threads()})
+    return Arm(
+        name,
+        variant,
+        resolution,
+        s.precision,
+        batch * cfg.n_critic,
+        iteration,
+        threads=threads,
+        settings=s.to_dict() | {"threads": threads or torch.get_num_threads()},
+    )
 
 
 class EverydayLoop:
@@ -170,18 +212,30 @@ class EverydayLoop:
     keeps CelebA's training ids); ngf / ndf are the example's options of the same names (widths, default 64).
     `iteration()` is one D step and one G step on one batch."""
 
-    def __init__(self, resolution: int, data: str, batch: int, workers: int, transform=None, is_valid_file=None,
-                 seed: int = 0, ngf: int = 64, ndf: int = 64):
+    def __init__(
+        self,
+        resolution: int,
+        data: str,
+        batch: int,
+        workers: int,
+        transform=None,
+        is_valid_file=None,
+        seed: int = 0,
+        ngf: int = 64,
+        ndf: int = 64,
+    ):
         import torchvision.datasets as dset
         import torchvision.transforms as T
 
         from ganbench.models import Discriminator, Generator
 
-        transform = transform or T.Compose([T.Resize(resolution), T.CenterCrop(resolution), T.ToTensor(),
-                                            T.Normalize((0.5,) * 3, (0.5,) * 3)])
+        transform = transform or T.Compose(
+            [T.Resize(resolution), T.CenterCrop(resolution), T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)]
+        )
         self.dataset = dset.ImageFolder(root=data, transform=transform, is_valid_file=is_valid_file)
-        self.loader = torch.utils.data.DataLoader(self.dataset, batch_size=batch, shuffle=True,
-                                                  num_workers=workers, drop_last=True)
+        self.loader = torch.utils.data.DataLoader(
+            self.dataset, batch_size=batch, shuffle=True, num_workers=workers, drop_last=True
+        )
         torch.manual_seed(seed)
         self.netG = Generator(resolution, width=ngf)
         self.netD = nn.Sequential(Discriminator(resolution, width=ndf), nn.Sigmoid())
@@ -228,8 +282,17 @@ class EverydayLoop:
 def everyday_arm(resolution: int, data: str, batch: int, workers: int) -> Arm:
     """The everyday loop as a benchmark arm."""
     loop = EverydayLoop(resolution, data, batch, workers)
-    return Arm("everyday", "dcgan", resolution, "fp32", batch, loop.iteration, loop.begin, loop.end,
-               settings={"loader": f"ImageFolder + DataLoader({workers} workers)", "loss": "Sigmoid + BCELoss"})
+    return Arm(
+        "everyday",
+        "dcgan",
+        resolution,
+        "fp32",
+        batch,
+        loop.iteration,
+        loop.begin,
+        loop.end,
+        settings={"loader": f"ImageFolder + DataLoader({workers} workers)", "loss": "Sigmoid + BCELoss"},
+    )
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -239,12 +302,12 @@ def build_arms(args, resolution: int, images: torch.Tensor) -> list[Arm]:
     arms = [everyday_arm(resolution, args.data, b, args.workers)]
     arms.append(ganbench_arm("fp32 plain", "dcgan", resolution, images, b, **plain))
     if resolution in args.switch_resolutions:
-        arms.append(ganbench_arm("fp32 +channels_last", "dcgan", resolution, images, b, memory_format="channels_last",
-                                 **plain))
+        arms.append(
+            ganbench_arm("fp32 +channels_last", "dcgan", resolution, images, b, memory_format="channels_last", **plain)
+        )
         arms.append(ganbench_arm("fp32 +foreach adam", "dcgan", resolution, images, b, optimizer="foreach", **plain))
         arms.append(ganbench_arm("fp32 +fused adam", "dcgan", resolution, images, b, optimizer="fused", **plain))
-        arms.append(ganbench_arm("fp32 fast (channels_last + fused)", "dcgan", resolution, images, b,
-                                 precision="fp32"))
+        arms.append(ganbench_arm("fp32 fast (channels_last + fused)", "dcgan", resolution, images, b, precision="fp32"))
         arms.append(ganbench_arm("+bf16 only", "dcgan", resolution, images, b, precision="bf16", fast=False))
     arms.append(ganbench_arm("best (default)", "dcgan", resolution, images, b))
     arms.append(ganbench_arm("best, 1 thread", "dcgan", resolution, images, b, threads=1))
@@ -261,17 +324,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the everyday loop")
     p.add_argument("--windows", type=int, default=5, help="interleaved windows per arm (median reported)")
     p.add_argument("--steps", type=int, default=4, help="timed iterations per window at 64x64 (x4 at 32x32)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed iterations before each window (the everyday "
-                   "loop: at least 1, its workers' start)")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="untimed iterations before each window (the everyday loop: at least 1, its workers' start)",
+    )
     p.add_argument("--switches", default="64", help="resolutions at which each switch is measured on its own")
     p.add_argument("--compile", action="store_true", help="add a torch.compile arm (compile time reported apart)")
-    p.add_argument("--quick", action="store_true", help="3 windows of 2 iterations, no warm-up but the everyday "
-                   "loop's (ganbench's arms are warm from their first iteration and previous window)")
-    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "celeba"),
-                   help="CelebA root (holds img_align_celeba/); the same files feed every arm")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 windows of 2 iterations, no warm-up but the everyday "
+        "loop's (ganbench's arms are warm from their first iteration and previous window)",
+    )
+    p.add_argument(
+        "--data",
+        default=str(ROOT.parent / "shared" / "data" / "celeba"),
+        help="CelebA root (holds img_align_celeba/); the same files feed every arm",
+    )
     p.add_argument("--out", default=str(ROOT / "results" / "bench" / "throughput_cpu.json"))
-    p.add_argument("--conditions", default="machine shared with other processes (measured under load)",
-                   help="what else ran on the machine, recorded beside the figures with the load average")
+    p.add_argument(
+        "--conditions",
+        default="machine shared with other processes (measured under load)",
+        help="what else ran on the machine, recorded beside the figures with the load average",
+    )
     args = p.parse_args(argv)
     load_start = os.getloadavg()[0]
     if args.quick:
@@ -305,8 +382,11 @@ def main(argv: list[str] | None = None) -> int:
         for w in range(args.windows):
             for arm in arms:
                 arm.window(steps if arm.variant == "dcgan" else max(1, steps // 4), args.warmup)
-            print(f"{resolution}x{resolution} window {w + 1}/{args.windows}: " + ", ".join(
-                f"{a.variant}/{a.name} {a.rates[-1]:.1f}" for a in arms), file=sys.stderr)
+            print(
+                f"{resolution}x{resolution} window {w + 1}/{args.windows}: "
+                + ", ".join(f"{a.variant}/{a.name} {a.rates[-1]:.1f}" for a in arms),
+                file=sys.stderr,
+            )
         all_arms += arms
     peaks_after = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
 
@@ -314,25 +394,48 @@ def main(argv: list[str] | None = None) -> int:
     for a in all_arms:
         med = statistics.median(a.rates)
         ref = next(x for x in all_arms if x.name == "everyday" and x.resolution == a.resolution)
-        dc = next((x for x in all_arms if x.variant == "dcgan" and x.name == a.name and x.resolution == a.resolution),
-                  None)
+        dc = next(
+            (x for x in all_arms if x.variant == "dcgan" and x.name == a.name and x.resolution == a.resolution), None
+        )
         # the achievable peak: the better of the two matmul timings (other processes' load lowers either)
-        peak = max(peaks[a.precision if a.precision == "bf16" else "fp32"],
-                   peaks_after[a.precision if a.precision == "bf16" else "fp32"])
-        rows.append({"resolution": a.resolution, "variant": a.variant, "arm": a.name, "precision": a.precision,
-                     "img_per_s": med, "windows": a.rates, "spread": [min(a.rates), max(a.rates)],
-                     "x_everyday": med / statistics.median(ref.rates),
-                     "x_dcgan_same_arm": med / statistics.median(dc.rates) if dc and a.variant != "dcgan" else None,
-                     "gflop_per_img": a.flops_per_img / 1e9 if a.flops_per_img else None,
-                     "utilisation": a.flops_per_img * med / peak if a.flops_per_img else None,
-                     "first_iteration_s": a.first_iter_s, "settings": a.settings})
+        peak = max(
+            peaks[a.precision if a.precision == "bf16" else "fp32"],
+            peaks_after[a.precision if a.precision == "bf16" else "fp32"],
+        )
+        rows.append(
+            {
+                "resolution": a.resolution,
+                "variant": a.variant,
+                "arm": a.name,
+                "precision": a.precision,
+                "img_per_s": med,
+                "windows": a.rates,
+                "spread": [min(a.rates), max(a.rates)],
+                "x_everyday": med / statistics.median(ref.rates),
+                "x_dcgan_same_arm": med / statistics.median(dc.rates) if dc and a.variant != "dcgan" else None,
+                "gflop_per_img": a.flops_per_img / 1e9 if a.flops_per_img else None,
+                "utilisation": a.flops_per_img * med / peak if a.flops_per_img else None,
+                "first_iteration_s": a.first_iter_s,
+                "settings": a.settings,
+            }
+        )
     cpu = platform.processor() or platform.machine()
 
-    result = {**provenance("benchmarks/throughput.py", argv, load_start,
-                           args.conditions + "; ratios within this interleaved run are what count"), "cpu": cpu,
-              "batch": args.batch, "windows": args.windows, "steps_per_window_64": args.steps,
-              "matmul_peak_flops": {"start": peaks, "end": peaks_after, "n": 2048},
-              "compile_first_iteration_s": compile_s, "rows": rows}
+    result = {
+        **provenance(
+            "benchmarks/throughput.py",
+            argv,
+            load_start,
+            args.conditions + "; ratios within this interleaved run are what count",
+        ),
+        "cpu": cpu,
+        "batch": args.batch,
+        "windows": args.windows,
+        "steps_per_window_64": args.steps,
+        "matmul_peak_flops": {"start": peaks, "end": peaks_after, "n": 2048},
+        "compile_first_iteration_s": compile_s,
+        "rows": rows,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -352,39 +455,56 @@ def write_markdown(result: dict, md: Path, png: Path) -> None:
     for ax, res in zip(axes[0], sorted({r["resolution"] for r in rows}, reverse=True), strict=True):
         sub = [r for r in rows if r["resolution"] == res]
         labels = [f"{r['variant']} {r['arm']}" for r in sub]
-        ax.barh(labels, [r["img_per_s"] for r in sub],
-                xerr=[[r["img_per_s"] - r["spread"][0] for r in sub], [r["spread"][1] - r["img_per_s"] for r in sub]],
-                color=["grey" if r["arm"] == "everyday" else "tab:blue" for r in sub])
+        ax.barh(
+            labels,
+            [r["img_per_s"] for r in sub],
+            xerr=[[r["img_per_s"] - r["spread"][0] for r in sub], [r["spread"][1] - r["img_per_s"] for r in sub]],
+            color=["grey" if r["arm"] == "everyday" else "tab:blue" for r in sub],
+        )
         ax.invert_yaxis()
-        ax.set(xlabel="real images / s (median; bars: min-max of windows)", title=f"{res}x{res}, batch {result['batch']}")
+        ax.set(
+            xlabel="real images / s (median; bars: min-max of windows)", title=f"{res}x{res}, batch {result['batch']}"
+        )
         ax.tick_params(axis="y", labelsize=7)
     fig.suptitle(f"Training throughput, {result['device']}, torch {result['torch']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)
     pk = result["matmul_peak_flops"]
-    lines = [f"# Training throughput on {result['device']}", "",
-             f"ISA {result['isa']}; torch {result['torch']}, {result['threads']} threads; commit {result['commit']}; "
-             f"{result['date']}", f"command: `{result['command']}`", "",
-             f"Conditions: {result['conditions']}; load average {result['load_average_1min']}. Median of {result['windows']} interleaved windows per arm; "
-             f"batch {result['batch']}.", "",
-             f"Measured peak (2048x2048 matmul, start / end of run): fp32 {pk['start']['fp32'] / 1e9:.0f} / "
-             f"{pk['end']['fp32'] / 1e9:.0f} GFLOP/s, bf16 {pk['start']['bf16'] / 1e9:.0f} / "
-             f"{pk['end']['bf16'] / 1e9:.0f} GFLOP/s. Utilisation = counted FLOPs/image x images/s / the higher of "
-             "the two peaks of the arm's precision.", "",
-             "| res | variant | arm | precision | images/s | min-max | x everyday | x dcgan | GFLOP/img | util. | 1st iter s |",
-             "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Training throughput on {result['device']}",
+        "",
+        f"ISA {result['isa']}; torch {result['torch']}, {result['threads']} threads; commit {result['commit']}; "
+        f"{result['date']}",
+        f"command: `{result['command']}`",
+        "",
+        f"Conditions: {result['conditions']}; load average {result['load_average_1min']}. Median of {result['windows']} interleaved windows per arm; "
+        f"batch {result['batch']}.",
+        "",
+        f"Measured peak (2048x2048 matmul, start / end of run): fp32 {pk['start']['fp32'] / 1e9:.0f} / "
+        f"{pk['end']['fp32'] / 1e9:.0f} GFLOP/s, bf16 {pk['start']['bf16'] / 1e9:.0f} / "
+        f"{pk['end']['bf16'] / 1e9:.0f} GFLOP/s. Utilisation = counted FLOPs/image x images/s / the higher of "
+        "the two peaks of the arm's precision.",
+        "",
+        "| res | variant | arm | precision | images/s | min-max | x everyday | x dcgan | GFLOP/img | util. | 1st iter s |",
+        "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
 
     def f(v, fmt):
         return "" if v is None else format(v, fmt)
 
     for r in rows:
-        lines.append(f"| {r['resolution']} | {r['variant']} | {r['arm']} | {r['precision']} | {r['img_per_s']:.1f} | "
-                     f"{r['spread'][0]:.1f}-{r['spread'][1]:.1f} | {r['x_everyday']:.2f} | "
-                     f"{f(r['x_dcgan_same_arm'], '.2f')} | {f(r['gflop_per_img'], '.2f')} | "
-                     f"{f(r['utilisation'], '.0%')} | {f(r['first_iteration_s'], '.1f')} |")
+        lines.append(
+            f"| {r['resolution']} | {r['variant']} | {r['arm']} | {r['precision']} | {r['img_per_s']:.1f} | "
+            f"{r['spread'][0]:.1f}-{r['spread'][1]:.1f} | {r['x_everyday']:.2f} | "
+            f"{f(r['x_dcgan_same_arm'], '.2f')} | {f(r['gflop_per_img'], '.2f')} | "
+            f"{f(r['utilisation'], '.0%')} | {f(r['first_iteration_s'], '.1f')} |"
+        )
     if result.get("compile_first_iteration_s") is not None:
-        lines += ["", f"torch.compile: the first iteration (compilation) took {result['compile_first_iteration_s']:.0f} s."]
+        lines += [
+            "",
+            f"torch.compile: the first iteration (compilation) took {result['compile_first_iteration_s']:.0f} s.",
+        ]
     lines += ["", f"![throughput]({png.name})", ""]
     md.write_text("\n".join(lines))
 

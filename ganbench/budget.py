@@ -25,7 +25,7 @@ class Budget:
     def __str__(self) -> str:
         if self.unit == "img":
             return f"{self.amount / 1000:g}kimg"
-        return f"{self.amount:g}{ {'steps': 'steps', 'epochs': 'epochs', 'seconds': 's'}[self.unit]}"
+        return f"{self.amount:g}{ {'steps': 'steps', 'epochs': 'epochs', 'seconds': 's'}[self.unit] }"
 
     def in_images(self, n_images: int) -> Budget:
         """Epochs as the images they show (n_images training images an epoch); other units unchanged."""
@@ -38,11 +38,25 @@ class Budget:
         return {"img": img, "steps": g_steps, "seconds": seconds}[self.unit] >= self.amount
 
 
-_BUDGET = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)\s*(kimg|img|epochs|epoch|ep|steps|step|s|sec|min|m|h)"
-                     r"\s*$", re.I)
-_UNITS = {"kimg": ("img", 1000), "img": ("img", 1), "epochs": ("epochs", 1), "epoch": ("epochs", 1),
-          "ep": ("epochs", 1), "steps": ("steps", 1), "step": ("steps", 1), "s": ("seconds", 1),
-          "sec": ("seconds", 1), "min": ("seconds", 60), "m": ("seconds", 60), "h": ("seconds", 3600)}
+_BUDGET = re.compile(
+    r"^\s*([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)\s*(kimg|img|epochs|epoch|ep|steps|step|s|sec|min|m|h)"
+    r"\s*$",
+    re.I,
+)
+_UNITS = {
+    "kimg": ("img", 1000),
+    "img": ("img", 1),
+    "epochs": ("epochs", 1),
+    "epoch": ("epochs", 1),
+    "ep": ("epochs", 1),
+    "steps": ("steps", 1),
+    "step": ("steps", 1),
+    "s": ("seconds", 1),
+    "sec": ("seconds", 1),
+    "min": ("seconds", 60),
+    "m": ("seconds", 60),
+    "h": ("seconds", 3600),
+}
 
 
 @functools.lru_cache(maxsize=256)

@@ -28,19 +28,31 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be loaded; the message says which file and what to do."""
 
 
-def save_checkpoint(path: Path, cfg: Config, nets: dict, counters: Counters, gen: torch.Generator,
-                    scaler=None, host_gen: torch.Generator | None = None) -> None:
+def save_checkpoint(
+    path: Path,
+    cfg: Config,
+    nets: dict,
+    counters: Counters,
+    gen: torch.Generator,
+    scaler=None,
+    host_gen: torch.Generator | None = None,
+) -> None:
     """Weights, BatchNorm buffers, optimiser and loss-scaler state, counters, and the RNG streams: the batch/z
     generator (with the device type it belongs to), the host one behind the batch indices of a data set kept on
     the host (`host_gen`, if any), the global CPU one behind init, and the global one of the run's accelerator
     (the current CUDA device's only, or MPS's) behind the penalty's eps. A CPU run never touches CUDA, so it does
     not initialise CUDA on a GPU host."""
-    state = {"config": cfg.to_dict(), "counters": asdict(counters), "gen": gen.get_state(),
-             "gen_device": gen.device.type, "host_gen": host_gen.get_state() if host_gen is not None else None,
-             "torch_rng": torch.get_rng_state(),
-             "device_rng": _device_rng_state(gen.device),
-             "nets": {k: v.state_dict() for k, v in nets.items()},
-             "scaler": scaler.state_dict() if scaler is not None else None}
+    state = {
+        "config": cfg.to_dict(),
+        "counters": asdict(counters),
+        "gen": gen.get_state(),
+        "gen_device": gen.device.type,
+        "host_gen": host_gen.get_state() if host_gen is not None else None,
+        "torch_rng": torch.get_rng_state(),
+        "device_rng": _device_rng_state(gen.device),
+        "nets": {k: v.state_dict() for k, v in nets.items()},
+        "scaler": scaler.state_dict() if scaler is not None else None,
+    }
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(path, buf.getvalue())  # never half-written: a crash leaves the previous checkpoint
@@ -111,18 +123,27 @@ def load_optimizer(opt: torch.optim.Optimizer, saved: dict) -> None:
         for p in group["params"]:
             step = opt.state.get(p, {}).get("step")
             if torch.is_tensor(step):
-                opt.state[p]["step"] = step.to(device=p.device if on_device else "cpu",
-                                               dtype=torch.float32 if on_device else step.dtype)
+                opt.state[p]["step"] = step.to(
+                    device=p.device if on_device else "cpu", dtype=torch.float32 if on_device else step.dtype
+                )
 
 
-def load_checkpoint(path: Path, nets: dict, gen: torch.Generator | None, device: torch.device,
-                    cfg: Config | None = None, scaler=None) -> Counters:
+def load_checkpoint(
+    path: Path, nets: dict, gen: torch.Generator | None, device: torch.device, cfg: Config | None = None, scaler=None
+) -> Counters:
     """Load weights (and, with `gen`, the RNG states and counters to resume from). Raises CheckpointError."""
     return load_resume(path, nets, gen, device, cfg, scaler).counters
 
 
-def load_resume(path: Path, nets: dict, gen: torch.Generator | None, device: torch.device,
-                cfg: Config | None = None, scaler=None, host_gen: torch.Generator | None = None) -> Resume:
+def load_resume(
+    path: Path,
+    nets: dict,
+    gen: torch.Generator | None,
+    device: torch.device,
+    cfg: Config | None = None,
+    scaler=None,
+    host_gen: torch.Generator | None = None,
+) -> Resume:
     """load_checkpoint, saying whether the resume is exact (see Resume). A checkpoint written on another device
     type or GPU count loads: weights and optimiser state move to `device`, RNG states restore where they fit.
     host_gen: this run's host stream of batch indices (a data set kept on the host), restored from the
@@ -144,15 +165,19 @@ def load_resume(path: Path, nets: dict, gen: torch.Generator | None, device: tor
         if gen is not None:  # resuming: every random stream continues where it stopped, where it can
             torch.set_rng_state(state["torch_rng"].cpu())
             saved_gen = state["gen"].cpu()
-            written_on = state.get("gen_device") or ("cpu" if saved_gen.numel() == gen.get_state().numel()
-                                                     else "another device type")
+            written_on = state.get("gen_device") or (
+                "cpu" if saved_gen.numel() == gen.get_state().numel() else "another device type"
+            )
             device_rng_ok = _restore_device_rng(state.get("device_rng", _old_cuda_rng(state, device)), device)
             if written_on == gen.device.type and saved_gen.numel() == gen.get_state().numel():
                 gen.set_state(saved_gen)
             else:  # another device type's generator state cannot be set here (different size and algorithm)
                 gen.manual_seed(resume_seed(state["config"]["seed"], counters))
-                exact, why = False, f"written on {written_on}, resumed on {gen.device.type}: batch and z " \
-                                    "stream reseeded from (seed, counters)"
+                exact, why = (
+                    False,
+                    f"written on {written_on}, resumed on {gen.device.type}: batch and z "
+                    "stream reseeded from (seed, counters)",
+                )
             if not device_rng_ok and exact:
                 exact, why = False, f"the checkpoint holds no {device.type} random stream to restore"
             saved_host = state.get("host_gen")
@@ -163,14 +188,19 @@ def load_resume(path: Path, nets: dict, gen: torch.Generator | None, device: tor
                     host_gen.manual_seed(resume_seed(state["config"]["seed"], counters))
                 where = ("the device", "the host") if host_gen is not None else ("the host", "the device")
                 if exact:
-                    exact, why = False, f"the data set was on {where[0]} when the checkpoint was written and is " \
-                                        f"on {where[1]} now: batch indices come from another stream"
+                    exact, why = (
+                        False,
+                        f"the data set was on {where[0]} when the checkpoint was written and is "
+                        f"on {where[1]} now: batch indices come from another stream",
+                    )
             if scaler is not None and state.get("scaler") is not None:
                 scaler.load_state_dict(state["scaler"])
     except Exception as e:
         why = " ".join(f"{type(e).__name__}: {e}".split())[:300]
-        raise CheckpointError(f"checkpoint {path} cannot be loaded ({why}); delete it to restart this run from "
-                              "the beginning, or use another --out") from None
+        raise CheckpointError(
+            f"checkpoint {path} cannot be loaded ({why}); delete it to restart this run from "
+            "the beginning, or use another --out"
+        ) from None
     return Resume(counters, exact, why)
 
 

@@ -14,9 +14,12 @@ from ganbench.errors import ConfigError, guarded
 from ganbench.families import FAMILIES
 from ganbench.rundir import Status
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="ganbench: compare GAN objectives on one DCGAN backbone under one budget.")
-
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="ganbench: compare GAN objectives on one DCGAN backbone under one budget.",
+)
 
 
 def _choices(names) -> str:
@@ -36,27 +39,76 @@ def _seeds(text: str) -> list[int]:
 
 @app.command()
 def run(
-    variants: Annotated[str, typer.Option(help="Comma-separated variant names or paths to .toml recipes.")] = "dcgan,wgan-gp,vae",
+    variants: Annotated[
+        str, typer.Option(help="Comma-separated variant names or paths to .toml recipes.")
+    ] = "dcgan,wgan-gp,vae",
     dataset: Annotated[str, typer.Option(help=_choices(DATASETS.names()))] = Config.dataset,
     data: Annotated[str, typer.Option(help="Data set folder (not needed for synthetic).")] = Config.data,
-    resolution: Annotated[int | None, typer.Option(help="Image size: 32, 64, 128, ... [default: 32 on a CPU, 64 on a GPU]", show_default=False)] = None,
+    resolution: Annotated[
+        int | None,
+        typer.Option(help="Image size: 32, 64, 128, ... [default: 32 on a CPU, 64 on a GPU]", show_default=False),
+    ] = None,
     channels: Annotated[int, typer.Option(help="3 (RGB) or 1 (grayscale).")] = Config.channels,
-    crop: Annotated[int, typer.Option(help="Centre-crop size before resizing; 0 = the data set's default.")] = Config.crop,
-    max_images: Annotated[int, typer.Option(help="Use at most this many training images; 0 = all.")] = Config.max_images,
-    budget: Annotated[str | None, typer.Option(help="Same for every variant: 20kimg (real images shown), 5epochs (passes over the data), 500steps (G steps), 10min. [default: 40kimg on a CPU, 1000kimg on a GPU]", show_default=False)] = None,
+    crop: Annotated[
+        int, typer.Option(help="Centre-crop size before resizing; 0 = the data set's default.")
+    ] = Config.crop,
+    max_images: Annotated[
+        int, typer.Option(help="Use at most this many training images; 0 = all.")
+    ] = Config.max_images,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Same for every variant: 20kimg (real images shown), 5epochs (passes over the data), 500steps (G steps), 10min. [default: 40kimg on a CPU, 1000kimg on a GPU]",
+            show_default=False,
+        ),
+    ] = None,
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
     device: Annotated[str, typer.Option(help=_choices(CHOICES["device"]))] = Config.device,
     precision: Annotated[str, typer.Option(help=_choices(CHOICES["precision"]))] = Config.precision,
     out: Annotated[Path | None, typer.Option(help="Results folder; default results/<dataset>-<resolution>.")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config field: --set lr_d=5e-5 (repeatable).")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override any config field: --set lr_d=5e-5 (repeatable).")
+    ] = None,
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Compute FID/KID/precision/recall.")] = True,
-    eval_every: Annotated[float | None, typer.Option(help="Evaluate every this many kimg during training; 0 = at the end only. [default: 15 on a CPU, 250 on a GPU]", show_default=False)] = None,
-    eval_samples: Annotated[int, typer.Option(help="Samples per final evaluation (generated and reference); 0 = the device's default: 100 on a CPU (with 50-sample curve points), 10000 on a GPU (2000).")] = 0,
-    metrics: Annotated[str, typer.Option(help="Metrics by name, comma-separated (see `ganbench list`): fid, fidinf, kid, pr, dc (density/coverage), c2st.")] = Config.metrics,
-    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Also mirror tick and evaluation records to <run>/tensorboard/ (needs the tensorboard extra).")] = False,
-    tick: Annotated[float, typer.Option(help="Log, sample grid and divergence check every this many kimg.")] = Config.tick_kimg,
-    inception_weights: Annotated[str, typer.Option(envvar="GANBENCH_INCEPTION_WEIGHTS", help="torch-fidelity Inception weights file; default: the bundled standard weights.")] = Config.inception_weights,
-    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue interrupted runs from their last checkpoint.")] = True,
+    eval_every: Annotated[
+        float | None,
+        typer.Option(
+            help="Evaluate every this many kimg during training; 0 = at the end only. [default: 15 on a CPU, 250 on a GPU]",
+            show_default=False,
+        ),
+    ] = None,
+    eval_samples: Annotated[
+        int,
+        typer.Option(
+            help="Samples per final evaluation (generated and reference); 0 = the device's default: 100 on a CPU (with 50-sample curve points), 10000 on a GPU (2000)."
+        ),
+    ] = 0,
+    metrics: Annotated[
+        str,
+        typer.Option(
+            help="Metrics by name, comma-separated (see `ganbench list`): fid, fidinf, kid, pr, dc (density/coverage), c2st."
+        ),
+    ] = Config.metrics,
+    tensorboard: Annotated[
+        bool,
+        typer.Option(
+            "--tensorboard",
+            help="Also mirror tick and evaluation records to <run>/tensorboard/ (needs the tensorboard extra).",
+        ),
+    ] = False,
+    tick: Annotated[
+        float, typer.Option(help="Log, sample grid and divergence check every this many kimg.")
+    ] = Config.tick_kimg,
+    inception_weights: Annotated[
+        str,
+        typer.Option(
+            envvar="GANBENCH_INCEPTION_WEIGHTS",
+            help="torch-fidelity Inception weights file; default: the bundled standard weights.",
+        ),
+    ] = Config.inception_weights,
+    resume: Annotated[
+        bool, typer.Option("--resume/--no-resume", help="Continue interrupted runs from their last checkpoint.")
+    ] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved configs and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
@@ -72,17 +124,36 @@ def run(
 
         auto = run_defaults(pick_device(device))  # what the user does not give, sized for the device
         overrides = parse_overrides(set_)
-        settings = {"dataset": dataset, "data": data, "resolution": resolution or auto["resolution"],
-                    "channels": channels, "crop": crop, "max_images": max_images, "budget": budget or auto["budget"],
-                    "device": device, "precision": precision,
-                    "eval_every_kimg": auto["eval_every_kimg"] if eval_every is None else eval_every,
-                    "eval_samples": eval_samples if eval_samples > 0 else auto["eval_samples"], "tick_kimg": tick,
-                    "inception_weights": inception_weights, "metrics": metrics, "tensorboard": tensorboard or None}
+        settings = {
+            "dataset": dataset,
+            "data": data,
+            "resolution": resolution or auto["resolution"],
+            "channels": channels,
+            "crop": crop,
+            "max_images": max_images,
+            "budget": budget or auto["budget"],
+            "device": device,
+            "precision": precision,
+            "eval_every_kimg": auto["eval_every_kimg"] if eval_every is None else eval_every,
+            "eval_samples": eval_samples if eval_samples > 0 else auto["eval_samples"],
+            "tick_kimg": tick,
+            "inception_weights": inception_weights,
+            "metrics": metrics,
+            "tensorboard": tensorboard or None,
+        }
         if eval_samples <= 0:  # the device's curve points come with the device's evaluation size
             settings["eval_samples_during"] = auto["eval_samples_during"]
         defaults = {k: auto[k] for k in NETWORK_DEFAULT_KEYS}  # under each recipe: a recipe's own widths win
-        used = [k for k, given in (("resolution", resolution), ("budget", budget), ("eval_every_kimg", eval_every),
-                                   ("eval_samples", eval_samples or None)) if given is None and k not in overrides]
+        used = [
+            k
+            for k, given in (
+                ("resolution", resolution),
+                ("budget", budget),
+                ("eval_every_kimg", eval_every),
+                ("eval_samples", eval_samples or None),
+            )
+            if given is None and k not in overrides
+        ]
         used += [k for k in defaults if k not in overrides]
         settings = {k: v for k, v in settings.items() if k not in overrides}
         defaults = {k: v for k, v in defaults.items() if k not in overrides}
@@ -90,8 +161,11 @@ def run(
         out = out or Path("results") / f"{dataset}-{res}"
         shown = {**settings, **defaults}
         trials = plan_runs(_csv(variants), _seeds(seeds), out, settings, overrides, defaults)
-        note = ("ganbench: device defaults (give them to change): " + ", ".join(f"{k}={shown[k]}" for k in used)
-                if used else "")
+        note = (
+            "ganbench: device defaults (give them to change): " + ", ".join(f"{k}={shown[k]}" for k in used)
+            if used
+            else ""
+        )
         if dry_run:
             if note:
                 typer.echo(note, err=True)
@@ -105,8 +179,11 @@ def run(
         typer.echo(note.removeprefix("ganbench: "))
     bad = [s for s in summaries if s.get("status") != Status.COMPLETED]
     if bad:
-        typer.echo(f"{len(bad)} of {len(summaries)} runs did not complete: "
-                   + ", ".join(f"{s['variant']}/seed{s['seed']} {s['status']}" for s in bad), err=True)
+        typer.echo(
+            f"{len(bad)} of {len(summaries)} runs did not complete: "
+            + ", ".join(f"{s['variant']}/seed{s['seed']} {s['status']}" for s in bad),
+            err=True,
+        )
         raise typer.Exit(1)
 
 
@@ -132,8 +209,11 @@ def catalogue() -> dict[str, list[dict[str, str]]]:
 
     def recipe(name: str) -> dict[str, str]:
         r = load_recipe(name)
-        return {"name": name, "summary": r.get("description", ""),
-                **{k: str(r[k]) for k in ("family", "objective", "penalty") if k in r}}
+        return {
+            "name": name,
+            "summary": r.get("description", ""),
+            **{k: str(r[k]) for k in ("family", "objective", "penalty") if k in r},
+        }
 
     return {
         "variants": [recipe(n) for n in variant_names()],
@@ -165,7 +245,9 @@ def sample(
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG file for the grid.")] = Path("grid.png"),
     seed: Annotated[int, typer.Option(help="Noise seed (default: the shared evaluation noise).")] = -1,
     device: Annotated[str, typer.Option(help=_choices(CHOICES["device"]))] = Config.device,
-    ema: Annotated[bool, typer.Option("--ema", help="Draw from the EMA of G (runs with ema_half_life_kimg > 0).")] = False,
+    ema: Annotated[
+        bool, typer.Option("--ema", help="Draw from the EMA of G (runs with ema_half_life_kimg > 0).")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug")] = False,
 ) -> None:
     """Draw n samples from a run's generator (G as trained, or its EMA) into one grid PNG."""
@@ -192,13 +274,23 @@ def sample(
 def selftest(
     device: Annotated[str, typer.Option(help=_choices(CHOICES["device"]))] = Config.device,
     precision: Annotated[str, typer.Option(help=_choices(CHOICES["precision"]))] = Config.precision,
-    fast: Annotated[bool, typer.Option("--fast/--no-fast", help="channels_last and fused Adam on the checked device.")] = True,
-    compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile G and D on the checked device.")] = False,
+    fast: Annotated[
+        bool, typer.Option("--fast/--no-fast", help="channels_last and fused Adam on the checked device.")
+    ] = True,
+    compile_: Annotated[
+        bool, typer.Option("--compile/--no-compile", help="torch.compile G and D on the checked device.")
+    ] = False,
     steps: Annotated[int, typer.Option(help="Training steps per arm (the first is warm-up, not timed).")] = 10,
     resolution: Annotated[int, typer.Option(help="Image size.")] = 64,
     batch_size: Annotated[int, typer.Option(help="Batch size.")] = 64,
     seed: Annotated[int, typer.Option(help="Seed of the shared initial weights and batches.")] = 0,
-    eval_samples: Annotated[int | None, typer.Option(help="Images per set for the evaluation check (Inception and every registered metric on DEVICE against the CPU); 0 skips it. [default: a few hundred: selftest.EVAL_SAMPLES]", show_default=False)] = None,
+    eval_samples: Annotated[
+        int | None,
+        typer.Option(
+            help="Images per set for the evaluation check (Inception and every registered metric on DEVICE against the CPU); 0 skips it. [default: a few hundred: selftest.EVAL_SAMPLES]",
+            show_default=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug")] = False,
 ) -> None:
     """Check this machine's fast path: a few dcgan steps on DEVICE and on the plain CPU path from the same weights

@@ -19,8 +19,20 @@ from ganbench.errors import ConfigError
 from ganbench.families import FAMILIES
 from ganbench.registry import unknown
 
-__all__ = ["CHOICES", "FIELDS", "Budget", "Config", "ConfigError", "config_difference", "load_recipe",
-           "make_config", "parse_budget", "parse_overrides", "validate", "variant_names"]
+__all__ = [
+    "CHOICES",
+    "FIELDS",
+    "Budget",
+    "Config",
+    "ConfigError",
+    "config_difference",
+    "load_recipe",
+    "make_config",
+    "parse_budget",
+    "parse_overrides",
+    "validate",
+    "variant_names",
+]
 
 
 @dataclass(frozen=True)
@@ -123,8 +135,10 @@ def migrate(values: dict[str, Any]) -> dict[str, Any]:
     if shorthand is not None:
         loss, penalty = shorthand
         if out.get("penalty", "none") not in ("none", penalty):
-            raise ConfigError(f"objective '{out['objective']}' is {loss} + penalty {penalty}; it cannot take penalty "
-                              f"'{out['penalty']}': use objective={loss} with the penalty you want")
+            raise ConfigError(
+                f"objective '{out['objective']}' is {loss} + penalty {penalty}; it cannot take penalty "
+                f"'{out['penalty']}': use objective={loss} with the penalty you want"
+            )
         out["objective"], out["penalty"] = loss, penalty
     if "gp_weight" in out:
         weight = out.pop("gp_weight")
@@ -141,8 +155,11 @@ def config_difference(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     written by an older ganbench (see `migrate`)."""
     old, new = migrate(old), migrate(new)
     keys = sorted(set(old) | set(new))
-    return [f"{k}: {old.get(k)!r} (on disk) != {new.get(k)!r} (requested)" for k in keys
-            if k not in EXECUTION_ONLY and old.get(k) != new.get(k)]
+    return [
+        f"{k}: {old.get(k)!r} (on disk) != {new.get(k)!r} (requested)"
+        for k in keys
+        if k not in EXECUTION_ONLY and old.get(k) != new.get(k)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------- parsing
@@ -223,17 +240,32 @@ def validate(cfg: Config) -> Config:
         except (KeyError, ValueError) as e:
             raise ConfigError(str(e)) from None
         if cfg.objective in SHORTHANDS:  # make_config migrates it; a Config built by hand must too
-            raise ConfigError(f"objective '{cfg.objective}' is {' + penalty '.join(SHORTHANDS[cfg.objective])}: "
-                              "pass the config through ganbench.config.make_config (or migrate)")
+            raise ConfigError(
+                f"objective '{cfg.objective}' is {' + penalty '.join(SHORTHANDS[cfg.objective])}: "
+                "pass the config through ganbench.config.make_config (or migrate)"
+            )
     if family.trains and not family.adversarial and cfg.optimizer_g != cfg.optimizer_d:
-        raise ConfigError(f"family '{cfg.family}' takes one optimiser step over both networks: set optimizer_g and "
-                          f"optimizer_d to the same name (got {cfg.optimizer_g!r} and {cfg.optimizer_d!r})")
+        raise ConfigError(
+            f"family '{cfg.family}' takes one optimiser step over both networks: set optimizer_g and "
+            f"optimizer_d to the same name (got {cfg.optimizer_g!r} and {cfg.optimizer_d!r})"
+        )
     try:
         _check_resolution(cfg.resolution)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    positive = ("lr_g", "lr_d", "batch_size", "n_critic", "latent_dim", "g_width", "d_width", "tick_kimg",
-                "checkpoint_ticks", "eval_samples", "penalty_every")
+    positive = (
+        "lr_g",
+        "lr_d",
+        "batch_size",
+        "n_critic",
+        "latent_dim",
+        "g_width",
+        "d_width",
+        "tick_kimg",
+        "checkpoint_ticks",
+        "eval_samples",
+        "penalty_every",
+    )
     for key in positive:
         if not getattr(cfg, key) > 0:
             raise ConfigError(f"'{key}' must be positive, got {getattr(cfg, key)!r}")
@@ -241,16 +273,28 @@ def validate(cfg: Config) -> Config:
         if not 0 <= getattr(cfg, key) < 1:
             raise ConfigError(f"'{key}' must be in [0, 1), got {getattr(cfg, key)!r}")
     if not 0 <= cfg.eval_samples_during <= cfg.eval_samples:
-        raise ConfigError(f"'eval_samples_during' must be between 0 (= eval_samples) and eval_samples "
-                          f"({cfg.eval_samples}), got {cfg.eval_samples_during!r}")
+        raise ConfigError(
+            f"'eval_samples_during' must be between 0 (= eval_samples) and eval_samples "
+            f"({cfg.eval_samples}), got {cfg.eval_samples_during!r}"
+        )
     if family.trains:
         for which, lr in (("optimizer_g", cfg.lr_g), ("optimizer_d", cfg.lr_d)):
             try:
                 optimizers.check_optimizer(getattr(cfg, which), lr, (cfg.beta1, cfg.beta2), cfg.momentum, which)
             except (KeyError, ValueError) as e:
                 raise ConfigError(str(e)) from None
-    for key in ("penalty_weight", "clip", "ema_half_life_kimg", "ema_rampup", "kl_weight", "leaky_slope",
-                "eval_every_kimg", "max_images", "crop", "seed"):
+    for key in (
+        "penalty_weight",
+        "clip",
+        "ema_half_life_kimg",
+        "ema_rampup",
+        "kl_weight",
+        "leaky_slope",
+        "eval_every_kimg",
+        "max_images",
+        "crop",
+        "seed",
+    ):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"'{key}' must not be negative, got {getattr(cfg, key)!r}")
     if not cfg.variant or cfg.variant.startswith(".") or any(c in cfg.variant for c in "/\\\0"):
@@ -261,7 +305,9 @@ def validate(cfg: Config) -> Config:
     if cfg.tick_kimg < 0.001:
         raise ConfigError(f"'tick_kimg' must be at least 0.001 (one image), got {cfg.tick_kimg!r}")
     if 0 < cfg.eval_every_kimg < 0.001:
-        raise ConfigError(f"'eval_every_kimg' must be 0 (at the end only) or at least 0.001, got {cfg.eval_every_kimg!r}")
+        raise ConfigError(
+            f"'eval_every_kimg' must be 0 (at the end only) or at least 0.001, got {cfg.eval_every_kimg!r}"
+        )
     if cfg.seed >= 2**63:
         raise ConfigError(f"'seed' must be below 2**63, got {cfg.seed}")
     if cfg.channels not in (1, 3):
@@ -327,5 +373,3 @@ def load_recipe(name_or_path: str) -> dict[str, Any]:
             raise ConfigError(f"{e} (in {path})") from None
     recipe.setdefault("variant", path.stem)
     return recipe
-
-

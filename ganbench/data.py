@@ -130,13 +130,27 @@ def _load_synthetic(spec: DataSpec) -> ImageSet:
 
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # numpy releases the GIL
             arr = np.concatenate(list(pool.map(draw, range(0, count, chunk))))[:count]
-        protocol = {"dataset": "synthetic", "split": spec.split, "resolution": spec.resolution,
-                    "channels": spec.channels, "crop": None, "resize": "drawn at resolution", "count": count,
-                    "skipped": 0, "generator": f"ganbench synthetic faces v{LOADER_VERSION}, split seed {split_seed}"}
+        protocol = {
+            "dataset": "synthetic",
+            "split": spec.split,
+            "resolution": spec.resolution,
+            "channels": spec.channels,
+            "crop": None,
+            "resize": "drawn at resolution",
+            "count": count,
+            "skipped": 0,
+            "generator": f"ganbench synthetic faces v{LOADER_VERSION}, split seed {split_seed}",
+        }
         return ImageSet(torch.from_numpy(_to_channels(arr, spec.channels)), protocol)
 
-    parts = {"dataset": "synthetic", "v": LOADER_VERSION, "split": split_seed, "count": count,
-             "resolution": spec.resolution, "channels": spec.channels}
+    parts = {
+        "dataset": "synthetic",
+        "v": LOADER_VERSION,
+        "split": split_seed,
+        "count": count,
+        "resolution": spec.resolution,
+        "channels": spec.channels,
+    }
     return _cached(parts, build)
 
 
@@ -166,8 +180,9 @@ def _decode(path: Path, crop: int, resolution: int) -> np.ndarray:
         with im:
             w, h = im.size
             if w * h > _max_pixels():
-                raise DataError(f"{path}: enormous image ({w} x {h} pixels, more than {_max_pixels():,}); "
-                                "downscale it or remove it")
+                raise DataError(
+                    f"{path}: enormous image ({w} x {h} pixels, more than {_max_pixels():,}); downscale it or remove it"
+                )
             im.load()  # force a full decode: a truncated file fails here, not later
             if im.mode in ("RGBA", "LA", "P") and ("transparency" in im.info or im.mode != "P"):
                 im = im.convert("RGBA")
@@ -207,8 +222,9 @@ def _decode_files(files: list[Path], crop: int, resolution: int, where: str) -> 
     out, skipped = [], []
     with ThreadPoolExecutor(workers) as pool:
         results = pool.map(one, files, chunksize=32)
-        for arr, err in tqdm(results, total=len(files), desc=f"decoding {where}", file=sys.stderr,
-                             disable=len(files) < 500, leave=False):
+        for arr, err in tqdm(
+            results, total=len(files), desc=f"decoding {where}", file=sys.stderr, disable=len(files) < 500, leave=False
+        ):
             if err is None:
                 out.append(arr)
             else:
@@ -217,11 +233,15 @@ def _decode_files(files: list[Path], crop: int, resolution: int, where: str) -> 
         first = "; ".join(skipped[:3])
         raise DataError(f"none of the {len(files)} files in {where} could be decoded ({first})")
     if len(skipped) > len(files) // 2:
-        raise DataError(f"{len(skipped)} of {len(files)} files in {where} could not be decoded, for example: "
-                        f"{skipped[0]}. Check that the folder holds images.")
+        raise DataError(
+            f"{len(skipped)} of {len(files)} files in {where} could not be decoded, for example: "
+            f"{skipped[0]}. Check that the folder holds images."
+        )
     if skipped:
-        print(f"ganbench: skipped {len(skipped)} unreadable file(s) of {len(files)} in {where}, "
-              f"for example {skipped[0]}", file=sys.stderr)
+        print(
+            f"ganbench: skipped {len(skipped)} unreadable file(s) of {len(files)} in {where}, for example {skipped[0]}",
+            file=sys.stderr,
+        )
     return np.stack(out), skipped
 
 
@@ -231,8 +251,10 @@ def _file_fingerprint(files: list[Path]) -> str:
         try:
             st = p.stat()
         except FileNotFoundError:
-            raise DataError(f"{p} disappeared while the data set was being listed: check that nothing is moving "
-                            "or deleting files in the data folder, then re-run") from None
+            raise DataError(
+                f"{p} disappeared while the data set was being listed: check that nothing is moving "
+                "or deleting files in the data folder, then re-run"
+            ) from None
         h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
@@ -244,15 +266,31 @@ def _image_files(spec: DataSpec, files: list[Path], crop: int, extra: dict[str, 
 
     def build() -> ImageSet:
         arr, skipped = _decode_files(files, crop, spec.resolution, where)
-        protocol = {"dataset": spec.name, "root": str(Path(spec.root).resolve()), "split": spec.split,
-                    "resolution": spec.resolution, "channels": spec.channels,
-                    "crop": crop if crop > 0 else "short side", "resize": "centre crop, then PIL bicubic",
-                    "count": int(arr.shape[0]), "files": len(files), "skipped": len(skipped),
-                    "skipped_examples": skipped[:5]} | extra
+        protocol = {
+            "dataset": spec.name,
+            "root": str(Path(spec.root).resolve()),
+            "split": spec.split,
+            "resolution": spec.resolution,
+            "channels": spec.channels,
+            "crop": crop if crop > 0 else "short side",
+            "resize": "centre crop, then PIL bicubic",
+            "count": int(arr.shape[0]),
+            "files": len(files),
+            "skipped": len(skipped),
+            "skipped_examples": skipped[:5],
+        } | extra
         return ImageSet(torch.from_numpy(_to_channels(arr, spec.channels)), protocol)
 
-    parts = {"dataset": spec.name, "v": LOADER_VERSION, "files": _file_fingerprint(files), "n": len(files),
-             "crop": crop, "resolution": spec.resolution, "channels": spec.channels, "split": spec.split}
+    parts = {
+        "dataset": spec.name,
+        "v": LOADER_VERSION,
+        "files": _file_fingerprint(files),
+        "n": len(files),
+        "crop": crop,
+        "resolution": spec.resolution,
+        "channels": spec.channels,
+        "split": spec.split,
+    }
     return _cached(parts, build)
 
 
@@ -285,13 +323,16 @@ def _load_celeba(spec: DataSpec) -> ImageSet:
         if root.name == "img_align_celeba":
             img_dir, root = root, root.parent
         else:
-            raise DataError(f"'{root}' has no img_align_celeba/ folder: pass the folder that holds it "
-                            "(the layout of the official img_align_celeba.zip)")
+            raise DataError(
+                f"'{root}' has no img_align_celeba/ folder: pass the folder that holds it "
+                "(the layout of the official img_align_celeba.zip)"
+            )
     files = sorted(p for p in img_dir.iterdir() if p.suffix.lower() == ".jpg")
     if not files:
         raise DataError(f"no .jpg files in '{img_dir}'")
-    partition = next((p for p in (root / "list_eval_partition.txt", root / "Eval" / "list_eval_partition.txt")
-                      if p.is_file()), None)
+    partition = next(
+        (p for p in (root / "list_eval_partition.txt", root / "Eval" / "list_eval_partition.txt") if p.is_file()), None
+    )
     wanted = {"train": {"0"}, "val": {"1"}, "test": {"2"}, "heldout": {"1", "2"}}.get(spec.split)
     if wanted is not None:
         if partition is not None:
@@ -303,8 +344,10 @@ def _load_celeba(spec: DataSpec) -> ImageSet:
         elif spec.split == "train":
             part, source = None, None
         else:
-            raise DataError(f"split '{spec.split}' of '{img_dir}' needs list_eval_partition.txt or the original "
-                            "CelebA file names (000001.jpg ...): add the partition file, or use split 'all'")
+            raise DataError(
+                f"split '{spec.split}' of '{img_dir}' needs list_eval_partition.txt or the original "
+                "CelebA file names (000001.jpg ...): add the partition file, or use split 'all'"
+            )
         if part is not None:
             files = [p for p in files if part.get(p.name) in wanted]
             if not files:
@@ -334,8 +377,10 @@ def _held_out(index: int) -> bool:
     return index % VAL_EVERY == VAL_EVERY - 1
 
 
-VAL_RULE = (f"val: every {VAL_EVERY}th image of each class of the official train split (index % {VAL_EVERY} = "
-            f"{VAL_EVERY - 1} in the source's order), held out of train; test: the official test split")
+VAL_RULE = (
+    f"val: every {VAL_EVERY}th image of each class of the official train split (index % {VAL_EVERY} = "
+    f"{VAL_EVERY - 1} in the source's order), held out of train; test: the official test split"
+)
 
 
 def _load_cifar10(spec: DataSpec) -> ImageSet:
@@ -354,8 +399,9 @@ def _load_class_folders(spec: DataSpec, root: Path) -> ImageSet:
     equally."""
     if spec.split not in SPLITS:
         raise DataError(f"unknown split '{spec.split}'. Valid choices: {', '.join(SPLITS)}.")
-    parts = {"train": ("train",), "val": ("train",), "test": ("test",), "heldout": ("test",),
-             "all": ("train", "test")}[spec.split]
+    parts = {"train": ("train",), "val": ("train",), "test": ("test",), "heldout": ("test",), "all": ("train", "test")}[
+        spec.split
+    ]
     files: list[Path] = []
     for part in parts:
         classes = sorted(d for d in (root / part).iterdir() if d.is_dir())
@@ -370,8 +416,11 @@ def _load_class_folders(spec: DataSpec, root: Path) -> ImageSet:
     if not files:
         raise DataError(f"no images of split '{spec.split}' under '{root}'")
     suffixes = sorted({p.suffix.lower() for p in files})
-    extra = {"split": f"{spec.split} ({VAL_RULE})", "layout": "class folders, round-robin order",
-             "file_format": ", ".join(suffixes)}
+    extra = {
+        "split": f"{spec.split} ({VAL_RULE})",
+        "layout": "class folders, round-robin order",
+        "file_format": ", ".join(suffixes),
+    }
     if ".jpg" in suffixes or ".jpeg" in suffixes:
         extra["note"] = "JPEG copies: FIDs are close to, not equal to, those of the original (lossless) images"
     return _image_files(spec, files, spec.crop, extra)
@@ -383,14 +432,18 @@ def _load_torchvision(spec: DataSpec) -> ImageSet:
 
     cls = {"cifar10": torchvision.datasets.CIFAR10, "mnist": torchvision.datasets.MNIST}[spec.name]
     if spec.split not in ("train", "val", "test", "heldout"):
-        raise DataError(f"{spec.name} has splits 'train', 'val' (held out of the official train split) and "
-                        "'test' ('heldout' = test)")
+        raise DataError(
+            f"{spec.name} has splits 'train', 'val' (held out of the official train split) and "
+            "'test' ('heldout' = test)"
+        )
     spec = replace(spec, split="test") if spec.split == "heldout" else spec
     try:
         ds = cls(str(root), train=spec.split in ("train", "val"), download=False)
     except RuntimeError as e:
-        raise DataError(f"{spec.name} files not found under '{root}' ({e}). ganbench never downloads: place "
-                        f"torchvision's {spec.name} files there first.") from None
+        raise DataError(
+            f"{spec.name} files not found under '{root}' ({e}). ganbench never downloads: place "
+            f"torchvision's {spec.name} files there first."
+        ) from None
 
     def build() -> ImageSet:
         from PIL import Image
@@ -412,13 +465,30 @@ def _load_torchvision(spec: DataSpec) -> ImageSet:
             if im.size != (spec.resolution, spec.resolution):
                 im = im.resize((spec.resolution, spec.resolution), Image.BICUBIC)
             out.append(np.asarray(im))
-        protocol = {"dataset": spec.name, "root": str(root.resolve()), "split": spec.split,
-                    "resolution": spec.resolution, "channels": spec.channels, "crop": None,
-                    "resize": "PIL bicubic", "count": len(out), "skipped": 0, "split_rule": VAL_RULE}
+        protocol = {
+            "dataset": spec.name,
+            "root": str(root.resolve()),
+            "split": spec.split,
+            "resolution": spec.resolution,
+            "channels": spec.channels,
+            "crop": None,
+            "resize": "PIL bicubic",
+            "count": len(out),
+            "skipped": 0,
+            "split_rule": VAL_RULE,
+        }
         return ImageSet(torch.from_numpy(_to_channels(np.stack(out), spec.channels)), protocol)
 
-    parts = {"dataset": spec.name, "v": LOADER_VERSION, "val": VAL_RULE, "root": str(root.resolve()),
-             "split": spec.split, "n": spec.max_images, "resolution": spec.resolution, "channels": spec.channels}
+    parts = {
+        "dataset": spec.name,
+        "v": LOADER_VERSION,
+        "val": VAL_RULE,
+        "root": str(root.resolve()),
+        "split": spec.split,
+        "n": spec.max_images,
+        "resolution": spec.resolution,
+        "channels": spec.channels,
+    }
     return _cached(parts, build)
 
 

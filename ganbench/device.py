@@ -157,9 +157,15 @@ def resolve(cfg, device: torch.device) -> DeviceSettings:
     from ganbench import families
 
     compiled = families.get(cfg.family).impl.compiled(cfg) if cfg.compile else ()
-    return DeviceSettings(device=device.type, precision=precision, precision_reason=reason,
-                          memory_format="channels_last" if cfg.fast else "contiguous", optimizer=optimizer,
-                          compile=tuple(compiled), threads=torch.get_num_threads())
+    return DeviceSettings(
+        device=device.type,
+        precision=precision,
+        precision_reason=reason,
+        memory_format="channels_last" if cfg.fast else "contiguous",
+        optimizer=optimizer,
+        compile=tuple(compiled),
+        threads=torch.get_num_threads(),
+    )
 
 
 def compile_networks(nets: dict[str, torch.nn.Module], names: tuple[str, ...]) -> None:
@@ -205,10 +211,24 @@ def run_defaults(device: torch.device) -> dict[str, Any]:
     2-core CPU. CUDA: 64x64, widths 64 (the backbone of the PyTorch example), 1000 kimg, 10k images at the end and
     2k-image curve points every 250 kimg: an estimate, NOT measured (no GPU was available)."""
     if device.type == "cuda":
-        return {"resolution": 64, "g_width": 64, "d_width": 64, "budget": "1000kimg", "eval_samples": 10_000,
-                "eval_samples_during": 2_000, "eval_every_kimg": 250.0}
-    return {"resolution": 32, "g_width": 32, "d_width": 32, "budget": "40kimg", "eval_samples": 100,
-            "eval_samples_during": 50, "eval_every_kimg": 15.0}
+        return {
+            "resolution": 64,
+            "g_width": 64,
+            "d_width": 64,
+            "budget": "1000kimg",
+            "eval_samples": 10_000,
+            "eval_samples_during": 2_000,
+            "eval_every_kimg": 250.0,
+        }
+    return {
+        "resolution": 32,
+        "g_width": 32,
+        "d_width": 32,
+        "budget": "40kimg",
+        "eval_samples": 100,
+        "eval_samples_during": 50,
+        "eval_every_kimg": 15.0,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------- memory

@@ -31,8 +31,14 @@ def collapse_report(generated: torch.Tensor, real_diversity: float) -> dict[str,
     """Sample diversity relative to the real images'; `collapsed` when below COLLAPSE_RATIO."""
     value = diversity(generated).item()
     ratio = value / real_diversity if real_diversity > 0 else None
-    return {"diversity": value, "real_diversity": real_diversity, "ratio": ratio, "threshold": COLLAPSE_RATIO,
-            "collapsed": ratio is not None and ratio < COLLAPSE_RATIO, "samples": generated.shape[0]}
+    return {
+        "diversity": value,
+        "real_diversity": real_diversity,
+        "ratio": ratio,
+        "threshold": COLLAPSE_RATIO,
+        "collapsed": ratio is not None and ratio < COLLAPSE_RATIO,
+        "samples": generated.shape[0],
+    }
 
 
 def real_diversity(images: torch.Tensor, device: torch.device) -> float:
@@ -43,8 +49,9 @@ def real_diversity(images: torch.Tensor, device: torch.device) -> float:
 
 def save_grid(images: torch.Tensor, path: Path) -> None:
     """(B, C, H, W) in [-1, 1] -> a PNG grid, quantised as torchvision's save_image would."""
-    write_grid_png((images.detach().float().clamp(-1, 1) + 1).mul(127.5).add_(0.5).clamp_(0, 255).to(torch.uint8).cpu(),
-                   path)
+    write_grid_png(
+        (images.detach().float().clamp(-1, 1) + 1).mul(127.5).add_(0.5).clamp_(0, 255).to(torch.uint8).cpu(), path
+    )
 
 
 def summary_device_name(device: torch.device) -> str:

@@ -60,13 +60,19 @@ class EMA:
         self.nimg = int(nimg)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"G": self.G.state_dict(), "nimg": self.nimg, "half_life_kimg": self.half_life_kimg,
-                "rampup": self.rampup}
+        return {
+            "G": self.G.state_dict(),
+            "nimg": self.nimg,
+            "half_life_kimg": self.half_life_kimg,
+            "rampup": self.rampup,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         saved = (state["half_life_kimg"], state["rampup"])
         if saved != (self.half_life_kimg, self.rampup):
-            raise ValueError(f"checkpoint's EMA has half-life {saved[0]} kimg, ramp-up {saved[1]}; this run asks "
-                             f"for {self.half_life_kimg} kimg, {self.rampup}: resume with the same EMA settings")
+            raise ValueError(
+                f"checkpoint's EMA has half-life {saved[0]} kimg, ramp-up {saved[1]}; this run asks "
+                f"for {self.half_life_kimg} kimg, {self.rampup}: resume with the same EMA settings"
+            )
         self.G.load_state_dict(state["G"])
         self.nimg = int(state["nimg"])

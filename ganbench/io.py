@@ -21,9 +21,11 @@ class DiskFull(OSError):
     """No space left (or over quota) while writing a result file; the file keeps its previous content."""
 
     def __str__(self) -> str:
-        return (f"no space left on the disk while writing {self.filename}: free some space (or write elsewhere "
-                "with --out / $GANBENCH_CACHE), then re-run the same command; finished runs are kept and "
-                "interrupted ones resume from their last checkpoint")
+        return (
+            f"no space left on the disk while writing {self.filename}: free some space (or write elsewhere "
+            "with --out / $GANBENCH_CACHE), then re-run the same command; finished runs are kept and "
+            "interrupted ones resume from their last checkpoint"
+        )
 
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -38,8 +40,9 @@ def cache_dir() -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise OSError(f"cannot create the cache folder {path} ({e.strerror}): set GANBENCH_CACHE to a writable "
-                      "folder") from None
+        raise OSError(
+            f"cannot create the cache folder {path} ({e.strerror}): set GANBENCH_CACHE to a writable folder"
+        ) from None
     return path
 
 
@@ -111,7 +114,7 @@ def write_grid_png(images, path: str | os.PathLike, nrow: int = 8, pad: int = 2)
     grid = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), np.uint8)
     for i, im in enumerate(images):
         y, x = (i // nrow) * (h + pad) + pad, (i % nrow) * (w + pad) + pad
-        grid[y:y + h, x:x + w] = im.transpose(1, 2, 0)
+        grid[y : y + h, x : x + w] = im.transpose(1, 2, 0)
     buf = io.BytesIO()
     Image.fromarray(grid).save(buf, format="png")
     atomic_write_bytes(path, buf.getvalue(), durable=False)
@@ -130,7 +133,7 @@ def append_jsonl(path: str | os.PathLike, record: dict[str, Any]) -> None:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         except OSError as e:
             if e.errno not in _FULL:

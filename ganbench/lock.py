@@ -37,7 +37,7 @@ def _proc_start(pid: int) -> str | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; comm may hold spaces
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
     return fields[19] if len(fields) > 19 else None
 
 
@@ -56,7 +56,7 @@ def _alive(info: dict[str, Any]) -> bool | None:
         pass  # exists, owned by someone else
     try:
         state = Path(f"/proc/{pid}/stat").read_text()
-        if state[state.rindex(")") + 2:].startswith("Z"):
+        if state[state.rindex(")") + 2 :].startswith("Z"):
             return False  # a zombie: dead, not yet reaped by its parent
     except (OSError, ValueError):
         pass
@@ -91,16 +91,22 @@ def _refuse_if_held(path: Path) -> bytes | None:
     info = _read_bytes(raw)
     if info is None:
         if _age(path) < _CREATING_GRACE_S:
-            raise RunLocked(f"{path.parent} is being taken by another ganbench process ({path} is being written); "
-                            "wait for it to finish")
+            raise RunLocked(
+                f"{path.parent} is being taken by another ganbench process ({path} is being written); "
+                "wait for it to finish"
+            )
         return raw  # empty or unreadable and old: a writer died while creating it
     alive = _alive(info)
     if alive is None:
-        raise RunLocked(f"{path.parent} is locked by {_describe(info)} (another host: cannot tell whether it still "
-                        f"runs). If that run has stopped, delete {path} and re-run")
+        raise RunLocked(
+            f"{path.parent} is locked by {_describe(info)} (another host: cannot tell whether it still "
+            f"runs). If that run has stopped, delete {path} and re-run"
+        )
     if alive:
-        raise RunLocked(f"{path.parent} is being written by another ganbench process ({_describe(info)}); wait for "
-                        f"it to finish or stop it (kill {info.get('pid')}), then re-run")
+        raise RunLocked(
+            f"{path.parent} is being written by another ganbench process ({_describe(info)}); wait for "
+            f"it to finish or stop it (kill {info.get('pid')}), then re-run"
+        )
     return raw
 
 
@@ -163,9 +169,13 @@ def run_lock(run_dir: Path) -> Iterator[dict[str, Any]]:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_NAME
-    info = {"pid": os.getpid(), "host": socket.gethostname(),
-            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "proc_start": _proc_start(os.getpid()),
-            "token": uuid.uuid4().hex}
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "proc_start": _proc_start(os.getpid()),
+        "token": uuid.uuid4().hex,
+    }
     for _ in range(5):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)

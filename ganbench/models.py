@@ -133,8 +133,14 @@ class VAE(nn.Module):
     """Encoder = D's convolutional trunk + mean / log-variance heads; decoder = G (the shared generator)."""
 
     def __init__(
-        self, resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 64, d_width: int = 64,
-        d_norm: str = "batch", slope: float = 0.2,
+        self,
+        resolution: int = 64,
+        channels: int = 3,
+        latent_dim: int = 100,
+        g_width: int = 64,
+        d_width: int = 64,
+        d_norm: str = "batch",
+        slope: float = 0.2,
     ) -> None:
         super().__init__()
         self.encoder = DiscriminatorTrunk(resolution, channels, d_width, d_norm, slope)

@@ -43,20 +43,40 @@ def _impl(impl: dict, fused_ok: bool = True) -> dict:
     return impl
 
 
-OPTIMIZERS.register("adam", OptimizerKind(
-    "adam", lambda p, lr, betas, momentum, impl: torch.optim.Adam(p, lr=lr, betas=betas, **_impl(impl)),
-    ("betas",), "Adam (Kingma & Ba 2015)"))
-OPTIMIZERS.register("rmsprop", OptimizerKind(
-    "rmsprop", lambda p, lr, betas, momentum, impl: torch.optim.RMSprop(p, lr=lr, momentum=momentum,
-                                                                    **_impl(impl, fused_ok=False)),
-    ("momentum",), "RMSProp (Tieleman & Hinton 2012); WGAN's optimiser"))
-OPTIMIZERS.register("sgd", OptimizerKind(
-    "sgd", lambda p, lr, betas, momentum, impl: torch.optim.SGD(p, lr=lr, momentum=momentum, **_impl(impl)),
-    ("momentum",), "stochastic gradient descent, optional heavy-ball momentum"))
+OPTIMIZERS.register(
+    "adam",
+    OptimizerKind(
+        "adam",
+        lambda p, lr, betas, momentum, impl: torch.optim.Adam(p, lr=lr, betas=betas, **_impl(impl)),
+        ("betas",),
+        "Adam (Kingma & Ba 2015)",
+    ),
+)
+OPTIMIZERS.register(
+    "rmsprop",
+    OptimizerKind(
+        "rmsprop",
+        lambda p, lr, betas, momentum, impl: torch.optim.RMSprop(
+            p, lr=lr, momentum=momentum, **_impl(impl, fused_ok=False)
+        ),
+        ("momentum",),
+        "RMSProp (Tieleman & Hinton 2012); WGAN's optimiser",
+    ),
+)
+OPTIMIZERS.register(
+    "sgd",
+    OptimizerKind(
+        "sgd",
+        lambda p, lr, betas, momentum, impl: torch.optim.SGD(p, lr=lr, momentum=momentum, **_impl(impl)),
+        ("momentum",),
+        "stochastic gradient descent, optional heavy-ball momentum",
+    ),
+)
 
 
-def check_optimizer(name: str, lr: float, betas: tuple[float, float] = (0.5, 0.999), momentum: float = 0.0,
-                    what: str = "optimizer") -> None:
+def check_optimizer(
+    name: str, lr: float, betas: tuple[float, float] = (0.5, 0.999), momentum: float = 0.0, what: str = "optimizer"
+) -> None:
     """Raise ValueError (one line: what is wrong, what is valid) for a setting no optimiser could run with.
     `what` names the field in the message, e.g. 'opt_d'."""
     OPTIMIZERS[name]  # unknown names: the valid ones and a did-you-mean
@@ -68,8 +88,15 @@ def check_optimizer(name: str, lr: float, betas: tuple[float, float] = (0.5, 0.9
         raise ValueError(f"{what}: momentum must be in [0, 1), got {momentum}")
 
 
-def make_optimizer(params: Iterable, name: str, lr: float, betas: tuple[float, float] = (0.5, 0.999),
-                   momentum: float = 0.0, fused: bool = False, foreach: bool | None = None) -> torch.optim.Optimizer:
+def make_optimizer(
+    params: Iterable,
+    name: str,
+    lr: float,
+    betas: tuple[float, float] = (0.5, 0.999),
+    momentum: float = 0.0,
+    fused: bool = False,
+    foreach: bool | None = None,
+) -> torch.optim.Optimizer:
     """The optimiser `name` over `params` (parameters or parameter groups), after `check_optimizer`."""
     check_optimizer(name, lr, betas, momentum)
     impl = {"fused": True} if fused else ({} if foreach is None else {"foreach": foreach})

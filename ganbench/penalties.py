@@ -42,8 +42,9 @@ class Penalty:
     summary: str = ""
     active: bool = True  # False only for `none`: the trainer can skip the extra pass (and may compile D)
 
-    def __call__(self, D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         return self.fn(D, real, fake, generator)
 
 
@@ -73,8 +74,9 @@ def get(spec: str) -> Penalty:
     def total(D, real, fake, generator=None):  # in the written order, so the random draws are reproducible
         return sum(p.fn(D, real, fake, generator) for p in parts)
 
-    return Penalty("+".join(names), total, paper="; ".join(p.paper for p in parts),
-                   summary=" + ".join(p.summary for p in parts))
+    return Penalty(
+        "+".join(names), total, paper="; ".join(p.paper for p in parts), summary=" + ".join(p.summary for p in parts)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- the penalties
@@ -85,13 +87,15 @@ def _grad_at(D: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return grad.flatten(1)
 
 
-def no_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def no_penalty(
+    D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     return real.new_zeros(())
 
 
-def gradient_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+def gradient_penalty(
+    D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """WGAN-GP's two-sided penalty on random interpolates (Gulrajani et al. 2017, Algorithm 1, lines 6-8).
 
     One draw, eps of shape (B, 1, 1, 1), per call. The line order and draws are those of the original
@@ -102,8 +106,9 @@ def gradient_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
     return (_grad_at(D, x_hat).norm(2, dim=1) - 1).pow(2).mean()
 
 
-def dragan_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+def dragan_penalty(
+    D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """DRAGAN's penalty near the data (Kodali et al. 2017, "On Convergence and Stability of GANs", sec. 4).
 
     Follows the authors' code: perturb each real by delta = 0.5 * std(real) * u, u ~ U[0, 1) per element (std
@@ -119,8 +124,9 @@ def dragan_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
     return (_grad_at(D, x_hat).norm(2, dim=1) - 1).pow(2).mean()
 
 
-def r1_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def r1_penalty(
+    D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """R1 (Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?", eq. 9):
     1/2 E[||grad_x D(x)||^2] on real images. With the 1/2 inside, penalty_weight is the paper's gamma (the
     regulariser is gamma/2 E||grad||^2), as in StyleGAN2 (r1_gamma) and R3GAN. Fakes are not used."""
@@ -128,8 +134,9 @@ def r1_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
     return 0.5 * _grad_at(D, x).pow(2).sum(1).mean()
 
 
-def r2_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def r2_penalty(
+    D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """R2 (Mescheder et al. 2018, eq. 10): 1/2 E[||grad_x D(x)||^2] on generated images; same convention as r1.
     Reals are not used."""
     x = fake.detach().requires_grad_(True)
@@ -137,14 +144,38 @@ def r2_penalty(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
 
 
 register(Penalty("none", no_penalty, summary="no penalty", active=False))
-register(Penalty("gp", gradient_penalty, paper="Gulrajani et al. 2017, Improved Training of Wasserstein GANs",
-                 summary="(||grad D(x_hat)|| - 1)^2 on real/fake interpolates (weight 10)"))
-register(Penalty("dragan", dragan_penalty, paper="Kodali et al. 2017, On Convergence and Stability of GANs",
-                 summary="(||grad D(x_hat)|| - 1)^2 on perturbed reals (weight 10)"))
-register(Penalty("r1", r1_penalty, paper="Mescheder et al. 2018, Which Training Methods for GANs do actually Converge?",
-                 summary="1/2 ||grad D(real)||^2 (weight = gamma)"))
-register(Penalty("r2", r2_penalty, paper="Mescheder et al. 2018; Huang et al. 2024 (R3GAN)",
-                 summary="1/2 ||grad D(fake)||^2 (weight = gamma)"))
+register(
+    Penalty(
+        "gp",
+        gradient_penalty,
+        paper="Gulrajani et al. 2017, Improved Training of Wasserstein GANs",
+        summary="(||grad D(x_hat)|| - 1)^2 on real/fake interpolates (weight 10)",
+    )
+)
+register(
+    Penalty(
+        "dragan",
+        dragan_penalty,
+        paper="Kodali et al. 2017, On Convergence and Stability of GANs",
+        summary="(||grad D(x_hat)|| - 1)^2 on perturbed reals (weight 10)",
+    )
+)
+register(
+    Penalty(
+        "r1",
+        r1_penalty,
+        paper="Mescheder et al. 2018, Which Training Methods for GANs do actually Converge?",
+        summary="1/2 ||grad D(real)||^2 (weight = gamma)",
+    )
+)
+register(
+    Penalty(
+        "r2",
+        r2_penalty,
+        paper="Mescheder et al. 2018; Huang et al. 2024 (R3GAN)",
+        summary="1/2 ||grad D(fake)||^2 (weight = gamma)",
+    )
+)
 
 
 # ---------------------------------------------------------------------------------------------------- schedules

@@ -28,7 +28,9 @@ from typing import Any
 from ganbench.io import append_jsonl, atomic_write_text, read_json, read_jsonl, write_json
 
 CONFIG = "config.json"
-DEVICE_SETTINGS = "device_settings"  # config.json's record of what a run ran with, resolved on its host (ganbench.device)
+DEVICE_SETTINGS = (
+    "device_settings"  # config.json's record of what a run ran with, resolved on its host (ganbench.device)
+)
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 TRIAL = "trial.json"
@@ -90,8 +92,13 @@ def best(evals: list[dict[str, Any]], metric: str) -> dict[str, Any] | None:
     if not points:
         return None
     value, rec = min(points, key=lambda p: p[0])
-    return {"metric": metric, "value": value, "kimg": rec.get("kimg"), "g_steps": rec.get("g_steps"),
-            "seconds": rec.get("seconds")}
+    return {
+        "metric": metric,
+        "value": value,
+        "kimg": rec.get("kimg"),
+        "g_steps": rec.get("g_steps"),
+        "seconds": rec.get("seconds"),
+    }
 
 
 class RunDir:
@@ -217,5 +224,10 @@ def summary_head(cfg, run_dir: Path) -> dict[str, Any]:
     """The fields every summary starts with: who the run is."""
     from ganbench import families
 
-    return {"variant": cfg.variant, "seed": cfg.seed, "family": cfg.family,
-            "objective": cfg.objective if families.get(cfg.family).adversarial else None, "run_dir": str(run_dir)}
+    return {
+        "variant": cfg.variant,
+        "seed": cfg.seed,
+        "family": cfg.family,
+        "objective": cfg.objective if families.get(cfg.family).adversarial else None,
+        "run_dir": str(run_dir),
+    }

@@ -30,10 +30,13 @@ from ganbench.rundir import DEVICE_SETTINGS, RunDir, State, Status, summary_head
 def git_commit() -> str | None:
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5)
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:
@@ -47,9 +50,15 @@ def versions() -> dict[str, str]:
     import numpy
     import torch
 
-    return {"ganbench": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": version("torchvision"), "numpy": numpy.__version__,
-            "cuda": torch.version.cuda or "none", "platform": platform.platform()}
+    return {
+        "ganbench": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": version("torchvision"),
+        "numpy": numpy.__version__,
+        "cuda": torch.version.cuda or "none",
+        "platform": platform.platform(),
+    }
 
 
 @dataclass
@@ -73,14 +82,18 @@ def existing_state(plan: Plan, resume: bool = True) -> str:
         raise ConfigError(f"{cfg_path} is unreadable; move the directory away to start this run over") from None
     diff = config_difference(old, plan.cfg.to_dict())
     if diff:
-        raise ConfigError(f"{plan.run_dir} holds a run with a different config; it is never overwritten. "
-                          f"Differences: {'; '.join(diff)}. Use another --out, or delete that directory.")
+        raise ConfigError(
+            f"{plan.run_dir} holds a run with a different config; it is never overwritten. "
+            f"Differences: {'; '.join(diff)}. Use another --out, or delete that directory."
+        )
     if run.status() == Status.COMPLETED:
         return State.COMPLETED
     if not resume and run.checkpoint.is_file():
-        raise ConfigError(f"{plan.run_dir} holds an unfinished run with a checkpoint; --no-resume would overwrite "
-                          "it. Drop --no-resume to continue it, or use another --out (or delete that directory) "
-                          "to start over.")
+        raise ConfigError(
+            f"{plan.run_dir} holds an unfinished run with a checkpoint; --no-resume would overwrite "
+            "it. Drop --no-resume to continue it, or use another --out (or delete that directory) "
+            "to start over."
+        )
     return State.RESUMABLE
 
 
@@ -105,13 +118,19 @@ def shared_inputs(cfg: Config, evaluate: bool, cache: dict):
 
         if ref_spec not in cache:
             cache[ref_spec] = data_mod.load_dataset(ref_spec)
-        cache[key] = build_evaluator(cache[ref_spec], cfg.eval_samples, pick_device(cfg.device),
-                                     weights=cfg.inception_weights, metrics=parse_metrics(cfg.metrics))
+        cache[key] = build_evaluator(
+            cache[ref_spec],
+            cfg.eval_samples,
+            pick_device(cfg.device),
+            weights=cfg.inception_weights,
+            metrics=parse_metrics(cfg.metrics),
+        )
     return imageset, cache[key]
 
 
-def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: bool = True,
-            show_progress: bool = True) -> dict[str, Any]:
+def execute(
+    plan: Plan, images, data_protocol: dict, evaluator=None, resume: bool = True, show_progress: bool = True
+) -> dict[str, Any]:
     """Train one planned run and write its summary. Never raises for a failed run; raises RunLocked (another
     process writes this directory), KeyboardInterrupt (also for SIGTERM), and DiskFull when even the summary
     cannot be written."""
@@ -123,16 +142,24 @@ def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: boo
     with lock.run_lock(run.path), _sigterm_as_interrupt():  # nothing is written before the lock is ours
         run.remove_orphan_temporaries()
         if not run.is_run() or not resume:
-            run.write_meta({"config": cfg.to_dict(), "versions": versions(), "git_commit": git_commit(),
-                            "command": sys.argv, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                            "data": data_protocol,
-                            DEVICE_SETTINGS: resolve(cfg, pick_device(cfg.device)).to_dict()})
+            run.write_meta(
+                {
+                    "config": cfg.to_dict(),
+                    "versions": versions(),
+                    "git_commit": git_commit(),
+                    "command": sys.argv,
+                    "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "data": data_protocol,
+                    DEVICE_SETTINGS: resolve(cfg, pick_device(cfg.device)).to_dict(),
+                }
+            )
         protocol = getattr(evaluator, "protocol", None)
         run.write_summary(head, Status.RUNNING)
         bar = _progress_bar(cfg, show_progress, len(images))
         try:
-            result = train(cfg, run.path, images, evaluate=evaluator, progress=bar.update if bar else None,
-                           resume=resume)
+            result = train(
+                cfg, run.path, images, evaluate=evaluator, progress=bar.update if bar else None, resume=resume
+            )
             status, error = Status.COMPLETED, None
         except Diverged as e:
             result, status, error = {}, Status.DIVERGED, str(e)
@@ -145,8 +172,11 @@ def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: boo
         finally:
             if bar:
                 bar.close()
-        fields = {"error": error} | result | {"best": run.best(k) if (k := _best_key(evaluator, cfg)) else None,
-                                              "metric_protocol": protocol}
+        fields = (
+            {"error": error}
+            | result
+            | {"best": run.best(k) if (k := _best_key(evaluator, cfg)) else None, "metric_protocol": protocol}
+        )
         if status != Status.COMPLETED:  # counters from the last tick: a diverged run still says how far it got
             fields |= run.last_counters()
         summary = run.write_summary(head, status, **fields)
@@ -157,8 +187,11 @@ def execute(plan: Plan, images, data_protocol: dict, evaluator=None, resume: boo
         print(f"ganbench: {name} diverged: {error}; its last good checkpoint is kept", file=sys.stderr)
     elif (result.get("collapse") or {}).get("collapsed"):
         c = result["collapse"]
-        print(f"ganbench: {name}: samples look collapsed (diversity {c['ratio']:.3f} of the real images', "
-              f"below {c['threshold']})", file=sys.stderr)
+        print(
+            f"ganbench: {name}: samples look collapsed (diversity {c['ratio']:.3f} of the real images', "
+            f"below {c['threshold']})",
+            file=sys.stderr,
+        )
     return summary
 
 
@@ -197,8 +230,14 @@ class _Bar:
         self.budget = cfg.run_budget.in_images(n_images)
         unit = {"img": "kimg", "steps": "steps", "seconds": "s"}[self.budget.unit]
         total = self.budget.amount / 1000 if self.budget.unit == "img" else self.budget.amount
-        self.bar = tqdm(total=total, desc=f"{cfg.variant} seed{cfg.seed}", unit=unit, file=sys.stderr,
-                        leave=False, bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} {unit} [{elapsed}<{remaining}]")
+        self.bar = tqdm(
+            total=total,
+            desc=f"{cfg.variant} seed{cfg.seed}",
+            unit=unit,
+            file=sys.stderr,
+            leave=False,
+            bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} {unit} [{elapsed}<{remaining}]",
+        )
 
     def update(self, c) -> None:
         value = {"img": c.img / 1000, "steps": c.g_steps, "seconds": c.seconds}[self.budget.unit]
@@ -223,20 +262,30 @@ def summary_table(summaries: list[dict[str, Any]]) -> str:
     rank_keys = _unique((s.get("metric_protocol") or {}).get("rank_by") for s in summaries)
     best_keys = _unique((s.get("best") or {}).get("metric") for s in summaries)
     if not rank_keys and not best_keys:  # older summaries: the first FID of the final metrics
-        best_keys = _unique(next((k for k in (s.get("final") or {}) if names.is_value(k, names.FID)), None)
-                            for s in summaries)
+        best_keys = _unique(
+            next((k for k in (s.get("final") or {}) if names.is_value(k, names.FID)), None) for s in summaries
+        )
     rank_keys = [k for k in rank_keys if k not in best_keys]
-    cols = (["variant", "seed", "status", "kimg", "g_steps", "seconds", "img/s"] + [f"{k} final" for k in rank_keys]
-            + [f"{k} {which}" for k in best_keys for which in ("final", "best")])
+    cols = (
+        ["variant", "seed", "status", "kimg", "g_steps", "seconds", "img/s"]
+        + [f"{k} final" for k in rank_keys]
+        + [f"{k} {which}" for k in best_keys for which in ("final", "best")]
+    )
     rows = []
     for s in summaries:
         final, best = s.get("final") or {}, s.get("best") or {}
-        row = [s.get("variant"), s.get("seed"), s.get("status"), _fmt(s.get("kimg")), s.get("g_steps"),
-               _fmt(s.get("seconds")), _fmt(s.get("img_per_s"))] + [_fmt(final.get(k)) for k in rank_keys]
+        row = [
+            s.get("variant"),
+            s.get("seed"),
+            s.get("status"),
+            _fmt(s.get("kimg")),
+            s.get("g_steps"),
+            _fmt(s.get("seconds")),
+            _fmt(s.get("img_per_s")),
+        ] + [_fmt(final.get(k)) for k in rank_keys]
         for k in best_keys:
             row.append(_fmt(final.get(k)))
-            row.append(f"{_fmt(best.get('value'))} @ {_fmt(best.get('kimg'))}kimg" if best.get("metric") == k
-                       else None)
+            row.append(f"{_fmt(best.get('value'))} @ {_fmt(best.get('kimg'))}kimg" if best.get("metric") == k else None)
         rows.append(["-" if v is None else str(v) for v in row])
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
     line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
@@ -255,5 +304,3 @@ def _fmt(v: Any) -> str | None:
     if isinstance(v, float):
         return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
     return str(v)
-
-

@@ -77,18 +77,36 @@ class Agreement:
     def checks(self) -> list[tuple[str, float, float]]:
         """(what, difference, tolerance) for every comparison."""
         loss_tol, grad_tol, drift_tol = self.tolerances
-        return [*((f"first step {k}", v, grad_tol if k.startswith("grad") else loss_tol) for k, v in self.first.items()),
-                *((f"all steps {k}", v, drift_tol) for k, v in self.drift.items())]
+        return [
+            *((f"first step {k}", v, grad_tol if k.startswith("grad") else loss_tol) for k, v in self.first.items()),
+            *((f"all steps {k}", v, drift_tol) for k, v in self.drift.items()),
+        ]
 
     @property
     def ok(self) -> bool:
         return all(v <= tol for _, v, tol in self.checks())
 
 
-def selftest_config(device: str, precision: str = "auto", fast: bool = True, compile: bool = False,
-                    resolution: int = 64, batch_size: int = 64, seed: int = 0) -> Config:
-    return make_config(load_recipe("dcgan"), device=device, precision=precision, fast=fast, compile=compile,
-                       resolution=resolution, batch_size=batch_size, seed=seed, dataset="synthetic")
+def selftest_config(
+    device: str,
+    precision: str = "auto",
+    fast: bool = True,
+    compile: bool = False,
+    resolution: int = 64,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> Config:
+    return make_config(
+        load_recipe("dcgan"),
+        device=device,
+        precision=precision,
+        fast=fast,
+        compile=compile,
+        resolution=resolution,
+        batch_size=batch_size,
+        seed=seed,
+        dataset="synthetic",
+    )
 
 
 def reference_settings(cfg: Config) -> DeviceSettings:
@@ -104,9 +122,14 @@ def inputs(cfg: Config, steps: int) -> tuple[dict, list[tuple[torch.Tensor, torc
     weights = {k: {n: t.clone() for n, t in nets[k].state_dict().items()} for k in ("G", "D")}
     gen = torch.Generator().manual_seed(cfg.seed)
     B, r = cfg.batch_size, cfg.resolution
-    batches = [(torch.rand(B, cfg.channels, r, r, generator=gen) * 2 - 1,
-                torch.randn(B, cfg.latent_dim, 1, 1, generator=gen), torch.randn(B, cfg.latent_dim, 1, 1, generator=gen))
-               for _ in range(steps)]
+    batches = [
+        (
+            torch.rand(B, cfg.channels, r, r, generator=gen) * 2 - 1,
+            torch.randn(B, cfg.latent_dim, 1, 1, generator=gen),
+            torch.randn(B, cfg.latent_dim, 1, 1, generator=gen),
+        )
+        for _ in range(steps)
+    ]
     return weights, batches
 
 
@@ -129,8 +152,9 @@ def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list)
             t0 = time.perf_counter()
         real = real.to(device).contiguous(memory_format=mem)
         weight = penalties.lazy_weight(cfg.penalty_weight, cfg.penalty_every, i)
-        losses["loss_d"].append(gan.d_step(cfg, nets, obj, penalty, weight, real, z_d.to(device), amp,
-                                           scaler)["loss_d"])
+        losses["loss_d"].append(
+            gan.d_step(cfg, nets, obj, penalty, weight, real, z_d.to(device), amp, scaler)["loss_d"]
+        )
         if i == 0:  # the D step leaves its (unscaled) gradients in .grad until the next zero_grad
             grads = {"D": _flat_grad(nets["D"])}
         real_g = real if obj.needs_real_in_g else None  # relativistic G losses see D on this batch's reals
@@ -140,8 +164,12 @@ def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list)
     synchronize(device)
     seconds = time.perf_counter() - t0 if t0 is not None else 0.0
     timed = (len(batches) - 1) * cfg.batch_size
-    return Arm(settings, {k: torch.stack(v).float().cpu().tolist() for k, v in losses.items()}, grads,
-               timed / seconds if seconds > 0 else None)
+    return Arm(
+        settings,
+        {k: torch.stack(v).float().cpu().tolist() for k, v in losses.items()},
+        grads,
+        timed / seconds if seconds > 0 else None,
+    )
 
 
 def _flat_grad(net: torch.nn.Module) -> torch.Tensor:
@@ -150,12 +178,15 @@ def _flat_grad(net: torch.nn.Module) -> torch.Tensor:
 
 def compare(checked: Arm, reference: Arm) -> Agreement:
     """Relative differences of the checked arm from the reference, against the checked precision's tolerances."""
+
     def rel(a: float, b: float) -> float:
         return abs(a - b) / max(abs(b), 1e-6)
 
     first = {k: rel(checked.losses[k][0], v[0]) for k, v in reference.losses.items()}
-    first |= {f"grad_{k}": ((checked.grads[k] - v).norm() / v.norm().clamp_min(1e-12)).item()
-              for k, v in reference.grads.items()}
+    first |= {
+        f"grad_{k}": ((checked.grads[k] - v).norm() / v.norm().clamp_min(1e-12)).item()
+        for k, v in reference.grads.items()
+    }
     drift = {k: max(rel(a, b) for a, b in zip(checked.losses[k], v, strict=True)) for k, v in reference.losses.items()}
     precision = checked.settings.precision
     return Agreement(precision, TOLERANCES[precision], first, drift)
@@ -163,20 +194,27 @@ def compare(checked: Arm, reference: Arm) -> Agreement:
 
 def report(cfg: Config, steps: int, checked: Arm, reference: Arm, agreement: Agreement) -> str:
     """The table `ganbench selftest` prints."""
-    lines = [f"selftest: dcgan G and D, {cfg.resolution}x{cfg.resolution}, batch {cfg.batch_size}, {steps} steps, "
-             f"seed {cfg.seed}",
-             f"{'arm':<10} {'device':<7} {'precision':<10} {'memory':<14} {'adam':<8} {'compile':<8} img/s"]
+    lines = [
+        f"selftest: dcgan G and D, {cfg.resolution}x{cfg.resolution}, batch {cfg.batch_size}, {steps} steps, "
+        f"seed {cfg.seed}",
+        f"{'arm':<10} {'device':<7} {'precision':<10} {'memory':<14} {'adam':<8} {'compile':<8} img/s",
+    ]
     for name, arm in (("reference", reference), ("checked", checked)):
         s = arm.settings
         speed = f"{arm.img_per_s:.1f}" if arm.img_per_s else "n/a (one step)"
-        lines.append(f"{name:<10} {s.device:<7} {s.precision:<10} {s.memory_format:<14} {s.optimizer:<8} "
-                     f"{'+'.join(s.compile) or 'off':<8} {speed}")
+        lines.append(
+            f"{name:<10} {s.device:<7} {s.precision:<10} {s.memory_format:<14} {s.optimizer:<8} "
+            f"{'+'.join(s.compile) or 'off':<8} {speed}"
+        )
     a = agreement
     lines.append(f"agreement at {a.precision} tolerances (relative differences):")
     for what, v, tol in a.checks():
         lines.append(f"  {what:<22} {v:.2e}  (tolerance {tol:g})  {'ok' if v <= tol else 'DISAGREES'}")
-    lines.append("PASS: the checked path agrees with the CPU reference" if a.ok else
-                 "FAIL: the checked path disagrees with the CPU reference")
+    lines.append(
+        "PASS: the checked path agrees with the CPU reference"
+        if a.ok
+        else "FAIL: the checked path disagrees with the CPU reference"
+    )
     return "\n".join(lines)
 
 
@@ -220,8 +258,16 @@ def eval_images(cfg: Config, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     pixels for both arms (a generator would add its own arithmetic to the comparison)."""
     from ganbench.data import DataSpec, load_dataset
 
-    split = lambda s: load_dataset(DataSpec("synthetic", resolution=cfg.resolution, max_images=n,  # noqa: E731
-                                            split=s)).images
+    split = lambda s: (  # noqa: E731
+        load_dataset(
+            DataSpec(
+                "synthetic",
+                resolution=cfg.resolution,
+                max_images=n,
+                split=s,
+            )
+        ).images
+    )
     return split("test"), split("train")
 
 
@@ -230,15 +276,16 @@ def _replay(images: torch.Tensor, device: torch.device) -> Callable[[int], torch
     pos = [0]
 
     def sample(b: int) -> torch.Tensor:
-        out = images[pos[0]:pos[0] + b].to(device).float() / 127.5 - 1
+        out = images[pos[0] : pos[0] + b].to(device).float() / 127.5 - 1
         pos[0] += b
         return out
 
     return sample
 
 
-def run_eval_arm(device: torch.device, generated: torch.Tensor, reference: torch.Tensor,
-                 batch_size: int = EVAL_BATCH) -> EvalArm:
+def run_eval_arm(
+    device: torch.device, generated: torch.Tensor, reference: torch.Tensor, batch_size: int = EVAL_BATCH
+) -> EvalArm:
     """Inception features of both sets on `device` (the generated ones through the evaluator's sampler path) and
     every registered metric from them, as an evaluation during a run there computes them."""
     from ganbench.metrics import inception
@@ -259,9 +306,14 @@ def run_eval_arm(device: torch.device, generated: torch.Tensor, reference: torch
     values = compute_metrics(gen, ref, settings, tuple(METRICS.names()))
     synchronize(device)
     t2 = time.perf_counter()
-    return EvalArm(device.type, statistics_device(device).type,
-                   {"generated": gen.features.float().cpu(), "reference": ref.features.float().cpu()}, values,
-                   (n + reference.shape[0]) / max(t1 - t0, 1e-9), t2 - t1)
+    return EvalArm(
+        device.type,
+        statistics_device(device).type,
+        {"generated": gen.features.float().cpu(), "reference": ref.features.float().cpu()},
+        values,
+        (n + reference.shape[0]) / max(t1 - t0, 1e-9),
+        t2 - t1,
+    )
 
 
 def compare_eval(checked: EvalArm, reference: EvalArm) -> EvalAgreement:
@@ -293,14 +345,19 @@ def compare_eval(checked: EvalArm, reference: EvalArm) -> EvalAgreement:
 def eval_report(checked: EvalArm, reference: EvalArm, agreement: EvalAgreement) -> str:
     """The evaluation part of what `ganbench selftest` prints."""
     n = agreement.n
-    lines = [f"evaluation: {n} built-in faces (test split, as generated images) against {n} (train split), "
-             "every registered metric",
-             f"{'arm':<10} {'features':<9} {'statistics':<11} {'inception img/s':<16} statistics s"]
+    lines = [
+        f"evaluation: {n} built-in faces (test split, as generated images) against {n} (train split), "
+        "every registered metric",
+        f"{'arm':<10} {'features':<9} {'statistics':<11} {'inception img/s':<16} statistics s",
+    ]
     for name, arm in (("reference", reference), ("checked", checked)):
         lines.append(f"{name:<10} {arm.device:<9} {arm.statistics:<11} {arm.img_per_s:<16.1f} {arm.stats_seconds:.2f}")
     lines.append("agreement (features: relative norm; shares: absolute; other metrics: relative to their value):")
     for what, v, tol in agreement.checks():
         lines.append(f"  {what:<22} {v:.2e}  (tolerance {tol:g})  {'ok' if v <= tol else 'DISAGREES'}")
-    lines.append("PASS: the device's evaluation agrees with the CPU's" if agreement.ok else
-                 "FAIL: the device's evaluation disagrees with the CPU's")
+    lines.append(
+        "PASS: the device's evaluation agrees with the CPU's"
+        if agreement.ok
+        else "FAIL: the device's evaluation disagrees with the CPU's"
+    )
     return "\n".join(lines)

@@ -67,4 +67,3 @@ class TensorBoardSink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

@@ -55,8 +55,22 @@ from ganbench.metrics import names
 from ganbench.models import sample_latent
 from ganbench.rundir import RunDir
 
-__all__ = ["COLLAPSE_RATIO", "EVAL_SEED", "CheckpointError", "Counters", "Diverged", "Loop", "build",
-           "collapse_report", "diversity", "load_checkpoint", "load_sampler", "make_sampler", "pick_device", "train"]
+__all__ = [
+    "COLLAPSE_RATIO",
+    "EVAL_SEED",
+    "CheckpointError",
+    "Counters",
+    "Diverged",
+    "Loop",
+    "build",
+    "collapse_report",
+    "diversity",
+    "load_checkpoint",
+    "load_sampler",
+    "make_sampler",
+    "pick_device",
+    "train",
+]
 
 
 class Diverged(RuntimeError):
@@ -170,8 +184,14 @@ class Clock:
 
 
 # ---------------------------------------------------------------------------------------------------- the loop
-def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable | None = None,
-          progress: Callable[[Counters], None] | None = None, resume: bool = True) -> dict[str, Any]:
+def train(
+    cfg: Config,
+    run_dir: Path,
+    images: torch.Tensor,
+    evaluate: Callable | None = None,
+    progress: Callable[[Counters], None] | None = None,
+    resume: bool = True,
+) -> dict[str, Any]:
     """Train one variant and seed. images: uint8 (N, C, H, W). Returns the summary fields (status excluded).
 
     evaluate(sample) -> {metric: value} is called every cfg.eval_every_kimg and at the end.
@@ -202,9 +222,17 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
         s.c = resumed.counters
     if run.has_records():  # records after this point replace those of the same tick written before the interruption
         # exact: the run continues bit for bit (deterministic device); else statistically, `why` says why
-        run.append({"kind": "resume", "tick": s.c.tick, "kimg": s.c.img / 1000, "g_steps": s.c.g_steps,
-                    "device": device.type, "exact": resumed.exact if resumed else True,
-                    **({"why": resumed.why} if resumed and not resumed.exact else {})})
+        run.append(
+            {
+                "kind": "resume",
+                "tick": s.c.tick,
+                "kimg": s.c.img / 1000,
+                "g_steps": s.c.g_steps,
+                "device": device.type,
+                "exact": resumed.exact if resumed else True,
+                **({"why": resumed.why} if resumed and not resumed.exact else {}),
+            }
+        )
     real_div = real_diversity(images, device)
     sampler = lambda: make_sampler(cfg, family.impl.generator(nets), device)  # noqa: E731  the fixed eval noise
     # the EMA of G, if kept: the same noise, grids of its own and metrics named `<metric>_ema` beside G's
@@ -255,11 +283,22 @@ def train(cfg: Config, run_dir: Path, images: torch.Tensor, evaluate: Callable |
     if run.mirror is not None:
         run.mirror.close()
     c = s.c
-    return {"kimg": c.img / 1000, "epoch": c.img / data.shape[0], "g_steps": c.g_steps, "d_steps": c.d_steps,
-            "seconds": round(c.seconds, 3), "eval_seconds": round(clock.eval_seconds, 3),
-            "img_per_s": c.img / c.seconds if c.seconds > 0 else None, "peak_mem_mb": round(mb, 1),
-            "peak_mem_kind": mem_kind, "final": final, "collapse": collapse, "budget": str(cfg.run_budget),
-            "device": str(device), "device_name": summary_device_name(device)}
+    return {
+        "kimg": c.img / 1000,
+        "epoch": c.img / data.shape[0],
+        "g_steps": c.g_steps,
+        "d_steps": c.d_steps,
+        "seconds": round(c.seconds, 3),
+        "eval_seconds": round(clock.eval_seconds, 3),
+        "img_per_s": c.img / c.seconds if c.seconds > 0 else None,
+        "peak_mem_mb": round(mb, 1),
+        "peak_mem_kind": mem_kind,
+        "final": final,
+        "collapse": collapse,
+        "budget": str(cfg.run_budget),
+        "device": str(device),
+        "device_name": summary_device_name(device),
+    }
 
 
 def _close_tick(s: Loop, run: RunDir, clock: Clock, counts_ticks: bool, samplers, real_div: float) -> None:
@@ -277,9 +316,19 @@ def _close_tick(s: Loop, run: RunDir, clock: Clock, counts_ticks: bool, samplers
     mb, _ = peak_memory_mb(s.device)
     grid = sampler()(GRID)
     ratio = diversity(grid).item() / real_div if real_div > 0 else None
-    run.append({"kind": "tick", "tick": c.tick, **s.where(), "d_steps": c.d_steps, "seconds": round(c.seconds, 3),
-                "img_per_s": (c.img - clock.tick_img) / dt if dt > 0 else None, "peak_mem_mb": round(mb, 1),
-                "diversity": ratio, **values})
+    run.append(
+        {
+            "kind": "tick",
+            "tick": c.tick,
+            **s.where(),
+            "d_steps": c.d_steps,
+            "seconds": round(c.seconds, 3),
+            "img_per_s": (c.img - clock.tick_img) / dt if dt > 0 else None,
+            "peak_mem_mb": round(mb, 1),
+            "diversity": ratio,
+            **values,
+        }
+    )
     save_grid(grid, run.tick_grid(c.tick, c.img / 1000))
     if ema_sampler is not None:
         save_grid(ema_sampler()(GRID), run.tick_grid(c.tick, c.img / 1000, ema=True))
@@ -303,8 +352,7 @@ def _evaluate(s: Loop, run: RunDir, clock: Clock, evaluate: Callable, samplers, 
         result |= {names.of_ema(k): v for k, v in ema.items() if names.is_metric(k)}
     dt = time.perf_counter() - e0
     clock.pause(dt)  # evaluation time is not training time
-    run.append({"kind": "eval", **s.where(), "seconds": round(s.c.seconds, 3), "eval_seconds": round(dt, 3),
-                **result})
+    run.append({"kind": "eval", **s.where(), "seconds": round(s.c.seconds, 3), "eval_seconds": round(dt, 3), **result})
     return result
 
 

@@ -39,8 +39,11 @@ class Pinned(torch.Tensor):
             return True
         out = super().__torch_function__(func, types, args, kwargs or {})
         # results of computations on pinned memory are ordinary (pageable) tensors; `out=` keeps its buffer
-        return out if (kwargs or {}).get("out") is not None or not isinstance(out, Pinned) else \
-            out.as_subclass(torch.Tensor)
+        return (
+            out
+            if (kwargs or {}).get("out") is not None or not isinstance(out, Pinned)
+            else out.as_subclass(torch.Tensor)
+        )
 
 
 class CudaGenerator(torch.Generator):

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "commit_trials.sh"
-pytestmark = pytest.mark.skipif(shutil.which("git") is None or shutil.which("pgrep") is None,
-                                reason="needs git and pgrep")
+pytestmark = pytest.mark.skipif(
+    shutil.which("git") is None or shutil.which("pgrep") is None, reason="needs git and pgrep"
+)
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -47,19 +48,21 @@ def test_the_trial_finished_last_is_committed_and_nothing_else(tmp_path):
     (study / "study.json").write_text("{}")
     # a stand-in study (its command line is what the script looks for). The race, made certain: right after the
     # script's first commit (a git hook), trial b finishes and the study exits, before the script looks again.
-    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "ganbench", "study", "--out",
-                             str(study)])
+    fake = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", "ganbench", "study", "--out", str(study)]
+    )
     hook = repo / ".git" / "hooks" / "post-commit"
     hook.write_text(f"""#!/bin/sh
 [ -e {tmp_path}/fired ] && exit 0
 touch {tmp_path}/fired
-echo '{{"status": "completed"}}' > {last / 'summary.json'}
+echo '{{"status": "completed"}}' > {last / "summary.json"}
 kill {fake.pid}
 """)
     hook.chmod(0o755)
     try:
-        out = subprocess.run(["bash", str(SCRIPT), "results/fair-x", "1"], cwd=repo, capture_output=True, text=True,
-                             timeout=120)
+        out = subprocess.run(
+            ["bash", str(SCRIPT), "results/fair-x", "1"], cwd=repo, capture_output=True, text=True, timeout=120
+        )
     finally:
         fake.kill()
         fake.wait(timeout=60)
@@ -68,7 +71,12 @@ kill {fake.pid}
     tracked = set(_git(repo, "ls-files").split())
     for run in (done, last):
         rel = run.relative_to(repo).as_posix()
-        assert {f"{rel}/config.json", f"{rel}/summary.json", f"{rel}/metrics.jsonl", f"{rel}/samples/final.png"} <= tracked
+        assert {
+            f"{rel}/config.json",
+            f"{rel}/summary.json",
+            f"{rel}/metrics.jsonl",
+            f"{rel}/samples/final.png",
+        } <= tracked
     assert "results/fair-x/study.json" in tracked
     assert not any("/c/" in p for p in tracked)  # an unfinished trial is not committed
     assert not any("checkpoints" in p for p in tracked)  # no checkpoints, ever

@@ -14,8 +14,20 @@ from ganbench.config import (
 
 
 def test_shipped_variants():
-    assert set(variant_names()) == {"dcgan", "minimax", "wgan-gp", "lsgan", "hinge", "vae", "random",
-                                    "wgan", "dragan", "r1", "rpgan", "real"}
+    assert set(variant_names()) == {
+        "dcgan",
+        "minimax",
+        "wgan-gp",
+        "lsgan",
+        "hinge",
+        "vae",
+        "random",
+        "wgan",
+        "dragan",
+        "r1",
+        "rpgan",
+        "real",
+    }
     for name in variant_names():
         cfg = make_config(load_recipe(name))
         assert cfg.variant == name and cfg.description
@@ -23,16 +35,36 @@ def test_shipped_variants():
 
 def test_variant_recipes_match_their_papers():
     dcgan = make_config(load_recipe("dcgan"))
-    assert (dcgan.objective, dcgan.lr_g, dcgan.lr_d, dcgan.beta1, dcgan.beta2) == ("nonsaturating", 2e-4, 2e-4, 0.5, 0.999)
+    assert (dcgan.objective, dcgan.lr_g, dcgan.lr_d, dcgan.beta1, dcgan.beta2) == (
+        "nonsaturating",
+        2e-4,
+        2e-4,
+        0.5,
+        0.999,
+    )
     wgan = make_config(load_recipe("wgan-gp"))
     assert (wgan.objective, wgan.penalty, wgan.lr_g, wgan.beta1, wgan.beta2, wgan.n_critic, wgan.penalty_weight) == (
-        "wasserstein", "gp", 1e-4, 0.0, 0.9, 5, 10.0)
+        "wasserstein",
+        "gp",
+        1e-4,
+        0.0,
+        0.9,
+        5,
+        10.0,
+    )
     assert wgan.d_norm != "batch"  # no BatchNorm in a gradient-penalty critic
     assert make_config(load_recipe("minimax")).objective == "minimax"
     clipped = make_config(load_recipe("wgan"))  # Arjovsky et al. 2017, Algorithm 1
-    assert (clipped.objective, clipped.penalty, clipped.clip, clipped.optimizer_g, clipped.optimizer_d,
-            clipped.lr_g, clipped.lr_d, clipped.n_critic) == ("wasserstein", "none", 0.01, "rmsprop", "rmsprop",
-                                                              5e-5, 5e-5, 5)
+    assert (
+        clipped.objective,
+        clipped.penalty,
+        clipped.clip,
+        clipped.optimizer_g,
+        clipped.optimizer_d,
+        clipped.lr_g,
+        clipped.lr_d,
+        clipped.n_critic,
+    ) == ("wasserstein", "none", 0.01, "rmsprop", "rmsprop", 5e-5, 5e-5, 5)
     dragan = make_config(load_recipe("dragan"))
     assert (dragan.objective, dragan.penalty, dragan.penalty_weight) == ("nonsaturating", "dragan", 10.0)
     r1 = make_config(load_recipe("r1"))
@@ -43,51 +75,66 @@ def test_variant_recipes_match_their_papers():
     for name in ("dcgan", "minimax", "lsgan", "hinge", "vae"):  # the older variants are unchanged by the new axes
         cfg = make_config(load_recipe(name))
         assert (cfg.penalty, cfg.clip, cfg.optimizer_g, cfg.optimizer_d, cfg.ema_half_life_kimg) == (
-            "none", 0.0, "adam", "adam", 0.0)
+            "none",
+            0.0,
+            "adam",
+            "adam",
+            0.0,
+        )
     assert make_config(load_recipe("vae")).family == "vae"
     assert make_config(load_recipe("random")).family == "random"
 
 
 def test_overrides_parse_types():
     assert parse_overrides(["lr_d=5e-5", "n_critic=5", "latent_dist=uniform", "fast=false"]) == {
-        "lr_d": 5e-5, "n_critic": 5, "latent_dist": "uniform", "fast": False}
+        "lr_d": 5e-5,
+        "n_critic": 5,
+        "latent_dist": "uniform",
+        "fast": False,
+    }
 
 
-@pytest.mark.parametrize("item,match", [
-    ("lr_dd=1", "Did you mean 'lr_d'"),
-    ("n_critic=five", "'n_critic' expects an integer"),
-    ("lr_g=fast", "'lr_g' expects a number"),
-    ("lr_g", "key=value"),
-    ("fast=maybe", "true or false"),
-])
+@pytest.mark.parametrize(
+    "item,match",
+    [
+        ("lr_dd=1", "Did you mean 'lr_d'"),
+        ("n_critic=five", "'n_critic' expects an integer"),
+        ("lr_g=fast", "'lr_g' expects a number"),
+        ("lr_g", "key=value"),
+        ("fast=maybe", "true or false"),
+    ],
+)
 def test_bad_overrides(item, match):
     with pytest.raises(ConfigError, match=match):
         parse_overrides([item])
 
 
-@pytest.mark.parametrize("settings,match", [
-    ({"budget": "-5kimg"}, "not understood"),
-    ({"budget": "0kimg"}, "positive"),
-    ({"budget": "lots"}, "20kimg"),
-    ({"resolution": 48}, "power of two"),
-    ({"lr_g": -1.0}, "'lr_g' must be positive"),
-    ({"beta1": 1.5}, "beta1"),
-    ({"channels": 2}, "1 or 3"),
-    ({"objective": "wgan"}, "Did you mean 'wgan-gp'"),
-    ({"d_norm": "instance"}, "batch, layer, none, spectral"),
-    ({"latent_dist": "gauss"}, "normal, sphere, uniform"),
-    ({"precision": "fp8"}, "bf16"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"penalty": "dragn"}, "unknown penalty 'dragn'. Did you mean 'dragan'"),
-    ({"penalty": "r1+r22"}, "Did you mean 'r2'"),
-    ({"penalty": "r1+r1"}, "twice"),
-    ({"optimizer_d": "adma"}, "Did you mean 'adam'"),
-    ({"optimizer_g": "sgd", "momentum": 1.5}, "momentum must be in"),
-    ({"penalty_every": 0}, "penalty_every"),
-    ({"clip": -0.01}, "'clip' must not be negative"),
-    ({"ema_half_life_kimg": -1}, "ema_half_life_kimg"),
-    ({"objective": "wgan-gp", "penalty": "r1"}, "use objective=wasserstein with the penalty you want"),
-])
+@pytest.mark.parametrize(
+    "settings,match",
+    [
+        ({"budget": "-5kimg"}, "not understood"),
+        ({"budget": "0kimg"}, "positive"),
+        ({"budget": "lots"}, "20kimg"),
+        ({"resolution": 48}, "power of two"),
+        ({"lr_g": -1.0}, "'lr_g' must be positive"),
+        ({"beta1": 1.5}, "beta1"),
+        ({"channels": 2}, "1 or 3"),
+        ({"objective": "wgan"}, "Did you mean 'wgan-gp'"),
+        ({"d_norm": "instance"}, "batch, layer, none, spectral"),
+        ({"latent_dist": "gauss"}, "normal, sphere, uniform"),
+        ({"precision": "fp8"}, "bf16"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"penalty": "dragn"}, "unknown penalty 'dragn'. Did you mean 'dragan'"),
+        ({"penalty": "r1+r22"}, "Did you mean 'r2'"),
+        ({"penalty": "r1+r1"}, "twice"),
+        ({"optimizer_d": "adma"}, "Did you mean 'adam'"),
+        ({"optimizer_g": "sgd", "momentum": 1.5}, "momentum must be in"),
+        ({"penalty_every": 0}, "penalty_every"),
+        ({"clip": -0.01}, "'clip' must not be negative"),
+        ({"ema_half_life_kimg": -1}, "ema_half_life_kimg"),
+        ({"objective": "wgan-gp", "penalty": "r1"}, "use objective=wasserstein with the penalty you want"),
+    ],
+)
 def test_impossible_configs(settings, match):
     with pytest.raises(ConfigError, match=match):
         make_config(load_recipe("dcgan"), **settings)

@@ -70,8 +70,11 @@ def test_folder_with_corrupt_grayscale_rgba_and_nested_files(cache, tmp_path, ca
     assert any("truncated.jpg" in s for s in ds.protocol["skipped_examples"])
     assert "skipped 2 unreadable" in capsys.readouterr().err
     files = sorted(p for p in root.rglob("*") if p.suffix in (".jpg", ".png"))
-    white = [i for i, p in enumerate(f for f in files if f.name not in ("notes.jpg", "truncated.jpg"))
-             if p.name == "transparent.png"][0]
+    white = [
+        i
+        for i, p in enumerate(f for f in files if f.name not in ("notes.jpg", "truncated.jpg"))
+        if p.name == "transparent.png"
+    ][0]
     assert ds.images[white].float().mean() > 250
 
 
@@ -158,8 +161,10 @@ def test_celeba_without_partition_file_uses_the_official_id_ranges(cache, tmp_pa
     for i in ids:
         Image.fromarray(np.full((218, 178, 3), i % 255, dtype=np.uint8)).save(img / f"{i:06d}.jpg")
     root = str(tmp_path / "celeba")
-    sizes = {s: len(load_dataset(DataSpec("celeba", root=root, resolution=16, split=s)))
-             for s in ("train", "val", "test", "heldout", "all")}
+    sizes = {
+        s: len(load_dataset(DataSpec("celeba", root=root, resolution=16, split=s)))
+        for s in ("train", "val", "test", "heldout", "all")
+    }
     assert sizes == {"train": 2, "val": 2, "test": 2, "heldout": 4, "all": 6}
     train = load_dataset(DataSpec("celeba", root=root, resolution=16, split="train"))
     assert "official CelebA id ranges" in train.protocol["split"]
@@ -181,7 +186,9 @@ def test_the_reference_comes_from_eval_split_uncapped(cache, monkeypatch):
     from ganbench.config import Config
 
     seen = {}
-    monkeypatch.setattr(metrics_mod, "build_evaluator", lambda ref, n, device, weights="", **options: seen.setdefault("ref", ref))
+    monkeypatch.setattr(
+        metrics_mod, "build_evaluator", lambda ref, n, device, weights="", **options: seen.setdefault("ref", ref)
+    )
     store: dict = {}
     cfg = Config(resolution=16, max_images=30, eval_split="heldout", device="cpu")
     train, _ = runner.shared_inputs(cfg, True, store)

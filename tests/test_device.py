@@ -18,9 +18,15 @@ def cfg(**kw):
 
 
 # ---------------------------------------------------------------------------------------------------- resolve
-@pytest.mark.parametrize("flags, expect", [
-    ({"avx512f", "avx512_bf16"}, "bf16"), ({"amx_bf16", "amx_tile"}, "bf16"), ({"avx2", "avx512f"}, "fp32"),
-    (set(), "fp32")])
+@pytest.mark.parametrize(
+    "flags, expect",
+    [
+        ({"avx512f", "avx512_bf16"}, "bf16"),
+        ({"amx_bf16", "amx_tile"}, "bf16"),
+        ({"avx2", "avx512f"}, "fp32"),
+        (set(), "fp32"),
+    ],
+)
 def test_auto_precision_is_bf16_only_where_the_cpu_has_native_bf16(monkeypatch, flags, expect):
     monkeypatch.setattr(gd, "cpu_flags", lambda: flags)
     s = resolve(cfg(), CPU)
@@ -73,8 +79,11 @@ def test_settings_build_what_they_say(monkeypatch):
     conv = next(m for m in plain["D"].modules() if isinstance(m, torch.nn.Conv2d))
     assert not conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert not plain["opt_d"].defaults["fused"] and plain["opt_d"].defaults["foreach"] is False
-    fe = build(cfg(resolution=16, g_width=8, d_width=8, device="cpu"), CPU,
-               dataclasses.replace(resolve(cfg(), CPU), optimizer="foreach"))
+    fe = build(
+        cfg(resolution=16, g_width=8, d_width=8, device="cpu"),
+        CPU,
+        dataclasses.replace(resolve(cfg(), CPU), optimizer="foreach"),
+    )
     assert fe["opt_d"].defaults["foreach"] is True and not fe["opt_d"].defaults["fused"]
 
 
@@ -90,8 +99,9 @@ def test_settings_are_recorded_in_config_json(tmp_path):
     from ganbench.io import read_json
     from ganbench.runner import Plan, execute
 
-    c = cfg(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, budget="32img", device="cpu",
-            tick_kimg=0.032)
+    c = cfg(
+        resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, budget="32img", device="cpu", tick_kimg=0.032
+    )
     images = load_dataset(DataSpec("synthetic", resolution=16, max_images=64)).images
     assert execute(Plan(c, tmp_path), images, {"dataset": "synthetic"}, show_progress=False)["status"] == "completed"
     recorded = read_json(tmp_path / "config.json")["device_settings"]
@@ -144,8 +154,20 @@ def test_cuda_peak_is_reset_at_the_start_of_each_run(monkeypatch, tmp_path):
     from ganbench.data import DataSpec, load_dataset
 
     images = load_dataset(DataSpec("synthetic", resolution=16, max_images=32)).images
-    gt.train(cfg(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, budget="16img", device="cpu",
-                 tick_kimg=0.016), tmp_path, images)
+    gt.train(
+        cfg(
+            resolution=16,
+            g_width=8,
+            d_width=8,
+            latent_dim=8,
+            batch_size=16,
+            budget="16img",
+            device="cpu",
+            tick_kimg=0.016,
+        ),
+        tmp_path,
+        images,
+    )
     assert seen == ["cpu"]
 
 
@@ -182,7 +204,12 @@ def test_run_defaults_are_sized_per_device_and_a_recipe_keeps_its_own_widths(tmp
 
     cpu, cuda = gd.run_defaults(CPU), gd.run_defaults(torch.device("cuda"))
     assert (cpu["resolution"], cpu["g_width"], cpu["budget"], cpu["eval_samples"], cpu["eval_samples_during"]) == (
-        32, 32, "40kimg", 100, 50)
+        32,
+        32,
+        "40kimg",
+        100,
+        50,
+    )
     assert (cuda["resolution"], cuda["g_width"], cuda["eval_samples"]) == (64, 64, 10_000)
     assert gd.default_eval_samples(CPU) == 100
     recipe = tmp_path / "wide.toml"
@@ -193,12 +220,37 @@ def test_run_defaults_are_sized_per_device_and_a_recipe_keeps_its_own_widths(tmp
     assert (dcgan["g_width"], dcgan["d_width"], dcgan["resolution"], dcgan["budget"]) == (32, 32, 32, "40kimg")
     assert (wide["g_width"], wide["d_width"]) == (48, 32)
     assert "device defaults" in res.stderr and dcgan["run_dir"].startswith("results/synthetic-32/")
-    given = CliRunner().invoke(app, ["run", "--variants", "dcgan", "--dry-run", "--device", "cpu", "--resolution",
-                                     "16", "--budget", "2kimg", "--eval-samples", "40", "--eval-every", "0",
-                                     "--set", "g_width=8", "--set", "d_width=8"])
+    given = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--variants",
+            "dcgan",
+            "--dry-run",
+            "--device",
+            "cpu",
+            "--resolution",
+            "16",
+            "--budget",
+            "2kimg",
+            "--eval-samples",
+            "40",
+            "--eval-every",
+            "0",
+            "--set",
+            "g_width=8",
+            "--set",
+            "d_width=8",
+        ],
+    )
     cfg = json.loads(given.stdout)[0]
     assert (cfg["resolution"], cfg["budget"], cfg["eval_samples"], cfg["eval_samples_during"], cfg["g_width"]) == (
-        16, "2kimg", 40, 0, 8)
+        16,
+        "2kimg",
+        40,
+        0,
+        8,
+    )
     assert "device defaults" not in given.stderr
 
 
@@ -221,9 +273,16 @@ def test_data_on_mps_must_fit_in_metals_working_set(monkeypatch):
     assert gd.data_on_device(10**12, CPU)  # the CPU: the data is already there
 
 
-@pytest.mark.parametrize("device, precision, expect", [
-    ("mps", "fp16", "foreach"), ("mps", "bf16", "fused"), ("mps", "fp32", "fused"), ("cuda", "fp16", "fused"),
-    ("cpu", "fp16", "fused")])
+@pytest.mark.parametrize(
+    "device, precision, expect",
+    [
+        ("mps", "fp16", "foreach"),
+        ("mps", "bf16", "fused"),
+        ("mps", "fp32", "fused"),
+        ("cuda", "fp16", "fused"),
+        ("cpu", "fp16", "fused"),
+    ],
+)
 def test_fp16_on_mps_never_takes_the_fused_optimisers(device, precision, expect):
     """With a loss scaler, fused Adam/SGD take grad_scale / found_inf instead of an unscale, which MPS's kernels
     ignored or rejected in torch versions the package allows: fp16 on MPS takes foreach."""
@@ -264,15 +323,15 @@ def test_mps_peak_memory_is_metals_not_the_process_rss(monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------------- issue 20: compile
-@pytest.mark.parametrize("variant, expect", [("dcgan", ("G", "D")), ("wgan-gp", ("G",)), ("vae", ("G", "encoder")),
-                                             ("random", ())])
+@pytest.mark.parametrize(
+    "variant, expect", [("dcgan", ("G", "D")), ("wgan-gp", ("G",)), ("vae", ("G", "encoder")), ("random", ())]
+)
 def test_compile_records_the_networks_it_compiles(variant, expect):
     """device_settings.compile names what was compiled: D is not under a gradient penalty (no double backward
     through compiled graphs), the VAE's decoder and encoder are (it used to ignore `compile` and record true)."""
     from ganbench.train import build
 
-    c = make_config(load_recipe(variant), resolution=16, g_width=8, d_width=8, latent_dim=8, device="cpu",
-                    compile=True)
+    c = make_config(load_recipe(variant), resolution=16, g_width=8, d_width=8, latent_dim=8, device="cpu", compile=True)
     s = resolve(c, CPU)
     assert s.compile == expect and s.to_dict()["compile"] == list(expect)
     nets = build(c, CPU, s)
@@ -324,8 +383,17 @@ def test_compiled_networks_stay_compiled_run_after_run(tmp_path, monkeypatch):
     try:
         for i, width in enumerate((8, 12, 16)):
             run[0] = i
-            c = cfg(resolution=16, g_width=width, d_width=width, latent_dim=8, batch_size=16, budget="64img",
-                    tick_kimg=0.032, device="cpu", compile=True)
+            c = cfg(
+                resolution=16,
+                g_width=width,
+                d_width=width,
+                latent_dim=8,
+                batch_size=16,
+                budget="64img",
+                tick_kimg=0.032,
+                device="cpu",
+                compile=True,
+            )
             train(c, tmp_path / f"w{width}", images)
     finally:
         logging.getLogger("torch._dynamo").removeHandler(handler)

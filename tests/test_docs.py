@@ -7,8 +7,12 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md",
-         ROOT / "results" / "README.md"]
+PAGES = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / "benchmarks" / "README.md",
+    ROOT / "results" / "README.md",
+]
 README_LINES = 200
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
@@ -61,7 +65,8 @@ def broken(page: Path) -> list[str]:
 def test_github_slugs():
     assert slug("The README's first command") == "the-readmes-first-command"
     assert slug("The study: which objectives differ on real faces (CelebA 32x32, CPU)") == (
-        "the-study-which-objectives-differ-on-real-faces-celeba-32x32-cpu")
+        "the-study-which-objectives-differ-on-real-faces-celeba-32x32-cpu"
+    )
     assert slug("Sweeps (Ray)") == "sweeps-ray" and slug("`ganbench report` pages") == "ganbench-report-pages"
     assert slug("Protocol, method and provenance") == "protocol-method-and-provenance"
 
@@ -69,9 +74,11 @@ def test_github_slugs():
 def test_the_checker_finds_a_missing_file_and_a_missing_anchor(tmp_path):
     (tmp_path / "b.md").write_text("# Title\n\n## A section\n\n## A section\n")
     page = tmp_path / "a.md"
-    page.write_text("[ok](b.md#a-section) [twice](b.md#a-section-1) [self](#here) ![img](missing.png)\n"
-                    "[bad anchor](b.md#nope) `[in code](gone.md)` [web](https://example.org/x)\n\n# Here\n\n"
-                    "```\n[in a block](gone.md)\n```\n")
+    page.write_text(
+        "[ok](b.md#a-section) [twice](b.md#a-section-1) [self](#here) ![img](missing.png)\n"
+        "[bad anchor](b.md#nope) `[in code](gone.md)` [web](https://example.org/x)\n\n# Here\n\n"
+        "```\n[in a block](gone.md)\n```\n"
+    )
     assert broken(page) == ["a.md: missing.png (no such file)", "a.md: b.md#nope (no heading '#nope' in b.md)"]
 
 
@@ -86,9 +93,11 @@ def test_every_relative_link_and_image_resolves():
 def test_the_readme_is_a_front_page():
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) <= README_LINES
-    for command in ("python3 -m pip install -q uv && uv run ganbench run --variants dcgan,wgan-gp,vae,random && uv run "
-                    "ganbench report results/synthetic-32",
-                    "python3 -m pip install -q uv && uv run --all-extras pytest -q"):  # the two commands, verbatim
+    for command in (
+        "python3 -m pip install -q uv && uv run ganbench run --variants dcgan,wgan-gp,vae,random && uv run "
+        "ganbench report results/synthetic-32",
+        "python3 -m pip install -q uv && uv run --all-extras pytest -q",
+    ):  # the two commands, verbatim
         assert command in text
     headings = re.findall(r"^## (.*)$", text, re.M)
     assert headings[0] == "The answer"  # one delimited section, replaced when a new study lands

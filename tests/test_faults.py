@@ -42,10 +42,31 @@ from ganbench.runner import Plan, execute
 from ganbench.train import COLLAPSE_RATIO, collapse_report, load_checkpoint, train
 
 # The same tiny run on the command line.
-TINY_ARGS = ["--resolution", "16", "--max-images", "256", "--device", "cpu", "--tick", "0.064", "--no-eval",
-             "--set", "g_width=8", "--set", "d_width=8", "--set", "batch_size=16", "--set", "latent_dim=8"]
-FUZZ = settings(max_examples=120, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+TINY_ARGS = [
+    "--resolution",
+    "16",
+    "--max-images",
+    "256",
+    "--device",
+    "cpu",
+    "--tick",
+    "0.064",
+    "--no-eval",
+    "--set",
+    "g_width=8",
+    "--set",
+    "d_width=8",
+    "--set",
+    "batch_size=16",
+    "--set",
+    "latent_dim=8",
+]
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 cli = CliRunner()
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -73,8 +94,9 @@ def same_state(a, b) -> bool:
 def last_ticks(run_dir: Path) -> dict[int, dict]:
     """Training values of each tick, the last record per tick (a resume repeats the ticks after its checkpoint)."""
     keep = ("kimg", "g_steps", "d_steps", "loss_d", "loss_g", "penalty", "d_real", "d_fake", "d_acc", "diversity")
-    return {r["tick"]: {k: r.get(k) for k in keep} for r in read_jsonl(run_dir / "metrics.jsonl")
-            if r["kind"] == "tick"}
+    return {
+        r["tick"]: {k: r.get(k) for k in keep} for r in read_jsonl(run_dir / "metrics.jsonl") if r["kind"] == "tick"
+    }
 
 
 def checkpoint(run_dir: Path) -> dict:
@@ -175,17 +197,37 @@ def test_jsonl_on_a_full_disk_leaves_the_file_as_it_was(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------------------------------------------- 2. resume
 # With an EMA of G (half-life 0.2 kimg, ramp-up on), so the resumed average must come back exactly too.
-KILL_ARGS = ["run", "--variants", "wgan-gp", "--budget", "1600img", "--seeds", "0", *TINY_ARGS,
-             "--set", "checkpoint_ticks=2", "--set", "ema_half_life_kimg=0.2"]
+KILL_ARGS = [
+    "run",
+    "--variants",
+    "wgan-gp",
+    "--budget",
+    "1600img",
+    "--seeds",
+    "0",
+    *TINY_ARGS,
+    "--set",
+    "checkpoint_ticks=2",
+    "--set",
+    "ema_half_life_kimg=0.2",
+]
 
 
 def _ganbench(args: list[str], out: Path) -> subprocess.Popen:
-    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",  # one thread, as in this process
-                        # compiled bytecode kept between runs (in a temporary folder): starts in seconds, not 20
-                        "PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "ganbench-test-pycache")}
+    env = os.environ | {
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",  # one thread, as in this process
+        # compiled bytecode kept between runs (in a temporary folder): starts in seconds, not 20
+        "PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "ganbench-test-pycache"),
+    }
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return subprocess.Popen([sys.executable, "-m", "ganbench.cli", *args, "--out", str(out)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganbench.cli", *args, "--out", str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_sigkill_mid_run_then_the_same_command_resumes_to_identical_weights_and_losses(tmp_path, images):
@@ -267,8 +309,9 @@ def test_a_changed_config_is_refused_with_the_difference_and_nothing_is_touched(
     assert first.exit_code == 0, first.output
     run = out / "dcgan" / "seed0"
     before = snapshot(run)
-    res = cli.invoke(app, ["run", "--variants", "dcgan", "--budget", "64img", "--out", str(out), *TINY_ARGS,
-                           "--set", "lr_d=5e-5"])
+    res = cli.invoke(
+        app, ["run", "--variants", "dcgan", "--budget", "64img", "--out", str(out), *TINY_ARGS, "--set", "lr_d=5e-5"]
+    )
     one_line_error(res, "different config", "lr_d: 0.0002 (on disk) != 5e-05 (requested)", "another --out")
     assert snapshot(run) == before
 
@@ -292,8 +335,9 @@ def test_a_live_lock_refuses_a_second_writer_naming_its_pid(tmp_path):
     try:
         run.mkdir(parents=True)
         (run / ".lock").write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname(), "started": "now"}))
-        res = cli.invoke(app, ["run", "--variants", "dcgan", "--budget", "64img", "--seeds", "0,1", "--out", str(out),
-                               *TINY_ARGS])
+        res = cli.invoke(
+            app, ["run", "--variants", "dcgan", "--budget", "64img", "--seeds", "0,1", "--out", str(out), *TINY_ARGS]
+        )
         one_line_error(res, f"pid {holder.pid}", "being written by another ganbench process")
         assert sorted(p.name for p in run.iterdir()) == [".lock"]  # nothing written beside it
         assert not (out / "dcgan" / "seed0").exists()  # refused up front, before any run started
@@ -336,8 +380,9 @@ def test_sigterm_ends_a_run_like_ctrl_c():
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="pid reuse is detected through /proc")
 def test_a_lock_whose_pid_was_reused_is_stale(tmp_path):
-    (tmp_path / ".lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                                "started": "long ago", "proc_start": "1"}))
+    (tmp_path / ".lock").write_text(
+        json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": "long ago", "proc_start": "1"})
+    )
     lock.check(tmp_path)  # our pid, but a process started at another time: not the holder
     with lock.run_lock(tmp_path) as info:
         assert info["pid"] == os.getpid()
@@ -382,23 +427,26 @@ def _recipe(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("args,needles", [
-    (["--set", "lr_d=fast"], ["'lr_d' expects a number, got 'fast'"]),
-    (["--variants", "RECIPE:lr_d = 'fast'"], ["'lr_d' expects a number", "mine.toml"]),
-    (["--variants", "RECIPE:n_critic = 2.5"], ["'n_critic' expects an integer", "mine.toml"]),
-    (["--variants", "RECIPE:learning_rate = 1e-4"], ["unknown config key 'learning_rate'", "mine.toml"]),
-    (["--variants", "RECIPE:lr_d = "], ["not valid TOML", "mine.toml"]),
-    (["--set", "n_critc=5"], ["unknown config key 'n_critc'", "Did you mean 'n_critic'"]),
-    (["--budget", "-3kimg"], ["budget '-3kimg' is not understood: a budget must be positive"]),
-    (["--budget", "0steps"], ["budget '0steps' must be a positive"]),
-    (["--budget", "3 fortnights"], ["budget '3 fortnights' is not understood"]),
-    (["--resolution", "48"], ["resolution 48 cannot be built", "power of two"]),
-    (["--resolution", "2048"], ["resolution 2048 is larger than ganbench supports"]),
-    (["--set", "seed=3"], ["seeds are set with --seeds"]),
-    (["--set", "tick_kimg=0.0001"], ["'tick_kimg' must be at least 0.001"]),
-    (["--set", "variant=../../elsewhere"], ["cannot name a run folder"]),
-    (["--dataset", "folder", "--data", "/nonexistent/faces"], ["data folder '/nonexistent/faces' does not exist"]),
-])
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["--set", "lr_d=fast"], ["'lr_d' expects a number, got 'fast'"]),
+        (["--variants", "RECIPE:lr_d = 'fast'"], ["'lr_d' expects a number", "mine.toml"]),
+        (["--variants", "RECIPE:n_critic = 2.5"], ["'n_critic' expects an integer", "mine.toml"]),
+        (["--variants", "RECIPE:learning_rate = 1e-4"], ["unknown config key 'learning_rate'", "mine.toml"]),
+        (["--variants", "RECIPE:lr_d = "], ["not valid TOML", "mine.toml"]),
+        (["--set", "n_critc=5"], ["unknown config key 'n_critc'", "Did you mean 'n_critic'"]),
+        (["--budget", "-3kimg"], ["budget '-3kimg' is not understood: a budget must be positive"]),
+        (["--budget", "0steps"], ["budget '0steps' must be a positive"]),
+        (["--budget", "3 fortnights"], ["budget '3 fortnights' is not understood"]),
+        (["--resolution", "48"], ["resolution 48 cannot be built", "power of two"]),
+        (["--resolution", "2048"], ["resolution 2048 is larger than ganbench supports"]),
+        (["--set", "seed=3"], ["seeds are set with --seeds"]),
+        (["--set", "tick_kimg=0.0001"], ["'tick_kimg' must be at least 0.001"]),
+        (["--set", "variant=../../elsewhere"], ["cannot name a run folder"]),
+        (["--dataset", "folder", "--data", "/nonexistent/faces"], ["data folder '/nonexistent/faces' does not exist"]),
+    ],
+)
 def test_cli_bad_input_is_one_line_saying_what_to_do(args, needles, tmp_path):
     args = [f"{_recipe(tmp_path, a[7:])}" if a.startswith("RECIPE:") else a for a in args]
     dry = "--dataset" not in args  # a data folder is only opened by a real run
@@ -450,9 +498,13 @@ def test_bad_image_files_are_skipped_and_counted(tmp_path, cache, capsys):
     ds = load_dataset(DataSpec("folder", root=str(root), resolution=16))
     assert len(ds) == 6 and ds.protocol["skipped"] == 5 and ds.protocol["files"] == 11
     assert "skipped 5 unreadable" in capsys.readouterr().err
-    for name, why in [("empty.png", "not a readable image"), ("notes.jpg", "not a readable image"),
-                      ("truncated.jpg", "not a readable image"), ("huge.png", r"enormous image \(10000 x 10000"),
-                      ("bomb.png", "enormous image")]:
+    for name, why in [
+        ("empty.png", "not a readable image"),
+        ("notes.jpg", "not a readable image"),
+        ("truncated.jpg", "not a readable image"),
+        ("huge.png", r"enormous image \(10000 x 10000"),
+        ("bomb.png", "enormous image"),
+    ]:
         with pytest.raises(DataError, match=why):
             data_mod._decode(root / name, 0, 16)
     only_huge = tmp_path / "huge"
@@ -485,8 +537,20 @@ def test_data_folder_disappearing_after_loading(tmp_path, cache, monkeypatch):
 
     monkeypatch.setattr(train_mod, "train", vanish_then_train)
     out = tmp_path / "res"
-    args = ["run", "--variants", "dcgan", "--dataset", "folder", "--data", str(root), "--budget", "64img",
-            "--out", str(out), *TINY_ARGS]
+    args = [
+        "run",
+        "--variants",
+        "dcgan",
+        "--dataset",
+        "folder",
+        "--data",
+        str(root),
+        "--budget",
+        "64img",
+        "--out",
+        str(out),
+        *TINY_ARGS,
+    ]
     res = cli.invoke(app, args)
     assert res.exit_code == 0, res.output
     run = out / "dcgan" / "seed0"
@@ -495,9 +559,10 @@ def test_data_folder_disappearing_after_loading(tmp_path, cache, monkeypatch):
     monkeypatch.setattr(train_mod, "train", original)
     again = cli.invoke(app, [*args, "--seeds", "0,1"])  # seed 0 is done, seed 1 needs the data
     assert again.exit_code == 2 and "Traceback" not in again.stderr
-    assert again.stderr.splitlines() == [f"{run}: already completed, skipped",
-                                         f"ganbench: error: data folder '{root}' does not exist (or is not a folder): "
-                                         "check --data"]
+    assert again.stderr.splitlines() == [
+        f"{run}: already completed, skipped",
+        f"ganbench: error: data folder '{root}' does not exist (or is not a folder): check --data",
+    ]
     assert snapshot(run) == before
 
 
@@ -510,8 +575,7 @@ def test_files_disappearing_while_listed_or_decoded(tmp_path):
 
 
 @PROC_FD
-def test_a_full_disk_during_a_checkpoint_fails_the_run_and_keeps_the_last_one(tmp_path, images, monkeypatch,
-                                                                             capsys):
+def test_a_full_disk_during_a_checkpoint_fails_the_run_and_keeps_the_last_one(tmp_path, images, monkeypatch, capsys):
     cfg = tiny(budget="256img", checkpoint_ticks=1)
     run = tmp_path / "full" / "seed0"
     real_fsync, writes = os.fsync, {"n": 0}
@@ -574,8 +638,18 @@ def test_a_full_disk_for_the_data_cache_only_costs_the_cache(tmp_path, cache, mo
 
 def test_a_corrupt_checkpoint_fails_the_run_clearly_and_deletes_nothing(tmp_path, images, monkeypatch):
     out = tmp_path / "res"
-    args = ["run", "--variants", "dcgan", "--budget", "256img", "--out", str(out), *TINY_ARGS,
-            "--set", "checkpoint_ticks=1"]
+    args = [
+        "run",
+        "--variants",
+        "dcgan",
+        "--budget",
+        "256img",
+        "--out",
+        str(out),
+        *TINY_ARGS,
+        "--set",
+        "checkpoint_ticks=1",
+    ]
     interrupt_at(monkeypatch, 10)
     assert cli.invoke(app, args).exit_code == 130  # Ctrl-C: interrupted, as a shell reports SIGINT
     monkeypatch.undo()
@@ -596,15 +670,24 @@ def test_a_corrupt_checkpoint_fails_the_run_clearly_and_deletes_nothing(tmp_path
 
 
 # ---------------------------------------------------------------------------------------------------- fuzzing
-_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True),
-                   st.text(max_size=12), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3),
-                                                                                              st.integers(), max_size=2))
+_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
 _KEYS = st.one_of(st.sampled_from(sorted(FIELDS)), st.text(max_size=10))
 
 
 @FUZZ
-@given(st.lists(st.one_of(st.text(max_size=30), st.builds(lambda k, v: f"{k}={v}", _KEYS, st.text(max_size=12))),
-                max_size=4))
+@given(
+    st.lists(
+        st.one_of(st.text(max_size=30), st.builds(lambda k, v: f"{k}={v}", _KEYS, st.text(max_size=12))), max_size=4
+    )
+)
 def test_fuzz_overrides_raise_only_config_errors(items):
     try:
         make_config(load_recipe("dcgan"), **parse_overrides(items))
@@ -623,11 +706,35 @@ def test_fuzz_make_config_raises_only_config_errors(values):
 
 
 _TOML_LINE = st.one_of(
-    st.builds(lambda k, v: f"{k} = {v}", _KEYS, st.one_of(
-        st.sampled_from(["1", "-1", "0", "1.5", "1e400", "nan", "inf", "true", '"x"', "[1, 2]", "{a = 1}",
-                         "1979-05-27", '"""', "'", "0x10"]), st.text(max_size=8))),
+    st.builds(
+        lambda k, v: f"{k} = {v}",
+        _KEYS,
+        st.one_of(
+            st.sampled_from(
+                [
+                    "1",
+                    "-1",
+                    "0",
+                    "1.5",
+                    "1e400",
+                    "nan",
+                    "inf",
+                    "true",
+                    '"x"',
+                    "[1, 2]",
+                    "{a = 1}",
+                    "1979-05-27",
+                    '"""',
+                    "'",
+                    "0x10",
+                ]
+            ),
+            st.text(max_size=8),
+        ),
+    ),
     st.sampled_from(["[table]", "[[arr]]", "# comment", ""]),
-    st.text(max_size=20))
+    st.text(max_size=20),
+)
 
 
 @FUZZ
@@ -679,8 +786,12 @@ def test_fuzz_decode_raises_only_data_errors(tmp_path, raw, suffix):
     assert arr.shape == (16, 16, 3) and arr.dtype == np.uint8
 
 
-@settings(max_examples=25, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.lists(mangled_image(), min_size=1, max_size=4), st.integers(0, 2))
 def test_fuzz_folder_loads_or_raises_a_data_error(tmp_path, cache, files, good):
     folder = tmp_path / f"f{time.monotonic_ns()}"  # a fresh folder (and cache key) per example

@@ -77,7 +77,7 @@ class Features:
             if not (CELEBA / "img_align_celeba").is_dir():
                 pytest.skip(f"real CelebA images not present at {CELEBA} (shared data absent)")
             imgs = load_dataset(DataSpec("celeba", root=str(CELEBA), resolution=64, max_images=2 * N_SET)).images
-            return imgs[:N_SET] if name == "celeba_a" else imgs[N_SET:2 * N_SET]  # disjoint halves
+            return imgs[:N_SET] if name == "celeba_a" else imgs[N_SET : 2 * N_SET]  # disjoint halves
         split = "test" if name == "synthetic_test" else "train"
         return load_dataset(DataSpec("synthetic", resolution=64, max_images=N_SET, split=split)).images
 
@@ -121,7 +121,7 @@ def as_sampler(images: torch.Tensor):
     pos = [0]
 
     def sample(n: int) -> torch.Tensor:
-        out = images[pos[0]:pos[0] + n].float() / 127.5 - 1
+        out = images[pos[0] : pos[0] + n].float() / 127.5 - 1
         pos[0] += n
         return out
 
@@ -194,7 +194,8 @@ def test_fid_closed_form_diagonal_gaussians():
     expected = ((mu1 - mu2) ** 2).sum() + (s1 + s2 - 2 * np.sqrt(s1 * s2)).sum()
     for method in ("eigh", "sqrtm"):
         assert F.fid_from_statistics(mu1, np.diag(s1), mu2, np.diag(s2), method=method) == pytest.approx(
-            expected, rel=1e-10, abs=1e-10)
+            expected, rel=1e-10, abs=1e-10
+        )
     q, _ = np.linalg.qr(rng.normal(size=(d, d)))  # a common rotation changes nothing
     rotated = F.fid_from_statistics(q @ mu1, q @ np.diag(s1) @ q.T, q @ mu2, q @ np.diag(s2) @ q.T)
     assert rotated == pytest.approx(expected, rel=1e-9)
@@ -214,8 +215,12 @@ def test_fid_routes_agree_with_torch_fidelity(n1):
     reference = fid_statistics_to_metric({"mu": m1, "sigma": s1}, {"mu": m2, "sigma": s2}, False)
     reference = reference["frechet_inception_distance"]
     assert reference > 1.0
-    for value in (F.fid_from_statistics(m1, s1, m2, s2), F.fid_from_statistics(m1, s1, m2, s2, method="sqrtm"),
-                  F.fid_from_features(x, m2, s2), F.fid_from_features(torch.from_numpy(y).float(), m1, s1)):
+    for value in (
+        F.fid_from_statistics(m1, s1, m2, s2),
+        F.fid_from_statistics(m1, s1, m2, s2, method="sqrtm"),
+        F.fid_from_features(x, m2, s2),
+        F.fid_from_features(torch.from_numpy(y).float(), m1, s1),
+    ):
         assert value == pytest.approx(reference, rel=1e-6)
 
 
@@ -224,8 +229,15 @@ def test_kid_matches_torch_fidelity_and_works_at_100_samples():
 
     g = torch.Generator().manual_seed(0)
     a, b = torch.rand(100, 2048, generator=g), torch.rand(100, 2048, generator=g) * 1.05
-    opts = dict(kid_subsets=100, kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None,
-                kid_kernel_poly_coef0=1, rng_seed=2020, verbose=False)
+    opts = dict(
+        kid_subsets=100,
+        kid_kernel="poly",
+        kid_kernel_poly_degree=3,
+        kid_kernel_poly_gamma=None,
+        kid_kernel_poly_coef0=1,
+        rng_seed=2020,
+        verbose=False,
+    )
     with pytest.raises(Exception, match="KID subset size"):  # torch-fidelity's default subset size fails here
         kid_features_to_metric(a, b, kid_subset_size=1000, **opts)
     ref = kid_features_to_metric(a, b, kid_subset_size=100, **opts)
@@ -235,8 +247,9 @@ def test_kid_matches_torch_fidelity_and_works_at_100_samples():
     same, _ = F.kid_from_features(a, torch.rand(100, 2048, generator=g), subset_size=100)
     assert abs(same) < 0.1 * mean  # another draw from a's distribution: ~0 (unbiased, so either sign)
     small = F.kid_from_features(a[:50], b[:60], subset_size=40)  # per-subset route == full-kernel route
-    assert small[0] == pytest.approx(kid_features_to_metric(a[:50], b[:60], kid_subset_size=40, **opts)[
-        "kernel_inception_distance_mean"], rel=1e-4)
+    assert small[0] == pytest.approx(
+        kid_features_to_metric(a[:50], b[:60], kid_subset_size=40, **opts)["kernel_inception_distance_mean"], rel=1e-4
+    )
 
 
 def test_precision_recall_matches_torch_fidelity_and_extremes():
@@ -244,8 +257,7 @@ def test_precision_recall_matches_torch_fidelity_and_extremes():
 
     g = torch.Generator().manual_seed(0)
     gen, real = torch.randn(80, 16, generator=g), torch.randn(90, 16, generator=g) * 1.3 + 0.3
-    ref = prc_features_to_metric(gen, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False,
-                                 verbose=False)
+    ref = prc_features_to_metric(gen, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False, verbose=False)
     p, r = F.precision_recall(gen, real, k=3, block=32)  # blocks smaller than the sets
     assert (p, r) == (pytest.approx(ref["precision"], abs=1e-6), pytest.approx(ref["recall"], abs=1e-6))
     assert 0 < p < 1 and 0 < r < 1
@@ -258,8 +270,10 @@ def test_inception_score_matches_torch_fidelity():
 
     logits = torch.randn(200, 1008, generator=torch.Generator().manual_seed(0)) * 3
     ref = isc_features_to_metric(logits)
-    assert F.inception_score(logits) == (pytest.approx(ref["inception_score_mean"], rel=1e-9),
-                                         pytest.approx(ref["inception_score_std"], rel=1e-6))
+    assert F.inception_score(logits) == (
+        pytest.approx(ref["inception_score_mean"], rel=1e-9),
+        pytest.approx(ref["inception_score_std"], rel=1e-6),
+    )
     assert F.inception_score(torch.zeros(200, 1008))[0] == pytest.approx(1.0)  # uniform predictions: IS = 1
 
 
@@ -273,7 +287,7 @@ def _gaussian(rng, n: int, d: int = 32, scale: float = 1.0, shift: float = 0.0) 
 
 def _gaussian_statistics(d: int = 32, scale: float = 1.0, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     rot, _ = np.linalg.qr(np.random.default_rng(99).standard_normal((d, d)))
-    return np.full(d, 0.3 + shift), rot @ np.diag(scale ** 2 / np.arange(1, d + 1)) @ rot.T
+    return np.full(d, 0.3 + shift), rot @ np.diag(scale**2 / np.arange(1, d + 1)) @ rot.T
 
 
 def test_fid_from_gram_matrices_is_exact_for_any_subset():
@@ -337,19 +351,24 @@ class NoFloat64(torch.Tensor):
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         with torch._C.DisableTorchFunctionSubclass():
-            to_cpu = func is torch.Tensor.cpu or (func is torch.Tensor.to and any(
-                str(a) == "cpu" for a in (*args[1:], kwargs.get("device"))))
+            to_cpu = func is torch.Tensor.cpu or (
+                func is torch.Tensor.to and any(str(a) == "cpu" for a in (*args[1:], kwargs.get("device")))
+            )
             if to_cpu:
                 out = func(*args, **kwargs)
                 if out.dtype == torch.float64:
-                    raise TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't "
-                                    "support float64. Please use float32 instead.")
+                    raise TypeError(
+                        "Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't "
+                        "support float64. Please use float32 instead."
+                    )
                 return out.as_subclass(torch.Tensor)
             out = func(*args, **kwargs)
         if isinstance(out, torch.Tensor):
             if out.dtype == torch.float64:
-                raise TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't "
-                                "support float64. Please use float32 instead.")
+                raise TypeError(
+                    "Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't "
+                    "support float64. Please use float32 instead."
+                )
             return out.as_subclass(cls)
         return out
 
@@ -369,8 +388,9 @@ def test_metrics_never_need_float64_on_the_device():
     settings = MetricSettings(60, kid_replicates=20, fidinf_replicates=3)
     every = tuple(METRICS.names())
     cpu = compute_metrics(FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings, every)
-    device = compute_metrics(FeatureSet.from_features(on_device), FeatureSet.from_features(ref.as_subclass(NoFloat64)),
-                             settings, every)
+    device = compute_metrics(
+        FeatureSet.from_features(on_device), FeatureSet.from_features(ref.as_subclass(NoFloat64)), settings, every
+    )
     assert set(cpu) == set(device)
     assert {"fid", "fidinf", "kid", "kid_lo", "precision", "density", "coverage", "c2st", "c2st_p"} <= set(cpu)
     for key in cpu:
@@ -382,8 +402,16 @@ def test_metric_names_carry_the_sample_count():
     assert metric_names(500) == ["fid500", "kid500", "precision500", "recall500"]
     assert metric_name(KEY_FID, 10000) == "fid10000" and metric_name(KEY_KID_STD, 500) == "kid500_std"
     assert [metric_name(k, 1000) for k in evaluator_keys(1000)] == [
-        "fid1000", "kid1000", "precision1000", "recall1000", "fidinf1000", "fidinf1000_lo", "fidinf1000_hi",
-        "kid1000_lo", "kid1000_hi"]
+        "fid1000",
+        "kid1000",
+        "precision1000",
+        "recall1000",
+        "fidinf1000",
+        "fidinf1000_lo",
+        "fidinf1000_hi",
+        "kid1000_lo",
+        "kid1000_hi",
+    ]
     assert evaluator_keys(49) == evaluator_keys(10) == ("fid", "kid", "precision", "recall")
 
 
@@ -403,7 +431,12 @@ def test_one_grammar_parses_every_name_and_nothing_else():
     with pytest.raises(ValueError, match="unknown metric 'fdi'"):
         names.name("fdi", 500)
     assert sorted(["recall5", "kid5_lo", "fid5", "kid5", "fidinf5"], key=names.sort_key) == [
-        "fid5", "fidinf5", "kid5", "kid5_lo", "recall5"]
+        "fid5",
+        "fidinf5",
+        "kid5",
+        "kid5_lo",
+        "recall5",
+    ]
 
 
 def test_evaluation_reports_progress_on_stderr_only(fake_inception, monkeypatch, capsys):
@@ -515,9 +548,18 @@ def test_refstats_key_tracks_weights_pixels_and_protocol(weights):
     changed = images.clone()
     changed[0, 0, 0, 0] ^= 1
     assert key == refstats_key({"dataset": "x", "cache": "/elsewhere"}, images, weights)  # location only
-    assert len({key, refstats_key({"dataset": "x"}, images, other_weights), refstats_key({"dataset": "x"}, changed,
-               weights), refstats_key({"dataset": "y"}, images, weights), refstats_key({"dataset": "x"}, images[:3],
-               weights)}) == 5
+    assert (
+        len(
+            {
+                key,
+                refstats_key({"dataset": "x"}, images, other_weights),
+                refstats_key({"dataset": "x"}, changed, weights),
+                refstats_key({"dataset": "y"}, images, weights),
+                refstats_key({"dataset": "x"}, images[:3], weights),
+            }
+        )
+        == 5
+    )
 
 
 def test_kid_at_100_samples_and_reuse_with_stand_in(fake_inception):
@@ -568,7 +610,9 @@ def test_parse_source(tmp_path):
     s = parse_source("celeba:/data/celeba:test")
     assert (s.kind, s.name, s.root, s.split) == ("dataset", "celeba", "/data/celeba", "test")
     assert (parse_source("celeba:/data/celeba").root, parse_source("celeba:/data/celeba").split) == (
-        "/data/celeba", "train")
+        "/data/celeba",
+        "train",
+    )
     assert parse_source("run:/x/y").kind == "run"
     with pytest.raises(ValueError, match="neither a registered data set"):
         parse_source("/no/such/thing")
@@ -603,8 +647,11 @@ def test_fid_against_a_run_directory(cli, fake_inception, monkeypatch, tmp_path)
     (run / "config.json").write_text("{}")
     cfg = Config(resolution=32, channels=1)
     g = torch.Generator().manual_seed(0)
-    monkeypatch.setattr(ganbench.train, "load_sampler",
-                        lambda run_dir, device: (cfg, lambda n: torch.rand(n, 1, 32, 32, generator=g) * 2 - 1))
+    monkeypatch.setattr(
+        ganbench.train,
+        "load_sampler",
+        lambda run_dir, device: (cfg, lambda n: torch.rand(n, 1, 32, 32, generator=g) * 2 - 1),
+    )
     result = cli(str(run), "synthetic", "-n", "12", "--json")
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)
@@ -613,12 +660,15 @@ def test_fid_against_a_run_directory(cli, fake_inception, monkeypatch, tmp_path)
     assert out["fid12"] > 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["nosuchset", "synthetic"], "neither a registered data set"),
-    (["synthetic", "synthetic", "-n", "3"], "at least 10"),
-    (["synthetic", "celeba:/no/such/folder"], "does not exist"),
-    (["synthetic", "synthetic", "--inception-weights", "/no/such.pth"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nosuchset", "synthetic"], "neither a registered data set"),
+        (["synthetic", "synthetic", "-n", "3"], "at least 10"),
+        (["synthetic", "celeba:/no/such/folder"], "does not exist"),
+        (["synthetic", "synthetic", "--inception-weights", "/no/such.pth"], "does not exist"),
+    ],
+)
 def test_fid_errors_are_one_line(cli, args, message):
     result = cli(*args)
     assert result.exit_code == 2
@@ -632,18 +682,40 @@ def test_fid_errors_are_one_line(cli, args, message):
 # computation against that commit's package.
 MAIN_8C52715 = {
     (40, 50): {
-        "fid": 5.173818516988762, "fidinf": math.nan, "fidinf_lo": math.nan, "fidinf_hi": math.nan,
-        "kid": 0.01268986491309887, "kid_std": 0.005670981613066663, "kid_lo": 0.0015749451944993501,
-        "kid_hi": 0.02380478463169839, "precision": 0.975, "recall": 0.46, "density": 2.125, "coverage": 1.0,
-        "c2st": 0.575, "c2st_lo": 0.4089005804269633, "c2st_hi": 0.729570968731163,
+        "fid": 5.173818516988762,
+        "fidinf": math.nan,
+        "fidinf_lo": math.nan,
+        "fidinf_hi": math.nan,
+        "kid": 0.01268986491309887,
+        "kid_std": 0.005670981613066663,
+        "kid_lo": 0.0015749451944993501,
+        "kid_hi": 0.02380478463169839,
+        "precision": 0.975,
+        "recall": 0.46,
+        "density": 2.125,
+        "coverage": 1.0,
+        "c2st": 0.575,
+        "c2st_lo": 0.4089005804269633,
+        "c2st_hi": 0.729570968731163,
         "c2st_p": 0.21479525392169307,
     },
     (120, 150): {
-        "fid": 1.8907743624402613, "fidinf": 0.7161246236655109, "fidinf_lo": 0.20725692777226168,
-        "fidinf_hi": 1.2249923195587602, "kid": 0.012675914143800426, "kid_std": 0.00248614424257862,
-        "kid_lo": 0.007803160967974719, "kid_hi": 0.017548667319626135, "precision": 0.9333333333333333,
-        "recall": 0.42, "density": 1.815, "coverage": 0.98, "c2st": 0.65, "c2st_lo": 0.5576053298889568,
-        "c2st_hi": 0.7347976904588616, "c2st_p": 0.0006496665486251356,
+        "fid": 1.8907743624402613,
+        "fidinf": 0.7161246236655109,
+        "fidinf_lo": 0.20725692777226168,
+        "fidinf_hi": 1.2249923195587602,
+        "kid": 0.012675914143800426,
+        "kid_std": 0.00248614424257862,
+        "kid_lo": 0.007803160967974719,
+        "kid_hi": 0.017548667319626135,
+        "precision": 0.9333333333333333,
+        "recall": 0.42,
+        "density": 1.815,
+        "coverage": 0.98,
+        "c2st": 0.65,
+        "c2st_lo": 0.5576053298889568,
+        "c2st_hi": 0.7347976904588616,
+        "c2st_p": 0.0006496665486251356,
     },
 }
 
@@ -662,8 +734,9 @@ def test_every_metric_is_what_main_computed_before_the_statistics_moved_to_torch
 
     gen, ref = _seeded_features(*counts)
     settings = MetricSettings(kid_subset_size(*counts), kid_replicates=30, fidinf_replicates=4)
-    now = compute_metrics(FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings,
-                          tuple(METRICS.names()))
+    now = compute_metrics(
+        FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings, tuple(METRICS.names())
+    )
     main = MAIN_8C52715[counts]
     assert set(now) == set(main)
     for key, value in main.items():
@@ -682,12 +755,22 @@ def test_an_evaluation_reads_the_finite_flag_once_not_per_batch(fake_inception):
     from ganbench.metrics.features import sampler_features
 
     with EmulatedCuda() as gpu:
-        fs, finite = sampler_features(lambda b: torch.rand(b, 3, 16, 16, device="cuda") * 2 - 1, 50, FAKE_WEIGHTS,
-                                      torch.device("cuda"), batch_size=10)  # 5 batches
+        fs, finite = sampler_features(
+            lambda b: torch.rand(b, 3, 16, 16, device="cuda") * 2 - 1,
+            50,
+            FAKE_WEIGHTS,
+            torch.device("cuda"),
+            batch_size=10,
+        )  # 5 batches
         flag_reads = [s for s in gpu.syncs if s.startswith("__bool__")]
         assert flag_reads == ["__bool__ of a GPU tensor"] and finite and len(fs) == 50
-        _, bad = sampler_features(lambda b: torch.full((b, 3, 16, 16), float("nan"), device="cuda"), 20,
-                                  FAKE_WEIGHTS, torch.device("cuda"), batch_size=10)
+        _, bad = sampler_features(
+            lambda b: torch.full((b, 3, 16, 16), float("nan"), device="cuda"),
+            20,
+            FAKE_WEIGHTS,
+            torch.device("cuda"),
+            batch_size=10,
+        )
     assert bad is False
 
 
@@ -702,8 +785,9 @@ def test_statistics_stay_on_a_gpu_that_has_float64():
 
     gen, ref = _seeded_features(120, 150)
     settings = MetricSettings(100, kid_replicates=30, fidinf_replicates=4)
-    cpu = compute_metrics(FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings,
-                          tuple(METRICS.names()))
+    cpu = compute_metrics(
+        FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings, tuple(METRICS.names())
+    )
     with EmulatedCuda() as gpu:
         gen_fs, ref_fs = FeatureSet.from_features(gen.to("cuda")), FeatureSet.from_features(ref.to("cuda"))
         gpu.syncs.clear()
@@ -712,7 +796,8 @@ def test_statistics_stay_on_a_gpu_that_has_float64():
             before = len(gpu.syncs)
             on_gpu |= compute_metrics(gen_fs, ref_fs, settings, (name,))
             copied = [s for s in gpu.syncs[before:] if s.startswith("copy of a GPU tensor (1")]  # (120, 64), (150, 64)
-            assert copied == ([] if name != "c2st" else [f"copy of a GPU tensor ({n}, 64) to the host"
-                                                         for n in (150, 120)]), (name, copied)
+            assert copied == (
+                [] if name != "c2st" else [f"copy of a GPU tensor ({n}, 64) to the host" for n in (150, 120)]
+            ), (name, copied)
     for key, value in cpu.items():
         assert on_gpu[key] == pytest.approx(value, rel=1e-12, abs=1e-15, nan_ok=True), key

@@ -62,8 +62,9 @@ def test_init_is_normal_0_002_and_bn_1_002():
     assert abs(bn.mean().item() - 1) < 0.005 and 0.015 < bn.std().item() < 0.025
 
 
-@pytest.mark.parametrize("norm,kind", [("batch", nn.BatchNorm2d), ("layer", nn.GroupNorm), ("none", None),
-                                       ("spectral", None)])
+@pytest.mark.parametrize(
+    "norm,kind", [("batch", nn.BatchNorm2d), ("layer", nn.GroupNorm), ("none", None), ("spectral", None)]
+)
 def test_d_normalisation_options(norm, kind):
     D = Discriminator(32, 3, 8, norm)
     norms = [m for m in D.modules() if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm))]

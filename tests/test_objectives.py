@@ -23,8 +23,16 @@ def g_grad(name: str, logit: float) -> float:
 
 
 def test_registry_has_the_eight_objectives():
-    assert set(OBJECTIVES.names()) == {"minimax", "nonsaturating", "wgan-gp", "lsgan", "hinge", "wasserstein",
-                                       "rpgan", "ragan"}
+    assert set(OBJECTIVES.names()) == {
+        "minimax",
+        "nonsaturating",
+        "wgan-gp",
+        "lsgan",
+        "hinge",
+        "wasserstein",
+        "rpgan",
+        "ragan",
+    }
 
 
 def test_nonsaturating_g_loss_closed_form():
@@ -53,7 +61,8 @@ def test_g_gradient_at_confidently_rejected_fake_tells_minimax_from_nonsaturatin
 def test_gan_d_loss_is_binary_cross_entropy_and_shared():
     real, fake = t(0.3, 2.0), t(-1.0, 0.5)
     bce = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(
-        fake, torch.zeros_like(fake))
+        fake, torch.zeros_like(fake)
+    )
     for name in ("minimax", "nonsaturating"):
         assert_close(objectives.get(name).d_loss(real, fake), bce)
     assert_close(objectives.get("minimax").d_loss(t(0.0), t(0.0)), t(2 * math.log(2)))
@@ -110,7 +119,9 @@ def test_only_wgan_gp_has_a_penalty():
 
 def test_every_objective_documents_formula_and_paper():
     for name, obj in OBJECTIVES.items():
-        module = __import__(obj.d_loss.__module__, fromlist=["x"]) if name != "nonsaturating" else objectives.nonsaturating
+        module = (
+            __import__(obj.d_loss.__module__, fromlist=["x"]) if name != "nonsaturating" else objectives.nonsaturating
+        )
         assert obj.paper and obj.summary
         assert len(module.__doc__ or "") > 100, name
 

@@ -101,8 +101,9 @@ def test_ragan_closed_form():
     assert_close(obj.d_loss(real, fake), t(d))
     g = (sp(1.0) + sp(3.0)) / 2 + (sp(3.0) + sp(1.0)) / 2  # softplus(-(f - mr)) and softplus(r - mf)
     assert_close(obj.g_loss(fake, real), t(g))
-    bce = (F.binary_cross_entropy_with_logits(real - fake.mean(), torch.ones(2, dtype=torch.float64))
-           + F.binary_cross_entropy_with_logits(fake - real.mean(), torch.zeros(2, dtype=torch.float64)))
+    bce = F.binary_cross_entropy_with_logits(
+        real - fake.mean(), torch.ones(2, dtype=torch.float64)
+    ) + F.binary_cross_entropy_with_logits(fake - real.mean(), torch.zeros(2, dtype=torch.float64))
     assert_close(obj.d_loss(real, fake), bce)
 
 
@@ -130,8 +131,9 @@ def test_generator_loss_passes_real_logits_only_where_needed():
         rp.generator_loss(fake)
 
 
-@pytest.mark.parametrize("variant,precision", [("dcgan", "fp32"), ("dcgan", "bf16"), ("wgan-gp", "fp32"),
-                                               ("rpgan", "fp32")])
+@pytest.mark.parametrize(
+    "variant,precision", [("dcgan", "fp32"), ("dcgan", "bf16"), ("wgan-gp", "fp32"), ("rpgan", "fp32")]
+)
 def test_g_step_with_d_frozen_gives_g_the_same_gradient_and_leaves_d_alone(variant, precision):
     """The G step backpropagates through D with D's parameters frozen (no weight gradients computed for D): G's
     gradient is bit-identical to the one computed with D's parameters requiring gradients, D gets no gradient
@@ -148,7 +150,10 @@ def test_g_step_with_d_frozen_gives_g_the_same_gradient_and_leaves_d_alone(varia
     torch.manual_seed(0)
     nets = build(cfg, torch.device("cpu"), s)
     obj = objectives.get(cfg.objective)
-    z, real = torch.randn(8, cfg.latent_dim, generator=torch.Generator().manual_seed(1)), torch.rand(8, 3, 16, 16) * 2 - 1
+    z, real = (
+        torch.randn(8, cfg.latent_dim, generator=torch.Generator().manual_seed(1)),
+        torch.rand(8, 3, 16, 16) * 2 - 1,
+    )
     real = real if obj.needs_real_in_g else None
     ref = copy.deepcopy(nets)
     with s.autocast():  # the reference: D's parameters require gradients, as before the change

@@ -89,8 +89,7 @@ def test_quadratic_critic_gp_on_interpolates_with_the_documented_draw():
     x_hat = eps * real + (1 - eps) * fake
     assert_close(got, (a * x_hat.flatten(1).norm(dim=1) - 1).pow(2).mean())
     # with fake == real every interpolate is the real itself: no randomness left
-    assert_close(penalties.get("gp")(Quadratic(a), real, real),
-                 (a * real.flatten(1).norm(dim=1) - 1).pow(2).mean())
+    assert_close(penalties.get("gp")(Quadratic(a), real, real), (a * real.flatten(1).norm(dim=1) - 1).pow(2).mean())
 
 
 def test_quadratic_critic_dragan_on_perturbed_reals_with_the_documented_draws():
@@ -108,8 +107,9 @@ def test_quadratic_critic_dragan_on_perturbed_reals_with_the_documented_draws():
     assert abs(got.item() - at_reals.item()) > 1e-3
     # a constant batch has std 0: no perturbation, the penalty at the reals exactly
     flat = torch.full((4, 3, 4, 4), 0.25, dtype=D64)
-    assert_close(penalties.get("dragan")(Quadratic(a), flat, fake[:4]),
-                 (a * flat.flatten(1).norm(dim=1) - 1).pow(2).mean())
+    assert_close(
+        penalties.get("dragan")(Quadratic(a), flat, fake[:4]), (a * flat.flatten(1).norm(dim=1) - 1).pow(2).mean()
+    )
 
 
 def test_gp_reads_fakes_and_dragan_does_not():
@@ -130,8 +130,9 @@ def _original_wgan_gp_penalty(D, real, fake):
 
 def test_gp_through_the_registry_is_bit_identical_to_the_original_and_draws_the_same():
     torch.manual_seed(123)
-    D = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 4, 2, 1), torch.nn.LeakyReLU(0.2), torch.nn.Flatten(),
-                            torch.nn.Linear(8 * 8 * 8, 1))
+    D = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 4, 2, 1), torch.nn.LeakyReLU(0.2), torch.nn.Flatten(), torch.nn.Linear(8 * 8 * 8, 1)
+    )
     real, fake = torch.randn(16, 3, 16, 16), torch.randn(16, 3, 16, 16)
     results = []
     for fn in (_original_wgan_gp_penalty, penalties.get("gp"), objectives.get("wgan-gp").penalty):

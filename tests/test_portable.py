@@ -47,8 +47,7 @@ def test_a_checkpoint_written_on_cuda_resumes_on_the_cpu_statistically_and_says_
     train(tiny(), tmp_path, images)
     state = rewind(tmp_path / "checkpoints" / "latest.pt", 64)
     state["config"]["device"] = "cuda"
-    state |= {"gen": CUDA_GEN_STATE, "gen_device": "cuda",
-              "device_rng": {"type": "cuda", "state": CUDA_GEN_STATE}}
+    state |= {"gen": CUDA_GEN_STATE, "gen_device": "cuda", "device_rng": {"type": "cuda", "state": CUDA_GEN_STATE}}
     record = resumes(tmp_path, images, state)
     assert record["exact"] is False and record["device"] == "cpu"
     assert "written on cuda, resumed on cpu" in record["why"]
@@ -124,8 +123,9 @@ def test_cuda_rng_is_restored_for_the_gpu_in_use_whatever_the_visible_count(monk
 
 
 # ---------------------------------------------------------------------------------------------------- optimiser
-@pytest.mark.parametrize("saved, current", [("fused", "plain"), ("plain", "fused"), ("foreach", "fused"),
-                                            ("fused", "foreach")])
+@pytest.mark.parametrize(
+    "saved, current", [("fused", "plain"), ("plain", "fused"), ("foreach", "fused"), ("fused", "foreach")]
+)
 def test_the_resumed_run_keeps_its_own_adam_implementation(tmp_path, saved, current):
     cfg = tiny()
     torch.manual_seed(0)
@@ -156,8 +156,15 @@ def test_step_counters_go_where_this_runs_adam_wants_them():
     holds it on the CPU. Parameters on the meta device stand in for a GPU's: the loaded step must follow them,
     and the current run's capturable flag must survive the load."""
     params = [torch.nn.Parameter(torch.zeros(3, device="meta"))]
-    plain_state = {"state": {0: {"step": torch.tensor(1.0), "exp_avg": torch.zeros(3, device="meta"),
-                                 "exp_avg_sq": torch.zeros(3, device="meta")}}}
+    plain_state = {
+        "state": {
+            0: {
+                "step": torch.tensor(1.0),
+                "exp_avg": torch.zeros(3, device="meta"),
+                "exp_avg_sq": torch.zeros(3, device="meta"),
+            }
+        }
+    }
     on_device = torch.optim.Adam(params, capturable=True, foreach=False)
     group = dict(on_device.param_groups[0], params=[0], capturable=False, fused=None)
     ck.load_optimizer(on_device, plain_state | {"param_groups": [group]})
@@ -170,15 +177,18 @@ def test_step_counters_go_where_this_runs_adam_wants_them():
 
 
 # ---------------------------------------------------------------------------------------------------- sweep workers
-@pytest.mark.parametrize("parent, gpus, slots, want", [
-    ("2,3", 2, 2, ["2", "3"]),
-    ("2,3", 2, 4, ["2", "3", "2", "3"]),
-    ("GPU-8f6c1b2e-aaaa, GPU-0d3e5f7a-bbbb", 2, 2, ["GPU-8f6c1b2e-aaaa", "GPU-0d3e5f7a-bbbb"]),
-    ("MIG-1,MIG-2,MIG-3", 2, 2, ["MIG-1", "MIG-2"]),  # CUDA stops at the first entry it cannot use
-    (None, 2, 3, ["0", "1", "0"]),  # no variable: every GPU is visible, ordinals are the ids
-    ("", 0, 2, [None, None]),
-    (None, 0, 1, [None]),
-])
+@pytest.mark.parametrize(
+    "parent, gpus, slots, want",
+    [
+        ("2,3", 2, 2, ["2", "3"]),
+        ("2,3", 2, 4, ["2", "3", "2", "3"]),
+        ("GPU-8f6c1b2e-aaaa, GPU-0d3e5f7a-bbbb", 2, 2, ["GPU-8f6c1b2e-aaaa", "GPU-0d3e5f7a-bbbb"]),
+        ("MIG-1,MIG-2,MIG-3", 2, 2, ["MIG-1", "MIG-2"]),  # CUDA stops at the first entry it cannot use
+        (None, 2, 3, ["0", "1", "0"]),  # no variable: every GPU is visible, ordinals are the ids
+        ("", 0, 2, [None, None]),
+        (None, 0, 1, [None]),
+    ],
+)
 def test_local_workers_are_pinned_to_the_parents_gpus(parent, gpus, slots, want):
     assert worker_gpus(slots, gpus, parent) == want
 

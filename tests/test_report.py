@@ -40,12 +40,16 @@ from ganbench.report.stats import (
 )
 
 T_975_DF2 = 0.95 / math.sqrt(2 * 0.975 * 0.025)  # t quantile 0.975, 2 dof: closed form (2p-1)/sqrt(2p(1-p))
-PROTOCOL = {"metrics": ["fid500", "kid500", "precision500", "recall500"], "n_generated": 500, "n_reference": 500,
-            "feature_extractor": "torch-fidelity 0.4.0 FeatureExtractorInceptionV3",
-            "weights": {"sha256": "6726825d" + "0" * 56, "source": "bundled", "path": "/x/default_1.pt"},
-            "reference": {"dataset": "synthetic", "split": "train", "resolution": 32, "cache": "/x/y.pt"},
-            "reference_images": "the first 500 of 10000, in the data set's order",
-            "kid": {"subsets": 100}}
+PROTOCOL = {
+    "metrics": ["fid500", "kid500", "precision500", "recall500"],
+    "n_generated": 500,
+    "n_reference": 500,
+    "feature_extractor": "torch-fidelity 0.4.0 FeatureExtractorInceptionV3",
+    "weights": {"sha256": "6726825d" + "0" * 56, "source": "bundled", "path": "/x/default_1.pt"},
+    "reference": {"dataset": "synthetic", "split": "train", "resolution": 32, "cache": "/x/y.pt"},
+    "reference_images": "the first 500 of 10000, in the data set's order",
+    "kid": {"subsets": 100},
+}
 
 
 # ---------------------------------------------------------------------------------------------------- fixtures
@@ -55,42 +59,96 @@ def _grid_png(path: Path, seed: int) -> None:
     grid = np.zeros((82, 82, 3), np.uint8)
     for i in range(8):
         for j in range(8):
-            grid[2 + 10 * i: 10 + 10 * i, 2 + 10 * j: 10 + 10 * j] = rng.integers(0, 256, (8, 8, 3))
+            grid[2 + 10 * i : 10 + 10 * i, 2 + 10 * j : 10 + 10 * j] = rng.integers(0, 256, (8, 8, 3))
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid).save(path)
 
 
-def write_run(root: Path, variant: str, seed: int, *, family: str = "gan", objective: str = "nonsaturating",
-              fids: list[float] | None = None, status: str | None = "completed", kimg: float = 4.0,
-              dataset: str = "synthetic", data: str = "", error: str | None = None, torn: bool = False,
-              resumed: bool = False, trial: dict | None = None, collapse: dict | None = None) -> Path:
+def write_run(
+    root: Path,
+    variant: str,
+    seed: int,
+    *,
+    family: str = "gan",
+    objective: str = "nonsaturating",
+    fids: list[float] | None = None,
+    status: str | None = "completed",
+    kimg: float = 4.0,
+    dataset: str = "synthetic",
+    data: str = "",
+    error: str | None = None,
+    torn: bool = False,
+    resumed: bool = False,
+    trial: dict | None = None,
+    collapse: dict | None = None,
+) -> Path:
     """One run folder as `ganbench run` writes it. fids: FID at kimg 1, 2, ... (None: run without evaluation).
     status None: no summary.json yet (in progress). trial: a sweep's trial.json (the run nests one deeper)."""
     run_dir = root / variant / (trial["trial"] if trial else "") / f"seed{seed}"
     run_dir.mkdir(parents=True)
     if trial:
         (run_dir / "trial.json").write_text(json.dumps(trial))
-    cfg = Config(variant=variant, family=family, objective=objective, dataset=dataset, data=data, resolution=32,
-                 budget="4kimg", seed=seed, device="cpu").to_dict()
-    (run_dir / "config.json").write_text(json.dumps({
-        "config": cfg, "versions": {"ganbench": "0.1.0", "torch": "2.15.0"}, "git_commit": "abc1234def",
-        "command": ["ganbench", "run", "--variants", variant], "created": "2026-01-01T00:00:00+00:00",
-        "data": {"dataset": dataset, "split": "train", "resolution": 32, "count": 10000}}))
+    cfg = Config(
+        variant=variant,
+        family=family,
+        objective=objective,
+        dataset=dataset,
+        data=data,
+        resolution=32,
+        budget="4kimg",
+        seed=seed,
+        device="cpu",
+    ).to_dict()
+    (run_dir / "config.json").write_text(
+        json.dumps(
+            {
+                "config": cfg,
+                "versions": {"ganbench": "0.1.0", "torch": "2.15.0"},
+                "git_commit": "abc1234def",
+                "command": ["ganbench", "run", "--variants", variant],
+                "created": "2026-01-01T00:00:00+00:00",
+                "data": {"dataset": dataset, "split": "train", "resolution": 32, "count": 10000},
+            }
+        )
+    )
     lines, evals = [], []
     ticks = [0.0] if family == "random" else [float(k) for k in range(1, int(kimg) + 1)]
     for i, k in enumerate(ticks):
-        rec = {"kind": "tick", "tick": i + 1, "kimg": k, "g_steps": int(k * 16), "d_steps": int(k * 16),
-               "seconds": 10.0 * k, "img_per_s": 100.0 + seed, "peak_mem_mb": 900.0 + seed}
+        rec = {
+            "kind": "tick",
+            "tick": i + 1,
+            "kimg": k,
+            "g_steps": int(k * 16),
+            "d_steps": int(k * 16),
+            "seconds": 10.0 * k,
+            "img_per_s": 100.0 + seed,
+            "peak_mem_mb": 900.0 + seed,
+        }
         if family == "gan":
-            rec |= {"loss_d": 1.0 / (1 + k), "loss_g": 2.0 + k / 4, "penalty": 0.0, "d_real": 1.0 + k / 2,
-                    "d_fake": -1.0 - k / 2, "d_acc": 0.8}
+            rec |= {
+                "loss_d": 1.0 / (1 + k),
+                "loss_g": 2.0 + k / 4,
+                "penalty": 0.0,
+                "d_real": 1.0 + k / 2,
+                "d_fake": -1.0 - k / 2,
+                "d_acc": 0.8,
+            }
         elif family == "vae":
             rec |= {"loss_g": 0.5 / (1 + k), "recon_mse": 0.1, "kl": 50.0}
         lines.append(rec)
         if fids is not None and i < len(fids):
-            ev = {"kind": "eval", "kimg": k, "g_steps": int(k * 16), "seconds": 10.0 * k, "eval_seconds": 2.0,
-                  "fid500": fids[i], "kid500": fids[i] / 1000, "kid500_std": 0.001,
-                  "precision500": 0.5, "recall500": 0.3}
+            ev = {
+                "kind": "eval",
+                "kimg": k,
+                "g_steps": int(k * 16),
+                "seconds": 10.0 * k,
+                "eval_seconds": 2.0,
+                "fid500": fids[i],
+                "kid500": fids[i] / 1000,
+                "kid500_std": 0.001,
+                "precision500": 0.5,
+                "recall500": 0.3,
+            }
             evals.append(ev)
             lines.append(ev)
     if resumed:  # a resume repeats the last tick and evaluation; the later copy is the one that counts
@@ -108,15 +166,32 @@ def write_run(root: Path, variant: str, seed: int, *, family: str = "gan", objec
         _grid_png(run_dir / "samples" / f"tick{i + 1:05d}-{k:.1f}kimg.png", seed * 100 + i)
     if status is None:
         return run_dir
-    summary = {"variant": variant, "seed": seed, "family": family, "objective": objective, "run_dir": str(run_dir),
-               "status": status, "error": error, "kimg": ticks[-1], "g_steps": int(ticks[-1] * 16),
-               "d_steps": int(ticks[-1] * 16), "seconds": 10.0 * ticks[-1]}
+    summary = {
+        "variant": variant,
+        "seed": seed,
+        "family": family,
+        "objective": objective,
+        "run_dir": str(run_dir),
+        "status": status,
+        "error": error,
+        "kimg": ticks[-1],
+        "g_steps": int(ticks[-1] * 16),
+        "d_steps": int(ticks[-1] * 16),
+        "seconds": 10.0 * ticks[-1],
+    }
     if status == "completed":
         final = {k: v for k, v in evals[-1].items() if k[:3] in ("fid", "kid", "pre", "rec")} if evals else {}
-        summary |= {"eval_seconds": 2.0 * len(evals), "img_per_s": None if family == "random" else 100.0 + seed,
-                    "peak_mem_mb": 900.0 + seed, "peak_mem_kind": "process max RSS (CPU)", "final": final,
-                    "budget": "4kimg", "device": "cpu", "device_name": "x86_64 (2 cores)",
-                    "metric_protocol": PROTOCOL if evals else None}
+        summary |= {
+            "eval_seconds": 2.0 * len(evals),
+            "img_per_s": None if family == "random" else 100.0 + seed,
+            "peak_mem_mb": 900.0 + seed,
+            "peak_mem_kind": "process max RSS (CPU)",
+            "final": final,
+            "budget": "4kimg",
+            "device": "cpu",
+            "device_name": "x86_64 (2 cores)",
+            "metric_protocol": PROTOCOL if evals else None,
+        }
         _grid_png(run_dir / "samples" / "final.png", seed)
     if collapse is not None:
         summary["collapse"] = collapse
@@ -132,11 +207,25 @@ def make_suite(root: Path) -> Path:
     write_run(root, "dcgan", 2, fids=[305, 155, 92, 65], resumed=True)  # final 65 - 1 = 64 after the resume
     write_run(root, "wgan-gp", 0, objective="wgan-gp", fids=[280, 120, 60, 40])
     write_run(root, "wgan-gp", 1, objective="wgan-gp", fids=[285, 125, 65, 45])
-    write_run(root, "wgan-gp", 2, objective="wgan-gp", fids=[290, 130, 70, 50],
-              collapse={"ratio": 0.05, "threshold": 0.2, "collapsed": True})
+    write_run(
+        root,
+        "wgan-gp",
+        2,
+        objective="wgan-gp",
+        fids=[290, 130, 70, 50],
+        collapse={"ratio": 0.05, "threshold": 0.2, "collapsed": True},
+    )
     write_run(root, "hinge", 0, objective="hinge", fids=[320, 170, 100, 70])
-    write_run(root, "hinge", 1, objective="hinge", fids=[330, 180], status="diverged", kimg=2.0,
-              error="non-finite loss_d, loss_g at kimg 2.00 (G step 32)")
+    write_run(
+        root,
+        "hinge",
+        1,
+        objective="hinge",
+        fids=[330, 180],
+        status="diverged",
+        kimg=2.0,
+        error="non-finite loss_d, loss_g at kimg 2.00 (G step 32)",
+    )
     write_run(root, "vae", 0, family="vae", fids=[200, 150, 120, 100])
     write_run(root, "vae", 1, family="vae", fids=None)
     write_run(root, "random", 0, family="random", fids=[400])
@@ -195,8 +284,11 @@ def test_welch_and_holm_match_references():
     ref = sps.ttest_ind(a, b, equal_var=False)
     assert p == pytest.approx(ref.pvalue, rel=1e-12) and df == pytest.approx(ref.df, rel=1e-12)
     ci = ref.confidence_interval(0.95)
-    assert (diff, low, high) == (pytest.approx(-2.7), pytest.approx(ci.low, rel=1e-10), pytest.approx(ci.high,
-                                                                                                    rel=1e-10))
+    assert (diff, low, high) == (
+        pytest.approx(-2.7),
+        pytest.approx(ci.low, rel=1e-10),
+        pytest.approx(ci.high, rel=1e-10),
+    )
     # Holm by hand: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1, then made monotone
     assert_allclose = np.testing.assert_allclose
     assert_allclose(holm(np.array([0.01, 0.04, 0.03, np.nan, 0.005])), [0.03, 0.06, 0.06, np.nan, 0.02])
@@ -204,8 +296,7 @@ def test_welch_and_holm_match_references():
 
 
 def test_pairwise_reports_difference_interval_and_single_seeds():
-    pairs = {(p.a, p.b): p for p in pairwise({"x": [10, 11, 12, 13, 14], "y": [20, 21, 22, 23, 24.5],
-                                              "z": [5.0]})}
+    pairs = {(p.a, p.b): p for p in pairwise({"x": [10, 11, 12, 13, 14], "y": [20, 21, 22, 23, 24.5], "z": [5.0]})}
     xy = pairs[("x", "y")]
     assert xy.diff == pytest.approx(-10.1) and xy.low < -10.1 < xy.high < 0 and xy.different
     assert xy.hedges_g < -5 and xy.p_holm == pytest.approx(xy.p)  # the only testable pair: Holm changes nothing
@@ -245,10 +336,12 @@ def test_pairwise_procedure_level_and_power_by_simulation():
     power3 = _simulated_rate(rng, 5000, 2, 3.0)
     power_in_7 = _simulated_rate(rng, 5000, 7, 3.0)  # the shifted variant among 7: Holm over 21 pairs
     student_power = sps.nct.sf(sps.t.ppf(0.975, 8), 8, 2 * math.sqrt(5 / 2))  # Student's t, for scale
-    print(f"\nsimulated pairwise procedure, 5 seeds per variant: level {level:.4f} (2 variants), family-wise "
-          f"{family:.4f} (7 variants, 21 pairs), level under lognormal noise {skewed:.4f}; power {power2:.4f} at "
-          f"2 sd (Student t: {student_power:.4f}), {power3:.4f} at 3 sd, {power_in_7:.4f} at 3 sd among 7 variants",
-          file=sys.stderr)
+    print(
+        f"\nsimulated pairwise procedure, 5 seeds per variant: level {level:.4f} (2 variants), family-wise "
+        f"{family:.4f} (7 variants, 21 pairs), level under lognormal noise {skewed:.4f}; power {power2:.4f} at "
+        f"2 sd (Student t: {student_power:.4f}), {power3:.4f} at 3 sd, {power_in_7:.4f} at 3 sd among 7 variants",
+        file=sys.stderr,
+    )
     assert 0.035 <= level <= 0.065
     assert 0.01 <= family <= 0.08
     assert 0.005 <= skewed <= 0.08  # skewed seed noise: Welch stays at or below its level
@@ -261,6 +354,7 @@ def test_equivalence_closed_form_at_two_degrees_of_freedom():
     """a = (0, 2), b = (1, 3): difference -1, standard error sqrt(2), Welch df exactly 2, where Student's t has the
     closed form sf(t) = 1/2 - t / (2 sqrt(2 + t^2)). The binding one-sided test is H0 "a - b <= -m", t = (m - 1) /
     sqrt(2): m = 5 gives p = 1/2 - sqrt(0.2) = 0.0528 (not tied), m = 6 gives 0.0358 (tied)."""
+
     def sf2(x: float) -> float:
         return 0.5 - x / (2 * math.sqrt(2 + x * x))
 
@@ -287,7 +381,8 @@ def test_equivalence_is_two_one_sided_welch_tests_and_the_90_percent_interval():
     assert not equivalence(a, b, 0.5).equivalent and equivalence(a, b, 4.0).equivalent
     swapped = equivalence(b, a, 1.5)  # symmetric: the order of the two variants does not matter
     assert swapped.p == pytest.approx(equivalence(a, b, 1.5).p, rel=1e-12) and swapped.diff == pytest.approx(
-        -equivalence(a, b, 1.5).diff)
+        -equivalence(a, b, 1.5).diff
+    )
     one = equivalence([1.0], [1.0, 2.0], 10.0)  # one seed: no test, never tied
     assert math.isnan(one.p) and not one.equivalent
     with pytest.raises(ValueError, match="positive"):
@@ -306,8 +401,11 @@ def test_equivalence_level_and_power_by_simulation():
         return float((tost(a, b, margin)[3] < 0.05).mean())
 
     at_margin = [tied(3.0, 3.0), tied(-3.0, 3.0), tied(4.0, 4.0, sd_b=3.0)]
-    print(f"\nTOST at 5 seeds: tied at the margin {at_margin}; power at difference 0, margin 2: "
-          f"{(power := tied(0.0, 2.0)):.4f}", file=sys.stderr)
+    print(
+        f"\nTOST at 5 seeds: tied at the margin {at_margin}; power at difference 0, margin 2: "
+        f"{(power := tied(0.0, 2.0)):.4f}",
+        file=sys.stderr,
+    )
     assert all(0.035 <= r <= 0.06 for r in at_margin), at_margin
     assert tied(1.0, 1.0) <= 0.05  # a narrow margin: the other side's test also has to pass
     assert tied(4.0, 2.0) <= 0.005
@@ -334,19 +432,26 @@ def test_compact_letters_share_a_letter_exactly_when_not_different():
     study = ["dcgan", "hinge", "vae", "lsgan", "minimax", "wgan-gp", "random"]
     top, mid = study[:3], study[3:6]
     different = [(a, b) for a in top for b in mid + ["random"]] + [(m, "random") for m in mid]
-    assert letters(study, different) == {"dcgan": "a", "hinge": "a", "vae": "a", "lsgan": "b", "minimax": "b",
-                                         "wgan-gp": "b", "random": "c"}
+    assert letters(study, different) == {
+        "dcgan": "a",
+        "hinge": "a",
+        "vae": "a",
+        "lsgan": "b",
+        "minimax": "b",
+        "wgan-gp": "b",
+        "random": "c",
+    }
     # overlapping groups: a ~ b, b ~ c, a differs from c: b carries both letters
     assert letters(["a", "b", "c"], [("a", "c")]) == {"a": "a", "b": "ab", "c": "b"}
     assert letters(["a", "b"], []) == {"a": "a", "b": "a"}
     rng = np.random.default_rng(7)
     for _ in range(200):  # random difference graphs: the display says exactly what the tests said
         names_ = [f"v{i}" for i in range(int(rng.integers(2, 9)))]
-        diff = {frozenset((a, b)) for i, a in enumerate(names_) for b in names_[i + 1:] if rng.random() < 0.5}
+        diff = {frozenset((a, b)) for i, a in enumerate(names_) for b in names_[i + 1 :] if rng.random() < 0.5}
         got = letters(names_, [tuple(d) for d in diff])
         assert all(got[g] for g in names_)
         for i, a in enumerate(names_):
-            for b in names_[i + 1:]:
+            for b in names_[i + 1 :]:
                 assert bool(set(got[a]) & set(got[b])) == (frozenset((a, b)) not in diff), (got, diff)
 
 
@@ -411,8 +516,11 @@ def test_single_seed_marked_once_per_row_then_one_note(suite):
 def test_ranking_follows_the_protocol_metric_and_pairwise_view(tmp_path):
     """Runs whose protocol says rank_by = kid500 are ranked by KID, even where FID orders them otherwise; the
     pairwise table says which pairs differ (Welch + Holm over the 3 pairs), by how much, with an interval."""
-    kids = {"a": [0.010, 0.011, 0.012, 0.010, 0.011], "b": [0.020, 0.022, 0.021, 0.019, 0.020],
-            "c": [0.0105, 0.0125, 0.0095, 0.0115, 0.0110]}
+    kids = {
+        "a": [0.010, 0.011, 0.012, 0.010, 0.011],
+        "b": [0.020, 0.022, 0.021, 0.019, 0.020],
+        "c": [0.0105, 0.0125, 0.0095, 0.0115, 0.0110],
+    }
     fids = {"a": 90.0, "b": 50.0, "c": 70.0}  # FID says b best: the protocol's KID must win
     for variant, values in kids.items():
         for seed, kid in enumerate(values):
@@ -454,8 +562,9 @@ def test_missing_metric_and_runs_in_progress(suite):
     assert any("run still in progress: minimax/seed0" in w for w in report.warnings)
     md = (report.out_dir / "report.md").read_text()
     assert "missing: no FID evaluations in vae/seed1" in md
-    minimax_row = next(line for line in (report.out_dir / "summary.md").read_text().splitlines()
-                       if "| minimax |" in line)
+    minimax_row = next(
+        line for line in (report.out_dir / "summary.md").read_text().splitlines() if "| minimax |" in line
+    )
     assert "no completed run" in minimax_row and "1 running" in minimax_row
 
 
@@ -473,8 +582,10 @@ def test_protocol_line_is_on_every_table(suite):
     _, report = suite
     for name in ("summary.md", "report.md"):
         text = (report.out_dir / name).read_text()
-        assert ("metric protocol: fid500, kid500, precision500, recall500; 500 generated vs 500 reference images; "
-                "reference: dataset=synthetic, split=train, resolution=32; the first 500 of 10000") in text
+        assert (
+            "metric protocol: fid500, kid500, precision500, recall500; 500 generated vs 500 reference images; "
+            "reference: dataset=synthetic, split=train, resolution=32; the first 500 of 10000"
+        ) in text
         assert "Inception weights sha256 6726825d0000… (bundled)" in text  # the hash shortened, its kind kept
         assert "budget: 4kimg" in text and "commit: abc1234def" in text and "data: dataset=synthetic" in text
 
@@ -482,8 +593,15 @@ def test_protocol_line_is_on_every_table(suite):
 def _set_device_settings(run_dir: Path, precision: str, reason: str) -> None:
     meta = json.loads((run_dir / "config.json").read_text())
     meta["config"]["precision"] = "auto"
-    meta["device_settings"] = {"device": "cpu", "precision": precision, "precision_reason": reason,
-                               "memory_format": "channels_last", "optimizer": "fused", "compile": [], "threads": 1}
+    meta["device_settings"] = {
+        "device": "cpu",
+        "precision": precision,
+        "precision_reason": reason,
+        "memory_format": "channels_last",
+        "optimizer": "fused",
+        "compile": [],
+        "threads": 1,
+    }
     (run_dir / "config.json").write_text(json.dumps(meta))
 
 
@@ -498,16 +616,19 @@ def test_training_numerics_are_the_resolved_ones_and_a_mixed_study_is_flagged(tm
     _set_device_settings(write_run(root, "random", 0, family="random", fids=[400]), "fp32", emulated)
     runs = discover(root)
     lines, warnings = protocol.protocol(runs)
-    assert ("training numerics: precision bf16 (from auto), memory format channels_last, Adam fused, "
-            "torch.compile none") in lines
+    assert (
+        "training numerics: precision bf16 (from auto), memory format channels_last, Adam fused, torch.compile none"
+    ) in lines
     assert not any("training numerics" in w for w in warnings)  # the random baseline trains nothing
     assert "device: cpu (x86_64 (2 cores))" in lines  # the device line no longer repeats the asked precision
 
     _set_device_settings(write_run(root, "dcgan", 2, fids=[95]), "fp32", emulated)
     lines, warnings = protocol.protocol(discover(root))
     assert any(w.startswith("runs differ in training numerics: trained under different arithmetic") for w in warnings)
-    assert ("training numerics (dcgan/seed2): precision fp32 (from auto), memory format channels_last, Adam fused, "
-            "torch.compile none") in lines
+    assert (
+        "training numerics (dcgan/seed2): precision fp32 (from auto), memory format channels_last, Adam fused, "
+        "torch.compile none"
+    ) in lines
     assert any(line.startswith("training numerics (dcgan/seed0, dcgan/seed1): precision bf16") for line in lines)
 
 
@@ -516,8 +637,9 @@ def test_sweep_trials_are_grouped_separately(tmp_path):
 
     for trial, lr, fids in (("t0", 1e-4, [(80, 0), (84, 1)]), ("t1", 2e-4, [(50, 0)])):
         for fid, seed in fids:
-            write_run(tmp_path, "dcgan", seed, fids=[fid],
-                      trial={"sweep": "lr", "trial": trial, "params": {"lr_d": lr}})
+            write_run(
+                tmp_path, "dcgan", seed, fids=[fid], trial={"sweep": "lr", "trial": trial, "params": {"lr_d": lr}}
+            )
     results = tables.results_frame(discover(tmp_path))
     assert results["run"].tolist() == ["dcgan/t0/seed0", "dcgan/t0/seed1", "dcgan/t1/seed0"]
     assert results["group"].tolist() == ["dcgan/t0", "dcgan/t0", "dcgan/t1"]
@@ -533,8 +655,20 @@ def test_every_output_is_written_and_the_pages_agree(suite):
     root, report = suite
     out = report.out_dir
     assert out == root / "report"
-    for name in ("results.csv", "summary.csv", "summary.md", "report.md", "report.html", "fid_vs_kimg.png",
-                 "fid_vs_time.png", "losses.png", "d_outputs.png", "throughput.png", "samples.png", "real.png"):
+    for name in (
+        "results.csv",
+        "summary.csv",
+        "summary.md",
+        "report.md",
+        "report.html",
+        "fid_vs_kimg.png",
+        "fid_vs_time.png",
+        "losses.png",
+        "d_outputs.png",
+        "throughput.png",
+        "samples.png",
+        "real.png",
+    ):
         assert (out / name).is_file() and (out / name) in report.files, name
     for png in out.glob("*.png"):
         with Image.open(png) as im:
@@ -613,8 +747,14 @@ def test_cli_prints_the_output_paths(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- Chromium
 CHROMIUM = shutil.which("chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 CHECK_SCRIPT = """<script>
 window.addEventListener('load', () => {
   const out = document.createElement('pre');
@@ -626,8 +766,9 @@ window.addEventListener('load', () => {
 
 
 def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
@@ -638,8 +779,10 @@ def test_html_renders_in_chromium(suite, tmp_path):
     page = (report.out_dir / "report.html").read_text()
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</body>", CHECK_SCRIPT + "</body>"))
-    run = _chromium(["--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom",
-                     probe.as_uri()], tmp_path / "profile")
+    run = _chromium(
+        ["--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
+        tmp_path / "profile",
+    )
     match = re.search(r'<pre id="image-check">(.*?)</pre>', run.stdout, re.S)
     assert match, run.stderr[-2000:]
     images = json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&"))
@@ -654,8 +797,15 @@ def test_html_renders_in_chromium(suite, tmp_path):
 def test_html_screenshot(suite, tmp_path):
     _, report = suite
     shot = tmp_path / "report.png"
-    _chromium([f"--screenshot={shot}", "--window-size=1280,2000", "--hide-scrollbars",
-               (report.out_dir / "report.html").as_uri()], tmp_path / "profile")
+    _chromium(
+        [
+            f"--screenshot={shot}",
+            "--window-size=1280,2000",
+            "--hide-scrollbars",
+            (report.out_dir / "report.html").as_uri(),
+        ],
+        tmp_path / "profile",
+    )
     assert shot.is_file()
     with Image.open(shot) as im:
         pixels = np.asarray(im.convert("L"), dtype=float)
@@ -665,13 +815,20 @@ def test_html_screenshot(suite, tmp_path):
 
 def test_report_of_a_sweep_shows_best_setting_and_spread(tmp_path):
     runs = tmp_path / "runs"
-    for variant, trial, lr, fids in (("dcgan", "lr_d=1e-4", 1e-4, [(80, 0), (84, 1)]),
-                                     ("dcgan", "lr_d=2e-4", 2e-4, [(50, 0), (54, 1)]),
-                                     ("lsgan", "lr_d=1e-4", 1e-4, [(70, 0), (60, 1)])):
+    for variant, trial, lr, fids in (
+        ("dcgan", "lr_d=1e-4", 1e-4, [(80, 0), (84, 1)]),
+        ("dcgan", "lr_d=2e-4", 2e-4, [(50, 0), (54, 1)]),
+        ("lsgan", "lr_d=1e-4", 1e-4, [(70, 0), (60, 1)]),
+    ):
         for fid, seed in fids:
-            write_run(runs, variant, seed, objective="lsgan" if variant == "lsgan" else "nonsaturating",
-                      fids=[fid + 10, fid], trial={"sweep": "lr", "trial": trial, "variant": variant,
-                                                   "params": {"lr_d": lr}})
+            write_run(
+                runs,
+                variant,
+                seed,
+                objective="lsgan" if variant == "lsgan" else "nonsaturating",
+                fids=[fid + 10, fid],
+                trial={"sweep": "lr", "trial": trial, "variant": variant, "params": {"lr_d": lr}},
+            )
     out = build_report(runs, tmp_path / "rep", real_images=False)
     sweep = pd.read_csv(out / "sweep.csv").set_index("variant")
     assert (out / "sweep_spread.png").is_file()
@@ -690,10 +847,28 @@ def test_report_on_results_of_a_real_run(tmp_path):
     from ganbench.cli import app
 
     out = tmp_path / "res"
-    tiny = ["--resolution", "16", "--budget", "128img", "--max-images", "256", "--tick", "0.064", "--no-eval",
-            "--set", "g_width=8", "--set", "d_width=8", "--set", "batch_size=16", "--set", "latent_dim=8"]
-    res = CliRunner().invoke(app, ["run", "--variants", "dcgan,wgan-gp,vae,random", "--seeds", "0,1",
-                                   "--out", str(out), *tiny])
+    tiny = [
+        "--resolution",
+        "16",
+        "--budget",
+        "128img",
+        "--max-images",
+        "256",
+        "--tick",
+        "0.064",
+        "--no-eval",
+        "--set",
+        "g_width=8",
+        "--set",
+        "d_width=8",
+        "--set",
+        "batch_size=16",
+        "--set",
+        "latent_dim=8",
+    ]
+    res = CliRunner().invoke(
+        app, ["run", "--variants", "dcgan,wgan-gp,vae,random", "--seeds", "0,1", "--out", str(out), *tiny]
+    )
     assert res.exit_code == 0, res.output
     report = build_report(out, real_images=True)
     summary = pd.read_csv(report / "summary.csv")
@@ -713,8 +888,17 @@ def test_summary_table_shows_the_end_count_and_the_curve_best_not_the_curve_coun
 
     from ganbench.report.tables import summary_metric_columns
 
-    cols = ["fid100_final", "fid100_best", "fid1000_final", "fid1000_best", "kid100_final", "kid1000_final",
-            "kid1000_lo_final", "fidinf1000_final", "precision1000_final"]
+    cols = [
+        "fid100_final",
+        "fid100_best",
+        "fid1000_final",
+        "fid1000_best",
+        "kid100_final",
+        "kid1000_final",
+        "kid1000_lo_final",
+        "fidinf1000_final",
+        "precision1000_final",
+    ]
     frame = pd.DataFrame([dict.fromkeys(cols, 1.0)])
     shown = summary_metric_columns(frame, "fid100")
     assert shown[-1] == "fid100_best"
@@ -730,13 +914,32 @@ def test_end_of_run_table_sets_a_best_only_beside_the_final_of_its_own_count():
     beside a fid50 best (which made "best" look worse than "final")."""
     from ganbench.runner import summary_table
 
-    summary = {"variant": "dcgan", "seed": 0, "status": "completed", "kimg": 40.0, "g_steps": 625,
-               "final": {"fid100": 343.9, "kid100": 0.337, "fid50": 349.4, "kid50": 0.333},
-               "best": {"metric": "fid50", "value": 338.7, "kimg": 30.016},
-               "metric_protocol": {"rank_by": "kid100"}}
+    summary = {
+        "variant": "dcgan",
+        "seed": 0,
+        "status": "completed",
+        "kimg": 40.0,
+        "g_steps": 625,
+        "final": {"fid100": 343.9, "kid100": 0.337, "fid50": 349.4, "kid50": 0.333},
+        "best": {"metric": "fid50", "value": 338.7, "kimg": 30.016},
+        "metric_protocol": {"rank_by": "kid100"},
+    }
     head, _, row = summary_table([summary]).splitlines()
-    assert head.split() == ["variant", "seed", "status", "kimg", "g_steps", "seconds", "img/s", "kid100", "final",
-                            "fid50", "final", "fid50", "best"]
+    assert head.split() == [
+        "variant",
+        "seed",
+        "status",
+        "kimg",
+        "g_steps",
+        "seconds",
+        "img/s",
+        "kid100",
+        "final",
+        "fid50",
+        "final",
+        "fid50",
+        "best",
+    ]
     assert row.split()[-5:] == ["0.337", "349", "339", "@", "30kimg"]
     assert "344" not in row  # fid100 final: another protocol than the best, so not in this table
     older = {"variant": "vae", "seed": 1, "status": "completed", "final": {"fid500": 61.0}}  # no best, no rank_by

@@ -22,9 +22,15 @@ def _calls(groups: dict[str, list[float]]) -> dict[frozenset, str]:
 
 
 def test_a_pair_is_ordered_tied_open_or_untested_on_each_study():
-    calls = _calls({"good": [0.10, 0.11, 0.10, 0.11, 0.105], "twin": [0.101, 0.109, 0.104, 0.106, 0.105],
-                    "bad": [0.30, 0.31, 0.29, 0.30, 0.305], "noisy": [0.05, 0.40, 0.10, 0.35, 0.20],
-                    "single": [0.2]})
+    calls = _calls(
+        {
+            "good": [0.10, 0.11, 0.10, 0.11, 0.105],
+            "twin": [0.101, 0.109, 0.104, 0.106, 0.105],
+            "bad": [0.30, 0.31, 0.29, 0.30, 0.305],
+            "noisy": [0.05, 0.40, 0.10, 0.35, 0.20],
+            "single": [0.2],
+        }
+    )
     assert calls[frozenset(("good", "bad"))] == "good"  # lower is better, whichever side it is on
     assert calls[frozenset(("bad", "twin"))] == "twin"
     assert calls[frozenset(("good", "twin"))] == A.TIED
@@ -32,10 +38,20 @@ def test_a_pair_is_ordered_tied_open_or_untested_on_each_study():
     assert calls[frozenset(("good", "single"))] == A.UNTESTED
 
 
-@pytest.mark.parametrize(("x", "y", "relation"), [
-    ("dcgan", "dcgan", A.SAME), ("dcgan", "vae", A.OPPOSITE), (A.TIED, A.TIED, A.BOTH_TIED),
-    ("dcgan", A.TIED, A.PARTIAL), (A.TIED, "vae", A.PARTIAL), ("dcgan", A.OPEN, A.PARTIAL),
-    (A.UNTESTED, A.TIED, A.PARTIAL), (A.OPEN, A.UNTESTED, A.NEITHER), (A.OPEN, A.OPEN, A.NEITHER)])
+@pytest.mark.parametrize(
+    ("x", "y", "relation"),
+    [
+        ("dcgan", "dcgan", A.SAME),
+        ("dcgan", "vae", A.OPPOSITE),
+        (A.TIED, A.TIED, A.BOTH_TIED),
+        ("dcgan", A.TIED, A.PARTIAL),
+        (A.TIED, "vae", A.PARTIAL),
+        ("dcgan", A.OPEN, A.PARTIAL),
+        (A.UNTESTED, A.TIED, A.PARTIAL),
+        (A.OPEN, A.UNTESTED, A.NEITHER),
+        (A.OPEN, A.OPEN, A.NEITHER),
+    ],
+)
 def test_two_calls_agree_only_when_both_settle_the_pair_the_same_way(x, y, relation):
     assert A.agree(x, y) == relation
     assert A.agree(y, x) == relation  # symmetric
@@ -83,20 +99,37 @@ def test_the_report_lines_up_another_study_and_refuses_a_folder_that_is_not_one(
     assert "![each variant's place on the scale" in md and (report.out_dir / "agreement.png").stat().st_size > 1000
     plain = write_report(a, tmp_path / "plain", real_images=False)
     assert "where the rankings agree" not in (plain.out_dir / "report.md").read_text()
-    res = CliRunner().invoke(app, ["report", str(a), "--no-real", "-o", str(tmp_path / "r2"),
-                                   "--against", str(tmp_path)])
+    res = CliRunner().invoke(
+        app, ["report", str(a), "--no-real", "-o", str(tmp_path / "r2"), "--against", str(tmp_path)]
+    )
     assert res.exit_code == 2 and "is not a study folder" in res.output and "ganbench study" in res.output
 
 
 def test_a_pair_settled_on_one_data_set_only_is_said_with_what_each_one_found():
-    rows = [A.PairRow("x", "y", ("x", A.TIED), A.PARTIAL), A.PairRow("x", "z", (A.OPEN, "z"), A.PARTIAL),
-            A.PairRow("y", "z", (A.OPEN, A.UNTESTED), A.NEITHER)]
-    tied_one_side = A.Agreement(("faces", "objects"), ["x", "y", "z"], {"x": (1, 1), "y": (2, 2), "z": (3, 3)},
-                                {}, {}, [A.PairRow("x", "y", (A.TIED, A.OPEN), A.PARTIAL),
-                                         A.PairRow("y", "z", ("y", A.UNTESTED), A.PARTIAL)], 1.0)
+    rows = [
+        A.PairRow("x", "y", ("x", A.TIED), A.PARTIAL),
+        A.PairRow("x", "z", (A.OPEN, "z"), A.PARTIAL),
+        A.PairRow("y", "z", (A.OPEN, A.UNTESTED), A.NEITHER),
+    ]
+    tied_one_side = A.Agreement(
+        ("faces", "objects"),
+        ["x", "y", "z"],
+        {"x": (1, 1), "y": (2, 2), "z": (3, 3)},
+        {},
+        {},
+        [A.PairRow("x", "y", (A.TIED, A.OPEN), A.PARTIAL), A.PairRow("y", "z", ("y", A.UNTESTED), A.PARTIAL)],
+        1.0,
+    )
     assert "Settled on faces only (2, not on objects): ordered y over z; tied x and y." in A.text(tied_one_side)
-    ag = A.Agreement(("faces", "objects"), ["x", "y", "z"], {"x": (1, 2), "y": (2, 1), "z": (3, 3)},
-                     {v: ("", "") for v in "xyz"}, {v: (math.nan, math.nan) for v in "xyz"}, rows, 1 / 3)
+    ag = A.Agreement(
+        ("faces", "objects"),
+        ["x", "y", "z"],
+        {"x": (1, 2), "y": (2, 1), "z": (3, 3)},
+        {v: ("", "") for v in "xyz"},
+        {v: (math.nan, math.nan) for v in "xyz"},
+        rows,
+        1 / 3,
+    )
     t = A.text(ag)
     assert "0 of 3 are ordered the same way on both; 0 are tied on both; 0 are ordered oppositely." in t
     assert "Settled on objects only (1, not on faces): ordered z over x." in t
@@ -104,6 +137,8 @@ def test_a_pair_settled_on_one_data_set_only_is_said_with_what_each_one_found():
     assert "Ordered on one data set, tied on the other: x over y on faces, tied on objects." in t
     assert "1 settled on neither (y and z)." in t
     assert "The best mean differs: x on faces, y on objects" in t
-    assert [r[1:] for r in A.pair_rows(ag)] == [["x better", "tied", A.PARTIAL],
-                                                ["not distinguishable", "z better", A.PARTIAL],
-                                                ["not distinguishable", "fewer than 2 seeds", A.NEITHER]]
+    assert [r[1:] for r in A.pair_rows(ag)] == [
+        ["x better", "tied", A.PARTIAL],
+        ["not distinguishable", "z better", A.PARTIAL],
+        ["not distinguishable", "fewer than 2 seeds", A.NEITHER],
+    ]

@@ -30,16 +30,21 @@ def test_ranks_and_the_range_the_tests_allow():
 
 
 def test_stability_finds_a_significant_pair_that_changed_order():
-    settled = {10.0: {"a": _at(1.0), "b": _at(3.0), "c": _at(3.01)},
-               20.0: {"a": _at(0.5), "b": _at(2.02), "c": _at(2.0)}}  # b and c swap, but no test separates them
+    settled = {
+        10.0: {"a": _at(1.0), "b": _at(3.0), "c": _at(3.01)},
+        20.0: {"a": _at(0.5), "b": _at(2.02), "c": _at(2.0)},
+    }  # b and c swap, but no test separates them
     s = rank_stability(settled)
     assert (s.before, s.after, s.flips, s.swaps, s.settled) == (10.0, 20.0, [], [("c", "b")], True)
     assert (s.significant_before, s.significant_after, s.pairs, s.seeds) == (2, 2, 3, 5)
     text = s.text("kid100")
     assert "(from 10 to 20 kimg, kid100): no pair the tests order changes order" in text
     assert "c vs b" in text
-    flipped = {10.0: {"a": _at(1.0), "b": _at(3.0)}, 20.0: {"a": _at(3.0), "b": _at(1.0)},
-               5.0: {"a": _at(9.0), "b": _at(1.0)}}  # only the last two budgets count
+    flipped = {
+        10.0: {"a": _at(1.0), "b": _at(3.0)},
+        20.0: {"a": _at(3.0), "b": _at(1.0)},
+        5.0: {"a": _at(9.0), "b": _at(1.0)},
+    }  # only the last two budgets count
     f = rank_stability(flipped)
     assert (f.before, f.after, f.flips, f.settled) == (10.0, 20.0, [("b", "a")], False)
     assert "not settled: b and a changed order" in f.text()

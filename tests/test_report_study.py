@@ -19,10 +19,14 @@ from ganbench.study import plan as P
 
 KEY = "kid20"
 # per-seed final kid20 of each (variant, arm); each seed's curve reaches it linearly from 2x its value
-VALUES = {("dcgan", "tuned"): [0.100, 0.110, 0.120, 0.105, 0.115], ("dcgan", "recipe"): [0.200, 0.210, 0.190],
-          ("vae", "tuned"): [0.300, 0.310, 0.290, 0.305, 0.295], ("vae", "recipe"): [0.301, 0.299, 0.300],
-          ("random", "recipe"): [0.600, 0.601, 0.599, 0.600, 0.600],
-          ("real", "recipe"): [0.001, 0.000, 0.002, 0.001, 0.001]}
+VALUES = {
+    ("dcgan", "tuned"): [0.100, 0.110, 0.120, 0.105, 0.115],
+    ("dcgan", "recipe"): [0.200, 0.210, 0.190],
+    ("vae", "tuned"): [0.300, 0.310, 0.290, 0.305, 0.295],
+    ("vae", "recipe"): [0.301, 0.299, 0.300],
+    ("random", "recipe"): [0.600, 0.601, 0.599, 0.600, 0.600],
+    ("real", "recipe"): [0.001, 0.000, 0.002, 0.001, 0.001],
+}
 PRECISION = {"dcgan": 0.45, "vae": 0.30, "random": 0.0, "real": 0.9}
 
 
@@ -56,8 +60,11 @@ def _study_dir(tmp_path: Path, values: dict = VALUES) -> Path:
 
 def _file(tmp_path: Path) -> Path:
     path = tmp_path / "s.toml"
-    path.write_text(STUDY.replace("seeds = [0, 1]", "seeds = [0, 1, 2, 3, 4]").replace(
-        'budget = "0.128kimg"', 'budget = "0.256kimg"'))
+    path.write_text(
+        STUDY.replace("seeds = [0, 1]", "seeds = [0, 1, 2, 3, 4]").replace(
+            'budget = "0.128kimg"', 'budget = "0.256kimg"'
+        )
+    )
     return path
 
 
@@ -75,16 +82,29 @@ def test_study_findings_rank_tuned_arms_and_test_them_against_their_recipes(tmp_
     assert dcgan.different and dcgan.diff < 0 and not dcgan.tied  # tuning helped dcgan by 0.09
     assert not vae.different and vae.tied  # within 0.0006 of each other, margin 0.049: equivalent
     g = study.goals(f)
-    assert (g["variant"], g["arm"], g["kid_met"], g["precision_met"], g["beats_vae"]) == \
-        ("dcgan", "tuned", False, True, ["dcgan"])
+    assert (g["variant"], g["arm"], g["kid_met"], g["precision_met"], g["beats_vae"]) == (
+        "dcgan",
+        "tuned",
+        False,
+        True,
+        ["dcgan"],
+    )
     # four evaluated budgets, the same order at each, no flips
     assert [b.kimg for b in f.budgets] == pytest.approx([0.064, 0.128, 0.192, 0.256])
     assert f.stability.settled and not f.stability.flips
     text = study.verdict(f)
-    for phrase in ("Best: dcgan 0.11", "significantly better than every other variant",
-                   "the tuned setting is better for dcgan", "equivalent within the margin for vae",
-                   "random noise 0.6", "two sets of real images 0.001", "goal ≤ 0.05: missed",
-                   "goal ≥ 0.4: met", "significantly better than the VAE: dcgan", "no pair the tests order changes"):
+    for phrase in (
+        "Best: dcgan 0.11",
+        "significantly better than every other variant",
+        "the tuned setting is better for dcgan",
+        "equivalent within the margin for vae",
+        "random noise 0.6",
+        "two sets of real images 0.001",
+        "goal ≤ 0.05: missed",
+        "goal ≥ 0.4: met",
+        "significantly better than the VAE: dcgan",
+        "no pair the tests order changes",
+    ):
         assert phrase in text, (phrase, text)
 
 
@@ -96,7 +116,9 @@ def test_a_gan_that_ties_the_vae_is_said_so_and_a_flip_between_budgets_is_found(
     assert pair.tied and not pair.different
     text = study.verdict(f)
     assert f.order == ["vae", "dcgan"]
-    assert "Tied within ±" in text and ": vae and dcgan." in text and "no GAN is significantly better than the VAE" in text
+    assert (
+        "Tied within ±" in text and ": vae and dcgan." in text and "no GAN is significantly better than the VAE" in text
+    )
     # make dcgan significantly best one budget earlier: the order flips between the last two budgets
     for seed in range(5):
         run = RunDir(out / "final/dcgan/tuned" / f"seed{seed}")
@@ -111,8 +133,13 @@ def test_the_report_leads_with_the_study(tmp_path):
     write_report(out, real_images=False)
     md = (out / "report" / "report.md").read_text()
     assert md.index("## The study") < md.index("study_forest.png") < md.index("Every run, by evaluation protocol")
-    for name in ("study_forest.png", "study_curves.png", "study_search.png", "study_rank_vs_kimg.png",
-                 "study_samples.png"):
+    for name in (
+        "study_forest.png",
+        "study_curves.png",
+        "study_search.png",
+        "study_rank_vs_kimg.png",
+        "study_samples.png",
+    ):
         assert (out / "report" / name).is_file(), name
     assert "| 1 | dcgan | a |" in md and "tuned better" in md and "the recipe's values" in md
 
@@ -155,5 +182,7 @@ def test_a_pair_different_yet_within_the_margin_is_not_listed_as_tied(tmp_path):
     (pair,) = f.pairs
     assert pair.different and pair.tied
     text = study.verdict(f)
-    assert "(10% of the gap to the random floor; TOST, Holm): none; different but by less than the margin: " \
-           "dcgan and vae." in text, text
+    assert (
+        "(10% of the gap to the random floor; TOST, Holm): none; different but by less than the margin: "
+        "dcgan and vae." in text
+    ), text

@@ -20,8 +20,9 @@ from ganbench.report.cli import report_command
 NOISE = [0.0, 0.001, -0.001, 0.0005, -0.0005]  # seed-to-seed noise of KID, sd ~0.0008
 
 
-def write_kid_runs(root: Path, kids: dict[str, float], seeds: int = 5, count: int = 500,
-                   families: dict[str, str] | None = None) -> Path:
+def write_kid_runs(
+    root: Path, kids: dict[str, float], seeds: int = 5, count: int = 500, families: dict[str, str] | None = None
+) -> Path:
     """Runs whose protocol ranks by kid<count>, each variant's final KID its value plus NOISE over seeds."""
     for variant, kid in kids.items():
         family = (families or {}).get(variant, "random" if variant == "random" else "gan")
@@ -97,15 +98,30 @@ def test_the_pages_lead_with_verdict_figure_and_samples_and_fold_the_protocol(tm
     out = tmp_path / "rep"
     write_report(tmp_path / "res", out, real_images=False)
     md = (out / "report.md").read_text()
-    order = ["# ganbench report: res", "**2 trained variants", "](forest.png)",
-             "## Samples", "](samples.png)", "## During training", "## Tables", "### Sample quality",
-             "## Protocol, method and provenance", "<details><summary>How these numbers were made",
-             "metric protocol: ", "commands that made these runs"]
+    order = [
+        "# ganbench report: res",
+        "**2 trained variants",
+        "](forest.png)",
+        "## Samples",
+        "](samples.png)",
+        "## During training",
+        "## Tables",
+        "### Sample quality",
+        "## Protocol, method and provenance",
+        "<details><summary>How these numbers were made",
+        "metric protocol: ",
+        "commands that made these runs",
+    ]
     positions = [md.index(marker) for marker in order]
     assert positions == sorted(positions), list(zip(order, positions, strict=True))
     page = (out / "report.html").read_text()
-    html_order = ['<p class="verdict">', 'alt="kid500 per variant', "<h2>Samples</h2>", "<h2>Tables</h2>",
-                  '<details class="fold"><summary>How these numbers were made']
+    html_order = [
+        '<p class="verdict">',
+        'alt="kid500 per variant',
+        "<h2>Samples</h2>",
+        "<h2>Tables</h2>",
+        '<details class="fold"><summary>How these numbers were made',
+    ]
     positions = [page.index(marker) for marker in html_order]
     assert positions == sorted(positions)
     assert page.index("metric protocol: ") > page.index('<details class="fold">')  # folded, not in front
@@ -122,16 +138,20 @@ def test_runs_of_different_protocols_are_never_ranked_together(tmp_path):
     assert not any(w.startswith("missing:") for w in report.warnings)  # kid1000 runs do not lack kid500
     md = (out / "report.md").read_text()
     titles = re.findall(r"^## Protocol \d: (.*)$", md, re.M)
-    assert sorted(titles) == ["synthetic 32x32, 1000 generated vs 1000 reference images (split train)",
-                              "synthetic 32x32, 500 generated vs 500 reference images (split train)"]
+    assert sorted(titles) == [
+        "synthetic 32x32, 1000 generated vs 1000 reference images (split train)",
+        "synthetic 32x32, 500 generated vs 500 reference images (split train)",
+    ]
     assert (out / "forest.png").is_file() and (out / "forest-2.png").is_file()
     summary = pd.read_csv(out / "summary.csv")
     # each protocol ranked on its own: a is first among the fid500/kid500 runs, b among the kid1000 runs
     firsts = summary[summary["rank"] == 1].set_index("protocol")["group"].to_dict()
     assert sorted(firsts.values()) == ["a", "b"] and len(firsts) == 2
     pairs = pd.read_csv(out / "pairwise.csv")
-    assert {frozenset(p) for p in zip(pairs["a"], pairs["b"], strict=True)} == {frozenset(("a", "random")),
-                                                                                frozenset(("b", "random"))}
+    assert {frozenset(p) for p in zip(pairs["a"], pairs["b"], strict=True)} == {
+        frozenset(("a", "random")),
+        frozenset(("b", "random")),
+    }
 
 
 def test_cli_margin(tmp_path):
@@ -139,8 +159,9 @@ def test_cli_margin(tmp_path):
     app = typer.Typer()
     app.command("report")(report_command)
     app.command("other")(lambda: None)
-    ok = CliRunner().invoke(app, ["report", str(tmp_path / "res"), "-o", str(tmp_path / "rep"), "--no-real",
-                                  "--margin", "0.02"])
+    ok = CliRunner().invoke(
+        app, ["report", str(tmp_path / "res"), "-o", str(tmp_path / "rep"), "--no-real", "--margin", "0.02"]
+    )
     assert ok.exit_code == 0, ok.output
     assert "±0.02 (given (--margin)" in _verdict(tmp_path / "rep")
     bad = CliRunner().invoke(app, ["report", str(tmp_path / "res"), "--margin", "-1"])
@@ -172,8 +193,9 @@ def test_verdict_figure_and_samples_fit_in_the_first_two_screens(tmp_path):
     page = (out / "report.html").read_text()
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</body>", LAYOUT_SCRIPT + "</body>"))
-    run = _chromium(["--window-size=1400,1800", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
-                    tmp_path / "profile")
+    run = _chromium(
+        ["--window-size=1400,1800", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()], tmp_path / "profile"
+    )
     match = re.search(r'<pre id="layout">(.*?)</pre>', run.stdout, re.S)
     assert match, run.stderr[-2000:]
     layout = json.loads(match.group(1).replace("&quot;", '"'))

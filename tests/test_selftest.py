@@ -35,14 +35,17 @@ def test_reference_against_itself_is_exact_and_has_speed(setup):
 def test_each_device_branch_runs_on_the_cpu_and_agrees_with_the_plain_path(setup, branch, monkeypatch):
     cfg, weights, batches, ref = setup
     base = resolve(cfg, CPU)
-    settings = {"fused+channels_last": base,
-                "foreach": dataclasses.replace(base, optimizer="foreach", memory_format="contiguous"),
-                "bf16": dataclasses.replace(base, precision="bf16"),
-                "fp16": dataclasses.replace(base, precision="fp16")}[branch]
+    settings = {
+        "fused+channels_last": base,
+        "foreach": dataclasses.replace(base, optimizer="foreach", memory_format="contiguous"),
+        "bf16": dataclasses.replace(base, precision="bf16"),
+        "fp16": dataclasses.replace(base, precision="fp16"),
+    }[branch]
     scaled = []
     real_step = torch.amp.GradScaler.step
-    monkeypatch.setattr(torch.amp.GradScaler, "step", lambda self, opt, *a, **k: (scaled.append(opt),
-                                                                                   real_step(self, opt, *a, **k))[1])
+    monkeypatch.setattr(
+        torch.amp.GradScaler, "step", lambda self, opt, *a, **k: (scaled.append(opt), real_step(self, opt, *a, **k))[1]
+    )
     arm = st.run_arm(cfg, settings, weights, batches)
     agreement = st.compare(arm, ref)
     assert agreement.ok, agreement
@@ -68,22 +71,39 @@ def test_compiled_networks_on_the_cpu_agree_with_the_plain_path(setup):
 def test_a_perturbed_arm_fails(setup):
     cfg, weights, batches, ref = setup
     # a 5% error in one activation (LeakyReLU slope 0.21 for 0.2): the first step's gradients show it
-    slope = st.compare(st.run_arm(dataclasses.replace(cfg, leaky_slope=0.21), st.reference_settings(cfg), weights,
-                                  batches), ref)
+    slope = st.compare(
+        st.run_arm(dataclasses.replace(cfg, leaky_slope=0.21), st.reference_settings(cfg), weights, batches), ref
+    )
     assert not slope.ok and slope.first["grad_D"] > st.TOLERANCES["fp32"][1]
     # G's learning rate 1.3x: the first step is identical (G's lr acts after it), the later losses drift
-    faster = st.compare(st.run_arm(dataclasses.replace(cfg, lr_g=cfg.lr_g * 1.3), st.reference_settings(cfg),
-                                   weights, batches), ref)
+    faster = st.compare(
+        st.run_arm(dataclasses.replace(cfg, lr_g=cfg.lr_g * 1.3), st.reference_settings(cfg), weights, batches), ref
+    )
     assert faster.first["loss_d"] == 0 and faster.first["grad_D"] == 0
     assert not faster.ok and faster.drift["loss_g"] > st.TOLERANCES["fp32"][2]
-    noisy = {k: {n: t + 1e-3 * torch.randn_like(t) if t.is_floating_point() else t for n, t in w.items()}
-             for k, w in weights.items()}
+    noisy = {
+        k: {n: t + 1e-3 * torch.randn_like(t) if t.is_floating_point() else t for n, t in w.items()}
+        for k, w in weights.items()
+    }
     assert not st.compare(st.run_arm(cfg, st.reference_settings(cfg), noisy, batches), ref).ok
 
 
 def test_selftest_command_passes_cpu_against_cpu_and_fails_a_perturbed_arm(monkeypatch, stand_in_inception):
-    args = ["selftest", "--device", "cpu", "--precision", "fp32", "--resolution", "16", "--batch-size", "16",
-            "--steps", "3", "--eval-samples", "20"]
+    args = [
+        "selftest",
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--resolution",
+        "16",
+        "--batch-size",
+        "16",
+        "--steps",
+        "3",
+        "--eval-samples",
+        "20",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert result.output.count("PASS") == 2 and "FAIL" not in result.output  # training, then the evaluation
@@ -149,8 +169,20 @@ def test_the_evaluation_check_passes_cpu_against_cpu_and_fails_a_broken_arm(stan
     same = st.compare_eval(st.run_eval_arm(CPU, generated, real), reference)
     assert same.ok and all(v == 0 for _, v, _ in same.checks())
     compared = {what.split(" ")[0] for what, _, _ in same.checks()}
-    assert {"features", "fid", "fidinf", "fidinf_lo", "kid", "kid_std", "precision", "recall", "density",
-            "coverage", "c2st", "c2st_lo"} <= compared and "c2st_p" not in compared
+    assert {
+        "features",
+        "fid",
+        "fidinf",
+        "fidinf_lo",
+        "kid",
+        "kid_std",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "c2st",
+        "c2st_lo",
+    } <= compared and "c2st_p" not in compared
     assert all(v == v for v in reference.values.values())  # 60 samples: FID-infinity too, nothing NaN
 
     forward = stand_in_inception.forward
@@ -169,7 +201,23 @@ def test_the_evaluation_check_passes_cpu_against_cpu_and_fails_a_broken_arm(stan
 
 @pytest.mark.slow
 def test_selftest_evaluates_with_the_real_network():
-    result = CliRunner().invoke(app, ["selftest", "--device", "cpu", "--precision", "fp32", "--resolution", "16",
-                                      "--batch-size", "16", "--steps", "2", "--eval-samples", "12"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "selftest",
+            "--device",
+            "cpu",
+            "--precision",
+            "fp32",
+            "--resolution",
+            "16",
+            "--batch-size",
+            "16",
+            "--steps",
+            "2",
+            "--eval-samples",
+            "12",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.output.count("PASS") == 2 and "features generated" in result.output

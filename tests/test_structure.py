@@ -20,8 +20,9 @@ from ganbench.rundir import FINAL, RunDir, Status, best
 from ganbench.train import train
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ganbench"
-TINY = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=96, tick_kimg=0.064,
-            device="cpu")
+TINY = dict(
+    resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=96, tick_kimg=0.064, device="cpu"
+)
 
 
 def _sources() -> dict[str, str]:
@@ -38,9 +39,17 @@ def test_file_names_status_words_and_families_have_one_owner():
 
 
 def test_no_module_imports_the_cli_and_none_is_over_about_400_lines():
-    out = subprocess.run([sys.executable, "-c", "import sys, ganbench.sweep, ganbench.sweep.command, ganbench.runner, "
-                          "ganbench.train, ganbench.report; print('ganbench.cli' in sys.modules)"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, ganbench.sweep, ganbench.sweep.command, ganbench.runner, "
+            "ganbench.train, ganbench.report; print('ganbench.cli' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "False"
     sizes = {p: len(t.splitlines()) for p, t in _sources().items()}
     assert max(sizes.values()) <= 430, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
@@ -49,10 +58,12 @@ def test_no_module_imports_the_cli_and_none_is_over_about_400_lines():
 def test_status_words_and_best_point():
     assert [s.value for s in Status] == ["completed", "diverged", "failed", "interrupted", "running", "locked", "lost"]
     assert Status("diverged") == "diverged" and Status.COMPLETED in FINAL and Status.FAILED not in FINAL
-    evals = [{"kind": "eval", "kimg": 1.0, "g_steps": 4, "seconds": 1.0, "fid50": 90.0},
-             {"kind": "eval", "kimg": 2.0, "g_steps": 8, "seconds": 2.0, "fid50": 70.0},
-             {"kind": "eval", "kimg": 3.0, "g_steps": 12, "seconds": 3.0, "fid50": None},
-             {"kind": "tick", "kimg": 3.0, "fid50": 1.0}]
+    evals = [
+        {"kind": "eval", "kimg": 1.0, "g_steps": 4, "seconds": 1.0, "fid50": 90.0},
+        {"kind": "eval", "kimg": 2.0, "g_steps": 8, "seconds": 2.0, "fid50": 70.0},
+        {"kind": "eval", "kimg": 3.0, "g_steps": 12, "seconds": 3.0, "fid50": None},
+        {"kind": "tick", "kimg": 3.0, "fid50": 1.0},
+    ]
     assert best(evals, "fid50") == {"metric": "fid50", "value": 70.0, "kimg": 2.0, "g_steps": 8, "seconds": 2.0}
     assert best(evals, "kid50") is None
 
@@ -60,7 +71,9 @@ def test_status_words_and_best_point():
 def test_families_say_which_hyperparameters_act():
     gan, wgan, vae, rnd = (make_config(load_recipe(v), **TINY) for v in ("dcgan", "wgan-gp", "vae", "random"))
     assert families.get("gan").applies("n_critic", gan) and not families.get("vae").applies("n_critic", vae)
-    assert families.get("gan").applies("penalty_weight", wgan) and not families.get("gan").applies("penalty_weight", gan)
+    assert families.get("gan").applies("penalty_weight", wgan) and not families.get("gan").applies(
+        "penalty_weight", gan
+    )
     clipped = make_config(load_recipe("wgan"), **TINY)  # RMSProp: Adam's betas do not act, momentum does
     assert not families.get("gan").applies("beta1", clipped) and families.get("gan").applies("momentum", clipped)
     assert families.get("gan").applies("beta1", gan) and not families.get("gan").applies("momentum", gan)
@@ -106,9 +119,25 @@ def test_run_and_sweep_share_one_path_and_one_summary_writer(tmp_path):
     trials = plan_runs(["dcgan", "random"], [0, 1], tmp_path, dict(TINY, budget="32img"), {})
     assert [t.label for t in trials] == ["dcgan/seed0", "random/seed0", "dcgan/seed1", "random/seed1"]
     assert [t.run_dir for t in trials][:2] == [tmp_path / "dcgan" / "seed0", tmp_path / "random" / "seed0"]
-    res = CliRunner().invoke(app, ["run", "--variants", "random", "--no-eval", "--out", str(tmp_path / "r"),
-                                   *sum(([f"--{k.replace('_', '-')}", str(v)] for k, v in TINY.items()
-                                         if k in ("resolution", "max_images", "device")), [])])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--variants",
+            "random",
+            "--no-eval",
+            "--out",
+            str(tmp_path / "r"),
+            *sum(
+                (
+                    [f"--{k.replace('_', '-')}", str(v)]
+                    for k, v in TINY.items()
+                    if k in ("resolution", "max_images", "device")
+                ),
+                [],
+            ),
+        ],
+    )
     assert res.exit_code == 0, res.output
     run = RunDir(tmp_path / "r" / "random" / "seed0")
     assert read_json(run.summary)["status"] == Status.COMPLETED and not run.trial.exists()

@@ -62,8 +62,12 @@ def write(tmp_path: Path, text: str = STUDY, name: str = "s.toml") -> Path:
 
 
 def test_latin_hypercube_covers_every_stratum_of_every_range_once():
-    space = {"lr_g": ("log_uniform", [1e-5, 1e-1]), "beta1": ("uniform", [0.0, 0.9]),
-             "n_critic": ("choice", [1, 5]), "batch_size": ("int_uniform", [16, 19])}
+    space = {
+        "lr_g": ("log_uniform", [1e-5, 1e-1]),
+        "beta1": ("uniform", [0.0, 0.9]),
+        "n_critic": ("choice", [1, 5]),
+        "batch_size": ("int_uniform", [16, 19]),
+    }
     points = _latin_hypercube(space, 4, random.Random(3))
     strata = lambda xs: sorted(int(x * 4) for x in xs)  # noqa: E731
     assert strata(math.log(p["lr_g"] / 1e-5) / math.log(1e4) for p in points) == [0, 1, 2, 3]
@@ -79,17 +83,20 @@ def test_latin_hypercube_covers_every_stratum_of_every_range_once():
     assert search_points(sweep) == points
 
 
-@pytest.mark.parametrize("edit, message", [
-    (("split = \"test\"", "split = \"train\""), "overlap"),
-    (("[final]\nbudget", "[final]\nbudgte = 1\nbudget"), "Did you mean 'budget'"),
-    (("trials = 2", "trials = 0"), "trials = K"),
-    (("name = \"tiny\"", "name = \"tiny\"\nequivalence_margin = 2"), "between 0 and 1"),
-    (("name = \"tiny\"", "name = \"tiny\"\nmetric = \"precision\""), "unknown [study] metric"),
-    (("eval_every_kimg = 0.064", "eval_split = \"val\""), "stage's split"),
-    (("device = \"cpu\"", "device = \"cpu\"\nlr_g = 1e-4"), "both fixed and searched"),
-    (("seeds = [0, 1]", "seeds = [0, 0]"), "must not repeat"),
-    (("baselines = [\"random\", \"real\"]", "baselines = [\"dcgan\"]"), "repeat a baseline"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (('split = "test"', 'split = "train"'), "overlap"),
+        (("[final]\nbudget", "[final]\nbudgte = 1\nbudget"), "Did you mean 'budget'"),
+        (("trials = 2", "trials = 0"), "trials = K"),
+        (('name = "tiny"', 'name = "tiny"\nequivalence_margin = 2'), "between 0 and 1"),
+        (('name = "tiny"', 'name = "tiny"\nmetric = "precision"'), "unknown [study] metric"),
+        (("eval_every_kimg = 0.064", 'eval_split = "val"'), "stage's split"),
+        (('device = "cpu"', 'device = "cpu"\nlr_g = 1e-4'), "both fixed and searched"),
+        (("seeds = [0, 1]", "seeds = [0, 0]"), "must not repeat"),
+        (('baselines = ["random", "real"]', 'baselines = ["dcgan"]'), "repeat a baseline"),
+    ],
+)
 def test_study_file_errors_name_the_problem(tmp_path, edit, message):
     path = write(tmp_path, STUDY.replace(*edit))
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
@@ -138,29 +145,47 @@ def test_stage_two_trains_the_chosen_setting_and_the_recipe_seed_major(tmp_path)
     sel = {"dcgan": {"chosen": {"params": {"lr_g": 3e-4, "n_critic": 2}}}, "vae": {"chosen": {"params": {}}}}
     trials = plan_final(study, tmp_path / "out", sel)
     assert [t.label for t in trials] == [
-        "dcgan/tuned/seed0", "dcgan/recipe/seed0", "vae/tuned/seed0", "vae/recipe/seed0", "random/recipe/seed0",
-        "real/recipe/seed0", "dcgan/tuned/seed1", "vae/tuned/seed1", "random/recipe/seed1", "real/recipe/seed1"]
+        "dcgan/tuned/seed0",
+        "dcgan/recipe/seed0",
+        "vae/tuned/seed0",
+        "vae/recipe/seed0",
+        "random/recipe/seed0",
+        "real/recipe/seed0",
+        "dcgan/tuned/seed1",
+        "vae/tuned/seed1",
+        "random/recipe/seed1",
+        "real/recipe/seed1",
+    ]
     tuned = trials[0].cfg
     recipe = make_config(load_recipe("dcgan"))
     assert (tuned.lr_g, tuned.n_critic, tuned.lr_d) == (3e-4, 2, recipe.lr_d)
     assert (trials[1].cfg.lr_g, trials[1].cfg.n_critic) == (recipe.lr_g, recipe.n_critic)
-    assert all(t.cfg.eval_split == "test" and t.cfg.budget == "0.128kimg" and t.cfg.eval_every_kimg == 0.064
-               for t in trials)
+    assert all(
+        t.cfg.eval_split == "test" and t.cfg.budget == "0.128kimg" and t.cfg.eval_every_kimg == 0.064 for t in trials
+    )
     assert trials[0].run_dir == tmp_path / "out" / P.FINAL_STAGE / "dcgan" / P.TUNED / "seed0"
 
 
 def test_the_estimate_counts_every_evaluation_and_prefers_measured_rates(tmp_path):
-    study = load_study(write(tmp_path, STUDY.replace("[cost]", "") + "[cost]\ntrain_img_per_s = {default = 64, "
-                                                                       "vae = 128}\neval_img_per_s = 10\n"
-                                                                       "trial_overhead_s = 1\n"))
+    study = load_study(
+        write(
+            tmp_path,
+            STUDY.replace("[cost]", "") + "[cost]\ntrain_img_per_s = {default = 64, "
+            "vae = 128}\neval_img_per_s = 10\n"
+            "trial_overhead_s = 1\n",
+        )
+    )
     dcgan = make_config(load_recipe("dcgan"), **P.stage_settings(study, P.FINAL_STAGE), seed=0)
     # 128 images at 64 img/s, evaluations at 64 (during) and 128 (final) images: 2 x 20 images at 10 img/s
     assert P.trial_seconds(study, dcgan) == pytest.approx(1 + 2 + 4)
     assert P.trial_seconds(study, dcgan, {"dcgan": 128, "eval": 20}) == pytest.approx(1 + 1 + 2)
     noise = make_config(load_recipe("random"), **P.stage_settings(study, P.FINAL_STAGE), seed=0)
     assert P.trial_seconds(study, noise) == pytest.approx(1 + 2)  # one evaluation, nothing trained
-    big = make_config(load_recipe("dcgan"), **(P.stage_settings(study, P.FINAL_STAGE) | {
-        "budget": "300kimg", "eval_every_kimg": 75, "eval_samples": 500}), seed=0)
+    big = make_config(
+        load_recipe("dcgan"),
+        **(P.stage_settings(study, P.FINAL_STAGE) | {"budget": "300kimg", "eval_every_kimg": 75, "eval_samples": 500}),
+        seed=0,
+    )
     assert P._evaluations(big) == [500, 500, 500, 500]  # 75, 150, 225 and the final one at 300
 
 
@@ -168,10 +193,16 @@ def test_real_line_draws_disjoint_blocks_and_never_the_reference():
     from ganbench.families import real
 
     images = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1).expand(100, 1, 2, 2).contiguous()
-    cfg = lambda seed, split="test": make_config(load_recipe("real"), eval_samples=10, eval_split=split,  # noqa: E731
-                                                 resolution=16, seed=seed)
-    block = lambda c: set(((real.sampler(c, images, torch.device("cpu"), 0)(10) + 1) * 127.5).round()  # noqa: E731
-                          [:, 0, 0, 0].int().tolist())
+    cfg = lambda seed, split="test": make_config(  # noqa: E731
+        load_recipe("real"),
+        eval_samples=10,
+        eval_split=split,
+        resolution=16,
+        seed=seed,
+    )
+    block = lambda c: set(  # noqa: E731
+        ((real.sampler(c, images, torch.device("cpu"), 0)(10) + 1) * 127.5).round()[:, 0, 0, 0].int().tolist()
+    )
     blocks = [block(cfg(s)) for s in range(3)]
     assert all(len(b) == 10 for b in blocks) and not (blocks[0] & blocks[1]) and not (blocks[1] & blocks[2])
     assert block(cfg(0)) == blocks[0]  # the same seed, the same images
@@ -196,7 +227,9 @@ def test_cifar10_class_folders_hold_out_val_and_interleave_classes(tmp_path, mon
     pix = lambda s: [(int(x[0, 0, 0]) // 100, int(x[1, 0, 0])) for x in s.images]  # noqa: E731
     train, val, test = load("train"), load("val"), load("test")
     assert pix(val) == [(0, 9), (1, 9), (0, 19), (1, 19)]  # every 10th of each class, classes alternating
-    assert len(train) == 36 and not set(pix(train)) & set(pix(val)) and pix(train)[:4] == [(0, 0), (1, 0), (0, 1), (1, 1)]
+    assert (
+        len(train) == 36 and not set(pix(train)) & set(pix(val)) and pix(train)[:4] == [(0, 0), (1, 0), (0, 1), (1, 1)]
+    )
     assert len(test) == 10 and len(load("heldout")) == 10 and len(load("all")) == 50
     assert "held out of train" in train.protocol["split"] and train.protocol["file_format"] == ".png"
 
@@ -258,8 +291,12 @@ def test_a_tiny_study_runs_both_stages_and_a_rerun_has_nothing_left(tmp_path, mo
             return {"kid20": float(sample(8).mean()) + 1.0}
 
     monkeypatch.setattr(ganbench.metrics, "build_evaluator", lambda *a, **k: FakeEvaluator())
-    path = write(tmp_path, STUDY.replace('baselines = ["random", "real"]', 'baselines = ["random"]')
-                 .replace('variants = ["dcgan", "vae"]', 'variants = ["vae"]'))
+    path = write(
+        tmp_path,
+        STUDY.replace('baselines = ["random", "real"]', 'baselines = ["random"]').replace(
+            'variants = ["dcgan", "vae"]', 'variants = ["vae"]'
+        ),
+    )
     out = tmp_path / "out"
     dry = CliRunner().invoke(app, ["study", str(path), "--out", str(out), "--dry-run"])
     assert dry.exit_code == 0 and "stage 1 (search): 2 trials" in dry.output and not out.exists(), dry.output
@@ -269,8 +306,13 @@ def test_a_tiny_study_runs_both_stages_and_a_rerun_has_nothing_left(tmp_path, mo
     values = [c["value"] for c in selection["candidates"]]
     assert selection["chosen"]["value"] == min(values) and len(values) == 2
     finals = sorted(str(p.parent.relative_to(out)) for p in out.rglob("summary.json") if P.FINAL_STAGE in p.parts)
-    assert finals == ["final/random/recipe/seed0", "final/random/recipe/seed1", "final/vae/recipe/seed0",
-                      "final/vae/tuned/seed0", "final/vae/tuned/seed1"]
+    assert finals == [
+        "final/random/recipe/seed0",
+        "final/random/recipe/seed1",
+        "final/vae/recipe/seed0",
+        "final/vae/tuned/seed0",
+        "final/vae/tuned/seed1",
+    ]
     tuned = read_json(out / "final/vae/tuned/seed1/trial.json")
     assert tuned["params"] == selection["chosen"]["params"] and tuned["trial"] == P.TUNED
     evals = [r for r in RunDir(out / "final/vae/tuned/seed0").records() if r.get("kind") == "eval"]

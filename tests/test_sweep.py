@@ -73,34 +73,70 @@ def attempts(run_dir: Path) -> list[dict]:
 
 
 def overlapping(intervals: list[tuple[float, float]]) -> bool:
-    return any(a0 < b1 and b0 < a1 for i, (a0, a1) in enumerate(intervals) for b0, b1 in intervals[i + 1:])
+    return any(a0 < b1 and b0 < a1 for i, (a0, a1) in enumerate(intervals) for b0, b1 in intervals[i + 1 :])
 
 
 # ---------------------------------------------------------------------------------------------------- the file
-@pytest.mark.parametrize("head, body, message", [
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[sweeep]\n", TINY, "unknown table 'sweeep'. Did you mean 'sweep'?"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nseed=[0]\n", TINY, "Did you mean 'seeds'?"),
-    ("[sweep]\nvariants=['dcgan']\n", TINY, "[sweep] budget is missing"),
-    ("[sweep]\nvariants=[]\nbudget='1kimg'\n", TINY, "non-empty list of variant names"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1 fortnight'\n", TINY, "budget '1 fortnight' is not understood"),  # epochs are a unit since issue 13
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nexecutor='slurm'\n", TINY, "unknown executor 'slurm'"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nn_critics=[1]\n", TINY, "Did you mean 'n_critic'?"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nbudget=['1kimg']\n", TINY,
-     "unknown hyperparameter 'budget'"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nlr_d=1e-4\n", TINY, "non-empty list of values"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search]\nmode='random'\n[search.space]\nlr_d=[1e-4]\n", TINY,
-     "random search needs [search] trials"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search]\nmode='random'\ntrials=2\n[search.space]\n"
-     "lr_d={log_uniform=[0, 1e-3]}\n", TINY, "log_uniform bounds must be positive"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search]\nmode='random'\ntrials=2\n[search.space]\n"
-     "lr_d={normal=[0, 1]}\n", TINY, "unknown distribution 'normal'"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[settings]\nresolution=32\n", "", "it is set by [data]"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[settings]\nlr_dd=1\n", "", "Did you mean 'lr_d'?"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\ng_width=[8]\n", TINY,
-     "'g_width' is both fixed"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nmax_retries=-1\n", TINY, "[sweep] max_retries must be 0 or more"),
-    ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nmax_retries=1.5\n", TINY, "[sweep] max_retries must be an integer"),
-])
+@pytest.mark.parametrize(
+    "head, body, message",
+    [
+        (
+            "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[sweeep]\n",
+            TINY,
+            "unknown table 'sweeep'. Did you mean 'sweep'?",
+        ),
+        ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nseed=[0]\n", TINY, "Did you mean 'seeds'?"),
+        ("[sweep]\nvariants=['dcgan']\n", TINY, "[sweep] budget is missing"),
+        ("[sweep]\nvariants=[]\nbudget='1kimg'\n", TINY, "non-empty list of variant names"),
+        (
+            "[sweep]\nvariants=['dcgan']\nbudget='1 fortnight'\n",
+            TINY,
+            "budget '1 fortnight' is not understood",
+        ),  # epochs are a unit since issue 13
+        ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nexecutor='slurm'\n", TINY, "unknown executor 'slurm'"),
+        (
+            "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nn_critics=[1]\n",
+            TINY,
+            "Did you mean 'n_critic'?",
+        ),
+        (
+            "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nbudget=['1kimg']\n",
+            TINY,
+            "unknown hyperparameter 'budget'",
+        ),
+        ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nlr_d=1e-4\n", TINY, "non-empty list of values"),
+        (
+            "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search]\nmode='random'\n[search.space]\nlr_d=[1e-4]\n",
+            TINY,
+            "random search needs [search] trials",
+        ),
+        (
+            "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search]\nmode='random'\ntrials=2\n[search.space]\n"
+            "lr_d={log_uniform=[0, 1e-3]}\n",
+            TINY,
+            "log_uniform bounds must be positive",
+        ),
+        (
+            "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search]\nmode='random'\ntrials=2\n[search.space]\n"
+            "lr_d={normal=[0, 1]}\n",
+            TINY,
+            "unknown distribution 'normal'",
+        ),
+        ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[settings]\nresolution=32\n", "", "it is set by [data]"),
+        ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[settings]\nlr_dd=1\n", "", "Did you mean 'lr_d'?"),
+        ("[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\ng_width=[8]\n", TINY, "'g_width' is both fixed"),
+        (
+            "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nmax_retries=-1\n",
+            TINY,
+            "[sweep] max_retries must be 0 or more",
+        ),
+        (
+            "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\nmax_retries=1.5\n",
+            TINY,
+            "[sweep] max_retries must be an integer",
+        ),
+    ],
+)
 def test_sweep_file_errors_name_the_problem(tmp_path, head, body, message):
     with pytest.raises(ConfigError) as e:
         sw.load_sweep(write_sweep(tmp_path, head, body))
@@ -108,8 +144,9 @@ def test_sweep_file_errors_name_the_problem(tmp_path, head, body, message):
 
 
 def test_bad_values_fail_before_any_trial_starts(tmp_path):
-    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan', 'wgan-gp']\nbudget='1kimg'\n"
-                                 "[search.space]\nbeta1=[0.5, 1.5]\n")
+    path = write_sweep(
+        tmp_path, "[sweep]\nvariants=['dcgan', 'wgan-gp']\nbudget='1kimg'\n[search.space]\nbeta1=[0.5, 1.5]\n"
+    )
     result = cli(path, "--out", tmp_path / "out")
     assert result.exit_code == 2
     assert "'beta1' must be in [0, 1), got 1.5" in result.output
@@ -136,9 +173,12 @@ def test_shipped_sweep_files_plan():
 
 # ---------------------------------------------------------------------------------------------------- the plan
 def test_grid_is_projected_onto_what_acts_on_each_variant(tmp_path):
-    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan', 'wgan-gp', 'vae', 'random']\nseeds=[0, 1]\n"
-                                 "budget='1kimg'\n[search.space]\nlr_d=[1e-4, 2e-4]\nn_critic=[1, 5]\n"
-                                 "penalty_weight=[5.0, 10.0]\n")
+    path = write_sweep(
+        tmp_path,
+        "[sweep]\nvariants=['dcgan', 'wgan-gp', 'vae', 'random']\nseeds=[0, 1]\n"
+        "budget='1kimg'\n[search.space]\nlr_d=[1e-4, 2e-4]\nn_critic=[1, 5]\n"
+        "penalty_weight=[5.0, 10.0]\n",
+    )
     trials = sw.plan_sweep(sw.load_sweep(path), tmp_path / "out")
     per = {}
     for t in trials:
@@ -159,18 +199,28 @@ def test_grid_is_projected_onto_what_acts_on_each_variant(tmp_path):
 
 
 def test_include_recipe_adds_the_recipe_once(tmp_path):
-    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan', 'wgan-gp']\nbudget='1kimg'\n"
-                                 "[search]\ninclude_recipe=true\n[search.space]\nlr_d=[1e-4, 4e-4]\n")
+    path = write_sweep(
+        tmp_path,
+        "[sweep]\nvariants=['dcgan', 'wgan-gp']\nbudget='1kimg'\n"
+        "[search]\ninclude_recipe=true\n[search.space]\nlr_d=[1e-4, 4e-4]\n",
+    )
     tags = {(t.cfg.variant, t.tag) for t in sw.plan_sweep(sw.load_sweep(path), tmp_path / "out")}
     # wgan-gp's recipe has lr_d = 1e-4 already in the grid; dcgan's (2e-4) is not
-    assert tags == {("dcgan", "lr_d=1e-4"), ("dcgan", "lr_d=4e-4"), ("dcgan", "recipe"),
-                    ("wgan-gp", "lr_d=1e-4"), ("wgan-gp", "lr_d=4e-4")}
+    assert tags == {
+        ("dcgan", "lr_d=1e-4"),
+        ("dcgan", "lr_d=4e-4"),
+        ("dcgan", "recipe"),
+        ("wgan-gp", "lr_d=1e-4"),
+        ("wgan-gp", "lr_d=4e-4"),
+    }
 
 
 def test_random_search_is_reproducible_and_in_range(tmp_path):
-    head = ("[sweep]\nvariants=['dcgan', 'vae']\nbudget='1kimg'\n[search]\nmode='random'\ntrials=6\nseed=3\n"
-            "[search.space]\nlr_d={log_uniform=[1e-5, 1e-3]}\nbeta1={uniform=[0.0, 0.9]}\n"
-            "latent_dim={choice=[32, 64]}\nn_critic={int_uniform=[1, 5]}\nlatent_dist=['normal', 'uniform']\n")
+    head = (
+        "[sweep]\nvariants=['dcgan', 'vae']\nbudget='1kimg'\n[search]\nmode='random'\ntrials=6\nseed=3\n"
+        "[search.space]\nlr_d={log_uniform=[1e-5, 1e-3]}\nbeta1={uniform=[0.0, 0.9]}\n"
+        "latent_dim={choice=[32, 64]}\nn_critic={int_uniform=[1, 5]}\nlatent_dist=['normal', 'uniform']\n"
+    )
     sweep = sw.load_sweep(write_sweep(tmp_path, head))
     first, again = sw.plan_sweep(sweep, tmp_path / "out"), sw.plan_sweep(sweep, tmp_path / "out")
     assert [(t.tag, t.params) for t in first] == [(t.tag, t.params) for t in again]
@@ -201,8 +251,11 @@ def test_trial_tags_are_short_readable_and_stable():
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
-    path = write_sweep(tmp_path, "[sweep]\nname='dry'\nvariants=['dcgan', 'random']\nseeds=[0, 1]\nbudget='1kimg'\n"
-                                 "[search.space]\nlr_d=[1e-4, 4e-4]\n")
+    path = write_sweep(
+        tmp_path,
+        "[sweep]\nname='dry'\nvariants=['dcgan', 'random']\nseeds=[0, 1]\nbudget='1kimg'\n"
+        "[search.space]\nlr_d=[1e-4, 4e-4]\n",
+    )
     result = cli(path, "--out", tmp_path / "out", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "dcgan    lr_d=1e-4  0:new 1:new" in result.output
@@ -248,8 +301,10 @@ def test_max_retries_comes_from_the_file_or_the_command_line(tmp_path):
     assert sw.load_sweep(write_sweep(tmp_path, head + "max_retries=0\n", name="z.toml")).max_retries == 0
     result = cli(write_sweep(tmp_path, head), "--out", tmp_path / "out", "--max-retries", "-1")
     assert result.exit_code == 2
-    assert result.output.strip() == ("ganbench: error: --max-retries must be 0 or more (how often a trial whose "
-                                     "worker was lost runs again; 0: never), got -1")
+    assert result.output.strip() == (
+        "ganbench: error: --max-retries must be 0 or more (how often a trial whose "
+        "worker was lost runs again; 0: never), got -1"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -262,15 +317,17 @@ def test_retry_policy_runs_a_lost_worker_s_trial_again_and_nothing_else(tmp_path
     from ganbench.sweep.execute import _record_attempt
     from ganbench.sweep.executors import _Retries
 
-    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\n"
-                                 "lr_d=[1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3]\n")
+    path = write_sweep(
+        tmp_path, "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nlr_d=[1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3]\n"
+    )
     dies, unborn, raises, stopped, finished = sw.plan_sweep(sw.load_sweep(path), tmp_path / "out")
     told = []
     retries = _Retries(sw.ExecOptions(max_retries=2, on_retry=lambda t, n, why: told.append((t.label, n))), "ray")
 
     def start(trial, attempt: str, pid: int = 4242, host: str = "a-node-that-left") -> None:
-        _record_attempt(trial, {"id": attempt, "executor": "ray", "host": host, "pid": pid, "status": "running"},
-                        new=True)
+        _record_attempt(
+            trial, {"id": attempt, "executor": "ray", "host": host, "pid": pid, "status": "running"}, new=True
+        )
 
     crashed = "WorkerCrashedError: The worker died unexpectedly while executing this task."
     outcomes = []
@@ -284,17 +341,33 @@ def test_retry_policy_runs_a_lost_worker_s_trial_again_and_nothing_else(tmp_path
     assert outcomes[2]["error"] == f"its worker was lost on 3 attempts (max_retries = 2); the last: {crashed}"
     assert sw._status_on_disk(dies.run_dir) == "failed"
     assert [(a["id"], a["status"], a["error"]) for a in attempts(dies.run_dir)] == [
-        ("a0", "lost", crashed), ("a1", "lost", crashed), ("a2", "lost", crashed)]
+        ("a0", "lost", crashed),
+        ("a1", "lost", crashed),
+        ("a2", "lost", crashed),
+    ]
 
     assert retries.outcome(unborn, "b0", crashed, worker_lost=True) is None  # died before it recorded its attempt
     assert [a | {"finished": 0, "end_time": 0} for a in attempts(unborn.run_dir)] == [
-        {"id": "b0", "executor": "ray", "host": None, "pid": None, "started": None, "start_time": None,
-         "finished": 0, "end_time": 0, "status": "lost", "error": crashed}]
+        {
+            "id": "b0",
+            "executor": "ray",
+            "host": None,
+            "pid": None,
+            "started": None,
+            "start_time": None,
+            "finished": 0,
+            "end_time": 0,
+            "status": "lost",
+            "error": crashed,
+        }
+    ]
 
     start(raises, "c0")  # an error that says nothing about the worker: failed at once
     summary = retries.outcome(raises, "c0", "RayTaskError(OSError): disk gone", worker_lost=False)
     assert summary["status"] == "failed" and summary["error"] == "RayTaskError(OSError): disk gone"
-    assert [(a["status"], a["error"]) for a in attempts(raises.run_dir)] == [("failed", "RayTaskError(OSError): disk gone")]
+    assert [(a["status"], a["error"]) for a in attempts(raises.run_dir)] == [
+        ("failed", "RayTaskError(OSError): disk gone")
+    ]
 
     start(stopped, "d0")  # SIGTERM to its worker alone: the run ended `interrupted`; runs again
     _record_attempt(stopped, {"status": Status.INTERRUPTED}, new=False)
@@ -302,7 +375,9 @@ def test_retry_policy_runs_a_lost_worker_s_trial_again_and_nothing_else(tmp_path
     other.write_text(json.dumps({"pid": 5151, "host": "a-node-that-left", "started": "now"}))
     assert retries.outcome(stopped, "d0", "KeyboardInterrupt: signal 15", worker_lost=False) is None
     assert other.exists()
-    assert [(a["status"], a["error"]) for a in attempts(stopped.run_dir)] == [("interrupted", "KeyboardInterrupt: signal 15")]
+    assert [(a["status"], a["error"]) for a in attempts(stopped.run_dir)] == [
+        ("interrupted", "KeyboardInterrupt: signal 15")
+    ]
 
     start(finished, "e0")  # it completed, then its result was lost with its node: the summary on disk stands
     RunDir(finished.run_dir).write_summary({"variant": "dcgan"}, Status.COMPLETED, kimg=1.0)
@@ -319,25 +394,45 @@ def test_which_ray_errors_mean_a_lost_worker():
 
     ray = sw._import_ray()
     lost, e = ray_worker_lost(ray), ray.exceptions
-    for cls in (e.WorkerCrashedError, e.NodeDiedError, e.OutOfMemoryError, e.ObjectLostError, e.OwnerDiedError,
-                e.ObjectReconstructionFailedError):
+    for cls in (
+        e.WorkerCrashedError,
+        e.NodeDiedError,
+        e.OutOfMemoryError,
+        e.ObjectLostError,
+        e.OwnerDiedError,
+        e.ObjectReconstructionFailedError,
+    ):
         assert issubclass(cls, lost), cls
-    for cls in (e.RayTaskError, e.TaskCancelledError, e.TaskUnschedulableError, e.RuntimeEnvSetupError,
-                e.LocalRayletDiedError, e.ObjectStoreFullError, e.OutOfDiskError, e.RaySystemError):
+    for cls in (
+        e.RayTaskError,
+        e.TaskCancelledError,
+        e.TaskUnschedulableError,
+        e.RuntimeEnvSetupError,
+        e.LocalRayletDiedError,
+        e.ObjectStoreFullError,
+        e.OutOfDiskError,
+        e.RaySystemError,
+    ):
         assert not issubclass(cls, lost), cls
 
 
 # ---------------------------------------------------------------------------------------------------- running
 def test_diverged_and_failed_trials_are_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     # lr_d = 1e3 makes the WGAN-GP critic's loss non-finite within a few steps (checked: diverges at ~0.16 kimg)
-    path = write_sweep(tmp_path, "[sweep]\nvariants=['wgan-gp', 'random']\nbudget='0.25kimg'\neval=false\n"
-                                 "executor='local'\n[search.space]\nlr_d=[1e-4, 1e3]\n")
+    path = write_sweep(
+        tmp_path,
+        "[sweep]\nvariants=['wgan-gp', 'random']\nbudget='0.25kimg'\neval=false\n"
+        "executor='local'\n[search.space]\nlr_d=[1e-4, 1e3]\n",
+    )
     out = tmp_path / "out"
     result = cli(path, "--out", out)
     assert result.exit_code == 0, result.output  # a divergence is a result, not an error
     status = {str(p.parent.relative_to(out)): read_json(p)["status"] for p in out.rglob("summary.json")}
-    assert status == {"wgan-gp/lr_d=1e-4/seed0": "completed", "wgan-gp/lr_d=1e3/seed0": "diverged",
-                      "random/recipe/seed0": "completed"}
+    assert status == {
+        "wgan-gp/lr_d=1e-4/seed0": "completed",
+        "wgan-gp/lr_d=1e3/seed0": "diverged",
+        "random/recipe/seed0": "completed",
+    }
     assert "non-finite" in read_json(out / "wgan-gp/lr_d=1e3/seed0/summary.json")["error"]
     assert attempts(out / "wgan-gp/lr_d=1e3/seed0")[-1]["status"] == "diverged"
     # run again: the diverged trial is final, nothing runs
@@ -380,9 +475,12 @@ def test_fid_reaches_the_sweep_table(tmp_path, monkeypatch):
         return FakeEvaluator()
 
     monkeypatch.setattr(ganbench.metrics, "build_evaluator", build)
-    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan', 'random']\nbudget='0.125kimg'\neval=true\n"
-                                 "seeds=[0, 1]\n[search.space]\nlr_d=[1e-4, 4e-4]\n",
-                       TINY + "eval_samples = 20\n")
+    path = write_sweep(
+        tmp_path,
+        "[sweep]\nvariants=['dcgan', 'random']\nbudget='0.125kimg'\neval=true\n"
+        "seeds=[0, 1]\n[search.space]\nlr_d=[1e-4, 4e-4]\n",
+        TINY + "eval_samples = 20\n",
+    )
     result = cli(path, "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert FakeEvaluator.built == 1  # one evaluator for every trial of the process
@@ -396,8 +494,11 @@ def test_fid_reaches_the_sweep_table(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_local_workers_run_trials_at_the_same_time(tmp_path):
-    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan']\nbudget='0.5kimg'\neval=false\nexecutor='local'\n"
-                                 "cpus_per_trial=1\n[search.space]\nlr_d=[1e-4, 4e-4]\n")
+    path = write_sweep(
+        tmp_path,
+        "[sweep]\nvariants=['dcgan']\nbudget='0.5kimg'\neval=false\nexecutor='local'\n"
+        "cpus_per_trial=1\n[search.space]\nlr_d=[1e-4, 4e-4]\n",
+    )
     out = tmp_path / "out"
     result = cli(path, "--out", out, "--max-concurrent", "2")
     assert result.exit_code == 0, result.output
@@ -411,8 +512,11 @@ def test_local_workers_run_trials_at_the_same_time(tmp_path):
 @pytest.mark.slow
 def test_a_killed_sweep_finishes_only_what_was_left(tmp_path):
     """SIGKILL mid-sweep (after one trial completed, while the next holds a checkpoint), then run it again."""
-    path = write_sweep(tmp_path, "[sweep]\nvariants=['dcgan']\nbudget='1.5kimg'\neval=false\nexecutor='local'\n"
-                                 "cpus_per_trial=1\n[search.space]\nlr_d=[1e-4, 2e-4, 4e-4]\n")
+    path = write_sweep(
+        tmp_path,
+        "[sweep]\nvariants=['dcgan']\nbudget='1.5kimg'\neval=false\nexecutor='local'\n"
+        "cpus_per_trial=1\n[search.space]\nlr_d=[1e-4, 2e-4, 4e-4]\n",
+    )
     out = tmp_path / "out"
     runs = [out / f"dcgan/lr_d={lr}/seed0" for lr in ("1e-4", "2e-4", "4e-4")]
     cmd = [sys.executable, "-m", "ganbench.sweep", str(path), "--out", str(out)]
@@ -456,8 +560,14 @@ def test_smoke_sweep_through_ray_runs_trials_concurrently(tmp_path):
     env = os.environ | {"RAY_TMPDIR": ray_tmp, "RAY_DISABLE_USAGE_STATS": "1"}
     out = tmp_path / "smoke"
     try:
-        result = subprocess.run([sys.executable, "-m", "ganbench.sweep", str(SMOKE), "--out", str(out)],
-                                capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+        result = subprocess.run(
+            [sys.executable, "-m", "ganbench.sweep", str(SMOKE), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+            timeout=600,
+        )
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
@@ -527,8 +637,11 @@ def trained(run_dir: Path) -> dict:
     checkpoint) but wall-clock ones, the summary's counters, and every tensor of its last checkpoint's nets."""
     import torch
 
-    ticks = {r["tick"]: {k: v for k, v in r.items() if k not in WALL_CLOCK}
-             for r in read_jsonl(run_dir / "metrics.jsonl") if r["kind"] == "tick"}
+    ticks = {
+        r["tick"]: {k: v for k, v in r.items() if k not in WALL_CLOCK}
+        for r in read_jsonl(run_dir / "metrics.jsonl")
+        if r["kind"] == "tick"
+    }
     summary = read_json(run_dir / "summary.json")
     flat: dict = {}
 
@@ -540,8 +653,11 @@ def trained(run_dir: Path) -> dict:
             flat[key] = value.numpy().tobytes() if torch.is_tensor(value) else value
 
     walk("", torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=False)["nets"])
-    return {"ticks": ticks, "counters": {k: summary[k] for k in ("status", "kimg", "g_steps", "d_steps", "epoch")},
-            "nets": flat}
+    return {
+        "ticks": ticks,
+        "counters": {k: summary[k] for k in ("status", "kimg", "g_steps", "d_steps", "epoch")},
+        "nets": flat,
+    }
 
 
 def kill_worker_once_checkpointed(proc: subprocess.Popen, run_dir: Path) -> int:
@@ -583,13 +699,21 @@ def test_a_killed_worker_is_replaced_and_its_trial_ends_as_if_undisturbed(tmp_pa
     RunDir(broken.run_dir).checkpoint.write_bytes(b"not a checkpoint")  # ... whose resume raises CheckpointError
 
     ray_tmp = tempfile.mkdtemp(prefix="gbray", dir="/tmp")  # short: Ray's unix socket paths have a length limit
-    env = os.environ | {"RAY_TMPDIR": ray_tmp, "RAY_DISABLE_USAGE_STATS": "1",
-                        "PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "ganbench-test-pycache")}
+    env = os.environ | {
+        "RAY_TMPDIR": ray_tmp,
+        "RAY_DISABLE_USAGE_STATS": "1",
+        "PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "ganbench-test-pycache"),
+    }
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled bytecode kept: workers start in seconds, not 20
     log = tmp_path / "sweep.log"
     with open(log, "w") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "ganbench.sweep", str(path), "--out", str(out), "--executor",
-                                 executor], stdout=sink, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ganbench.sweep", str(path), "--out", str(out), "--executor", executor],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=env,
+        )
         try:
             pid = kill_worker_once_checkpointed(proc, killed.run_dir)
             proc.wait(timeout=600)
@@ -607,8 +731,10 @@ def test_a_killed_worker_is_replaced_and_its_trial_ends_as_if_undisturbed(tmp_pa
     assert second["status"] == "completed" and second["pid"] != pid and second["executor"] == executor
     assert [r["kind"] for r in read_jsonl(killed.run_dir / "metrics.jsonl")].count("resume") == 1
     assert trained(killed.run_dir) == trained(undisturbed / "dcgan/lr_d=1e-4/seed0")
-    assert ("1 trial ran again after its worker was lost or stopped (each attempt is in its trial.json): "
-            f"{killed.label} 1x ({lost_as})") in text
+    assert (
+        "1 trial ran again after its worker was lost or stopped (each attempt is in its trial.json): "
+        f"{killed.label} 1x ({lost_as})"
+    ) in text
 
     assert [a["status"] for a in attempts(beside.run_dir)] == ["completed"]  # neither stopped nor counted
     assert "resume" not in [r["kind"] for r in read_jsonl(beside.run_dir / "metrics.jsonl")]
@@ -620,15 +746,33 @@ def test_a_killed_worker_is_replaced_and_its_trial_ends_as_if_undisturbed(tmp_pa
 
 
 # ---------------------------------------------------------------------------------------------------- the report
-def fake_run(out: Path, variant: str, tag: str, seed: int, params: dict, status: str = "completed",
-             fid: float | None = None, best: float | None = None) -> None:
+def fake_run(
+    out: Path,
+    variant: str,
+    tag: str,
+    seed: int,
+    params: dict,
+    status: str = "completed",
+    fid: float | None = None,
+    best: float | None = None,
+) -> None:
     run_dir = out / variant / tag / f"seed{seed}"
-    write_json(run_dir / "trial.json", {"sweep": "x", "trial": tag, "variant": variant, "seed": seed,
-                                        "params": params, "attempts": []})
+    write_json(
+        run_dir / "trial.json",
+        {"sweep": "x", "trial": tag, "variant": variant, "seed": seed, "params": params, "attempts": []},
+    )
     final = {"fid1000": fid} if fid is not None else {}
-    write_json(run_dir / "summary.json", {
-        "variant": variant, "seed": seed, "status": status, "final": final, "kimg": 10.0,
-        "best": {"metric": "fid1000", "value": best if best is not None else fid, "kimg": 5.0} if fid else None})
+    write_json(
+        run_dir / "summary.json",
+        {
+            "variant": variant,
+            "seed": seed,
+            "status": status,
+            "final": final,
+            "kimg": 10.0,
+            "best": {"metric": "fid1000", "value": best if best is not None else fid, "kimg": 5.0} if fid else None,
+        },
+    )
 
 
 def test_sweep_table_ranks_settings_by_mean_fid_over_seeds(tmp_path):
@@ -637,18 +781,30 @@ def test_sweep_table_ranks_settings_by_mean_fid_over_seeds(tmp_path):
         fake_run(out, "dcgan", "lr_d=1e-4", seed, {"lr_d": 1e-4}, fid=a)
         fake_run(out, "dcgan", "lr_d=2e-4", seed, {"lr_d": 2e-4}, fid=b + 5, best=b)
         # the lowest FID on seed 0, but seed 1 diverged: never the best setting
-        fake_run(out, "dcgan", "lr_d=1", seed, {"lr_d": 1.0}, status="diverged" if seed else "completed",
-                 fid=None if seed else 10.0)
+        fake_run(
+            out,
+            "dcgan",
+            "lr_d=1",
+            seed,
+            {"lr_d": 1.0},
+            status="diverged" if seed else "completed",
+            fid=None if seed else 10.0,
+        )
         fake_run(out, "random", "recipe", seed, {}, fid=400.0)
         fake_run(out, "vae", "recipe", seed, {}, fid=c)
     table = sweep_table(out)
     assert list(table["variant"]) == ["vae", "dcgan", "random"]
     dcgan = table.set_index("variant").loc["dcgan"]
     assert dcgan["best_trial"] == "lr_d=2e-4" and dcgan["best_params"] == "lr_d=0.0002"
-    assert dcgan["best_fid"] == pytest.approx(42.0) and dcgan["best_fid_std"] == pytest.approx(2 ** 0.5 * 2)
+    assert dcgan["best_fid"] == pytest.approx(42.0) and dcgan["best_fid_std"] == pytest.approx(2**0.5 * 2)
     assert (dcgan["fid_min"], dcgan["fid_median"], dcgan["fid_max"]) == pytest.approx((42.0, 48.5, 55.0))
     assert (dcgan["settings"], dcgan["runs"], dcgan["completed"], dcgan["diverged"], dcgan["incomplete"]) == (
-        3, 6, 5, 1, 1)
+        3,
+        6,
+        5,
+        1,
+        1,
+    )
     final = sweep_table(out, score="final").set_index("variant").loc["dcgan"]
     assert final["best_fid"] == pytest.approx(47.0)  # the FID at the end of the budget instead
     text = format_sweep_table(table)
@@ -673,8 +829,9 @@ def test_sweep_table_without_fid_says_so(tmp_path):
 
 
 def test_sweep_json_records_the_plan(tmp_path):
-    path = write_sweep(tmp_path, "[sweep]\nname='rec'\nvariants=['random']\nseeds=[0, 1]\nbudget='0.25kimg'\n"
-                                 "eval=false\n")
+    path = write_sweep(
+        tmp_path, "[sweep]\nname='rec'\nvariants=['random']\nseeds=[0, 1]\nbudget='0.25kimg'\neval=false\n"
+    )
     result = cli(path, "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "out" / "sweep.json").read_text())
@@ -703,12 +860,21 @@ def test_sweep_best_and_final_are_each_at_one_sample_count(tmp_path):
     out = tmp_path / "out"
     for seed, (best, end100, end1000) in enumerate([(330.0, 340.0, 290.0), (345.0, 350.0, 300.0)]):
         run_dir = out / "dcgan" / "recipe" / f"seed{seed}"
-        write_json(run_dir / "trial.json", {"sweep": "x", "trial": "recipe", "variant": "dcgan", "seed": seed,
-                                            "params": {}, "attempts": []})
-        write_json(run_dir / "summary.json", {
-            "variant": "dcgan", "seed": seed, "status": "completed", "kimg": 50.0,
-            "final": {"fid1000": end1000, "fid100": end100},
-            "best": {"metric": "fid100", "value": best, "kimg": 40.0}})
+        write_json(
+            run_dir / "trial.json",
+            {"sweep": "x", "trial": "recipe", "variant": "dcgan", "seed": seed, "params": {}, "attempts": []},
+        )
+        write_json(
+            run_dir / "summary.json",
+            {
+                "variant": "dcgan",
+                "seed": seed,
+                "status": "completed",
+                "kimg": 50.0,
+                "final": {"fid1000": end1000, "fid100": end100},
+                "best": {"metric": "fid100", "value": best, "kimg": 40.0},
+            },
+        )
     runs = sweep_runs(out)
     assert runs.attrs["metric"] == "fid100" and runs["fid"].tolist() == [330.0, 345.0]
     assert runs["fid_final"].tolist() == [340.0, 350.0]  # the final of the same metric beside it

@@ -114,8 +114,9 @@ def test_evaluation_schedule_and_best_point(images, tmp_path):
             calls.append(sample(3).shape)
             return {"fid10": next(values)}
 
-    summary = execute(Plan(tiny(budget="192img", eval_every_kimg=0.064), tmp_path), images, {}, FakeEval(),
-                      show_progress=False)
+    summary = execute(
+        Plan(tiny(budget="192img", eval_every_kimg=0.064), tmp_path), images, {}, FakeEval(), show_progress=False
+    )
     evals = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["kind"] == "eval"]
     assert [r["kimg"] for r in evals] == [0.064, 0.128, 0.192] and [r["fid10"] for r in evals] == [5.0, 3.0, 4.0]
     assert summary["final"] == {"fid10": 4.0}
@@ -134,13 +135,16 @@ def test_cli_dry_run_shows_resolved_overrides():
     assert cfgs[0]["run_dir"].endswith("dcgan/seed0")
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--variants", "dcgna"], "Did you mean 'dcgan'"),
-    (["--set", "lr=1"], "unknown config key 'lr'"),
-    (["--budget", "-3kimg"], "budget"),
-    (["--resolution", "48"], "power of two"),
-    (["--seeds", "a,b"], "--seeds expects integers"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--variants", "dcgna"], "Did you mean 'dcgan'"),
+        (["--set", "lr=1"], "unknown config key 'lr'"),
+        (["--budget", "-3kimg"], "budget"),
+        (["--resolution", "48"], "power of two"),
+        (["--seeds", "a,b"], "--seeds expects integers"),
+    ],
+)
 def test_cli_bad_input_is_one_line_exit_2(args, message):
     res = cli.invoke(app, ["run", "--dry-run", *args])
     assert res.exit_code == 2
@@ -149,14 +153,62 @@ def test_cli_bad_input_is_one_line_exit_2(args, message):
 
 def test_cli_run_list_and_sample(tmp_path, images):
     out = tmp_path / "res"
-    res = cli.invoke(app, ["run", "--variants", "dcgan,random", "--no-eval", "--out", str(out), "--resolution", "16",
-                           "--budget", "64img", "--max-images", "256", "--set", "g_width=8", "--set", "d_width=8",
-                           "--set", "batch_size=16", "--set", "latent_dim=8", "--tick", "0.064"])
+    res = cli.invoke(
+        app,
+        [
+            "run",
+            "--variants",
+            "dcgan,random",
+            "--no-eval",
+            "--out",
+            str(out),
+            "--resolution",
+            "16",
+            "--budget",
+            "64img",
+            "--max-images",
+            "256",
+            "--set",
+            "g_width=8",
+            "--set",
+            "d_width=8",
+            "--set",
+            "batch_size=16",
+            "--set",
+            "latent_dim=8",
+            "--tick",
+            "0.064",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "dcgan" in res.stdout and "completed" in res.stdout
-    again = cli.invoke(app, ["run", "--variants", "dcgan", "--no-eval", "--out", str(out), "--resolution", "16",
-                             "--budget", "64img", "--max-images", "256", "--set", "g_width=8", "--set", "d_width=8",
-                             "--set", "batch_size=16", "--set", "latent_dim=8", "--tick", "0.064"])
+    again = cli.invoke(
+        app,
+        [
+            "run",
+            "--variants",
+            "dcgan",
+            "--no-eval",
+            "--out",
+            str(out),
+            "--resolution",
+            "16",
+            "--budget",
+            "64img",
+            "--max-images",
+            "256",
+            "--set",
+            "g_width=8",
+            "--set",
+            "d_width=8",
+            "--set",
+            "batch_size=16",
+            "--set",
+            "latent_dim=8",
+            "--tick",
+            "0.064",
+        ],
+    )
     assert again.exit_code == 0 and "already completed" in again.stderr
     res = cli.invoke(app, ["sample", str(out / "dcgan" / "seed0"), "-n", "9", "-o", str(tmp_path / "g.png")])
     assert res.exit_code == 0, res.output
@@ -173,8 +225,11 @@ def test_random_baseline_seeds_are_independent_draws_and_gan_noise_is_shared():
     from ganbench.train import make_sampler
 
     r0, r1 = tiny("random", seed=0), tiny("random", seed=1)
-    a, b, a2 = make_sampler(r0, None, torch.device("cpu"))(8), make_sampler(r1, None, torch.device("cpu"))(8), \
-        make_sampler(r0, None, torch.device("cpu"))(8)
+    a, b, a2 = (
+        make_sampler(r0, None, torch.device("cpu"))(8),
+        make_sampler(r1, None, torch.device("cpu"))(8),
+        make_sampler(r0, None, torch.device("cpu"))(8),
+    )
     assert torch.equal(a, a2) and not torch.equal(a, b)
     assert a.min() >= -1 and a.max() <= 1 and abs(a.mean().item()) < 0.05  # uniform on [-1, 1]
     # trained variants: the evaluation noise is the same whatever the seed (a fair, shared z sequence)
@@ -196,8 +251,9 @@ def test_fast_path_and_the_default_change_nothing_learned_on_cpu(images, tmp_pat
     for cfg in arms.values():
         s = resolve(cfg, torch.device("cpu"))
         assert (s.memory_format, s.optimizer) == ("channels_last", "fused")  # different code on this CPU
-    plain = [train(tiny(fast=False, precision="fp32", seed=k, **steps), tmp_path / f"plain{k}", images)
-             for k in range(3)]
+    plain = [
+        train(tiny(fast=False, precision="fp32", seed=k, **steps), tmp_path / f"plain{k}", images) for k in range(3)
+    ]
     for name, cfg in arms.items():
         train(cfg, tmp_path / name, images)
 
@@ -224,7 +280,9 @@ def test_bf16_autocast_trains_to_finite_losses_close_to_fp32(images, tmp_path):
     fp32 = train(tiny(budget="256img", precision="fp32"), tmp_path / "fp32", images)
     bf16 = train(tiny(budget="256img", precision="bf16"), tmp_path / "bf16", images)
     assert fp32["kimg"] == bf16["kimg"]
-    last = {p: [r for r in read_jsonl(tmp_path / p / "metrics.jsonl") if r["kind"] == "tick"][-1] for p in ("fp32", "bf16")}
+    last = {
+        p: [r for r in read_jsonl(tmp_path / p / "metrics.jsonl") if r["kind"] == "tick"][-1] for p in ("fp32", "bf16")
+    }
     for key in ("loss_d", "loss_g"):
         assert math.isfinite(last["bf16"][key])
         assert abs(last["bf16"][key] - last["fp32"][key]) < 0.5 * abs(last["fp32"][key]) + 0.2, key

@@ -18,32 +18,93 @@ from ganbench.runner import Plan, existing_state
 from ganbench.train import build, load_sampler, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-TINY = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=256, tick_kimg=0.16,
-            device="cpu", precision="fp32")
+TINY = dict(
+    resolution=16,
+    g_width=8,
+    d_width=8,
+    latent_dim=8,
+    batch_size=16,
+    max_images=256,
+    tick_kimg=0.16,
+    device="cpu",
+    precision="fp32",
+)
 
 # config.json's "config" exactly as main wrote it at c1a6dc5 (before penalties were an axis), for
 # `make_config(load_recipe("wgan-gp"), **TINY, budget="480img")`.
 MAIN_WGAN_GP = {
-    "variant": "wgan-gp", "description": "WGAN-GP: Wasserstein critic + gradient penalty 10, n_critic 5, Adam 1e-4 "
-    "(0, 0.9), layer norm in D", "family": "gan", "objective": "wgan-gp", "lr_g": 0.0001, "lr_d": 0.0001,
-    "beta1": 0.0, "beta2": 0.9, "batch_size": 16, "n_critic": 5, "gp_weight": 10.0, "latent_dim": 8,
-    "latent_dist": "normal", "g_width": 8, "d_width": 8, "d_norm": "layer", "leaky_slope": 0.2, "kl_weight": 1.0,
-    "dataset": "synthetic", "data": "", "resolution": 16, "channels": 3, "crop": 0, "max_images": 256,
-    "budget": "480img", "tick_kimg": 0.16, "checkpoint_ticks": 5, "eval_every_kimg": 0.0, "eval_samples": 500,
-    "eval_split": "train", "inception_weights": "", "seed": 0, "device": "cpu", "precision": "fp32", "fast": True,
-    "compile": False}
+    "variant": "wgan-gp",
+    "description": "WGAN-GP: Wasserstein critic + gradient penalty 10, n_critic 5, Adam 1e-4 (0, 0.9), layer norm in D",
+    "family": "gan",
+    "objective": "wgan-gp",
+    "lr_g": 0.0001,
+    "lr_d": 0.0001,
+    "beta1": 0.0,
+    "beta2": 0.9,
+    "batch_size": 16,
+    "n_critic": 5,
+    "gp_weight": 10.0,
+    "latent_dim": 8,
+    "latent_dist": "normal",
+    "g_width": 8,
+    "d_width": 8,
+    "d_norm": "layer",
+    "leaky_slope": 0.2,
+    "kl_weight": 1.0,
+    "dataset": "synthetic",
+    "data": "",
+    "resolution": 16,
+    "channels": 3,
+    "crop": 0,
+    "max_images": 256,
+    "budget": "480img",
+    "tick_kimg": 0.16,
+    "checkpoint_ticks": 5,
+    "eval_every_kimg": 0.0,
+    "eval_samples": 500,
+    "eval_split": "train",
+    "inception_weights": "",
+    "seed": 0,
+    "device": "cpu",
+    "precision": "fp32",
+    "fast": True,
+    "compile": False,
+}
 MAIN_DCGAN = MAIN_WGAN_GP | {
-    "variant": "dcgan", "description": "DCGAN: non-saturating GAN, Adam 2e-4 (0.5, 0.999), BatchNorm in D",
-    "objective": "nonsaturating", "lr_g": 0.0002, "lr_d": 0.0002, "beta1": 0.5, "beta2": 0.999, "n_critic": 1,
-    "d_norm": "batch"}
+    "variant": "dcgan",
+    "description": "DCGAN: non-saturating GAN, Adam 2e-4 (0.5, 0.999), BatchNorm in D",
+    "objective": "nonsaturating",
+    "lr_g": 0.0002,
+    "lr_d": 0.0002,
+    "beta1": 0.5,
+    "beta2": 0.999,
+    "n_critic": 1,
+    "d_norm": "batch",
+}
 # The three ticks of that run, produced by main's code (c1a6dc5, CPU, fp32) before the change.
 MAIN_WGAN_GP_TICKS = [
-    {"loss_d": 0.4245848059654236, "loss_g": 0.07550019025802612, "penalty": 0.05925821512937546,
-     "d_real": 0.1186639666557312, "d_fake": -0.04933331906795502},
-    {"loss_d": 0.16320593655109406, "loss_g": 0.12034735083580017, "penalty": 0.04688362404704094,
-     "d_real": 0.20495450496673584, "d_fake": -0.10067582130432129},
-    {"loss_d": -0.00805732887238264, "loss_g": 0.15094013512134552, "penalty": 0.044768087565898895,
-     "d_real": 0.3202206790447235, "d_fake": -0.13551752269268036}]
+    {
+        "loss_d": 0.4245848059654236,
+        "loss_g": 0.07550019025802612,
+        "penalty": 0.05925821512937546,
+        "d_real": 0.1186639666557312,
+        "d_fake": -0.04933331906795502,
+    },
+    {
+        "loss_d": 0.16320593655109406,
+        "loss_g": 0.12034735083580017,
+        "penalty": 0.04688362404704094,
+        "d_real": 0.20495450496673584,
+        "d_fake": -0.10067582130432129,
+    },
+    {
+        "loss_d": -0.00805732887238264,
+        "loss_g": 0.15094013512134552,
+        "penalty": 0.044768087565898895,
+        "d_real": 0.3202206790447235,
+        "d_fake": -0.13551752269268036,
+    },
+]
 
 
 def tiny(variant="dcgan", **kw):
@@ -78,8 +139,9 @@ def test_main_config_dicts_migrate_to_the_same_config():
 
 def _old_run_dir(run_dir, config: dict, status: str) -> None:
     run_dir.mkdir(parents=True)
-    write_json(run_dir / "config.json", {"config": config, "versions": {}, "git_commit": "c1a6dc5", "command": [],
-                                         "data": {}})
+    write_json(
+        run_dir / "config.json", {"config": config, "versions": {}, "git_commit": "c1a6dc5", "command": [], "data": {}}
+    )
     write_json(run_dir / "summary.json", {"variant": config["variant"], "seed": 0, "status": status})
 
 
@@ -107,8 +169,10 @@ def test_an_interrupted_run_written_by_main_resumes_to_an_uninterrupted_run(imag
     assert existing_state(Plan(cfg, old_run)) == "resumable"
     out = train(cfg, old_run, images)
     assert out["kimg"] == 0.48
-    a, b = (torch.load(p / "checkpoints" / "latest.pt", weights_only=False)["nets"] for p in (tmp_path / "straight",
-                                                                                               old_run))
+    a, b = (
+        torch.load(p / "checkpoints" / "latest.pt", weights_only=False)["nets"]
+        for p in (tmp_path / "straight", old_run)
+    )
     for net in ("G", "D"):
         for k in a[net]:
             assert torch.equal(a[net][k], b[net][k]), (net, k)
@@ -134,8 +198,17 @@ def test_weight_clipping_bounds_every_parameter_of_d_after_its_step():
         c = make_config(cfg.to_dict() | {"clip": clip})
         nets = _nets(c)
         real, z = _step_inputs(c)
-        gan.d_step(c, nets, objectives.get(c.objective), penalties.get(c.penalty), 0.0, real, z,
-                   torch.autocast("cpu", enabled=False), None)
+        gan.d_step(
+            c,
+            nets,
+            objectives.get(c.objective),
+            penalties.get(c.penalty),
+            0.0,
+            real,
+            z,
+            torch.autocast("cpu", enabled=False),
+            None,
+        )
         bound = max(p.abs().max().item() for p in nets["D"].parameters())
         assert (bound <= 0.01) == inside, (clip, bound)
     assert type(_nets(cfg)["opt_d"]) is torch.optim.RMSprop and type(_nets(cfg)["opt_g"]) is torch.optim.RMSprop
@@ -167,6 +240,7 @@ def test_lazy_regularisation_applies_the_penalty_on_every_kth_d_step(images, tmp
         return real_fn(D, real, fake, generator)
 
     import dataclasses
+
     penalties.PENALTIES._entries["r1"] = dataclasses.replace(penalties.PENALTIES["r1"], fn=spy)
     try:
         train(tiny("r1", budget="256img", penalty_every=4, tick_kimg=1), tmp_path / "lazy", images)
@@ -237,18 +311,36 @@ def test_metrics_are_chosen_by_name_and_carry_their_protocol():
     from ganbench.metrics.features import FeatureSet
 
     # the default set is exactly what runs computed before metrics could be chosen
-    assert ev.evaluator_keys(500) == ("fid", "kid", "precision", "recall", "fidinf", "fidinf_lo", "fidinf_hi",
-                                      "kid_lo", "kid_hi")
-    assert ev.evaluator_keys(500, ("kid", "c2st")) == ("kid", "kid_lo", "kid_hi", "c2st", "c2st_lo", "c2st_hi",
-                                                       "c2st_p")
+    assert ev.evaluator_keys(500) == (
+        "fid",
+        "kid",
+        "precision",
+        "recall",
+        "fidinf",
+        "fidinf_lo",
+        "fidinf_hi",
+        "kid_lo",
+        "kid_hi",
+    )
+    assert ev.evaluator_keys(500, ("kid", "c2st")) == (
+        "kid",
+        "kid_lo",
+        "kid_hi",
+        "c2st",
+        "c2st_lo",
+        "c2st_hi",
+        "c2st_p",
+    )
     g = torch.Generator().manual_seed(0)
     same_a, same_b = (torch.randn(200, 16, generator=g, dtype=torch.float64) for _ in range(2))
     far = torch.randn(200, 16, generator=g, dtype=torch.float64) + 3.0
     settings = ev.MetricSettings(ev.kid_subset_size(200, 200))
-    close = ev.compute_metrics(FeatureSet.from_features(same_a), FeatureSet.from_features(same_b), settings,
-                               ("dc", "c2st"))
-    apart = ev.compute_metrics(FeatureSet.from_features(far), FeatureSet.from_features(same_b), settings,
-                               ("dc", "c2st"))
+    close = ev.compute_metrics(
+        FeatureSet.from_features(same_a), FeatureSet.from_features(same_b), settings, ("dc", "c2st")
+    )
+    apart = ev.compute_metrics(
+        FeatureSet.from_features(far), FeatureSet.from_features(same_b), settings, ("dc", "c2st")
+    )
     assert set(close) == {"density", "coverage", "c2st", "c2st_lo", "c2st_hi", "c2st_p"}
     assert 0.35 < close["c2st"] < 0.65 and apart["c2st"] > 0.95  # chance for one distribution, ~1 for two
     assert close["coverage"] > 0.7 and apart["coverage"] < 0.1
@@ -259,8 +351,21 @@ def test_metrics_are_chosen_by_name_and_carry_their_protocol():
         ev.parse_metrics("fid,kdi")
     with pytest.raises(ConfigError, match="'metrics'.*Did you mean 'c2st'"):
         make_config(load_recipe("dcgan"), metrics="kid,c2sd")
-    res = CliRunner().invoke(app, ["run", "--variants", "dcgan", "--metrics", "kid,pr,dc", "--dry-run",
-                                   "--device", "cpu", "--eval-samples", "50"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--variants",
+            "dcgan",
+            "--metrics",
+            "kid,pr,dc",
+            "--dry-run",
+            "--device",
+            "cpu",
+            "--eval-samples",
+            "50",
+        ],
+    )
     assert res.exit_code == 0 and json.loads(res.stdout)[0]["metrics"] == "kid,pr,dc"
 
 
@@ -271,9 +376,13 @@ def test_list_shows_every_registered_name_as_text_and_json():
 
     res = CliRunner().invoke(app, ["list", "--json"])
     cat = json.loads(res.stdout)
-    expected = {"variants": variant_names(), "objectives": objectives.OBJECTIVES.names(),
-                "penalties": penalties.PENALTIES.names(), "optimizers": OPTIMIZERS.names(),
-                "metrics": METRICS.names()}
+    expected = {
+        "variants": variant_names(),
+        "objectives": objectives.OBJECTIVES.names(),
+        "penalties": penalties.PENALTIES.names(),
+        "optimizers": OPTIMIZERS.names(),
+        "metrics": METRICS.names(),
+    }
     for kind, wanted in expected.items():
         assert [e["name"] for e in cat[kind]] == list(wanted), kind
     text = CliRunner().invoke(app, ["list"]).stdout
@@ -293,27 +402,59 @@ def test_tensorboard_mirrors_the_records_and_changes_nothing_else(images, tmp_pa
     acc = EventAccumulator(str(tmp_path / "tb" / "tensorboard"))
     acc.Reload()
     losses = [(e.step, e.value) for e in acc.Scalars("tick/loss_d")]
-    jsonl = [(round(r["kimg"] * 1000), r["loss_d"]) for r in read_jsonl(tmp_path / "tb" / "metrics.jsonl")
-             if r["kind"] == "tick"]
+    jsonl = [
+        (round(r["kimg"] * 1000), r["loss_d"])
+        for r in read_jsonl(tmp_path / "tb" / "metrics.jsonl")
+        if r["kind"] == "tick"
+    ]
     assert [s for s, _ in losses] == [s for s, _ in jsonl] == [160, 320]
     assert_close([v for _, v in losses], [v for _, v in jsonl])
     assert [e.step for e in acc.Scalars("eval/fid10")] == [320]
     assert ticks(tmp_path / "tb") == ticks(tmp_path / "plain")  # the mirror changes nothing that is learned
     # tensorboard may be switched on or off when resuming: it changes where records go, not the run
     from ganbench.config import config_difference
+
     assert config_difference(tiny("dcgan").to_dict(), tiny("dcgan", tensorboard=True).to_dict()) == []
 
 
 def test_fid_command_keys_and_table_follow_the_chosen_metrics():
     from ganbench.metrics.cli import cli_keys, format_table
 
-    assert cli_keys(("fid", "fidinf", "kid", "pr")) == ("fid", "fidinf", "fidinf_lo", "fidinf_hi", "kid", "kid_std",
-                                                         "kid_lo", "kid_hi", "precision", "recall")  # as before
+    assert cli_keys(("fid", "fidinf", "kid", "pr")) == (
+        "fid",
+        "fidinf",
+        "fidinf_lo",
+        "fidinf_hi",
+        "kid",
+        "kid_std",
+        "kid_lo",
+        "kid_hi",
+        "precision",
+        "recall",
+    )  # as before
     assert cli_keys(("kid", "c2st")) == ("kid", "kid_std", "kid_lo", "kid_hi", "c2st", "c2st_lo", "c2st_hi", "c2st_p")
     side = {"kind": "run", "run_dir": "x", "variant": "v", "seed": 0, "count": 50}
-    result = {"kid50": 0.1, "kid50_std": 0.01, "kid50_lo": 0.05, "kid50_hi": 0.15, "c2st50": 0.9, "c2st50_lo": 0.8,
-              "c2st50_hi": 0.95, "c2st50_p": 0.001, "isc": None, "isc_note": "n/a", "a": side, "b": side,
-              "protocol": {"n_generated": 50, "n_reference": 50, "precision_recall": {"k": 3}, "device": "cpu",
-                           "weights": {"sha256": "0" * 64, "source": "bundled"}}, "seconds": 1.0}
+    result = {
+        "kid50": 0.1,
+        "kid50_std": 0.01,
+        "kid50_lo": 0.05,
+        "kid50_hi": 0.15,
+        "c2st50": 0.9,
+        "c2st50_lo": 0.8,
+        "c2st50_hi": 0.95,
+        "c2st50_p": 0.001,
+        "isc": None,
+        "isc_note": "n/a",
+        "a": side,
+        "b": side,
+        "protocol": {
+            "n_generated": 50,
+            "n_reference": 50,
+            "precision_recall": {"k": 3},
+            "device": "cpu",
+            "weights": {"sha256": "0" * 64, "source": "bundled"},
+        },
+        "seconds": 1.0,
+    }
     rows = {line.split()[0] for line in format_table(result).splitlines()}
     assert {"kid50", "c2st50"} <= rows and not rows & {"fid50", "fidinf50", "precision50", "coverage50"}

@@ -2,8 +2,17 @@
 
 from ganbench.config import Config, load_recipe, make_config
 
-TINY = dict(resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, max_images=256, budget="128img",
-            tick_kimg=0.064, device="cpu")
+TINY = dict(
+    resolution=16,
+    g_width=8,
+    d_width=8,
+    latent_dim=8,
+    batch_size=16,
+    max_images=256,
+    budget="128img",
+    tick_kimg=0.064,
+    device="cpu",
+)
 
 
 def tiny(variant: str = "dcgan", **kw) -> Config:

@@ -28,9 +28,26 @@ from types import ModuleType
 from ganbench.registry import Registry
 
 # The training hyperparameters of a recipe: what a sweep may search over.
-HYPERPARAMETERS = ("lr_g", "lr_d", "beta1", "beta2", "momentum", "batch_size", "n_critic", "penalty_weight",
-                   "penalty_every", "clip", "ema_half_life_kimg", "latent_dim", "latent_dist", "g_width", "d_width",
-                   "d_norm", "leaky_slope", "kl_weight")
+HYPERPARAMETERS = (
+    "lr_g",
+    "lr_d",
+    "beta1",
+    "beta2",
+    "momentum",
+    "batch_size",
+    "n_critic",
+    "penalty_weight",
+    "penalty_every",
+    "clip",
+    "ema_half_life_kimg",
+    "latent_dim",
+    "latent_dist",
+    "g_width",
+    "d_width",
+    "d_norm",
+    "leaky_slope",
+    "kl_weight",
+)
 _GAN_ONLY = ("n_critic", "penalty_weight", "penalty_every", "clip", "ema_half_life_kimg")
 
 
@@ -63,14 +80,47 @@ class Family:
 
 FAMILIES: Registry[Family] = Registry("family")
 _COMMON = tuple(k for k in HYPERPARAMETERS if k not in (*_GAN_ONLY, "kl_weight"))
-GAN = FAMILIES.register("gan", Family("gan", "G against D under an objective and a penalty", True, True,
-                                      (*_COMMON, *_GAN_ONLY), "ganbench.families.gan"))
-VAE = FAMILIES.register("vae", Family("vae", "variational autoencoder, decoder = G", True, False,
-                                      (*_COMMON, "kl_weight"), "ganbench.families.vae"))
-RANDOM = FAMILIES.register("random", Family("random", "uniform pixel noise: the floor every metric is read against",
-                                            False, False, (), "ganbench.families.noise", reference="floor"))
-REAL = FAMILIES.register("real", Family("real", "real training images: the real-vs-real line, the end of the scale",
-                                        False, False, (), "ganbench.families.real", reference="ceiling"))
+GAN = FAMILIES.register(
+    "gan",
+    Family(
+        "gan",
+        "G against D under an objective and a penalty",
+        True,
+        True,
+        (*_COMMON, *_GAN_ONLY),
+        "ganbench.families.gan",
+    ),
+)
+VAE = FAMILIES.register(
+    "vae",
+    Family(
+        "vae", "variational autoencoder, decoder = G", True, False, (*_COMMON, "kl_weight"), "ganbench.families.vae"
+    ),
+)
+RANDOM = FAMILIES.register(
+    "random",
+    Family(
+        "random",
+        "uniform pixel noise: the floor every metric is read against",
+        False,
+        False,
+        (),
+        "ganbench.families.noise",
+        reference="floor",
+    ),
+)
+REAL = FAMILIES.register(
+    "real",
+    Family(
+        "real",
+        "real training images: the real-vs-real line, the end of the scale",
+        False,
+        False,
+        (),
+        "ganbench.families.real",
+        reference="ceiling",
+    ),
+)
 
 
 def get(name: str) -> Family:

@@ -27,7 +27,8 @@ def build(cfg, device: torch.device, settings) -> dict:
     mem = settings.torch_memory_format
     G = Generator(cfg.resolution, cfg.channels, cfg.latent_dim, cfg.g_width).to(device, memory_format=mem)
     D = Discriminator(cfg.resolution, cfg.channels, cfg.d_width, cfg.d_norm, cfg.leaky_slope).to(
-        device, memory_format=mem)
+        device, memory_format=mem
+    )
     nets = {"G": G, "D": D}
     if cfg.ema_half_life_kimg > 0:  # copied before G is compiled: the average is a plain module
         nets[EMA] = EMAverage(G, cfg.ema_half_life_kimg, cfg.ema_rampup)
@@ -68,8 +69,13 @@ def d_step(cfg, nets, obj, penalty, weight, real, z, amp, scaler) -> dict[str, t
         clip_weights_(D, cfg.clip)
     t = obj.threshold if obj.threshold is not None else (real_logits.mean() + fake_logits.mean()).detach() / 2
     acc = ((real_logits > t).float().mean() + (fake_logits < t).float().mean()) / 2
-    return {"loss_d": loss.detach(), "penalty": pen.detach(), "d_real": real_logits.detach().mean(),
-            "d_fake": fake_logits.detach().mean(), "d_acc": acc.detach()}
+    return {
+        "loss_d": loss.detach(),
+        "penalty": pen.detach(),
+        "d_real": real_logits.detach().mean(),
+        "d_fake": fake_logits.detach().mean(),
+        "d_acc": acc.detach(),
+    }
 
 
 def g_step(cfg, nets, obj, z, real, amp, scaler) -> dict[str, torch.Tensor]:

@@ -36,9 +36,11 @@ def sampler(cfg, images: torch.Tensor, device: torch.device, seed: int):
     order = skip + torch.randperm(usable, generator=torch.Generator().manual_seed(PERMUTATION_SEED))
     start = cfg.seed * cfg.eval_samples
     if start + cfg.eval_samples > usable:
-        raise ValueError(f"the real-vs-real line's seed {cfg.seed} needs real images {start}..{start + cfg.eval_samples - 1}"
-                         f", but the training split has {usable} to draw from: use seeds below "
-                         f"{usable // max(cfg.eval_samples, 1)} or fewer eval_samples")
+        raise ValueError(
+            f"the real-vs-real line's seed {cfg.seed} needs real images {start}..{start + cfg.eval_samples - 1}"
+            f", but the training split has {usable} to draw from: use seeds below "
+            f"{usable // max(cfg.eval_samples, 1)} or fewer eval_samples"
+        )
     drawn = 0
 
     @torch.no_grad()

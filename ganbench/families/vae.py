@@ -13,8 +13,9 @@ from ganbench.models import VAE
 
 
 def build(cfg, device: torch.device, settings) -> dict:
-    vae = VAE(cfg.resolution, cfg.channels, cfg.latent_dim, cfg.g_width, cfg.d_width, cfg.d_norm,
-              cfg.leaky_slope).to(device, memory_format=settings.torch_memory_format)
+    vae = VAE(cfg.resolution, cfg.channels, cfg.latent_dim, cfg.g_width, cfg.d_width, cfg.d_norm, cfg.leaky_slope).to(
+        device, memory_format=settings.torch_memory_format
+    )
     enc = [*vae.encoder.parameters(), *vae.mu.parameters(), *vae.logvar.parameters()]
     compile_networks({"G": vae.decoder, "encoder": vae.encoder}, settings.compile)
     groups = [{"params": vae.decoder.parameters(), "lr": cfg.lr_g}, {"params": enc, "lr": cfg.lr_d}]

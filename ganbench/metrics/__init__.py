@@ -15,12 +15,33 @@ from typing import Any
 # reads result files with) can be imported without importing torch.
 _EXPORTS = {
     "ganbench.metrics.evaluator": (
-        "KEY_FID", "KEY_FIDINF", "KEY_KID", "KEY_KID_STD", "KEY_PRECISION", "KEY_RECALL", "METRICS", "RANK_BY",
-        "REPORTED", "Evaluator", "MetricSettings", "build_evaluator", "compute_metrics", "evaluator_keys",
-        "kid_subset_size", "metric_name", "metric_names"),
+        "KEY_FID",
+        "KEY_FIDINF",
+        "KEY_KID",
+        "KEY_KID_STD",
+        "KEY_PRECISION",
+        "KEY_RECALL",
+        "METRICS",
+        "RANK_BY",
+        "REPORTED",
+        "Evaluator",
+        "MetricSettings",
+        "build_evaluator",
+        "compute_metrics",
+        "evaluator_keys",
+        "kid_subset_size",
+        "metric_name",
+        "metric_names",
+    ),
     "ganbench.metrics.features": ("FeatureSet", "images_features", "reference_features"),
-    "ganbench.metrics.inception": ("WEIGHTS_ENV", "InceptionWeights", "InceptionWeightsError", "inception_weights_info",
-                                   "quantize", "resolve_weights"),
+    "ganbench.metrics.inception": (
+        "WEIGHTS_ENV",
+        "InceptionWeights",
+        "InceptionWeightsError",
+        "inception_weights_info",
+        "quantize",
+        "resolve_weights",
+    ),
 }
 _WHERE = {name: module for module, exported in _EXPORTS.items() for name in exported}
 __all__ = sorted(_WHERE) + ["names"]

@@ -34,15 +34,27 @@ from ganbench.metrics import inception
 from ganbench.rundir import RunDir
 
 DEFAULT_RESOLUTION = 64
-CLI_KEYS = (ev.KEY_FID, ev.KEY_FIDINF, ev.KEY_FIDINF_LO, ev.KEY_FIDINF_HI, ev.KEY_KID, ev.KEY_KID_STD, ev.KEY_KID_LO,
-            ev.KEY_KID_HI, ev.KEY_PRECISION, ev.KEY_RECALL)
+CLI_KEYS = (
+    ev.KEY_FID,
+    ev.KEY_FIDINF,
+    ev.KEY_FIDINF_LO,
+    ev.KEY_FIDINF_HI,
+    ev.KEY_KID,
+    ev.KEY_KID_STD,
+    ev.KEY_KID_LO,
+    ev.KEY_KID_HI,
+    ev.KEY_PRECISION,
+    ev.KEY_RECALL,
+)
 BUILT_IN = ("synthetic",)
 
 
 def cli_keys(chosen: tuple[str, ...]) -> tuple[str, ...]:
     """The result keys `ganbench fid` prints for the chosen metrics: CLI_KEYS' where chosen, then the others'."""
     mine = ev.metric_keys(chosen)
-    return tuple(k for k in CLI_KEYS if k in mine) + tuple(k for k in mine if k not in CLI_KEYS)  # data sets that need no folder
+    return tuple(k for k in CLI_KEYS if k in mine) + tuple(
+        k for k in mine if k not in CLI_KEYS
+    )  # data sets that need no folder
 
 
 @dataclass
@@ -72,16 +84,17 @@ def parse_source(text: str) -> Source:
             if last in SPLITS:
                 root, split = before, last
         if not root and head not in BUILT_IN:
-            raise ValueError(f"'{text}': the {head} data set needs its folder: write {head}:PATH or "
-                             f"{head}:PATH:SPLIT")
+            raise ValueError(f"'{text}': the {head} data set needs its folder: write {head}:PATH or {head}:PATH:SPLIT")
         return Source(text, "dataset", name=head, root=root, split=split)
     path = Path(text).expanduser()
     if path.is_dir():
         if RunDir(path).is_run():
             return Source(text, "run", run_dir=path)
         return Source(text, "dataset", name="folder", root=str(path))
-    raise ValueError(f"'{text}' is neither a registered data set ({', '.join(sorted(DATASETS))}), nor an existing "
-                     "folder or run directory")
+    raise ValueError(
+        f"'{text}' is neither a registered data set ({', '.join(sorted(DATASETS))}), nor an existing "
+        "folder or run directory"
+    )
 
 
 def _fail(message: str) -> None:
@@ -90,30 +103,58 @@ def _fail(message: str) -> None:
 
 
 def fid_command(
-    a: Annotated[str, typer.Argument(help="Generated side: run directory, data set (NAME[:ROOT][:SPLIT]) or "
-                                          "image folder.")],
+    a: Annotated[
+        str, typer.Argument(help="Generated side: run directory, data set (NAME[:ROOT][:SPLIT]) or image folder.")
+    ],
     b: Annotated[str, typer.Argument(help="Reference side, same syntax (e.g. celeba:/data/celeba:test).")],
-    samples: Annotated[int, typer.Option("--samples", "-n", help="Images from A (generated, or the first N of a "
-                                         "set); metric names carry it. Published numbers use 10000 or 50000.")] = 500,
+    samples: Annotated[
+        int,
+        typer.Option(
+            "--samples",
+            "-n",
+            help="Images from A (generated, or the first N of a "
+            "set); metric names carry it. Published numbers use 10000 or 50000.",
+        ),
+    ] = 500,
     ref_samples: Annotated[int, typer.Option("--ref-samples", help="Images from B; 0 = as many as --samples.")] = 0,
-    resolution: Annotated[int, typer.Option(help="Resolution data sets are read at (0 = the run's, else 64). Plain "
-                                            "folders are read as they are unless this or --crop is given.")] = 0,
-    crop: Annotated[int, typer.Option(help="Centre-crop size before resizing; 0 = the run's or the data set's "
-                                      "default. Given, it also crops and resizes plain folders.")] = 0,
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON object on stdout, with the whole "
-                                           "protocol.")] = False,
-    inception_weights: Annotated[str, typer.Option("--inception-weights", envvar=inception.WEIGHTS_ENV,
-                                                   help="Inception weights file (torch-fidelity's .pth); default: "
-                                                        "the bundled standard weights.")] = "",
+    resolution: Annotated[
+        int,
+        typer.Option(
+            help="Resolution data sets are read at (0 = the run's, else 64). Plain "
+            "folders are read as they are unless this or --crop is given."
+        ),
+    ] = 0,
+    crop: Annotated[
+        int,
+        typer.Option(
+            help="Centre-crop size before resizing; 0 = the run's or the data set's "
+            "default. Given, it also crops and resizes plain folders."
+        ),
+    ] = 0,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON object on stdout, with the whole protocol.")
+    ] = False,
+    inception_weights: Annotated[
+        str,
+        typer.Option(
+            "--inception-weights",
+            envvar=inception.WEIGHTS_ENV,
+            help="Inception weights file (torch-fidelity's .pth); default: the bundled standard weights.",
+        ),
+    ] = "",
     device: Annotated[str, typer.Option(help="auto | cuda | mps | cpu")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per Inception batch.")] = 100,
-    metrics: Annotated[str, typer.Option(help="Metrics by name, comma-separated: fid, fidinf, kid, pr, dc "
-                                               "(density/coverage), c2st (see `ganbench list`).")] = ",".join(ev.DEFAULT_METRICS),
+    metrics: Annotated[
+        str,
+        typer.Option(
+            help="Metrics by name, comma-separated: fid, fidinf, kid, pr, dc "
+            "(density/coverage), c2st (see `ganbench list`)."
+        ),
+    ] = ",".join(ev.DEFAULT_METRICS),
 ) -> None:
     """FID, KID and precision/recall between two image sources (data sets, folders, run directories)."""
     try:
-        result = compare(a, b, samples, ref_samples, resolution, crop, inception_weights, device, batch_size,
-                         metrics)
+        result = compare(a, b, samples, ref_samples, resolution, crop, inception_weights, device, batch_size, metrics)
     except typer.Exit:
         raise
     except (ValueError, FileNotFoundError, KeyError, OSError, RuntimeError) as e:
@@ -125,9 +166,18 @@ def fid_command(
         typer.echo(format_table(result))
 
 
-def compare(a: str, b: str, samples: int = 500, ref_samples: int = 0, resolution: int = 0, crop: int = 0,
-            weights: str = "", device: str = "auto", batch_size: int = 100,
-            metrics: str = ",".join(ev.DEFAULT_METRICS)) -> dict[str, Any]:
+def compare(
+    a: str,
+    b: str,
+    samples: int = 500,
+    ref_samples: int = 0,
+    resolution: int = 0,
+    crop: int = 0,
+    weights: str = "",
+    device: str = "auto",
+    batch_size: int = 100,
+    metrics: str = ",".join(ev.DEFAULT_METRICS),
+) -> dict[str, Any]:
     """The work of `ganbench fid`, returning its JSON object."""
     import torch
 
@@ -152,9 +202,17 @@ def compare(a: str, b: str, samples: int = 500, ref_samples: int = 0, resolution
                 raise ValueError(f"run directory '{src.run_dir}' does not exist")
             cfg, sample = load_sampler(src.run_dir, dev)
             samplers[id(src)] = (cfg, sample)
-            src.info = {"kind": "run", "run_dir": str(src.run_dir), "variant": cfg.variant, "seed": cfg.seed,
-                        "dataset": cfg.dataset, "resolution": cfg.resolution, "channels": cfg.channels,
-                        "checkpoint": "checkpoints/latest.pt", "sampling": "fixed eval seed (ganbench.train)"}
+            src.info = {
+                "kind": "run",
+                "run_dir": str(src.run_dir),
+                "variant": cfg.variant,
+                "seed": cfg.seed,
+                "dataset": cfg.dataset,
+                "resolution": cfg.resolution,
+                "channels": cfg.channels,
+                "checkpoint": "checkpoints/latest.pt",
+                "sampling": "fixed eval seed (ganbench.train)",
+            }
     run_cfg = next((cfg for cfg, _ in samplers.values()), None)
     res = resolution or (run_cfg.resolution if run_cfg else DEFAULT_RESOLUTION)
     channels = run_cfg.channels if run_cfg else 3
@@ -201,8 +259,12 @@ def compare(a: str, b: str, samples: int = 500, ref_samples: int = 0, resolution
         out["isc"], out["isc_std"] = inception_score(gen.logits)
         out["isc_note"] = "Inception Score of A, 10 splits, from the classifier head of the user's weights file"
     out["a"], out["b"] = src_a.info, src_b.info
-    out["protocol"] = protocol | {"resolution": res, "device": str(dev), "batch_size": batch_size,
-                                  "torch": torch.__version__}
+    out["protocol"] = protocol | {
+        "resolution": res,
+        "device": str(dev),
+        "batch_size": batch_size,
+        "torch": torch.__version__,
+    }
     out["seconds"] = round(time.perf_counter() - t0, 3)
     return out
 
@@ -267,18 +329,28 @@ def _files_side(src: Source, loaded: _AsIs, w, dev, batch_size: int, logits: boo
 
     from ganbench.metrics.features import FeatureSet, images_features, reference_features
 
-    protocol = {"dataset": "folder", "root": str(Path(src.root).resolve()), "resize": "none: files as they are, "
-                f"then Inception's own {inception.RESIZE}", "sizes": loaded.sizes}
+    protocol = {
+        "dataset": "folder",
+        "root": str(Path(src.root).resolve()),
+        "resize": f"none: files as they are, then Inception's own {inception.RESIZE}",
+        "sizes": loaded.sizes,
+    }
     desc = f"{label} features"
     if len(loaded.groups) == 1 and not logits:
         fs = reference_features(loaded.groups[0], protocol, w, dev, batch_size, progress=True, desc=desc)
     else:  # images of several sizes (or logits wanted): each size in its own batches, not cached
         parts = [images_features(g, w, dev, batch_size, progress=True, logits=logits, desc=desc) for g in loaded.groups]
-        fs = FeatureSet.from_features(torch.cat([p.features for p in parts]),
-                                      torch.cat([p.logits for p in parts]) if logits else None)
-    src.info = {"kind": "dataset", "source": src.text, "protocol": protocol,
-                "images": f"the first {loaded.used} of {loaded.files} files, sorted by path",
-                "features_cache": fs.info.get("cache"), "features_reused": fs.info.get("reused", False)}
+        fs = FeatureSet.from_features(
+            torch.cat([p.features for p in parts]), torch.cat([p.logits for p in parts]) if logits else None
+        )
+    src.info = {
+        "kind": "dataset",
+        "source": src.text,
+        "protocol": protocol,
+        "images": f"the first {loaded.used} of {loaded.files} files, sorted by path",
+        "features_cache": fs.info.get("cache"),
+        "features_reused": fs.info.get("reused", False),
+    }
     return fs
 
 
@@ -292,10 +364,14 @@ def _data_side(src: Source, loaded, w, dev, batch_size: int, logits: bool, label
         fs = images_features(images, w, dev, batch_size, progress=True, logits=True, desc=desc)
     else:
         fs = reference_features(images, imgs.protocol, w, dev, batch_size, progress=True, desc=desc)
-    src.info = {"kind": "dataset", "source": src.text,
-                "protocol": {k: v for k, v in imgs.protocol.items() if k != "cache"},
-                "images": f"the first {n} of {len(imgs)}, in the data set's order",
-                "features_cache": fs.info.get("cache"), "features_reused": fs.info.get("reused", False)}
+    src.info = {
+        "kind": "dataset",
+        "source": src.text,
+        "protocol": {k: v for k, v in imgs.protocol.items() if k != "cache"},
+        "images": f"the first {n} of {len(imgs)}, in the data set's order",
+        "features_cache": fs.info.get("cache"),
+        "features_reused": fs.info.get("reused", False),
+    }
     return fs
 
 
@@ -303,6 +379,7 @@ def format_table(result: dict[str, Any]) -> str:
     p = result["protocol"]
     n = p["n_generated"]
     rows = [("A", _describe(result["a"])), ("B", _describe(result["b"]))]
+
     def value(key: str) -> float:
         return result[ev.metric_name(key, n)]
 
@@ -313,23 +390,37 @@ def format_table(result: dict[str, Any]) -> str:
     def has(key: str) -> bool:
         return ev.metric_name(key, n) in result
 
-    rows += [(ev.metric_name(k, n), text) for k, text in (
-        (ev.KEY_FID, f"{_num(value(ev.KEY_FID))}  (biased upwards at small N)" if has(ev.KEY_FID) else ""),
-        (ev.KEY_FIDINF, interval(ev.KEY_FIDINF) if has(ev.KEY_FIDINF) else ""),
-        (ev.KEY_KID, interval(ev.KEY_KID) + "  ranks variants" if has(ev.KEY_KID) else ""),
-        (ev.KEY_PRECISION, _num(value(ev.KEY_PRECISION)) if has(ev.KEY_PRECISION) else ""),
-        (ev.KEY_RECALL, _num(value(ev.KEY_RECALL)) if has(ev.KEY_RECALL) else ""),
-        (ev.KEY_DENSITY, _num(value(ev.KEY_DENSITY)) if has(ev.KEY_DENSITY) else ""),
-        (ev.KEY_COVERAGE, _num(value(ev.KEY_COVERAGE)) if has(ev.KEY_COVERAGE) else ""),
-        (ev.KEY_C2ST, f"{_num(value(ev.KEY_C2ST))}  (held-out accuracy, 95% interval {_num(value('c2st_lo'))} .. "
-                      f"{_num(value('c2st_hi'))}, p {_num(value('c2st_p'))}; 0.5 = cannot tell)"
-         if has(ev.KEY_C2ST) else "")) if text]
-    rows += [("isc", _num(result["isc"]) if result["isc"] is not None else result["isc_note"]),
-             ("images", f"{n} generated (A) vs {p['n_reference']} reference (B); KID over all samples; "
-                        f"precision/recall k={p['precision_recall']['k']}, density/coverage k={ev.DC_K}, on "
-                        "Inception features (not VGG16)"),
-             ("weights", f"sha256 {p['weights']['sha256'][:16]}... ({p['weights']['source']})"),
-             ("device", f"{p['device']}, {result['seconds']:.1f} s")]
+    rows += [
+        (ev.metric_name(k, n), text)
+        for k, text in (
+            (ev.KEY_FID, f"{_num(value(ev.KEY_FID))}  (biased upwards at small N)" if has(ev.KEY_FID) else ""),
+            (ev.KEY_FIDINF, interval(ev.KEY_FIDINF) if has(ev.KEY_FIDINF) else ""),
+            (ev.KEY_KID, interval(ev.KEY_KID) + "  ranks variants" if has(ev.KEY_KID) else ""),
+            (ev.KEY_PRECISION, _num(value(ev.KEY_PRECISION)) if has(ev.KEY_PRECISION) else ""),
+            (ev.KEY_RECALL, _num(value(ev.KEY_RECALL)) if has(ev.KEY_RECALL) else ""),
+            (ev.KEY_DENSITY, _num(value(ev.KEY_DENSITY)) if has(ev.KEY_DENSITY) else ""),
+            (ev.KEY_COVERAGE, _num(value(ev.KEY_COVERAGE)) if has(ev.KEY_COVERAGE) else ""),
+            (
+                ev.KEY_C2ST,
+                f"{_num(value(ev.KEY_C2ST))}  (held-out accuracy, 95% interval {_num(value('c2st_lo'))} .. "
+                f"{_num(value('c2st_hi'))}, p {_num(value('c2st_p'))}; 0.5 = cannot tell)"
+                if has(ev.KEY_C2ST)
+                else "",
+            ),
+        )
+        if text
+    ]
+    rows += [
+        ("isc", _num(result["isc"]) if result["isc"] is not None else result["isc_note"]),
+        (
+            "images",
+            f"{n} generated (A) vs {p['n_reference']} reference (B); KID over all samples; "
+            f"precision/recall k={p['precision_recall']['k']}, density/coverage k={ev.DC_K}, on "
+            "Inception features (not VGG16)",
+        ),
+        ("weights", f"sha256 {p['weights']['sha256'][:16]}... ({p['weights']['source']})"),
+        ("device", f"{p['device']}, {result['seconds']:.1f} s"),
+    ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
@@ -339,9 +430,13 @@ def _describe(info: dict[str, Any]) -> str:
         return f"run {info['run_dir']} ({info['variant']}, seed {info['seed']}), {info['count']} generated"
     p = info["protocol"]
     if p.get("sizes"):
-        return f"{info['source']}: files as they are ({', '.join(f'{h}x{w}' for h, w, _ in p['sizes'])}), {info['images']}"
-    return (f"{info['source']}: {p.get('dataset')}, split {p.get('split')}, {p.get('resolution')}px, "
-            f"crop {p.get('crop')}, {info['images']}")
+        return (
+            f"{info['source']}: files as they are ({', '.join(f'{h}x{w}' for h, w, _ in p['sizes'])}), {info['images']}"
+        )
+    return (
+        f"{info['source']}: {p.get('dataset')}, split {p.get('split')}, {p.get('resolution')}px, "
+        f"crop {p.get('crop')}, {info['images']}"
+    )
 
 
 def _num(x: float | None) -> str:

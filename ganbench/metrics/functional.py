@@ -47,8 +47,15 @@ def feature_statistics(features: np.ndarray | torch.Tensor) -> tuple[np.ndarray,
     return mu.cpu().numpy(), (centred.T @ centred / (x.shape[0] - 1)).cpu().numpy()
 
 
-def fid_from_statistics(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
-                        method: str = "eigh", eps: float = 1e-6, device: torch.device | str = "cpu") -> float:
+def fid_from_statistics(
+    mu1: np.ndarray,
+    sigma1: np.ndarray,
+    mu2: np.ndarray,
+    sigma2: np.ndarray,
+    method: str = "eigh",
+    eps: float = 1e-6,
+    device: torch.device | str = "cpu",
+) -> float:
     """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2).
 
     method="eigh" (default): tr((S1 S2)^(1/2)) as the sum of the square roots of the eigenvalues of the symmetric
@@ -57,8 +64,9 @@ def fid_from_statistics(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, si
     """
     mu1, mu2, sigma1, sigma2 = (np.asarray(a, dtype=np.float64) for a in (mu1, mu2, sigma1, sigma2))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
-        raise ValueError(f"mismatched statistics: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape} vs "
-                         f"{sigma2.shape}")
+        raise ValueError(
+            f"mismatched statistics: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape} vs {sigma2.shape}"
+        )
     diff = mu1 - mu2
     if method == "eigh":
         where = statistics_device(torch.device(device))
@@ -81,8 +89,7 @@ def fid_from_features(features1: np.ndarray | torch.Tensor, mu2: np.ndarray, sig
     x = _torch64(features1)
     n, d = x.shape
     if n < 2 or d != np.size(mu2):
-        raise ValueError(f"features {tuple(x.shape)} do not match statistics of dimension {np.size(mu2)} "
-                         "(need N >= 2)")
+        raise ValueError(f"features {tuple(x.shape)} do not match statistics of dimension {np.size(mu2)} (need N >= 2)")
     if n > d:
         return fid_from_statistics(*feature_statistics(x), mu2, sigma2, device=x.device)
     mu2, sigma2 = (torch.as_tensor(np.asarray(a, dtype=np.float64), device=x.device) for a in (mu2, sigma2))
@@ -115,15 +122,18 @@ def _trace_sqrt_product_sqrtm(sigma1: np.ndarray, sigma2: np.ndarray, eps: float
     if np.iscomplexobj(covmean):
         worst = np.max(np.abs(np.diagonal(covmean).imag))
         if worst > 1e-3:
-            raise ValueError(f"matrix square root has a large imaginary component ({worst:.3g}); the statistics "
-                             "are not valid covariances")
+            raise ValueError(
+                f"matrix square root has a large imaginary component ({worst:.3g}); the statistics "
+                "are not valid covariances"
+            )
         covmean = covmean.real
     return float(np.trace(covmean))
 
 
 # ---------------------------------------------------------------------------------------------------- KID
-def kid_from_features(features1: torch.Tensor, features2: torch.Tensor, subset_size: int, subsets: int = 100,
-                      seed: int = 2020) -> tuple[float, float]:
+def kid_from_features(
+    features1: torch.Tensor, features2: torch.Tensor, subset_size: int, subsets: int = 100, seed: int = 2020
+) -> tuple[float, float]:
     """Kernel Inception Distance (Binkowski et al. 2018): mean and std over `subsets` random subsets.
 
     Unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / D + 1)^3, each subset drawn without
@@ -137,11 +147,13 @@ def kid_from_features(features1: torch.Tensor, features2: torch.Tensor, subset_s
     if f2.shape[1] != d:
         raise ValueError(f"feature dimensions differ: {f1.shape} vs {f2.shape}")
     if not 2 <= subset_size <= min(n1, n2):
-        raise ValueError(f"KID subset size {subset_size} must be between 2 and the smaller sample count "
-                         f"({min(n1, n2)})")
+        raise ValueError(
+            f"KID subset size {subset_size} must be between 2 and the smaller sample count ({min(n1, n2)})"
+        )
     rng = np.random.RandomState(seed)
-    idx = [(rng.choice(n1, subset_size, replace=False), rng.choice(n2, subset_size, replace=False))
-           for _ in range(subsets)]
+    idx = [
+        (rng.choice(n1, subset_size, replace=False), rng.choice(n2, subset_size, replace=False)) for _ in range(subsets)
+    ]
 
     def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return (a @ b.T / d + 1.0) ** 3
@@ -230,9 +242,15 @@ def grams(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> tup
     return x @ x.T, y @ y.T, x @ y.T
 
 
-def fid_infinity_fit(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor, rng: np.random.Generator,
-                     rows_x: np.ndarray | None = None, rows_y: np.ndarray | None = None,
-                     points: int = FIDINF_POINTS) -> tuple[float, list[tuple[int, float]]]:
+def fid_infinity_fit(
+    kxx: torch.Tensor,
+    kyy: torch.Tensor,
+    kxy: torch.Tensor,
+    rng: np.random.Generator,
+    rows_x: np.ndarray | None = None,
+    rows_y: np.ndarray | None = None,
+    points: int = FIDINF_POINTS,
+) -> tuple[float, list[tuple[int, float]]]:
     """FID-infinity (Chong & Forsyth 2020) of the sets rows_x of X and rows_y of Y (default: all rows).
 
     FID is computed on `points` random subsets (without replacement) holding the same share of each set, from
@@ -255,8 +273,13 @@ def fid_infinity_fit(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor, rn
     return float(intercept), fit
 
 
-def fid_infinity(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor, replicates: int = 20,
-                 seed: int = 2020, points: int = FIDINF_POINTS) -> tuple[Estimate, list[tuple[int, float]]]:
+def fid_infinity(
+    gen: np.ndarray | torch.Tensor,
+    ref: np.ndarray | torch.Tensor,
+    replicates: int = 20,
+    seed: int = 2020,
+    points: int = FIDINF_POINTS,
+) -> tuple[Estimate, list[tuple[int, float]]]:
     """FID-infinity of generated features (N, D) against reference features (M, D), with a bootstrap interval.
 
     Each replicate resamples both sets with replacement and refits. Costs O(N^2 D) once for the Gram matrices and
@@ -266,13 +289,20 @@ def fid_infinity(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor,
     rng = np.random.default_rng(seed)
     value, fit = fid_infinity_fit(kxx, kyy, kxy, rng, points=points)
     n, m = kxx.shape[0], kyy.shape[0]
-    reps = [fid_infinity_fit(kxx, kyy, kxy, rng, rng.integers(0, n, n), rng.integers(0, m, m), points)[0]
-            for _ in range(replicates)]
+    reps = [
+        fid_infinity_fit(kxx, kyy, kxy, rng, rng.integers(0, n, n), rng.integers(0, m, m), points)[0]
+        for _ in range(replicates)
+    ]
     return Estimate.from_replicates(value, np.array(reps)), fit
 
 
-def kid(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor, replicates: int = 200,
-        seed: int = 2020, block: int = 1024) -> Estimate:
+def kid(
+    gen: np.ndarray | torch.Tensor,
+    ref: np.ndarray | torch.Tensor,
+    replicates: int = 200,
+    seed: int = 2020,
+    block: int = 1024,
+) -> Estimate:
     """KID over all samples, with a bootstrap interval over samples.
 
     The value is the unbiased MMD^2 U-statistic of the whole sets with torch-fidelity's kernel
@@ -284,23 +314,26 @@ def kid(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor, replicat
     x, y = _torch64_pair(gen, ref)
     n, m, d = x.shape[0], y.shape[0], x.shape[1]
     if y.shape[1] != d or min(n, m) < 2:
-        raise ValueError(f"KID needs two (N, D) sets with N >= 2 and one D, got {tuple(x.shape)} and "
-                         f"{tuple(y.shape)}")
+        raise ValueError(f"KID needs two (N, D) sets with N >= 2 and one D, got {tuple(x.shape)} and {tuple(y.shape)}")
     rng = np.random.default_rng(seed)
     # Row 0: every sample once (the estimate); rows 1..: multiplicities of a bootstrap resample.
-    wx, wy = (torch.from_numpy(np.vstack([np.ones(k), rng.multinomial(k, np.full(k, 1.0 / k), size=replicates)])
-                               .astype(np.float64)).to(x.device) for k in (n, m))
+    wx, wy = (
+        torch.from_numpy(
+            np.vstack([np.ones(k), rng.multinomial(k, np.full(k, 1.0 / k), size=replicates)]).astype(np.float64)
+        ).to(x.device)
+        for k in (n, m)
+    )
 
     def weighted_sum(a: torch.Tensor, b: torch.Tensor, wa: torch.Tensor, wb: torch.Tensor) -> torch.Tensor:
         out = torch.zeros(wa.shape[0], dtype=torch.float64, device=a.device)
         for start in range(0, a.shape[0], block):
-            k = (a[start:start + block] @ b.T / d + 1.0) ** 3
-            out += (wa[:, start:start + block] * (k @ wb.T).T).sum(1)
+            k = (a[start : start + block] @ b.T / d + 1.0) ** 3
+            out += (wa[:, start : start + block] * (k @ wb.T).T).sum(1)
         return out
 
     kxx_diag, kyy_diag = ((x * x).sum(1) / d + 1.0) ** 3, ((y * y).sum(1) / d + 1.0) ** 3
-    xx = (weighted_sum(x, x, wx, wx) - (wx ** 2) @ kxx_diag) / (n * n - (wx ** 2).sum(1))
-    yy = (weighted_sum(y, y, wy, wy) - (wy ** 2) @ kyy_diag) / (m * m - (wy ** 2).sum(1))
+    xx = (weighted_sum(x, x, wx, wx) - (wx**2) @ kxx_diag) / (n * n - (wx**2).sum(1))
+    yy = (weighted_sum(y, y, wy, wy) - (wy**2) @ kyy_diag) / (m * m - (wy**2).sum(1))
     xy = weighted_sum(x, y, wx, wy) / (n * m)
     mmd = (xx + yy - 2.0 * xy).cpu().numpy()  # one host read: 1 + replicates numbers
     return Estimate.from_replicates(float(mmd[0]), mmd[1:])
@@ -333,7 +366,7 @@ def _knn_radius2(x: torch.Tensor, k: int, block: int) -> torch.Tensor:
     """Squared distance from each row to its k-th nearest other row (the row itself is the 0-th)."""
     out = []
     for start in range(0, x.shape[0], block):
-        d2 = _sq_dist(x[start:start + block], x)
+        d2 = _sq_dist(x[start : start + block], x)
         rows = torch.arange(d2.shape[0], device=x.device)
         d2[rows, rows + start] = 0.0  # exact zero on the diagonal, whatever the round-off
         out.append(d2.kthvalue(k + 1, dim=1).values)
@@ -343,7 +376,7 @@ def _knn_radius2(x: torch.Tensor, k: int, block: int) -> torch.Tensor:
 def _inside(query: torch.Tensor, centres: torch.Tensor, radius2: torch.Tensor, block: int) -> float:
     hits = 0
     for start in range(0, query.shape[0], block):
-        d2 = _sq_dist(query[start:start + block], centres)
+        d2 = _sq_dist(query[start : start + block], centres)
         hits += int((d2 <= radius2[None]).any(dim=1).sum())
     return hits / query.shape[0]
 
@@ -363,7 +396,7 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020) ->
     log_p = x.log_softmax(dim=1)
     scores = []
     for i in range(splits):
-        chunk = log_p[i * n // splits:(i + 1) * n // splits]
+        chunk = log_p[i * n // splits : (i + 1) * n // splits]
         log_q = chunk.exp().mean(dim=0).log()
         scores.append(float((chunk.exp() * (chunk - log_q)).sum(dim=1).mean().exp()))
     return float(np.mean(scores)), float(np.std(scores))

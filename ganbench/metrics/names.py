@@ -40,13 +40,23 @@ BASES = (FID, FIDINF, KID, PRECISION, RECALL, DENSITY, COVERAGE, C2ST)  # displa
 STD, LO, HI, P = "std", "lo", "hi", "p"
 PARTS = (STD, LO, HI, P)
 EMA = "ema"  # the generator marker: the EMA of G ("" = G as trained)
-LOWER_IS_BETTER = {FID: True, FIDINF: True, KID: True, PRECISION: False, RECALL: False, DENSITY: False,
-                   COVERAGE: False, C2ST: True}  # c2st: down to 0.5 (chance)
+LOWER_IS_BETTER = {
+    FID: True,
+    FIDINF: True,
+    KID: True,
+    PRECISION: False,
+    RECALL: False,
+    DENSITY: False,
+    COVERAGE: False,
+    C2ST: True,
+}  # c2st: down to 0.5 (chance)
 DISTANCES = (FID, FIDINF, KID)  # the bases that can rank variants (lower is better)
 
 # fidinf before fid: the alternation is tried in order and `fid` would otherwise claim 'fidinf500'.
-_PATTERN = re.compile(rf"^({'|'.join(sorted(BASES, key=len, reverse=True))})(\d+)(?:_({EMA}))?"
-                      rf"(?:_({'|'.join(PARTS)}))?$")
+_PATTERN = re.compile(
+    rf"^({'|'.join(sorted(BASES, key=len, reverse=True))})(\d+)(?:_({EMA}))?"
+    rf"(?:_({'|'.join(PARTS)}))?$"
+)
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,9 @@ C2ST_L2 = 1e-2  # ridge weight on the mean logistic loss, for standardised featu
 C2ST_TRAIN_FRACTION = 0.5
 
 
-def density_coverage(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int = 5,
-                     block: int = 1024) -> dict[str, float]:
+def density_coverage(
+    real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int = 5, block: int = 1024
+) -> dict[str, float]:
     """{density, coverage} of `fake` (M, D) against `real` (N, D); see the module docstring. k-NN among reals."""
     r, f = _torch64_pair(real, fake)
     if r.shape[0] <= k:
@@ -55,15 +56,20 @@ def density_coverage(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.T
     inside_count = 0.0
     covered = torch.zeros(r.shape[0], dtype=torch.bool, device=r.device)
     for start in range(0, f.shape[0], block):
-        inside = _sq_dist(f[start:start + block], r) <= radius2[None]  # (block, N)
+        inside = _sq_dist(f[start : start + block], r) <= radius2[None]  # (block, N)
         inside_count += float(inside.sum())
         covered |= inside.any(dim=0)
     return {KEY_DENSITY: inside_count / (k * f.shape[0]), KEY_COVERAGE: float(covered.double().mean())}
 
 
-def c2st(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, seed: int = 0,
-         train_fraction: float = C2ST_TRAIN_FRACTION, l2: float = C2ST_L2,
-         confidence: float = 0.95) -> dict[str, float]:
+def c2st(
+    real: np.ndarray | torch.Tensor,
+    fake: np.ndarray | torch.Tensor,
+    seed: int = 0,
+    train_fraction: float = C2ST_TRAIN_FRACTION,
+    l2: float = C2ST_L2,
+    confidence: float = 0.95,
+) -> dict[str, float]:
     """Classifier two-sample test of `real` (N, D) against `fake` (M, D); see the module docstring.
 
     Returns {c2st: held-out accuracy, c2st_low, c2st_high: its Clopper-Pearson interval, c2st_p: p-value of
@@ -93,11 +99,18 @@ def c2st(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, seed:
     n_test = int(y_test.numel())
     test = stats.binomtest(correct, n_test, 0.5, alternative="greater")
     ci = stats.binomtest(correct, n_test).proportion_ci(confidence_level=confidence, method="exact")
-    return {KEY_C2ST: correct / n_test, KEY_C2ST_LOW: float(ci.low), KEY_C2ST_HIGH: float(ci.high),
-            KEY_C2ST_P: float(test.pvalue), KEY_C2ST_N: n_test}
+    return {
+        KEY_C2ST: correct / n_test,
+        KEY_C2ST_LOW: float(ci.low),
+        KEY_C2ST_HIGH: float(ci.high),
+        KEY_C2ST_P: float(test.pvalue),
+        KEY_C2ST_N: n_test,
+    }
 
 
-def _fit_logistic(x: torch.Tensor, y: torch.Tensor, l2: float, max_iter: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+def _fit_logistic(
+    x: torch.Tensor, y: torch.Tensor, l2: float, max_iter: int = 500
+) -> tuple[torch.Tensor, torch.Tensor]:
     """argmin_{w, b} mean(softplus(-s * (x w + b))) + l2/2 ||w||^2, s = 2y - 1; x (n, D) float64.
 
     scipy's L-BFGS-B with the analytic gradient (the loss is convex: from zero, one answer)."""
@@ -111,8 +124,9 @@ def _fit_logistic(x: torch.Tensor, y: torch.Tensor, l2: float, max_iter: int = 5
         coef = -sign * special.expit(-margin) / n  # d loss / d (x w + b)
         return float(loss), np.concatenate([xn.T @ coef + l2 * w, [coef.sum()]])
 
-    fit = optimize.minimize(loss_and_grad, np.zeros(d + 1), jac=True, method="L-BFGS-B",
-                            options={"maxiter": max_iter, "gtol": 1e-8})
+    fit = optimize.minimize(
+        loss_and_grad, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": max_iter, "gtol": 1e-8}
+    )
     if not np.isfinite(fit.x).all():
         raise FloatingPointError("c2st: the logistic regression did not converge to finite weights")
     return torch.from_numpy(fit.x[:d]), torch.tensor(float(fit.x[d]), dtype=torch.float64)

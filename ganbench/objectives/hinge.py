@@ -1,7 +1,7 @@
 """`hinge`: the hinge GAN loss (Lim & Ye, 2017, "Geometric GAN"; Miyato et al., 2018, SN-GAN, eq. 17).
 
-    d_loss = E[relu(1 - l_real)] + E[relu(1 + l_fake)]
-    g_loss = -E[l_fake]
+d_loss = E[relu(1 - l_real)] + E[relu(1 + l_fake)]
+g_loss = -E[l_fake]
 """
 
 import torch

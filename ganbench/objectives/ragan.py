@@ -20,8 +20,7 @@ from ganbench.objectives.base import Objective, register
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    return (F.softplus(-(real_logits - fake_logits.mean())).mean()
-            + F.softplus(fake_logits - real_logits.mean()).mean())
+    return F.softplus(-(real_logits - fake_logits.mean())).mean() + F.softplus(fake_logits - real_logits.mean()).mean()
 
 
 def g_loss(fake_logits: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:

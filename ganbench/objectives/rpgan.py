@@ -22,8 +22,10 @@ from ganbench.objectives.base import Objective, register
 
 def _paired(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> None:
     if real_logits.shape != fake_logits.shape:
-        raise ValueError(f"rpgan pairs reals with fakes: shapes {tuple(real_logits.shape)} and "
-                         f"{tuple(fake_logits.shape)} differ; use the same batch size for both")
+        raise ValueError(
+            f"rpgan pairs reals with fakes: shapes {tuple(real_logits.shape)} and "
+            f"{tuple(fake_logits.shape)} differ; use the same batch size for both"
+        )
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

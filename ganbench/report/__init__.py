@@ -39,8 +39,13 @@ if TYPE_CHECKING:
 __all__ = ["ReportError", "build_report", "write_report"]
 
 
-def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True,
-                 margin: float | None = None, against: tuple[Path, ...] = ()) -> Report:
+def write_report(
+    results_dir: Path,
+    out_dir: Path | None = None,
+    real_images: bool = True,
+    margin: float | None = None,
+    against: tuple[Path, ...] = (),
+) -> Report:
     """Write the report; return what was written and the warnings (missing pieces), without printing them.
     `margin`: the equivalence margin of the ranking metric (absolute; None: 10% of the best-to-floor gap).
     `against`: other study folders whose rankings a study's report lines up with its own (ganbench.report.agreement)."""
@@ -49,8 +54,9 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     return write(results_dir, out_dir, real_images=real_images, margin=margin, against=against)
 
 
-def build_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True,
-                 margin: float | None = None) -> Path:
+def build_report(
+    results_dir: Path, out_dir: Path | None = None, real_images: bool = True, margin: float | None = None
+) -> Path:
     """Write the report of `results_dir` (default output: `<results_dir>/report/`); warnings go to stderr.
 
     Raises ReportError (a ValueError) when `results_dir` holds no run.

@@ -22,8 +22,13 @@ from ganbench.report.display import fmt
 from ganbench.report.study import StudyFindings
 
 TIED, OPEN, UNTESTED = "tied", "open", "untested"
-SAME, BOTH_TIED, OPPOSITE, PARTIAL, NEITHER = ("same order", "tied on both", "opposite order", "partial",
-                                               "not settled on either")
+SAME, BOTH_TIED, OPPOSITE, PARTIAL, NEITHER = (
+    "same order",
+    "tied on both",
+    "opposite order",
+    "partial",
+    "not settled on either",
+)
 
 
 def _settled(c: str) -> bool:
@@ -101,7 +106,7 @@ def compare(a: StudyFindings, b: StudyFindings, labels: tuple[str, str]) -> Agre
     pb = {frozenset((p.a, p.b)): p for p in b.pairs}
     rows = []
     for i, x in enumerate(common):
-        for y in common[i + 1:]:
+        for y in common[i + 1 :]:
             k = frozenset((x, y))
             calls = (call(pa[k]), call(pb[k]))
             rows.append(PairRow(x, y, calls, agree(*calls)))
@@ -125,13 +130,20 @@ def text(ag: Agreement) -> str:
     if n == 0:
         return f"{a} and {b} share fewer than two tuned variants: nothing to line up."
     are = lambda rows: "is" if len(rows) == 1 else "are"  # noqa: E731
-    out = [f"Across {a} and {b} ({len(ag.variants)} variants with a tuned arm in both, {n} pair"
-           f"{'s' if n != 1 else ''}, each study tested on its own: Welch and TOST, Holm over its pairs):"]
+    out = [
+        f"Across {a} and {b} ({len(ag.variants)} variants with a tuned arm in both, {n} pair"
+        f"{'s' if n != 1 else ''}, each study tested on its own: Welch and TOST, Holm over its pairs):"
+    ]
     same, tied, opposite = ag.by(SAME), ag.by(BOTH_TIED), ag.by(OPPOSITE)
-    out.append(f"{len(same)} of {n} {are(same)} ordered the same way on both" + (f" ({_beats(same, 0)})" if same else "")
-               + f"; {len(tied)} {are(tied)} tied on both" + (f" ({_pairs(tied)})" if tied else "")
-               + f"; {len(opposite)} {are(opposite)} ordered oppositely"
-               + (f" ({_pairs(opposite)})" if opposite else "") + ".")
+    out.append(
+        f"{len(same)} of {n} {are(same)} ordered the same way on both"
+        + (f" ({_beats(same, 0)})" if same else "")
+        + f"; {len(tied)} {are(tied)} tied on both"
+        + (f" ({_pairs(tied)})" if tied else "")
+        + f"; {len(opposite)} {are(opposite)} ordered oppositely"
+        + (f" ({_pairs(opposite)})" if opposite else "")
+        + "."
+    )
     partial = ag.by(PARTIAL)
     settled = lambda p: [i for i in (0, 1) if _settled(p.calls[i])]  # noqa: E731
     for i in (0, 1):  # settled on one data set only
@@ -139,33 +151,57 @@ def text(ag: Agreement) -> str:
         if only:
             ordered = [p for p in only if p.calls[i] != TIED]
             tied_here = [p for p in only if p.calls[i] == TIED]
-            out.append(f"Settled on {ag.labels[i]} only ({len(only)}, not on {ag.labels[1 - i]}): " + "; ".join(
-                t for t in (f"ordered {_beats(ordered, i)}" if ordered else "",
-                            f"tied {_pairs(tied_here)}" if tied_here else "") if t) + ".")
+            out.append(
+                f"Settled on {ag.labels[i]} only ({len(only)}, not on {ag.labels[1 - i]}): "
+                + "; ".join(
+                    t
+                    for t in (
+                        f"ordered {_beats(ordered, i)}" if ordered else "",
+                        f"tied {_pairs(tied_here)}" if tied_here else "",
+                    )
+                    if t
+                )
+                + "."
+            )
+
     def ordered_here_tied_there(p: PairRow) -> str:
         i = 0 if _ordered(p.calls[0]) else 1
         return f"{_beats([p], i)} on {ag.labels[i]}, tied on {ag.labels[1 - i]}"
 
     mixed = [p for p in partial if len(settled(p)) == 2]  # ordered on one, tied on the other
     if mixed:
-        out.append("Ordered on one data set, tied on the other: " + "; ".join(map(ordered_here_tied_there, mixed))
-                   + ".")
+        out.append(
+            "Ordered on one data set, tied on the other: " + "; ".join(map(ordered_here_tied_there, mixed)) + "."
+        )
     neither = ag.by(NEITHER)
     if neither:
         out.append(f"{len(neither)} settled on neither ({_pairs(neither)}).")
     best = [v for v in ag.variants if ag.ranks[v] == (1, 1)]
-    out.append((f"{best[0]} has the best mean on both" if best else
-                f"The best mean differs: {ag.variants[0]} on {a}, "
-                f"{min(ag.variants, key=lambda v: ag.ranks[v][1])} on {b}")
-               + f"; Kendall's tau between the two orders of the means: {ag.tau:.2f} (descriptive, "
-                 f"{len(ag.variants)} variants).")
+    out.append(
+        (
+            f"{best[0]} has the best mean on both"
+            if best
+            else f"The best mean differs: {ag.variants[0]} on {a}, "
+            f"{min(ag.variants, key=lambda v: ag.ranks[v][1])} on {b}"
+        )
+        + f"; Kendall's tau between the two orders of the means: {ag.tau:.2f} (descriptive, "
+        f"{len(ag.variants)} variants)."
+    )
     return " ".join(out)
 
 
 def table_rows(ag: Agreement) -> list[list[str]]:
     """One row per variant: rank, group and scale position on each study."""
-    return [[v, f"{ag.ranks[v][0]} ({ag.groups[v][0] or '–'})", _pos(ag.position[v][0]),
-             f"{ag.ranks[v][1]} ({ag.groups[v][1] or '–'})", _pos(ag.position[v][1])] for v in ag.variants]
+    return [
+        [
+            v,
+            f"{ag.ranks[v][0]} ({ag.groups[v][0] or '–'})",
+            _pos(ag.position[v][0]),
+            f"{ag.ranks[v][1]} ({ag.groups[v][1] or '–'})",
+            _pos(ag.position[v][1]),
+        ]
+        for v in ag.variants
+    ]
 
 
 def pair_rows(ag: Agreement) -> list[list[str]]:
@@ -173,7 +209,9 @@ def pair_rows(ag: Agreement) -> list[list[str]]:
 
 
 def _said(c: str) -> str:
-    return f"{c} better" if _ordered(c) else {TIED: "tied", OPEN: "not distinguishable", UNTESTED: "fewer than 2 seeds"}[c]
+    return (
+        f"{c} better" if _ordered(c) else {TIED: "tied", OPEN: "not distinguishable", UNTESTED: "fewer than 2 seeds"}[c]
+    )
 
 
 def _pos(x: float) -> str:
@@ -195,11 +233,25 @@ def blocks(ag: Agreement, out: Path, colours: dict) -> tuple[list, list[Path]]:
 
     a, b = ag.labels
     figure = plots.scale_positions(ag.labels, ag.position, colours, out / "agreement.png")
-    return [Heading(f"Against {b}: where the rankings agree"), Para(text(ag), lead=True),
-            Figure("agreement.png", f"each variant's place on the scale of {a} and of {b}"),
-            Table(["variant", f"rank on {a} (group)", f"scale position on {a}", f"rank on {b} (group)",
-                   f"scale position on {b}"], table_rows(ag)),
-            Para("Scale position: (mean − real-vs-real) / (random − real-vs-real) on each study's own protocol: 0 is "
-                 "as close as two sets of real images, 1 is random noise. Groups: each study's own letters (Welch, "
-                 "Holm, α 0.05).", note=True),
-            Table(["pair", f"on {a}", f"on {b}", "relation"], pair_rows(ag))], [figure]
+    return [
+        Heading(f"Against {b}: where the rankings agree"),
+        Para(text(ag), lead=True),
+        Figure("agreement.png", f"each variant's place on the scale of {a} and of {b}"),
+        Table(
+            [
+                "variant",
+                f"rank on {a} (group)",
+                f"scale position on {a}",
+                f"rank on {b} (group)",
+                f"scale position on {b}",
+            ],
+            table_rows(ag),
+        ),
+        Para(
+            "Scale position: (mean − real-vs-real) / (random − real-vs-real) on each study's own protocol: 0 is "
+            "as close as two sets of real images, 1 is random noise. Groups: each study's own letters (Welch, "
+            "Holm, α 0.05).",
+            note=True,
+        ),
+        Table(["pair", f"on {a}", f"on {b}", "relation"], pair_rows(ag)),
+    ], [figure]

@@ -33,8 +33,13 @@ class Report:
     warnings: list[str] = field(default_factory=list)  # what is missing or unusual; also shown in the report
 
 
-def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bool = True,
-                 margin: float | None = None, against: tuple[Path, ...] = ()) -> Report:
+def write_report(
+    results_dir: Path,
+    out_dir: Path | None = None,
+    real_images: bool = True,
+    margin: float | None = None,
+    against: tuple[Path, ...] = (),
+) -> Report:
     """Read every run under `results_dir` and write the report files; see the package docstring. `margin`: the
     equivalence margin of the ranking metric (absolute); None: 10% of the best-to-random-floor gap, if any.
     `against`: other study folders (`ganbench study`) whose rankings this study's is lined up with."""
@@ -44,8 +49,10 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
         raise ReportError(f"output folder '{out}' is a run folder: pick another -o (default: <results>/report)")
     for other in (results_dir, *against) if against else ():
         if not study.is_study(other):
-            raise ReportError(f"--against lines up two studies, but '{other}' is not a study folder (no "
-                              f"{study.STUDY}): give folders written by `ganbench study`")
+            raise ReportError(
+                f"--against lines up two studies, but '{other}' is not a study folder (no "
+                f"{study.STUDY}): give folders written by `ganbench study`"
+            )
     runs = discover(results_dir, exclude=out)
     out.mkdir(parents=True, exist_ok=True)
     report = Report(out)
@@ -56,8 +63,10 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     found = [findings.analyse(c, margin) for c in groups]
     several = len(found) > 1
     if several:
-        report.warnings.append(f"these runs were made under {len(found)} evaluation protocols ({difference(groups)}): "
-                               "each is ranked in its own section, never against the others")
+        report.warnings.append(
+            f"these runs were made under {len(found)} evaluation protocols ({difference(groups)}): "
+            "each is ranked in its own section, never against the others"
+        )
     results = _stack([f.results for f in found], found, several)
     summary_frame = _stack([f.summary.frame for f in found], found, several)
     report.warnings += _missing_warnings(runs, results)
@@ -74,28 +83,35 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     # ---- figures
     order = list(dict.fromkeys(g for f in found for g in f.summary.frame["group"]))
     families = dict(zip(summary_frame["group"], summary_frame["family"], strict=True))
-    objectives = {g: o for g, o in zip(summary_frame["group"], summary_frame["objective"], strict=True)
-                  if isinstance(o, str)}
+    objectives = {
+        g: o for g, o in zip(summary_frame["group"], summary_frame["objective"], strict=True) if isinstance(o, str)
+    }
     colours = plots.palette(order, families)
     for f in found:
         if f.key:
             report.warnings += _forest(f, colours, out / f"forest{f.cohort.suffix}.png")
             report.files.append(out / f"forest{f.cohort.suffix}.png")
         if f.budgets:
-            report.files.append(plots.rank_curves(f.budgets, colours, f.budget_key or "?",
-                                                  out / f"rank_vs_kimg{f.cohort.suffix}.png"))
+            report.files.append(
+                plots.rank_curves(f.budgets, colours, f.budget_key or "?", out / f"rank_vs_kimg{f.cohort.suffix}.png")
+            )
     fid_key = tables.curve_metric(runs)  # the curves and the random baseline stay FID: the figure readers know
     evals = plots.evals_frame(runs, fid_key) if fid_key else plots.evals_frame([], "")
     baseline = next((b for f in found if (b := _baseline(f.summary, f.results, fid_key)) is not None), None)
     if fid_key and baseline is None:
         report.warnings.append(f"missing: no random baseline {fid_key} (run the 'random' variant to draw one)")
-    report.warnings += plots.fid_curves(evals, fid_key, baseline, colours, out / "fid_vs_kimg.png",
-                                        out / "fid_vs_time.png")
+    report.warnings += plots.fid_curves(
+        evals, fid_key, baseline, colours, out / "fid_vs_kimg.png", out / "fid_vs_time.png"
+    )
     ticks = plots.ticks_frame(runs)
     report.warnings += plots.losses(ticks, order, families, objectives, out / "losses.png")
     report.warnings += plots.d_outputs(ticks, order, families, objectives, out / "d_outputs.png")
-    device = "; ".join(sorted({str(s.get("device_name") or s.get("device")) for r in runs
-                               if (s := r.summary or {}).get("device")})) or "an unrecorded device"
+    device = (
+        "; ".join(
+            sorted({str(s.get("device_name") or s.get("device")) for r in runs if (s := r.summary or {}).get("device")})
+        )
+        or "an unrecorded device"
+    )
     report.warnings += plots.throughput(results, order, colours, device, out / "throughput.png")
     report.files += [out / f for f in FIGURES]
 
@@ -113,8 +129,9 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     study_blocks: list = []
     if study.is_study(results_dir):
         found_study = study.analyse(results_dir, runs)
-        study_colours = plots.palette(found_study.order, {v: found_study.runs[(v, "tuned")][0].family
-                                                          for v in found_study.order})
+        study_colours = plots.palette(
+            found_study.order, {v: found_study.runs[(v, "tuned")][0].family for v in found_study.order}
+        )
         study_blocks, study_files, study_warnings = study_page.blocks(found_study, out, study_colours)
         report.files += study_files
         report.warnings += study_warnings
@@ -123,8 +140,9 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
             if not theirs.order:
                 report.warnings.append(f"--against {other}: no tuned arm has finished there yet; nothing to line up")
                 continue
-            lined = agreement.compare(found_study, theirs,
-                                      agreement.labels(found_study, theirs, (results_dir, Path(other))))
+            lined = agreement.compare(
+                found_study, theirs, agreement.labels(found_study, theirs, (results_dir, Path(other)))
+            )
             more, files = agreement.blocks(lined, out, study_colours)
             study_blocks += more
             report.files += files
@@ -137,12 +155,33 @@ def write_report(results_dir: Path, out_dir: Path | None = None, real_images: bo
     method = [line for f in found for line in protocol.method_lines(f.summary, f.results)]
     method = list(dict.fromkeys(method))
     verdicts = _verdict_blocks(found, groups, several, figures=False)
-    (out / "summary.md").write_text(pages.markdown([Heading("ganbench summary", 1), *verdicts, *tables_blocks,
-                                                    Heading("Protocol and method"), Bullets(proto),
-                                                    Bullets(method)]))
+    (out / "summary.md").write_text(
+        pages.markdown(
+            [
+                Heading("ganbench summary", 1),
+                *verdicts,
+                *tables_blocks,
+                Heading("Protocol and method"),
+                Bullets(proto),
+                Bullets(method),
+            ]
+        )
+    )
     title = f"ganbench report: {results_dir.resolve().name}"
-    blocks = _document(title, runs, results_dir, report.warnings, found, groups, several, tables_blocks,
-                       proto + method, results, order, gallery)
+    blocks = _document(
+        title,
+        runs,
+        results_dir,
+        report.warnings,
+        found,
+        groups,
+        several,
+        tables_blocks,
+        proto + method,
+        results,
+        order,
+        gallery,
+    )
     if study_blocks:  # the study leads; every run by protocol follows, as for any results folder
         blocks = [blocks[0], *study_blocks, Heading("Every run, by evaluation protocol"), *blocks[1:]]
     (out / "report.md").write_text(pages.markdown(blocks))
@@ -155,8 +194,9 @@ def _stack(frames: list[pd.DataFrame], found: list[Findings], several: bool) -> 
     """Frames of the cohorts one under the other; with several cohorts, a `protocol` column says whose row it is."""
     if not several:
         return frames[0] if frames else pd.DataFrame()
-    return pd.concat([fr.assign(protocol=f.cohort.title()) for fr, f in zip(frames, found, strict=True)],
-                     ignore_index=True)
+    return pd.concat(
+        [fr.assign(protocol=f.cohort.title()) for fr, f in zip(frames, found, strict=True)], ignore_index=True
+    )
 
 
 def _forest(f: Findings, colours: dict, path: Path) -> list[str]:
@@ -164,21 +204,34 @@ def _forest(f: Findings, colours: dict, path: Path) -> list[str]:
 
     def row(g: str) -> plots.ForestRow:
         iv = s.intervals[(g, s.rank_by)]
-        return plots.ForestRow(g, iv.mean, iv.low, iv.high, iv.n, f.values(g), s.letters.get(g, ""),
-                               colours.get(g, (0.3, 0.3, 0.3)))
+        return plots.ForestRow(
+            g, iv.mean, iv.low, iv.high, iv.n, f.values(g), s.letters.get(g, ""), colours.get(g, (0.3, 0.3, 0.3))
+        )
 
-    return plots.forest([row(g) for g in s.trained()], row(s.floor) if s.floor else None, f.key or "?", path,
-                        ceiling=row(s.ceiling) if s.ceiling else None)
+    return plots.forest(
+        [row(g) for g in s.trained()],
+        row(s.floor) if s.floor else None,
+        f.key or "?",
+        path,
+        ceiling=row(s.ceiling) if s.ceiling else None,
+    )
 
 
 def _verdict_blocks(found: list[Findings], groups, several: bool, figures: bool = True) -> list:
     if not several:
         f = found[0]
-        return [Para(findings.verdict(f), lead=True)] + ([Figure(f"forest{f.cohort.suffix}.png",
-                                                                 f"{f.key} per variant with its interval and letters")]
-                                                         if figures and f.key else [])
-    blocks: list = [Para(f"These runs were made under {len(found)} evaluation protocols, which differ in "
-                         f"{difference(groups)}: each is ranked on its own, never against the others.", lead=True)]
+        return [Para(findings.verdict(f), lead=True)] + (
+            [Figure(f"forest{f.cohort.suffix}.png", f"{f.key} per variant with its interval and letters")]
+            if figures and f.key
+            else []
+        )
+    blocks: list = [
+        Para(
+            f"These runs were made under {len(found)} evaluation protocols, which differ in "
+            f"{difference(groups)}: each is ranked on its own, never against the others.",
+            lead=True,
+        )
+    ]
     for i, f in enumerate(found, 1):
         blocks += [Heading(f"Protocol {i}: {f.cohort.title()}"), Para(findings.verdict(f), lead=True)]
         if figures and f.key:
@@ -206,8 +259,11 @@ def _sweep_blocks(results_dir: Path, out: Path, report: Report) -> list:
     png = plot_sweep_spread(sweep_runs(results_dir), out / "sweep_spread.png")
     head, rows = sweep_table_rows(sweep)
     report.files += [out / "sweep.csv"] + ([png] if png else [])
-    spread = (Figure("sweep_spread.png", "FID per variant over the settings searched (each run a point)") if png
-              else Para(sweep.attrs.get("note", "no FID in these results")))
+    spread = (
+        Figure("sweep_spread.png", "FID per variant over the settings searched (each run a point)")
+        if png
+        else Para(sweep.attrs.get("note", "no FID in these results"))
+    )
     return [Heading("Sweep: best setting per variant", 3), Table(head, rows), spread]
 
 
@@ -215,8 +271,9 @@ def _missing_warnings(runs: list[Run], results) -> list[str]:
     """'missing: no FID evaluations in vae/seed1', or once for all runs when none was evaluated."""
     missing = results.set_index("run")["missing"].dropna()
     if len(missing) == len(runs) and (missing == "no FID evaluations").all():
-        return ["missing: no FID evaluations in any run (made with --no-eval?): no FID columns, FID plots are "
-                "placeholders"]
+        return [
+            "missing: no FID evaluations in any run (made with --no-eval?): no FID columns, FID plots are placeholders"
+        ]
     return [f"missing: {what} in {run}" for run, text in missing.items() for what in text.split("; ")]
 
 
@@ -247,8 +304,9 @@ def _real_grid(run: Run, path: Path) -> tuple[Path | None, str]:
     return path, f"first {len(images)} training images ({spec.name}, {spec.resolution}x{spec.resolution})"
 
 
-def _sample_grids(runs: list[Run], order: list[str], rank_key: str | None, out: Path, real_file: Path | None,
-                  real_note: str) -> tuple[list[tuple[str | None, str]], list]:
+def _sample_grids(
+    runs: list[Run], order: list[str], rank_key: str | None, out: Path, real_file: Path | None, real_note: str
+) -> tuple[list[tuple[str | None, str]], list]:
     """Copy each run's grid into out/samples/; return the gallery (all runs) and the sheet (one seed per group)."""
     (out / "samples").mkdir(exist_ok=True)  # nothing is deleted: the pages link only this report's copies
     gallery: list[tuple[str | None, str]] = [("real.png" if real_file else None, f"real: {real_note}")]
@@ -276,46 +334,87 @@ def _sample_grids(runs: list[Run], order: list[str], rank_key: str | None, out: 
     return gallery, sheet
 
 
-def _document(title: str, runs: list[Run], results_dir: Path, warnings: list[str], found: list[Findings],
-              groups, several: bool, tables_blocks: list, method: list[str], results, order: list[str],
-              gallery) -> list:
+def _document(
+    title: str,
+    runs: list[Run],
+    results_dir: Path,
+    warnings: list[str],
+    found: list[Findings],
+    groups,
+    several: bool,
+    tables_blocks: list,
+    method: list[str],
+    results,
+    order: list[str],
+    gallery,
+) -> list:
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    blocks: list = [Heading(title, 1), *_verdict_blocks(found, groups, several),
-                    Heading("Samples"), Figure("samples.png", "sample grids side by side, real images first")]
+    blocks: list = [
+        Heading(title, 1),
+        *_verdict_blocks(found, groups, several),
+        Heading("Samples"),
+        Figure("samples.png", "sample grids side by side, real images first"),
+    ]
     if warnings:
         blocks += [Heading("What is missing or unusual"), Bullets(warnings, warn=True)]
-    blocks += [Heading("During training"), Figure("fid_vs_kimg.png", "FID against kimg"),
-               Figure("fid_vs_time.png", "FID against training wall-clock")]
+    blocks += [
+        Heading("During training"),
+        Figure("fid_vs_kimg.png", "FID against kimg"),
+        Figure("fid_vs_time.png", "FID against training wall-clock"),
+    ]
     for i, f in enumerate(found, 1):
         if f.budgets:
-            blocks += [Heading("Rank against budget" + (f", protocol {i}" if several else ""), 3),
-                       Figure(f"rank_vs_kimg{f.cohort.suffix}.png", f"rank by {f.budget_key} at each budget"),
-                       Para(f.stability.text(f.budget_key or "") if f.stability else "", note=True)]
-    blocks += [Heading("Training dynamics", 3), Figure("losses.png", "G and D losses"),
-               Figure("d_outputs.png", "mean D output on real and fake"),
-               Heading("Tables"), *tables_blocks,
-               Figure("throughput.png", "images per second and peak memory")]
+            blocks += [
+                Heading("Rank against budget" + (f", protocol {i}" if several else ""), 3),
+                Figure(f"rank_vs_kimg{f.cohort.suffix}.png", f"rank by {f.budget_key} at each budget"),
+                Para(f.stability.text(f.budget_key or "") if f.stability else "", note=True),
+            ]
+    blocks += [
+        Heading("Training dynamics", 3),
+        Figure("losses.png", "G and D losses"),
+        Figure("d_outputs.png", "mean D output on real and fake"),
+        Heading("Tables"),
+        *tables_blocks,
+        Figure("throughput.png", "images per second and peak memory"),
+    ]
     view = display.results_table(results, order)
     blocks += [Heading(view.title, 3), Table(view.header, view.rows), Para(view.note, note=True)]
     published = protocol.published_table(runs)
     if published is not None:
-        blocks += [Heading(f"Published figures ({protocol.PUBLISHED_LABEL})"),
-                   Para("Measured under other protocols (networks, sample counts, reference sets, Inception ports "
-                        "and training lengths differ), so they place the scale, never rank against the tables "
-                        "above."),
-                   Table(*published)]
+        blocks += [
+            Heading(f"Published figures ({protocol.PUBLISHED_LABEL})"),
+            Para(
+                "Measured under other protocols (networks, sample counts, reference sets, Inception ports "
+                "and training lengths differ), so they place the scale, never rank against the tables "
+                "above."
+            ),
+            Table(*published),
+        ]
     commands = sorted({" ".join(str(a) for a in r.meta.get("command") or []) for r in runs} - {""})
     n_groups = len({group_label(r) for r in runs})
-    folded = [Para(f"{len(runs)} runs of {n_groups} variants in {results_dir.resolve()}, report made {created} "
-                   "from the result files alone."),
-              Bullets(method),
-              Heading("Every run's sample grid (final, or the latest while a run is unfinished)", 3),
-              Gallery(gallery),
-              Code("commands that made these runs", "\n".join(commands) or "not recorded"),
-              Code("metric protocol of each evaluated run",
-                   display.dumps({r.name: (r.summary or {}).get("metric_protocol") for r in runs
-                                  if (r.summary or {}).get("metric_protocol")})),
-              Code("config of each run", display.dumps({r.name: r.config for r in runs}))]
-    blocks += [Heading("Protocol, method and provenance"),
-               Details("How these numbers were made: protocol, statistics, every run's samples, provenance", folded)]
+    folded = [
+        Para(
+            f"{len(runs)} runs of {n_groups} variants in {results_dir.resolve()}, report made {created} "
+            "from the result files alone."
+        ),
+        Bullets(method),
+        Heading("Every run's sample grid (final, or the latest while a run is unfinished)", 3),
+        Gallery(gallery),
+        Code("commands that made these runs", "\n".join(commands) or "not recorded"),
+        Code(
+            "metric protocol of each evaluated run",
+            display.dumps(
+                {
+                    r.name: (r.summary or {}).get("metric_protocol")
+                    for r in runs
+                    if (r.summary or {}).get("metric_protocol")
+                }
+            ),
+        ),
+        Code("config of each run", display.dumps({r.name: r.config for r in runs})),
+    ]
+    blocks += [
+        Heading("Protocol, method and provenance"),
+        Details("How these numbers were made: protocol, statistics, every run's samples, provenance", folded),
+    ]
     return blocks

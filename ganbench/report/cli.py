@@ -11,17 +11,32 @@ import typer
 def report_command(
     results: Annotated[Path, typer.Argument(help="A results folder of `ganbench run` (or one run folder in it).")],
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Output folder; default <results>/report.")] = None,
-    real: Annotated[bool, typer.Option("--real/--no-real", help="Show real training images beside the samples "
-                                       "(loads the first 64 from the runs' data set).")] = True,
-    margin: Annotated[float | None, typer.Option(help="Equivalence margin of the ranking metric, absolute, in its "
-                                                 "units (e.g. 0.02 for KID): a pair is called tied only when two "
-                                                 "one-sided tests put its difference inside ±margin. Default: 10% "
-                                                 "of the gap between the best variant and the random floor; "
-                                                 "without a random floor, no tie is claimed.")] = None,
-    against: Annotated[list[Path] | None, typer.Option(
-        "--against", metavar="STUDY_DIR",
-        help="Another study folder (`ganbench study`; repeatable): line up where its ranking and this study's agree, "
-             "pair by pair, each tested on its own (e.g. the same study on a second data set).")] = None,
+    real: Annotated[
+        bool,
+        typer.Option(
+            "--real/--no-real",
+            help="Show real training images beside the samples (loads the first 64 from the runs' data set).",
+        ),
+    ] = True,
+    margin: Annotated[
+        float | None,
+        typer.Option(
+            help="Equivalence margin of the ranking metric, absolute, in its "
+            "units (e.g. 0.02 for KID): a pair is called tied only when two "
+            "one-sided tests put its difference inside ±margin. Default: 10% "
+            "of the gap between the best variant and the random floor; "
+            "without a random floor, no tie is claimed."
+        ),
+    ] = None,
+    against: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--against",
+            metavar="STUDY_DIR",
+            help="Another study folder (`ganbench study`; repeatable): line up where its ranking and this study's agree, "
+            "pair by pair, each tested on its own (e.g. the same study on a second data set).",
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Tables, curves, sample grids and an HTML page comparing the variants, from the result files alone.

@@ -14,9 +14,15 @@ from typing import Any
 from ganbench.report.runs import Run
 
 # config field -> how a reader knows it; the order is the order of a cohort's title
-PROTOCOL_FIELDS = {"dataset": "data set", "eval_split": "reference split", "resolution": "resolution",
-                   "channels": "channels", "crop": "crop", "eval_samples": "images per evaluation",
-                   "inception_weights": "Inception weights"}
+PROTOCOL_FIELDS = {
+    "dataset": "data set",
+    "eval_split": "reference split",
+    "resolution": "resolution",
+    "channels": "channels",
+    "crop": "crop",
+    "eval_samples": "images per evaluation",
+    "inception_weights": "Inception weights",
+}
 
 
 @dataclass
@@ -33,10 +39,15 @@ class Cohort:
         """'synthetic 32x32, 100 generated vs 100 reference images (split train)'."""
         v = self.values
         res = f" {v['resolution']}x{v['resolution']}" if v.get("resolution") else ""
-        extra = [f"{PROTOCOL_FIELDS[k]} {v[k]}" for k in ("channels", "crop", "inception_weights")
-                 if v.get(k) not in (None, "", 0, 3)]
-        return (f"{v.get('dataset')}{res}, {v.get('eval_samples')} generated vs {v.get('eval_samples')} reference "
-                f"images (split {v.get('eval_split')})" + "".join(f", {e}" for e in extra))
+        extra = [
+            f"{PROTOCOL_FIELDS[k]} {v[k]}"
+            for k in ("channels", "crop", "inception_weights")
+            if v.get(k) not in (None, "", 0, 3)
+        ]
+        return (
+            f"{v.get('dataset')}{res}, {v.get('eval_samples')} generated vs {v.get('eval_samples')} reference "
+            f"images (split {v.get('eval_split')})" + "".join(f", {e}" for e in extra)
+        )
 
 
 def protocol_key(run: Run) -> tuple[tuple[str, Any], ...]:

@@ -74,8 +74,9 @@ def column_title(col: str) -> str:
         return COUNTERS[col]
     key, which = col.rsplit("_", 1)
     better = names.better(key)
-    title = (f"{key} best along the way" if which == "best"
-             else f"{key} {which}" if names.is_value(key, names.FID) else key)
+    title = (
+        f"{key} best along the way" if which == "best" else f"{key} {which}" if names.is_value(key, names.FID) else key
+    )
     return f"{title} ({better})" if better else title
 
 
@@ -86,13 +87,18 @@ def pair_verdict(p: Pair) -> str:
     tied = f"within ±{fmt(p.margin)}, TOST p={p.p_tost_holm:.2g}"
     if p.different:
         winner = p.a if p.diff < 0 else p.b
-        return f"{winner} better (Holm p={p.p_holm:.2g}); the difference is {tied}" if p.tied else \
-            f"{winner} better (Holm p={p.p_holm:.2g})"
+        return (
+            f"{winner} better (Holm p={p.p_holm:.2g}); the difference is {tied}"
+            if p.tied
+            else f"{winner} better (Holm p={p.p_holm:.2g})"
+        )
     if p.tied:
         return f"tied (equivalent {tied})"
     if p.p < ALPHA:  # the pair's own interval excludes 0, but not once corrected for the other pairs
-        return (f"not distinguishable after Holm's correction (p={p.p:.2g}, Holm p={p.p_holm:.2g}): difference "
-                f"between {fmt(p.low)} and {fmt(p.high)} (95% interval of this pair alone)")
+        return (
+            f"not distinguishable after Holm's correction (p={p.p:.2g}, Holm p={p.p_holm:.2g}): difference "
+            f"between {fmt(p.low)} and {fmt(p.high)} (95% interval of this pair alone)"
+        )
     return f"not distinguishable: difference between {fmt(p.low)} and {fmt(p.high)}"
 
 
@@ -107,11 +113,16 @@ def drop_constant(view: TableView, keep: set[str]) -> TableView:
         if head in keep or len(values) > 1:
             kept.append(i)
         elif values - {"", "–"}:
-            said.append(f"{head.removesuffix(' (lower is better)').removesuffix(' (higher is better)')} = "
-                        f"{next(iter(values))}")
+            said.append(
+                f"{head.removesuffix(' (lower is better)').removesuffix(' (higher is better)')} = {next(iter(values))}"
+            )
     note = ("Not shown, the same in every row: " + "; ".join(said) + ".") if said else ""
-    return TableView(view.title, [view.header[i] for i in kept], [[r[i] for i in kept] for r in view.rows],
-                     " ".join(t for t in (view.note, note) if t))
+    return TableView(
+        view.title,
+        [view.header[i] for i in kept],
+        [[r[i] for i in kept] for r in view.rows],
+        " ".join(t for t in (view.note, note) if t),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- per variant
@@ -139,8 +150,14 @@ def summary_tables(summary: Summary, results: pd.DataFrame, curve_key: str | Non
         return fmt_interval(iv, single="", show_n=same_n is None)
 
     lettered = bool(summary.letters)
-    quality_head = (["rank", "variant"] + (["letters"] if lettered else []) + ["seeds used", "runs (status)"]
-                    + (["FID"] if no_fid else []) + [column_title(c) for c in metrics] + [ADJACENT, "missing"])
+    quality_head = (
+        ["rank", "variant"]
+        + (["letters"] if lettered else [])
+        + ["seeds used", "runs (status)"]
+        + (["FID"] if no_fid else [])
+        + [column_title(c) for c in metrics]
+        + [ADJACENT, "missing"]
+    )
     cost_head = ["variant", "runs (status)"] + [column_title(c) for c in COUNTERS]
     quality, cost = [], []
     for _, r in frame.iterrows():
@@ -148,20 +165,32 @@ def summary_tables(summary: Summary, results: pd.DataFrame, curve_key: str | Non
         missing = "; ".join(t for t in ("no completed run" if r["completed"] == 0 else "", _text(r["missing"])) if t)
         marked: list[bool] = []
         letter = [summary.letters.get(r["group"], "–")] if lettered else []
-        quality.append([rank, str(r["group"])] + letter + [_text(r["seeds"]) or "none completed", str(r["status"])]
-                       + (["missing (no evaluations)"] if no_fid else []) + [cell(r, c, marked) for c in metrics]
-                       + [_text(r["vs_next_rank"]), missing])
+        quality.append(
+            [rank, str(r["group"])]
+            + letter
+            + [_text(r["seeds"]) or "none completed", str(r["status"])]
+            + (["missing (no evaluations)"] if no_fid else [])
+            + [cell(r, c, marked) for c in metrics]
+            + [_text(r["vs_next_rank"]), missing]
+        )
         marked_cost: list[bool] = []
         cost.append([str(r["group"]), str(r["status"])] + [cell(r, c, marked_cost) for c in COUNTERS])
     if all("cannot reach" in (row[-2] or "cannot reach") for row in quality):  # no adjacent test could decide
         quality_head, quality = quality_head[:-2] + quality_head[-1:], [row[:-2] + row[-1:] for row in quality]
     title = "Sample quality" + (": variants that share a letter are not distinguishable" if lettered else "")
     keep = {"rank", "variant", column_title(metrics[0]) if metrics else "FID"}
-    seeds = (f"a ± b: mean over the {same_n} seeds of each variant and the half-width of its 95% t-interval."
-             if same_n else "")
-    views = [drop_constant(TableView(title, quality_head, quality, single_seed_note(summary) or seeds), keep),
-             drop_constant(TableView("Compute actually spent (training only; evaluation time excluded)", cost_head,
-                                     cost, seeds), {"variant"})]
+    seeds = (
+        f"a ± b: mean over the {same_n} seeds of each variant and the half-width of its 95% t-interval."
+        if same_n
+        else ""
+    )
+    views = [
+        drop_constant(TableView(title, quality_head, quality, single_seed_note(summary) or seeds), keep),
+        drop_constant(
+            TableView("Compute actually spent (training only; evaluation time excluded)", cost_head, cost, seeds),
+            {"variant"},
+        ),
+    ]
     if any(not math.isnan(p.p) for p in summary.pairs):
         views.append(pairwise_table(summary))
     return views
@@ -175,8 +204,10 @@ def single_seed_note(summary: Summary) -> str | None:
         return None
     if all(iv.n <= 1 for iv in summary.intervals.values()):
         return "One seed per variant: single values, so no interval and no test."
-    return (f"values from one completed seed, so no interval and no test: {', '.join(groups)} (single values in "
-            f"their rows; the first is marked {SINGLE_SEED})")
+    return (
+        f"values from one completed seed, so no interval and no test: {', '.join(groups)} (single values in "
+        f"their rows; the first is marked {SINGLE_SEED})"
+    )
 
 
 def pairwise_table(summary: Summary) -> TableView:
@@ -185,21 +216,39 @@ def pairwise_table(summary: Summary) -> TableView:
     out (the single-seed note names those variants)."""
     key = summary.rank_by.removesuffix("_final") if summary.rank_by else "?"
     margin = summary.margin is not None
-    head = (["pair (A vs B)", "seeds", f"mean A - B ({key})", "95% CI of A - B", "Hedges' g", "p (Welch)",
-             "p (Holm)"] + ([f"TOST p at ±{fmt(summary.margin)} (Holm)"] if margin else []) + ["verdict"])
+    head = (
+        ["pair (A vs B)", "seeds", f"mean A - B ({key})", "95% CI of A - B", "Hedges' g", "p (Welch)", "p (Holm)"]
+        + ([f"TOST p at ±{fmt(summary.margin)} (Holm)"] if margin else [])
+        + ["verdict"]
+    )
     rows = []
     tested = sorted((p for p in summary.pairs if not math.isnan(p.p)), key=lambda p: (not p.different, p.p_holm))
     for p in tested:
-        rows.append([f"{p.a} vs {p.b}", f"{p.n_a} vs {p.n_b}", fmt(p.diff), f"{fmt(p.low)} .. {fmt(p.high)}",
-                     fmt(p.hedges_g), f"{p.p:.2g}", f"{p.p_holm:.2g}"]
-                    + ([f"{p.p_tost_holm:.2g}"] if margin else []) + [pair_verdict(p)])
+        rows.append(
+            [
+                f"{p.a} vs {p.b}",
+                f"{p.n_a} vs {p.n_b}",
+                fmt(p.diff),
+                f"{fmt(p.low)} .. {fmt(p.high)}",
+                fmt(p.hedges_g),
+                f"{p.p:.2g}",
+                f"{p.p_holm:.2g}",
+            ]
+            + ([f"{p.p_tost_holm:.2g}"] if margin else [])
+            + [pair_verdict(p)]
+        )
     n_diff, n_tied = sum(p.different for p in tested), sum(p.tied for p in tested)
     ties = f", {n_tied} tied within ±{fmt(summary.margin)}" if margin else ""
-    title = (f"Pairwise comparisons on {key}: {n_diff} of {len(tested)} pairs differ{ties} "
-             "(Welch's t over seeds, Holm-corrected, family-wise alpha 0.05"
-             + ("; ties by two one-sided tests, Holm-corrected)" if margin else ")"))
-    note = (f"Equivalence margin ±{fmt(summary.margin)}: {summary.margin_note}." if margin
-            else f"No equivalence margin ({summary.margin_note}): no pair is called tied.")
+    title = (
+        f"Pairwise comparisons on {key}: {n_diff} of {len(tested)} pairs differ{ties} "
+        "(Welch's t over seeds, Holm-corrected, family-wise alpha 0.05"
+        + ("; ties by two one-sided tests, Holm-corrected)" if margin else ")")
+    )
+    note = (
+        f"Equivalence margin ±{fmt(summary.margin)}: {summary.margin_note}."
+        if margin
+        else f"No equivalence margin ({summary.margin_note}): no pair is called tied."
+    )
     return TableView(title, head, rows, note)
 
 
@@ -208,8 +257,11 @@ def results_table(results: pd.DataFrame, order: list[str]) -> TableView:
     """The per-run table, groups in `order` (the ranking), seeds ascending. A best-along-the-way column that
     equals the final value in every run (a metric evaluated at the end only) is left out."""
     metric = [c for c in results.columns if c.endswith(("_final", "_best")) and names.is_value(c.rsplit("_", 1)[0])]
-    metric = [c for c in metric if not (c.endswith("_best") and f"{c[:-5]}_final" in results
-                                        and results[c].equals(results[f"{c[:-5]}_final"]))]
+    metric = [
+        c
+        for c in metric
+        if not (c.endswith("_best") and f"{c[:-5]}_final" in results and results[c].equals(results[f"{c[:-5]}_final"]))
+    ]
     cols = ["run", "status", *COUNTERS, *metric, "missing", "note"]
     header = [column_title(c) if (c in COUNTERS or c in metric) else c for c in cols]
     rank = {g: i for i, g in enumerate(order)}

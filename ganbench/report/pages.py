@@ -79,8 +79,10 @@ def markdown(blocks: list[Block]) -> str:
         elif isinstance(b, Bullets):
             out.append("\n".join(f"- {'**warning:** ' if b.warn else ''}{item}" for item in b.items))
         elif isinstance(b, Table):
-            lines = ["| " + " | ".join(_md_cell(h) for h in b.header) + " |",
-                     "|" + "|".join("---" for _ in b.header) + "|"]
+            lines = [
+                "| " + " | ".join(_md_cell(h) for h in b.header) + " |",
+                "|" + "|".join("---" for _ in b.header) + "|",
+            ]
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
             out.append("\n".join(lines))
         elif isinstance(b, Figure):
@@ -89,15 +91,19 @@ def markdown(blocks: list[Block]) -> str:
             cells = [(f"![{_md_cell(c)}]({f})" if f else "*(no image)*") + f"<br>{_md_cell(c)}" for f, c in b.items]
             cells += [" "] * (-len(cells) % GALLERY_COLUMNS)
             lines = ["|" + " |" * GALLERY_COLUMNS, "|" + "---|" * GALLERY_COLUMNS]
-            lines += ["| " + " | ".join(cells[i:i + GALLERY_COLUMNS]) + " |"
-                      for i in range(0, len(cells), GALLERY_COLUMNS)]
+            lines += [
+                "| " + " | ".join(cells[i : i + GALLERY_COLUMNS]) + " |" for i in range(0, len(cells), GALLERY_COLUMNS)
+            ]
             out.append("\n".join(lines))
         elif isinstance(b, Code):
-            out.append(f"<details><summary>{html.escape(b.summary, quote=False)}</summary>\n\n```\n{b.text}\n```\n\n"
-                       "</details>")
+            out.append(
+                f"<details><summary>{html.escape(b.summary, quote=False)}</summary>\n\n```\n{b.text}\n```\n\n</details>"
+            )
         elif isinstance(b, Details):
-            out.append(f"<details><summary>{html.escape(b.summary, quote=False)}</summary>\n\n{markdown(b.blocks).rstrip()}"
-                       "\n\n</details>")
+            out.append(
+                f"<details><summary>{html.escape(b.summary, quote=False)}</summary>\n\n{markdown(b.blocks).rstrip()}"
+                "\n\n</details>"
+            )
     return "\n\n".join(out) + "\n"
 
 
@@ -168,6 +174,8 @@ def _html_block(b: Block, root: Path) -> str:
 def html_page(title: str, blocks: list[Block], root: Path) -> str:
     """A complete page; `root` is the folder the blocks' image files are relative to."""
     body = "\n".join(_html_block(b, root) for b in blocks)
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )

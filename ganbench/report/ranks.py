@@ -61,8 +61,16 @@ def ranks_at(values: dict[str, list[float]], kimg: float, alpha: float = ALPHA) 
             better[loser] += 1
             worse[winner] += 1
     n = len(order)
-    return BudgetRanks(kimg, order, mean, {g: len(clean[g]) for g in order}, {g: i + 1 for i, g in enumerate(order)},
-                       {g: 1 + better[g] for g in order}, {g: n - worse[g] for g in order}, pairs)
+    return BudgetRanks(
+        kimg,
+        order,
+        mean,
+        {g: len(clean[g]) for g in order},
+        {g: i + 1 for i, g in enumerate(order)},
+        {g: 1 + better[g] for g in order},
+        {g: n - worse[g] for g in order},
+        pairs,
+    )
 
 
 def rank_by_budget(values: Values, alpha: float = ALPHA) -> list[BudgetRanks]:
@@ -93,14 +101,22 @@ class RankStability:
         if self.before is None or self.after is None:
             return f"Rank against budget{of}: only one evaluated budget, nothing to compare."
         span = f"from {fmt_kimg(self.before)} to {fmt_kimg(self.after)} kimg{of}"
-        swaps = (f"; {len(self.swaps)} pair{'s' if len(self.swaps) != 1 else ''} the tests cannot separate swapped "
-                 f"means ({', '.join(f'{a} vs {b}' for a, b in self.swaps[:4])}"
-                 f"{', …' if len(self.swaps) > 4 else ''})" if self.swaps else "")
+        swaps = (
+            f"; {len(self.swaps)} pair{'s' if len(self.swaps) != 1 else ''} the tests cannot separate swapped "
+            f"means ({', '.join(f'{a} vs {b}' for a, b in self.swaps[:4])}"
+            f"{', …' if len(self.swaps) > 4 else ''})"
+            if self.swaps
+            else ""
+        )
         if self.seeds < 2:
-            return (f"Rank against budget ({span}): one seed, so no pair can be tested and the order cannot be "
-                    f"called settled{swaps}.")
-        tests = (f"the tests order {self.significant_before} of {self.pairs} pairs at {fmt_kimg(self.before)} kimg "
-                 f"and {self.significant_after} at {fmt_kimg(self.after)}")
+            return (
+                f"Rank against budget ({span}): one seed, so no pair can be tested and the order cannot be "
+                f"called settled{swaps}."
+            )
+        tests = (
+            f"the tests order {self.significant_before} of {self.pairs} pairs at {fmt_kimg(self.before)} kimg "
+            f"and {self.significant_after} at {fmt_kimg(self.after)}"
+        )
         if self.flips:
             flips = ", ".join(f"{a} and {b}" for a, b in self.flips)
             return f"Rank against budget ({span}): the order is not settled: {flips} changed order ({tests}){swaps}."
@@ -121,7 +137,7 @@ def rank_stability(values: Values, alpha: float = ALPHA) -> RankStability:
     s0, s1 = r0.significant(), r1.significant()
     flips, swaps = [], []
     for i, a in enumerate(groups):
-        for b in groups[i + 1:]:  # a ahead of b at the last budget
+        for b in groups[i + 1 :]:  # a ahead of b at the last budget
             if r0.mean[a] <= r0.mean[b]:
                 continue  # same order at both
             if (a, b) in s1 or (b, a) in s0:
@@ -144,16 +160,26 @@ def budget_metric(runs: list[Run], rank_key: str | None) -> str | None:
     base = names.parse(rank_key) if rank_key else None
     if base is None:
         return None
-    counts = Counter(k for r in runs if families.trains(r.family) for e in r.evals for k in e
-                     if names.is_value(k, base.base) and names.parse(k).g == base.g)
+    counts = Counter(
+        k
+        for r in runs
+        if families.trains(r.family)
+        for e in r.evals
+        for k in e
+        if names.is_value(k, base.base) and names.parse(k).g == base.g
+    )
     return max(counts, key=lambda k: (counts[k], names.parse(k).n)) if counts else None
 
 
 def budget_values(runs: list[Run], key: str) -> Values:
     """{budget: {group: per-seed values of `key`}} from the evaluations of completed, trained runs. Evaluations
     whose kimg lie within SAME_BUDGET of each other are one budget (labelled by its most common kimg)."""
-    points = [(number(e.get("kimg")), group_label(r), number(e.get(key))) for r in runs
-              if r.status == Status.COMPLETED and families.trains(r.family) for e in r.evals]
+    points = [
+        (number(e.get("kimg")), group_label(r), number(e.get(key)))
+        for r in runs
+        if r.status == Status.COMPLETED and families.trains(r.family)
+        for e in r.evals
+    ]
     points = [(k, g, v) for k, g, v in points if k is not None and v is not None and math.isfinite(v)]
     clusters: list[list[float]] = []
     for k in sorted({k for k, _, _ in points}):

@@ -94,8 +94,11 @@ class Run:
         """Lowest value of metric `key` over the evaluations, with its kimg and seconds (lower is better: FID)."""
         point = best(self.evals, key) or (self.summary or {}).get("best") or {}
         if point.get("metric") == key and number(point.get("value")) is not None:
-            return {"value": number(point["value"]), "kimg": number(point.get("kimg")),
-                    "seconds": number(point.get("seconds"))}
+            return {
+                "value": number(point["value"]),
+                "kimg": number(point.get("kimg")),
+                "seconds": number(point.get("seconds")),
+            }
         return None
 
     def sample_grid(self) -> tuple[Path | None, str]:
@@ -177,16 +180,27 @@ def load_run(run_dir: Path, root: Path) -> Run:
             trial = read_json(rd.trial)
         except (OSError, ValueError):
             notes.append(f"{name}: trial.json is unreadable; grouped by variant only")
-    run = Run(run_dir, name, meta, summary, _last_per_kimg(records, "tick"), _last_per_kimg(records, "eval"),
-              trial if isinstance(trial, dict) else None, notes)
+    run = Run(
+        run_dir,
+        name,
+        meta,
+        summary,
+        _last_per_kimg(records, "tick"),
+        _last_per_kimg(records, "eval"),
+        trial if isinstance(trial, dict) else None,
+        notes,
+    )
     note = _status_note(run)
     if note:
         run.notes.insert(0, note)
     collapse = (summary or {}).get("collapse")
     if isinstance(collapse, dict) and collapse.get("collapsed"):
         ratio = number(collapse.get("ratio"))
-        run.notes.append(f"{name}: samples look collapsed (diversity {ratio:.2f} of the real images')"
-                         if ratio is not None else f"{name}: samples look collapsed")
+        run.notes.append(
+            f"{name}: samples look collapsed (diversity {ratio:.2f} of the real images')"
+            if ratio is not None
+            else f"{name}: samples look collapsed"
+        )
     if not records:
         run.notes.append(f"missing: {name} has no metrics.jsonl records yet")
     return run
@@ -200,11 +214,12 @@ def discover(root: Path, exclude: Path | None = None) -> list[Run]:
     if not root.is_dir():
         raise ReportError(f"'{root}' is not a folder: pass a results folder made by `ganbench run`")
     excluded = exclude.resolve() if exclude is not None else None
-    configs = sorted(p for p in root.rglob(CONFIG)
-                     if excluded is None or excluded not in p.resolve().parents)
+    configs = sorted(p for p in root.rglob(CONFIG) if excluded is None or excluded not in p.resolve().parents)
     if not configs:
-        raise ReportError(f"no results under '{root}': no run folder (one with a config.json) was found. "
-                          "Point at the --out folder of `ganbench run`, or at one run in it.")
+        raise ReportError(
+            f"no results under '{root}': no run folder (one with a config.json) was found. "
+            "Point at the --out folder of `ganbench run`, or at one run in it."
+        )
     runs = [load_run(p.parent, root) for p in configs]
     tags = {(r.trial or {}).get("trial") for r in runs}
     if len(tags) == 1 and None not in tags:  # one sweep setting for all (e.g. each variant's recipe): says nothing

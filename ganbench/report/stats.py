@@ -42,11 +42,15 @@ from scipy import stats
 
 ALPHA = 0.05
 TEST_NAME = "two-sided Mann-Whitney U test over seeds (exact for small samples without ties), alpha 0.05"
-EQUIVALENCE_TEST = ("two one-sided Welch t-tests (TOST) over seeds at a margin ±m, Holm-corrected over all pairs "
-                    "(family-wise alpha 0.05): tied when both reject, i.e. when the 90% Welch interval of the "
-                    "difference lies inside ±m")
-PAIRWISE_TEST = ("Welch's two-sided t-test over seeds, Holm-corrected over all pairs compared (family-wise "
-                 "alpha 0.05); difference of means with its 95% Welch interval, Hedges' g")
+EQUIVALENCE_TEST = (
+    "two one-sided Welch t-tests (TOST) over seeds at a margin ±m, Holm-corrected over all pairs "
+    "(family-wise alpha 0.05): tied when both reject, i.e. when the 90% Welch interval of the "
+    "difference lies inside ±m"
+)
+PAIRWISE_TEST = (
+    "Welch's two-sided t-test over seeds, Holm-corrected over all pairs compared (family-wise "
+    "alpha 0.05); difference of means with its 95% Welch interval, Hedges' g"
+)
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,9 @@ def compare(a, b, alpha: float = ALPHA) -> Comparison:
     if p < alpha:
         return Comparison(p, min_p, True, f"distinct (p={p:.2g}, {seeds})")
     if min_p >= alpha:
-        return Comparison(p, min_p, False, f"not distinguishable: {seeds} cannot reach p<{alpha:g} "
-                                           f"(smallest possible p={min_p:.2g})")
+        return Comparison(
+            p, min_p, False, f"not distinguishable: {seeds} cannot reach p<{alpha:g} (smallest possible p={min_p:.2g})"
+        )
     return Comparison(p, min_p, False, f"not distinguishable (p={p:.2g}, {seeds})")
 
 
@@ -111,7 +116,7 @@ def _welch_parts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     va, vb = a.var(-1, ddof=1) / na, b.var(-1, ddof=1) / nb
     se2 = va + vb
     with np.errstate(divide="ignore", invalid="ignore"):
-        df = se2 ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1))
+        df = se2**2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
     bad = se2 <= 0
     return diff, np.where(bad, math.nan, np.sqrt(se2)), np.where(bad, math.nan, df)
 
@@ -212,17 +217,25 @@ def pairwise(groups: dict[str, list[float]], alpha: float = ALPHA, margin: float
     keys = list(clean)
     raw, tosts = [], []
     for i, ga in enumerate(keys):
-        for gb in keys[i + 1:]:
+        for gb in keys[i + 1 :]:
             a, b = np.array(clean[ga]), np.array(clean[gb])
             diff, low, high, p, _ = welch(a, b) if len(a) and len(b) else (math.nan,) * 5
             raw.append((ga, gb, len(a), len(b), float(diff), float(low), float(high), hedges_g(a, b), float(p)))
-            tosts.append(float(tost(a, b, margin, alpha)[3]) if margin is not None and len(a) and len(b)
-                         else math.nan)
+            tosts.append(float(tost(a, b, margin, alpha)[3]) if margin is not None and len(a) and len(b) else math.nan)
     adjusted = holm(np.array([r[-1] for r in raw])) if raw else np.array([])
     adjusted_tost = holm(np.array(tosts)) if raw else np.array([])
-    return [Pair(*r, p_holm=float(q), different=bool(q < alpha), margin=math.nan if margin is None else margin,
-                 p_tost=pt, p_tost_holm=float(qt), tied=bool(qt < alpha))
-            for r, q, pt, qt in zip(raw, adjusted, tosts, adjusted_tost, strict=True)]
+    return [
+        Pair(
+            *r,
+            p_holm=float(q),
+            different=bool(q < alpha),
+            margin=math.nan if margin is None else margin,
+            p_tost=pt,
+            p_tost_holm=float(qt),
+            tied=bool(qt < alpha),
+        )
+        for r, q, pt, qt in zip(raw, adjusted, tosts, adjusted_tost, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -273,8 +286,11 @@ def letters(groups: list[str], different: set[frozenset[str]] | list[tuple[str, 
             split += [col - {x}, col - {y}] if x in col and y in col else [col]
         # absorb: a column contained in another says nothing more
         split = [c for c in split if c]
-        columns = [c for i, c in enumerate(split)
-                   if not any((c < d) or (c == d and j < i) for j, d in enumerate(split) if j != i)]
+        columns = [
+            c
+            for i, c in enumerate(split)
+            if not any((c < d) or (c == d and j < i) for j, d in enumerate(split) if j != i)
+        ]
     order = {g: i for i, g in enumerate(groups)}
     columns.sort(key=lambda c: sorted(order[g] for g in c))
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

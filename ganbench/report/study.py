@@ -84,19 +84,27 @@ def analyse(root: Path, runs: list[Run]) -> StudyFindings:
     by_arm: dict[tuple[str, str], list[Run]] = defaultdict(list)
     for r in final:
         by_arm[(r.variant, _arm(r))].append(r)
-    done = lambda rs, k: [v for r in rs if r.status == Status.COMPLETED  # noqa: E731
-                          and (v := r.final_metrics().get(k)) is not None and math.isfinite(v)]
+    done = lambda rs, k: [  # noqa: E731
+        v
+        for r in rs
+        if r.status == Status.COMPLETED and (v := r.final_metrics().get(k)) is not None and math.isfinite(v)
+    ]
     values = {a: done(rs, key) for a, rs in by_arm.items()}
     precision = {a: done(rs, precision_key) for a, rs in by_arm.items()}
     variants = [v for v in meta.get("variants", []) if values.get((v, TUNED))]
     order = sorted(variants, key=lambda v: np.mean(values[(v, TUNED)]))
-    baseline = lambda test: next((stats.t_interval(values[a]) for a in values  # noqa: E731
-                                  if test(by_arm[a][0].family) and values[a]), None)
+    baseline = lambda test: next(  # noqa: E731
+        (stats.t_interval(values[a]) for a in values if test(by_arm[a][0].family) and values[a]),
+        None,
+    )
     floor, ceiling = baseline(fam.is_floor), baseline(fam.is_ceiling)
     margin = None
     if order and floor is not None:
-        margin = stats.default_margin(float(np.mean(values[(order[0], TUNED)])), floor.mean,
-                                      float(meta.get("equivalence_margin", stats.MARGIN_FRACTION)))
+        margin = stats.default_margin(
+            float(np.mean(values[(order[0], TUNED)])),
+            floor.mean,
+            float(meta.get("equivalence_margin", stats.MARGIN_FRACTION)),
+        )
     pairs = stats.pairwise({v: values[(v, TUNED)] for v in order}, margin=margin)
     tested = [v for v in order if len(values[(v, TUNED)]) >= 2]
     letters = stats.letters(tested, [(p.a, p.b) for p in pairs if p.different]) if len(tested) >= 2 else {}
@@ -115,8 +123,24 @@ def analyse(root: Path, runs: list[Run]) -> StudyFindings:
     budgets = ranks.rank_by_budget(curve) if len(curve) >= 2 else []
     stability = ranks.rank_stability(curve) if len(curve) >= 2 else None
     search = [r for r in runs if stage(r) == SEARCH]
-    return StudyFindings(meta, key, values, precision, dict(by_arm), order, pairs, letters, margin, vs_recipe,
-                         floor, ceiling, budgets, stability, selection, search)
+    return StudyFindings(
+        meta,
+        key,
+        values,
+        precision,
+        dict(by_arm),
+        order,
+        pairs,
+        letters,
+        margin,
+        vs_recipe,
+        floor,
+        ceiling,
+        budgets,
+        stability,
+        selection,
+        search,
+    )
 
 
 def _tuned_vs_recipe(order: list[str], values: dict, margin: float | None) -> dict[str, stats.Pair]:
@@ -130,9 +154,20 @@ def _tuned_vs_recipe(order: list[str], values: dict, margin: float | None) -> di
         return {}
     p = stats.holm(np.array([x.p for x in raw.values()]))
     q = stats.holm(np.array([x.p_tost for x in raw.values()]))
-    return {v: stats.Pair(**(vars(x) | {"p_holm": float(pv), "different": bool(pv < stats.ALPHA),
-                                         "p_tost_holm": float(qv), "tied": bool(qv < stats.ALPHA)}))
-            for (v, x), pv, qv in zip(raw.items(), p, q, strict=True)}
+    return {
+        v: stats.Pair(
+            **(
+                vars(x)
+                | {
+                    "p_holm": float(pv),
+                    "different": bool(pv < stats.ALPHA),
+                    "p_tost_holm": float(qv),
+                    "tied": bool(qv < stats.ALPHA),
+                }
+            )
+        )
+        for (v, x), pv, qv in zip(raw.items(), p, q, strict=True)
+    }
 
 
 # ---------------------------------------------------------------------------------------------------- words
@@ -152,11 +187,21 @@ def goals(f: StudyFindings) -> dict[str, Any]:
         return {}
     v, a = min(arms, key=lambda va: np.mean(f.values[va]))
     kid, prec = float(np.mean(f.values[(v, a)])), float(np.mean(f.precision.get((v, a)) or [math.nan]))
-    vae = [p for p in f.pairs if p.different and {p.a, p.b} & {x for x in f.order if not fam.adversarial(
-        f.runs[(x, TUNED)][0].family)}]
+    vae = [
+        p
+        for p in f.pairs
+        if p.different and {p.a, p.b} & {x for x in f.order if not fam.adversarial(f.runs[(x, TUNED)][0].family)}
+    ]
     beats_vae = sorted({(p.a if p.diff < 0 else p.b) for p in vae} & set(f.gans()))
-    return {"variant": v, "arm": a, "kid": kid, "precision": prec, "kid_met": kid <= GOAL_KID,
-            "precision_met": prec >= GOAL_PRECISION, "beats_vae": beats_vae}
+    return {
+        "variant": v,
+        "arm": a,
+        "kid": kid,
+        "precision": prec,
+        "kid_met": kid <= GOAL_KID,
+        "precision_met": prec >= GOAL_PRECISION,
+        "beats_vae": beats_vae,
+    }
 
 
 def _planned(seeds: list[int] | None) -> str:
@@ -167,14 +212,16 @@ def _planned(seeds: list[int] | None) -> str:
 def verdict(f: StudyFindings) -> str:
     m = f.meta
     search, final = m.get("search") or {}, m.get("final") or {}
-    data = (m.get("settings") or {})
-    out = [f"A fair comparison on {data.get('dataset')} {data.get('resolution')}x{data.get('resolution')}: every "
-           f"variant got the same search ({m.get('trials')} {m.get('mode')} draws at {search.get('budget')}, one "
-           f"seed, chosen by {f.key} on the {search.get('split')} split); each chosen setting was then trained for "
-           f"{final.get('budget')} over {_planned(final.get('seeds'))} (the recipes over "
-           f"{_planned(m.get('recipe_seeds'))}) and scored on "
-           f"{names.parse(f.key).n} generated against {names.parse(f.key).n} images of the {final.get('split')} "
-           f"split, never used for selection ({f.key}, lower is better)."]
+    data = m.get("settings") or {}
+    out = [
+        f"A fair comparison on {data.get('dataset')} {data.get('resolution')}x{data.get('resolution')}: every "
+        f"variant got the same search ({m.get('trials')} {m.get('mode')} draws at {search.get('budget')}, one "
+        f"seed, chosen by {f.key} on the {search.get('split')} split); each chosen setting was then trained for "
+        f"{final.get('budget')} over {_planned(final.get('seeds'))} (the recipes over "
+        f"{_planned(m.get('recipe_seeds'))}) and scored on "
+        f"{names.parse(f.key).n} generated against {names.parse(f.key).n} images of the {final.get('split')} "
+        f"split, never used for selection ({f.key}, lower is better)."
+    ]
     if not f.order:
         return " ".join(out + ["No tuned arm has finished yet: nothing to compare."])
     pairs = {frozenset((p.a, p.b)): p for p in f.pairs}
@@ -184,69 +231,115 @@ def verdict(f: StudyFindings) -> str:
     if len(f.order) == 1:
         out.append(f"Only {best} has a tuned arm so far ({_v(f, best)}).")
     elif not testable(best) or not any(testable(v) for v in f.order[1:]):
-        out.append("So far the tuned means order " + _join([f"{_v(f, v)} (n={len(f.values[(v, TUNED)])})"
-                                                          for v in f.order])
-                   + f"; {best}'s comparison with the others needs at least 2 seeds on both sides, so no pair can "
-                     "be called different or tied yet.")
+        out.append(
+            "So far the tuned means order "
+            + _join([f"{_v(f, v)} (n={len(f.values[(v, TUNED)])})" for v in f.order])
+            + f"; {best}'s comparison with the others needs at least 2 seeds on both sides, so no pair can "
+            "be called different or tied yet."
+        )
     elif any(not testable(v) for v in close):
         untested = [v for v in close if not testable(v)]
         tested = [v for v in close if testable(v)]
-        out.append(f"Best: {_v(f, best)}; " + (f"{_join([_v(f, v) for v in tested])} "
-                                                f"{'is' if len(tested) == 1 else 'are'} not distinguishable from it; "
-                                                if tested else "")
-                   + f"{_join(untested)} {'has' if len(untested) == 1 else 'have'} fewer than 2 seeds so far "
-                     "(not testable yet).")
+        out.append(
+            f"Best: {_v(f, best)}; "
+            + (
+                f"{_join([_v(f, v) for v in tested])} "
+                f"{'is' if len(tested) == 1 else 'are'} not distinguishable from it; "
+                if tested
+                else ""
+            )
+            + f"{_join(untested)} {'has' if len(untested) == 1 else 'have'} fewer than 2 seeds so far "
+            "(not testable yet)."
+        )
     elif close:
-        out.append(f"Best: {_v(f, best)}; {_join([_v(f, v) for v in close])} "
-                   f"{'is' if len(close) == 1 else 'are'} not distinguishable from it.")
+        out.append(
+            f"Best: {_v(f, best)}; {_join([_v(f, v) for v in close])} "
+            f"{'is' if len(close) == 1 else 'are'} not distinguishable from it."
+        )
     else:
-        out.append(f"Best: {_v(f, best)}, significantly better than every other variant (Welch, Holm over "
-                   f"{len(f.pairs)} pairs, α 0.05).")
+        out.append(
+            f"Best: {_v(f, best)}, significantly better than every other variant (Welch, Holm over "
+            f"{len(f.pairs)} pairs, α 0.05)."
+        )
     diff = [p for p in f.pairs if p.different]
     if diff:
         out.append(f"{len(diff)} of {len(f.pairs)} pairs differ significantly.")
     tied = [p for p in f.pairs if p.tied and not p.different]
     small = [p for p in f.pairs if p.tied and p.different]  # a real difference, smaller than the margin
     if f.margin is not None:
-        out.append(f"Tied within ±{fmt(f.margin)} ({float(m.get('equivalence_margin', 0.1)):.0%} of the gap to the "
-                   f"random floor; TOST, Holm): " + ("; ".join(f"{p.a} and {p.b}" for p in tied) if tied else "none")
-                   + (f"; different but by less than the margin: {'; '.join(f'{p.a} and {p.b}' for p in small)}"
-                      if small else "") + ".")
+        out.append(
+            f"Tied within ±{fmt(f.margin)} ({float(m.get('equivalence_margin', 0.1)):.0%} of the gap to the "
+            f"random floor; TOST, Holm): "
+            + ("; ".join(f"{p.a} and {p.b}" for p in tied) if tied else "none")
+            + (
+                f"; different but by less than the margin: {'; '.join(f'{p.a} and {p.b}' for p in small)}"
+                if small
+                else ""
+            )
+            + "."
+        )
         open_ = [p for p in f.pairs if not p.different and not p.tied and p.n_a >= 2 and p.n_b >= 2]
         if open_:
             p = min(open_, key=lambda p: abs(p.diff))
-            out.append(f"{len(open_)} pair{'s are' if len(open_) != 1 else ' is'} neither different nor tied, e.g. "
-                       f"{p.a} − {p.b} between {fmt(p.low)} and {fmt(p.high)} (95% interval).")
+            out.append(
+                f"{len(open_)} pair{'s are' if len(open_) != 1 else ' is'} neither different nor tied, e.g. "
+                f"{p.a} − {p.b} between {fmt(p.low)} and {fmt(p.high)} (95% interval)."
+            )
     better = [v for v, p in f.vs_recipe.items() if p.different and p.diff < 0]
     worse = [v for v, p in f.vs_recipe.items() if p.different and p.diff > 0]
     equal = [v for v, p in f.vs_recipe.items() if v not in better + worse and p.tied]
     same = [v for v in f.vs_recipe if v not in better + worse + equal]
     if f.vs_recipe:
-        out.append("Tuning against each variant's own recipe: "
-                   + "; ".join(t for t in (f"the tuned setting is better for {_join(better)}" if better else "",
-                                           f"the recipe is better for {_join(worse)}" if worse else "",
-                                           f"equivalent within the margin for {_join(equal)}" if equal else "",
-                                           f"no significant difference for {_join(same)}" if same else "") if t)
-                   + ".")
+        out.append(
+            "Tuning against each variant's own recipe: "
+            + "; ".join(
+                t
+                for t in (
+                    f"the tuned setting is better for {_join(better)}" if better else "",
+                    f"the recipe is better for {_join(worse)}" if worse else "",
+                    f"equivalent within the margin for {_join(equal)}" if equal else "",
+                    f"no significant difference for {_join(same)}" if same else "",
+                )
+                if t
+            )
+            + "."
+        )
     if f.floor is not None or f.ceiling is not None:
-        out.append("Scale: " + ", ".join(t for t in (
-            f"random noise {fmt(f.floor.mean)}" if f.floor else "",
-            f"two sets of real images {fmt(f.ceiling.mean)}" if f.ceiling else "") if t) + ".")
+        out.append(
+            "Scale: "
+            + ", ".join(
+                t
+                for t in (
+                    f"random noise {fmt(f.floor.mean)}" if f.floor else "",
+                    f"two sets of real images {fmt(f.ceiling.mean)}" if f.ceiling else "",
+                )
+                if t
+            )
+            + "."
+        )
     g = goals(f)
     if g:
         n = len(f.values[(g["variant"], g["arm"])])
         vae_n = [len(f.values[(v, TUNED)]) for v in f.order if v not in f.gans()]
-        out.append(f"Best GAN: {g['variant']} ({g['arm']}) {f.key} {fmt(g['kid'])} "
-                   f"({'mean of ' + str(n) + ' seeds' if n != 1 else 'one seed'}; goal ≤ {GOAL_KID}: "
-                   f"{'met' if g['kid_met'] else 'missed'}), precision {fmt(g['precision'])} (goal ≥ {GOAL_PRECISION}: "
-                   f"{'met' if g['precision_met'] else 'missed'}); "
-                   + (f"significantly better than the VAE: {_join(g['beats_vae'])}." if g["beats_vae"]
-                      else "no GAN is significantly better than the VAE." if vae_n and min(vae_n) >= 2
-                      else "whether a GAN is better than the VAE cannot be tested yet (the VAE needs 2 seeds)."))
+        out.append(
+            f"Best GAN: {g['variant']} ({g['arm']}) {f.key} {fmt(g['kid'])} "
+            f"({'mean of ' + str(n) + ' seeds' if n != 1 else 'one seed'}; goal ≤ {GOAL_KID}: "
+            f"{'met' if g['kid_met'] else 'missed'}), precision {fmt(g['precision'])} (goal ≥ {GOAL_PRECISION}: "
+            f"{'met' if g['precision_met'] else 'missed'}); "
+            + (
+                f"significantly better than the VAE: {_join(g['beats_vae'])}."
+                if g["beats_vae"]
+                else "no GAN is significantly better than the VAE."
+                if vae_n and min(vae_n) >= 2
+                else "whether a GAN is better than the VAE cannot be tested yet (the VAE needs 2 seeds)."
+            )
+        )
     if f.stability is not None:
         out.append(f.stability.text(f.key))
     unfinished = [r for rs in f.runs.values() for r in rs if r.status != Status.COMPLETED]
     if unfinished:
-        out.append(f"{len(unfinished)} stage-2 run{'s have' if len(unfinished) != 1 else ' has'} not completed and "
-                   f"{'are' if len(unfinished) != 1 else 'is'} not averaged in: the study is still running.")
+        out.append(
+            f"{len(unfinished)} stage-2 run{'s have' if len(unfinished) != 1 else ' has'} not completed and "
+            f"{'are' if len(unfinished) != 1 else 'is'} not averaged in: the study is still running."
+        )
     return " ".join(out)

@@ -25,8 +25,10 @@ from ganbench.io import read_json
 from ganbench.metrics import names
 from ganbench.rundir import FINAL, TRIAL, RunDir, Status
 
-NO_FID = ("no FID in these results (the sweep ran with eval = false): trials are listed but cannot be ranked; set "
-          "eval = true in [sweep] to compare settings")
+NO_FID = (
+    "no FID in these results (the sweep ran with eval = false): trials are listed but cannot be ranked; set "
+    "eval = true in [sweep] to compare settings"
+)
 SCORES = ("best", "final")
 
 
@@ -75,14 +77,37 @@ def sweep_runs(results_dir: str | Path, score: str = "best") -> pd.DataFrame:
         fid_final = _fid(final.get(metric)) if metric else math.nan
         fid_best = _fid(best.get("value")) if metric and best.get("metric") == metric else math.nan
         params = trial.get("params") or {}
-        rows.append({"variant": trial.get("variant") or summary.get("variant") or run_dir.parent.parent.name,
-                     "trial": trial.get("trial") or run_dir.parent.name, "seed": trial.get("seed"),
-                     "status": summary.get("status", Status.RUNNING), "params": params,
-                     "params_text": _params_text(params), "metric": metric, "fid_final": fid_final,
-                     "fid_best": fid_best, "kimg": summary.get("kimg"), "seconds": summary.get("seconds"),
-                     "run_dir": str(run_dir.relative_to(root))})
-    columns = ["variant", "trial", "seed", "status", "params", "params_text", "metric", "fid_final", "fid_best",
-               "fid", "kimg", "seconds", "run_dir"]
+        rows.append(
+            {
+                "variant": trial.get("variant") or summary.get("variant") or run_dir.parent.parent.name,
+                "trial": trial.get("trial") or run_dir.parent.name,
+                "seed": trial.get("seed"),
+                "status": summary.get("status", Status.RUNNING),
+                "params": params,
+                "params_text": _params_text(params),
+                "metric": metric,
+                "fid_final": fid_final,
+                "fid_best": fid_best,
+                "kimg": summary.get("kimg"),
+                "seconds": summary.get("seconds"),
+                "run_dir": str(run_dir.relative_to(root)),
+            }
+        )
+    columns = [
+        "variant",
+        "trial",
+        "seed",
+        "status",
+        "params",
+        "params_text",
+        "metric",
+        "fid_final",
+        "fid_best",
+        "fid",
+        "kimg",
+        "seconds",
+        "run_dir",
+    ]
     df = pd.DataFrame(rows, columns=columns)
     metric = df["metric"].dropna().mode()
     metric = str(metric.iloc[0]) if len(metric) else None
@@ -90,8 +115,11 @@ def sweep_runs(results_dir: str | Path, score: str = "best") -> pd.DataFrame:
         chosen = df["fid_best"].where(df["fid_best"].notna(), df["fid_final"]) if score == "best" else df["fid_final"]
         df["fid"] = chosen.where(df["metric"] == metric).astype(float)
         df = df.sort_values(["variant", "trial", "seed"], kind="stable").reset_index(drop=True)
-    df.attrs.update(metric=metric, score=score,
-                    note=None if metric else (NO_FID if len(df) else f"no sweep trials (trial.json) under {root}"))
+    df.attrs.update(
+        metric=metric,
+        score=score,
+        note=None if metric else (NO_FID if len(df) else f"no sweep trials (trial.json) under {root}"),
+    )
     return df
 
 
@@ -101,28 +129,41 @@ def _spread_rows(runs: pd.DataFrame) -> list[dict[str, Any]]:
         per_setting = []
         for tag, setting in group.groupby("trial", sort=True):
             fids = setting["fid"]
-            complete = bool(len(setting)) and bool(fids.notna().all()) and bool((setting["status"] == Status.COMPLETED).all())
-            per_setting.append({"trial": tag, "params_text": setting["params_text"].iloc[0], "seeds": len(setting),
-                                "mean": fids.mean() if complete else math.nan,
-                                "std": fids.std(ddof=1) if complete and len(setting) > 1 else math.nan})
+            complete = (
+                bool(len(setting)) and bool(fids.notna().all()) and bool((setting["status"] == Status.COMPLETED).all())
+            )
+            per_setting.append(
+                {
+                    "trial": tag,
+                    "params_text": setting["params_text"].iloc[0],
+                    "seeds": len(setting),
+                    "mean": fids.mean() if complete else math.nan,
+                    "std": fids.std(ddof=1) if complete and len(setting) > 1 else math.nan,
+                }
+            )
         settings = pd.DataFrame(per_setting)
         ranked = settings[settings["mean"].notna()].sort_values("mean", kind="stable")
         best = ranked.iloc[0] if len(ranked) else None
         statuses = group["status"]
-        rows.append({
-            "variant": variant, "settings": len(settings), "runs": len(group),
-            "completed": int((statuses == Status.COMPLETED).sum()), "diverged": int((statuses == Status.DIVERGED).sum()),
-            "failed": int((~statuses.isin(FINAL)).sum()),
-            "incomplete": len(settings) - len(ranked),
-            "best_trial": None if best is None else best["trial"],
-            "best_params": None if best is None else best["params_text"],
-            "best_fid": math.nan if best is None else float(best["mean"]),
-            "best_fid_std": math.nan if best is None else float(best["std"]),
-            "best_seeds": 0 if best is None else int(best["seeds"]),
-            "fid_min": float(ranked["mean"].min()) if len(ranked) else math.nan,
-            "fid_median": float(ranked["mean"].median()) if len(ranked) else math.nan,
-            "fid_max": float(ranked["mean"].max()) if len(ranked) else math.nan,
-        })
+        rows.append(
+            {
+                "variant": variant,
+                "settings": len(settings),
+                "runs": len(group),
+                "completed": int((statuses == Status.COMPLETED).sum()),
+                "diverged": int((statuses == Status.DIVERGED).sum()),
+                "failed": int((~statuses.isin(FINAL)).sum()),
+                "incomplete": len(settings) - len(ranked),
+                "best_trial": None if best is None else best["trial"],
+                "best_params": None if best is None else best["params_text"],
+                "best_fid": math.nan if best is None else float(best["mean"]),
+                "best_fid_std": math.nan if best is None else float(best["std"]),
+                "best_seeds": 0 if best is None else int(best["seeds"]),
+                "fid_min": float(ranked["mean"].min()) if len(ranked) else math.nan,
+                "fid_median": float(ranked["mean"].median()) if len(ranked) else math.nan,
+                "fid_max": float(ranked["mean"].max()) if len(ranked) else math.nan,
+            }
+        )
     return rows
 
 
@@ -131,8 +172,23 @@ def sweep_table(results_dir: str | Path, score: str = "best") -> pd.DataFrame:
     mean and std of FID over its seeds, number of seeds) and the spread of the settings' mean FID (min, median,
     max over the ranked settings). attrs: metric (e.g. fid10000), score, note (NO_FID when there is no FID)."""
     runs = sweep_runs(results_dir, score)
-    columns = ["variant", "settings", "runs", "completed", "diverged", "failed", "incomplete", "best_trial",
-               "best_params", "best_fid", "best_fid_std", "best_seeds", "fid_min", "fid_median", "fid_max"]
+    columns = [
+        "variant",
+        "settings",
+        "runs",
+        "completed",
+        "diverged",
+        "failed",
+        "incomplete",
+        "best_trial",
+        "best_params",
+        "best_fid",
+        "best_fid_std",
+        "best_seeds",
+        "fid_min",
+        "fid_median",
+        "fid_max",
+    ]
     table = pd.DataFrame(_spread_rows(runs) if len(runs) else [], columns=columns)
     if len(table):
         table = table.sort_values(["best_fid", "variant"], na_position="last", kind="stable").reset_index(drop=True)
@@ -152,8 +208,10 @@ def format_sweep_table(table: pd.DataFrame) -> str:
     if not metric:
         return f"{text}\n{table.attrs.get('note')}"
     score = "best during training" if table.attrs.get("score") == "best" else "at the end of the budget"
-    return (f"{text}\n{metric} ({score}): best_* = the best setting's mean and std over its seeds; fid_min/median/"
-            "max = spread of the settings' mean over the search (settings with a failed or diverged seed excluded)")
+    return (
+        f"{text}\n{metric} ({score}): best_* = the best setting's mean and std over its seeds; fid_min/median/"
+        "max = spread of the settings' mean over the search (settings with a failed or diverged seed excluded)"
+    )
 
 
 def sweep_table_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
@@ -161,7 +219,11 @@ def sweep_table_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     metric = table.attrs.get("metric")
     header = ["variant", "settings", "runs", "completed", "diverged", "failed"]
     if metric:
-        header += ["best setting", f"best {metric} (mean ± std over seeds)", f"{metric} over settings: min / median / max"]
+        header += [
+            "best setting",
+            f"best {metric} (mean ± std over seeds)",
+            f"{metric} over settings: min / median / max",
+        ]
 
     def num(v: float) -> str:
         return "-" if not math.isfinite(v) else f"{v:.1f}" if abs(v) >= 10 else f"{v:.3g}"
@@ -172,7 +234,11 @@ def sweep_table_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         if metric:
             std = "" if not math.isfinite(r["best_fid_std"]) else f" ± {num(r['best_fid_std'])}"
             best = f"{num(r['best_fid'])}{std} ({r['best_seeds']} seeds)" if math.isfinite(r["best_fid"]) else "-"
-            row += [r["best_params"] or "-", best, f"{num(r['fid_min'])} / {num(r['fid_median'])} / {num(r['fid_max'])}"]
+            row += [
+                r["best_params"] or "-",
+                best,
+                f"{num(r['fid_min'])} / {num(r['fid_median'])} / {num(r['fid_max'])}",
+            ]
         rows.append(row)
     return header, rows
 

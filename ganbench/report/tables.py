@@ -30,8 +30,14 @@ from ganbench.report.stats import (
 )
 from ganbench.rundir import Status
 
-COUNTERS = {"kimg": "kimg", "g_steps": "G steps", "d_steps": "D steps", "seconds": "train time (s)",
-            "img_per_s": "img/s", "peak_mem_mb": "peak mem (MB)"}
+COUNTERS = {
+    "kimg": "kimg",
+    "g_steps": "G steps",
+    "d_steps": "D steps",
+    "seconds": "train time (s)",
+    "img_per_s": "img/s",
+    "peak_mem_mb": "peak mem (MB)",
+}
 
 
 # ---------------------------------------------------------------------------------------------------- per run
@@ -47,8 +53,12 @@ def all_metric_keys(runs: list[Run]) -> list[str]:
 
 def primary_fid(runs: list[Run]) -> str | None:
     """The FID key that ranks: the one most runs have; on a tie, the one with more samples (fid10000 > fid500)."""
-    counts = Counter(k for run in runs for k in {*run.final_metrics(), *(k for r in run.evals for k in r)}
-                     if names.is_value(k, names.FID))
+    counts = Counter(
+        k
+        for run in runs
+        for k in {*run.final_metrics(), *(k for r in run.evals for k in r)}
+        if names.is_value(k, names.FID)
+    )
     if not counts:
         return None
     return max(counts, key=lambda k: (counts[k], names.parse(k).n, not names.parse(k).g))  # G before its EMA
@@ -59,16 +69,20 @@ def curve_metric(runs: list[Run]) -> str | None:
     have a cheap fid<m> at every point, the final one included, and fid<N> at the end only); on a tie, the one
     with more samples."""
     counts = Counter(k for run in runs for r in run.evals for k in r if names.is_value(k, names.FID))
-    return max(counts, key=lambda k: (counts[k], names.parse(k).n, not names.parse(k).g)) if counts else \
-        primary_fid(runs)  # G before its EMA
+    return (
+        max(counts, key=lambda k: (counts[k], names.parse(k).n, not names.parse(k).g)) if counts else primary_fid(runs)
+    )  # G before its EMA
 
 
 def rank_metric(runs: list[Run]) -> str | None:
     """The metric that ranks: the one the runs' metric protocol names (`rank_by`, KID since FID-infinity and KID
     were added; see ganbench.metrics.evaluator.RANK_REASON) when most evaluated runs recorded it and have it;
     otherwise, for results made before, the FID key of `primary_fid`."""
-    recorded = Counter(str(p["rank_by"]) for run in runs
-                       if isinstance(p := (run.summary or {}).get("metric_protocol"), dict) and p.get("rank_by"))
+    recorded = Counter(
+        str(p["rank_by"])
+        for run in runs
+        if isinstance(p := (run.summary or {}).get("metric_protocol"), dict) and p.get("rank_by")
+    )
     for key, _ in recorded.most_common():
         if names.is_value(key) and any(key in run.final_metrics() for run in runs):
             return key
@@ -95,9 +109,13 @@ def results_frame(runs: list[Run]) -> pd.DataFrame:
             row["trial"] = run.trial.get("trial")
             for name, value in (run.trial.get("params") or {}).items():
                 row[f"param_{name}"] = value
-        row |= {"seed": run.seed, "family": run.family, "objective": run.config.get("objective")
-                if fam.adversarial(run.family) else None, "status": run.status,
-                "note": "; ".join(n for n in run.notes if not n.startswith("missing:")) or None}
+        row |= {
+            "seed": run.seed,
+            "family": run.family,
+            "objective": run.config.get("objective") if fam.adversarial(run.family) else None,
+            "status": run.status,
+            "note": "; ".join(n for n in run.notes if not n.startswith("missing:")) or None,
+        }
         for key in COUNTERS:
             row[key] = run.img_per_s() if key == "img_per_s" else run.counter(key)
         row["eval_seconds"] = number(s.get("eval_seconds"))
@@ -112,8 +130,13 @@ def results_frame(runs: list[Run]) -> pd.DataFrame:
             best = run.best(key) or {}
             row[f"{key}_best"] = best.get("value", math.nan)
             row[f"{key}_best_kimg"] = best.get("kimg", math.nan)
-        row["metrics_from"] = (None if not final else "summary" if (run.summary or {}).get("final")
-                               else "latest evaluation (run not completed)")
+        row["metrics_from"] = (
+            None
+            if not final
+            else "summary"
+            if (run.summary or {}).get("final")
+            else "latest evaluation (run not completed)"
+        )
         row["missing"] = "; ".join(_missing(run, keys)) or None
         row["run_dir"] = str(run.run_dir)
         rows.append(row)
@@ -143,8 +166,11 @@ class Summary:
     def trained(self) -> list[str]:
         """Ranked groups that train (not the random floor), best first."""
         frame = self.frame
-        return [g for g, r, f in zip(frame["group"], frame["rank"], frame["family"], strict=True)
-                if not pd.isna(r) and not fam.is_baseline(f)]
+        return [
+            g
+            for g, r, f in zip(frame["group"], frame["rank"], frame["family"], strict=True)
+            if not pd.isna(r) and not fam.is_baseline(f)
+        ]
 
     def mean(self, group: str) -> float:
         return self.intervals[(group, self.rank_by)].mean if self.rank_by else math.nan
@@ -162,20 +188,28 @@ def summarise(results: pd.DataFrame, rank_key: str | None, margin: float | None 
     for group, runs in results.groupby("group", sort=False):
         done = runs[runs["status"] == Status.COMPLETED]
         statuses = Counter(runs["status"])
-        row: dict[str, Any] = {"group": group, "variant": runs["variant"].iloc[0],
-                               "family": runs["family"].iloc[0], "objective": runs["objective"].iloc[0],
-                               "runs": len(runs), "completed": len(done),
-                               "seeds": ",".join(str(s) for s in done["seed"].tolist()),
-                               "status": ", ".join(f"{n} {s}" for s, n in statuses.items())}
+        row: dict[str, Any] = {
+            "group": group,
+            "variant": runs["variant"].iloc[0],
+            "family": runs["family"].iloc[0],
+            "objective": runs["objective"].iloc[0],
+            "runs": len(runs),
+            "completed": len(done),
+            "seeds": ",".join(str(s) for s in done["seed"].tolist()),
+            "status": ", ".join(f"{n} {s}" for s, n in statuses.items()),
+        }
         if "trial" in runs:
             row["trial"] = runs["trial"].iloc[0]
         for col in columns:
             iv = t_interval(done[col].tolist())
             intervals[(group, col)] = iv
-            row |= {f"{col}_mean": iv.mean, f"{col}_ci95_low": iv.low, f"{col}_ci95_high": iv.high,
-                    f"{col}_n": iv.n}
-        missing = [f"{m} in {run}" for run, ms in zip(runs["run"], runs["missing"], strict=True)
-                   if isinstance(ms, str) for m in ms.split("; ")]
+            row |= {f"{col}_mean": iv.mean, f"{col}_ci95_low": iv.low, f"{col}_ci95_high": iv.high, f"{col}_n": iv.n}
+        missing = [
+            f"{m} in {run}"
+            for run, ms in zip(runs["run"], runs["missing"], strict=True)
+            if isinstance(ms, str)
+            for m in ms.split("; ")
+        ]
         if len(runs) > 1 and runs["missing"].notna().all() and runs["missing"].nunique() == 1:
             missing = [f"{m} (all {len(runs)} runs)" for m in runs["missing"].iloc[0].split("; ")]
         row["missing"] = "; ".join(missing) or None
@@ -191,10 +225,12 @@ def summarise(results: pd.DataFrame, rank_key: str | None, margin: float | None 
         for i in range(len(ranked)):
             frame.loc[i, "rank"] = i + 1
             if i + 1 < len(ranked):
-                a = results.loc[(results["group"] == frame.loc[i, "group"]) & (results["status"] == Status.COMPLETED),
-                                rank_by]
-                b = results.loc[(results["group"] == frame.loc[i + 1, "group"])
-                                & (results["status"] == Status.COMPLETED), rank_by]
+                a = results.loc[
+                    (results["group"] == frame.loc[i, "group"]) & (results["status"] == Status.COMPLETED), rank_by
+                ]
+                b = results.loc[
+                    (results["group"] == frame.loc[i + 1, "group"]) & (results["status"] == Status.COMPLETED), rank_by
+                ]
                 cmp = compare(a.tolist(), b.tolist())
                 frame.loc[i, "vs_next_rank"] = cmp.text
                 frame.loc[i, "vs_next_rank_p"] = cmp.p
@@ -212,13 +248,16 @@ def summarise(results: pd.DataFrame, rank_key: str | None, margin: float | None 
         summary.margin, summary.margin_note = margin, "given (--margin)"
     elif best is not None and summary.floor is not None:
         summary.margin = default_margin(summary.mean(best), summary.mean(summary.floor))
-        summary.margin_note = (f"{MARGIN_FRACTION:.0%} of the gap between the best mean ({best}, "
-                               f"{summary.mean(best):.3g}) and the random floor's ({summary.mean(summary.floor):.3g})")
+        summary.margin_note = (
+            f"{MARGIN_FRACTION:.0%} of the gap between the best mean ({best}, "
+            f"{summary.mean(best):.3g}) and the random floor's ({summary.mean(summary.floor):.3g})"
+        )
     if summary.margin is None:
         summary.margin_note = summary.margin_note or "none: no random floor to set it from and no --margin given"
     done = results[results["status"] == Status.COMPLETED]  # in rank order: each pair reads "better - worse"
-    summary.pairs = pairwise({g: done.loc[done["group"] == g, rank_by].tolist() for g in ranked_groups},
-                             margin=summary.margin)
+    summary.pairs = pairwise(
+        {g: done.loc[done["group"] == g, rank_by].tolist() for g in ranked_groups}, margin=summary.margin
+    )
     tested = [g for g in ranked_groups if intervals[(g, rank_by)].n >= 2]
     if len(tested) >= 2:
         summary.letters = letters(tested, [(p.a, p.b) for p in summary.pairs if p.different])
@@ -236,7 +275,10 @@ def summary_metric_columns(results: pd.DataFrame, curve_key: str | None = None) 
     for c in values:
         m = names.parse(c.rsplit("_", 1)[0])
         largest[(m.base, m.g)] = max(largest.get((m.base, m.g), 0), m.n)
-    keep = [c for c in values if c.endswith("_final")
-            and (m := names.parse(c.removesuffix("_final"))).n == largest[(m.base, m.g)]]
+    keep = [
+        c
+        for c in values
+        if c.endswith("_final") and (m := names.parse(c.removesuffix("_final"))).n == largest[(m.base, m.g)]
+    ]
     best = f"{curve_key}_best" if curve_key else None
     return keep + ([best] if best in values else [])

@@ -36,10 +36,20 @@ def stage_settings(study: Study, stage: str) -> dict[str, Any]:
 
 def search_sweep(study: Study) -> Sweep:
     """Stage 1 as a sweep: K random draws (the same for every variant), its seeds, the selection split."""
-    return Sweep(name=f"{study.name}-{SEARCH}", variants=study.variants, seeds=study.search.seeds,
-                 settings=stage_settings(study, SEARCH), mode=study.mode, space=study.space, trials=study.trials,
-                 search_seed=study.search_seed, include_recipe=False, evaluate=True, executor=study.executor,
-                 source=study.source)
+    return Sweep(
+        name=f"{study.name}-{SEARCH}",
+        variants=study.variants,
+        seeds=study.search.seeds,
+        settings=stage_settings(study, SEARCH),
+        mode=study.mode,
+        space=study.space,
+        trials=study.trials,
+        search_seed=study.search_seed,
+        include_recipe=False,
+        evaluate=True,
+        executor=study.executor,
+        source=study.source,
+    )
 
 
 def plan_search(study: Study, out: Path) -> list[Trial]:
@@ -80,11 +90,13 @@ def select(study: Study, search: list[Trial]) -> dict[str, dict[str, Any]]:
         if chosen is not None and not math.isfinite(chosen.score()):
             chosen = None  # every draw diverged: nothing to carry forward
             waiting = ["(every candidate diverged or gave no value)"]
-        out[variant] = {"metric": metric, "split": study.search.split,
-                        "candidates": [c.__dict__ | {"score": c.score()} for c in cands],
-                        "chosen": None if chosen is None else {"tag": chosen.tag, "params": chosen.params,
-                                                               "value": chosen.value},
-                        "waiting": waiting}
+        out[variant] = {
+            "metric": metric,
+            "split": study.search.split,
+            "candidates": [c.__dict__ | {"score": c.score()} for c in cands],
+            "chosen": None if chosen is None else {"tag": chosen.tag, "params": chosen.params, "value": chosen.value},
+            "waiting": waiting,
+        }
     return out
 
 
@@ -191,14 +203,21 @@ def numerics_note(trials: list[Trial], states: dict[Path, str]) -> str | None:
     others = {p: n for p, n in finished.items() if p and p != here.precision}
     if not others:
         return None
-    return (f"note: this host trains in {here.precision} ({here.precision_reason}), but "
-            + ", ".join(f"{n} trial(s) of this stage already trained in {p}" for p, n in others.items())
-            + f": the {len(left)} left will mix arithmetic within the study, and the report will say so. To keep "
-            "one, run them on a host like the others' (the study's config.json files record each trial's)")
+    return (
+        f"note: this host trains in {here.precision} ({here.precision_reason}), but "
+        + ", ".join(f"{n} trial(s) of this stage already trained in {p}" for p, n in others.items())
+        + f": the {len(left)} left will mix arithmetic within the study, and the report will say so. To keep "
+        "one, run them on a host like the others' (the study's config.json files record each trial's)"
+    )
 
 
-def estimate(study: Study, search: list[Trial], final_trials: list[Trial] | None, states: dict[Path, str],
-             measured: dict[str, float]) -> dict[str, Any]:
+def estimate(
+    study: Study,
+    search: list[Trial],
+    final_trials: list[Trial] | None,
+    states: dict[Path, str],
+    measured: dict[str, float],
+) -> dict[str, Any]:
     """Seconds of the whole program and of what is left, per stage. Stage 2 before the selection is costed from
     the recipes (the tuned arm's n_critic is not known yet)."""
     if final_trials is None:  # the selection is not made: cost the tuned arm as if it were the recipe
@@ -207,25 +226,41 @@ def estimate(study: Study, search: list[Trial], final_trials: list[Trial] | None
     out: dict[str, Any] = {}
     for stage, trials in ((SEARCH, search), (FINAL_STAGE, final_trials)):
         total = sum(trial_seconds(study, t.cfg, measured) for t in trials)
-        left = sum(trial_seconds(study, t.cfg, measured) for t in trials
-                   if states.get(t.run_dir) not in ("completed", "diverged"))
+        left = sum(
+            trial_seconds(study, t.cfg, measured)
+            for t in trials
+            if states.get(t.run_dir) not in ("completed", "diverged")
+        )
         out[stage] = {"trials": len(trials), "seconds": total, "left_seconds": left}
     out["seconds"] = sum(out[s]["seconds"] for s in (SEARCH, FINAL_STAGE))
     out["left_seconds"] = sum(out[s]["left_seconds"] for s in (SEARCH, FINAL_STAGE))
-    out["rates"] = {"measured": measured, "declared": {"train_img_per_s": study.cost.train_img_per_s,
-                                                       "eval_img_per_s": study.cost.eval_img_per_s,
-                                                       "trial_overhead_s": study.cost.trial_overhead_s}}
+    out["rates"] = {
+        "measured": measured,
+        "declared": {
+            "train_img_per_s": study.cost.train_img_per_s,
+            "eval_img_per_s": study.cost.eval_img_per_s,
+            "trial_overhead_s": study.cost.trial_overhead_s,
+        },
+    }
     return out
 
 
 def estimate_text(est: dict[str, Any]) -> str:
     h = lambda s: f"{s / 3600:.1f} h"  # noqa: E731
-    lines = [f"  stage 1 (search): {est[SEARCH]['trials']} trials, {h(est[SEARCH]['seconds'])} "
-             f"({h(est[SEARCH]['left_seconds'])} left)",
-             f"  stage 2 (final):  {est[FINAL_STAGE]['trials']} trials, {h(est[FINAL_STAGE]['seconds'])} "
-             f"({h(est[FINAL_STAGE]['left_seconds'])} left)",
-             f"  total: {h(est['seconds'])} of CPU/GPU time, {h(est['left_seconds'])} left"]
+    lines = [
+        f"  stage 1 (search): {est[SEARCH]['trials']} trials, {h(est[SEARCH]['seconds'])} "
+        f"({h(est[SEARCH]['left_seconds'])} left)",
+        f"  stage 2 (final):  {est[FINAL_STAGE]['trials']} trials, {h(est[FINAL_STAGE]['seconds'])} "
+        f"({h(est[FINAL_STAGE]['left_seconds'])} left)",
+        f"  total: {h(est['seconds'])} of CPU/GPU time, {h(est['left_seconds'])} left",
+    ]
     rates = est["rates"]["measured"]
-    lines.append("  rates: " + (", ".join(f"{k} {v:.0f} img/s" for k, v in sorted(rates.items())) + " (measured in "
-                                "this study)" if rates else "declared in the study file's [cost] (nothing measured yet)"))
+    lines.append(
+        "  rates: "
+        + (
+            ", ".join(f"{k} {v:.0f} img/s" for k, v in sorted(rates.items())) + " (measured in this study)"
+            if rates
+            else "declared in the study file's [cost] (nothing measured yet)"
+        )
+    )
     return "\n".join(lines)

@@ -26,8 +26,17 @@ from ganbench.sweep.spec import (
     _table,
 )
 
-STUDY_KEYS = ("name", "variants", "baselines", "metric", "equivalence_margin", "executor", "max_concurrent",
-              "cpus_per_trial", "gpus_per_trial")
+STUDY_KEYS = (
+    "name",
+    "variants",
+    "baselines",
+    "metric",
+    "equivalence_margin",
+    "executor",
+    "max_concurrent",
+    "cpus_per_trial",
+    "gpus_per_trial",
+)
 SEARCH_KEYS = ("budget", "mode", "trials", "seed", "seeds", "split", "space", "settings")
 SEARCH_MODES = ("lhs", "random")  # lhs (default): a Latin hypercube of K draws, so a small K still covers each range
 FINAL_KEYS = ("budget", "seeds", "recipe_seeds", "split", "settings")
@@ -88,7 +97,7 @@ class Study:
 
 def _names(value: Any, what: str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(set(value)) != len(value):
-        raise ConfigError(f"{what} must be a list of distinct variant names, e.g. [\"dcgan\", \"vae\"] (in {where})")
+        raise ConfigError(f'{what} must be a list of distinct variant names, e.g. ["dcgan", "vae"] (in {where})')
     return tuple(value)
 
 
@@ -105,8 +114,10 @@ def _stage(table: dict, keys: tuple[str, ...], what: str, where: str) -> Stage:
     _check(table, keys, f"{what} key", where)
     for key in ("budget", "seeds", "split"):
         if key not in table:
-            raise ConfigError(f"{what} {key} is missing (in {where}): a stage needs a budget, run seeds and the "
-                              "split its evaluations use, e.g. budget = \"100kimg\", seeds = [0], split = \"val\"")
+            raise ConfigError(
+                f"{what} {key} is missing (in {where}): a stage needs a budget, run seeds and the "
+                'split its evaluations use, e.g. budget = "100kimg", seeds = [0], split = "val"'
+            )
     budget = str(table["budget"])
     parse_budget(budget)
     split = table["split"]
@@ -115,8 +126,9 @@ def _stage(table: dict, keys: tuple[str, ...], what: str, where: str) -> Stage:
     settings = _table(table, "settings", f"{what} of {where}")
     for key in settings:
         if key in _STAGE_OWNED:
-            raise ConfigError(f"'{key}' cannot be in {what[:-1]}.settings]: it is the stage's "
-                              f"{_STAGE_OWNED[key]} (in {where})")
+            raise ConfigError(
+                f"'{key}' cannot be in {what[:-1]}.settings]: it is the stage's {_STAGE_OWNED[key]} (in {where})"
+            )
         if key in _SET_ELSEWHERE:
             raise ConfigError(f"'{key}' cannot be in {what[:-1]}.settings]: it is set by {_SET_ELSEWHERE[key]}")
     _check(settings, FIELDS, "config key", f"{what[:-1]}.settings] of {where}")
@@ -150,14 +162,17 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"study file {path} is not valid TOML: {e}") from None
     _check(doc, ("study", "data", "settings", "search", "final", "cost"), "table", where)
-    head, data, settings, search, final, cost = (_table(doc, k, where) for k in
-                                                 ("study", "data", "settings", "search", "final", "cost"))
+    head, data, settings, search, final, cost = (
+        _table(doc, k, where) for k in ("study", "data", "settings", "search", "final", "cost")
+    )
     _check(head, STUDY_KEYS, "[study] key", where)
     _check(data, DATA_KEYS, "[data] key", where)
     for key in settings:
         if key in _SET_ELSEWHERE or key in _STAGE_OWNED:
-            raise ConfigError(f"'{key}' cannot be in [settings]: it is set by "
-                              f"{_SET_ELSEWHERE.get(key) or '[search] / [final] ' + _STAGE_OWNED[key]} (in {where})")
+            raise ConfigError(
+                f"'{key}' cannot be in [settings]: it is set by "
+                f"{_SET_ELSEWHERE.get(key) or '[search] / [final] ' + _STAGE_OWNED[key]} (in {where})"
+            )
     _check(settings, FIELDS, "config key", f"[settings] of {where}")
 
     name = head.get("name", path.stem)
@@ -174,18 +189,26 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
         raise ConfigError(f"{unknown('[study] metric', str(metric), list(names.DISTANCES))} (in {where})")
     margin = float(_number(head.get("equivalence_margin", 0.1), "[study] equivalence_margin"))
     if not 0 < margin < 1:
-        raise ConfigError(f"[study] equivalence_margin is a share of the gap between the best variant and the random "
-                          f"floor, between 0 and 1 (e.g. 0.1), got {margin!r}")
+        raise ConfigError(
+            f"[study] equivalence_margin is a share of the gap between the best variant and the random "
+            f"floor, between 0 and 1 (e.g. 0.1), got {margin!r}"
+        )
     executor = head.get("executor", LOCAL)
     if executor not in EXECUTOR_NAMES:
         raise ConfigError(f"{unknown('executor', str(executor), list(EXECUTOR_NAMES))} (in {where})")
 
     stage1 = _stage(search, SEARCH_KEYS, "[search]", where)
     stage2 = _stage(final, FINAL_KEYS, "[final]", where)
-    if stage1.split == stage2.split or "all" in (stage1.split, stage2.split) or \
-            {stage1.split, stage2.split} == {"test", "heldout"} or {stage1.split, stage2.split} == {"val", "heldout"}:
-        raise ConfigError(f"[search] split '{stage1.split}' and [final] split '{stage2.split}' overlap: the final "
-                          "results must be reported on images never used for selection (e.g. val, then test)")
+    if (
+        stage1.split == stage2.split
+        or "all" in (stage1.split, stage2.split)
+        or {stage1.split, stage2.split} == {"test", "heldout"}
+        or {stage1.split, stage2.split} == {"val", "heldout"}
+    ):
+        raise ConfigError(
+            f"[search] split '{stage1.split}' and [final] split '{stage2.split}' overlap: the final "
+            "results must be reported on images never used for selection (e.g. val, then test)"
+        )
     space = _table(search, "space", f"[search] of {where}")
     _check(space, HYPERPARAMETERS, "hyperparameter", f"[search.space] of {where}")
     space = {key: _distribution(key, spec) for key, spec in space.items()}
@@ -194,10 +217,12 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
     if mode not in SEARCH_MODES:
         raise ConfigError(f"{unknown('[search] mode', str(mode), list(SEARCH_MODES))} (in {where})")
     if not space or trials < 1:
-        raise ConfigError(f"stage 1 needs [search] trials = K (settings drawn per variant) and a [search.space] "
-                          f"(in {where})")
-    recipe_seeds = _seeds(final.get("recipe_seeds", list(stage2.seeds)), "[final] recipe_seeds", where,
-                          allow_empty=True)
+        raise ConfigError(
+            f"stage 1 needs [search] trials = K (settings drawn per variant) and a [search.space] (in {where})"
+        )
+    recipe_seeds = _seeds(
+        final.get("recipe_seeds", list(stage2.seeds)), "[final] recipe_seeds", where, allow_empty=True
+    )
 
     run_settings = {**data, **settings}
     for key, value in (overrides or {}).items():
@@ -212,11 +237,24 @@ def load_study(path: str | Path, overrides: dict[str, Any] | None = None) -> Stu
             raise ConfigError(f"'{key}' is both fixed and searched ([search.space]); keep one")
     max_concurrent = _number(head.get("max_concurrent", 0), "[study] max_concurrent", integer=True)
     cpus, gpus = head.get("cpus_per_trial"), head.get("gpus_per_trial")
-    return Study(name=name, variants=variants, baselines=baselines, metric=metric, equivalence_margin=margin,
-                 settings=run_settings, space=space, trials=trials, mode=mode,
-                 search_seed=_number(search.get("seed", 0), "[search] seed", integer=True), search=stage1,
-                 final=stage2, recipe_seeds=recipe_seeds, cost=_cost(cost, where), executor=executor,
-                 max_concurrent=max(0, max_concurrent),
-                 cpus_per_trial=None if cpus is None else float(_number(cpus, "[study] cpus_per_trial")),
-                 gpus_per_trial=None if gpus is None else float(_number(gpus, "[study] gpus_per_trial")),
-                 source=str(path))
+    return Study(
+        name=name,
+        variants=variants,
+        baselines=baselines,
+        metric=metric,
+        equivalence_margin=margin,
+        settings=run_settings,
+        space=space,
+        trials=trials,
+        mode=mode,
+        search_seed=_number(search.get("seed", 0), "[search] seed", integer=True),
+        search=stage1,
+        final=stage2,
+        recipe_seeds=recipe_seeds,
+        cost=_cost(cost, where),
+        executor=executor,
+        max_concurrent=max(0, max_concurrent),
+        cpus_per_trial=None if cpus is None else float(_number(cpus, "[study] cpus_per_trial")),
+        gpus_per_trial=None if gpus is None else float(_number(gpus, "[study] gpus_per_trial")),
+        source=str(path),
+    )

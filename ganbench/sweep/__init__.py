@@ -42,9 +42,24 @@ from ganbench.sweep.plan import Trial, _status_on_disk, plan_runs, plan_sweep, p
 from ganbench.sweep.search import search_points, trial_tag
 from ganbench.sweep.spec import Sweep, load_sweep
 
-__all__ = ["EXECUTORS", "ExecOptions", "Sweep", "Trial", "_import_ray", "_status_on_disk", "load_sweep",
-           "plan_runs", "plan_sweep", "plan_text", "run_local", "run_ray", "search_points", "sweep_command",
-           "trial_state", "trial_tag"]
+__all__ = [
+    "EXECUTORS",
+    "ExecOptions",
+    "Sweep",
+    "Trial",
+    "_import_ray",
+    "_status_on_disk",
+    "load_sweep",
+    "plan_runs",
+    "plan_sweep",
+    "plan_text",
+    "run_local",
+    "run_ray",
+    "search_points",
+    "sweep_command",
+    "trial_state",
+    "trial_tag",
+]
 
 
 def __getattr__(name: str):  # the command imports typer; loaded only when asked for

@@ -32,9 +32,18 @@ def _attempts(trial: Trial) -> list[dict[str, Any]]:
 
 
 def _write_attempts(trial: Trial, attempts: list[dict[str, Any]]) -> None:
-    write_json(RunDir(trial.run_dir).trial, {
-        "sweep": trial.sweep, "trial": trial.tag, "variant": trial.cfg.variant, "seed": trial.cfg.seed,
-        "params": trial.params, "ignored": list(trial.ignored), "attempts": attempts})
+    write_json(
+        RunDir(trial.run_dir).trial,
+        {
+            "sweep": trial.sweep,
+            "trial": trial.tag,
+            "variant": trial.cfg.variant,
+            "seed": trial.cfg.seed,
+            "params": trial.params,
+            "ignored": list(trial.ignored),
+            "attempts": attempts,
+        },
+    )
 
 
 def _record_attempt(trial: Trial, record: dict[str, Any], new: bool) -> None:
@@ -60,8 +69,15 @@ def end_attempt(trial: Trial, attempt: str, executor: str, why: str, status: Sta
     attempts = _attempts(trial)
     record = next((a for a in attempts if a.get("id") == attempt), None)
     if record is None:  # died before run_trial started (while the worker started, or unpickled the trial)
-        record = {"id": attempt, "executor": executor, "host": None, "pid": None, "started": None,
-                  "start_time": None, "status": Status.RUNNING}
+        record = {
+            "id": attempt,
+            "executor": executor,
+            "host": None,
+            "pid": None,
+            "started": None,
+            "start_time": None,
+            "status": Status.RUNNING,
+        }
         attempts.append(record)
     as_left = dict(record)
     if record.get("status") == Status.RUNNING:
@@ -72,9 +88,16 @@ def end_attempt(trial: Trial, attempt: str, executor: str, why: str, status: Sta
     return as_left
 
 
-def run_trial(trial: Trial, evaluate: bool = True, threads: int = 0, executor: str = "local",
-              cache: dict | None = None, show_progress: bool = False, resume: bool = True,
-              attempt: str | None = None) -> dict[str, Any]:
+def run_trial(
+    trial: Trial,
+    evaluate: bool = True,
+    threads: int = 0,
+    executor: str = "local",
+    cache: dict | None = None,
+    show_progress: bool = False,
+    resume: bool = True,
+    attempt: str | None = None,
+) -> dict[str, Any]:
     """Train one trial in this process and return its summary. A sweep trial records a failure, never raises;
     a plain run (`ganbench run`) raises for inputs it cannot build and for a directory another process holds.
 
@@ -91,16 +114,29 @@ def run_trial(trial: Trial, evaluate: bool = True, threads: int = 0, executor: s
     cache = _WORKER_CACHE if cache is None else cache
     if trial.sweep is None:  # nothing is written before its inputs exist
         imageset, evaluator = runner.shared_inputs(trial.cfg, evaluate, cache)
-        return runner.execute(trial.plan, imageset.images, imageset.protocol, evaluator, resume=resume,
-                              show_progress=show_progress)
+        return runner.execute(
+            trial.plan, imageset.images, imageset.protocol, evaluator, resume=resume, show_progress=show_progress
+        )
     run = RunDir(trial.run_dir)
     head = summary_head(trial.cfg, run.path)
     run.path.mkdir(parents=True, exist_ok=True)
-    _record_attempt(trial, {"id": attempt, "executor": executor, "host": socket.gethostname(), "pid": os.getpid(),
-                            "threads": torch.get_num_threads(),
-                            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-                            "started": _now(), "start_time": time.time(), "finished": None, "end_time": None,
-                            "status": Status.RUNNING}, new=True)
+    _record_attempt(
+        trial,
+        {
+            "id": attempt,
+            "executor": executor,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "threads": torch.get_num_threads(),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "started": _now(),
+            "start_time": time.time(),
+            "finished": None,
+            "end_time": None,
+            "status": Status.RUNNING,
+        },
+        new=True,
+    )
     status, error = Status.INTERRUPTED, None
     try:
         try:
@@ -110,15 +146,22 @@ def run_trial(trial: Trial, evaluate: bool = True, threads: int = 0, executor: s
             summary = run.write_summary(head, Status.FAILED, error=f"{type(e).__name__}: {e}")
         else:
             try:
-                summary = runner.execute(trial.plan, imageset.images, imageset.protocol, evaluator, resume=resume,
-                                         show_progress=show_progress)
+                summary = runner.execute(
+                    trial.plan,
+                    imageset.images,
+                    imageset.protocol,
+                    evaluator,
+                    resume=resume,
+                    show_progress=show_progress,
+                )
             except RunLocked as e:  # another process took the directory after the plan was made: its trial now
                 summary = head | {"status": Status.LOCKED, "error": str(e)}
         status, error = summary.get("status", Status.FAILED), summary.get("error")
         return summary
     finally:
-        _record_attempt(trial, {"finished": _now(), "end_time": time.time(), "status": status, "error": error},
-                        new=False)
+        _record_attempt(
+            trial, {"finished": _now(), "end_time": time.time(), "status": status, "error": error}, new=False
+        )
 
 
 def lost(trial: Trial, why: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from ganbench.sweep.spec import EXECUTOR_NAMES, LOCAL, MAX_RETRIES, RAY
 
 OBJECT_STORE_BYTES = 200 * 2**20  # a local Ray cluster only carries trial summaries: keep its shared memory small
 
+
 @dataclass
 class ExecOptions:
     evaluate: bool = True
@@ -81,8 +82,11 @@ class _Retries:
         release_lost(trial.run_dir, record.get("pid"), record.get("host"))
         retries = self.counts.get(trial.run_dir, 0)
         if retries >= self.limit:
-            return lost(trial, f"its worker was lost on {retries + 1} attempt{'s' if retries else ''} "
-                               f"(max_retries = {self.limit}); the last: {why}")
+            return lost(
+                trial,
+                f"its worker was lost on {retries + 1} attempt{'s' if retries else ''} "
+                f"(max_retries = {self.limit}); the last: {why}",
+            )
         self.counts[trial.run_dir] = retries + 1
         if self.on_retry:
             self.on_retry(trial, retries + 1, why)
@@ -112,8 +116,9 @@ def run_local(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, d
     yield from _run_workers(trials, opts, threads, worker_gpus(slots, gpus, os.environ.get("CUDA_VISIBLE_DEVICES")))
 
 
-def _run_workers(trials: list[Trial], opts: ExecOptions, threads: int,
-                 gpu_of: list[str | None]) -> Iterator[tuple[Trial, dict[str, Any]]]:
+def _run_workers(
+    trials: list[Trial], opts: ExecOptions, threads: int, gpu_of: list[str | None]
+) -> Iterator[tuple[Trial, dict[str, Any]]]:
     """One worker process per slot, each a single-worker pool pinned to its GPU (gpu_of[slot]). A worker killed
     from outside breaks only its own pool, so it takes down only the trial it ran (the other slots run on, their
     trials neither stopped nor counted); a fresh pool, on the same GPU, takes that slot and the trial resumes."""
@@ -135,8 +140,9 @@ def _run_workers(trials: list[Trial], opts: ExecOptions, threads: int,
                 if slot in busy:
                     continue
                 if pools[slot] is None:
-                    pools[slot] = ProcessPoolExecutor(1, mp_context=ctx, initializer=_pin_worker,
-                                                      initargs=(gpu_of[slot],))
+                    pools[slot] = ProcessPoolExecutor(
+                        1, mp_context=ctx, initializer=_pin_worker, initargs=(gpu_of[slot],)
+                    )
                 trial, attempt = queue.popleft(), _attempt_id()
                 future = pools[slot].submit(run_trial, trial, opts.evaluate, threads, "local", attempt=attempt)
                 running[future] = (slot, trial, attempt)
@@ -186,8 +192,10 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise ConfigError("the ray executor needs Ray, an optional extra: pip install 'ganbench[ray]' "
-                          "(in a checkout: uv sync --extra ray), or use --executor local") from None
+        raise ConfigError(
+            "the ray executor needs Ray, an optional extra: pip install 'ganbench[ray]' "
+            "(in a checkout: uv sync --extra ray), or use --executor local"
+        ) from None
     return ray
 
 
@@ -218,8 +226,10 @@ def trial_for_ray(trial: Trial, gpus: float) -> Trial:
     if gpus or trial.cfg.device == "cpu":
         return trial
     if trial.cfg.device != "auto":
-        raise ConfigError(f"{trial.label}: --device {trial.cfg.device} needs a GPU, but --gpus-per-trial is 0; "
-                          "give --gpus-per-trial 1 or use --device auto or cpu")
+        raise ConfigError(
+            f"{trial.label}: --device {trial.cfg.device} needs a GPU, but --gpus-per-trial is 0; "
+            "give --gpus-per-trial 1 or use --device auto or cpu"
+        )
     cfg = dataclasses.replace(trial.cfg, device="cpu")
     return dataclasses.replace(trial, plan=dataclasses.replace(trial.plan, cfg=cfg))
 
@@ -237,8 +247,13 @@ def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dic
         else:
             # address="local": always a fresh cluster, never one that someone else started on this machine
             size = max(os.cpu_count() or 1, math.ceil(opts.max_concurrent * cpus))
-            ray.init(address="local", num_cpus=size, include_dashboard=False, log_to_driver=True,
-                     object_store_memory=OBJECT_STORE_BYTES)
+            ray.init(
+                address="local",
+                num_cpus=size,
+                include_dashboard=False,
+                log_to_driver=True,
+                object_store_memory=OBJECT_STORE_BYTES,
+            )
         started = True
     running: dict = {}
     try:
@@ -246,9 +261,11 @@ def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dic
         gpus = opts.gpus_per_trial if opts.gpus_per_trial is not None else (1.0 if total.get("GPU", 0) >= 1 else 0.0)
         nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
         if not any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in nodes):
-            raise ConfigError(f"no node of the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs for one trial "
-                              f"(cluster: {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs); "
-                              "lower --cpus-per-trial / --gpus-per-trial")
+            raise ConfigError(
+                f"no node of the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs for one trial "
+                f"(cluster: {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs); "
+                "lower --cpus-per-trial / --gpus-per-trial"
+            )
         trials = [trial_for_ray(t, gpus) for t in trials]
         task = ray_task(ray, gpus)
         threads = max(1, int(cpus))
@@ -285,8 +302,9 @@ if tuple(EXECUTORS.names()) != EXECUTOR_NAMES:  # a sweep file is checked agains
     raise RuntimeError(f"executors {EXECUTORS.names()} differ from ganbench.sweep.spec.EXECUTOR_NAMES")
 
 
-def run_plans(plans, states: dict, evaluate: bool = True, resume: bool = True, show_progress: bool = True,
-              executor: str = "local") -> list[dict[str, Any]]:
+def run_plans(
+    plans, states: dict, evaluate: bool = True, resume: bool = True, show_progress: bool = True, executor: str = "local"
+) -> list[dict[str, Any]]:
     """Plain runs (`runner.Plan`s or plain Trials) on an executor, one at a time, in order; completed ones are
     skipped (their summary is read back). Returns one summary per plan."""
     import sys

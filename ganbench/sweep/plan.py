@@ -39,8 +39,14 @@ class Trial:
         return f"{self.cfg.variant}/{self.tag}/seed{self.cfg.seed}"
 
 
-def plan_runs(variants: list[str], seeds: list[int], out: Path, settings: dict[str, Any],
-              overrides: dict[str, Any], defaults: dict[str, Any] | None = None) -> list[Trial]:
+def plan_runs(
+    variants: list[str],
+    seeds: list[int],
+    out: Path,
+    settings: dict[str, Any],
+    overrides: dict[str, Any],
+    defaults: dict[str, Any] | None = None,
+) -> list[Trial]:
     """`ganbench run`'s plan: a sweep with an empty search space, its runs in <out>/<variant>/seed<k>/. Every
     config is resolved first, so a typo fails before any training starts."""
     if not variants:
@@ -51,8 +57,17 @@ def plan_runs(variants: list[str], seeds: list[int], out: Path, settings: dict[s
         raise ConfigError("seeds are set with --seeds (for example --seeds 0,1,2), not --set seed=...")
     if len(set(variants)) != len(variants) or len(set(seeds)) != len(seeds):
         raise ConfigError("two runs would share a directory: each variant and seed may appear once")
-    return plan_sweep(Sweep(name="", variants=tuple(variants), seeds=tuple(seeds), settings=settings | overrides,
-                            plain=True, defaults=dict(defaults or {})), out)
+    return plan_sweep(
+        Sweep(
+            name="",
+            variants=tuple(variants),
+            seeds=tuple(seeds),
+            settings=settings | overrides,
+            plain=True,
+            defaults=dict(defaults or {}),
+        ),
+        out,
+    )
 
 
 def plan_sweep(sweep: Sweep, out: Path) -> list[Trial]:
@@ -83,12 +98,22 @@ def plan_sweep(sweep: Sweep, out: Path) -> list[Trial]:
             for tag, params, ignored in settings:
                 cfg = make_config(recipe, **sweep.settings, **params, seed=seed)
                 folder = out / cfg.variant if sweep.plain else out / cfg.variant / tag
-                trials.append(Trial(None if sweep.plain else sweep.name, tag, params, ignored,
-                                    runner.Plan(cfg, folder / f"seed{seed}")))
+                trials.append(
+                    Trial(
+                        None if sweep.plain else sweep.name,
+                        tag,
+                        params,
+                        ignored,
+                        runner.Plan(cfg, folder / f"seed{seed}"),
+                    )
+                )
     dirs = [t.run_dir for t in trials]
     if len(set(dirs)) != len(dirs):
-        raise ConfigError("two runs would share a directory: each variant and seed may appear once" if sweep.plain
-                          else "two trials would share a directory: list each variant once in [sweep] variants")
+        raise ConfigError(
+            "two runs would share a directory: each variant and seed may appear once"
+            if sweep.plain
+            else "two trials would share a directory: list each variant once in [sweep] variants"
+        )
     return trials
 
 
@@ -139,9 +164,10 @@ def plan_text(trials: list[Trial], states: dict[Path, str]) -> str:
         rows.append([variant, tag, seeds, params + ignored])
     counts = {s: list(states.values()).count(s) for s in State}
     todo = counts[State.NEW] + counts[State.RESUMABLE]
-    foot = (f"\n{len(trials)} trials: {todo} to run ({counts[State.NEW]} new, {counts[State.RESUMABLE]} to resume), "
-            f"{counts[State.COMPLETED]} completed, {counts[State.DIVERGED]} diverged")
+    foot = (
+        f"\n{len(trials)} trials: {todo} to run ({counts[State.NEW]} new, {counts[State.RESUMABLE]} to resume), "
+        f"{counts[State.COMPLETED]} completed, {counts[State.DIVERGED]} diverged"
+    )
     if counts[State.LOCKED]:
         foot += f", {counts[State.LOCKED]} being written by another process (left alone)"
     return _columns(rows, ["variant", "trial", "seed:state", "params"]) + foot
-

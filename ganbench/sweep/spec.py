@@ -17,8 +17,18 @@ from ganbench.errors import ConfigError
 from ganbench.families import HYPERPARAMETERS
 from ganbench.registry import unknown
 
-SWEEP_KEYS = ("name", "variants", "seeds", "budget", "eval", "executor", "cpus_per_trial", "gpus_per_trial",
-              "max_concurrent", "max_retries")
+SWEEP_KEYS = (
+    "name",
+    "variants",
+    "seeds",
+    "budget",
+    "eval",
+    "executor",
+    "cpus_per_trial",
+    "gpus_per_trial",
+    "max_concurrent",
+    "max_retries",
+)
 MAX_RETRIES = 3  # the default: a trial whose worker is lost runs again at most this often per command
 DATA_KEYS = ("dataset", "data", "resolution", "channels", "crop", "max_images")
 SEARCH_KEYS = ("mode", "trials", "seed", "include_recipe", "space")
@@ -32,9 +42,15 @@ EXECUTOR_NAMES = (LOCAL, RAY)
 # What a search may vary (ganbench.families.HYPERPARAMETERS): the training hyperparameters of a recipe. Which
 # variant, which data, which budget and which seed are the sweep's axes and settings, not search dimensions.
 # Config fields that [settings] may not set, and where each one belongs instead.
-_SET_ELSEWHERE = {"variant": "[sweep] variants", "description": "the variant's recipe",
-                  "family": "the variant's recipe", "objective": "the variant's recipe", "seed": "[sweep] seeds",
-                  "budget": "[sweep] budget", **{k: "[data]" for k in DATA_KEYS}}
+_SET_ELSEWHERE = {
+    "variant": "[sweep] variants",
+    "description": "the variant's recipe",
+    "family": "the variant's recipe",
+    "objective": "the variant's recipe",
+    "seed": "[sweep] seeds",
+    "budget": "[sweep] budget",
+    **{k: "[data]" for k in DATA_KEYS},
+}
 
 
 @dataclass(frozen=True)
@@ -109,8 +125,9 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
         raise ConfigError(f"[sweep] name must be a short folder name (letters, digits, . _ -), got {name!r}")
     variants = head.get("variants")
     if not isinstance(variants, list) or not variants or not all(isinstance(v, str) for v in variants):
-        raise ConfigError(f"[sweep] variants must be a non-empty list of variant names, e.g. [\"dcgan\", \"vae\"] "
-                          f"(in {where})")
+        raise ConfigError(
+            f'[sweep] variants must be a non-empty list of variant names, e.g. ["dcgan", "vae"] (in {where})'
+        )
     seeds = head.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds:
         raise ConfigError(f"[sweep] seeds must be a non-empty list of integers, e.g. [0, 1, 2] (in {where})")
@@ -118,8 +135,9 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     if len(set(seeds)) != len(seeds) or len(set(variants)) != len(variants):
         raise ConfigError(f"[sweep] variants and seeds must not repeat (in {where})")
     if "budget" not in head:
-        raise ConfigError(f"[sweep] budget is missing: every trial gets the same one, e.g. budget = \"200kimg\" "
-                          f"(in {where})")
+        raise ConfigError(
+            f'[sweep] budget is missing: every trial gets the same one, e.g. budget = "200kimg" (in {where})'
+        )
     budget = str(head["budget"])
     parse_budget(budget)
     evaluate = head.get("eval", True)
@@ -162,7 +180,7 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     if mode == "grid":
         for key in ("trials", "seed"):
             if key in search:
-                raise ConfigError(f"[search] {key} is for mode = \"random\"; a grid runs every combination")
+                raise ConfigError(f'[search] {key} is for mode = "random"; a grid runs every combination')
         for key, values in space.items():
             if not isinstance(values, list) or not values:
                 raise ConfigError(f"[search.space] {key} must be a non-empty list of values for a grid, got {values!r}")
@@ -175,18 +193,31 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     include_recipe = search.get("include_recipe", False)
     if not isinstance(include_recipe, bool):
         raise ConfigError(f"[search] include_recipe must be true or false, got {include_recipe!r}")
-    return Sweep(name=name, variants=tuple(variants), seeds=tuple(seeds), settings=run_settings, mode=mode,
-                 space=space, trials=trials, search_seed=_number(search.get("seed", 0), "[search] seed", True),
-                 include_recipe=include_recipe, evaluate=evaluate, executor=executor,
-                 cpus_per_trial=None if cpus is None else float(cpus),
-                 gpus_per_trial=None if gpus is None else float(gpus), max_concurrent=max_concurrent,
-                 max_retries=max_retries, source=str(path))
+    return Sweep(
+        name=name,
+        variants=tuple(variants),
+        seeds=tuple(seeds),
+        settings=run_settings,
+        mode=mode,
+        space=space,
+        trials=trials,
+        search_seed=_number(search.get("seed", 0), "[search] seed", True),
+        include_recipe=include_recipe,
+        evaluate=evaluate,
+        executor=executor,
+        cpus_per_trial=None if cpus is None else float(cpus),
+        gpus_per_trial=None if gpus is None else float(gpus),
+        max_concurrent=max_concurrent,
+        max_retries=max_retries,
+        source=str(path),
+    )
 
 
 def check_max_retries(value: int, where: str) -> None:
     if value < 0:
-        raise ConfigError(f"{where} must be 0 or more (how often a trial whose worker was lost runs again; "
-                          f"0: never), got {value}")
+        raise ConfigError(
+            f"{where} must be 0 or more (how often a trial whose worker was lost runs again; 0: never), got {value}"
+        )
 
 
 def _distribution(key: str, spec: Any) -> tuple[str, list]:
@@ -194,8 +225,10 @@ def _distribution(key: str, spec: Any) -> tuple[str, list]:
     if isinstance(spec, list):
         spec = {"choice": spec}
     if not isinstance(spec, dict) or len(spec) != 1:
-        raise ConfigError(f"[search.space] {key} must be a list or one of {{choice = [...]}}, {{uniform = [lo, hi]}}, "
-                          f"{{log_uniform = [lo, hi]}}, {{int_uniform = [lo, hi]}}; got {spec!r}")
+        raise ConfigError(
+            f"[search.space] {key} must be a list or one of {{choice = [...]}}, {{uniform = [lo, hi]}}, "
+            f"{{log_uniform = [lo, hi]}}, {{int_uniform = [lo, hi]}}; got {spec!r}"
+        )
     ((kind, args),) = spec.items()
     if kind not in DISTRIBUTIONS:
         raise ConfigError(f"{unknown('distribution', kind, list(DISTRIBUTIONS))} (for [search.space] {key})")
