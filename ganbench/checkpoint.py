@@ -21,6 +21,7 @@ import io
 import pickle
 import re
 import warnings
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -80,24 +81,28 @@ def save_checkpoint(
     atomic_write_bytes(path, buf.getvalue())  # never half-written: a crash leaves the previous checkpoint
 
 
-_LEAVES = (torch.Tensor, bool, int, float, str, type(None))
+# Exact types, not subclasses: numpy's float64 is a float and a StrEnum a str, yet the safe loader refuses both.
+_LEAVES = (torch.Tensor, torch.nn.Parameter, bool, int, float, str, type(None))
+_MAPPINGS = (dict, OrderedDict)  # a module's state_dict is an OrderedDict
+_SEQUENCES = (list, tuple)
 
 
 def check_plain(value: Any, where: str = "checkpoint") -> None:
     """Raise TypeError naming the first value that is not a tensor, number, string or None, or a dict (str or int
     keys), list or tuple of them: what `torch.load(..., weights_only=True)` reads back without running code."""
-    if isinstance(value, _LEAVES):
+    kind = type(value)
+    if kind in _LEAVES:
         return
-    if isinstance(value, dict):
+    if kind in _MAPPINGS:
         for k, v in value.items():
-            if not isinstance(k, (str, int)):
+            if type(k) not in (str, int):
                 raise TypeError(f"{where} has a key of type {type(k).__name__}: {k!r}")
             check_plain(v, f"{where}[{k!r}]")
-    elif isinstance(value, (list, tuple)):
+    elif kind in _SEQUENCES:
         for i, v in enumerate(value):
             check_plain(v, f"{where}[{i}]")
     else:
-        raise TypeError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}, not plain data")
+        raise TypeError(f"{where} is a {kind.__module__}.{kind.__qualname__}, not plain data")
 
 
 def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
