@@ -23,7 +23,7 @@ from ganbench import checkpoint as ck
 from ganbench import families
 from ganbench.cli import app
 from ganbench.config import variant_names
-from ganbench.io import read_json, write_grid_png, write_json
+from ganbench.io import read_json, read_jsonl, write_grid_png, write_json
 from ganbench.optimizers import OPTIMIZERS, make_optimizer
 from ganbench.rundir import RunDir, file_name
 from ganbench.train import load_sampler, train
@@ -183,12 +183,14 @@ def test_a_checkpoint_of_the_previous_format_samples_and_resumes(results, tmp_pa
     cfg, draw = load_sampler(run.path)
     assert draw(4).shape == (4, 3, 16, 16)
     assert cli.invoke(app, ["sample", str(run.path), "-n", "4", "-o", str(tmp_path / "g.png")]).exit_code == 0
-    nets = {k: v for k, v in ck.load_nets(cfg, run.path, torch.device("cpu")).items()}
+    G = ck.load_nets(cfg, run.path, torch.device("cpu"))["G"]
     for k, v in before["nets"]["G"].items():
-        torch.testing.assert_close(nets["G"].state_dict()[k], v, rtol=0, atol=0)
+        torch.testing.assert_close(G.state_dict()[k], v, rtol=0, atol=0)
     res = cli.invoke(app, resume(results))  # resumes (nothing left to train) and completes
     assert res.exit_code == 0, res.output
     assert read_json(run.summary)["status"] == "completed"
+    (record,) = [r for r in read_jsonl(run.metrics) if r["kind"] == "resume"]
+    assert record["exact"] is True  # every random stream restored from the old checkpoint
 
 
 def test_a_checkpoint_of_a_newer_format_names_its_version_and_what_to_do(results, tmp_path):
