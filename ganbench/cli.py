@@ -251,22 +251,16 @@ def sample(
     debug: Annotated[bool, typer.Option("--debug")] = False,
 ) -> None:
     """Draw n samples from a run's generator (G as trained, or its EMA) into one grid PNG."""
-    import math
-
-    from torchvision.utils import save_image
-
     from ganbench.device import pick_device
-    from ganbench.train import EVAL_SEED, load_sampler
+    from ganbench.sampling import EVAL_SEED, sample_grid
 
     with guarded(debug):
         if n < 1:
             raise ConfigError("-n must be at least 1")
         try:
-            _, draw = load_sampler(run_dir, pick_device(device), seed=EVAL_SEED if seed < 0 else seed, ema=ema)
+            sample_grid(run_dir, n, output, pick_device(device), seed=EVAL_SEED if seed < 0 else seed, ema=ema)
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        output.parent.mkdir(parents=True, exist_ok=True)
-        save_image(draw(n), output, nrow=max(1, int(math.ceil(math.sqrt(n)))), normalize=True, value_range=(-1, 1))
     typer.echo(str(output))
 
 

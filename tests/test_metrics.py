@@ -640,7 +640,7 @@ def test_fid_json_carries_the_protocol(cli, fake_inception):
 
 
 def test_fid_against_a_run_directory(cli, fake_inception, monkeypatch, tmp_path):
-    import ganbench.train
+    import ganbench.sampling
 
     run = tmp_path / "run"
     run.mkdir()
@@ -648,7 +648,7 @@ def test_fid_against_a_run_directory(cli, fake_inception, monkeypatch, tmp_path)
     cfg = Config(resolution=32, channels=1)
     g = torch.Generator().manual_seed(0)
     monkeypatch.setattr(
-        ganbench.train,
+        ganbench.sampling,
         "load_sampler",
         lambda run_dir, device: (cfg, lambda n: torch.rand(n, 1, 32, 32, generator=g) * 2 - 1),
     )

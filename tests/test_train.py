@@ -13,8 +13,9 @@ from ganbench.cli import app
 from ganbench.config import variant_names
 from ganbench.io import read_json, read_jsonl
 from ganbench.runner import Plan, execute
+from ganbench.sampling import load_sampler
 from ganbench.sweep.executors import run_plans
-from ganbench.train import build, load_sampler, train
+from ganbench.train import build, train
 
 
 @pytest.mark.parametrize("name", objectives.OBJECTIVES.names())
@@ -222,7 +223,7 @@ def test_cli_run_list_and_sample(tmp_path, images):
 
 
 def test_random_baseline_seeds_are_independent_draws_and_gan_noise_is_shared():
-    from ganbench.train import make_sampler
+    from ganbench.sampling import make_sampler
 
     r0, r1 = tiny("random", seed=0), tiny("random", seed=1)
     a, b, a2 = (

@@ -15,7 +15,8 @@ from ganbench.families import gan
 from ganbench.io import read_jsonl, write_json
 from ganbench.metrics import names
 from ganbench.runner import Plan, existing_state
-from ganbench.train import build, load_sampler, train
+from ganbench.sampling import load_sampler
+from ganbench.train import build, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = dict(

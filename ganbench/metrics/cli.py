@@ -196,7 +196,7 @@ def compare(
     samplers = {}
     for src in (src_a, src_b):  # runs first: they fix resolution, channels and crop for the data sides
         if src.kind == "run":
-            from ganbench.train import load_sampler
+            from ganbench.sampling import load_sampler
 
             if not src.run_dir.is_dir():
                 raise ValueError(f"run directory '{src.run_dir}' does not exist")
