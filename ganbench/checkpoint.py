@@ -218,9 +218,7 @@ def load_nets(cfg: Config, run_dir: str | Path, device: torch.device) -> dict:
     from ganbench import families
 
     run = RunDir(run_dir)
-    from ganbench.device import resolve
-
-    nets = families.get(cfg.family).impl.build(cfg, device, resolve(cfg, device))
+    nets = families.get(cfg.family).impl.build(cfg, device, families.device_settings(cfg, device))
     if nets:
         if not run.checkpoint.is_file():
             raise FileNotFoundError(f"'{run.path}' has no checkpoint yet (checkpoints/latest.pt)")

@@ -292,8 +292,9 @@ def selftest(
     disagree."""
     import torch
 
+    from ganbench import families
     from ganbench import selftest as st
-    from ganbench.device import pick_device, resolve
+    from ganbench.device import pick_device
     from ganbench.metrics.evaluator import MIN_SAMPLES
 
     with guarded(debug):
@@ -305,7 +306,7 @@ def selftest(
         cfg = st.selftest_config(device, precision, fast, compile_, resolution, batch_size, seed)
         weights, batches = st.inputs(cfg, steps)
         reference = st.run_arm(cfg, st.reference_settings(cfg), weights, batches)
-        checked = st.run_arm(cfg, resolve(cfg, pick_device(device)), weights, batches)
+        checked = st.run_arm(cfg, families.device_settings(cfg, pick_device(device)), weights, batches)
         agreement = st.compare(checked, reference)
         evaluation = None
         if n_eval:

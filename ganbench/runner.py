@@ -134,7 +134,7 @@ def execute(
     """Train one planned run and write its summary. Never raises for a failed run; raises RunLocked (another
     process writes this directory), KeyboardInterrupt (also for SIGTERM), and DiskFull when even the summary
     cannot be written."""
-    from ganbench.device import pick_device, resolve
+    from ganbench.device import pick_device
     from ganbench.train import Diverged, train
 
     cfg, run = plan.cfg, RunDir(plan.run_dir)
@@ -150,7 +150,7 @@ def execute(
                     "command": sys.argv,
                     "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "data": data_protocol,
-                    DEVICE_SETTINGS: resolve(cfg, pick_device(cfg.device)).to_dict(),
+                    DEVICE_SETTINGS: families.device_settings(cfg, pick_device(cfg.device)).to_dict(),
                 }
             )
         protocol = getattr(evaluator, "protocol", None)

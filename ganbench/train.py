@@ -27,7 +27,6 @@ from ganbench.device import (
     peak_memory_mb,
     pick_device,
     reset_peak_memory,
-    resolve,
     synchronize,
     to_device_async,
 )
@@ -70,12 +69,12 @@ class Diverged(RuntimeError):
 
 def build(cfg: Config, device: torch.device, settings: DeviceSettings | None = None) -> dict[str, Any]:
     """Networks and optimisers for the config's family, initialised from the global RNG (seeded by the caller);
-    memory format and Adam implementation from `settings` (default: ganbench.device.resolve)."""
-    return families.get(cfg.family).impl.build(cfg, device, settings or resolve(cfg, device))
+    memory format and Adam implementation from `settings` (default: ganbench.families.device_settings)."""
+    return families.get(cfg.family).impl.build(cfg, device, settings or families.device_settings(cfg, device))
 
 
 def _autocast(cfg: Config, device: torch.device):
-    return resolve(cfg, device).autocast()
+    return families.device_settings(cfg, device).autocast()
 
 
 # ---------------------------------------------------------------------------------------------------- the state
@@ -177,7 +176,7 @@ def train(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator(device).manual_seed(cfg.seed)
     family = families.get(cfg.family)
-    settings = resolve(cfg, device)
+    settings = families.device_settings(cfg, device)
     nets = family.impl.build(cfg, device, settings)
     amp, scaler = settings.autocast(), settings.grad_scaler()
     reset_peak_memory(device)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from ganbench import device as gd
+from ganbench import families
 from ganbench.config import load_recipe, make_config
 from ganbench.device import DeviceSettings, resolve
 
@@ -332,7 +333,7 @@ def test_compile_records_the_networks_it_compiles(variant, expect):
     from ganbench.train import build
 
     c = make_config(load_recipe(variant), resolution=16, g_width=8, d_width=8, latent_dim=8, device="cpu", compile=True)
-    s = resolve(c, CPU)
+    s = families.device_settings(c, CPU)
     assert s.compile == expect and s.to_dict()["compile"] == list(expect)
     nets = build(c, CPU, s)
     modules = {"G": nets.get("G"), "D": nets.get("D"), "encoder": nets["vae"].encoder if "vae" in nets else None}

@@ -182,14 +182,14 @@ def numerics_note(trials: list[Trial], states: dict[Path, str]) -> str | None:
     """A warning when this host would train the trials left to run in other arithmetic than the stage's finished
     ones (precision `auto` resolves per host: bf16 where the CPU or GPU computes it natively, else fp32), or None.
     For trials that run here (the local executor); the report flags the mix either way."""
-    from ganbench.device import pick_device, resolve  # torch: only when a stage is about to run
+    from ganbench.device import pick_device  # torch: only when a stage is about to run
 
     trained = [t for t in trials if not families.is_baseline(t.cfg.family)]
     left = [t for t in trained if states.get(t.run_dir) in TO_RUN]
     if not left:
         return None
     try:
-        here = resolve(left[0].cfg, pick_device(left[0].cfg.device))
+        here = families.device_settings(left[0].cfg, pick_device(left[0].cfg.device))
     except ValueError:  # a device this host lacks: the trials say so themselves when they start
         return None
 
