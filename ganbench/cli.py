@@ -37,6 +37,15 @@ def _seeds(text: str) -> list[int]:
         raise ConfigError(f"--seeds expects integers separated by commas, for example 0,1,2 (got '{text}')") from None
 
 
+def _say_skipped(event) -> None:
+    """`ganbench run` names the runs it skips (completed before); it prints no line per finished run."""
+    from ganbench.execution import Skipped
+    from ganbench.execution.text import event_line
+
+    if isinstance(event, Skipped):
+        typer.echo(event_line(event), err=True)
+
+
 @app.command()
 def run(
     variants: Annotated[
@@ -115,68 +124,40 @@ def run(
     """Train each variant under the same budget and write results to <out>/<variant>/seed<k>/."""
     import json
 
-    from ganbench import runner
-    from ganbench.sweep import plan_runs, trial_state
-    from ganbench.sweep.executors import run_plans
+    from ganbench.execution import runs
+    from ganbench.execution.text import summary_table
 
     with guarded(debug):
-        from ganbench.device import NETWORK_DEFAULT_KEYS, pick_device, run_defaults
-
-        auto = run_defaults(pick_device(device))  # what the user does not give, sized for the device
-        overrides = parse_overrides(set_)
-        settings = {
+        options = {
             "dataset": dataset,
             "data": data,
-            "resolution": resolution or auto["resolution"],
+            "resolution": resolution,
             "channels": channels,
             "crop": crop,
             "max_images": max_images,
-            "budget": budget or auto["budget"],
+            "budget": budget,
             "device": device,
             "precision": precision,
-            "eval_every_kimg": auto["eval_every_kimg"] if eval_every is None else eval_every,
-            "eval_samples": eval_samples if eval_samples > 0 else auto["eval_samples"],
+            "eval_every_kimg": eval_every,
+            "eval_samples": eval_samples if eval_samples > 0 else None,
             "tick_kimg": tick,
             "inception_weights": inception_weights,
             "metrics": metrics,
             "tensorboard": tensorboard or None,
         }
-        if eval_samples <= 0:  # the device's curve points come with the device's evaluation size
-            settings["eval_samples_during"] = auto["eval_samples_during"]
-        defaults = {k: auto[k] for k in NETWORK_DEFAULT_KEYS}  # under each recipe: a recipe's own widths win
-        used = [
-            k
-            for k, given in (
-                ("resolution", resolution),
-                ("budget", budget),
-                ("eval_every_kimg", eval_every),
-                ("eval_samples", eval_samples or None),
-            )
-            if given is None and k not in overrides
-        ]
-        used += [k for k in defaults if k not in overrides]
-        settings = {k: v for k, v in settings.items() if k not in overrides}
-        defaults = {k: v for k, v in defaults.items() if k not in overrides}
-        res = overrides.get("resolution", settings.get("resolution"))
-        out = out or Path("results") / f"{dataset}-{res}"
-        shown = {**settings, **defaults}
-        trials = plan_runs(_csv(variants), _seeds(seeds), out, settings, overrides, defaults)
-        note = (
-            "ganbench: device defaults (give them to change): " + ", ".join(f"{k}={shown[k]}" for k in used)
-            if used
-            else ""
-        )
+        chosen = runs.run_settings(options, parse_overrides(set_))
+        out = out or runs.default_out(dataset, chosen.settings)
+        trials = runs.plan_runs(_csv(variants), _seeds(seeds), out, chosen.settings, chosen.defaults)
         if dry_run:
-            if note:
-                typer.echo(note, err=True)
+            if chosen.note():
+                typer.echo("ganbench: " + chosen.note(), err=True)
             typer.echo(json.dumps([{"run_dir": str(t.run_dir), **t.cfg.to_dict()} for t in trials], indent=2))
             return
-        states = {t.run_dir: trial_state(t, resume=resume) for t in trials}  # refuses changed configs, locks
-        summaries = run_plans(trials, states, evaluate=evaluate, resume=resume)
-    typer.echo(runner.summary_table(summaries))
+        summaries = runs.run_in_order(trials, evaluate, resume, on_event=_say_skipped)
+    typer.echo(summary_table(summaries))
     typer.echo(f"\nresults: {out}/  (ganbench report {out})")
-    if note:  # at the end, not before: a refused command stays one line on stderr
-        typer.echo(note.removeprefix("ganbench: "))
+    if chosen.note():  # at the end, not before: a refused command stays one line on stderr
+        typer.echo(chosen.note())
     bad = [s for s in summaries if s.get("status") != Status.COMPLETED]
     if bad:
         typer.echo(

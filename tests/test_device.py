@@ -97,14 +97,15 @@ def test_autocast_context_runs_the_resolved_dtype():
 
 def test_settings_are_recorded_in_config_json(tmp_path):
     from ganbench.data import DataSpec, load_dataset
+    from ganbench.execution import Trial
+    from ganbench.execution.runner import execute
     from ganbench.io import read_json
-    from ganbench.runner import Plan, execute
 
     c = cfg(
         resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, budget="32img", device="cpu", tick_kimg=0.032
     )
     images = load_dataset(DataSpec("synthetic", resolution=16, max_images=64)).images
-    assert execute(Plan(c, tmp_path), images, {"dataset": "synthetic"}, show_progress=False)["status"] == "completed"
+    assert execute(Trial(c, tmp_path), images, {"dataset": "synthetic"}, show_progress=False)["status"] == "completed"
     recorded = read_json(tmp_path / "config.json")["device_settings"]
     assert recorded == resolve(c, CPU).to_dict()
     assert recorded["device"] == "cpu" and recorded["precision"] in ("bf16", "fp32") and recorded["threads"] >= 1

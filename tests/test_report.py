@@ -912,7 +912,7 @@ def test_end_of_run_table_sets_a_best_only_beside_the_final_of_its_own_count():
     """The first command's runs evaluate fid100/kid100 at the end and fid50 along the way: the table printed by
     `ganbench run` shows kid100 final (the ranking metric) and fid50 final beside fid50 best, never fid100 final
     beside a fid50 best (which made "best" look worse than "final")."""
-    from ganbench.runner import summary_table
+    from ganbench.execution.text import summary_table
 
     summary = {
         "variant": "dcgan",

@@ -43,7 +43,7 @@ def test_no_module_imports_the_cli_and_none_is_over_about_400_lines():
         [
             sys.executable,
             "-c",
-            "import sys, ganbench.sweep, ganbench.sweep.command, ganbench.runner, "
+            "import sys, ganbench.sweep, ganbench.sweep.command, ganbench.execution.runs, ganbench.execution.runner, "
             "ganbench.train, ganbench.report; print('ganbench.cli' in sys.modules)",
         ],
         capture_output=True,
@@ -114,7 +114,7 @@ def test_named_choices_fail_at_plan_time_with_did_you_mean(tmp_path):
 
 def test_run_and_sweep_share_one_path_and_one_summary_writer(tmp_path):
     """`ganbench run` plans a sweep with an empty search space: same directories as before, no trial.json."""
-    from ganbench.sweep import plan_runs
+    from ganbench.execution.runs import plan_runs
 
     trials = plan_runs(["dcgan", "random"], [0, 1], tmp_path, dict(TINY, budget="32img"), {})
     assert [t.label for t in trials] == ["dcgan/seed0", "random/seed0", "dcgan/seed1", "random/seed1"]
@@ -207,7 +207,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_package_has_no_import_cycle():
     graph = _import_graph()
-    assert len(graph) > 50 and "ganbench.sweep.plan" in graph["ganbench.sweep.executors"]  # the graph is read
+    assert len(graph) > 50 and "ganbench.execution.trial" in graph["ganbench.execution.executors"]  # the graph is read
     assert "ganbench.report.build" in graph["ganbench.report"]  # function-level and TYPE_CHECKING imports count
     assert _cycles(graph) == []
     # the checker finds a cycle where there is one, also through a function-level import

@@ -11,15 +11,16 @@ import typer
 
 from ganbench.config import parse_overrides
 from ganbench.errors import ConfigError, guarded
+from ganbench.execution.driver import Interrupted, run_trials
+from ganbench.execution.execute import now
+from ganbench.execution.executors import EXECUTORS, MAX_RETRIES, ExecOptions, check_max_retries, import_ray
+from ganbench.execution.text import Progress, interrupted_text, retried_text
+from ganbench.execution.trial import Trial, summary_on_disk, trial_state
 from ganbench.io import write_json
 from ganbench.rundir import FINAL, TO_RUN, State
 from ganbench.study import plan as P
 from ganbench.study.spec import Study, load_study
-from ganbench.sweep.command import retried_text, run_trials
-from ganbench.sweep.execute import _now
-from ganbench.sweep.executors import EXECUTORS, ExecOptions, _import_ray
-from ganbench.sweep.plan import Trial, _summary_on_disk, plan_text, trial_state
-from ganbench.sweep.spec import MAX_RETRIES, check_max_retries
+from ganbench.sweep.plan import plan_text
 
 
 def _record(
@@ -41,11 +42,20 @@ def _record(
             "study": {k: v for k, v in asdict(study).items()} | {"file": str(file), "metric_name": study.metric_name()},
             "executor": executor,
             "command": sys.argv,
-            "updated": _now(),
+            "updated": now(),
             "estimate": est,
             "stages": {P.SEARCH: trial_rows(search), P.FINAL_STAGE: trial_rows(final or [])},
         },
     )
+
+
+def _run_stage(executor: str, todo: list[Trial], opts: ExecOptions, progress: Progress, label: str) -> dict:
+    progress.label = label
+    try:
+        return run_trials(executor, todo, opts, progress)
+    except Interrupted as e:
+        typer.echo(interrupted_text(e, label), err=True)
+        raise typer.Exit(130) from None
 
 
 def _numerics_note(executor: str, trials: list[Trial], states: dict[Path, str]) -> None:
@@ -126,7 +136,7 @@ def study_command(
                 typer.echo("\nstage 2: planned once stage 1 has finished for every variant")
             return
         if name == "ray":
-            _import_ray()
+            import_ray()
         opts = ExecOptions(
             evaluate=True,
             max_concurrent=study.max_concurrent if max_concurrent is None else max_concurrent,
@@ -135,12 +145,12 @@ def study_command(
             ray_address=ray_address,
             max_retries=max_retries,
         )
-        retried: dict[str, list[str]] = {}
+        progress = Progress()
         _record(out, study, file, name, search, final, est)
         todo = lambda trials: [t for t in trials if states[t.run_dir] in TO_RUN]  # noqa: E731
         typer.echo(f"stage 1: {len(search)} trials, {len(todo(search))} to run, executor {name}", err=True)
         _numerics_note(name, search, states)
-        done = run_trials(EXECUTORS[name], todo(search), opts, retried, "stage 1")
+        done = _run_stage(name, todo(search), opts, progress, "stage 1")
         selection = P.select(study, search)
         write_json(
             out / P.SELECTION,
@@ -148,7 +158,7 @@ def study_command(
                 "study": study.name,
                 "metric": study.metric_name(),
                 "split": study.search.split,
-                "updated": _now(),
+                "updated": now(),
                 "variants": selection,
             },
         )
@@ -183,17 +193,17 @@ def study_command(
         )
         typer.echo(f"stage 2: {len(final)} trials, {len(todo(final))} to run, executor {name}", err=True)
         _numerics_note(name, final, states)
-        done |= run_trials(EXECUTORS[name], todo(final), opts, retried, "stage 2")
+        done |= _run_stage(name, todo(final), opts, progress, "stage 2")
     everything = search + final
     failed = [
         t.label
         for t in everything
-        if (done.get(t.run_dir) or _summary_on_disk(t)).get("status") not in FINAL
+        if (done.get(t.run_dir) or summary_on_disk(t)).get("status") not in FINAL
         and states.get(t.run_dir) != State.LOCKED
     ]
     typer.echo(f"\nresults: {out}/  (ganbench report {out})", err=True)
-    if retried:
-        typer.echo(retried_text(retried), err=True)
+    if progress.retried:
+        typer.echo(retried_text(progress.retried), err=True)
     if failed:
         typer.echo(
             f"{len(failed)} of {len(everything)} trials did not finish: {', '.join(failed)}. Their errors are "

@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganbench import families, runner
+from ganbench import families
 from ganbench.config import Config, load_recipe, make_config
 from ganbench.errors import ConfigError
+from ganbench.execution.trial import Trial
 from ganbench.metrics import names
 from ganbench.rundir import DEVICE_SETTINGS, FINAL, TO_RUN, RunDir, Status, number
 from ganbench.study.layout import FINAL as FINAL_STAGE  # names owned by layout.py
 from ganbench.study.layout import RECIPE, SEARCH, SELECTION, STUDY, TUNED  # noqa: F401  (the command uses them from here)
 from ganbench.study.spec import Study
-from ganbench.sweep.plan import Trial, plan_sweep
+from ganbench.sweep.plan import plan_sweep
 from ganbench.sweep.spec import Sweep
 
 
@@ -102,7 +103,7 @@ def select(study: Study, search: list[Trial]) -> dict[str, dict[str, Any]]:
 
 def _trial(study: Study, variant: str, arm: str, params: dict[str, Any], seed: int, out: Path) -> Trial:
     cfg = make_config(load_recipe(variant), **stage_settings(study, FINAL_STAGE), **params, seed=seed)
-    return Trial(study.name, arm, dict(params), (), runner.Plan(cfg, out / FINAL_STAGE / variant / arm / f"seed{seed}"))
+    return Trial(cfg, out / FINAL_STAGE / variant / arm / f"seed{seed}", arm, dict(params), (), study.name)
 
 
 def plan_final(study: Study, out: Path, selection: dict[str, dict[str, Any]]) -> list[Trial]:

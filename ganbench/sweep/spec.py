@@ -14,6 +14,7 @@ from typing import Any
 from ganbench.budget import parse_budget
 from ganbench.config import FIELDS
 from ganbench.errors import ConfigError
+from ganbench.execution.executors import EXECUTOR_NAMES, LOCAL, MAX_RETRIES, check_max_retries
 from ganbench.families import HYPERPARAMETERS
 from ganbench.registry import unknown
 
@@ -29,16 +30,10 @@ SWEEP_KEYS = (
     "max_concurrent",
     "max_retries",
 )
-MAX_RETRIES = 3  # the default: a trial whose worker is lost runs again at most this often per command
 DATA_KEYS = ("dataset", "data", "resolution", "channels", "crop", "max_images")
 SEARCH_KEYS = ("mode", "trials", "seed", "include_recipe", "space")
 SEARCH_MODES = ("grid", "random", "lhs")  # lhs: random search as a Latin hypercube (every range covered)
 DISTRIBUTIONS = ("choice", "uniform", "log_uniform", "int_uniform")
-# The executor names a sweep file may give. ganbench.sweep.executors registers one executor under each (and
-# checks it registered exactly these), so this module needs no import of the executors, which import the planner,
-# which imports this module.
-LOCAL, RAY = "local", "ray"
-EXECUTOR_NAMES = (LOCAL, RAY)
 # What a search may vary (ganbench.families.HYPERPARAMETERS): the training hyperparameters of a recipe. Which
 # variant, which data, which budget and which seed are the sweep's axes and settings, not search dimensions.
 # Config fields that [settings] may not set, and where each one belongs instead.
@@ -71,8 +66,6 @@ class Sweep:
     max_concurrent: int = 0  # 0: the executor's default
     max_retries: int = MAX_RETRIES  # per trial and command: runs again after its worker was lost (0: never)
     source: str = ""  # the sweep file
-    plain: bool = False  # `ganbench run`: runs in <out>/<variant>/seed<k>/, no trial folder and no trial.json
-    defaults: dict[str, Any] = field(default_factory=dict)  # `ganbench run`: the device's widths, under each recipe
 
 
 def _table(doc: dict, key: str, where: str) -> dict:
@@ -211,13 +204,6 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
         max_retries=max_retries,
         source=str(path),
     )
-
-
-def check_max_retries(value: int, where: str) -> None:
-    if value < 0:
-        raise ConfigError(
-            f"{where} must be 0 or more (how often a trial whose worker was lost runs again; 0: never), got {value}"
-        )
 
 
 def _distribution(key: str, spec: Any) -> tuple[str, list]:
