@@ -109,9 +109,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "precision": ("auto", "fp32", "bf16", "fp16"),
     "eval_split": ("train", "val", "test", "heldout", "all"),
 }
-# The metrics a config may name (`metrics = "fid,kid"`). ganbench.metrics.evaluator registers one metric under each
-# name and checks that it registered exactly these. The config is read below the metrics (`ganbench fid` loads a
-# run's config to sample its generator), so it names them here instead of importing the registry.
+# The metrics a config may name (`metrics = "fid,kid"`): the names ganbench.metrics registers, exactly (a test
+# checks both lists hold the same names; a new metric is registered there and named here). The config sits below
+# the metrics (`ganbench fid` reads a run's config to sample its generator), so it names them without importing.
 METRIC_NAMES = ("fid", "fidinf", "kid", "pr", "dc", "c2st")
 # Fields whose choices come from another registry (checked in `validate`).
 REGISTRY_FIELDS = ("objective", "penalty", "optimizer_g", "optimizer_d")
