@@ -151,6 +151,7 @@ def fid_command(
             "(density/coverage), c2st (see `ganbench list`)."
         ),
     ] = ",".join(ev.DEFAULT_METRICS),
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """FID, KID and precision/recall between two image sources (data sets, folders, run directories)."""
     try:
@@ -158,6 +159,8 @@ def fid_command(
     except typer.Exit:
         raise
     except (ValueError, FileNotFoundError, KeyError, OSError, RuntimeError) as e:
+        if debug:
+            raise
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
         _fail(msg.strip().splitlines()[0] if msg.strip() else type(e).__name__)
     if json_out:

@@ -21,7 +21,7 @@ from ganbench.report.cohorts import cohorts, difference
 from ganbench.report.findings import Findings
 from ganbench.report.pages import Bullets, Code, Details, Figure, Gallery, Heading, Para, Table
 from ganbench.report.runs import ReportError, Run, discover, group_label
-from ganbench.rundir import RunDir, Status
+from ganbench.rundir import RunDir, Status, file_name
 
 FIGURES = ("fid_vs_kimg.png", "fid_vs_time.png", "losses.png", "d_outputs.png", "throughput.png")
 
@@ -324,7 +324,7 @@ def _sample_grids(
             caption = f"{g} seed{run.seed} ({which}{status}{extra})"
             name = None
             if path is not None:
-                name = f"samples/{run.name.replace('/', '_')}.png"
+                name = f"samples/{file_name(run.name.replace('/', '_') + '.png')}"
                 shutil.copyfile(path, out / name)
             gallery.append((name, caption))
             if first:

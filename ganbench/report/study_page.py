@@ -18,7 +18,7 @@ from ganbench.report import plots
 from ganbench.report.display import fmt, pair_verdict
 from ganbench.report.pages import Figure, Heading, Para, Table
 from ganbench.report.study import GOAL_KID, GOAL_PRECISION, StudyFindings, goals, verdict
-from ganbench.rundir import Status, number
+from ganbench.rundir import Status, file_name, number
 from ganbench.study.layout import RECIPE, TUNED
 
 
@@ -173,7 +173,7 @@ def sample_sheet(f: StudyFindings, out: Path) -> tuple[Path, list[tuple[str | No
         title = f"{label}\nseed {runs[0].seed}, {which}" + (f", {f.key} {fmt(value)}" if value is not None else "")
         name = None
         if path is not None:
-            name = f"samples/study_{key[0]}_{key[1]}.png"
+            name = f"samples/{file_name(f'study_{key[0]}_{key[1]}.png')}"
             shutil.copyfile(path, out / name)
         panels.append((out / name if name else None, title, f"{label}: no sample grid yet"))
         gallery.append((name, title.replace("\n", ", ")))
