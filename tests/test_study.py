@@ -459,6 +459,8 @@ def test_successive_halving_keeps_the_best_share_ranked_by_failures_then_score(t
     dcgan = [t for t in rung1 if t.cfg.variant == "dcgan"]
     for t, value in zip(dcgan, (0.3, 0.1, 0.2, 0.05), strict=True):
         _finish(t, Status.COMPLETED, value)
+        RunDir(t.run_dir).checkpoint.parent.mkdir(parents=True)
+        RunDir(t.run_dir).checkpoint.write_bytes(b"")  # what a rung continues from (only its presence counts here)
     for t in rung1:
         if t.cfg.variant == "vae":
             _finish(t, Status.DIVERGED, None)
@@ -478,6 +480,8 @@ def test_successive_halving_keeps_the_best_share_ranked_by_failures_then_score(t
         (dcgan[1].candidate, 1, False),
     ]
     assert rung2[0].continues == dcgan[3].run_dir and rung2[0].cfg.budget == "0.128kimg"
+    RunDir(dcgan[1].run_dir).checkpoint.unlink()  # a results folder without the checkpoint: train from the start
+    assert plan_stage(study, tmp_path / "out", 1, {"dcgan": kept["dcgan"]}, rung1)[1].continues is None
     # two seeds per candidate: a failed seed ranks a candidate behind every one without failures
     _finish(rung2[0], Status.COMPLETED, 0.01)
     _finish(rung2[2], Status.DIVERGED, None)
@@ -553,7 +557,9 @@ def test_a_stage_list_study_runs_halving_with_continued_runs_and_records_its_pla
     train(cfg, tmp_path / "straight", images)
     ticks = lambda d: [r for r in RunDir(d).records("tick")]  # noqa: E731
     assert [r["loss_d"] for r in ticks(out / t.run_dir)] == [r["loss_d"] for r in ticks(tmp_path / "straight")]
-    assert [r["kind"] for r in RunDir(out / t.run_dir).records() if r["kind"] == "resume"] == ["resume"]
+    kinds = [r["kind"] for r in RunDir(out / t.run_dir).records()]
+    assert kinds.count(S.CONTINUED) == 1 and kinds.index(S.CONTINUED) < kinds.index("resume")
+    assert RunDir(out / t.run_dir).records(S.CONTINUED)[0]["kimg"] == 0.064
     # a changed plan: recorded hash kept, the command says so, the record flags it
     path.write_text(STUDY2.replace("margin = [0.8, 1.25]", "margin = [0.9, 1.11]"))
     again = CliRunner().invoke(app, ["study", str(path), "--out", str(out)])

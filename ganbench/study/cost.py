@@ -13,7 +13,7 @@ from ganbench import families
 from ganbench.budget import parse_budget
 from ganbench.config import Config, load_recipe, make_config
 from ganbench.rundir import RunDir, Status, number
-from ganbench.study.spec import Study
+from ganbench.study.model import Study
 from ganbench.study.stages import KINDS, StudyTrial, stage_settings
 
 DONE = (Status.COMPLETED, Status.DIVERGED)

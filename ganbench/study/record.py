@@ -54,6 +54,7 @@ class CandidateRecord:
     status: str | None  # completed | diverged (a result); anything else: not finished
     values: tuple[float | None, ...]  # the metric at the end of each seed's run (None: no value)
     score: float  # what selection minimised (the mean on the plan's scale); inf: failed or no value
+    failed: int = 0  # seeds that diverged or ended without a finite value
 
     @property
     def value(self) -> float | None:
@@ -90,6 +91,7 @@ class StageRecord:
     selection: SelectionRecord | None = None  # what was chosen from this stage's results (None: nothing chosen)
     keep: float | None = None  # halving: the share of candidates kept
     settings: dict[str, Any] = field(default_factory=dict)  # the stage's own config fields
+    arithmetic: dict[str, int] = field(default_factory=dict)  # trained trials per arithmetic (format 2)
 
     def by_variant(self, variant: str) -> list[TrialRecord]:
         return [t for t in self.trials if t.variant == variant]
@@ -225,6 +227,7 @@ def _selection(d: dict[str, Any] | None) -> SelectionRecord | None:
                 c.get("status"),
                 tuple(c.get("values", [c.get("value")])),
                 _score(c.get("score")),
+                int(c.get("failed") or 0),
             )
             for c in v.get("candidates", [])
         )
@@ -251,6 +254,7 @@ def _format2(out: Path, doc: dict[str, Any]) -> StudyRecord:
             selection=_selection(s.get("selection")),
             keep=s.get("keep"),
             settings=dict(s.get("settings") or {}),
+            arithmetic=dict(s.get("arithmetic") or {}),
         )
         for s in doc.get("stages", [])
     )

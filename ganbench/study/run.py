@@ -23,7 +23,7 @@ from ganbench.io import read_json, write_json
 from ganbench.rundir import FINAL, TO_RUN, RunDir, State, Status, number
 from ganbench.study import cost, numerics, power
 from ganbench.study.layout import FORMAT, STUDY, TUNED
-from ganbench.study.spec import Study
+from ganbench.study.model import Study
 from ganbench.study.stages import (
     KINDS,
     Context,

@@ -19,6 +19,7 @@ number of failures, then by score (ties: the earlier candidate), and a candidate
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +35,12 @@ from ganbench.rundir import FINAL as FINISHED
 from ganbench.rundir import RunDir, Status, number
 from ganbench.study.analysis import LOG
 from ganbench.study.layout import FINAL, RECIPE, TUNED
-from ganbench.study.spec import Stage, Study
+from ganbench.study.model import Stage, Study
 from ganbench.sweep.plan import Trial, plan_sweep
 from ganbench.sweep.spec import Sweep
 
 SEARCH, HALVING = "search", "halving"  # FINAL ("final") is the layout's: the final stage's folder
+CONTINUED = "continued"  # the record a continued run's metrics.jsonl holds after its predecessor's records
 
 
 @dataclass(frozen=True)
@@ -238,10 +240,21 @@ def _plan_halving(ctx: Context) -> list[StudyTrial]:
             for c in cs:
                 t = _candidate_trial(ctx, c, seed)
                 prev = before.get((c.variant, c.tag, seed))
-                if prev is not None and RunDir(prev.run_dir).status() == Status.COMPLETED:
+                if prev is not None and _continues(t.run_dir, prev.run_dir):
                     t.continues = prev.run_dir
                 trials.append(t)
     return trials
+
+
+def _continues(run_dir: Path, before: Path) -> bool:
+    """Whether a rung's run continues (or, not started yet, will continue) the previous stage's run `before`: a
+    started run says so in its records; a new one can while `before` completed and kept its checkpoint (a results
+    folder brought to another machine without checkpoints trains its next rung from the start)."""
+    run = RunDir(run_dir)
+    if run.is_run() or run.checkpoint.is_file():
+        return any(r.get("kind") == CONTINUED for r in run.records())
+    prev = RunDir(before)
+    return prev.status() == Status.COMPLETED and prev.checkpoint.is_file()
 
 
 KINDS.register(
@@ -410,7 +423,8 @@ def continue_from(t: StudyTrial) -> bool:
     dst.path.mkdir(parents=True, exist_ok=True)
     if src.metrics.is_file() and not dst.metrics.is_file():
         dst.metrics.write_bytes(src.metrics.read_bytes())
-    extend_checkpoint(src.checkpoint, dst.checkpoint, t.cfg)
+    counters = extend_checkpoint(src.checkpoint, dst.checkpoint, t.cfg)
+    dst.append({"kind": CONTINUED, "from": os.path.relpath(src.path, dst.path), "kimg": counters.img / 1000})
     return True
 
 
