@@ -50,11 +50,12 @@ Event = Finished | Retried | Skipped | Note
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C (or SIGTERM) while trials ran: `finished` of `total` had ended; the rest resume next time."""
+    """Ctrl-C (or SIGTERM) while trials ran: `finished` of `total` had ended; the rest resume next time. `label`
+    names the batch of trials for the message (a study's stage), "" for none."""
 
-    def __init__(self, finished: int, total: int) -> None:
-        super().__init__(f"{finished} of {total} trials finished")
-        self.finished, self.total = finished, total
+    def __init__(self, finished: int, total: int, label: str = "") -> None:
+        super().__init__(f"{finished} of {total} trials {'of ' + label + ' ' if label else ''}finished")
+        self.finished, self.total, self.label = finished, total, label
 
 
 def run_trials(

@@ -28,9 +28,8 @@ from ganbench.execution.trial import Trial
 from ganbench.lock import release_lost
 from ganbench.registry import Registry
 from ganbench.rundir import FINAL, RunDir, Status
+from ganbench.spec import EXECUTOR_NAMES, LOCAL, MAX_RETRIES, RAY
 
-LOCAL, RAY = "local", "ray"  # the executors' names (a sweep or study file names one)
-MAX_RETRIES = 3  # the default: a trial whose worker is lost runs again at most this often per command
 OBJECT_STORE_BYTES = 200 * 2**20  # a local Ray cluster only carries trial summaries: keep its shared memory small
 
 
@@ -308,11 +307,5 @@ def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dic
 
 EXECUTORS.register(LOCAL, run_local)
 EXECUTORS.register(RAY, run_ray)
-EXECUTOR_NAMES = tuple(EXECUTORS.names())
-
-
-def check_max_retries(value: int, where: str) -> None:
-    if value < 0:
-        raise ConfigError(
-            f"{where} must be 0 or more (how often a trial whose worker was lost runs again; 0: never), got {value}"
-        )
+if tuple(EXECUTORS.names()) != EXECUTOR_NAMES:  # a sweep or study file is checked against the names in ganbench.spec
+    raise RuntimeError(f"executors {EXECUTORS.names()} differ from ganbench.spec.EXECUTOR_NAMES")

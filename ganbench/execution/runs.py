@@ -16,9 +16,10 @@ from typing import Any
 from ganbench.config import load_recipe, make_config
 from ganbench.errors import ConfigError
 from ganbench.execution.driver import Event, Skipped, run_trials
-from ganbench.execution.executors import LOCAL, ExecOptions
+from ganbench.execution.executors import ExecOptions
 from ganbench.execution.trial import Trial, trial_state
 from ganbench.rundir import RunDir, State
+from ganbench.spec import LOCAL
 
 # Settings the device chooses when the options leave them out (None), in the order the note names them.
 DEVICE_CHOSEN = ("resolution", "budget", "eval_every_kimg", "eval_samples")

@@ -44,9 +44,9 @@ def event_line(event: Event, label: str = "") -> str:
     raise TypeError(f"not an event: {event!r}")
 
 
-def interrupted_text(e: Interrupted, label: str = "") -> str:
+def interrupted_text(e: Interrupted) -> str:
     return (
-        f"\ninterrupted: {e.finished} of {e.total} trials {'of ' + label + ' ' if label else ''}"
+        f"\ninterrupted: {e.finished} of {e.total} trials {'of ' + e.label + ' ' if e.label else ''}"
         "finished. Run the same command again to finish the rest (interrupted trials resume from their "
         "last checkpoint)."
     )

@@ -10,8 +10,9 @@ import typer
 from ganbench.config import parse_overrides
 from ganbench.errors import ConfigError, guarded
 from ganbench.execution.driver import Interrupted
-from ganbench.execution.executors import EXECUTORS, RAY, ExecOptions, check_max_retries
+from ganbench.execution.executors import EXECUTORS, ExecOptions
 from ganbench.execution.text import Progress, interrupted_text, retried_text, summary_table
+from ganbench.spec import RAY, check_max_retries
 from ganbench.sweep.plan import plan_text
 from ganbench.sweep.run import default_out, plan_states, run_sweep
 from ganbench.sweep.spec import load_sweep

@@ -12,10 +12,11 @@ from typing import Any
 
 from ganbench.execution.driver import Event, Note, run_trials
 from ganbench.execution.execute import now
-from ganbench.execution.executors import EXECUTORS, RAY, ExecOptions, import_ray
+from ganbench.execution.executors import EXECUTORS, ExecOptions, import_ray
 from ganbench.execution.trial import Trial, summary_on_disk, trial_state
 from ganbench.io import write_json
 from ganbench.rundir import FINAL, TO_RUN, State, Status
+from ganbench.spec import RAY
 from ganbench.sweep.plan import plan_sweep
 from ganbench.sweep.spec import Sweep
 
