@@ -336,7 +336,7 @@ def extend_checkpoint(src: Path, dst: Path, cfg: Config) -> Counters:
     then continues it, as the uninterrupted longer run would have gone on. Raises CheckpointError when the two
     configs differ in more than the budget and evaluation fields, or `src` went past `cfg`'s budget."""
     try:
-        state = torch.load(src, map_location="cpu", weights_only=False)
+        state = read_checkpoint(src)  # the safe loader: plain data only
         diff = [d for d in config_difference(state["config"], cfg.to_dict()) if d.split(":")[0] not in EXTENDABLE]
         counters = Counters(**state["counters"])
     except Exception as e:
