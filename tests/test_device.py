@@ -202,7 +202,7 @@ def test_run_defaults_are_sized_per_device_and_a_recipe_keeps_its_own_widths(tmp
 
     from typer.testing import CliRunner
 
-    from ganbench.cli import app
+    from ganbench.commands import app
 
     cpu, cuda = gd.run_defaults(CPU), gd.run_defaults(torch.device("cuda"))
     assert (cpu["resolution"], cpu["g_width"], cpu["budget"], cpu["eval_samples"], cpu["eval_samples_during"]) == (

@@ -34,7 +34,7 @@ from ganbench import data as data_mod
 from ganbench import lock
 from ganbench import models as models_mod
 from ganbench import train as train_mod
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.config import FIELDS, ConfigError, load_recipe, make_config, parse_overrides
 from ganbench.data import DataError, DataSpec, load_dataset
 from ganbench.execution import Trial, runner
@@ -224,7 +224,7 @@ def _ganbench(args: list[str], out: Path) -> subprocess.Popen:
     }
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "ganbench.cli", *args, "--out", str(out)],
+        [sys.executable, "-m", "ganbench", *args, "--out", str(out)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

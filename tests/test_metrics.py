@@ -20,6 +20,7 @@ import typer
 from torch.testing import assert_close
 from typer.testing import CliRunner
 
+from ganbench.commands.fid import fid_command
 from ganbench.config import Config
 from ganbench.data import DataSpec, ImageSet, load_dataset
 from ganbench.metrics import (
@@ -38,7 +39,7 @@ from ganbench.metrics import (
     resolve_weights,
 )
 from ganbench.metrics import functional as F
-from ganbench.metrics.cli import fid_command, parse_source
+from ganbench.metrics.compare import parse_source
 from ganbench.metrics.features import FeatureSet, refstats_key
 
 CELEBA = Path(__file__).resolve().parents[2] / "shared" / "data" / "celeba"

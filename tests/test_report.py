@@ -22,9 +22,9 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
+from ganbench.commands.report import report_command
 from ganbench.config import Config
 from ganbench.report import ReportError, build_report, protocol, write_report
-from ganbench.report.cli import report_command
 from ganbench.report.runs import discover, load_run
 from ganbench.report.stats import (
     compare,
@@ -844,7 +844,7 @@ def test_report_on_results_of_a_real_run(tmp_path):
     """End to end: a real (tiny) `ganbench run` with its own evaluator stand-in, then the report from its files."""
     from typer.testing import CliRunner
 
-    from ganbench.cli import app
+    from ganbench.commands import app
 
     out = tmp_path / "res"
     tiny = [

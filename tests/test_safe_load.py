@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import ganbench
 from ganbench import checkpoint as ck
 from ganbench import families
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.config import variant_names
 from ganbench.io import read_json, write_grid_png, write_json
 from ganbench.optimizers import OPTIMIZERS, make_optimizer

@@ -10,7 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.config import load_recipe, make_config
 from ganbench.errors import ConfigError
 from ganbench.io import read_json

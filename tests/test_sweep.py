@@ -19,6 +19,7 @@ import typer
 from typer.testing import CliRunner
 
 from ganbench import sweep as sw
+from ganbench.commands.sweep import sweep_command
 from ganbench.config import ConfigError
 from ganbench.execution import ExecOptions, trial_state
 from ganbench.execution.executors import import_ray
@@ -67,7 +68,7 @@ def write_sweep(tmp_path: Path, head: str, body: str = TINY, name: str = "s.toml
 
 def cli(*args: str):
     app = typer.Typer()
-    app.command()(sw.sweep_command)  # one command: typer runs it without a command name
+    app.command()(sweep_command)  # one command: typer runs it without a command name
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
@@ -522,7 +523,7 @@ def test_a_killed_sweep_finishes_only_what_was_left(tmp_path):
     )
     out = tmp_path / "out"
     runs = [out / f"dcgan/lr_d={lr}/seed0" for lr in ("1e-4", "2e-4", "4e-4")]
-    cmd = [sys.executable, "-m", "ganbench.sweep", str(path), "--out", str(out)]
+    cmd = [sys.executable, "-m", "ganbench", "sweep", str(path), "--out", str(out)]
 
     def completed(r: Path) -> bool:
         return RunDir(r).status() == "completed"
@@ -564,7 +565,7 @@ def test_smoke_sweep_through_ray_runs_trials_concurrently(tmp_path):
     out = tmp_path / "smoke"
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "ganbench.sweep", str(SMOKE), "--out", str(out)],
+            [sys.executable, "-m", "ganbench", "sweep", str(SMOKE), "--out", str(out)],
             capture_output=True,
             text=True,
             cwd=REPO,
@@ -711,7 +712,7 @@ def test_a_killed_worker_is_replaced_and_its_trial_ends_as_if_undisturbed(tmp_pa
     log = tmp_path / "sweep.log"
     with open(log, "w") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ganbench.sweep", str(path), "--out", str(out), "--executor", executor],
+            [sys.executable, "-m", "ganbench", "sweep", str(path), "--out", str(out), "--executor", executor],
             stdout=sink,
             stderr=subprocess.STDOUT,
             cwd=REPO,

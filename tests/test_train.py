@@ -9,7 +9,7 @@ from tiny import tiny
 from typer.testing import CliRunner
 
 from ganbench import objectives
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.config import variant_names
 from ganbench.execution import Trial
 from ganbench.execution.runner import execute

@@ -9,7 +9,7 @@ from torch.testing import assert_close
 from typer.testing import CliRunner
 
 from ganbench import objectives, penalties
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.config import load_recipe, make_config, migrate
 from ganbench.execution import Trial
 from ganbench.execution.trial import existing_state
@@ -420,7 +420,7 @@ def test_tensorboard_mirrors_the_records_and_changes_nothing_else(images, tmp_pa
 
 
 def test_fid_command_keys_and_table_follow_the_chosen_metrics():
-    from ganbench.metrics.cli import cli_keys, format_table
+    from ganbench.metrics.compare import cli_keys, format_table
 
     assert cli_keys(("fid", "fidinf", "kid", "pr")) == (
         "fid",

@@ -52,14 +52,5 @@ __all__ = [
     "plan_text",
     "run_sweep",
     "search_points",
-    "sweep_command",
     "trial_tag",
 ]
-
-
-def __getattr__(name: str):  # the command imports typer; loaded only when asked for
-    if name == "sweep_command":
-        from ganbench.sweep.command import sweep_command
-
-        return sweep_command
-    raise AttributeError(name)

@@ -11,7 +11,7 @@ from ganbench.config import load_recipe, make_config
 from ganbench.errors import ConfigError
 from ganbench.execution.trial import Trial
 from ganbench.rundir import State
-from ganbench.sweep.search import _short, search_points, trial_tag
+from ganbench.sweep.search import search_points, short_text, trial_tag
 from ganbench.sweep.spec import Sweep
 
 
@@ -64,7 +64,7 @@ def plan_text(trials: list[Trial], states: dict[Path, str]) -> str:
     rows = []
     for (variant, tag), group in sorted(groups.items()):
         seeds = " ".join(f"{t.cfg.seed}:{states[t.run_dir]}" for t in group)
-        params = ", ".join(f"{k}={_short(v)}" for k, v in group[0].params.items()) or "(the recipe)"
+        params = ", ".join(f"{k}={short_text(v)}" for k, v in group[0].params.items()) or "(the recipe)"
         ignored = f"  [not applicable: {', '.join(group[0].ignored)}]" if group[0].ignored else ""
         rows.append([variant, tag, seeds, params + ignored])
     counts = {s: list(states.values()).count(s) for s in State}
