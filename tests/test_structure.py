@@ -299,3 +299,29 @@ def test_the_metrics_a_config_may_name_are_the_registered_ones():
     from ganbench.metrics import METRICS
 
     assert tuple(METRICS.names()) == METRIC_NAMES
+
+
+def _owner_table() -> dict[str, str]:
+    """docs/development.md's owner table as {path under ganbench/ it names: its row}: a row whose first cell names
+    a package (`report/`) names that package and the modules its cells name (`build.py`, `figures/forest.py`);
+    other rows name the top-level modules in their first cell (`data.py` (+ `faces.py`))."""
+    doc = (PACKAGE.parent / "docs" / "development.md").read_text()
+    named: dict[str, str] = {}
+    for row in (line for line in doc.splitlines() if line.startswith("| `")):
+        first = row.split("|")[1]
+        packages = [t for t in re.findall(r"`([^`]+)`", first) if t.endswith("/")]
+        for package in packages:
+            named[f"{package}__init__.py"] = row
+            named |= {f"{package}{t}": row for t in re.findall(r"`([\w/]+\.py)`", row)}
+        if not packages:
+            named |= {t: row for t in re.findall(r"`([\w/]+\.py)`", first)}
+    return named
+
+
+def test_every_module_is_named_in_the_owner_table():
+    """Docs follow the code both ways: every module of the package has its owner row, and no row names a module
+    that is gone."""
+    modules = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")}
+    named = _owner_table()
+    assert sorted(modules - set(named)) == []
+    assert sorted(set(named) - modules) == []
