@@ -63,19 +63,29 @@ def versions() -> dict[str, str]:
     }
 
 
+def input_specs(cfg: Config, evaluate: bool) -> tuple[Any, Any]:
+    """The data a run of `cfg` reads, as `ganbench.data.DataSpec`s: (its training images, its evaluation's
+    reference or None). The reference is the training images themselves, or another split of the same data (never
+    capped by max_images)."""
+    from ganbench import data as data_mod
+
+    spec = data_mod.spec_from_config(cfg)
+    if not evaluate:
+        return spec, None
+    return spec, spec if cfg.eval_split == "train" else dataclasses.replace(spec, split=cfg.eval_split, max_images=0)
+
+
 def shared_inputs(cfg: Config, evaluate: bool, cache: dict):
     """(decoded data set, evaluator or None) for a run; `cache` keeps both per process, so runs of the same data
     decode it once and share one evaluator (its reference statistics)."""
     from ganbench import data as data_mod
 
-    spec = data_mod.spec_from_config(cfg)
+    spec, ref_spec = input_specs(cfg, evaluate)
     if spec not in cache:
         cache[spec] = data_mod.load_dataset(spec)
     imageset = cache[spec]
-    if not evaluate:
+    if ref_spec is None:
         return imageset, None
-    # the reference: the training images themselves, or another split of the same data (never capped by max_images)
-    ref_spec = spec if cfg.eval_split == "train" else dataclasses.replace(spec, split=cfg.eval_split, max_images=0)
     key = ("evaluator", ref_spec, cfg.eval_samples, cfg.inception_weights, cfg.device, cfg.metrics)
     if key not in cache:
         from ganbench.device import pick_device
