@@ -116,11 +116,16 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
             state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:  # the safe unpickler met something it will not build: nothing ran
         text = " ".join(str(e).split())
-        found = re.search(r"GLOBAL [\w.]+|Unsupported operand \d+", text)
+        if found := re.search(r"GLOBAL [\w.]+", text):  # a class or function: what a crafted pickle calls
+            raise CheckpointError(
+                f"checkpoint {path} holds something other than tensors and plain data ({found.group(0)}): it may "
+                "have been modified, so it was refused and nothing in it was run"
+            ) from e
+        found = re.search(r"Unsupported operand \d+", text)  # not what torch.save writes: junk, a bare pickle
         raise CheckpointError(
-            f"checkpoint {path} holds something other than tensors and plain data "
-            f"({found.group(0) if found else 'refused by the safe loader'}): it may have been modified, so it was "
-            "refused and nothing in it was run"
+            f"checkpoint {path} cannot be loaded (not a torch checkpoint: "
+            f"{found.group(0) if found else 'refused by the safe loader'}): it is damaged or may have been modified; "
+            "nothing in it was run"
         ) from e
     except (FileNotFoundError, PermissionError, IsADirectoryError) as e:  # (a truncated zip gives other OSErrors)
         raise CheckpointError(f"checkpoint {path} cannot be read ({_one_line(e)})") from e
@@ -128,15 +133,15 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
         raise CheckpointError(
             f"checkpoint {path} cannot be loaded ({_one_line(e, first_sentence=True)}): it is truncated or damaged"
         ) from e
-    if not isinstance(state, dict) or not isinstance(state.get("nets"), dict) or "config" not in state:
-        raise CheckpointError(
-            f"checkpoint {path} is not a ganbench checkpoint (no 'nets' or 'config'): it may have been modified"
-        )
-    fmt = state.get("format", 1)
-    if not isinstance(fmt, int) or isinstance(fmt, bool) or not 1 <= fmt <= FORMAT:
+    fmt = state.get("format", 1) if isinstance(state, dict) else None
+    if isinstance(state, dict) and (type(fmt) is not int or not 1 <= fmt <= FORMAT):  # before its keys: they may differ
         raise CheckpointError(
             f"checkpoint {path} was written by ganbench {state.get('ganbench', '?')} in checkpoint format {fmt!r}; "
             f"this ganbench ({__version__}) reads formats 1 to {FORMAT}: upgrade ganbench to read it"
+        )
+    if not isinstance(state, dict) or not isinstance(state.get("nets"), dict) or "config" not in state:
+        raise CheckpointError(
+            f"checkpoint {path} is not a ganbench checkpoint (no 'nets' or 'config'): it may have been modified"
         )
     return state
 

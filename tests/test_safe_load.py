@@ -8,6 +8,7 @@ Each test pins a row of docs/faults.md. Runs are tiny (16 x 16, widths 8) and tr
 
 from __future__ import annotations
 
+import pickle
 import re
 import shutil
 from pathlib import Path
@@ -22,7 +23,7 @@ from ganbench import checkpoint as ck
 from ganbench import families
 from ganbench.commands import app
 from ganbench.config import variant_names
-from ganbench.io import read_json, write_grid_png, write_json
+from ganbench.io import read_json, read_jsonl, write_grid_png, write_json
 from ganbench.optimizers import OPTIMIZERS, make_optimizer
 from ganbench.rundir import RunDir, file_name
 from ganbench.sampling import load_sampler
@@ -44,11 +45,15 @@ class Payload:
         return exec, (f"open({str(self.marker)!r}, 'w').close()",)
 
 
-def craft(checkpoint: Path, marker: Path) -> None:
-    """Rewrite a real checkpoint with the payload under a key ganbench never reads, keeping every key it does."""
+def craft(checkpoint: Path, marker: Path, bare: bool = False) -> None:
+    """Rewrite a real checkpoint with the payload under a key ganbench never reads, keeping every key it does;
+    bare: as a plain pickle (what pickle.dump writes), not torch's zip file."""
     state = torch.load(checkpoint, weights_only=True)
     state["notes"] = Payload(marker)
-    torch.save(state, checkpoint)
+    if bare:
+        checkpoint.write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    else:
+        torch.save(state, checkpoint)
 
 
 def truncate(checkpoint: Path) -> None:
@@ -98,16 +103,18 @@ def resume(results: Path) -> list[str]:
 # ---------------------------------------------------------------------------------------------------- crafted
 def test_the_crafted_payload_is_live(results, tmp_path):
     """The payload the other tests plant runs when loaded the unsafe way: their 'no marker' is not vacuous."""
-    crafted, marker = tmp_path / "copy.pt", tmp_path / "live"
-    shutil.copyfile(RunDir(run_dir(results)).checkpoint, crafted)
-    craft(crafted, marker)
-    torch.load(crafted, weights_only=False)
-    assert marker.exists()
+    for bare in (False, True):
+        crafted, marker = tmp_path / f"copy{bare}.pt", tmp_path / f"live{bare}"
+        shutil.copyfile(RunDir(run_dir(results)).checkpoint, crafted)
+        craft(crafted, marker, bare)
+        pickle.loads(crafted.read_bytes()) if bare else torch.load(crafted, weights_only=False)
+        assert marker.exists()
 
 
-def test_a_crafted_checkpoint_is_refused_by_sample_and_fid_and_nothing_in_it_runs(results, tmp_path):
+@pytest.mark.parametrize("bare", [False, True], ids=["torch-file", "bare-pickle"])
+def test_a_crafted_checkpoint_is_refused_by_sample_and_fid_and_nothing_in_it_runs(bare, results, tmp_path):
     run, marker = run_dir(results), tmp_path / "marker"
-    craft(RunDir(run).checkpoint, marker)
+    craft(RunDir(run).checkpoint, marker, bare)
     for command, args in read_only_commands(run, tmp_path).items():
         line = one_line_error(cli.invoke(app, args))
         assert "latest.pt" in line and "may have been modified" in line and "nothing in it was run" in line, command
@@ -177,17 +184,20 @@ def test_a_checkpoint_of_the_previous_format_samples_and_resumes(results, tmp_pa
     cfg, draw = load_sampler(run.path)
     assert draw(4).shape == (4, 3, 16, 16)
     assert cli.invoke(app, ["sample", str(run.path), "-n", "4", "-o", str(tmp_path / "g.png")]).exit_code == 0
-    nets = {k: v for k, v in ck.load_nets(cfg, run.path, torch.device("cpu")).items()}
+    G = ck.load_nets(cfg, run.path, torch.device("cpu"))["G"]
     for k, v in before["nets"]["G"].items():
-        torch.testing.assert_close(nets["G"].state_dict()[k], v, rtol=0, atol=0)
+        torch.testing.assert_close(G.state_dict()[k], v, rtol=0, atol=0)
     res = cli.invoke(app, resume(results))  # resumes (nothing left to train) and completes
     assert res.exit_code == 0, res.output
     assert read_json(run.summary)["status"] == "completed"
+    (record,) = [r for r in read_jsonl(run.metrics) if r["kind"] == "resume"]
+    assert record["exact"] is True  # every random stream restored from the old checkpoint
 
 
 def test_a_checkpoint_of_a_newer_format_names_its_version_and_what_to_do(results, tmp_path):
     run = RunDir(run_dir(results))
     state = torch.load(run.checkpoint, weights_only=True) | {"format": ck.FORMAT + 1, "ganbench": "9.9.9"}
+    state["networks"] = state.pop("nets")  # a newer format may name its keys differently
     torch.save(state, run.checkpoint)
     line = one_line_error(cli.invoke(app, ["sample", str(run.path), "-o", str(tmp_path / "g.png")]))
     assert f"ganbench 9.9.9 in checkpoint format {ck.FORMAT + 1}" in line and "upgrade ganbench" in line
