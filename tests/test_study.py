@@ -523,15 +523,20 @@ def test_a_stage_list_study_runs_halving_with_continued_runs_and_records_its_pla
     from ganbench.data import DataSpec, load_dataset
     from ganbench.train import train
 
-    class FakeEvaluator:
-        names = ["kid20"]
+    class FakeEvaluator:  # named by its sample count, as the real one is (kid16 for a stage evaluating on 16)
         protocol = {"fake": True}
 
-        def __call__(self, sample, **kw):
-            return {"kid20": float(sample(8).mean()) + 1.0}
+        def __init__(self, n: int):
+            self.names = [f"kid{n}"]
 
-    monkeypatch.setattr(ganbench.metrics, "build_evaluator", lambda *a, **k: FakeEvaluator())
-    path = write(tmp_path, STUDY2)
+        def __call__(self, sample, **kw):
+            return {self.names[0]: float(sample(8).mean()) + 1.0}
+
+    monkeypatch.setattr(ganbench.metrics, "build_evaluator", lambda images, n, *a, **k: FakeEvaluator(n))
+    # rung 1 evaluates on fewer images: a continued run may change what it is evaluated on, never what it trains on
+    path = write(
+        tmp_path, STUDY2.replace("seeds = [0]\n[[stages]]", "seeds = [0]\nsettings = {eval_samples = 16}\n[[stages]]")
+    )
     out = tmp_path / "out"
     dry = CliRunner().invoke(app, ["study", str(path), "--out", str(out), "--dry-run"])
     assert dry.exit_code == 0 and not out.exists(), dry.output
@@ -544,6 +549,7 @@ def test_a_stage_list_study_runs_halving_with_continued_runs_and_records_its_pla
     record = load_record(out)
     assert [s.name for s in record.stages] == ["rung1", "rung2", "final"] and record.plan_changed is False
     assert (len(record.stages[0].trials), len(record.stages[1].trials), len(record.final.trials)) == (8, 8, 6)
+    assert record.stage("rung1").selection.metric == "kid16" and record.stage("rung2").selection.metric == "kid20"
     kept = record.stage("rung1").selection.chosen
     assert {v: len(k) for v, k in kept.items()} == {"dcgan": 2, "vae": 2}
     assert record.selected("dcgan") in kept["dcgan"]
@@ -561,7 +567,33 @@ def test_a_stage_list_study_runs_halving_with_continued_runs_and_records_its_pla
     assert kinds.count(S.CONTINUED) == 1 and kinds.index(S.CONTINUED) < kinds.index("resume")
     assert RunDir(out / t.run_dir).records(S.CONTINUED)[0]["kimg"] == 0.064
     # a changed plan: recorded hash kept, the command says so, the record flags it
-    path.write_text(STUDY2.replace("margin = [0.8, 1.25]", "margin = [0.9, 1.11]"))
+    path.write_text(path.read_text().replace("margin = [0.8, 1.25]", "margin = [0.9, 1.11]"))
     again = CliRunner().invoke(app, ["study", str(path), "--out", str(out)])
     assert again.exit_code == 0 and "post hoc" in again.output and "8 trials, 0 to run" in again.output
     assert load_record(out).plan_changed is True and load_record(out).plan_recorded == record.plan_recorded
+
+
+@pytest.mark.parametrize("name", ["celeba32-v2", "cifar10-v2"])
+def test_the_v2_study_files_follow_issue_27_within_14_hours(name, tmp_path):
+    """The recipe and >= 16 draws per variant, halving on val with >= 2 seeds on the last rung, a declared log-scale
+    plan, fp32 pinned, >= 10 tuned seeds and at least what the power calculation asks for, and a printed estimate
+    within about 14 hours of the two cores (two single-thread trials at once)."""
+    from ganbench.study import power
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "studies" / f"{name}.toml"
+    study = load_study(path, {"data": str(tmp_path)})
+    assert study.format == 2 and study.plan.declared and study.plan.scale == "log" and study.plan.family == "tuned"
+    assert (study.plan.margin.low, study.plan.margin.high, study.plan.alpha) == (0.8, 1.25, 0.05)
+    assert study.settings["precision"] == "fp32" and study.max_concurrent == 2 and study.cpus_per_trial == 1
+    cands = S.candidates(study)
+    assert study.search.recipe and study.search.trials >= 16
+    assert all(len(c) == study.search.trials + 1 and c[-1].tag == "recipe" for c in cands.values())
+    assert [s.kind for s in study.stages] == [S.SEARCH, S.HALVING, S.HALVING, FINAL]
+    assert all(s.split == "val" for s in study.stages[:-1]) and study.final.split == "test"
+    assert len(study.stages[-2].seeds) >= 2 and [s.keep for s in study.stages[1:3]] == [0.25, 0.25]
+    p = power.plan_seeds(study.power.cv, 0.05, 0.8, 1.25, (0.8, 1.25), 15, "declared")
+    assert len(study.final.seeds) >= max(10, p.needed)
+    est = cost.estimate(study, [], {v: len(c) for v, c in cands.items()}, {}, {})
+    assert est["seconds"] / study.max_concurrent <= 14 * 3600
+    counts = [s["trials"] for s in est["stages"]]
+    assert counts[:3] == [6 * 17, 6 * 5, 6 * 2 * 2]

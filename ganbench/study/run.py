@@ -26,7 +26,7 @@ from ganbench.execution.text import event_line
 from ganbench.io import read_json, write_json
 from ganbench.rundir import FINAL, TO_RUN, RunDir, State, Status, number
 from ganbench.study import cost, numerics, power
-from ganbench.study.layout import FORMAT, STUDY, TUNED
+from ganbench.study.layout import FORMAT, RECIPE, STUDY, TUNED
 from ganbench.study.model import Study
 from ganbench.study.stages import (
     KINDS,
@@ -217,7 +217,7 @@ def _record(
         {
             FORMAT: 2,
             "study": meta
-            | {"file": opts.file or study.source, "metric_name": study.metric_name(), "arms": [TUNED, "recipe"]},
+            | {"file": opts.file or study.source, "metric_name": study.metric_name(), "arms": [TUNED, RECIPE]},
             **recorded,
             "executor": executor,
             "command": list(opts.command or sys.argv),
@@ -274,13 +274,8 @@ def run_study(
     result = StudyResult(out, planned, selections)
     if opts.dry_run:
         for i, trials in enumerate(planned):
-            emit(
-                Event(
-                    "plan",
-                    f"{'' if i == 0 else chr(10)}stage {i + 1}, {study.stages[i].name}:\n"
-                    + plan_text([t.trial for t in trials], states),
-                )
-            )
+            head = f"stage {i + 1}, {study.stages[i].name}:"
+            emit(Event("plan", ("\n" if i else "") + head + "\n" + plan_text([t.trial for t in trials], states)))
         if len(planned) < len(study.stages):
             emit(
                 Event(
