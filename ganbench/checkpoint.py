@@ -321,12 +321,38 @@ def load_nets(cfg: Config, run_dir: str | Path, device: torch.device) -> dict:
     from ganbench import families
 
     run = RunDir(run_dir)
-    from ganbench.device import resolve
-
-    nets = families.get(cfg.family).impl.build(cfg, device, resolve(cfg, device))
+    nets = families.get(cfg.family).impl.build(cfg, device, families.device_settings(cfg, device))
     if nets:
         if not run.checkpoint.is_file():
             raise FileNotFoundError(f"'{run.path}' has no checkpoint yet (checkpoints/latest.pt)")
         nets = {k: v for k, v in nets.items() if not k.startswith("opt")}
         load_checkpoint(run.checkpoint, nets, None, device)
     return nets
+
+
+# Config fields a continued run may change (successive halving: a promoted candidate goes on to a larger budget):
+# the budget, and what is evaluated, never trained on (evaluations run with training's random streams put aside).
+EXTENDABLE = ("budget", "eval_samples", "eval_samples_during", "eval_every_kimg", "eval_split", "metrics")
+
+
+def extend_checkpoint(src: Path, dst: Path, cfg: Config) -> Counters:
+    """Write `dst`, the checkpoint of run `cfg` as if it had been interrupted where the shorter run that wrote
+    `src` ended: the same weights, optimiser state, counters and random streams, under `cfg`. The ordinary resume
+    then continues it, as the uninterrupted longer run would have gone on. Raises CheckpointError when the two
+    configs differ in more than the budget and evaluation fields, or `src` went past `cfg`'s budget."""
+    try:
+        state = read_checkpoint(src)  # the safe loader: plain data only
+        diff = [d for d in config_difference(state["config"], cfg.to_dict()) if d.split(":")[0] not in EXTENDABLE]
+        counters = Counters(**state["counters"])
+    except Exception as e:
+        raise CheckpointError(f"checkpoint {src} cannot be continued ({type(e).__name__}: {e})") from None
+    if diff:
+        raise CheckpointError(f"checkpoint {src} belongs to another training than {dst}'s: {'; '.join(diff)}")
+    budget = cfg.run_budget
+    if budget.unit != "img" or counters.img > budget.amount:
+        raise CheckpointError(f"checkpoint {src} stopped at {counters.img} images, past {dst}'s budget {budget}")
+    state["config"] = cfg.to_dict()
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(dst, buf.getvalue())
+    return counters

@@ -182,8 +182,8 @@ def test_heldout_is_the_test_split_of_the_built_in_data(cache):
 def test_the_reference_comes_from_eval_split_uncapped(cache, monkeypatch):
     """eval_split=heldout: the evaluator's reference images are the held-out split, not the (capped) training set."""
     import ganbench.metrics as metrics_mod
-    from ganbench import runner
     from ganbench.config import Config
+    from ganbench.execution import runner
 
     seen = {}
     monkeypatch.setattr(

@@ -22,9 +22,9 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
+from ganbench.commands.report import report_command
 from ganbench.config import Config
 from ganbench.report import ReportError, build_report, protocol, write_report
-from ganbench.report.cli import report_command
 from ganbench.report.runs import discover, load_run
 from ganbench.report.stats import (
     compare,
@@ -844,7 +844,7 @@ def test_report_on_results_of_a_real_run(tmp_path):
     """End to end: a real (tiny) `ganbench run` with its own evaluator stand-in, then the report from its files."""
     from typer.testing import CliRunner
 
-    from ganbench.cli import app
+    from ganbench.commands import app
 
     out = tmp_path / "res"
     tiny = [
@@ -912,7 +912,7 @@ def test_end_of_run_table_sets_a_best_only_beside_the_final_of_its_own_count():
     """The first command's runs evaluate fid100/kid100 at the end and fid50 along the way: the table printed by
     `ganbench run` shows kid100 final (the ranking metric) and fid50 final beside fid50 best, never fid100 final
     beside a fid50 best (which made "best" look worse than "final")."""
-    from ganbench.runner import summary_table
+    from ganbench.execution.text import summary_table
 
     summary = {
         "variant": "dcgan",

@@ -9,7 +9,7 @@ import pytest
 from test_report_study import VALUES, _study_dir
 from typer.testing import CliRunner
 
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.report import agreement as A
 from ganbench.report import stats, study, write_report
 from ganbench.report.runs import discover

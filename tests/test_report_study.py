@@ -15,7 +15,9 @@ from ganbench.report import study, write_report
 from ganbench.report.runs import discover
 from ganbench.rundir import RunDir, Status, summary_head
 from ganbench.study import load_study
-from ganbench.study import plan as P
+from ganbench.study import stages as S
+from ganbench.study.layout import FINAL, SELECTION
+from ganbench.study.layout import STUDY as STUDY_JSON
 
 KEY = "kid20"
 # per-seed final kid20 of each (variant, arm); each seed's curve reaches it linearly from 2x its value
@@ -33,23 +35,45 @@ PRECISION = {"dcgan": 0.45, "vae": 0.30, "random": 0.0, "real": 0.9}
 def _study_dir(tmp_path: Path, values: dict = VALUES) -> Path:
     spec = load_study(_file(tmp_path))
     out = tmp_path / "out"
-    search = P.plan_search(spec, out)
+    cands = S.candidates(spec)
+    search = S.KINDS[S.SEARCH].plan(S.Context(spec, 0, out, cands))
     for i, t in enumerate(search):  # stage 1: the first draw is the best of each variant
         run = RunDir(t.run_dir)
         run.path.mkdir(parents=True)
         run.write_meta({"config": t.cfg.to_dict()})
         run.write_summary(summary_head(t.cfg, t.run_dir), Status.COMPLETED, final={KEY: 0.4 + 0.1 * (i % 2)})
-        write_json(run.trial, {"trial": t.tag, "params": t.params, "variant": t.cfg.variant})
-    selection = P.select(spec, search)
-    write_json(out / P.SELECTION, {"variants": selection})
-    write_json(out / P.STUDY, {"study": dataclasses.asdict(spec) | {"metric_name": KEY}})
-    extra_recipe_seeds = [P._trial(spec, v, P.RECIPE, {}, s, out) for v in ("dcgan", "vae") for s in (1, 2)]
-    for t in P.plan_final(spec, out, selection) + extra_recipe_seeds:
-        value = values[(t.cfg.variant, t.tag)][t.cfg.seed]
+        write_json(run.trial, {"trial": t.candidate, "params": t.params, "variant": t.cfg.variant})
+    selection = S.choose(spec, 0, S.score(spec, 0, search))
+    chosen = S.chosen_candidates(selection, cands)
+    v1 = {  # format 1, as issue 18's studies wrote it: the chosen candidate as {tag, params, value}
+        v: x
+        | {
+            "candidates": [c | {"value": c["values"][0]} for c in x["candidates"]],
+            "chosen": next(c | {"value": c["values"][0]} for c in x["candidates"] if c["tag"] == x["chosen"][0]),
+        }
+        for v, x in selection["variants"].items()
+    }
+    write_json(out / SELECTION, {"variants": v1})
+    final_stage = spec.stages[1]
+    meta = {
+        "variants": list(spec.variants),
+        "baselines": list(spec.baselines),
+        "metric_name": KEY,
+        "equivalence_margin": 0.1,
+        "settings": spec.settings,
+        "trials": spec.search.trials,
+        "mode": spec.search.mode,
+        "search": dataclasses.asdict(spec.stages[0]),
+        "final": dataclasses.asdict(final_stage),
+        "recipe_seeds": list(final_stage.recipe_seeds),
+    }
+    write_json(out / STUDY_JSON, {"study": meta})
+    for t in S.KINDS[FINAL].plan(S.Context(spec, 1, out, chosen)):
+        value = values[(t.cfg.variant, t.arm)][t.cfg.seed]
         run = RunDir(t.run_dir)
         run.path.mkdir(parents=True)
         run.write_meta({"config": t.cfg.to_dict()})
-        write_json(run.trial, {"trial": t.tag, "params": t.params, "variant": t.cfg.variant})
+        write_json(run.trial, {"trial": t.arm, "params": t.params, "variant": t.cfg.variant})
         for k in (1, 2, 3):  # curve points at 0.064 kimg steps, then the final one
             run.append({"kind": "eval", "kimg": 0.064 * k + 0.001, KEY: value * (2 - k / 4)})
         final = {KEY: value, "precision20": PRECISION[t.cfg.variant]}
@@ -61,9 +85,9 @@ def _study_dir(tmp_path: Path, values: dict = VALUES) -> Path:
 def _file(tmp_path: Path) -> Path:
     path = tmp_path / "s.toml"
     path.write_text(
-        STUDY.replace("seeds = [0, 1]", "seeds = [0, 1, 2, 3, 4]").replace(
-            'budget = "0.128kimg"', 'budget = "0.256kimg"'
-        )
+        STUDY.replace("seeds = [0, 1]", "seeds = [0, 1, 2, 3, 4]")
+        .replace('budget = "0.128kimg"', 'budget = "0.256kimg"')
+        .replace("recipe_seeds = [0]", "recipe_seeds = [0, 1, 2]")
     )
     return path
 
@@ -148,7 +172,7 @@ def test_before_stage_two_the_study_says_nothing_is_compared_yet(tmp_path):
     out = _study_dir(tmp_path)
     import shutil
 
-    shutil.rmtree(out / P.FINAL_STAGE)
+    shutil.rmtree(out / FINAL)
     f = study.analyse(out, discover(out))
     assert f.order == [] and "No tuned arm has finished yet" in study.verdict(f)
     assert not math.isnan(f.selection["dcgan"]["chosen"]["value"])
@@ -158,7 +182,7 @@ def test_a_study_stopped_after_one_seed_calls_no_pair_different_or_tied(tmp_path
     out = _study_dir(tmp_path)
     import shutil
 
-    for arm in sorted((out / P.FINAL_STAGE).glob("*/*")):
+    for arm in sorted((out / FINAL).glob("*/*")):
         for run in arm.glob("seed*"):
             if run.name != "seed0":
                 shutil.rmtree(run)

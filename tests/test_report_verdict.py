@@ -14,8 +14,8 @@ import typer
 from test_report import CHROMIUM, PROTOCOL, _chromium, write_run
 from typer.testing import CliRunner
 
+from ganbench.commands.report import report_command
 from ganbench.report import write_report
-from ganbench.report.cli import report_command
 
 NOISE = [0.0, 0.001, -0.001, 0.0005, -0.0005]  # seed-to-seed noise of KID, sd ~0.0008
 

@@ -21,12 +21,13 @@ from typer.testing import CliRunner
 import ganbench
 from ganbench import checkpoint as ck
 from ganbench import families
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.config import variant_names
 from ganbench.io import read_json, read_jsonl, write_grid_png, write_json
 from ganbench.optimizers import OPTIMIZERS, make_optimizer
 from ganbench.rundir import RunDir, file_name
-from ganbench.train import load_sampler, train
+from ganbench.sampling import load_sampler
+from ganbench.train import train
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ganbench"
 TINY_ARGS = ["--resolution", "16", "--max-images", "256", "--device", "cpu", "--tick", "0.064", "--no-eval"]

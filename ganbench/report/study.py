@@ -66,7 +66,7 @@ def _arm(run: Run) -> str:
     return str((run.trial or {}).get("trial") or run.run_dir.parent.name)
 
 
-def _budget(kimg: float, every: float) -> float:
+def budget_bucket(kimg: float, every: float) -> float:
     """An evaluation's budget: ticks end a batch late (75.008 kimg), n_critic shifts it further; the nearest
     multiple of the evaluation interval names it."""
     return round(kimg / every) * every if every > 0 else round(kimg, 1)
@@ -118,7 +118,7 @@ def analyse(root: Path, runs: list[Run]) -> StudyFindings:
             for e in r.evals:
                 value = number(e.get(key))
                 if value is not None and math.isfinite(value):
-                    curve[_budget(float(e["kimg"]), every)][v].append(value)
+                    curve[budget_bucket(float(e["kimg"]), every)][v].append(value)
     curve = {k: dict(v) for k, v in curve.items()}
     budgets = ranks.rank_by_budget(curve) if len(curve) >= 2 else []
     stability = ranks.rank_stability(curve) if len(curve) >= 2 else None

@@ -55,7 +55,7 @@ def forest(f: StudyFindings, colours: dict, path: Path) -> list[str]:
 def curves(f: StudyFindings, colours: dict, every: float, path: Path) -> Path:
     """The metric against kimg for every variant: tuned (solid) and recipe (dashed), mean over seeds with the
     seeds' range as a band; the random floor and the real-vs-real line across."""
-    from ganbench.report.study import _budget
+    from ganbench.report.study import budget_bucket
 
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
         fig = plots._figure(10, 5.2)
@@ -69,7 +69,7 @@ def curves(f: StudyFindings, colours: dict, every: float, path: Path) -> Path:
                     for e in r.evals:
                         value = number(e.get(f.key))
                         if value is not None and math.isfinite(value):
-                            points.setdefault(_budget(float(e["kimg"]), every), []).append(value)
+                            points.setdefault(budget_bucket(float(e["kimg"]), every), []).append(value)
                 if not points:
                     continue
                 x = sorted(points)

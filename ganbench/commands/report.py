@@ -1,4 +1,4 @@
-"""`ganbench report <dir>`: registered in ganbench/cli.py as `app.command("report")(report_command)`."""
+"""`ganbench report <dir>`: parse the options, call `ganbench.report.write_report`, print the files it wrote."""
 
 from __future__ import annotations
 
