@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from ganbench.budget import Budget, parse_budget
 from ganbench.errors import ConfigError
 from ganbench.families import FAMILIES
 from ganbench.registry import unknown
+from ganbench.spec import read_toml
 
 __all__ = [
     "CHOICES",
@@ -364,12 +364,7 @@ def load_recipe(name_or_path: str) -> dict[str, Any]:
         if looks_like_path:
             raise ConfigError(f"recipe file '{name_or_path}' does not exist")
         raise ConfigError(str(unknown("variant", name_or_path, variant_names())) + " Or pass a path to a .toml recipe.")
-    try:
-        recipe = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"recipe {path} is not valid TOML: {e}") from None
-    except OSError as e:
-        raise ConfigError(f"recipe {path} cannot be read ({e.strerror or e})") from None
+    recipe = read_toml(path, "recipe")  # the one TOML reader (ganbench.spec), as for sweeps and studies
     _check_keys(recipe, str(path))
     for key, value in recipe.items():  # type errors here name the file they are in
         try:

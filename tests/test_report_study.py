@@ -15,6 +15,7 @@ from ganbench.report import study, write_report
 from ganbench.report.runs import discover
 from ganbench.rundir import RunDir, Status, summary_head
 from ganbench.study import load_study
+from ganbench.study import selection as SEL
 from ganbench.study import stages as S
 from ganbench.study.layout import FINAL, SELECTION
 from ganbench.study.layout import STUDY as STUDY_JSON
@@ -43,8 +44,8 @@ def _study_dir(tmp_path: Path, values: dict = VALUES) -> Path:
         run.write_meta({"config": t.cfg.to_dict()})
         run.write_summary(summary_head(t.cfg, t.run_dir), Status.COMPLETED, final={KEY: 0.4 + 0.1 * (i % 2)})
         write_json(run.trial, {"trial": t.candidate, "params": t.params, "variant": t.cfg.variant})
-    selection = S.choose(spec, 0, S.score(spec, 0, search))
-    chosen = S.chosen_candidates(selection, cands)
+    selection = SEL.choose(spec, 0, SEL.score(spec, 0, search))
+    chosen = SEL.chosen_candidates(selection, cands)
     v1 = {  # format 1, as issue 18's studies wrote it: the chosen candidate as {tag, params, value}
         v: x
         | {

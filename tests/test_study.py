@@ -16,6 +16,7 @@ from ganbench.errors import ConfigError
 from ganbench.io import read_json
 from ganbench.rundir import RunDir, Status
 from ganbench.study import cost, load_record, load_study, numerics
+from ganbench.study import selection as SEL
 from ganbench.study import stages as S
 from ganbench.study.layout import FINAL, SEARCH, TUNED
 from ganbench.study.layout import STUDY as STUDY_JSON
@@ -74,7 +75,7 @@ def plan_search(study, out: Path) -> list[S.StudyTrial]:
 
 
 def select(study, trials) -> dict:
-    return S.choose(study, 0, S.score(study, 0, trials))["variants"]
+    return SEL.choose(study, 0, SEL.score(study, 0, trials))["variants"]
 
 
 def plan_final(study, out: Path, chosen: dict[str, dict]) -> list[S.StudyTrial]:
@@ -464,14 +465,14 @@ def test_successive_halving_keeps_the_best_share_ranked_by_failures_then_score(t
     for t in rung1:
         if t.cfg.variant == "vae":
             _finish(t, Status.DIVERGED, None)
-    sel = S.choose(study, 0, S.score(study, 0, rung1))
+    sel = SEL.choose(study, 0, SEL.score(study, 0, rung1))
     assert sel["by"] == "rung2" and sel["scale"] == "log" and sel["metric"] == "kid20"
     # keep 0.5 of 4: the two lowest; scores are mean log values on the log scale
     assert sel["variants"]["dcgan"]["chosen"] == [dcgan[3].candidate, dcgan[1].candidate]
     assert sel["variants"]["dcgan"]["candidates"][3]["score"] == pytest.approx(math.log(0.05))
     assert sel["variants"]["vae"]["chosen"] == [] and "diverged" in sel["variants"]["vae"]["waiting"][0]
     # rung 2: seed 0 continues rung 1's run of the same candidate; seed 1 starts fresh
-    kept = S.chosen_candidates(sel, cands)
+    kept = SEL.chosen_candidates(sel, cands)
     rung2 = plan_stage(study, tmp_path / "out", 1, {"dcgan": kept["dcgan"]}, rung1)
     assert [(t.candidate, t.cfg.seed, t.continues is not None) for t in rung2] == [
         (dcgan[3].candidate, 0, True),
@@ -487,7 +488,7 @@ def test_successive_halving_keeps_the_best_share_ranked_by_failures_then_score(t
     _finish(rung2[2], Status.DIVERGED, None)
     _finish(rung2[1], Status.COMPLETED, 0.04)
     _finish(rung2[3], Status.COMPLETED, 0.04)
-    final = S.choose(study, 1, S.score(study, 1, rung2))["variants"]["dcgan"]
+    final = SEL.choose(study, 1, SEL.score(study, 1, rung2))["variants"]["dcgan"]
     assert final["chosen"] == [dcgan[1].candidate]
     assert [c["failed"] for c in final["candidates"]] == [1, 0] and [c["values"] for c in final["candidates"]] == [
         [0.01, None],

@@ -28,16 +28,8 @@ from ganbench.rundir import FINAL, TO_RUN, RunDir, State, Status, number
 from ganbench.study import cost, numerics, power
 from ganbench.study.layout import FORMAT, RECIPE, STUDY, TUNED
 from ganbench.study.model import Study
-from ganbench.study.stages import (
-    KINDS,
-    Context,
-    StudyTrial,
-    candidates,
-    choose,
-    chosen_candidates,
-    continue_from,
-    score,
-)
+from ganbench.study.selection import choose, chosen_candidates, score
+from ganbench.study.stages import KINDS, Context, StudyTrial, candidates, continue_from
 from ganbench.sweep.plan import plan_text
 from ganbench.sweep.spec import MAX_RETRIES
 
