@@ -15,6 +15,7 @@ from ganbench.errors import ConfigError
 from ganbench.families import HYPERPARAMETERS
 from ganbench.metrics import names
 from ganbench.registry import unknown
+from ganbench.study.analysis import AnalysisPlan, v1_plan
 from ganbench.sweep.spec import (
     _SET_ELSEWHERE,
     DATA_KEYS,
@@ -93,6 +94,11 @@ class Study:
     def metric_name(self) -> str:
         """The selecting and ranking metric at the study's sample count: 'kid500'."""
         return names.name(self.metric, int(self.settings.get("eval_samples", FIELDS["eval_samples"].default)))
+
+    @property
+    def plan(self) -> AnalysisPlan:
+        """The analysis plan this (format 1) study implies: see ganbench.study.analysis."""
+        return v1_plan(self.metric, names.parse(self.metric_name()).n, self.equivalence_margin)
 
 
 def _names(value: Any, what: str, where: str) -> tuple[str, ...]:
