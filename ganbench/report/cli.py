@@ -28,6 +28,14 @@ def report_command(
             "without a random floor, no tie is claimed."
         ),
     ] = None,
+    scale: Annotated[
+        str | None,
+        typer.Option(
+            help="Analysis scale: log (ratio-scale metrics such as FID and a positive KID: effects are ratios, "
+            "--margin a ratio such as 1.25) or raw (differences; --margin absolute). Default: a study's declared "
+            "plan, else raw with the ratio-scale re-analysis beside it."
+        ),
+    ] = None,
     against: Annotated[
         list[Path] | None,
         typer.Option(
@@ -49,7 +57,7 @@ def report_command(
     try:
         if margin is not None and not margin > 0:
             raise ValueError(f"--margin must be a positive number in the ranking metric's units, got {margin}")
-        report = write_report(results, out, real_images=real, margin=margin, against=tuple(against or ()))
+        report = write_report(results, out, real_images=real, margin=margin, against=tuple(against or ()), scale=scale)
     except (ValueError, OSError) as e:  # ReportError, ConfigError, unreadable files: one line, as in ganbench
         if debug:
             raise

@@ -8,10 +8,10 @@ What it does, in order (a plan fixes the scale, the margin and alpha; `ganbench.
 1. Each group's seeds: failed seeds (stalled, collapsed, diverged; `ganbench.report.failures`) are counted with a
    Clopper-Pearson interval for the rate, and the group's centre and 95% t-interval come from its successful
    seeds only (the mean on the raw scale, the geometric mean on the log scale), never widened by nor hiding a
-   failure. The interval is never narrower than the runs' own evaluation noise allows (`ganbench.stats.welch`).
+   failure; an arm whose every seed failed the same way is one population again and is summarised whole. The interval is never narrower than the runs' own evaluation noise allows (`ganbench.stats.welch`).
 2. Every pair: Welch on the plan's scale (the effect a ratio a / b on the log scale, a difference on the raw one,
-   with its 95% interval), TOST at the margin (90% interval inside it) where both groups have no failure; where a
-   group has a failed seed, the exact Mann-Whitney test over all its seeds (a rank test stays valid for a bimodal
+   with its 95% interval), TOST at the margin (90% interval inside it) where neither group is a mixture; where a
+   group mixes failed and successful seeds, the exact Mann-Whitney test over all its seeds (a rank test stays valid for a bimodal
    arm) and no equivalence claim. p-values Holm-corrected over the family's pairs, TOST p-values likewise.
    P(A better than B) with a bootstrap interval beside each pair.
 3. Letters from the Holm-corrected decisions; groups ordered best first.
@@ -69,6 +69,9 @@ class Group:
         return len(self.obs)
 
     def values(self, successful: bool = True) -> list[float]:
+        """The seeds' values; `successful`: those the centre is made of (every seed where all failed alike)."""
+        if successful and self.failed == self.total and self.n:
+            return [o.value for o in self.obs]
         return [o.value for o in self.obs if not (successful and o.failure)]
 
 
@@ -143,14 +146,27 @@ def _noise_floor(obs: list[Obs], scale: str) -> tuple[float, bool]:
     return (float(np.mean(known)) if known else 0.0), bool(obs) and len(known) == len(obs)
 
 
+def _same_failure(obs: list[Obs]) -> bool:
+    return bool(obs) and len({o.failure for o in obs}) == 1 and obs[0].failure != "diverged"
+
+
+def mixed(g: Group) -> bool:
+    """Some seeds failed and some did not: a bimodal arm, compared by ranks."""
+    return 0 < g.failed < g.total or (g.failed > 0 and g.n == 0)
+
+
 def summarise(name: str, obs: list[Obs], scale: str, log_floor: float | None = None) -> Group:
     """One group: centre and interval from its successful seeds on `scale` (a value <= 0 taken as `log_floor` on
     the log scale; without a floor such a group stays raw), failures counted with their Clopper-Pearson interval."""
-    good = [o for o in obs if not o.failure]
+    failed = sum(bool(o.failure) for o in obs)
+    # a mixture (some seeds failed, some not) is bimodal: its successful seeds make the interval; an arm whose
+    # every seed failed the same way is one population again, and is summarised like any other (its count shown)
+    good = [o for o in obs if not o.failure] or (
+        [o for o in obs if math.isfinite(o.value)] if _same_failure(obs) else []
+    )
     values = [o.value for o in good]
     scale = scale if log_floor or sc.log_ok(values) else sc.RAW
     x = finite(sc.forward(values, scale, log_floor))
-    failed = sum(bool(o.failure) for o in obs)
     rate = clopper_pearson(failed, len(obs)) if obs else (math.nan, math.nan)
     floor, all_known = _noise_floor(good, scale)
     noise = "recorded" if all_known else "not recorded"
@@ -192,7 +208,7 @@ def _pair(ga: Group, gb: Group, plan: Plan, bounds, lower_is_better: bool) -> di
         return out | nan5 | dict(test=NONE, note=f"a value <= 0 has no logarithm: not compared on the {scale} scale")
     lf = plan.log_floor
     a, b = finite(sc.forward(ga.values(), scale, lf)), finite(sc.forward(gb.values(), scale, lf))
-    if ga.failed or gb.failed:  # a bimodal arm: ranks over every seed, failures included, no equivalence claim
+    if mixed(ga) or mixed(gb):  # a bimodal arm: ranks over every seed, failures included, no equivalence claim
         ra, rb = sc.forward(everything(ga), scale, lf), sc.forward(everything(gb), scale, lf)
         p = mann_whitney(ra, rb)
         diff = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
@@ -206,8 +222,8 @@ def _pair(ga: Group, gb: Group, plan: Plan, bounds, lower_is_better: bool) -> di
         )
     if len(a) < 2 or len(b) < 2:
         return out | nan5 | dict(test=NONE, note="fewer than 2 seeds on a side: not testable")
-    fa, _ = _noise_floor([o for o in ga.obs if not o.failure], scale)
-    fb, _ = _noise_floor([o for o in gb.obs if not o.failure], scale)
+    fa, _ = _noise_floor([o for o in ga.obs if o.value in ga.values()], scale)
+    fb, _ = _noise_floor([o for o in gb.obs if o.value in gb.values()], scale)
     diff, low, high, p, _ = (float(v) for v in welch(a, b, floor_a=fa, floor_b=fb))
     result = out | dict(
         test=WELCH if math.isfinite(p) else NONE,
@@ -233,10 +249,12 @@ def compare(
     lower_is_better: bool = True,
     floor: Group | str | None = None,
     baselines: tuple[str, ...] = (),
+    only: list[tuple[str, str]] | None = None,
 ) -> Comparison:
     """Compare the groups of `values` (group -> its seeds) under `plan`; `family` names what the Holm correction
     covers. `floor`: the random floor (a Group, or the name of one of `values`' groups), for a margin set as a
-    share of the gap between the best group that is not one of `baselines` and the floor."""
+    share of the gap between the best group that is not one of `baselines` and the floor. `only`: the pairs that
+    make the family (e.g. each variant's selected arm against its recipe); default every pair, with letters."""
     groups = _ordered(
         [summarise(g, obs, plan.scale, plan.log_floor) for g, obs in values.items() if obs], lower_is_better
     )
@@ -245,7 +263,13 @@ def compare(
     best = next((g.centre for g in groups if g.n and g.name not in baselines), math.nan)
     bounds = plan.bounds(best, floor_centre)
     margin_text = plan.margin_text(best, floor_centre)
-    raw = [_pair(ga, gb, plan, bounds, lower_is_better) for i, ga in enumerate(groups) for gb in groups[i + 1 :]]
+    wanted = {frozenset(p) for p in only} if only is not None else None
+    raw = [
+        _pair(ga, gb, plan, bounds, lower_is_better)
+        for i, ga in enumerate(groups)
+        for gb in groups[i + 1 :]
+        if wanted is None or frozenset((ga.name, gb.name)) in wanted
+    ]
     p_holm = holm(np.array([r["p"] for r in raw])) if raw else []
     q_holm = holm(np.array([r.get("p_tost", math.nan) for r in raw])) if raw else []
     pairs = []
@@ -265,7 +289,9 @@ def compare(
             )
         )
     tested = [g.name for g in groups if g.total >= 2]
-    letters = letter_display(tested, [(p.a, p.b) for p in pairs if p.different]) if len(tested) >= 2 else {}
+    letters = (
+        letter_display(tested, [(p.a, p.b) for p in pairs if p.different]) if len(tested) >= 2 and only is None else {}
+    )
     notes = [
         f"{g.name} has a value <= 0 (at or below two sets of real images at this sample count): no logarithm, so "
         "it is shown on the raw scale and not ratio-compared"
@@ -278,3 +304,19 @@ def compare(
         if g.floored
     ]
     return Comparison(key, plan, family, primary, groups, pairs, letters, bounds, margin_text, lower_is_better, notes)
+
+
+def changed_calls(before: Comparison, after: Comparison) -> list[tuple[str, str, str, str]]:
+    """(a, b, call before, call after) for every pair whose call differs between two comparisons of the same
+    groups (e.g. the declared plan and the ratio-scale re-analysis)."""
+    out = []
+    for p in before.pairs:
+        q = after.pair(p.a, p.b)
+        if q is not None and p.call != q.call:
+            out.append((p.a, p.b, p.call, q.call))
+    return out
+
+
+def said(call: str) -> str:
+    """A pair's call in words."""
+    return {TIED: "equivalent", OPEN: "not distinguishable", UNTESTED: "not testable"}.get(call, f"{call} better")

@@ -93,6 +93,10 @@ def more_seeds(runs: list[Run], seeds: int = 5) -> str:
         for r in done
     )
     extra = (seeds - len({r.seed for r in done})) * per_seed
-    estimate = f" (about {_duration(extra)} more on the machine that made these runs, from their own measured " \
-        "training and evaluation seconds)" if extra > 0 else ""
+    estimate = (
+        f" (about {_duration(extra)} more on the machine that made these runs, from their own measured "
+        "training and evaluation seconds)"
+        if extra > 0
+        else ""
+    )
     return f"To make it a comparison over {seeds} seeds: `uv run {shlex.join(argv)}`{estimate}."
