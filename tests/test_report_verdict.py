@@ -208,7 +208,7 @@ def test_a_pair_significant_alone_but_not_after_holm_says_so():
     """A pair whose own 95% interval excludes 0 but whose Holm-corrected p does not reach 0.05 is "not
     distinguishable" and says why, so the interval beside it does not read as a contradiction."""
     from ganbench.report.display import pair_verdict
-    from ganbench.report.stats import pairwise
+    from ganbench.stats.welch import pairwise
 
     # three arms, two seeds each: a - c differs clearly alone (p < 0.05), not after Holm over three pairs
     pairs = {frozenset((p.a, p.b)): p for p in pairwise({"a": [0.10, 0.12], "b": [0.11, 0.30], "c": [0.40, 0.45]})}

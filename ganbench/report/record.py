@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.report import plan as P
-from ganbench.study.layout import RECIPE, STUDY, TUNED
+from ganbench.study.layout import FINAL, RECIPE, STUDY, TUNED
 
 __all__ = ["RECIPE", "TUNED", "Candidate", "Rung", "Study", "is_study", "read"]
 
@@ -62,8 +62,12 @@ class Study:
     arms: dict[str, tuple[str, str]] = field(default_factory=dict)  # final-stage run folder -> (variant, arm)
 
     def arm(self, run_name: str) -> tuple[str, str] | None:
-        """(variant, arm) of a final-stage run (its folder relative to the results folder), else None."""
-        return self.arms.get(run_name)
+        """(variant, arm) of a final-stage run (its folder relative to the results folder), else None. A run the
+        record does not list is placed by the layout: final/<variant>/<arm>/seed<k>."""
+        if run_name in self.arms:
+            return self.arms[run_name]
+        parts = run_name.split("/")
+        return (parts[1], parts[2]) if len(parts) == 4 and parts[0] == FINAL else None
 
 
 def _plan(record) -> P.Plan:

@@ -79,6 +79,16 @@ def context(f: StudyFindings, c) -> Context:
     return Context(headline(f), caveats, f.floor, f.ceiling, extra)
 
 
+def verdict(f: StudyFindings) -> tuple[str, str]:
+    """(the lead paragraph, the details paragraph) of the study's primary comparison."""
+    from ganbench.report.verdict import details, lead
+
+    if not f.primary.groups:
+        return headline(f) + " No selected arm has finished yet: nothing to compare.", ""
+    ctx = context(f, f.primary)
+    return lead(f.primary, ctx), details(f.primary, ctx)
+
+
 def _obs(f: StudyFindings, r):
     from ganbench.report.failures import observation
 
