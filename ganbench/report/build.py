@@ -134,13 +134,16 @@ def write_report(
     if real_file is None:
         report.warnings.append(f"real images unavailable: {real_note}")
     gallery, sheet = _sample_grids(runs, order, rank_key, out, real_file, real_note)
-    sample_sheet(sheet, out / "samples.png")
-    report.files += ([real_file] if real_file else []) + [out / "samples.png"]
+    is_study = study.is_study(results_dir)
+    if not is_study:  # a study's own sheet (one grid per selected arm) leads its section instead
+        sample_sheet(sheet, out / "samples.png")
+        report.files.append(out / "samples.png")
+    report.files += [real_file] if real_file else []
     report.files += [out / f for f, _ in gallery if f and f.startswith("samples/")]
 
     # ---- a study's own section (ganbench study): its verdict and figures come first
     study_blocks: list = []
-    if study.is_study(results_dir):
+    if is_study:
         mine = study.analyse(results_dir, runs)
         study_colours = C.palette(mine.study.variants, {v: rs[0].family for (v, _), rs in mine.runs.items()})
         study_blocks, study_files, study_warnings = study_page.blocks(mine, out, study_colours)
@@ -188,7 +191,18 @@ def write_report(
     )
     title = f"ganbench report: {results_dir.resolve().name}"
     blocks = document.document(
-        title, runs, report.warnings, found, groups, several, tables_blocks, proto + method, results, order, gallery
+        title,
+        runs,
+        report.warnings,
+        found,
+        groups,
+        several,
+        tables_blocks,
+        proto + method,
+        results,
+        order,
+        gallery,
+        sheet=not is_study,
     )
     if study_blocks:  # the study leads; every run by protocol follows, as for any results folder
         blocks = [blocks[0], *study_blocks, Heading("Every run, by evaluation protocol (exploratory)"), *blocks[1:]]

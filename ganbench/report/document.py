@@ -118,13 +118,16 @@ def document(
     results,
     order: list[str],
     gallery,
+    sheet: bool = True,
 ) -> list:
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     blocks: list = [
         Heading(title, 1),
         *verdict_blocks(found, groups, several),
         Heading("Samples"),
-        Figure("samples.png", "sample grids side by side, real images first"),
+        Figure("samples.png", "sample grids side by side, real images first")
+        if sheet
+        else Para("The study's samples lead its section above; every run's grid is in the folded section below."),
     ]
     if warnings:
         blocks += [Heading("What is missing or unusual"), Bullets(warnings, warn=True)]

@@ -151,14 +151,7 @@ def context(f: Findings) -> Context:
     single = c is not None and all(g.total < 2 for g in c.groups if not fam.is_baseline(_family(f, g.name)))
     if single:
         more = progress.more_seeds(f.cohort.runs)
-        caveats.append(
-            (
-                "Still improving and one seed each: " + still[0].lower() + still[1:]
-                if still
-                else "One seed per variant: run more seeds to compare."
-            )
-            + (" " + more if more else "")
-        )
+        caveats.append(" ".join(x for x in (still or "One seed per variant: run more seeds to compare.", more) if x))
     elif still:
         caveats.append(still)
     failed = [o for g in (c.groups if c else []) for o in g.obs if o.failure]
