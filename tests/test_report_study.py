@@ -75,7 +75,9 @@ def test_study_findings_rank_tuned_arms_and_test_them_against_their_recipes(tmp_
     dcgan = f.primary.group("dcgan")
     assert [o.value for o in dcgan.obs] == pytest.approx(VALUES[("dcgan", "tuned")]) and dcgan.failed == 0
     (pair,) = f.primary.pairs
-    assert pair.different and pair.effect == pytest.approx(0.11 - 0.30) and f.primary.letters == {"dcgan": "a", "vae": "b"}
+    assert (
+        pair.different and pair.effect == pytest.approx(0.11 - 0.30) and f.primary.letters == {"dcgan": "a", "vae": "b"}
+    )
     assert f.primary.primary and "primary family" in f.primary.family
     # the first protocol's rule: margin = 10% of the gap from the best tuned mean (0.11) to the random floor (0.6)
     assert f.primary.bounds == pytest.approx((-0.1 * (0.6 - 0.11), 0.1 * (0.6 - 0.11)))

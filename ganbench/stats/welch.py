@@ -8,7 +8,9 @@ interval. With few seeds the interval is wide (t = 12.7 for n = 2): that is the 
 Variance floor (`var_floor`): each seed's value is itself measured with evaluation noise (which images were drawn;
 the run's bootstrap standard error). With 3-5 seeds the sample variance can come out below that noise's variance,
 which no real spread over seeds can be, so every function here takes an optional per-observation variance floor
-and uses max(s^2, floor) in place of s^2: an interval is never narrower than evaluation noise allows.
+and uses max(s^2, floor) in place of s^2 in the standard error (Welch's degrees of freedom stay those of the
+seeds' own variances, so a floor can only make a test stricter): an interval is never narrower than evaluation
+noise allows.
 
 Welch's two-sided t-test on the per-seed values of every pair of groups, corrected by Holm's step-down method
 (family-wise error rate <= alpha over the family of pairs), with the difference of means, its 95% Welch interval
@@ -79,11 +81,14 @@ def _welch_parts(a: np.ndarray, b: np.ndarray, floor_a=0.0, floor_b=0.0):
     if na < 2 or nb < 2:
         return None
     diff = a.mean(-1) - b.mean(-1)
-    va = np.maximum(a.var(-1, ddof=1), floor_a) / na
-    vb = np.maximum(b.var(-1, ddof=1), floor_b) / nb
+    sa, sb = a.var(-1, ddof=1) / na, b.var(-1, ddof=1) / nb
+    va, vb = np.maximum(sa * na, floor_a) / na, np.maximum(sb * nb, floor_b) / nb
     se2 = va + vb
+    # A floor widens the standard error only: the degrees of freedom stay those of the seeds' own variances (a
+    # floor that evened out the two variances would otherwise raise the df and could make a test less strict).
+    da, db = (sa, sb) if np.all(sa + sb > 0) else (va, vb)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df = se2**2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+        df = (da + db) ** 2 / (da**2 / (na - 1) + db**2 / (nb - 1))
     bad = se2 <= 0
     return diff, np.where(bad, math.nan, np.sqrt(se2)), np.where(bad, math.nan, df)
 
