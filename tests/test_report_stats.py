@@ -204,3 +204,33 @@ def test_two_lenses_are_found_by_the_registry_not_by_name(tmp_path, monkeypatch)
     la = lens.agreement(by, "kid500", first_protocol(None), "x")
     assert la.tau.value == pytest.approx(1 / 3) and [(x, y) for x, y, _ in la.disagree] == [("a", "b")]
     assert "disagree on 1 pair" in lens.text(la)
+
+
+def test_runs_with_different_reference_images_are_never_ranked_together(tmp_path):
+    from ganbench.report.cohorts import cohorts
+
+    for v, ref in (("a", "1" * 64), ("b", "2" * 64), ("c", None)):
+        for seed in (0, 1):
+            run = write_run(tmp_path, v, seed, fids=[50.0 + seed])
+            s = json.loads((run / "summary.json").read_text())
+            s["metric_protocol"] = {"rank_by": "kid500"} | ({"reference_sha256": ref} if ref else {})
+            (run / "summary.json").write_text(json.dumps(s))
+    split = cohorts(discover(tmp_path))
+    assert sorted(sorted({r.variant for r in c.runs}) for c in split) == [["a"], ["b"], ["c"]]
+    assert any("reference images sha256 111111111111" in c.title() for c in split)
+
+
+def test_training_numerics_are_grouped_by_the_recorded_arithmetic(tmp_path):
+    """AMX and AVX-512 BF16 are different arithmetic (issue 27): two runs are the same only when config.json's
+    device_settings["arithmetic"] is the same string."""
+    from ganbench.report import protocol
+    from ganbench.rundir import DEVICE_SETTINGS
+
+    for seed, arithmetic in ((0, "bf16 autocast cpu amx"), (1, "bf16 autocast cpu avx512_bf16")):
+        run = write_run(tmp_path, "dcgan", seed, fids=[90.0])
+        meta = json.loads((run / "config.json").read_text())
+        meta[DEVICE_SETTINGS] = {"precision": "bf16", "arithmetic": arithmetic}
+        (run / "config.json").write_text(json.dumps(meta))
+    lines, warnings = protocol.protocol(discover(tmp_path))
+    assert any(w.startswith("runs differ in training numerics") for w in warnings)
+    assert "training numerics (dcgan/seed0): bf16 autocast cpu amx" in lines
