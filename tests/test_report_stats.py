@@ -233,4 +233,4 @@ def test_training_numerics_are_grouped_by_the_recorded_arithmetic(tmp_path):
         (run / "config.json").write_text(json.dumps(meta))
     lines, warnings = protocol.protocol(discover(tmp_path))
     assert any(w.startswith("runs differ in training numerics") for w in warnings)
-    assert "training numerics (dcgan/seed0): bf16 autocast cpu amx" in lines
+    assert "training numerics (dcgan/seed0): bf16 autocast cpu amx (from auto)" in lines
