@@ -41,7 +41,8 @@ def report_command(
         typer.Option(
             "--against",
             metavar="STUDY_DIR",
-            help="Another study folder (`ganbench study`; repeatable): line up where its ranking and this study's agree, "
+            help="Another study folder (`ganbench study`; repeatable): line up where its ranking and this study's "
+            "agree, "
             "pair by pair, each tested on its own (e.g. the same study on a second data set).",
         ),
     ] = None,

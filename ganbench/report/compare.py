@@ -8,14 +8,16 @@ What it does, in order (a plan fixes the scale, the margin and alpha; `ganbench.
 1. Each group's seeds: failed seeds (stalled, collapsed, diverged; `ganbench.report.failures`) are counted with a
    Clopper-Pearson interval for the rate, and the group's centre and 95% t-interval come from its successful
    seeds only (the mean on the raw scale, the geometric mean on the log scale), never widened by nor hiding a
-   failure; an arm whose every seed failed the same way is one population again and is summarised whole. The interval is never narrower than the runs' own evaluation noise allows (`ganbench.stats.welch`).
+   failure; an arm whose every seed failed the same way is one population again and is summarised whole. The
+   interval is never narrower than the runs' own evaluation noise allows (`ganbench.stats.welch`).
 2. Every pair: Welch on the plan's scale (the effect a ratio a / b on the log scale, a difference on the raw one,
    with its 95% interval), TOST at the margin (90% interval inside it) where neither group is a mixture; where a
-   group mixes failed and successful seeds, the exact Mann-Whitney test over all its seeds (a rank test stays valid for a bimodal
-   arm) and no equivalence claim. p-values Holm-corrected over the family's pairs, TOST p-values likewise.
-   P(A better than B) with a bootstrap interval beside each pair.
+   group mixes failed and successful seeds, the exact Mann-Whitney test over all its seeds (a rank test stays valid
+   for a bimodal arm) and no equivalence claim. p-values Holm-corrected over the family's pairs, TOST p-values
+   likewise. P(A better than B) with a bootstrap interval beside each pair.
 3. Letters from the Holm-corrected decisions; groups ordered best first.
-A group with a value <= 0 cannot go on the log scale: its pairs are not tested, and the comparison says why.
+On the log scale a value <= 0 is taken as the plan's log floor and counted; without a floor its group stays raw and
+its pairs are not ratio-compared, and the comparison says why.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """Rank against budget: where runs were evaluated along the way, each variant's rank at each evaluated budget, and
 whether the order has settled between the last two budgets.
 
-Ranks are taken at ONE protocol: the ranking metric's base (KID) at the sample count that the evaluations along
-the way share (`budget_metric`: kid100 when curve points use 100 images, even where the end adds kid1000), so a
-rank at 20 kimg and one at 50 kimg are made the same way. At each budget the variants are ranked and compared by
-the report's one comparison owner (`ganbench.report.compare`, under the section's plan: Welch on its scale, Holm
-over the pairs at that budget). Evaluations belong to one budget by ONE rule (`budget_of`): kimg values within
+Ranks are taken at ONE protocol: the ranking metric's base (KID) at the sample count that the evaluations along the
+way share (`budget_metric`: kid100 when curve points use 100 images, even where the end adds kid1000), so a rank at
+20 kimg and one at 50 kimg are made the same way. At each budget the variants are ranked and compared by the
+report's one comparison owner (`ganbench.report.compare`, under the section's plan: Welch on its scale, Holm over
+the pairs at that budget). Evaluations belong to one budget by ONE rule (`budget_of`): kimg values within
 SAME_BUDGET of each other are the same budget (ticks end a batch late: 75.008 kimg; n_critic shifts it further:
-75.2), labelled by the most common of them. A variant's rank range is the set of ranks the tests allow: from 1 + the number of variants significantly
-better than it, to N - the number significantly worse. With one seed per variant no test runs, so every range is
-1..N.
+75.2), labelled by the most common of them. A variant's rank range is the set of ranks the tests allow: from 1 + the
+number of variants significantly better than it, to N - the number significantly worse. With one seed per variant no
+test runs, so every range is 1..N.
 
 `rank_by_budget` and `rank_stability` take plain numbers ({budget: {variant: per-seed values}}), so any caller
 (the study code, a notebook) can use them; `budget_values` reads them from a report's runs.

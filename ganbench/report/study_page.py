@@ -205,11 +205,8 @@ def blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, list[Path]
         B.forest(r, colours, out / "study_forest_ratio.png", f.floor, f.ceiling)
         files.append(out / "study_forest_ratio.png")
         changes = changed_calls(c, r)
-        change_text = (
-            "Verdicts this changes: " + "; ".join(f"{a} vs {b}: {said(x)} → {said(y)}" for a, b, x, y in changes) + "."
-            if changes
-            else "It changes no pair's verdict."
-        )
+        moved = "; ".join(f"{a} vs {b}: {said(x)} → {said(y)}" for a, b, x, y in changes)
+        change_text = f"Verdicts this changes: {moved}." if changes else "It changes no pair's verdict."
         out_blocks += B.blocks(
             r,
             Context(caveats=[change_text]),

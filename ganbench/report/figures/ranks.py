@@ -46,7 +46,8 @@ def rank_curves(budgets: list, colours: dict, key: str, path: Path) -> Path:
         ax.set_title(
             "\n".join(
                 textwrap.wrap(
-                    f"Rank by {key} (mean over seeds) at each evaluated budget; bars: the ranks the pairwise tests allow "
+                    f"Rank by {key} (mean over seeds) at each evaluated budget; bars: the ranks the pairwise tests "
+                    "allow "
                     "(Welch, Holm, α 0.05)",
                     95,
                 )
