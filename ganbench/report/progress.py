@@ -82,8 +82,12 @@ def more_seeds(runs: list[Run], seeds: int = 5) -> str:
     commands = {tuple(r.meta.get("command") or ()) for r in done}
     if len(commands) != 1 or not next(iter(commands)):
         return ""
-    argv = list(next(iter(commands)))
-    argv[0] = Path(argv[0]).name  # the recorded interpreter path says nothing to a reader
+    argv = [str(a) for a in next(iter(commands))]
+    if len(argv) < 2 or argv[1] != "run":  # a study or sweep plans its own seeds: its file says how many
+        return ""
+    argv[0] = Path(argv[0]).name  # the recorded program path says nothing to a reader
+    if any(a.startswith("/") for a in argv[1:]):  # a machine's own paths: no command a reader could copy
+        return ""
     if "--seeds" in argv:
         i = argv.index("--seeds")
         argv = argv[:i] + argv[i + 2 :]
