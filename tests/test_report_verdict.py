@@ -217,8 +217,8 @@ def test_a_pair_significant_alone_but_not_after_holm_says_so():
     """A pair whose own 95% interval excludes 0 but whose Holm-corrected p does not reach 0.05 is "not
     distinguishable" and says why, so the interval beside it does not read as a contradiction."""
     from ganbench.report.compare import Obs, compare
+    from ganbench.report.display import pair_text
     from ganbench.report.plan import first_protocol
-    from ganbench.report.verdict import pair_text
 
     # three arms, two seeds each: a - c differs clearly alone (p < 0.05), not after Holm over three pairs
     groups = {"a": [0.10, 0.12], "b": [0.11, 0.30], "c": [0.40, 0.45]}

@@ -191,6 +191,42 @@ def single_seed_note(summary: Summary) -> str | None:
     )
 
 
+def effect(p, scale: str, worse: str | None = None) -> str:
+    """How much worse the worse group is: '×1.62 (95% CI 1.35-1.94)' or 'by 0.0326 (0.0189-0.0462)'."""
+    flip = worse == p.a  # the effect is a against b: turn it round so it reads 'worse against better'
+    e, lo, hi = p.effect, p.low, p.high
+    if scale == sc.LOG:
+        e, lo, hi = (1 / e, 1 / hi, 1 / lo) if not flip else (e, lo, hi)
+        ci = f" (95% CI {lo:.2f}-{hi:.2f})" if math.isfinite(lo) else ""
+        return f"×{e:.2f}{ci}"
+    e, lo, hi = (-e, -hi, -lo) if not flip else (e, lo, hi)
+    ci = f" (95% CI {fmt(lo)}-{fmt(hi)})" if math.isfinite(lo) else ""
+    return f"by {fmt(abs(e))}{ci}"
+
+
+def iv90(p, scale: str) -> str:
+    if scale == sc.LOG:
+        return f"{p.a} / {p.b} = {p.effect:.2f} ({p.low90:.2f}-{p.high90:.2f})"
+    return f"{p.a} − {p.b} = {fmt(p.effect)} ({fmt(p.low90)} .. {fmt(p.high90)})"
+
+
+def pair_text(p, scale: str, alpha: float = 0.05) -> str:
+    """What the tests support for one pair: better (by how much), tied at the margin, or not distinguishable."""
+    if p.test == "none":
+        return f"not tested: {p.note}" if p.note else "not tested"
+    rank = " (rank test: an arm has a failed seed)" if p.test == "Mann-Whitney" else ""
+    if p.different:
+        worse = p.b if p.better == p.a else p.a
+        how = effect(p, scale, worse=worse) if p.test != "Mann-Whitney" else f"P({p.better} better) {p.prob.value:.2f}"
+        tied = f"; within the margin too (TOST Holm p {p.p_tost_holm:.2g})" if p.tied else ""
+        return f"{p.better} better, {worse} worse {how} (Holm p {p.p_holm:.2g}){rank}{tied}"
+    if p.tied:
+        return f"equivalent at the margin: 90% CI {iv90(p, scale)} (TOST Holm p {p.p_tost_holm:.2g})"
+    if p.p < alpha:
+        return f"not distinguishable after Holm's correction (p {p.p:.2g}, Holm p {p.p_holm:.2g}){rank}"
+    return f"not distinguishable (Holm p {p.p_holm:.2g}){rank}"
+
+
 def effect_cells(p, scale: str) -> list[str]:
     """The effect of a pair and its intervals as cells: a ratio on the log scale, a difference on the raw one."""
     if scale == sc.LOG:
@@ -203,8 +239,6 @@ def pair_table(c) -> TableView:
     """Every pair of a comparison: the effect (ratio or difference) with its 95% and 90% intervals, the test, p,
     Holm p, TOST p (Holm), P(A better than B) with its bootstrap interval, and what the tests support. Differing
     pairs first, then by p."""
-    from ganbench.report.verdict import pair_text
-
     effect = f"{'ratio A / B' if c.scale == sc.LOG else 'A − B'} ({c.key})"
     head = ["pair (A vs B)", "seeds", effect, "95% CI", "90% CI (TOST)", "test", "p", "Holm p"]
     head += (["TOST Holm p"] if c.bounds is not None else []) + ["P(A better) [95% CI]", "verdict"]

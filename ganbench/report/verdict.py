@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 
 from ganbench.report.compare import Comparison, Group, PairResult
-from ganbench.report.display import fmt
+from ganbench.report.display import effect, fmt, iv90
 from ganbench.stats import scale as sc
 
 
@@ -39,19 +39,6 @@ def value(g: Group, key: str = "") -> str:
     if g.scale == sc.LOG:
         return f"{name}{fmt(g.centre)} ({fmt(g.low)}-{fmt(g.high)})"
     return f"{name}{fmt(g.centre)} ± {fmt(g.high - g.centre)}"
-
-
-def effect(p: PairResult, scale: str, worse: str | None = None) -> str:
-    """How much worse the worse group is: '×1.62 (95% CI 1.35-1.94)' or 'by 0.0326 (0.0189-0.0462)'."""
-    flip = worse == p.a  # the effect is a against b: turn it round so it reads 'worse against better'
-    e, lo, hi = p.effect, p.low, p.high
-    if scale == sc.LOG:
-        e, lo, hi = (1 / e, 1 / hi, 1 / lo) if not flip else (e, lo, hi)
-        ci = f" (95% CI {lo:.2f}-{hi:.2f})" if math.isfinite(lo) else ""
-        return f"×{e:.2f}{ci}"
-    e, lo, hi = (-e, -hi, -lo) if not flip else (e, lo, hi)
-    ci = f" (95% CI {fmt(lo)}-{fmt(hi)})" if math.isfinite(lo) else ""
-    return f"by {fmt(abs(e))}{ci}"
 
 
 def best_group(c: Comparison, exclude: tuple[str, ...] = ()) -> list[str]:
@@ -127,7 +114,7 @@ def details(c: Comparison, ctx: Context, exclude: tuple[str, ...] = ()) -> str:
             if near is not None:
                 out.append(
                     f"The closest to equivalence, {near.a} and {near.b}, has a 90% interval of "
-                    f"{_iv90(near, c.scale)} (TOST p {near.p_tost:.2g}, Holm {near.p_tost_holm:.2g}): "
+                    f"{iv90(near, c.scale)} (TOST p {near.p_tost:.2g}, Holm {near.p_tost_holm:.2g}): "
                     "not distinguishable is not equal."
                 )
     ends = [
@@ -140,26 +127,3 @@ def details(c: Comparison, ctx: Context, exclude: tuple[str, ...] = ()) -> str:
     out += ctx.caveats[1:]
     out += c.notes
     return " ".join(out)
-
-
-def _iv90(p: PairResult, scale: str) -> str:
-    if scale == sc.LOG:
-        return f"{p.a} / {p.b} = {p.effect:.2f} ({p.low90:.2f}-{p.high90:.2f})"
-    return f"{p.a} − {p.b} = {fmt(p.effect)} ({fmt(p.low90)} .. {fmt(p.high90)})"
-
-
-def pair_text(p: PairResult, scale: str, alpha: float = 0.05) -> str:
-    """What the tests support for one pair: better (by how much), tied at the margin, or not distinguishable."""
-    if p.test == "none":
-        return f"not tested: {p.note}" if p.note else "not tested"
-    rank = " (rank test: an arm has a failed seed)" if p.test == "Mann-Whitney" else ""
-    if p.different:
-        worse = p.b if p.better == p.a else p.a
-        how = effect(p, scale, worse=worse) if p.test != "Mann-Whitney" else f"P({p.better} better) {p.prob.value:.2f}"
-        tied = f"; within the margin too (TOST Holm p {p.p_tost_holm:.2g})" if p.tied else ""
-        return f"{p.better} better, {worse} worse {how} (Holm p {p.p_holm:.2g}){rank}{tied}"
-    if p.tied:
-        return f"equivalent at the margin: 90% CI {_iv90(p, scale)} (TOST Holm p {p.p_tost_holm:.2g})"
-    if p.p < alpha:
-        return f"not distinguishable after Holm's correction (p {p.p:.2g}, Holm p {p.p_holm:.2g}){rank}"
-    return f"not distinguishable (Holm p {p.p_holm:.2g}){rank}"
