@@ -265,6 +265,9 @@ def test_a_crafted_variant_name_cannot_make_report_write_outside_its_output_fold
     floor = next(r for r in root.glob("final/random/recipe/seed*"))  # a floor's grid is copied into the report
     meta = RunDir(floor).read_meta()
     RunDir(floor).write_meta(meta | {"config": meta["config"] | {"variant": "x/../../../../escaped"}})
+    study = read_json(root / "study.json")  # and the study's own record of that run, which places it in the report
+    row = {"variant": "x/../../../../escaped", "trial": "recipe", "seed": 0, "run_dir": str(floor.relative_to(root))}
+    write_json(root / "study.json", study | {"stages": {"final": [row]}})
     RunDir(floor).samples.mkdir(exist_ok=True)
     write_grid_png(torch.zeros(1, 3, 8, 8, dtype=torch.uint8).numpy(), RunDir(floor).final_grid)
     before = {p for p in tmp_path.rglob("*") if out not in p.parents}

@@ -51,6 +51,11 @@ LOWER_IS_BETTER = {
     C2ST: True,
 }  # c2st: down to 0.5 (chance)
 DISTANCES = (FID, FIDINF, KID)  # the bases that can rank variants (lower is better)
+# What each base looks through: two metrics of different lenses are two views of the same runs, and a report lines
+# up their rankings (ganbench.report.lens). A base registered without a lens is not compared across lenses.
+INCEPTION = "Inception features"
+LENS = {base: INCEPTION for base in BASES}
+PRIMARY_CAPABLE = set(DISTANCES)  # the bases that can be a comparison's primary metric (direction: LOWER_IS_BETTER)
 
 # fidinf before fid: the alternation is tried in order and `fid` would otherwise claim 'fidinf500'.
 _PATTERN = re.compile(
