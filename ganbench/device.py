@@ -15,18 +15,27 @@ Choices and why:
                  MPS's kernels ignored or rejected them in torch versions the package allows (>= 2.4).
   precision      `auto`: bf16 autocast where the device computes bf16 natively (CUDA with bf16 support; a CPU with
                  AVX512-BF16 or AMX), fp32 elsewhere; the reason is recorded (`precision_reason`). fp16 keeps its
-                 loss scaler.
+                 loss scaler. `fp32` is IEEE fp32 on every device: TF32 is turned off for the run (PyTorch turns
+                 it on for cuDNN convolutions on Ampere and later); `tf32` asks for it (such GPUs only).
+  arithmetic     what training computes in, as one string (`arithmetic`, see ARITHMETIC below): resolved once,
+                 at a trial's first start, and recorded; a resumed attempt resolves the recorded precision again
+                 (never `auto`) and is refused when this host would compute it in other arithmetic
+                 (`ArithmeticChanged`). `fp32_arithmetic(settings)` sets PyTorch's TF32 flags to what it says.
   compile        the networks torch.compile'd, by name (off by default: see README "Speed" for when it pays):
                  G and D, G alone under a gradient penalty (compiled graphs have no double backward), the VAE's
                  decoder (G) and encoder; the family says which (`compiled(cfg)`), `compile_networks` does it.
   threads        torch's intra-op thread count as the run found it (sweeps set it per trial).
-  data on device the uint8 data set is copied to the device when it takes under half of the free memory; on CUDA
-                 "free" includes PyTorch's own cached, unused blocks (mem_get_info counts them as used); on MPS
-                 it is Metal's recommended working set less what Metal holds (unified memory: a copy that does
-                 not fit pages the whole machine). Otherwise batches are drawn on the host (see train.Loop).
+  data on device the uint8 data set is copied to the device when it takes under half of this trial's memory: on
+                 CUDA its share of the card (GANBENCH_GPU_SHARE, set by the executors: 0.5 when two trials share
+                 one GPU) times the card's total, capped by what is free (PyTorch's own cached, unused blocks
+                 count as free); so the decision, and with it the batch stream, does not depend on what another
+                 trial left behind. On MPS it is Metal's recommended working set less what Metal holds (unified
+                 memory: a copy that does not fit pages the whole machine). Otherwise batches are drawn on the
+                 host (see train.Loop). Only families that train draw batches (baselines never copy it).
   metrics        fp32 convolutions without TF32 (`exact_fp32`), whatever the training precision; the statistics
-                 (FID, KID, precision/recall, ...) in float64 on the GPU where it has float64 (CUDA), else on
-                 the CPU (MPS has none): `statistics_device`.
+                 (FID, KID, precision/recall, ...) in float64 on the GPU where its float64 runs at full rate
+                 (data-centre GPUs), else on the CPU (consumer and inference GPUs run float64 at 1/32 to 1/64
+                 of fp32; MPS has none): `statistics_device`.
   peak memory    CUDA: max_memory_allocated since `reset_peak_memory` (called at the start of each run); MPS: the
                  largest `driver_allocated_memory` read since then (Metal keeps no peak; RSS does not hold Metal
                  allocations); CPU: the process's peak RSS (ru_maxrss is KiB on Linux, bytes on macOS), which
@@ -38,6 +47,7 @@ Choices and why:
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import platform
 import resource
@@ -49,7 +59,7 @@ from typing import Any
 
 import torch
 
-DATA_ON_DEVICE_SHARE = 0.5  # the data set goes to the GPU when it needs under this share of the free memory
+DATA_ON_DEVICE_SHARE = 0.5  # the data set goes to the GPU when it needs under this share of the trial's memory
 
 
 def pick_device(name: str) -> torch.device:
@@ -99,17 +109,114 @@ def native_bf16(device: torch.device) -> tuple[bool, str]:
     return False, f"bf16 autocast is not used automatically on {device.type}"
 
 
+# ---------------------------------------------------------------------------------------------------- arithmetic
+# What training computes in, one string per arithmetic (config.json's device_settings.arithmetic; two runs trained
+# in the same arithmetic iff their strings are equal; the report groups training numerics by it):
+#   "fp32 ieee"                      IEEE fp32 convolutions and matmuls (every device; TF32 turned off on CUDA)
+#   "fp32 tf32"                      fp32 with TF32 convolutions and matmuls (precision tf32: CUDA, Ampere or later)
+#   "bf16 autocast cuda"             bf16 autocast on a GPU with native bf16 ("... cuda emulated" without: pre-Ampere)
+#   "bf16 autocast cpu amx"          bf16 autocast on a CPU, by the path oneDNN takes: AMX tiles, AVX-512 BF16
+#   "bf16 autocast cpu avx512_bf16"  instructions, or "emulated" (neither: converted to fp32 and back);
+#   "bf16 autocast cpu emulated"     "unknown" where the CPU's flags cannot be read
+#   "fp16 autocast <device>"         fp16 autocast with its loss scaler
+# In every autocast arithmetic the fp32 parts (losses, gradient penalties, Adam) are IEEE fp32.
+TF32_CAPABILITY = (8, 0)  # CUDA compute capability from which tensor cores compute TF32 (Ampere)
+ARITHMETIC_FP32, ARITHMETIC_TF32 = "fp32 ieee", "fp32 tf32"
+PINNED = 'precision "fp32" (IEEE fp32 on every device)'  # the one arithmetic every device computes alike
+
+
+class ArithmeticChanged(ValueError):
+    """A resumed attempt whose host would train in other arithmetic than the trial's first start recorded."""
+
+
+def cpu_bf16_path(flags: set[str] | None = None) -> str:
+    """How this CPU computes bf16 convolutions and matmuls: "amx", "avx512_bf16", "emulated" or "unknown"."""
+    flags = cpu_flags() if flags is None else flags
+    if "amx_bf16" in flags:
+        return "amx"
+    if "avx512_bf16" in flags:
+        return "avx512_bf16"
+    return "emulated" if flags else "unknown"
+
+
+def cuda_tf32(device: torch.device) -> bool:
+    """Whether this CUDA GPU computes TF32 (Ampere or later); before Ampere TF32 flags change nothing."""
+    return device.type == "cuda" and tuple(torch.cuda.get_device_capability(device)) >= TF32_CAPABILITY
+
+
+def arithmetic(device: torch.device, precision: str) -> str:
+    """The arithmetic string (see above) of training at a resolved `precision` on `device`."""
+    if precision == "fp32":
+        return ARITHMETIC_FP32
+    if precision == "tf32":
+        return ARITHMETIC_TF32
+    if device.type == "cpu" and precision == "bf16":
+        return f"bf16 autocast cpu {cpu_bf16_path()}"
+    if device.type == "cuda" and precision == "bf16" and not native_bf16(device)[0]:
+        return "bf16 autocast cuda emulated"
+    return f"{precision} autocast {device.type}"
+
+
+def arithmetic_text(settings: dict[str, Any] | None) -> str:
+    """The arithmetic a run's training computed in, from config.json's device_settings. Runs written before it was
+    recorded: derived from the precision alone, with "(path not recorded)" (fp32 on CUDA may then have been TF32,
+    bf16 on a CPU any path). "" when not even the precision was recorded."""
+    s = settings if isinstance(settings, dict) else {}
+    if s.get("arithmetic"):
+        return str(s["arithmetic"])
+    precision = s.get("precision")
+    if not precision:
+        return ""
+    autocast = f" autocast {s['device']}" if precision in ("bf16", "fp16") and s.get("device") else ""
+    return f"{precision}{autocast} (path not recorded)"
+
+
+@contextlib.contextmanager
+def fp32_arithmetic(settings: DeviceSettings) -> Iterator[None]:
+    """Run the block with PyTorch's TF32 flags set to what `settings.arithmetic` says: TF32 convolutions and
+    matmuls for "fp32 tf32", IEEE otherwise (also for the fp32 parts under autocast), restored after. PyTorch
+    leaves cuDNN's convolutions in TF32 by default on Ampere and later, so without this "fp32" meant TF32 on those
+    GPUs and IEEE on others. The flags are process-wide and only read by cuDNN/cuBLAS: setting them on the CPU
+    changes nothing there (an emulation of TF32 in the tests reads them)."""
+    with _tf32(settings.arithmetic == ARITHMETIC_TF32):
+        yield
+
+
+@contextlib.contextmanager
+def _tf32(on: bool) -> Iterator[None]:
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    matmul = getattr(torch.backends.cuda, "matmul", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):  # PyTorch 2.9 and later
+        owners = (conv, matmul)
+        old = [o.fp32_precision for o in owners]
+        for o in owners:
+            o.fp32_precision = "tf32" if on else "ieee"
+        try:
+            yield
+        finally:
+            for o, v in zip(owners, old, strict=True):
+                o.fp32_precision = v
+    else:  # older PyTorch: the legacy flags
+        old = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = on
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
+
+
 # ---------------------------------------------------------------------------------------------------- settings
 @dataclass(frozen=True)
 class DeviceSettings:
     device: str  # "cpu" | "cuda" | "mps"
-    precision: str  # resolved: "fp32" | "bf16" | "fp16"
-    precision_reason: str  # why `auto` became what it did (or "asked for")
+    precision: str  # resolved: "fp32" | "tf32" | "bf16" | "fp16"
+    precision_reason: str  # why `auto` became what it did (or "asked for", or "recorded at the first start")
     memory_format: str  # "channels_last" | "contiguous"
     optimizer: str  # "fused" | "foreach" | "plain": the Adam implementation
     compile: tuple[str, ...]  # the networks torch.compile'd ("G", "D"; empty: none)
     threads: int  # torch intra-op threads
     metrics_tf32: bool = False  # always off: FID etc. in exact fp32
+    arithmetic: str = ARITHMETIC_FP32  # what training computes in (see ARITHMETIC above)
 
     @property
     def torch_memory_format(self) -> torch.memory_format:
@@ -142,13 +249,32 @@ def fused_adam_supported(device: torch.device) -> bool:
     return device.type in _get_fused_kernels_supported_devices()
 
 
-def resolve(cfg, device: torch.device) -> DeviceSettings:
-    """The settings a run of `cfg` uses on `device` (cfg: a ganbench Config)."""
-    if cfg.precision == "auto":
+def resolve(cfg, device: torch.device, recorded: dict[str, Any] | None = None) -> DeviceSettings:
+    """The settings a run of `cfg` uses on `device` (cfg: a ganbench Config).
+
+    recorded: config.json's device_settings of the trial's first start, for a resumed attempt: its precision is
+    used (`auto` is not resolved again, so a trial that started in fp32 stays fp32 on a host with bf16), and
+    ArithmeticChanged is raised when this host would compute it in other arithmetic than recorded (another bf16
+    path, TF32 missing). Runs recorded before the arithmetic was: the precision alone is kept."""
+    if recorded and recorded.get("precision"):
+        precision, reason = recorded["precision"], "recorded at the trial's first start"
+    elif cfg.precision == "auto":
         ok, reason = native_bf16(device)
         precision = "bf16" if ok else "fp32"
     else:
         precision, reason = cfg.precision, "asked for"
+    if precision == "tf32" and not cuda_tf32(device):
+        raise ValueError(
+            f"precision tf32 needs a CUDA GPU of compute capability {TF32_CAPABILITY[0]}.{TF32_CAPABILITY[1]} or "
+            f"later (Ampere); on {device.type} use fp32"
+        )
+    computes = arithmetic(device, precision)
+    if recorded and recorded.get("arithmetic") and recorded["arithmetic"] != computes:
+        raise ArithmeticChanged(
+            f"this trial trained in {recorded['arithmetic']} (its config.json), but this host would continue in "
+            f"{computes}: resume it on a host that computes {recorded['arithmetic']}, or start it over with the "
+            f"arithmetic pinned ({PINNED}, or hosts of one kind)"
+        )
     if cfg.fast:  # fp16 on MPS: no fused kernels under the loss scaler (module docstring)
         fused = fused_adam_supported(device) and not (device.type == "mps" and precision == "fp16")
         optimizer = "fused" if fused else "foreach"
@@ -165,6 +291,7 @@ def resolve(cfg, device: torch.device) -> DeviceSettings:
         optimizer=optimizer,
         compile=tuple(compiled),
         threads=torch.get_num_threads(),
+        arithmetic=computes,
     )
 
 
@@ -184,11 +311,26 @@ def compile_networks(nets: dict[str, torch.nn.Module], names: tuple[str, ...]) -
         nets[name].compile()
 
 
+# CUDA compute capabilities whose float64 runs at half the fp32 rate: the data-centre GPUs (P100, V100, A100, H100 /
+# H200, B100 / B200). Every other CUDA GPU (GeForce and RTX, T4, A10, L4, L40, Jetson) runs float64 at 1/32 to
+# 1/64 of fp32, where an evaluation's float64 statistics take longer on the GPU than on a host's cores.
+FULL_RATE_FLOAT64 = ((6, 0), (7, 0), (8, 0), (9, 0), (10, 0))
+
+
+def full_rate_float64(device: torch.device) -> bool:
+    """Whether `device` computes float64 at a useful rate: the CPU, and the data-centre GPUs above."""
+    if device.type == "cpu":
+        return True
+    return device.type == "cuda" and tuple(torch.cuda.get_device_capability(device)) in FULL_RATE_FLOAT64
+
+
 def statistics_device(device: torch.device) -> torch.device:
-    """Where the metric statistics of features on `device` are computed, in float64: there when it has float64
-    (the CPU; CUDA, where the O(N^2 D) kernels and eigensolvers of an evaluation take a fraction of what the host
-    needs, so a GPU run does not wait on its CPU), else the CPU (MPS has no float64)."""
-    return device if device.type in ("cpu", "cuda") else torch.device("cpu")
+    """Where the metric statistics of features on `device` are computed, always in float64: there when it runs
+    float64 at full rate (the CPU; the data-centre GPUs of FULL_RATE_FLOAT64, where the O(N^2 D) kernels and the
+    eigensolvers of an evaluation take seconds, so a GPU run does not wait on its CPU), else the CPU (MPS has no
+    float64; a consumer or inference GPU's float64 is slower than the host's). The numbers are the same wherever
+    (float64 round-off); reference-only terms are computed once per reference (metrics.reference)."""
+    return device if full_rate_float64(device) else torch.device("cpu")
 
 
 def default_eval_samples(device: torch.device) -> int:
@@ -249,8 +391,33 @@ def free_bytes(device: torch.device) -> int | None:
     return None
 
 
+GPU_SHARE_ENV = "GANBENCH_GPU_SHARE"  # the share of its GPU a trial may use, set by the executor that packs trials
+
+
+def gpu_share() -> float:
+    """This trial's share of its GPU: 1 unless the executor packs several trials on one (Ray's gpus_per_trial
+    0.5, the local executor's slots beyond the visible GPUs) and says so in GANBENCH_GPU_SHARE."""
+    try:
+        share = float(os.environ.get(GPU_SHARE_ENV, "1"))
+    except ValueError:
+        return 1.0
+    return min(1.0, share) if share > 0 else 1.0
+
+
 def data_on_device(nbytes: int, device: torch.device) -> bool:
-    """Whether a data set of `nbytes` is copied to `device` (batches are then drawn there, no host transfer)."""
+    """Whether a data set of `nbytes` is copied to `device` (batches are then drawn there, no host transfer).
+
+    CUDA: under DATA_ON_DEVICE_SHARE of this trial's memory, i.e. its share of the card (gpu_share) times the
+    card's total, capped by what is free now. Each trial alone used to apply the rule to the free memory, so two
+    trials packed on one card both copied a data set that fits once, and what one trial's process had cached
+    changed another's decision (and with it the batch stream a seed draws from). PyTorch's own cached blocks are
+    given back first: a long-lived worker's earlier trial does not count."""
+    if device.type == "cuda":
+        gc.collect()
+        torch.cuda.empty_cache()
+        _, total = torch.cuda.mem_get_info(device)
+        usable = min(gpu_share() * total, free_bytes(device))
+        return nbytes < DATA_ON_DEVICE_SHARE * usable
     free = free_bytes(device)
     return free is None or nbytes < DATA_ON_DEVICE_SHARE * free
 
@@ -307,21 +474,8 @@ def exact_fp32() -> Iterator[None]:
     if not torch.cuda.is_available():
         yield
         return
-    conv = getattr(torch.backends.cudnn, "conv", None)
-    if conv is not None and hasattr(conv, "fp32_precision"):
-        old = conv.fp32_precision
-        conv.fp32_precision = "ieee"
-        try:
-            yield
-        finally:
-            conv.fp32_precision = old
-    else:  # older PyTorch: the legacy flag
-        old = torch.backends.cudnn.allow_tf32
-        torch.backends.cudnn.allow_tf32 = False
-        try:
-            yield
-        finally:
-            torch.backends.cudnn.allow_tf32 = old
+    with _tf32(False):
+        yield
 
 
 def device_name(device: torch.device) -> str:
