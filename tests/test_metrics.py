@@ -31,14 +31,15 @@ from ganbench.metrics import (
     images_features,
     inception,
     inception_weights_info,
+    knn,
     metric_name,
     metric_names,
     names,
     quantize,
     resolve_weights,
+    smallsample,
 )
 from ganbench.metrics import functional as F
-from ganbench.metrics import knn, smallsample
 from ganbench.metrics.cli import fid_command, parse_source
 from ganbench.metrics.features import FeatureSet, refstats_key
 
