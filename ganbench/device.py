@@ -59,6 +59,8 @@ from typing import Any
 
 import torch
 
+from ganbench.errors import ConfigError
+
 DATA_ON_DEVICE_SHARE = 0.5  # the data set goes to the GPU when it needs under this share of the trial's memory
 
 
@@ -125,8 +127,9 @@ ARITHMETIC_FP32, ARITHMETIC_TF32 = "fp32 ieee", "fp32 tf32"
 PINNED = 'precision "fp32" (IEEE fp32 on every device)'  # the one arithmetic every device computes alike
 
 
-class ArithmeticChanged(ValueError):
-    """A resumed attempt whose host would train in other arithmetic than the trial's first start recorded."""
+class ArithmeticChanged(ConfigError):
+    """A resumed attempt whose host would train in other arithmetic than the trial's first start recorded (a
+    ConfigError: the run fails with its one-line message, and resumes once run on a host like the first)."""
 
 
 def cpu_bf16_path(flags: set[str] | None = None) -> str:
