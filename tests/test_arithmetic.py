@@ -12,7 +12,7 @@ from tiny import tiny
 
 from ganbench import device as gd
 from ganbench.data import DataSpec, load_dataset
-from ganbench.device import arithmetic_text, resolve
+from ganbench.device import resolve
 from ganbench.io import read_json, read_jsonl
 from ganbench.runner import Plan, execute
 
@@ -61,7 +61,7 @@ def test_the_arithmetic_names_the_precision_tf32_and_the_cpus_bf16_path(
         gpu(monkeypatch, capability, bf16)
     s = resolve(tiny(precision=precision), torch.device(where))
     assert s.arithmetic == expect and s.to_dict()["arithmetic"] == expect
-    assert arithmetic_text(s.to_dict()) == expect
+    assert gd.arithmetic_text(s.to_dict()) == expect
 
 
 def test_tf32_is_refused_where_no_tf32_exists(monkeypatch):
@@ -72,9 +72,9 @@ def test_tf32_is_refused_where_no_tf32_exists(monkeypatch):
 
 
 def test_runs_recorded_before_the_arithmetic_fall_back_to_their_precision():
-    assert arithmetic_text({"device": "cuda", "precision": "fp32"}) == "fp32 (path not recorded)"
-    assert arithmetic_text({"device": "cpu", "precision": "bf16"}) == "bf16 autocast cpu (path not recorded)"
-    assert arithmetic_text({}) == arithmetic_text(None) == ""
+    assert gd.arithmetic_text({"device": "cuda", "precision": "fp32"}) == "fp32 (path not recorded)"
+    assert gd.arithmetic_text({"device": "cpu", "precision": "bf16"}) == "bf16 autocast cpu (path not recorded)"
+    assert gd.arithmetic_text({}) == gd.arithmetic_text(None) == ""
 
 
 def test_fp32_training_is_ieee_even_where_cudnn_defaults_to_tf32(ampere_default, tmp_path, images):
