@@ -418,9 +418,9 @@ def test_trials_packed_on_one_gpu_each_count_on_their_share_of_it(monkeypatch):
     monkeypatch.setattr(torch.cuda, "memory_reserved", lambda d=None: 0)
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda d=None: 0)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(1))
-    monkeypatch.delenv(gd.GPU_SHARE_ENV, raising=False)
+    monkeypatch.delenv("GANBENCH_GPU_SHARE", raising=False)
     assert gd.data_on_device(celeba128, cuda)  # alone on the card: 7.45 GiB < 8 GiB
-    monkeypatch.setenv(gd.GPU_SHARE_ENV, "0.5")
+    monkeypatch.setenv("GANBENCH_GPU_SHARE", "0.5")  # what the executors set for two trials on one GPU
     assert not gd.data_on_device(celeba128, cuda)  # the first of two packed trials: 7.45 GiB > 4 GiB
     free[0] = 16 * GiB - celeba128  # what the decision would have been had the other copied it
     assert not gd.data_on_device(celeba128, cuda) and gd.data_on_device(3 * GiB, cuda)
