@@ -85,7 +85,7 @@ class Config:
     # ---- execution ----
     seed: int = 0
     device: str = "auto"  # auto | cuda | mps | cpu
-    precision: str = "auto"  # auto (bf16 autocast where the device has native bf16, else fp32) | fp32 (IEEE) | tf32 | bf16 | fp16
+    precision: str = "auto"  # auto (bf16 autocast where native, else fp32) | fp32 (IEEE, no TF32) | tf32 | bf16 | fp16
     fast: bool = True  # channels_last memory format and fused (else foreach) Adam, on every device; false: plain
     compile: bool = False  # torch.compile the networks (which: device_settings.compile); off by default: compile time beats short runs
     tensorboard: bool = False  # mirror tick and evaluation records to <run_dir>/tensorboard/ (metrics.jsonl stays)

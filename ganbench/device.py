@@ -148,11 +148,12 @@ def cuda_tf32(device: torch.device) -> bool:
 
 
 def arithmetic(device: torch.device, precision: str) -> str:
-    """The arithmetic string (see above) of training at a resolved `precision` on `device`."""
+    """The arithmetic string (see above) of training at a resolved `precision` on `device` (tf32 where the device
+    has no TF32: what it computes instead, IEEE fp32; training refuses it, require_trainable)."""
     if precision == "fp32":
         return ARITHMETIC_FP32
     if precision == "tf32":
-        return ARITHMETIC_TF32
+        return ARITHMETIC_TF32 if cuda_tf32(device) else ARITHMETIC_FP32
     if device.type == "cpu" and precision == "bf16":
         return f"bf16 autocast cpu {cpu_bf16_path()}"
     if device.type == "cuda" and precision == "bf16" and not native_bf16(device)[0]:
@@ -172,6 +173,15 @@ def arithmetic_text(settings: dict[str, Any] | None) -> str:
         return ""
     autocast = f" autocast {s['device']}" if precision in ("bf16", "fp16") and s.get("device") else ""
     return f"{precision}{autocast} (path not recorded)"
+
+
+def require_trainable(settings: DeviceSettings) -> None:
+    """ConfigError when training would not compute what was asked for: precision tf32 on a device without TF32."""
+    if settings.precision == "tf32" and settings.arithmetic != ARITHMETIC_TF32:
+        raise ConfigError(
+            f"precision tf32 needs a CUDA GPU of compute capability {TF32_CAPABILITY[0]}.{TF32_CAPABILITY[1]} or "
+            f"later (Ampere); on {settings.device} use fp32"
+        )
 
 
 @contextlib.contextmanager
@@ -266,11 +276,8 @@ def resolve(cfg, device: torch.device, recorded: dict[str, Any] | None = None) -
         precision = "bf16" if ok else "fp32"
     else:
         precision, reason = cfg.precision, "asked for"
-    if precision == "tf32" and not cuda_tf32(device):
-        raise ValueError(
-            f"precision tf32 needs a CUDA GPU of compute capability {TF32_CAPABILITY[0]}.{TF32_CAPABILITY[1]} or "
-            f"later (Ampere); on {device.type} use fp32"
-        )
+    if precision == "tf32" and not cuda_tf32(device):  # loading or sampling such a run here is fine; training
+        reason += f"; {device.type} has no TF32: IEEE fp32"  # is refused (require_trainable)
     computes = arithmetic(device, precision)
     if recorded and recorded.get("arithmetic") and recorded["arithmetic"] != computes:
         raise ArithmeticChanged(

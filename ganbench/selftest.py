@@ -218,8 +218,15 @@ def compare(checked: Arm, reference: Arm) -> Agreement:
         for k, v in reference.grads.items()
     }
     drift = {k: max(rel(a, b) for a, b in zip(checked.losses[k], v, strict=True)) for k, v in reference.losses.items()}
-    precision = checked.settings.precision
+    precision = tolerance_key(checked.settings)
     return Agreement(precision, TOLERANCES[precision], first, drift)
+
+
+def tolerance_key(settings: DeviceSettings) -> str:
+    """Which TOLERANCES apply: those of what the arm computes (tf32 asked for where there is no TF32: fp32)."""
+    if settings.precision == "tf32":
+        return "tf32" if settings.arithmetic == "fp32 tf32" else "fp32"
+    return settings.precision
 
 
 def report(cfg: Config, steps: int, checked: Arm, reference: Arm, agreement: Agreement) -> str:

@@ -35,6 +35,7 @@ from ganbench.device import (
     fp32_arithmetic,
     peak_memory_mb,
     pick_device,
+    require_trainable,
     reset_peak_memory,
     resolve,
     synchronize,
@@ -212,11 +213,13 @@ def trial_settings(cfg: Config, device: torch.device, run: RunDir, resume: bool 
     """This attempt's device settings: resolved afresh for a first start; for an attempt that resumes a
     checkpoint, from the precision config.json recorded at the first start, checked to be the same arithmetic
     here (ganbench.device.resolve raises ArithmeticChanged otherwise). Families with nothing to train have no
-    arithmetic to keep."""
+    arithmetic to keep. A precision this device cannot train in (tf32 without TF32) is a ConfigError."""
     recorded = None
     if resume and run.checkpoint.is_file() and run.is_run() and families.get(cfg.family).trains:
         recorded = run.read_meta().get(DEVICE_SETTINGS)
-    return resolve(cfg, device, recorded if isinstance(recorded, dict) else None)
+    settings = resolve(cfg, device, recorded if isinstance(recorded, dict) else None)
+    require_trainable(settings)
+    return settings
 
 
 def _train(cfg, run_dir, images, device, settings, evaluate, progress, resume) -> dict[str, Any]:

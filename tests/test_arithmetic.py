@@ -64,11 +64,18 @@ def test_the_arithmetic_names_the_precision_tf32_and_the_cpus_bf16_path(
     assert gd.arithmetic_text(s.to_dict()) == expect
 
 
-def test_tf32_is_refused_where_no_tf32_exists(monkeypatch):
+def test_tf32_is_refused_for_training_where_no_tf32_exists(monkeypatch, tmp_path):
+    """precision tf32 on a device without TF32 (a T4, the CPU, MPS) computes IEEE fp32 and says so, so that such a
+    run's networks still load there (sampling, evaluation); training in it is refused in one line."""
+    from ganbench.rundir import RunDir
+    from ganbench.train import trial_settings
+
     gpu(monkeypatch, (7, 5), False)
     for where in (CPU, CUDA, torch.device("mps")):
-        with pytest.raises(ValueError, match="precision tf32 needs a CUDA GPU of compute capability 8.0"):
-            resolve(tiny(precision="tf32"), where)
+        s = resolve(tiny(precision="tf32"), where)
+        assert s.arithmetic == "fp32 ieee" and "no TF32" in s.precision_reason
+    with pytest.raises(gd.ConfigError, match="precision tf32 needs a CUDA GPU of compute capability 8.0"):
+        trial_settings(tiny(precision="tf32"), CPU, RunDir(tmp_path))
 
 
 def test_runs_recorded_before_the_arithmetic_fall_back_to_their_precision():
