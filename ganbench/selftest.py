@@ -65,13 +65,14 @@ class Tolerances:
 
 
 # By the checked arm's precision. fp32 is IEEE fp32 on every device (TF32 off: ganbench.device.fp32_arithmetic), so
-# it differs from the reference only in summation order (channels_last, fused kernels). tf32 rounds every
+# it differs from the reference only in summation order (channels_last, fused kernels), which moves G's first-step
+# gradient (after D's first Adam step) by up to 1.9e-2 at 64x64 on one thread (docs/gpu.md). tf32 rounds every
 # convolution's operands to 10 mantissa bits: measured by emulation on this CPU (docs/gpu.md, issue 31), grad_D
 # 1.4e-2 / 1.9e-2, grad_G 4.6e-2 / 5.4e-2 and the loss drift 1.3e-2 / 4.0e-2 over 10 steps at 32x32 / 64x64, while
 # a 5% error in one activation moves grad_D by 4.5e-2 to 7.3e-2: hence grad_D 3e-2, grad_G 0.15, drift 0.1.
 # bf16 / fp16 keep 8 / 11 significant bits of every activation. Measured on this CPU: see docs/gpu.md.
 TOLERANCES = {
-    "fp32": Tolerances(5e-3, 2e-2, 2e-2, 5e-2),
+    "fp32": Tolerances(5e-3, 2e-2, 5e-2, 5e-2),
     "tf32": Tolerances(5e-3, 3e-2, 1.5e-1, 1e-1),
     "fp16": Tolerances(2e-2, 1e-1, 1e-1, 1e-1),
     "bf16": Tolerances(5e-2, 3e-1, 3e-1, 2e-1),

@@ -257,7 +257,7 @@ def test_selftest_at_fp32_agrees_on_an_ampere_gpu_and_tf32_is_checked_at_its_own
 
     ok = tf32_arm(cfg)
     assert ok.ok and ok.precision == "tf32", ok
-    assert ok.first["grad_G"] > st.TOLERANCES["fp32"].grad_g  # what fp32's tolerance used to reject
+    assert ok.first["grad_G"] > 2e-2  # what fp32 allowed at 654451b: TF32 alone failed it
     slope = tf32_arm(dataclasses.replace(cfg, leaky_slope=0.21))
     assert not slope.ok and slope.first["grad_D"] > st.TOLERANCES["tf32"].grad_d
     assert not tf32_arm(dataclasses.replace(cfg, lr_d=cfg.lr_d * 2)).ok
