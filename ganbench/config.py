@@ -86,7 +86,7 @@ class Config:
     # ---- execution ----
     seed: int = 0
     device: str = "auto"  # auto | cuda | mps | cpu
-    precision: str = "auto"  # auto (bf16 autocast where the device has native bf16, else fp32) | fp32 | bf16 | fp16
+    precision: str = "auto"  # auto (bf16 autocast where native, else fp32) | fp32 (IEEE, no TF32) | tf32 | bf16 | fp16
     fast: bool = True  # channels_last memory format and fused (else foreach) Adam, on every device; false: plain
     compile: bool = False  # torch.compile the networks (which: device_settings.compile); off by default: compile time beats short runs
     tensorboard: bool = False  # mirror tick and evaluation records to <run_dir>/tensorboard/ (metrics.jsonl stays)
@@ -106,7 +106,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "latent_dist": ("normal", "uniform", "sphere"),
     "d_norm": ("batch", "layer", "spectral", "none"),
     "device": ("auto", "cuda", "mps", "cpu"),
-    "precision": ("auto", "fp32", "bf16", "fp16"),
+    "precision": ("auto", "fp32", "tf32", "bf16", "fp16"),
     "eval_split": ("train", "val", "test", "heldout", "all"),
 }
 # The metrics a config may name (`metrics = "fid,kid"`): the names ganbench.metrics registers, exactly (a test

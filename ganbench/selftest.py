@@ -1,9 +1,9 @@
 """`ganbench selftest`: does this machine's fast path compute what the plain CPU path computes, and how fast?
 
 Two arms train the dcgan recipe's G and D for the same few steps:
-  reference  the CPU, fp32, contiguous memory, the plain per-tensor Adam: the path every CPU test checks;
-  checked    the chosen device with the settings a run there would use (ganbench.device.resolve: precision,
-             channels_last, fused/foreach Adam, compile).
+  reference  the CPU, IEEE fp32, contiguous memory, the plain per-tensor Adam: the path every CPU test checks;
+  checked    the chosen device with the settings a run there would use (ganbench.device.resolve: the arithmetic,
+             with TF32 on or off as it says, channels_last, fused/foreach Adam, compile).
 Both start from the same weights (initialised on the CPU from the seed, then copied) and see the same real
 batches and z (drawn on the CPU, then copied), so they differ only in where and how they compute. Agreement, with
 tolerances suited to the checked arm's precision (TOLERANCES):
@@ -19,17 +19,21 @@ from 2**16 the first G step's gradients overflow and the scaler skips that step 
 this CPU at 32x32), which is by design but leaves nothing to compare.
 
 Images/s per arm: real images shown to D per second over the steps after the first (warm-up, compilation),
-timed between device synchronisations.
+timed between device synchronisations. The evaluation's Inception images/s likewise excludes one-time setup (the
+weights, BatchNorm folding, the first CUDA and cuDNN calls): one batch goes through before the clock starts.
 
 Then one evaluation per arm (`--eval-samples`, EVAL_SAMPLES by default; 0 skips it): Inception features of the
 built-in faces' test split, handed to the evaluator's sampler path as generated images (float in [-1, 1] on the
 device, quantised there, checked for NaN there), and of its train split as the reference, then every registered
 metric: on the CPU (reference) and on the device with what a run there uses (features in fp32 without TF32,
-statistics in float64 on the GPU where it has float64). Agreement (EVAL_TOLERANCES): each feature set's relative
-norm of the difference; FID, FID-infinity, KID and their intervals relative to the metric's value; the shares
-(precision, recall, density, coverage, c2st and its interval) to within a few samples' worth, since a round-off
-difference can move one sample across a k-NN ball's edge or the classifier's boundary. c2st's p-value is not
-compared: one sample moves it by orders of magnitude; the accuracy it comes from is.
+statistics in float64 where ganbench.device.statistics_device puts them). Beside the registered metrics, FID by the
+covariance route (`fid_from_statistics`: float64 mean, covariance and D x D eigensolves where the statistics run),
+which an evaluation takes above 2048 samples (a GPU run's 10k) and the selftest's few hundred never would.
+Agreement (EVAL_TOLERANCES): each feature set's relative norm of the difference; FID (both routes), FID-infinity,
+KID and their intervals relative to the metric's value; the shares (each metric's `shares`: precision, recall,
+density, coverage, c2st and its interval) to within a few samples' worth, since a round-off difference can move
+one sample across a k-NN ball's edge or the classifier's boundary. c2st's p-value is not compared: one sample moves
+it by orders of magnitude; the accuracy it comes from is.
 """
 
 from __future__ import annotations
@@ -44,15 +48,35 @@ import torch
 
 from ganbench import objectives, penalties
 from ganbench.config import Config, load_recipe, make_config
-from ganbench.device import DeviceSettings, resolve, statistics_device, synchronize
+from ganbench.device import DeviceSettings, fp32_arithmetic, resolve, statistics_device, synchronize
 from ganbench.families import gan
 from ganbench.metrics import names
 
-# (first-step loss, first-step gradient, loss over all steps) relative tolerances by the checked arm's precision.
-# fp32 differs from the reference in summation order (channels_last, fused kernels) and, on an Ampere or later
-# GPU, in cuDNN's TF32 convolutions (on by default in PyTorch for convolutions; about 1e-3 relative error).
-# bf16 / fp16 keep 8 / 11 significant bits of every activation. Measured on this CPU: see README "GPU and Mac".
-TOLERANCES = {"fp32": (5e-3, 2e-2, 5e-2), "fp16": (2e-2, 1e-1, 1e-1), "bf16": (5e-2, 3e-1, 2e-1)}
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Relative tolerances of one checked precision: first-step losses, first-step gradients of D and of G, and
+    the largest loss difference over all steps."""
+
+    loss: float
+    grad_d: float
+    grad_g: float
+    drift: float
+
+
+# By the checked arm's precision. fp32 is IEEE fp32 on every device (TF32 off: ganbench.device.fp32_arithmetic), so
+# it differs from the reference only in summation order (channels_last, fused kernels), which moves G's first-step
+# gradient (after D's first Adam step) by up to 1.9e-2 at 64x64 on one thread (docs/gpu.md). tf32 rounds every
+# convolution's operands to 10 mantissa bits: measured by emulation on this CPU (docs/gpu.md, issue 31), grad_D
+# 1.4e-2 / 1.9e-2, grad_G 4.6e-2 / 5.4e-2 and the loss drift 1.3e-2 / 4.0e-2 over 10 steps at 32x32 / 64x64, while
+# a 5% error in one activation moves grad_D by 4.5e-2 to 7.3e-2: hence grad_D 3e-2, grad_G 0.15, drift 0.1.
+# bf16 / fp16 keep 8 / 11 significant bits of every activation. Measured on this CPU: see docs/gpu.md.
+TOLERANCES = {
+    "fp32": Tolerances(5e-3, 2e-2, 5e-2, 5e-2),
+    "tf32": Tolerances(5e-3, 3e-2, 1.5e-1, 1e-1),
+    "fp16": Tolerances(2e-2, 1e-1, 1e-1, 1e-1),
+    "bf16": Tolerances(5e-2, 3e-1, 3e-1, 2e-1),
+}
 
 FP16_SCALE = 2.0**8  # the selftest's initial fp16 loss scale (training starts at PyTorch's 2**16 and lowers it)
 
@@ -70,16 +94,17 @@ class Arm:
 @dataclass(frozen=True)
 class Agreement:
     precision: str
-    tolerances: tuple[float, float, float]  # TOLERANCES[precision]
+    tolerances: Tolerances  # TOLERANCES[precision]
     first: dict[str, float]  # loss_d, loss_g: first step's relative difference; grad_D, grad_G: ||a - b|| / ||b||
     drift: dict[str, float]  # loss_d, loss_g: the largest relative difference over all steps
 
     def checks(self) -> list[tuple[str, float, float]]:
         """(what, difference, tolerance) for every comparison."""
-        loss_tol, grad_tol, drift_tol = self.tolerances
+        t = self.tolerances
+        first = {"grad_D": t.grad_d, "grad_G": t.grad_g}
         return [
-            *((f"first step {k}", v, grad_tol if k.startswith("grad") else loss_tol) for k, v in self.first.items()),
-            *((f"all steps {k}", v, drift_tol) for k, v in self.drift.items()),
+            *((f"first step {k}", v, first.get(k, t.loss)) for k, v in self.first.items()),
+            *((f"all steps {k}", v, t.drift) for k, v in self.drift.items()),
         ]
 
     @property
@@ -134,7 +159,13 @@ def inputs(cfg: Config, steps: int) -> tuple[dict, list[tuple[torch.Tensor, torc
 
 
 def run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list) -> Arm:
-    """Train from `weights` on `batches` with `settings` (one D step, then one G step, per batch)."""
+    """Train from `weights` on `batches` with `settings` (one D step, then one G step, per batch), in the
+    arithmetic they say (TF32 on or off), as a run does."""
+    with fp32_arithmetic(settings):
+        return _run_arm(cfg, settings, weights, batches)
+
+
+def _run_arm(cfg: Config, settings: DeviceSettings, weights: dict, batches: list) -> Arm:
     device = torch.device(settings.device)
     nets = gan.build(cfg, device, settings)  # compiles what settings.compile names
     for k in ("G", "D"):
@@ -188,8 +219,15 @@ def compare(checked: Arm, reference: Arm) -> Agreement:
         for k, v in reference.grads.items()
     }
     drift = {k: max(rel(a, b) for a, b in zip(checked.losses[k], v, strict=True)) for k, v in reference.losses.items()}
-    precision = checked.settings.precision
+    precision = tolerance_key(checked.settings)
     return Agreement(precision, TOLERANCES[precision], first, drift)
+
+
+def tolerance_key(settings: DeviceSettings) -> str:
+    """Which TOLERANCES apply: those of what the arm computes (tf32 asked for where there is no TF32: fp32)."""
+    if settings.precision == "tf32":
+        return "tf32" if settings.arithmetic == "fp32 tf32" else "fp32"
+    return settings.precision
 
 
 def report(cfg: Config, steps: int, checked: Arm, reference: Arm, agreement: Agreement) -> str:
@@ -225,7 +263,9 @@ EVAL_BATCH = 100  # Inception batch size, as `ganbench run` evaluates
 # 1e-6); FID, FID-infinity, KID and their parts: relative to the metric's own value (float64 statistics of
 # features that differ by round-off); the shares: this many samples' worth (a sample across an edge).
 EVAL_TOLERANCES = {"features": 1e-4, "relative": 1e-3, "samples": 2}
-SHARES = (names.PRECISION, names.RECALL, names.DENSITY, names.COVERAGE, names.C2ST)
+# FID by the covariance route (fid_from_statistics), which evaluations above 2048 samples take: checked beside the
+# registered metrics (whose FID, at the selftest's few hundred samples, takes the sample-space route).
+KEY_FID_COVARIANCE = f"{names.FID}_covariance"
 
 
 @dataclass
@@ -291,9 +331,12 @@ def run_eval_arm(
     from ganbench.metrics import inception
     from ganbench.metrics.evaluator import METRICS, MetricSettings, compute_metrics, kid_subset_size
     from ganbench.metrics.features import images_features, sampler_features
+    from ganbench.metrics.functional import fid_from_statistics
 
     weights = inception.resolve_weights("")
     n = generated.shape[0]
+    # one-time setup outside the clock: the weights, BatchNorm folding, the first CUDA and cuDNN calls
+    images_features(reference[: max(2, min(batch_size, reference.shape[0]))], weights, device, batch_size)
     synchronize(device)
     t0 = time.perf_counter()
     ref = images_features(reference, weights, device, batch_size)
@@ -304,11 +347,13 @@ def run_eval_arm(
         raise FloatingPointError(f"the replayed images came out non-finite on {device}")
     settings = MetricSettings(kid_subset_size(n, reference.shape[0]))
     values = compute_metrics(gen, ref, settings, tuple(METRICS.names()))
+    where = statistics_device(gen.features.device)  # mean, covariance (above) and eigensolves (here) there
+    values[KEY_FID_COVARIANCE] = fid_from_statistics(gen.mu, gen.sigma, ref.mu, ref.sigma, device=where)
     synchronize(device)
     t2 = time.perf_counter()
     return EvalArm(
         device.type,
-        statistics_device(device).type,
+        where.type,
         {"generated": gen.features.float().cpu(), "reference": ref.features.float().cpu()},
         values,
         (n + reference.shape[0]) / max(t1 - t0, 1e-9),
@@ -318,7 +363,10 @@ def run_eval_arm(
 
 def compare_eval(checked: EvalArm, reference: EvalArm) -> EvalAgreement:
     """The checked arm's differences from the reference, against EVAL_TOLERANCES (see the module docstring)."""
+    from ganbench.metrics.evaluator import METRICS
+
     tol = EVAL_TOLERANCES
+    shares = {k for m in METRICS.names() for k in METRICS[m].shares}
     checks = []
     for k, want in reference.features.items():
         diff = (checked.features[k] - want).norm() / want.norm().clamp_min(1e-12)
@@ -329,7 +377,7 @@ def compare_eval(checked: EvalArm, reference: EvalArm) -> EvalAgreement:
         if part == names.P:  # see the module docstring
             continue
         got = checked.values.get(key, math.nan)
-        if base in SHARES:
+        if key in shares:
             limit = tol["samples"] / n
             what = f"{key} (absolute)"
             diff = abs(got - want)

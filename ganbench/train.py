@@ -24,8 +24,10 @@ from ganbench.config import Config
 from ganbench.device import (
     DeviceSettings,
     data_on_device,
+    fp32_arithmetic,
     peak_memory_mb,
     pick_device,
+    require_trainable,
     reset_peak_memory,
     synchronize,
     to_device_async,
@@ -44,7 +46,7 @@ from ganbench.diagnostics import (
 from ganbench.families.common import ema_generator
 from ganbench.metrics import names
 from ganbench.models import sample_latent
-from ganbench.rundir import RunDir
+from ganbench.rundir import DEVICE_SETTINGS, RunDir
 from ganbench.sampling import make_sampler
 
 __all__ = [
@@ -171,12 +173,32 @@ def train(
     Raises Diverged on a non-finite loss (the last good checkpoint is kept).
     Resuming from checkpoints/latest.pt gives the weights and losses of an uninterrupted run, bit for bit, on a
     deterministic device (CPU), except under a wall-clock budget, whose stopping point depends on the clock.
+    The arithmetic is the one config.json recorded at the trial's first start (see trial_settings): a resumed
+    attempt on a host that would compute in another raises ganbench.device.ArithmeticChanged before it trains.
     """
     device = pick_device(cfg.device)
+    settings = trial_settings(cfg, device, RunDir(run_dir), resume)
+    with fp32_arithmetic(settings):  # TF32 on or off as the arithmetic says, for the whole run
+        return _train(cfg, run_dir, images, device, settings, evaluate, progress, resume)
+
+
+def trial_settings(cfg: Config, device: torch.device, run: RunDir, resume: bool = True) -> DeviceSettings:
+    """This attempt's device settings: resolved afresh for a first start; for an attempt that resumes a
+    checkpoint, from the precision config.json recorded at the first start, checked to be the same arithmetic
+    here (ganbench.device.resolve raises ArithmeticChanged otherwise). Families with nothing to train have no
+    arithmetic to keep. A precision this device cannot train in (tf32 without TF32) is a ConfigError."""
+    recorded = None
+    if resume and run.checkpoint.is_file() and run.is_run() and families.get(cfg.family).trains:
+        recorded = run.read_meta().get(DEVICE_SETTINGS)
+    settings = families.device_settings(cfg, device, recorded if isinstance(recorded, dict) else None)
+    require_trainable(settings)
+    return settings
+
+
+def _train(cfg, run_dir, images, device, settings, evaluate, progress, resume) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator(device).manual_seed(cfg.seed)
     family = families.get(cfg.family)
-    settings = families.device_settings(cfg, device)
     nets = family.impl.build(cfg, device, settings)
     amp, scaler = settings.autocast(), settings.grad_scaler()
     reset_peak_memory(device)
@@ -186,8 +208,9 @@ def train(
         from ganbench.tensorboard import TensorBoardSink
 
         run.mirror = TensorBoardSink(run.tensorboard)
-    # The whole uint8 data set lives on the device when it can; batches are drawn there (no DataLoader).
-    data = images.to(device) if data_on_device(images.numel(), device) else images
+    # The whole uint8 data set lives on the device when it can; batches are drawn there (no DataLoader). Families
+    # with nothing to train draw no batches: their data set stays where it is.
+    data = images.to(device) if family.trains and data_on_device(images.numel(), device) else images
     s = Loop(cfg, device, nets, gen, data, cfg.run_budget.in_images(data.shape[0]), settings, amp, scaler)
     resumed = None
     if resume and run.checkpoint.is_file():
@@ -202,6 +225,7 @@ def train(
                 "kimg": s.c.img / 1000,
                 "g_steps": s.c.g_steps,
                 "device": device.type,
+                "arithmetic": settings.arithmetic,  # the recorded one: a resume in any other is refused
                 "exact": resumed.exact if resumed else True,
                 **({"why": resumed.why} if resumed and not resumed.exact else {}),
             }

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import os
 
 import pytest
 import torch
@@ -402,3 +403,120 @@ def test_compiled_networks_stay_compiled_run_after_run(tmp_path, monkeypatch):
         torch.compiler.reset()
     assert limit_hits == []
     assert all(calls.get(i, {}).get("G", 0) > 0 and calls.get(i, {}).get("D", 0) > 0 for i in range(3)), calls
+
+
+# ---------------------------------------------------------------------------------------------------- issue 31
+def test_trials_packed_on_one_gpu_each_count_on_their_share_of_it(monkeypatch):
+    """Item 4. Each trial applied "under half of the free memory" alone: two trials packed on a 16 GiB card
+    (Ray's gpus_per_trial 0.5, or the local executor's slots beyond the GPUs) both copied CelebA at 128x128
+    (7.45 GiB), leaving ~0.1 GiB; and what one long-lived worker had cached changed the next trial's decision.
+    Now the budget is the trial's share of the card (GANBENCH_GPU_SHARE, set by the executors) times its total,
+    PyTorch's cache is emptied first, and the decision no longer moves with what others left behind."""
+    cuda = torch.device("cuda")
+    celeba128 = int(7.45 * GiB)
+    free = [16 * GiB]
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda d=None: (free[0], 16 * GiB))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda d=None: 0)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda d=None: 0)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(1))
+    monkeypatch.delenv("GANBENCH_GPU_SHARE", raising=False)
+    assert gd.data_on_device(celeba128, cuda)  # alone on the card: 7.45 GiB < 8 GiB
+    monkeypatch.setenv("GANBENCH_GPU_SHARE", "0.5")  # what the executors set for two trials on one GPU
+    assert not gd.data_on_device(celeba128, cuda)  # the first of two packed trials: 7.45 GiB > 4 GiB
+    free[0] = 16 * GiB - celeba128  # what the decision would have been had the other copied it
+    assert not gd.data_on_device(celeba128, cuda) and gd.data_on_device(3 * GiB, cuda)
+    free[0] = 10 * GiB  # another process's leftovers: a 3 GiB set fits the share either way
+    assert gd.data_on_device(3 * GiB, cuda) and emptied
+
+
+def test_the_executors_say_each_trials_share_of_its_gpu(monkeypatch):
+    """Item 4: four local slots on two GPUs: each worker is told it has half of its GPU; a Ray trial holding 0.5
+    GPUs likewise (a whole GPU: nothing said, the default share is 1)."""
+    import concurrent.futures
+
+    from ganbench.execution import executors
+
+    seen = []
+
+    class Pool:
+        def __init__(self, n, mp_context, initializer, initargs):
+            initializer(*initargs)
+            seen.append((os.environ.get("CUDA_VISIBLE_DEVICES"), os.environ.get(gd.GPU_SHARE_ENV)))
+
+        def submit(self, fn, trial, *a, **k):
+            future = concurrent.futures.Future()
+            future.set_result({"status": "completed"})
+            return future
+
+        def shutdown(self, **k):
+            pass
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    monkeypatch.setenv(gd.GPU_SHARE_ENV, "1")  # restored after: the pool's initializer runs in this process
+    monkeypatch.setattr(executors, "_visible_gpus", lambda: 2)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Pool)
+    list(executors.run_local(["a", "b", "c", "d"], executors.ExecOptions(max_concurrent=4)))
+    assert seen == [("2", "0.5"), ("3", "0.5"), ("2", "0.5"), ("3", "0.5")]
+    monkeypatch.setattr(executors, "run_trial", lambda *a, **k: {"gpu_share": os.environ.get(gd.GPU_SHARE_ENV)})
+    monkeypatch.delenv(gd.GPU_SHARE_ENV)
+    assert executors._ray_trial("t", True, 1, "a", 1.0) == {"gpu_share": None}
+    assert executors._ray_trial("t", True, 1, "a", 0.5) == {"gpu_share": "0.5"}
+
+
+def test_every_family_answers_the_whole_interface():
+    """Item 7: `ganbench run --variants real --set compile=true` crashed outside the run's error handling
+    (`module 'ganbench.families.real' has no attribute 'compiled'`); every family now implements every function
+    the interface lists (families/__init__.py), and resolve works for each with compile on."""
+    from ganbench import families
+
+    for name in families.FAMILIES.names():
+        impl = families.get(name).impl
+        missing = [
+            f for f in ("build", "step", "generator", "sampler", "compiled") if not callable(getattr(impl, f, None))
+        ]
+        assert not missing, (name, missing)
+    assert families.device_settings(make_config(load_recipe("real"), compile=True), CPU).compile == ()
+
+
+def test_the_real_baseline_runs_with_compile(tmp_path):
+    """Item 7, through the command the issue names (small sizes, no evaluation)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from ganbench.commands import app
+
+    args = ["run", "--variants", "real", "--set", "compile=true", "--device", "cpu", "--resolution", "16"]
+    args += ["--no-eval", "--out", str(tmp_path), "--eval-samples", "20", "--set", "max_images=64"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summaries = list(tmp_path.rglob("summary.json"))
+    assert len(summaries) == 1 and json.loads(summaries[0].read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize("variant, asks", [("random", False), ("real", False), ("dcgan", True)])
+def test_baselines_never_copy_the_training_set_to_the_device(variant, asks, monkeypatch, tmp_path):
+    """Item 8: the random and real baselines draw no batches, yet the whole training set went to the GPU (up to
+    half its free memory, during their own 10k float64 evaluation). Only families that train ask now."""
+    import ganbench.train as gt
+    from ganbench.data import DataSpec, load_dataset
+
+    asked = []
+    monkeypatch.setattr(gt, "data_on_device", lambda nbytes, device: asked.append(nbytes) or True)
+    images = load_dataset(DataSpec("synthetic", resolution=16, max_images=64)).images
+    c = make_config(
+        load_recipe(variant),
+        resolution=16,
+        g_width=8,
+        d_width=8,
+        latent_dim=8,
+        batch_size=16,
+        budget="32img",
+        tick_kimg=0.032,
+        device="cpu",
+        eval_samples=20,
+        max_images=64,
+    )
+    gt.train(c, tmp_path, images)
+    assert bool(asked) == asks

@@ -32,11 +32,13 @@ from ganbench.metrics import (
     images_features,
     inception,
     inception_weights_info,
+    knn,
     metric_name,
     metric_names,
     names,
     quantize,
     resolve_weights,
+    smallsample,
 )
 from ganbench.metrics import functional as F
 from ganbench.metrics.compare import parse_source
@@ -259,11 +261,11 @@ def test_precision_recall_matches_torch_fidelity_and_extremes():
     g = torch.Generator().manual_seed(0)
     gen, real = torch.randn(80, 16, generator=g), torch.randn(90, 16, generator=g) * 1.3 + 0.3
     ref = prc_features_to_metric(gen, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False, verbose=False)
-    p, r = F.precision_recall(gen, real, k=3, block=32)  # blocks smaller than the sets
+    p, r = knn.precision_recall(gen, real, k=3, block=32)  # blocks smaller than the sets
     assert (p, r) == (pytest.approx(ref["precision"], abs=1e-6), pytest.approx(ref["recall"], abs=1e-6))
     assert 0 < p < 1 and 0 < r < 1
-    assert F.precision_recall(real, real) == (1.0, 1.0)
-    assert F.precision_recall(real + 100, real) == (0.0, 0.0)
+    assert knn.precision_recall(real, real) == (1.0, 1.0)
+    assert knn.precision_recall(real + 100, real) == (0.0, 0.0)
 
 
 def test_inception_score_matches_torch_fidelity():
@@ -294,13 +296,13 @@ def _gaussian_statistics(d: int = 32, scale: float = 1.0, shift: float = 0.0) ->
 def test_fid_from_gram_matrices_is_exact_for_any_subset():
     rng = np.random.default_rng(3)
     x, y = _gaussian(rng, 60, d=16), _gaussian(rng, 80, d=16, scale=1.5)
-    kxx, kyy, kxy = F.grams(x, y)
+    kxx, kyy, kxy = smallsample.grams(x, y)
     s, t = rng.integers(0, 60, 45), np.arange(10, 70)  # repeats allowed (bootstrap), fewer rows than dims too
     expected = F.fid_from_statistics(*F.feature_statistics(x[s]), *F.feature_statistics(y[t]))
-    assert F.fid_subsets(kxx, kyy, kxy, s, t) == pytest.approx(expected, rel=1e-9)
+    assert smallsample.fid_subsets(kxx, kyy, kxy, s, t) == pytest.approx(expected, rel=1e-9)
     small = F.fid_from_features(x[:9], *F.feature_statistics(y[:12]))  # n < d: the exact sample-space route
     # 1e-7: the reference keeps one round-off eigenvalue (~1e-16 of the largest) whose square root it adds
-    assert F.fid_subsets(kxx, kyy, kxy, np.arange(9), np.arange(12)) == pytest.approx(small, rel=1e-7)
+    assert smallsample.fid_subsets(kxx, kyy, kxy, np.arange(9), np.arange(12)) == pytest.approx(small, rel=1e-7)
 
 
 def test_two_draws_of_one_distribution_fidinf_and_kid_near_zero_fidn_positive():
@@ -308,14 +310,14 @@ def test_two_draws_of_one_distribution_fidinf_and_kid_near_zero_fidn_positive():
     and KID are near 0 and their evaluation-noise intervals cover 0."""
     rng = np.random.default_rng(4)
     x, y = _gaussian(rng, 400), _gaussian(rng, 400)
-    fidinf, fit = F.fid_infinity(x, y, replicates=10)
+    fidinf, fit = smallsample.fid_infinity(x, y, replicates=10)
     fid_n = fit[-1][1]
     assert fit[-1][0] == 400 and fid_n == pytest.approx(F.fid_from_features(x, *F.feature_statistics(y)))
     assert fit[0][1] > 3 * fid_n  # biased upwards, the more so at N/5
     assert fidinf.low < 0 < fidinf.high and fid_n > 3 * fidinf.high and fid_n > 5 * fidinf.se
-    kid = F.kid(x, y)
+    kid = smallsample.kid(x, y)
     assert kid.low < 0 < kid.high and abs(kid.value) < 2 * kid.se
-    far = F.kid(x, _gaussian(rng, 400, shift=0.2))  # a real difference: far outside the interval
+    far = smallsample.kid(x, _gaussian(rng, 400, shift=0.2))  # a real difference: far outside the interval
     assert far.low > 0 and far.value > 5 * far.se
 
 
@@ -325,7 +327,7 @@ def test_fidinf_matches_the_closed_form_fid_of_gaussians():
     rng = np.random.default_rng(0)
     truth = F.fid_from_statistics(*_gaussian_statistics(), *_gaussian_statistics(scale=1.3, shift=0.05))
     x, y = _gaussian(rng, 250), _gaussian(rng, 250, scale=1.3, shift=0.05)
-    fidinf, fit = F.fid_infinity(x, y, replicates=10)
+    fidinf, fit = smallsample.fid_infinity(x, y, replicates=10)
     fid_n = fit[-1][1]
     assert fidinf.low <= truth <= fidinf.high
     assert abs(fidinf.value - truth) < 0.5 * (fid_n - truth) and fid_n > truth + 2 * fidinf.se
@@ -337,7 +339,7 @@ def test_more_samples_shrink_the_intervals():
     widths = {}
     for n in (150, 600):
         x, y = _gaussian(rng, n), _gaussian(rng, n, scale=1.2)
-        k, (f, _) = F.kid(x, y), F.fid_infinity(x, y, replicates=12)
+        k, (f, _) = smallsample.kid(x, y), smallsample.fid_infinity(x, y, replicates=12)
         widths[n] = (k.high - k.low, f.high - f.low)
     for small, large in zip(widths[150], widths[600], strict=True):
         assert 0.25 < large / small < 0.8
@@ -504,8 +506,8 @@ def test_celeba_halves_far_closer_than_noise(feats):
     vs_noise = F.fid_from_features(noise.features, half_b.mu, half_b.sigma)
     print(f"celeba n={N_SET}: halves fid {halves:.1f}, noise fid {vs_noise:.1f}", file=sys.stderr)
     assert 0 < halves < 0.5 * vs_noise
-    p_noise, _ = F.precision_recall(noise.features, half_b.features)
-    p_half, _ = F.precision_recall(half_a.features, half_b.features)
+    p_noise, _ = knn.precision_recall(noise.features, half_b.features)
+    p_half, _ = knn.precision_recall(half_a.features, half_b.features)
     assert p_noise < p_half
 
 
@@ -721,6 +723,15 @@ MAIN_8C52715 = {
 }
 
 
+# Issue 31: KID's bootstrap resamples the reference from a stream of its own, so that its reference term is computed
+# once per reference whatever the generated count; the estimate is unchanged, its replicates (std, interval) are
+# other draws of the same bootstrap. These three are this package's values since then.
+KID_REFERENCE_STREAM = {
+    (40, 50): {"kid_std": 0.008001724396929812, "kid_lo": -0.002993226719099934, "kid_hi": 0.028372956545295897},
+    (120, 150): {"kid_std": 0.002588510198886054, "kid_lo": 0.007602527380366039, "kid_hi": 0.017749300907228597},
+}
+
+
 def _seeded_features(n_gen: int, n_ref: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(20)
     return torch.rand(n_gen, 64, generator=g) ** 2, torch.rand(n_ref, 64, generator=g) ** 2 * 1.1 + 0.02
@@ -730,7 +741,7 @@ def _seeded_features(n_gen: int, n_ref: int) -> tuple[torch.Tensor, torch.Tensor
 def test_every_metric_is_what_main_computed_before_the_statistics_moved_to_torch(counts):
     """Same numbers as the numpy code: to 1e-9 (round-off of another LAPACK / BLAS; the N <= D route of FID keeps
     square roots of round-off eigenvalues, ~1e-10 here), counts exactly. (40, 50): FID's sample-space route and no
-    FID-infinity; (120, 150): the covariance route and FID-infinity."""
+    FID-infinity; (120, 150): the covariance route and FID-infinity. KID's bootstrap: KID_REFERENCE_STREAM."""
     from ganbench.metrics.evaluator import METRICS, MetricSettings, compute_metrics, kid_subset_size
 
     gen, ref = _seeded_features(*counts)
@@ -738,7 +749,7 @@ def test_every_metric_is_what_main_computed_before_the_statistics_moved_to_torch
     now = compute_metrics(
         FeatureSet.from_features(gen), FeatureSet.from_features(ref), settings, tuple(METRICS.names())
     )
-    main = MAIN_8C52715[counts]
+    main = MAIN_8C52715[counts] | KID_REFERENCE_STREAM[counts]
     assert set(now) == set(main)
     for key, value in main.items():
         if math.isnan(value):

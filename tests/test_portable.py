@@ -311,3 +311,73 @@ def test_the_host_index_stream_is_checkpointed_and_a_moved_data_set_is_said(tmp_
     ck.save_checkpoint(tmp_path / "d.pt", cfg, nets, ck.Counters(img=64), gen)
     back = ck.load_resume(tmp_path / "d.pt", nets, torch.Generator(), CPU, cfg, host_gen=torch.Generator())
     assert not back.exact and "on the device when the checkpoint was written" in back.why
+
+
+# ---------------------------------------------------------------------------------------------------- issue 31: Ray
+class FakeRay:
+    """Just enough of Ray for run_ray: a running cluster of one node with 4 CPUs and 2 GPUs, remote functions that
+    record the GPUs they reserve and the arguments each task gets, and tasks that finish at once."""
+
+    class exceptions:
+        RayError = WorkerCrashedError = NodeDiedError = OutOfMemoryError = ObjectLostError = type(
+            "RayError", (Exception,), {}
+        )
+
+    def __init__(self):
+        self.tasks: list[tuple[float, tuple]] = []  # (num_gpus of the remote function, its arguments)
+
+    def is_initialized(self):
+        return True
+
+    def cluster_resources(self):
+        return {"CPU": 4.0, "GPU": 2.0}
+
+    def nodes(self):
+        return [{"Alive": True, "Resources": self.cluster_resources()}]
+
+    def remote(self, fn=None, **options):
+        """ray.remote(fn) or ray.remote(num_gpus=g)(fn): a remote function reserving options' GPUs per task."""
+        if fn is None:
+            return lambda f: self.remote(f, **options)
+        return _FakeRemote(self, options)
+
+    def wait(self, refs, num_returns=1):
+        return refs[:num_returns], refs[num_returns:]
+
+    def get(self, ref):
+        return {"status": "completed", "ref": ref}
+
+    def cancel(self, ref, force=False):
+        pass
+
+
+class _FakeRemote:
+    def __init__(self, ray: FakeRay, options: dict):
+        self.ray, self._default_options = ray, options
+
+    def options(self, **more):
+        return self
+
+    def remote(self, *args):
+        self.ray.tasks.append((self._default_options.get("num_gpus", 0.0), args))
+        return len(self.ray.tasks) - 1
+
+
+def test_ray_reserves_no_gpu_for_trials_pinned_to_the_cpu_and_one_device_per_trial(tmp_path, monkeypatch):
+    """Item 9: a trial with device = cpu held a GPU (gpus_per_trial applied to every trial); gpus_per_trial > 1 was
+    accepted though a run trains on one device; a negative value was not checked for a study (the sweep file
+    checks it). Now a CPU trial reserves none, and both executors refuse values outside [0, 1] before any trial."""
+    from ganbench.errors import ConfigError
+    from ganbench.execution import executors
+
+    ray = FakeRay()
+    monkeypatch.setattr(executors, "import_ray", lambda: ray)
+    trials = [Trial(tiny(device=d), tmp_path / d, "t", {}, (), "s") for d in ("cpu", "auto", "cuda")]
+    out = list(executors.run_ray(trials, executors.ExecOptions(gpus_per_trial=1.0)))
+    assert len(out) == 3
+    reserved = {args[0].cfg.device: gpus for gpus, args in ray.tasks}
+    assert reserved == {"cpu": 0.0, "auto": 1.0, "cuda": 1.0}
+    for bad in (2.0, -1.0):
+        for run in (executors.run_ray, executors.run_local):
+            with pytest.raises(ConfigError, match="gpus_per_trial must be between 0 and 1"):
+                list(run(trials, executors.ExecOptions(gpus_per_trial=bad)))

@@ -616,7 +616,7 @@ def test_training_numerics_are_the_resolved_ones_and_a_mixed_study_is_flagged(tm
     _set_device_settings(write_run(root, "random", 0, family="random", fids=[400]), "fp32", emulated)
     runs = discover(root)
     lines, warnings = protocol.protocol(runs)
-    assert "training numerics: bf16 (path not recorded) (from auto)" in lines  # old runs: precision only
+    assert "training numerics: bf16 autocast cpu (path not recorded) (from auto)" in lines  # old runs: precision only
     assert not any("training numerics" in w for w in warnings)  # the random baseline trains nothing
     assert "device: cpu (x86_64 (2 cores))" in lines  # the device line no longer repeats the asked precision
 

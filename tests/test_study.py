@@ -262,14 +262,14 @@ def test_cifar10_class_folders_hold_out_val_and_interleave_classes(tmp_path, mon
     assert "held out of train" in train.protocol["split"] and train.protocol["file_format"] == ".png"
 
 
-def _first_trial_finished_in(tmp_path: Path, precision: str):
-    """Stage 1 of the tiny study with its first trial finished in `precision`: (trials, states)."""
+def _first_trial_finished_in(tmp_path: Path, settings: dict):
+    """Stage 1 of the tiny study with its first trial finished under device `settings`: (trials, states)."""
     from ganbench.rundir import DEVICE_SETTINGS, State
 
     trials = plan_search(load_study(write(tmp_path)), tmp_path / "out")
     done = RunDir(trials[0].run_dir)
     done.path.mkdir(parents=True, exist_ok=True)
-    done.write_meta({"config": trials[0].cfg.to_dict(), DEVICE_SETTINGS: {"precision": precision}})
+    done.write_meta({"config": trials[0].cfg.to_dict(), DEVICE_SETTINGS: settings})
     return trials, {trials[0].run_dir: State.COMPLETED} | {t.run_dir: State.NEW for t in trials[1:]}
 
 
@@ -280,14 +280,18 @@ def test_a_stage_about_to_mix_arithmetic_says_so(tmp_path):
 
     trials = plan_search(load_study(write(tmp_path)), tmp_path / "out")
     assert trials[0].cfg.precision == "auto"
-    here = resolve(trials[0].cfg, pick_device("cpu")).precision
-    other = "fp32" if here == "bf16" else "bf16"
+    here = resolve(trials[0].cfg, pick_device("cpu")).to_dict()
+    other = (
+        {"device": "cpu", "precision": "fp32", "arithmetic": "fp32 ieee"}
+        if here["precision"] == "bf16"
+        else {"device": "cpu", "precision": "bf16", "arithmetic": "bf16 autocast cpu amx"}
+    )
     left = trials[1:]
 
     trials, states = _first_trial_finished_in(tmp_path, other)
     note = numerics.check(trials, states, pinned=False, allow=False)
-    assert note is not None and f"this host trains in {numerics.arithmetic({'precision': here})}" in note
-    assert f"1 trial(s) of this study already trained in {numerics.arithmetic({'precision': other})}" in note
+    assert note is not None and f"this host trains in {numerics.arithmetic(here)}" in note
+    assert f"1 trial(s) of this study already trained in {numerics.arithmetic(other)}" in note
     assert f"the {len(left)} left" in note
     with pytest.raises(ConfigError, match="pins its precision.*--allow-mixed-arithmetic"):
         numerics.check(trials, states, pinned=True, allow=False)  # a pinned study refuses to mix
@@ -301,7 +305,7 @@ def test_a_stage_about_to_mix_arithmetic_says_so(tmp_path):
 def test_the_arithmetic_note_leaves_a_missing_device_to_the_trials(tmp_path, monkeypatch):
     import ganbench.device
 
-    trials, states = _first_trial_finished_in(tmp_path, "x")
+    trials, states = _first_trial_finished_in(tmp_path, {"precision": "x"})
     assert numerics.mix(trials, states) is not None  # x is no arithmetic this host resolves to
 
     def missing(name):

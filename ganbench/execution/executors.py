@@ -106,6 +106,7 @@ def _visible_gpus() -> int:
 def run_local(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dict[str, Any]]]:
     """One trial at a time in this process (sharing decoded data and evaluators), or with max_concurrent > 1 (by
     default: one per visible GPU when there are several) that many worker processes, each pinned to one GPU."""
+    check_gpus_per_trial(opts.gpus_per_trial)
     gpus = _visible_gpus()
     slots = (opts.max_concurrent or max(1, gpus)) if opts.batch else 1
     cpus = os.cpu_count() or 1
@@ -123,6 +124,11 @@ def run_local(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, d
 
     threads = int(opts.cpus_per_trial) if opts.cpus_per_trial else max(1, cpus // slots)
     yield from _run_workers(trials, opts, threads, worker_gpus(slots, gpus, os.environ.get("CUDA_VISIBLE_DEVICES")))
+
+
+def _gpu_share(gpu_of: list[str | None], slot: int) -> float:
+    """The share of its GPU a slot's trial may count on: 1 / the slots pinned to the same GPU."""
+    return 1.0 / gpu_of.count(gpu_of[slot]) if gpu_of[slot] is not None else 1.0
 
 
 def _run_workers(
@@ -150,7 +156,7 @@ def _run_workers(
                     continue
                 if pools[slot] is None:
                     pools[slot] = ProcessPoolExecutor(
-                        1, mp_context=ctx, initializer=_pin_worker, initargs=(gpu_of[slot],)
+                        1, mp_context=ctx, initializer=_pin_worker, initargs=(gpu_of[slot], _gpu_share(gpu_of, slot))
                     )
                 trial, attempt = queue.popleft(), _attempt_id()
                 future = pools[slot].submit(run_trial, trial, opts.evaluate, threads, LOCAL, attempt=attempt)
@@ -187,9 +193,12 @@ def worker_gpus(slots: int, gpus: int, parent_visible: str | None) -> list[str |
     return [visible[i % gpus] for i in range(slots)]
 
 
-def _pin_worker(gpu: str | None) -> None:
+def _pin_worker(gpu: str | None, share: float = 1.0) -> None:
+    from ganbench.device import GPU_SHARE_ENV
+
     if gpu is not None:  # before CUDA initialises in this process, so it only ever sees its own GPU
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+        os.environ[GPU_SHARE_ENV] = f"{share:g}"  # other slots share the GPU: its data-on-device budget
 
 
 def import_ray():
@@ -209,8 +218,28 @@ def import_ray():
     return ray
 
 
-def _ray_trial(trial: Trial, evaluate: bool, threads: int, attempt: str | None = None) -> dict[str, Any]:
+def _ray_trial(
+    trial: Trial, evaluate: bool, threads: int, attempt: str | None = None, gpus: float = 0.0
+) -> dict[str, Any]:
+    from ganbench.device import GPU_SHARE_ENV
+
+    if 0 < gpus < 1:  # packed with other trials on one GPU: its data-on-device budget is its share
+        os.environ[GPU_SHARE_ENV] = f"{gpus:g}"
     return run_trial(trial, evaluate, threads, RAY, attempt=attempt)
+
+
+def check_gpus_per_trial(gpus: float | None) -> None:
+    """ConfigError unless gpus_per_trial is unset or in [0, 1]: a trial trains on one device (0.5 packs two trials
+    on a GPU); more than one GPU per trial would hold GPUs that no trial uses."""
+    if gpus is not None and not 0 <= gpus <= 1:
+        raise ConfigError(
+            f"gpus_per_trial must be between 0 and 1 (a trial trains on one device; 0.5 packs two on a GPU), got {gpus:g}"
+        )
+
+
+def trial_gpus(trial: Trial, gpus: float) -> float:
+    """The GPUs Ray reserves for `trial`: none for a trial pinned to the CPU (it would hold a GPU it never uses)."""
+    return 0.0 if trial.cfg.device == "cpu" else gpus
 
 
 def ray_worker_lost(ray) -> tuple[type[BaseException], ...]:
@@ -247,6 +276,7 @@ def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dic
     """A Ray task per trial, each holding cpus_per_trial CPUs (default 1) and gpus_per_trial GPUs (default 1 where
     the cluster has GPUs; with 0, trials run on the CPU). Joins the cluster at opts.ray_address, or starts a local one sized to this machine
     (and to at least max_concurrent trials) and stops it at the end."""
+    check_gpus_per_trial(opts.gpus_per_trial)
     ray = import_ray()
     cpus = opts.cpus_per_trial or 1.0
     started = False
@@ -276,7 +306,7 @@ def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dic
                 "lower --cpus-per-trial / --gpus-per-trial"
             )
         trials = [trial_for_ray(t, gpus) for t in trials]
-        task = ray_task(ray, gpus)
+        tasks = {g: ray_task(ray, g) for g in {trial_gpus(t, gpus) for t in trials}}
         threads = max(1, int(cpus))
         limit = opts.max_concurrent or len(trials)
         retries, worker_lost = _Retries(opts, RAY), ray_worker_lost(ray)
@@ -284,9 +314,10 @@ def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dic
         while queue or running:
             while queue and len(running) < limit:
                 trial, attempt = queue.popleft(), _attempt_id()
+                g = trial_gpus(trial, gpus)
                 # max_retries=0: Ray's own retries are off; a lost worker's trial is resubmitted below
-                options = task.options(num_cpus=cpus, max_retries=0, name=f"ganbench:{trial.label}")
-                running[options.remote(trial, opts.evaluate, threads, attempt)] = (trial, attempt)
+                options = tasks[g].options(num_cpus=cpus, max_retries=0, name=f"ganbench:{trial.label}")
+                running[options.remote(trial, opts.evaluate, threads, attempt, g)] = (trial, attempt)
             done, _ = ray.wait(list(running), num_returns=1)
             for ref in done:
                 trial, attempt = running.pop(ref)

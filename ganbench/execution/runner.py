@@ -117,7 +117,9 @@ def execute(
     head = summary_head(cfg, run.path)
     with lock.run_lock(run.path), _sigterm_as_interrupt():  # nothing is written before the lock is ours
         run.remove_orphan_temporaries()
-        if not run.is_run() or not resume:
+        # config.json (and its device_settings: the trial's arithmetic) is written by the attempt that starts the
+        # training, i.e. every attempt until one leaves a checkpoint; a resumed attempt is checked against it
+        if not run.is_run() or not resume or not run.checkpoint.is_file():
             run.write_meta(
                 {
                     "config": cfg.to_dict(),

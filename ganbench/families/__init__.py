@@ -123,12 +123,13 @@ REAL = FAMILIES.register(
 )
 
 
-def device_settings(cfg, device):
+def device_settings(cfg, device, recorded=None):
     """The device settings a run of `cfg` (a ganbench Config) uses on `device` (ganbench.device.resolve), with the
-    networks its family compiles when cfg.compile is on."""
+    networks its family compiles when cfg.compile is on; `recorded`: config.json's device_settings of the trial's
+    first start, for an attempt that resumes it (see ganbench.device.resolve)."""
     from ganbench.device import resolve
 
-    return resolve(cfg, device, get(cfg.family).impl.compiled(cfg) if cfg.compile else ())
+    return resolve(cfg, device, get(cfg.family).impl.compiled(cfg) if cfg.compile else (), recorded)
 
 
 def get(name: str) -> Family:

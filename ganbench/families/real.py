@@ -21,6 +21,10 @@ def build(cfg, device: torch.device, settings) -> dict:
     return {"images": load_dataset(spec_from_config(cfg)).images}
 
 
+def compiled(cfg) -> tuple[str, ...]:
+    return ()  # no network: `compile = true` compiles nothing (ganbench.device.resolve asks every family)
+
+
 def generator(nets: dict) -> torch.Tensor:
     return nets["images"]
 

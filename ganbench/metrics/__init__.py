@@ -1,9 +1,11 @@
 """Standard FID, FID-infinity, KID and precision/recall, fully offline, each number carrying its protocol.
 
 Pipeline, one stage per module: images -> Inception features (inception.py: weights, torch-fidelity's extractor)
--> statistics and the reference cache (features.py) -> pure metric functions (functional.py) -> named metrics and
-the trainer's evaluator (evaluator.py). compare.py compares any two image sources (data sets, folders, runs: the
-library of `ganbench fid A B`); names.py is the metric-name grammar (`fid500`, `kid500_lo`).
+-> statistics and the reference cache (features.py) -> pure metric functions (functional.py: FID, torch-fidelity's
+KID, IS; smallsample.py: FID-infinity and KID with bootstrap intervals; knn.py: precision/recall; twosample.py:
+density/coverage, c2st) -> the reference's own terms, computed once (reference.py) -> metrics by name
+(registered.py) and their protocol record (protocol.py) -> the trainer's evaluator (evaluator.py). compare.py compares any two image
+sources (data sets, folders, runs: the library of `ganbench fid A B`); the metric-name grammar (`fid500`, `kid500_lo`) in names.py.
 """
 
 from __future__ import annotations

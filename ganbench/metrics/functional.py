@@ -3,11 +3,14 @@
 Shapes: features are (N, D) with D = 2048 for Inception pool3; a statistics pair is mu (D,) and sigma (D, D),
 both float64 numpy arrays.
 
-Where: every statistic is computed in float64 with torch on the features' device when that device has float64
-(the CPU; a CUDA GPU, so that a GPU run does not wait on its host for the O(N^2 D) kernels and the eigensolvers),
-else on the CPU (Apple's MPS has no float64: features move to the CPU first, then widen). `torch64` is the one
-place that decides (with ganbench.device.statistics_device); only c2st's L-BFGS (scipy) always runs on the CPU. Convention for the asymmetric metrics (precision/recall): the first argument is the generated set,
-the second the real (reference) set, as in torch-fidelity.
+Where: every statistic is computed in float64 with torch on the features' device when that device runs float64 at
+full rate (the CPU; a data-centre GPU, so that a GPU run does not wait on its host for the O(N^2 D) kernels and the
+eigensolvers), else on the CPU (Apple's MPS has no float64; consumer and inference GPUs run it at 1/32 to 1/64 of
+fp32): features move to the CPU first, then widen. `torch64` is the one place that decides (with
+ganbench.device.statistics_device); only c2st's L-BFGS (scipy) always runs on the CPU. Convention for the
+asymmetric metrics (precision/recall): the first argument is the generated set, the second the real (reference)
+set, as in torch-fidelity. Beside this module: FID-infinity and KID over whole sets with their bootstrap intervals
+(smallsample.py), the k-NN manifolds (knn.py), the reference-only terms kept per reference (reference.py).
 
 FID (Heusel et al. 2017):  ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)).
 The only delicate term is tr((S1 S2)^(1/2)). S1 S2 is not symmetric, but it is similar to the symmetric positive
@@ -25,7 +28,6 @@ is kept as method="sqrtm" and the tests check that all routes agree.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
@@ -55,12 +57,14 @@ def fid_from_statistics(
     method: str = "eigh",
     eps: float = 1e-6,
     device: torch.device | str = "cpu",
+    sqrt_sigma2: torch.Tensor | None = None,
 ) -> float:
     """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2).
 
     method="eigh" (default): tr((S1 S2)^(1/2)) as the sum of the square roots of the eigenvalues of the symmetric
-    S1^(1/2) S2 S1^(1/2), computed on `device` where it has float64 (see the module docstring). method="sqrtm":
-    the classic scipy.linalg.sqrtm(S1 S2) procedure on the CPU (slow; for checking).
+    S2^(1/2) S1 S2^(1/2), computed where `device`'s statistics run (see the module docstring). S2 is the reference
+    side: its square root (`psd_sqrt(sigma2)`, a D x D eigensolve) can be passed in by a caller that keeps it.
+    method="sqrtm": the classic scipy.linalg.sqrtm(S1 S2) procedure on the CPU (slow; for checking).
     """
     mu1, mu2, sigma1, sigma2 = (np.asarray(a, dtype=np.float64) for a in (mu1, mu2, sigma1, sigma2))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
@@ -70,7 +74,8 @@ def fid_from_statistics(
     diff = mu1 - mu2
     if method == "eigh":
         where = statistics_device(torch.device(device))
-        tr_covmean = _trace_sqrt_product_eigh(*(torch.from_numpy(a).to(where) for a in (sigma1, sigma2)))
+        root = psd_sqrt(torch.from_numpy(sigma2).to(where)) if sqrt_sigma2 is None else sqrt_sigma2.to(where)
+        tr_covmean = _trace_sqrt_product_eigh(torch.from_numpy(sigma1).to(where), root)
     elif method == "sqrtm":
         tr_covmean = _trace_sqrt_product_sqrtm(sigma1, sigma2, eps)
     else:
@@ -78,7 +83,9 @@ def fid_from_statistics(
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
 
 
-def fid_from_features(features1: np.ndarray | torch.Tensor, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+def fid_from_features(
+    features1: np.ndarray | torch.Tensor, mu2: np.ndarray | torch.Tensor, sigma2: np.ndarray | torch.Tensor
+) -> float:
     """FID between a sample's raw features (N, D) and the statistics (mu2, sigma2) of another set.
 
     Equal to fid_from_statistics(*feature_statistics(features1), mu2, sigma2). When N <= D it is computed exactly
@@ -88,11 +95,12 @@ def fid_from_features(features1: np.ndarray | torch.Tensor, mu2: np.ndarray, sig
     """
     x = torch64(features1)
     n, d = x.shape
-    if n < 2 or d != np.size(mu2):
-        raise ValueError(f"features {tuple(x.shape)} do not match statistics of dimension {np.size(mu2)} (need N >= 2)")
+    if n < 2 or d != mu2.shape[0]:
+        raise ValueError(f"features {tuple(x.shape)} do not match statistics of dimension {mu2.shape[0]} (need N >= 2)")
     if n > d:
-        return fid_from_statistics(*feature_statistics(x), mu2, sigma2, device=x.device)
-    mu2, sigma2 = (torch.as_tensor(np.asarray(a, dtype=np.float64), device=x.device) for a in (mu2, sigma2))
+        host = (a.cpu().numpy() if isinstance(a, torch.Tensor) else a for a in (mu2, sigma2))
+        return fid_from_statistics(*feature_statistics(x), *host, device=x.device)
+    mu2, sigma2 = (_on(a, x.device) for a in (mu2, sigma2))
     mu1 = x.mean(dim=0)
     a = (x - mu1) / math.sqrt(n - 1)
     m = a @ sigma2 @ a.T
@@ -102,14 +110,15 @@ def fid_from_features(features1: np.ndarray | torch.Tensor, mu2: np.ndarray, sig
     return float(diff @ diff + (a * a).sum() + sigma2.trace() - 2.0 * tr_covmean)
 
 
-def _psd_sqrt(sigma: torch.Tensor) -> torch.Tensor:
+def psd_sqrt(sigma: torch.Tensor) -> torch.Tensor:
+    """The symmetric positive semi-definite square root of a covariance (float64 tensor), negatives clipped."""
     w, v = torch.linalg.eigh((sigma + sigma.T) / 2)
     return (v * w.clamp(min=0.0).sqrt()) @ v.T
 
 
-def _trace_sqrt_product_eigh(sigma1: torch.Tensor, sigma2: torch.Tensor) -> float:
-    root = _psd_sqrt(sigma1)
-    m = root @ sigma2 @ root
+def _trace_sqrt_product_eigh(sigma1: torch.Tensor, root2: torch.Tensor) -> float:
+    """tr((S1 S2)^(1/2)) from S1 and the square root of S2."""
+    m = root2 @ sigma1 @ root2
     eig = torch.linalg.eigvalsh((m + m.T) / 2)
     return float(eig.clamp(min=0.0).sqrt().sum())
 
@@ -164,8 +173,9 @@ def kid_from_features(
         k11, k22, k12 = kernel(f1, f1), kernel(f2, f2), kernel(f1, f2)
     m = subset_size
     mmds = torch.empty(subsets, dtype=torch.float64, device=f1.device)
-    for s, (i1, i2) in enumerate(idx):
-        t1, t2 = torch.as_tensor(i1, device=f1.device), torch.as_tensor(i2, device=f1.device)
+    on_device = torch.as_tensor(np.array(idx), device=f1.device)  # (subsets, 2, m): one host-to-device copy
+    for s in range(subsets):
+        t1, t2 = on_device[s, 0], on_device[s, 1]
         if full:
             kxx, kyy, kxy = k11[t1][:, t1], k22[t2][:, t2], k12[t1][:, t2]
         else:
@@ -175,210 +185,6 @@ def kid_from_features(
         mmds[s] = off_diag / (m * (m - 1)) - 2.0 * kxy.sum() / (m * m)
     mmds = mmds.cpu().numpy()
     return float(mmds.mean()), float(mmds.std())
-
-
-# ---------------------------------------------------------------------------------------------------- small samples
-# FID's bias grows as N shrinks (two disjoint sets of 500 real 32x32 CelebA images score fid500 = 36), so at the
-# sample counts a CPU affords two estimates whose bias does not depend on N sit beside it: FID-infinity and KID,
-# each with an interval for evaluation noise (bootstrap over samples). Everything here is float64, where
-# `torch64` says; the random draws are numpy's (the same subsets and resamples wherever it runs).
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
-FIDINF_POINTS = 10  # FIDs fitted per FID-infinity estimate
-FIDINF_MIN_FRACTION = 0.2  # smallest subset, as a share of each set: N/5 .. N (1/N spans a factor of 5)
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A statistic, its bootstrap standard error over samples and the 95% interval value +- 1.96 se.
-
-    The interval is centred on the estimate, not on the bootstrap replicates: a bootstrap resample duplicates
-    images, which shifts small-sample FIDs, so only the replicates' spread is used. nan when not computed.
-    """
-
-    value: float
-    se: float
-    low: float
-    high: float
-    replicates: int
-
-    @classmethod
-    def from_replicates(cls, value: float, replicates: np.ndarray) -> Estimate:
-        reps = np.asarray(replicates, dtype=np.float64)
-        reps = reps[np.isfinite(reps)]
-        if len(reps) < 2:
-            return cls(float(value), math.nan, math.nan, math.nan, len(reps))
-        se = float(reps.std(ddof=1))
-        return cls(float(value), se, float(value) - Z95 * se, float(value) + Z95 * se, len(reps))
-
-
-def fid_subsets(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor, s: np.ndarray, t: np.ndarray) -> float:
-    """FID between rows s of X and rows t of Y (repeats allowed), from Gram matrices X X^T, Y Y^T, X Y^T only
-    (float64 tensors, see `grams`), computed where they are.
-
-    Exact, never forms a D x D matrix: with A, B the centred rows scaled by 1/sqrt(n-1), 1/sqrt(m-1),
-    tr((S1 S2)^(1/2)) is the sum of the singular values of A B^T, the double-centred block kxy[s, t] scaled.
-    """
-    s, t = (torch.as_tensor(np.asarray(i), device=kxx.device) for i in (s, t))
-    gx, gy, c = kxx[s][:, s], kyy[t][:, t], kxy[s][:, t]
-    n, m = len(s), len(t)
-    mxx, myy, mxy = gx.mean(), gy.mean(), c.mean()
-    trace1 = (gx.trace() - n * mxx) / (n - 1)  # sum ||x_i - mean||^2 / (n - 1)
-    trace2 = (gy.trace() - m * myy) / (m - 1)
-    centred = c - c.mean(dim=1, keepdim=True) - c.mean(dim=0, keepdim=True) + mxy
-    square = centred @ centred.T if n <= m else centred.T @ centred  # its eigenvalues: the squared singular values
-    eig = torch.linalg.eigvalsh((square + square.T) / 2)  # 2-3x faster than an SVD here
-    # Rank <= min(n, m, D) - 1: the other eigenvalues are round-off (~1e-16 of the largest) whose square roots
-    # would add spurious trace; drop everything below 1e-12 of the largest (its square root: 1e-6 of the top one).
-    eig = eig[eig > 1e-12 * eig.max().clamp(min=0.0)]
-    tr_covmean = eig.sqrt().sum() / math.sqrt((n - 1) * (m - 1))
-    return float(mxx + myy - 2.0 * mxy + trace1 + trace2 - 2.0 * tr_covmean)
-
-
-def grams(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """X X^T, Y Y^T, X Y^T in float64, where `torch64` puts the generated features."""
-    x, y = torch64_pair(gen, ref)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"feature shapes do not match: {tuple(x.shape)} vs {tuple(y.shape)}")
-    return x @ x.T, y @ y.T, x @ y.T
-
-
-def fid_infinity_fit(
-    kxx: torch.Tensor,
-    kyy: torch.Tensor,
-    kxy: torch.Tensor,
-    rng: np.random.Generator,
-    rows_x: np.ndarray | None = None,
-    rows_y: np.ndarray | None = None,
-    points: int = FIDINF_POINTS,
-) -> tuple[float, list[tuple[int, float]]]:
-    """FID-infinity (Chong & Forsyth 2020) of the sets rows_x of X and rows_y of Y (default: all rows).
-
-    FID is computed on `points` random subsets (without replacement) holding the same share of each set, from
-    FIDINF_MIN_FRACTION to all of it; FID = a + b / n is fitted by least squares in 1/n (n the generated count:
-    both sets shrink together, so the bias of both is linear in it) and a, the value at 1/n = 0, is returned with
-    the (n, FID) points.
-    """
-    rows_x = np.arange(kxx.shape[0]) if rows_x is None else rows_x
-    rows_y = np.arange(kyy.shape[0]) if rows_y is None else rows_y
-    big_n, big_m = len(rows_x), len(rows_y)
-    fit = []
-    for share in np.linspace(FIDINF_MIN_FRACTION, 1.0, points):
-        n, m = max(2, round(share * big_n)), max(2, round(share * big_m))
-        s, t = rows_x[rng.permutation(big_n)[:n]], rows_y[rng.permutation(big_m)[:m]]
-        fit.append((n, fid_subsets(kxx, kyy, kxy, s, t)))
-    inv_n = np.array([1.0 / n for n, _ in fit])
-    if np.ptp(inv_n) == 0:
-        raise ValueError(f"FID-infinity needs subsets of different sizes; {big_n} samples are too few")
-    _, intercept = np.polyfit(inv_n, np.array([f for _, f in fit]), 1)
-    return float(intercept), fit
-
-
-def fid_infinity(
-    gen: np.ndarray | torch.Tensor,
-    ref: np.ndarray | torch.Tensor,
-    replicates: int = 20,
-    seed: int = 2020,
-    points: int = FIDINF_POINTS,
-) -> tuple[Estimate, list[tuple[int, float]]]:
-    """FID-infinity of generated features (N, D) against reference features (M, D), with a bootstrap interval.
-
-    Each replicate resamples both sets with replacement and refits. Costs O(N^2 D) once for the Gram matrices and
-    `points` SVDs of at most N x M per fit, so it is meant for N, M of a few thousand (the CPU protocol).
-    """
-    kxx, kyy, kxy = grams(gen, ref)
-    rng = np.random.default_rng(seed)
-    value, fit = fid_infinity_fit(kxx, kyy, kxy, rng, points=points)
-    n, m = kxx.shape[0], kyy.shape[0]
-    reps = [
-        fid_infinity_fit(kxx, kyy, kxy, rng, rng.integers(0, n, n), rng.integers(0, m, m), points)[0]
-        for _ in range(replicates)
-    ]
-    return Estimate.from_replicates(value, np.array(reps)), fit
-
-
-def kid(
-    gen: np.ndarray | torch.Tensor,
-    ref: np.ndarray | torch.Tensor,
-    replicates: int = 200,
-    seed: int = 2020,
-    block: int = 1024,
-) -> Estimate:
-    """KID over all samples, with a bootstrap interval over samples.
-
-    The value is the unbiased MMD^2 U-statistic of the whole sets with torch-fidelity's kernel
-    k(x, y) = (x.y / D + 1)^3; it is the exact average over every pair of subsets of any one size, which
-    torch-fidelity estimates from 100 random subsets. A bootstrap replicate resamples both sets with replacement
-    and drops the pairs of an image with a copy of itself (as the U-statistic drops i = j), so each replicate is
-    itself an unbiased-form estimate. Kernel rows are made in blocks: memory O(block * max(N, M)).
-    """
-    x, y = torch64_pair(gen, ref)
-    n, m, d = x.shape[0], y.shape[0], x.shape[1]
-    if y.shape[1] != d or min(n, m) < 2:
-        raise ValueError(f"KID needs two (N, D) sets with N >= 2 and one D, got {tuple(x.shape)} and {tuple(y.shape)}")
-    rng = np.random.default_rng(seed)
-    # Row 0: every sample once (the estimate); rows 1..: multiplicities of a bootstrap resample.
-    wx, wy = (
-        torch.from_numpy(
-            np.vstack([np.ones(k), rng.multinomial(k, np.full(k, 1.0 / k), size=replicates)]).astype(np.float64)
-        ).to(x.device)
-        for k in (n, m)
-    )
-
-    def weighted_sum(a: torch.Tensor, b: torch.Tensor, wa: torch.Tensor, wb: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros(wa.shape[0], dtype=torch.float64, device=a.device)
-        for start in range(0, a.shape[0], block):
-            k = (a[start : start + block] @ b.T / d + 1.0) ** 3
-            out += (wa[:, start : start + block] * (k @ wb.T).T).sum(1)
-        return out
-
-    kxx_diag, kyy_diag = ((x * x).sum(1) / d + 1.0) ** 3, ((y * y).sum(1) / d + 1.0) ** 3
-    xx = (weighted_sum(x, x, wx, wx) - (wx**2) @ kxx_diag) / (n * n - (wx**2).sum(1))
-    yy = (weighted_sum(y, y, wy, wy) - (wy**2) @ kyy_diag) / (m * m - (wy**2).sum(1))
-    xy = weighted_sum(x, y, wx, wy) / (n * m)
-    mmd = (xx + yy - 2.0 * xy).cpu().numpy()  # one host read: 1 + replicates numbers
-    return Estimate.from_replicates(float(mmd[0]), mmd[1:])
-
-
-# ---------------------------------------------------------------------------------------------------- precision/recall
-def precision_recall(gen: torch.Tensor, real: torch.Tensor, k: int = 3, block: int = 1024) -> tuple[float, float]:
-    """Improved precision and recall (Kynkaanniemi et al. 2019), k-nearest-neighbour manifolds.
-
-    Each set's manifold is the union of balls centred on its samples, with radius the distance to the sample's k-th
-    nearest neighbour in its own set. precision = fraction of generated samples inside the real manifold;
-    recall = fraction of real samples inside the generated manifold. Euclidean distances in float64 (see the
-    module docstring), row blocks of `block` to bound memory. Which features (here: Inception pool3, not the paper's VGG16) is the caller's
-    protocol.
-    """
-    g, r = torch64_pair(gen, real)
-    if min(g.shape[0], r.shape[0]) <= k:
-        raise ValueError(f"precision/recall with k={k} needs more than {k} samples per set")
-    r_gen, r_real = knn_radius2(g, k, block), knn_radius2(r, k, block)
-    precision = _inside(g, r, r_real, block)
-    recall = _inside(r, g, r_gen, block)
-    return precision, recall
-
-
-def sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return ((a * a).sum(1, keepdim=True) + (b * b).sum(1)[None] - 2.0 * a @ b.T).clamp_(min=0.0)
-
-
-def knn_radius2(x: torch.Tensor, k: int, block: int) -> torch.Tensor:
-    """Squared distance from each row to its k-th nearest other row (the row itself is the 0-th)."""
-    out = []
-    for start in range(0, x.shape[0], block):
-        d2 = sq_dist(x[start : start + block], x)
-        rows = torch.arange(d2.shape[0], device=x.device)
-        d2[rows, rows + start] = 0.0  # exact zero on the diagonal, whatever the round-off
-        out.append(d2.kthvalue(k + 1, dim=1).values)
-    return torch.cat(out)
-
-
-def _inside(query: torch.Tensor, centres: torch.Tensor, radius2: torch.Tensor, block: int) -> float:
-    hits = 0
-    for start in range(0, query.shape[0], block):
-        d2 = sq_dist(query[start : start + block], centres)
-        hits += int((d2 <= radius2[None]).any(dim=1).sum())
-    return hits / query.shape[0]
 
 
 # ---------------------------------------------------------------------------------------------------- Inception Score
@@ -403,6 +209,11 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020) ->
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
+def _on(a: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A statistic (numpy or a float64 tensor) as a float64 tensor on `device`; no copy when it is there."""
+    return a.to(device) if isinstance(a, torch.Tensor) else torch.from_numpy(np.asarray(a, dtype=np.float64)).to(device)
+
+
 def torch64(x: np.ndarray | torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
     """(N, D) float64 tensor on `device`, by default where the statistics of x run: its own device when that has
     float64 (CPU, CUDA), else the CPU (ganbench.device.statistics_device). Moved before the cast: MPS has no

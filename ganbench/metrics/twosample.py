@@ -28,8 +28,9 @@ import numpy as np
 import torch
 from scipy import optimize, special, stats
 
-# the k-NN radii precision/recall use, and the one float64 conversion (where: functional's module docstring)
-from ganbench.metrics.functional import knn_radius2, sq_dist, torch64, torch64_pair
+# the one float64 conversion (where: functional's module docstring), and the k-NN radii precision/recall use
+from ganbench.metrics.functional import torch64, torch64_pair
+from ganbench.metrics.knn import knn_radius2, sq_dist
 
 KEY_DENSITY = "density"
 KEY_COVERAGE = "coverage"
@@ -44,22 +45,29 @@ C2ST_TRAIN_FRACTION = 0.5
 
 
 def density_coverage(
-    real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int = 5, block: int = 1024
+    real: np.ndarray | torch.Tensor,
+    fake: np.ndarray | torch.Tensor,
+    k: int = 5,
+    block: int = 1024,
+    real_radius2: torch.Tensor | None = None,
 ) -> dict[str, float]:
-    """{density, coverage} of `fake` (M, D) against `real` (N, D); see the module docstring. k-NN among reals."""
+    """{density, coverage} of `fake` (M, D) against `real` (N, D); see the module docstring. k-NN among reals
+    (real_radius2: knn_radius2(real, k), when the caller keeps it: it depends on the reals alone). The counts stay
+    on the device until one read."""
     r, f = torch64_pair(real, fake)
     if r.shape[0] <= k:
         raise ValueError(f"density/coverage with k={k} needs more than {k} real samples, got {r.shape[0]}")
     if r.shape[1] != f.shape[1]:
         raise ValueError(f"feature sizes differ: real {r.shape[1]}, generated {f.shape[1]}")
-    radius2 = knn_radius2(r, k, block)  # (N,) squared radii
-    inside_count = 0.0
+    radius2 = knn_radius2(r, k, block) if real_radius2 is None else real_radius2.to(r.device)  # (N,) squared radii
+    inside_count = torch.zeros((), dtype=torch.float64, device=r.device)
     covered = torch.zeros(r.shape[0], dtype=torch.bool, device=r.device)
     for start in range(0, f.shape[0], block):
         inside = sq_dist(f[start : start + block], r) <= radius2[None]  # (block, N)
-        inside_count += float(inside.sum())
+        inside_count += inside.sum()
         covered |= inside.any(dim=0)
-    return {KEY_DENSITY: inside_count / (k * f.shape[0]), KEY_COVERAGE: float(covered.double().mean())}
+    count, share = torch.stack([inside_count, covered.double().mean()]).tolist()  # one host read
+    return {KEY_DENSITY: count / (k * f.shape[0]), KEY_COVERAGE: share}
 
 
 def c2st(

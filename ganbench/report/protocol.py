@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ganbench import families
+from ganbench.device import arithmetic_text
 from ganbench.metrics import names
 from ganbench.report.display import single_seed_note
 from ganbench.report.runs import Run, group_label
@@ -16,11 +17,6 @@ from ganbench.report.tables import Summary
 from ganbench.rundir import DEVICE_SETTINGS
 from ganbench.stats.ranktest import TEST_NAME
 from ganbench.stats.welch import EQUIVALENCE_TEST, PAIRWISE_TEST
-
-try:  # the owner of the arithmetic string (config.json's device_settings["arithmetic"]); older trees lack it
-    from ganbench.device import arithmetic_text
-except ImportError:  # pragma: no cover - until the device module provides it
-    arithmetic_text = None
 
 # ---------------------------------------------------------------------------------------------------- protocol
 _HEX = re.compile(r"^[0-9a-f]{16,}$")
@@ -75,7 +71,7 @@ _CONSEQUENCE = {
     "device": "timings and memory are not comparable between them",
     "training numerics": "trained under different arithmetic (e.g. bf16 autocast on one host, fp32 on "
     "another, when precision is auto): their spread over seeds includes that "
-    "difference; pin precision to compare like with like",
+    "difference; pin the arithmetic (docs/gpu.md) to compare like with like",
     "commit": "made by different code; check the changes do not touch training or evaluation",
     "versions": "made with different package versions; timings may not be comparable",
     "metric protocol": "not a like-for-like comparison (runs whose sample count, reference split, "
@@ -90,10 +86,7 @@ def training_numerics(run: Run) -> str:
     s = run.meta.get(DEVICE_SETTINGS)
     if not isinstance(s, dict) or not s.get("precision"):
         return ""
-    if arithmetic_text is not None:
-        text = arithmetic_text(s)
-    else:
-        text = str(s.get("arithmetic") or f"{s['precision']} (path not recorded)")
+    text = arithmetic_text(s)
     why = " (from auto)" if run.config.get("precision") == "auto" else ""
     return f"{text}{why}"
 

@@ -14,19 +14,15 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ganbench.device import arithmetic_text
 from ganbench.errors import ConfigError
 from ganbench.rundir import DEVICE_SETTINGS, TO_RUN, RunDir
 from ganbench.study.stages import StudyTrial, trains
 
 
 def arithmetic(settings: dict) -> str:
-    """The arithmetic of a run's device settings (config.json's), by ganbench.device's rule where it has one."""
-    import ganbench.device as device
-
-    text = getattr(device, "arithmetic_text", None)  # the owner of the rule, where this version has it
-    if text is not None:
-        return text(settings)
-    return f"{settings.get('precision')} (path not recorded)"
+    """The arithmetic of a run's device settings (config.json's), by ganbench.device's rule."""
+    return arithmetic_text(settings)
 
 
 def recorded(t: StudyTrial) -> str | None:
