@@ -515,6 +515,7 @@ def build_evaluator(
     protocol = metric_protocol(w, n_samples, count, settings, metrics) | {
         "reference": {k: v for k, v in reference.protocol.items() if k != "cache"},
         "reference_images": f"the first {count} of {available}, in the data set's order",
+        "reference_sha256": reference.content_sha256(count),  # those images' pixels (ganbench.data.ImageSet)
         "reference_stats": ref.info.get("cache"),
     }
     return Evaluator(ref, n_samples, w, device, batch_size, protocol, metrics)
