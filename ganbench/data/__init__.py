@@ -19,7 +19,7 @@ Adding a data set is one module with a `DATASET` entry and one line below.
 
 from __future__ import annotations
 
-from ganbench.data import celeba, cifar10, folder, mnist, synthetic
+from ganbench.data import celeba, cifar10, folder, mnist, stacked_mnist, synthetic
 from ganbench.data.base import DataError, Dataset, DataSpec, ImageSet, pixels_sha256
 from ganbench.data.decode import IMAGE_SUFFIXES
 from ganbench.data.splits import SPLITS, TRAIN
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 DATASETS: Registry[Dataset] = Registry("data set")
-for _module in (synthetic, celeba, folder, cifar10, mnist):
+for _module in (synthetic, celeba, folder, cifar10, mnist, stacked_mnist):
     DATASETS.register(_module.DATASET.name, _module.DATASET)
 
 

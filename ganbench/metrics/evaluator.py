@@ -40,7 +40,7 @@ import torch
 from ganbench.data import ImageSet
 from ganbench.device import statistics_device
 from ganbench.metrics import functional as F
-from ganbench.metrics import inception, names, twosample
+from ganbench.metrics import inception, modes, names, twosample
 from ganbench.metrics.features import FeatureSet, reference_features, sampler_features
 from ganbench.registry import Registry
 
@@ -255,6 +255,11 @@ METRICS.register(
         },
     ),
 )
+
+METRICS.register(
+    modes.METRIC,
+    Metric(modes.METRIC, lambda gen, ref, s: {}, (), modes.SUMMARY, {"module": "ganbench.metrics.modes"}),
+)  # no values from Inception features: build_evaluator wraps a ModeEvaluator, which counts on the images
 
 
 def metric_keys(metrics: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -493,6 +498,11 @@ def build_evaluator(
     The reference features and statistics are computed once and cached on disk; `weights` is a weights file, or ""
     for $GANBENCH_INCEPTION_WEIGHTS or the bundled standard weights.
     """
+    if modes.METRIC in metrics:  # counted on the images by a digit classifier, around the other metrics (modes.py)
+        rest = tuple(m for m in metrics if m != modes.METRIC)
+        kw = {"ref_samples": ref_samples, "progress": progress, "metrics": rest}
+        inner = build_evaluator(reference, n_samples, device, weights, batch_size, **kw) if rest else None
+        return modes.build(reference, inner, batch_size)
     device = torch.device(device)
     if n_samples < MIN_SAMPLES:
         raise ValueError(f"eval_samples must be at least {MIN_SAMPLES}, got {n_samples}")
