@@ -65,7 +65,7 @@ class Config:
     leaky_slope: float = 0.2  # D's LeakyReLU negative slope
     kl_weight: float = 1.0  # VAE: weight of the KL term (1 = the plain ELBO)
     # ---- data ----
-    dataset: str = "synthetic"  # synthetic | celeba | folder | cifar10 | mnist (see `ganbench list`)
+    dataset: str = "synthetic"  # synthetic | celeba | folder | cifar10 | mnist | stacked-mnist (`ganbench list`)
     data: str = ""  # root folder of the data set (not used by synthetic)
     resolution: int = 64  # images are resolution x resolution
     channels: int = 3  # 3 (RGB) or 1 (grayscale)
@@ -80,7 +80,7 @@ class Config:
     eval_samples_during: int = 0  # images per evaluation during training (cheap curve points); 0 = eval_samples.
     #   The final evaluation also reports its first eval_samples_during images' metrics, so curves end there too.
     eval_split: str = "train"  # the data set split the reference images come from: heldout = images never trained on
-    metrics: str = "fid,fidinf,kid,pr"  # evaluated metrics by name (`ganbench list`): fid fidinf kid pr dc c2st
+    metrics: str = "fid,fidinf,kid,pr"  # evaluated metrics by name (`ganbench list`): fid fidinf kid pr dc c2st modes
     inception_weights: str = ""  # torch-fidelity Inception weights file; "" = the bundled standard weights
     # ---- execution ----
     seed: int = 0

@@ -1,11 +1,12 @@
 """The digit classifier that labels each channel of a Stacked MNIST image, trained by ganbench itself.
 
-A small LeNet-style CNN (two 5x5 convolutions with max pooling, 32 and 64 channels, then 128 hidden units; 258,314
-parameters) on 32x32 digits in [-1, 1], MNIST's 28x28 zero-padded by 2 px exactly as `stacked-mnist` pads
+A small LeNet-style CNN (two 5x5 convolutions with batch norm and max pooling, 32 and 64 channels, then 128 hidden
+units; 258,506 parameters) on 32x32 digits in [-1, 1], MNIST's 28x28 zero-padded by 2 px exactly as `stacked-mnist` pads
 them. It is trained on the official MNIST **train** split only (all 60,000 digits; the val digits that
 `stacked-mnist` holds out are part of it: a model's settings are chosen on generated images, never on these
 weights) and checked on the official **test** split: below MIN_ACCURACY it is refused (ModeClassifierError), since
-every mode count made with it would be off. The usual figure for such a network is about 99.2%.
+every mode count made with it would be off. (The same network without batch norm and the last epoch's lower rate
+scored 99.00% here: too close to the bar.)
 
 Weights are never shipped or committed: they are trained on first use (`classifier(root)`, once per machine and
 training set, under a file lock so parallel trials train it once) or beforehand by
@@ -37,10 +38,10 @@ from ganbench.io import atomic_write_bytes, cache_dir
 
 MIN_ACCURACY = 0.99  # on MNIST test; below it the classifier is refused
 RECIPE = {
-    "version": 1,
-    "network": "conv5x5(1->32) relu maxpool2, conv5x5(32->64) relu maxpool2, fc(1600->128) relu, fc(128->10)",
+    "version": 2,
+    "network": "conv5x5(1->32) bn relu maxpool2, conv5x5(32->64) bn relu maxpool2, fc(1600->128) relu, fc(128->10)",
     "input": "32x32, MNIST zero-padded by 2 px, uint8 / 127.5 - 1",
-    "optimizer": "Adam lr 1e-3 (0.9, 0.999)",
+    "optimizer": "Adam lr 1e-3 (0.9, 0.999); lr 1e-4 in the last epoch",
     "epochs": 3,
     "batch_size": 128,
     "seed": 0,
@@ -56,9 +57,11 @@ class ModeClassifierError(RuntimeError):
 def network() -> nn.Module:
     return nn.Sequential(
         nn.Conv2d(1, 32, 5),
+        nn.BatchNorm2d(32),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 5),
+        nn.BatchNorm2d(64),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
@@ -131,7 +134,9 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, recipe: dict[st
     order = torch.Generator().manual_seed(recipe["seed"])
     bs = recipe["batch_size"]
     net.train()
-    for _ in range(recipe["epochs"]):
+    for epoch in range(recipe["epochs"]):
+        for group in opt.param_groups:  # a tenth of the rate in the last epoch: the last few tenths of a percent
+            group["lr"] = 1e-3 if epoch < recipe["epochs"] - 1 else 1e-4
         perm = torch.randperm(len(images), generator=order)
         for i in range(0, len(images), bs):
             idx = perm[i : i + bs]

@@ -2,13 +2,13 @@
 generated mode histogram from the uniform one), chosen together as the metric `modes` (`--metrics kid,pr,modes`).
 
 Protocol (recorded under "modes" in every evaluation's protocol):
-  - N = MODE_SAMPLES = 26,000 generated images (VEEGAN's and PacGAN's count, and R3GAN's table, which this
-    benchmark is set beside). Why that many: a model that covers all 1,000 modes uniformly leaves a given mode
-    empty with probability (1 - 1/1000)^N, about e^(-N/1000): at N = 26,000 that is 5e-12, so a perfect model
-    counts 1,000 and every missing mode is a dropped one. A smaller N undercounts even a perfect model, about
-    1000 (1 - e^(-N/1000)) modes: 993 at 5,000, 865 at 2,000, 393 at 500; and the KL of a perfect model grows
-    as the histogram gets noisier (about 999 / 2N: 0.019 at 26,000, 0.1 at 5,000). 25,600 (Unrolled GANs) gives
-    the same count to within 1e-8 modes.
+  - N = MODE_SAMPLES = 26,000 generated images, one of the two counts the Stacked MNIST literature uses (25,600
+    or 26,000). Why that many: a model that covers all 1,000 modes uniformly leaves a given mode empty with
+    probability (1 - 1/1000)^N, about e^(-N/1000): at N = 26,000 that is 5e-12, so a perfect model counts 1,000
+    and every missing mode is a dropped one (25,600 gives the same count to within 1e-8 modes; 26,000 is 26 per
+    mode, and the real test split holds as many). A smaller N undercounts even a perfect model, about
+    1000 (1 - e^(-N/1000)) modes: 993 at 5,000, 865 at 2,000, 393 at 500; and a perfect model's KL grows as its
+    histogram gets noisier (about 999 / 2N: 0.019 at 26,000, 0.1 at 5,000).
   - each channel of each image (quantised to uint8 as a PNG writer would, resized to 32x32 where the resolution
     differs) is labelled by the project's digit classifier (`mode_classifier.py`, its record in the protocol); the
     mode is 100 * d_R + 10 * d_G + d_B. A mode is covered when at least one image has it (Metz et al. 2017;
