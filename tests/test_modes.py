@@ -176,19 +176,17 @@ def test_stacked_mnist_images_and_labels_are_the_stacked_digits(mnist_root, tmp_
 
 
 @pytest.fixture(scope="module")
-def trained(mnist_root, tmp_path_factory):
-    """The real classifier, trained once for this module (a few CPU minutes) in a cache of its own."""
-    cache = tmp_path_factory.mktemp("classifier-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GANBENCH_CACHE", str(cache))
-        model = mode_classifier.classifier(mnist_root, progress=False)
-        again = mode_classifier.classifier(mnist_root, progress=False)  # from the cache
-    return model, again, cache
+def trained(mnist_root):
+    """The real classifier, trained once in the session's cache (a few CPU minutes; reused when that cache already
+    holds it), and the same classifier loaded back from the cache."""
+    model = mode_classifier.classifier(mnist_root, progress=False)
+    again = mode_classifier.classifier(mnist_root, progress=False)
+    return model, again
 
 
 @pytest.mark.slow
 def test_the_trained_classifier_reaches_99_percent_and_is_cached_by_content(trained):
-    model, again, _ = trained
+    model, again = trained
     info = model.info
     assert info["test_accuracy"] >= 0.99 and info["recipe"] == mode_classifier.RECIPE
     assert again.info["weights_sha256"] == info["weights_sha256"] == mode_classifier.weights_sha256(again.net)
@@ -198,7 +196,7 @@ def test_the_trained_classifier_reaches_99_percent_and_is_cached_by_content(trai
 @pytest.mark.slow
 def test_a_generator_of_k_real_stacked_modes_counts_k(trained, mnist_root, tmp_path, monkeypatch):
     """Real digits the classifier reads correctly, stacked into exactly k modes: the count is k, not about k."""
-    model, _, _ = trained
+    model, _ = trained
     x, y = mode_classifier.mnist_official(mnist_root, train=False)
     right = (model.digits(x[:, None])[:, 0] == y).numpy()
     by_digit = {d: x[(y.numpy() == d) & right][:40] for d in range(10)}
@@ -261,3 +259,24 @@ def test_a_stacked_mnist_run_records_modes_beside_kid_on_the_same_images(mnist_r
     assert protocol["modes"]["classifier"] == {"weights_sha256": "fake"}
     assert protocol["modes"]["real"]["split"] == "test" and protocol["modes"]["real"]["images"] == 120
     assert protocol["reference"]["dataset"] == "stacked-mnist" and len(protocol["reference_sha256"]) == 64
+
+
+def test_the_stacked_mnist_study_draft_plans_every_arm_within_its_stated_cost(tmp_path):
+    """The draft study: the CelebA study's objectives and the R3GAN cross, 5 seeds each, the two lenses on the same
+    runs, and the plan its comments quote (0.5 h + 7.2 h of one-thread time)."""
+    from pathlib import Path
+
+    from ganbench.study import load_study, plan_search
+    from ganbench.study import plan as P
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "studies" / "stacked_mnist.toml"
+    study = load_study(path, {"data": str(tmp_path)})
+    cross = {"ns-none", "r1", "ns-r1r2", "rpgan-none", "rpgan-r1", "rpgan"}
+    assert {"dcgan", "minimax", "wgan-gp", "lsgan", "hinge", "vae"} | cross == set(study.variants)
+    assert study.baselines == ("random", "real") and len(study.final.seeds) >= 5
+    assert "modes" in study.settings["metrics"] and "kid" in study.settings["metrics"]
+    assert (study.search.split, study.final.split) == ("val", "test")
+    search = plan_search(study, tmp_path / "out")
+    assert all(t.params == {} for t in search)  # the placeholder stage 1: every draw is the recipe
+    est = P.estimate(study, search, None, {}, {})
+    assert (round(est[P.SEARCH]["seconds"] / 3600, 1), round(est[P.FINAL_STAGE]["seconds"] / 3600, 1)) == (0.5, 7.2)
