@@ -115,7 +115,7 @@ class ModeEvaluator:
         self.batch_size = batch_size
         self.n_samples = inner.n_samples if inner is not None else n_modes
         self.protocol = protocol
-        self.names = (inner.names if inner is not None else []) + [str(k) for k in named(dict.fromkeys(KEYS), n_modes)]
+        self.names = (inner.names if inner is not None else []) + list(named(dict.fromkeys(KEYS), n_modes))
 
     def __call__(
         self, sample: Callable[[int], torch.Tensor], n: int | None = None, also: tuple[int, ...] = ()
