@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.budget import Budget, parse_budget
+from ganbench.data.splits import SPLITS
 from ganbench.errors import ConfigError
 from ganbench.families import FAMILIES
 from ganbench.registry import unknown
@@ -106,7 +107,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "d_norm": ("batch", "layer", "spectral", "none"),
     "device": ("auto", "cuda", "mps", "cpu"),
     "precision": ("auto", "fp32", "bf16", "fp16"),
-    "eval_split": ("train", "val", "test", "heldout", "all"),
+    "eval_split": SPLITS,
 }
 # Fields whose choices come from another registry (checked in `validate`).
 REGISTRY_FIELDS = ("objective", "penalty", "optimizer_g", "optimizer_d")

@@ -9,22 +9,30 @@ as uint8 (N, C, H, W), with the protocol that made them; inside the package imag
   mnist.py            MNIST, torchvision's files
   stacked_mnist.py    Stacked MNIST: three MNIST digits as R, G, B, 1,000 modes, a mode label per image
   folder.py           any folder of images, split by a hash of each file's path
+  datasets.py         DATASETS, load_dataset, check_source
   splits.py           the split names, and the val rule shared by the sets with an official train/test only
   decode.py           image files -> arrays (the decoders allowed, the checks, crop and resize)
   cache.py            the decode cache, keyed by everything the pixels depend on
   torchvision_files.py  torchvision's CIFAR-10 and MNIST files, never downloaded
 
-Adding a data set is one module with a `DATASET` entry and one line below.
+Adding a data set is one module with a `DATASET` entry and one line in datasets.py. The names below resolve on
+first use (PEP 562), so that `ganbench.data.splits` (the split names the config checks against) can be imported
+without torch.
 """
 
 from __future__ import annotations
 
-from ganbench.data import celeba, cifar10, folder, mnist, stacked_mnist, synthetic
-from ganbench.data.base import DataError, Dataset, DataSpec, ImageSet, pixels_sha256
-from ganbench.data.decode import IMAGE_SUFFIXES
-from ganbench.data.splits import SPLITS, TRAIN
-from ganbench.registry import Registry
+import importlib
+from typing import Any
 
+from ganbench.data.splits import SPLITS
+
+_EXPORTS = {
+    "ganbench.data.base": ("DataError", "DataSpec", "Dataset", "ImageSet", "pixels_sha256"),
+    "ganbench.data.decode": ("IMAGE_SUFFIXES",),
+    "ganbench.data.datasets": ("DATASETS", "check_source", "load_dataset", "spec_from_config"),
+}
+_WHERE = {name: module for module, exported in _EXPORTS.items() for name in exported}
 __all__ = [
     "DATASETS",
     "IMAGE_SUFFIXES",
@@ -39,36 +47,8 @@ __all__ = [
     "spec_from_config",
 ]
 
-DATASETS: Registry[Dataset] = Registry("data set")
-for _module in (synthetic, celeba, folder, cifar10, mnist, stacked_mnist):
-    DATASETS.register(_module.DATASET.name, _module.DATASET)
 
-
-def _entry(spec: DataSpec) -> Dataset:
-    """The registered entry, after checking the split (unknown data set: UnknownNameError with the valid names)."""
-    entry = DATASETS[spec.name]
-    if spec.split not in SPLITS:
-        raise DataError(f"unknown split '{spec.split}'. Valid choices: {', '.join(SPLITS)}.")
-    if spec.split not in entry.splits:
-        raise DataError(f"the {spec.name} data set has no split '{spec.split}': use {', '.join(entry.splits)}")
-    return entry
-
-
-def load_dataset(spec: DataSpec) -> ImageSet:
-    return _entry(spec).load(spec)
-
-
-def check_source(spec: DataSpec) -> None:
-    """Whether `spec`'s images can be loaded, without decoding any: the data set is registered, the split is one
-    it has, the folder or files are there and the split holds images. Raises DataError with one line saying what
-    to do; costs a folder listing (or opening torchvision's files), so a run, sweep or study calls it once per
-    distinct data set and split before its first trial starts."""
-    try:
-        entry = _entry(spec)
-    except KeyError as e:  # UnknownNameError: one line with the valid names
-        raise DataError(str(e)) from None
-    entry.check(spec)
-
-
-def spec_from_config(cfg, split: str = TRAIN) -> DataSpec:
-    return DataSpec(cfg.dataset, cfg.data, cfg.resolution, cfg.channels, cfg.crop, cfg.max_images, split)
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'ganbench.data' has no attribute '{name}'")
+    return getattr(importlib.import_module(_WHERE[name]), name)
