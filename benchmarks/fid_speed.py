@@ -81,9 +81,9 @@ def main() -> None:
 
     import torch_fidelity
 
-    from ganbench import runner
     from ganbench.data import DataSpec, load_dataset
     from ganbench.device import cpu_flags, pick_device
+    from ganbench.execution import runner
     from ganbench.metrics import (
         MetricSettings,
         build_evaluator,

@@ -31,7 +31,8 @@ from ganbench.config import load_recipe, make_config
 from ganbench.data import load_dataset, spec_from_config
 from ganbench.device import resolve
 from ganbench.metrics import build_evaluator, modes
-from ganbench.train import Loop, make_sampler
+from ganbench.sampling import make_sampler
+from ganbench.train import Loop
 from ganbench.train import build as build_nets
 
 VARIANTS = "dcgan,minimax,wgan-gp,lsgan,hinge,vae,ns-none,r1,ns-r1r2,rpgan-none,rpgan-r1,rpgan"

@@ -61,7 +61,7 @@ def provenance(script: str, argv: list[str] | None, load_start: float, condition
     """What every CPU benchmark file records beside its figures: device, ISA, torch, threads, commit, date, the
     command, the conditions and the 1-minute load average at its start and end."""
     from ganbench.device import device_name
-    from ganbench.runner import git_commit
+    from ganbench.execution.runner import git_commit
 
     return {
         "device": device_name(torch.device("cpu")),

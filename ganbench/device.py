@@ -18,7 +18,8 @@ Choices and why:
                  loss scaler.
   compile        the networks torch.compile'd, by name (off by default: see README "Speed" for when it pays):
                  G and D, G alone under a gradient penalty (compiled graphs have no double backward), the VAE's
-                 decoder (G) and encoder; the family says which (`compiled(cfg)`), `compile_networks` does it.
+                 decoder (G) and encoder; the family says which (`compiled(cfg)`, passed in by
+                 `ganbench.families.device_settings`), `compile_networks` does it.
   threads        torch's intra-op thread count as the run found it (sweeps set it per trial).
   data on device the uint8 data set is copied to the device when it takes under half of the free memory; on CUDA
                  "free" includes PyTorch's own cached, unused blocks (mem_get_info counts them as used); on MPS
@@ -142,8 +143,12 @@ def fused_adam_supported(device: torch.device) -> bool:
     return device.type in _get_fused_kernels_supported_devices()
 
 
-def resolve(cfg, device: torch.device) -> DeviceSettings:
-    """The settings a run of `cfg` uses on `device` (cfg: a ganbench Config)."""
+def resolve(cfg, device: torch.device, compiled: tuple[str, ...] | None = None) -> DeviceSettings:
+    """The settings a run of `cfg` uses on `device` (cfg: a ganbench Config). `compiled`: the networks
+    torch.compile compiles when cfg.compile is on, which only the family knows; `ganbench.families.device_settings`
+    resolves a config with them (a compiled config resolved without them is an error, not a silent eager run)."""
+    if cfg.compile and compiled is None:
+        raise ValueError("resolve a config with compile on through ganbench.families.device_settings")
     if cfg.precision == "auto":
         ok, reason = native_bf16(device)
         precision = "bf16" if ok else "fp32"
@@ -154,16 +159,13 @@ def resolve(cfg, device: torch.device) -> DeviceSettings:
         optimizer = "fused" if fused else "foreach"
     else:
         optimizer = "plain"
-    from ganbench import families
-
-    compiled = families.get(cfg.family).impl.compiled(cfg) if cfg.compile else ()
     return DeviceSettings(
         device=device.type,
         precision=precision,
         precision_reason=reason,
         memory_format="channels_last" if cfg.fast else "contiguous",
         optimizer=optimizer,
-        compile=tuple(compiled),
+        compile=tuple(compiled or ()) if cfg.compile else (),
         threads=torch.get_num_threads(),
     )
 

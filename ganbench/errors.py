@@ -13,8 +13,20 @@ class ConfigError(ValueError):
     """A config that cannot run. The message says what is wrong and how to fix it."""
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be loaded, or is refused; the message names the file and says why (and, where the
+    command writes the run, what to do)."""
+
+
 # Errors whose message is meant for the user: shown as one line, without a traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ValueError, FileNotFoundError, KeyError, OSError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    CheckpointError,
+    ValueError,
+    FileNotFoundError,
+    KeyError,
+    OSError,
+)
 
 
 def describe_error(e: BaseException) -> str:

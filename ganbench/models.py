@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 
-def _check_resolution(resolution: int) -> int:
+def check_resolution(resolution: int) -> int:
     n = int(round(math.log2(resolution))) if resolution > 0 else 0
     if resolution < 16 or 2**n != resolution:
         raise ValueError(
@@ -38,7 +38,7 @@ def init_weights(module: nn.Module) -> None:
 class Generator(nn.Module):
     def __init__(self, resolution: int = 64, channels: int = 3, latent_dim: int = 100, width: int = 64) -> None:
         super().__init__()
-        stages = _check_resolution(resolution)
+        stages = check_resolution(resolution)
         self.latent_dim = latent_dim
         ch = width * 2 ** (stages - 1)  # 512 at 64x64 with width 64
         layers: list[nn.Module] = [
@@ -95,7 +95,7 @@ class DiscriminatorTrunk(nn.Module):
         self, resolution: int = 64, channels: int = 3, width: int = 64, norm: str = "batch", slope: float = 0.2
     ) -> None:
         super().__init__()
-        stages = _check_resolution(resolution)
+        stages = check_resolution(resolution)
         sn = spectral_norm if norm == "spectral" else (lambda m: m)
         # (B, C, R, R) -> (B, width, R/2, R/2); no normalisation on the first layer (Radford et al.)
         layers: list[nn.Module] = [sn(nn.Conv2d(channels, width, 4, 2, 1, bias=False)), nn.LeakyReLU(slope, True)]

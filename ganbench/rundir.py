@@ -22,7 +22,7 @@ import contextlib
 import math
 import re
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from ganbench.io import append_jsonl, atomic_write_text, read_json, read_jsonl, write_json
@@ -71,6 +71,22 @@ class State(StrEnum):
 
 
 TO_RUN = (State.NEW, State.RESUMABLE)
+
+
+def file_name(name: str) -> str:
+    """`name` unchanged when it is one plain file name: no folder part (neither '/' nor '\\'), not '.' or '..',
+    no NUL. Otherwise ValueError. For file names made from what a results folder says (a variant, a trial's tag, a
+    run's name): a shared folder is data, and nothing in it may make ganbench write outside the folder it was
+    asked to write to."""
+    if not name or name in (".", "..") or "\0" in name or any(p(name).name != name for p in _FLAVOURS):
+        raise ValueError(
+            f"{name!r}, made from a name in the results folder, is not a plain file name (it has a folder part, "
+            "or is '.' or '..'): the folder may have been modified; nothing was written outside the output folder"
+        )
+    return name
+
+
+_FLAVOURS = (PurePosixPath, PureWindowsPath)  # a name is safe on every system, whichever wrote the folder
 
 
 def number(value: Any) -> float | None:

@@ -361,3 +361,62 @@ def eval_report(checked: EvalArm, reference: EvalArm, agreement: EvalAgreement) 
         else "FAIL: the device's evaluation disagrees with the CPU's"
     )
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------- the check
+@dataclass
+class Selftest:
+    """What one `ganbench selftest` found: the training arms and their agreement, then the evaluation arms and
+    theirs (None when skipped)."""
+
+    cfg: Config
+    steps: int
+    checked: Arm
+    reference: Arm
+    agreement: Agreement
+    evaluation: tuple[EvalArm, EvalArm, EvalAgreement] | None
+
+    @property
+    def ok(self) -> bool:
+        return self.agreement.ok and (self.evaluation is None or self.evaluation[2].ok)
+
+    def text(self) -> str:
+        lines = [report(self.cfg, self.steps, self.checked, self.reference, self.agreement)]
+        return "\n".join(lines + ([eval_report(*self.evaluation)] if self.evaluation is not None else []))
+
+
+def run_selftest(
+    device: str = "auto",
+    precision: str = "auto",
+    fast: bool = True,
+    compile: bool = False,
+    steps: int = 10,
+    resolution: int = 64,
+    batch_size: int = 64,
+    seed: int = 0,
+    eval_samples: int | None = None,
+) -> Selftest:
+    """A few dcgan steps on `device` and on the plain CPU path from the same weights and batches, then one
+    evaluation on each (`eval_samples` images per set, EVAL_SAMPLES when None; 0 skips it). Raises ConfigError
+    for options that cannot check anything."""
+    from ganbench import families
+    from ganbench.device import pick_device
+    from ganbench.errors import ConfigError
+    from ganbench.metrics.evaluator import MIN_SAMPLES
+
+    if steps < 1:
+        raise ConfigError("--steps must be at least 1")
+    n_eval = EVAL_SAMPLES if eval_samples is None else eval_samples
+    if n_eval != 0 and n_eval < MIN_SAMPLES:
+        raise ConfigError(f"--eval-samples must be 0 (no evaluation check) or at least {MIN_SAMPLES}")
+    cfg = selftest_config(device, precision, fast, compile, resolution, batch_size, seed)
+    weights, batches = inputs(cfg, steps)
+    reference = run_arm(cfg, reference_settings(cfg), weights, batches)
+    checked = run_arm(cfg, families.device_settings(cfg, pick_device(device)), weights, batches)
+    evaluation = None
+    if n_eval:
+        generated, real = eval_images(cfg, n_eval)
+        eval_reference = run_eval_arm(torch.device("cpu"), generated, real)
+        eval_checked = run_eval_arm(pick_device(device), generated, real)
+        evaluation = (eval_checked, eval_reference, compare_eval(eval_checked, eval_reference))
+    return Selftest(cfg, steps, checked, reference, compare(checked, reference), evaluation)

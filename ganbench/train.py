@@ -19,15 +19,7 @@ import torch
 
 from ganbench import families
 from ganbench.budget import Budget
-from ganbench.checkpoint import (
-    CheckpointError,
-    Counters,
-    load_checkpoint,
-    load_nets,
-    load_resume,
-    load_run_config,
-    save_checkpoint,
-)
+from ganbench.checkpoint import CheckpointError, Counters, load_checkpoint, load_resume, save_checkpoint
 from ganbench.config import Config
 from ganbench.device import (
     DeviceSettings,
@@ -35,7 +27,6 @@ from ganbench.device import (
     peak_memory_mb,
     pick_device,
     reset_peak_memory,
-    resolve,
     synchronize,
     to_device_async,
 )
@@ -54,6 +45,7 @@ from ganbench.families.common import ema_generator
 from ganbench.metrics import names
 from ganbench.models import sample_latent
 from ganbench.rundir import RunDir
+from ganbench.sampling import make_sampler
 
 __all__ = [
     "COLLAPSE_RATIO",
@@ -66,8 +58,6 @@ __all__ = [
     "collapse_report",
     "diversity",
     "load_checkpoint",
-    "load_sampler",
-    "make_sampler",
     "pick_device",
     "train",
 ]
@@ -79,29 +69,12 @@ class Diverged(RuntimeError):
 
 def build(cfg: Config, device: torch.device, settings: DeviceSettings | None = None) -> dict[str, Any]:
     """Networks and optimisers for the config's family, initialised from the global RNG (seeded by the caller);
-    memory format and Adam implementation from `settings` (default: ganbench.device.resolve)."""
-    return families.get(cfg.family).impl.build(cfg, device, settings or resolve(cfg, device))
-
-
-def make_sampler(cfg: Config, G: torch.nn.Module | None, device: torch.device, seed: int = EVAL_SEED):
-    """sample(n) -> n images; each call of make_sampler restarts the same noise sequence (see the family's)."""
-    return families.get(cfg.family).impl.sampler(cfg, G, device, seed)
-
-
-def load_sampler(run_dir: str | Path, device: torch.device | str = "cpu", seed: int = EVAL_SEED, ema: bool = False):
-    """(config, sample) for a finished or running run directory: sample(n) -> (n, C, H, W) in [-1, 1].
-    ema: draw from the EMA of G (a run with ema_half_life_kimg > 0) instead of G as trained."""
-    device = torch.device(device)
-    cfg = load_run_config(run_dir)
-    nets = load_nets(cfg, run_dir, device)
-    G = ema_generator(nets) if ema else families.get(cfg.family).impl.generator(nets)
-    if G is None:
-        raise ValueError(f"'{run_dir}' keeps no EMA of G (its ema_half_life_kimg is 0): sample without --ema")
-    return cfg, make_sampler(cfg, G, device, seed)
+    memory format and Adam implementation from `settings` (default: ganbench.families.device_settings)."""
+    return families.get(cfg.family).impl.build(cfg, device, settings or families.device_settings(cfg, device))
 
 
 def _autocast(cfg: Config, device: torch.device):
-    return resolve(cfg, device).autocast()
+    return families.device_settings(cfg, device).autocast()
 
 
 # ---------------------------------------------------------------------------------------------------- the state
@@ -203,7 +176,7 @@ def train(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator(device).manual_seed(cfg.seed)
     family = families.get(cfg.family)
-    settings = resolve(cfg, device)
+    settings = families.device_settings(cfg, device)
     nets = family.impl.build(cfg, device, settings)
     amp, scaler = settings.autocast(), settings.grad_scaler()
     reset_peak_memory(device)

@@ -181,8 +181,8 @@ def test_heldout_is_the_test_split_of_the_built_in_data(cache):
 def test_the_reference_comes_from_eval_split_uncapped(cache, monkeypatch):
     """eval_split=heldout: the evaluator's reference images are the held-out split, not the (capped) training set."""
     import ganbench.metrics as metrics_mod
-    from ganbench import runner
     from ganbench.config import Config
+    from ganbench.execution import runner
 
     seen = {}
     monkeypatch.setattr(
@@ -288,7 +288,7 @@ def test_each_loaded_split_carries_a_content_hash_of_its_pixels(cache):
 def test_list_reads_the_data_sets_summaries_from_their_entries():
     from typer.testing import CliRunner
 
-    from ganbench.cli import app
+    from ganbench.commands import app
     from ganbench.data import DATASETS
 
     res = CliRunner().invoke(app, ["list", "--json"])

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from ganbench import device as gd
+from ganbench import families
 from ganbench.config import load_recipe, make_config
 from ganbench.device import DeviceSettings, resolve
 
@@ -96,14 +97,15 @@ def test_autocast_context_runs_the_resolved_dtype():
 
 def test_settings_are_recorded_in_config_json(tmp_path):
     from ganbench.data import DataSpec, load_dataset
+    from ganbench.execution import Trial
+    from ganbench.execution.runner import execute
     from ganbench.io import read_json
-    from ganbench.runner import Plan, execute
 
     c = cfg(
         resolution=16, g_width=8, d_width=8, latent_dim=8, batch_size=16, budget="32img", device="cpu", tick_kimg=0.032
     )
     images = load_dataset(DataSpec("synthetic", resolution=16, max_images=64)).images
-    assert execute(Plan(c, tmp_path), images, {"dataset": "synthetic"}, show_progress=False)["status"] == "completed"
+    assert execute(Trial(c, tmp_path), images, {"dataset": "synthetic"}, show_progress=False)["status"] == "completed"
     recorded = read_json(tmp_path / "config.json")["device_settings"]
     assert recorded == resolve(c, CPU).to_dict()
     assert recorded["device"] == "cpu" and recorded["precision"] in ("bf16", "fp32") and recorded["threads"] >= 1
@@ -200,7 +202,7 @@ def test_run_defaults_are_sized_per_device_and_a_recipe_keeps_its_own_widths(tmp
 
     from typer.testing import CliRunner
 
-    from ganbench.cli import app
+    from ganbench.commands import app
 
     cpu, cuda = gd.run_defaults(CPU), gd.run_defaults(torch.device("cuda"))
     assert (cpu["resolution"], cpu["g_width"], cpu["budget"], cpu["eval_samples"], cpu["eval_samples_during"]) == (
@@ -332,7 +334,7 @@ def test_compile_records_the_networks_it_compiles(variant, expect):
     from ganbench.train import build
 
     c = make_config(load_recipe(variant), resolution=16, g_width=8, d_width=8, latent_dim=8, device="cpu", compile=True)
-    s = resolve(c, CPU)
+    s = families.device_settings(c, CPU)
     assert s.compile == expect and s.to_dict()["compile"] == list(expect)
     nets = build(c, CPU, s)
     modules = {"G": nets.get("G"), "D": nets.get("D"), "encoder": nets["vae"].encoder if "vae" in nets else None}

@@ -30,15 +30,17 @@ from PIL import Image
 from tiny import tiny
 from typer.testing import CliRunner
 
-from ganbench import lock, runner
+from ganbench import lock
 from ganbench import models as models_mod
 from ganbench import train as train_mod
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.config import FIELDS, ConfigError, load_recipe, make_config, parse_overrides
 from ganbench.data import DataError, DataSpec, decode, load_dataset
 from ganbench.data import cache as data_cache
+from ganbench.execution import Trial, runner
+from ganbench.execution.runner import execute
+from ganbench.execution.trial import existing_state
 from ganbench.io import DiskFull, append_jsonl, atomic_write_bytes, read_json, read_jsonl, write_json
-from ganbench.runner import Plan, execute
 from ganbench.train import COLLAPSE_RATIO, collapse_report, load_checkpoint, train
 
 # The same tiny run on the command line.
@@ -222,7 +224,7 @@ def _ganbench(args: list[str], out: Path) -> subprocess.Popen:
     }
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "ganbench.cli", *args, "--out", str(out)],
+        [sys.executable, "-m", "ganbench", *args, "--out", str(out)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -317,14 +319,14 @@ def test_a_changed_config_is_refused_with_the_difference_and_nothing_is_touched(
 
 
 def test_no_resume_refuses_to_overwrite_a_checkpoint(tmp_path, images, monkeypatch):
-    plan = Plan(tiny(budget="256img", checkpoint_ticks=1), tmp_path / "dcgan" / "seed0")
+    plan = Trial(tiny(budget="256img", checkpoint_ticks=1), tmp_path / "dcgan" / "seed0")
     interrupt_at(monkeypatch, 9)
     with pytest.raises(KeyboardInterrupt):
         execute(plan, images, {})
     assert read_json(plan.run_dir / "summary.json")["status"] == "interrupted"
     with pytest.raises(ConfigError, match="--no-resume would overwrite it"):
-        runner.existing_state(plan, resume=False)
-    assert runner.existing_state(plan, resume=True) == "resumable"
+        existing_state(plan, resume=False)
+    assert existing_state(plan, resume=True) == "resumable"
 
 
 # ---------------------------------------------------------------------------------------------------- 3. one writer
@@ -356,7 +358,7 @@ def test_a_stale_lock_is_recovered_and_the_lock_is_released_on_every_exit(tmp_pa
     (run / ".lock").write_text(json.dumps({"pid": gone.pid, "host": socket.gethostname(), "started": "then"}))
     (run / "checkpoints").mkdir()
     (run / "checkpoints" / ".latest.pt.k1ll3d.tmp").write_bytes(b"half a checkpoint")  # the dead writer's
-    summary = execute(Plan(tiny(), run), images, {}, show_progress=False)
+    summary = execute(Trial(tiny(), run), images, {}, show_progress=False)
     assert summary["status"] == "completed"
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["latest.pt"]
     assert f"removed a stale lock left by pid {gone.pid}" in capsys.readouterr().err
@@ -366,7 +368,7 @@ def test_a_stale_lock_is_recovered_and_the_lock_is_released_on_every_exit(tmp_pa
         raise RuntimeError("boom")
 
     monkeypatch.setattr(train_mod, "train", boom)
-    assert execute(Plan(tiny(seed=1), tmp_path / "x"), images, {}, show_progress=False)["status"] == "failed"
+    assert execute(Trial(tiny(seed=1), tmp_path / "x"), images, {}, show_progress=False)["status"] == "failed"
     assert not (tmp_path / "x" / ".lock").exists()
 
 
@@ -409,11 +411,11 @@ def test_summary_flags_a_collapsed_generator(tmp_path, images, monkeypatch, caps
         return out.mean(0, keepdim=True).expand_as(out)
 
     monkeypatch.setattr(models_mod.Generator, "forward", constant)
-    summary = execute(Plan(tiny(), tmp_path / "collapsed"), images, {}, show_progress=False)
+    summary = execute(Trial(tiny(), tmp_path / "collapsed"), images, {}, show_progress=False)
     assert summary["status"] == "completed" and summary["collapse"]["collapsed"]
     assert "samples look collapsed" in capsys.readouterr().err
     monkeypatch.setattr(models_mod.Generator, "forward", original)
-    healthy = execute(Plan(tiny("random"), tmp_path / "random"), images, {}, show_progress=False)
+    healthy = execute(Trial(tiny("random"), tmp_path / "random"), images, {}, show_progress=False)
     assert healthy["collapse"]["collapsed"] is False and healthy["collapse"]["ratio"] > 0.5
     assert read_json(tmp_path / "collapsed" / "summary.json")["collapse"]["collapsed"] is True
     ticks = [r for r in read_jsonl(tmp_path / "collapsed" / "metrics.jsonl") if r["kind"] == "tick"]
@@ -588,7 +590,7 @@ def test_a_full_disk_during_a_checkpoint_fails_the_run_and_keeps_the_last_one(tm
         return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    summary = execute(Plan(cfg, run), images, {}, show_progress=False)
+    summary = execute(Trial(cfg, run), images, {}, show_progress=False)
     assert summary["status"] == "failed"
     assert summary["error"].startswith("no space left on the disk while writing")
     assert "latest.pt" in summary["error"] and "re-run the same command" in summary["error"]
@@ -600,7 +602,7 @@ def test_a_full_disk_during_a_checkpoint_fails_the_run_and_keeps_the_last_one(tm
     assert not (run / ".lock").exists()
 
     monkeypatch.setattr(os, "fsync", real_fsync)  # space freed: the same command resumes and loses nothing
-    assert execute(Plan(cfg, run), images, {}, show_progress=False)["status"] == "completed"
+    assert execute(Trial(cfg, run), images, {}, show_progress=False)["status"] == "completed"
     train(cfg, tmp_path / "straight", images)
     assert_same_run(tmp_path / "straight", run)
 
@@ -618,7 +620,7 @@ def test_a_full_disk_while_appending_metrics_fails_the_run_and_keeps_them(tmp_pa
         return real_write(fd, data)
 
     monkeypatch.setattr(os, "write", write)
-    summary = execute(Plan(tiny(budget="256img", checkpoint_ticks=1), run), images, {}, show_progress=False)
+    summary = execute(Trial(tiny(budget="256img", checkpoint_ticks=1), run), images, {}, show_progress=False)
     assert summary["status"] == "failed" and "metrics.jsonl" in summary["error"]
     raw = (run / "metrics.jsonl").read_bytes()
     assert raw.endswith(b"\n") and [json.loads(x)["tick"] for x in raw.splitlines()] == [1, 2]

@@ -61,7 +61,7 @@ def test_fid_of_two_folders_is_torch_fidelitys_number(weights, tmp_path):
     import torch_fidelity
     from PIL import Image
 
-    from ganbench.metrics.cli import compare
+    from ganbench.metrics.compare import compare
 
     for name, seed in (("a", 2), ("b", 3)):
         (tmp_path / name).mkdir()

@@ -20,6 +20,7 @@ import typer
 from torch.testing import assert_close
 from typer.testing import CliRunner
 
+from ganbench.commands.fid import fid_command
 from ganbench.config import Config
 from ganbench.data import DataSpec, ImageSet, load_dataset
 from ganbench.metrics import (
@@ -38,7 +39,7 @@ from ganbench.metrics import (
     resolve_weights,
 )
 from ganbench.metrics import functional as F
-from ganbench.metrics.cli import fid_command, parse_source
+from ganbench.metrics.compare import parse_source
 from ganbench.metrics.features import FeatureSet, refstats_key
 
 CELEBA = Path(__file__).resolve().parents[2] / "shared" / "data" / "celeba"
@@ -649,7 +650,7 @@ def test_fid_json_carries_the_protocol(cli, fake_inception):
 
 
 def test_fid_against_a_run_directory(cli, fake_inception, monkeypatch, tmp_path):
-    import ganbench.train
+    import ganbench.sampling
 
     run = tmp_path / "run"
     run.mkdir()
@@ -657,7 +658,7 @@ def test_fid_against_a_run_directory(cli, fake_inception, monkeypatch, tmp_path)
     cfg = Config(resolution=32, channels=1)
     g = torch.Generator().manual_seed(0)
     monkeypatch.setattr(
-        ganbench.train,
+        ganbench.sampling,
         "load_sampler",
         lambda run_dir, device: (cfg, lambda n: torch.rand(n, 1, 32, 32, generator=g) * 2 - 1),
     )

@@ -230,7 +230,7 @@ def test_a_stacked_mnist_run_records_modes_beside_kid_on_the_same_images(mnist_r
     the protocol the classifier's record and the real line (the classifier is the fake one: no training here)."""
     from typer.testing import CliRunner
 
-    from ganbench.cli import app
+    from ganbench.commands import app
     from ganbench.io import read_json, read_jsonl
 
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
@@ -263,11 +263,11 @@ def test_a_stacked_mnist_run_records_modes_beside_kid_on_the_same_images(mnist_r
 
 def test_the_stacked_mnist_study_draft_plans_every_arm_within_its_stated_cost(tmp_path):
     """The draft study: the CelebA study's objectives and the R3GAN cross, 5 seeds each, the two lenses on the same
-    runs, and the plan its comments quote (0.5 h + 7.2 h of one-thread time)."""
+    runs, every arm its recipe, and the plan its comments quote (0.5 h + 7.2 h of trial time)."""
     from pathlib import Path
 
-    from ganbench.study import load_study, plan_search
-    from ganbench.study import plan as P
+    from ganbench.study import cost, load_study
+    from ganbench.study import stages as S
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "studies" / "stacked_mnist.toml"
     study = load_study(path, {"data": str(tmp_path)})
@@ -275,8 +275,9 @@ def test_the_stacked_mnist_study_draft_plans_every_arm_within_its_stated_cost(tm
     assert {"dcgan", "minimax", "wgan-gp", "lsgan", "hinge", "vae"} | cross == set(study.variants)
     assert study.baselines == ("random", "real") and len(study.final.seeds) >= 5
     assert "modes" in study.settings["metrics"] and "kid" in study.settings["metrics"]
-    assert (study.search.split, study.final.split) == ("val", "test")
-    search = plan_search(study, tmp_path / "out")
-    assert all(t.params == {} for t in search)  # the placeholder stage 1: every draw is the recipe
-    est = P.estimate(study, search, None, {}, {})
-    assert (round(est[P.SEARCH]["seconds"] / 3600, 1), round(est[P.FINAL_STAGE]["seconds"] / 3600, 1)) == (0.5, 7.2)
+    assert (study.stages[0].split, study.final.split) == ("val", "test")
+    candidates = S.candidates(study)
+    assert all([c.params for c in cs] == [{}] for cs in candidates.values())  # every arm is its recipe
+    first = S.KINDS[study.stages[0].kind].plan(S.Context(study, 0, tmp_path / "out", candidates, []))
+    est = cost.estimate(study, [first], {v: len(c) for v, c in candidates.items()}, {}, {})
+    assert tuple(round(s["seconds"] / 3600, 1) for s in est["stages"]) == (0.5, 7.2)

@@ -11,10 +11,9 @@ from torch.testing import assert_close
 
 from ganbench import checkpoint as ck
 from ganbench.device import DeviceSettings, resolve
+from ganbench.execution import Trial
+from ganbench.execution.executors import ray_task, trial_for_ray, worker_gpus
 from ganbench.io import read_jsonl
-from ganbench.runner import Plan
-from ganbench.sweep.executors import ray_task, trial_for_ray, worker_gpus
-from ganbench.sweep.plan import Trial
 from ganbench.train import build, train
 
 CPU = torch.device("cpu")
@@ -198,7 +197,7 @@ def test_run_local_pins_workers_through_the_parent_environment(monkeypatch):
     runs the initializer here and records the id a trial of that slot would see)."""
     import concurrent.futures
 
-    from ganbench.sweep import executors
+    from ganbench.execution import executors
 
     pinned = []
 
@@ -236,7 +235,7 @@ def test_ray_gpu_trials_get_single_use_workers():
 
 def test_ray_trials_without_a_gpu_run_on_the_cpu(tmp_path):
     def trial(device):
-        return Trial("s", "t", {}, (), Plan(tiny(device=device), tmp_path))
+        return Trial(tiny(device=device), tmp_path, "t", {}, (), "s")
 
     assert trial_for_ray(trial("auto"), 0.0).cfg.device == "cpu"
     assert trial_for_ray(trial("auto"), 1.0).cfg.device == "auto"

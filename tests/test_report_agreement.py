@@ -9,16 +9,19 @@ import pytest
 from test_report_study import VALUES, _study_dir
 from typer.testing import CliRunner
 
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.report import agreement as A
-from ganbench.report import stats, study, write_report
+from ganbench.report import study, write_report
+from ganbench.report.compare import Obs, compare
+from ganbench.report.plan import given
 from ganbench.report.runs import discover
 
 MARGIN = 0.02
 
 
 def _calls(groups: dict[str, list[float]]) -> dict[frozenset, str]:
-    return {frozenset((p.a, p.b)): A.call(p) for p in stats.pairwise(groups, margin=MARGIN)}
+    c = compare({g: [Obs(v) for v in vs] for g, vs in groups.items()}, given(MARGIN, "raw"), "test")
+    return {frozenset((p.a, p.b)): A.call(p) for p in c.pairs}
 
 
 def test_a_pair_is_ordered_tied_open_or_untested_on_each_study():

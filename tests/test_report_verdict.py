@@ -14,8 +14,8 @@ import typer
 from test_report import CHROMIUM, PROTOCOL, _chromium, write_run
 from typer.testing import CliRunner
 
+from ganbench.commands.report import report_command
 from ganbench.report import write_report
-from ganbench.report.cli import report_command
 
 NOISE = [0.0, 0.001, -0.001, 0.0005, -0.0005]  # seed-to-seed noise of KID, sd ~0.0008
 
@@ -49,43 +49,45 @@ def test_verdict_says_better_tied_and_the_floor_only_where_the_tests_do(tmp_path
     write_kid_runs(tmp_path / "res", {"a": 0.100, "b": 0.1003, "c": 0.200, "random": 0.600})
     out = tmp_path / "rep"
     write_report(tmp_path / "res", out, real_images=False)
-    text = _verdict(out)
-    assert text.startswith("3 trained variants on synthetic 32x32, 4 kimg each, 5 seeds per variant, ranked by kid500")
-    assert "Best: a 0.1 ± " in text and "b 0.1 ± " in text and "is not distinguishable from it" in text
-    assert "2 of 3 pairs of trained variants differ significantly" in text
-    assert "a and b are each better than c" in text
-    assert "Every trained variant is significantly better than the random floor (0.6)" in text
-    # default margin: 10% of 0.6 - 0.1; a and b differ by 0.0003 with seed sd ~0.0008: tied
-    assert "Tied within ±0.05 (10% of the gap between the best mean (a, 0.1) and the random floor's (0.6)" in text
-    assert re.search(r"a and b \(TOST p=[0-9.e-]+\)", text)
-    pairs = pd.read_csv(out / "pairwise.csv").set_index(["a", "b"])
+    text = _verdict(out)  # about three sentences: the best group, what is clearly worse and by how much
+    assert text.startswith("Best: a kid500 0.1 ± ") and "; not distinguishable from it: b 0.1 ± " in text
+    assert "Clearly worse than a: c by 0.1 (95% CI " in text and "random" not in text
+    assert "tied" not in text.lower() and "equivalent" not in text  # pair lists go to the pair table
+    details = (out / "summary.md").read_text()
+    assert "3 trained variants on synthetic 32x32" in details and "5 seeds per variant, ranked by kid500" in details
+    # default margin: 10% of 0.6 - 0.1; a and b differ by 0.0003 with seed sd ~0.0008: equivalent
+    assert "margin ±0.05 (10% of the gap between the best group, 0.1, and the random floor, 0.6" in details
+    assert "2 of 3 testable pairs differ and 1 is shown equivalent at the margin" in details  # trained pairs
+    assert "random noise 0.6" in details
+    pairs = pd.read_csv(out / "pairwise.csv")
+    pairs = pairs[pairs["plan"] == "first protocol"].set_index(["a", "b"])
     assert bool(pairs.loc[("a", "b"), "tied"]) and not bool(pairs.loc[("a", "c"), "tied"])
     summary = pd.read_csv(out / "summary.csv").set_index("group")
     assert list(summary.index) == ["a", "b", "c", "random"]
     assert summary["letters"].to_dict() == {"a": "a", "b": "a", "c": "b", "random": "c"}
     table = (out / "summary.md").read_text()
     assert "| 1 | a | a |" in table and "| 3 | c | b |" in table and "| 4 | random | c |" in table  # letters
-    assert "tied (equivalent within ±0.05, TOST p=" in table and "a better (Holm p=" in table
+    assert "equivalent at the margin: 90% CI a − b = " in table and "a better, c worse by 0.1" in table
 
-    narrow = tmp_path / "narrow"  # a margin smaller than any interval: nothing is tied, the pair is open
+    narrow = tmp_path / "narrow"  # a margin smaller than any interval: nothing is equivalent, the pair is open
     write_report(tmp_path / "res", narrow, real_images=False, margin=1e-6)
-    text = _verdict(narrow)
-    assert "Tied" not in text and "No pair is tied within ±1e-06 (given (--margin)" in text
-    assert "Not distinguishable: a and b (a); for example a − b lies between" in text
-    assert "not distinguishable: difference between" in (narrow / "summary.md").read_text()
+    details = (narrow / "summary.md").read_text()
+    assert "margin ±1e-06 (given to the report)" in details and "0 are shown equivalent" in details
+    assert "The closest to equivalence, a and b, has a 90% interval of a − b = " in details
+    assert "not distinguishable (Holm p" in details
 
 
 def test_verdict_without_a_floor_claims_no_tie_and_one_seed_claims_nothing(tmp_path):
     write_kid_runs(tmp_path / "res", {"a": 0.100, "b": 0.1003, "c": 0.200})
     write_report(tmp_path / "res", tmp_path / "rep", real_images=False)
-    text = _verdict(tmp_path / "rep")
-    assert "No pair is called tied: there is no equivalence margin" in text and "than the random floor" not in text
-    assert "Tied" not in text
+    details = (tmp_path / "rep" / "summary.md").read_text()
+    assert "margin none (no margin: no pair is called tied)" in details and "0 are shown equivalent" in details
+    assert "random noise" not in details
     write_kid_runs(tmp_path / "one", {"a": 0.3, "b": 0.2, "random": 0.6}, seeds=1)
     write_report(tmp_path / "one", tmp_path / "rep1", real_images=False)
     text = _verdict(tmp_path / "rep1")
-    assert "1 seed per variant" in text and "By single values the order is b 0.2 and a 0.3" in text
-    assert "no comparison is possible" in text and "better than" not in text and "Tied" not in text
+    assert "By single values the order is b 0.2 (one seed) and a 0.3 (one seed)" in text
+    assert "no comparison is possible" in text and "better" not in text and "equivalent" not in text
     quality = (tmp_path / "rep1" / "summary.md").read_text()
     head = next(line for line in quality.splitlines() if line.startswith("| rank |"))
     assert "runs (status)" not in head and "seeds used" not in head and "letters" not in head
@@ -100,7 +102,7 @@ def test_the_pages_lead_with_verdict_figure_and_samples_and_fold_the_protocol(tm
     md = (out / "report.md").read_text()
     order = [
         "# ganbench report: res",
-        "**2 trained variants",
+        "**Best: a kid500",
         "](forest.png)",
         "## Samples",
         "](samples.png)",
@@ -110,14 +112,16 @@ def test_the_pages_lead_with_verdict_figure_and_samples_and_fold_the_protocol(tm
         "## Protocol, method and provenance",
         "<details><summary>How these numbers were made",
         "metric protocol: ",
+        "### What differs between runs",
         "commands that made these runs",
     ]
     positions = [md.index(marker) for marker in order]
     assert positions == sorted(positions), list(zip(order, positions, strict=True))
+    assert str(tmp_path) not in md  # no machine path: runs by their folders relative to the results folder
     page = (out / "report.html").read_text()
     html_order = [
         '<p class="verdict">',
-        'alt="kid500 per variant',
+        'alt="kid500 per group',
         "<h2>Samples</h2>",
         "<h2>Tables</h2>",
         '<details class="fold"><summary>How these numbers were made',
@@ -163,7 +167,12 @@ def test_cli_margin(tmp_path):
         app, ["report", str(tmp_path / "res"), "-o", str(tmp_path / "rep"), "--no-real", "--margin", "0.02"]
     )
     assert ok.exit_code == 0, ok.output
-    assert "±0.02 (given (--margin)" in _verdict(tmp_path / "rep")
+    assert "margin ±0.02 (given to the report)" in (tmp_path / "rep" / "summary.md").read_text()
+    log = CliRunner().invoke(
+        app, ["report", str(tmp_path / "res"), "-o", str(tmp_path / "log"), "--no-real", "--scale", "log"]
+    )
+    assert log.exit_code == 0, log.output
+    assert "ratio A / B (kid500)" in (tmp_path / "log" / "summary.md").read_text()
     bad = CliRunner().invoke(app, ["report", str(tmp_path / "res"), "--margin", "-1"])
     assert bad.exit_code == 2 and "--margin must be a positive number" in bad.output
 
@@ -175,7 +184,7 @@ window.addEventListener('load', () => {
   const out = document.createElement('pre');
   out.id = 'layout';
   out.textContent = JSON.stringify({verdict: box(document.querySelector('p.verdict')),
-    forest: box(imgs.find(i => i.alt.includes('per variant'))),
+    forest: box(imgs.find(i => i.alt.includes('per group'))),
     samples: box(imgs.find(i => i.alt.startsWith('sample grids'))), width: document.body.clientWidth});
   document.body.appendChild(out);
 });
@@ -207,13 +216,14 @@ def test_verdict_figure_and_samples_fit_in_the_first_two_screens(tmp_path):
 def test_a_pair_significant_alone_but_not_after_holm_says_so():
     """A pair whose own 95% interval excludes 0 but whose Holm-corrected p does not reach 0.05 is "not
     distinguishable" and says why, so the interval beside it does not read as a contradiction."""
-    from ganbench.report.display import pair_verdict
-    from ganbench.report.stats import pairwise
+    from ganbench.report.compare import Obs, compare
+    from ganbench.report.display import pair_text
+    from ganbench.report.plan import first_protocol
 
     # three arms, two seeds each: a - c differs clearly alone (p < 0.05), not after Holm over three pairs
-    pairs = {frozenset((p.a, p.b)): p for p in pairwise({"a": [0.10, 0.12], "b": [0.11, 0.30], "c": [0.40, 0.45]})}
-    ac, ab = pairs[frozenset(("a", "c"))], pairs[frozenset(("a", "b"))]
+    groups = {"a": [0.10, 0.12], "b": [0.11, 0.30], "c": [0.40, 0.45]}
+    c = compare({g: [Obs(v) for v in vs] for g, vs in groups.items()}, first_protocol(None), "three pairs")
+    ac, ab = c.pair("a", "c"), c.pair("a", "b")
     assert ac.p < 0.05 <= ac.p_holm and ac.high < 0  # the setting the wording is for
-    text = pair_verdict(ac)
-    assert text.startswith("not distinguishable after Holm's correction") and "this pair alone" in text
-    assert ab.p >= 0.05 and pair_verdict(ab).startswith("not distinguishable: difference between")
+    assert pair_text(ac, "raw").startswith("not distinguishable after Holm's correction (p ")
+    assert ab.p >= 0.05 and pair_text(ab, "raw").startswith("not distinguishable (Holm p")

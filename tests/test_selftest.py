@@ -9,7 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 from ganbench import selftest as st
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.device import resolve
 
 CPU = torch.device("cpu")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ganbench import families
 from ganbench.budget import Budget, parse_budget
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.config import ConfigError, load_recipe, make_config
 from ganbench.data import DataSpec, load_dataset
 from ganbench.io import read_json, read_jsonl
@@ -43,8 +43,9 @@ def test_no_module_imports_the_cli_and_none_is_over_about_400_lines():
         [
             sys.executable,
             "-c",
-            "import sys, ganbench.sweep, ganbench.sweep.command, ganbench.runner, "
-            "ganbench.train, ganbench.report; print('ganbench.cli' in sys.modules)",
+            "import sys, ganbench.sweep, ganbench.study, ganbench.execution, ganbench.execution.runs, "
+            "ganbench.metrics.compare, ganbench.sampling, ganbench.catalogue, ganbench.selftest, ganbench.train, "
+            "ganbench.report; print(any(m.startswith('ganbench.commands') for m in sys.modules))",
         ],
         capture_output=True,
         text=True,
@@ -114,7 +115,7 @@ def test_named_choices_fail_at_plan_time_with_did_you_mean(tmp_path):
 
 def test_run_and_sweep_share_one_path_and_one_summary_writer(tmp_path):
     """`ganbench run` plans a sweep with an empty search space: same directories as before, no trial.json."""
-    from ganbench.sweep import plan_runs
+    from ganbench.execution.runs import plan_runs
 
     trials = plan_runs(["dcgan", "random"], [0, 1], tmp_path, dict(TINY, budget="32img"), {})
     assert [t.label for t in trials] == ["dcgan/seed0", "random/seed0", "dcgan/seed1", "random/seed1"]
@@ -207,9 +208,120 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_package_has_no_import_cycle():
     graph = _import_graph()
-    assert len(graph) > 50 and "ganbench.sweep.plan" in graph["ganbench.sweep.executors"]  # the graph is read
+    assert len(graph) > 50 and "ganbench.execution.trial" in graph["ganbench.execution.executors"]  # the graph is read
     assert "ganbench.report.build" in graph["ganbench.report"]  # function-level and TYPE_CHECKING imports count
     assert _cycles(graph) == []
     # the checker finds a cycle where there is one, also through a function-level import
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def _owner(module: str) -> str:
+    """The top-level owner of a module: a module directly under ganbench/ is its own owner (`ganbench.config`),
+    a subpackage is one owner taken as a whole (`ganbench.report.build` -> `ganbench.report`)."""
+    return ".".join(module.split(".")[:2])
+
+
+def _owner_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    owners: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        owners.setdefault(_owner(module), set()).update(_owner(t) for t in targets if _owner(t) != _owner(module))
+    return owners
+
+
+def _reach(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for w in graph[todo.pop()] - seen:
+            seen.add(w)
+            todo.append(w)
+    return seen
+
+
+def test_no_two_top_level_owners_import_each_other():
+    """Modules directly under ganbench/ and subpackages taken as a whole form layers: no two of them import each
+    other, directly or through others (the module graph has no cycle either, test above). The imports that once ran
+    back up the layers stay gone: the config does not reach the metrics (`ganbench fid` reads a run's config to
+    sample it), the metrics do not reach the training loop (sampling a run is `ganbench.sampling`'s), the device
+    does not reach the families (they pass it the networks to compile), nothing below the commands reaches the
+    report (a sweep's table is printed by its command)."""
+    owners = _owner_graph(_import_graph())
+    assert {"ganbench.config", "ganbench.metrics", "ganbench.execution", "ganbench.sampling"} <= set(owners)
+    assert _cycles(owners) == []
+    assert {o for o, targets in owners.items() if "ganbench.commands" in targets} == {"ganbench.__main__"}  # the top
+    assert "ganbench.metrics" not in _reach(owners, "ganbench.config")
+    assert "ganbench.train" not in _reach(owners, "ganbench.metrics")
+    assert "ganbench.families" not in _reach(owners, "ganbench.device")
+    for below in ("ganbench.sweep", "ganbench.study", "ganbench.execution", "ganbench.metrics"):
+        assert "ganbench.report" not in _reach(owners, below), below
+    # the owners are read at that granularity: two submodules of different subpackages make one owner edge
+    assert _owner_graph(
+        {"ganbench.a.x": {"ganbench.b.y"}, "ganbench.b.y": {"ganbench.a.z"}, "ganbench.a.z": set()}
+    ) == {
+        "ganbench.a": {"ganbench.b"},
+        "ganbench.b": {"ganbench.a"},
+    }
+
+
+def _private_imports() -> list[str]:
+    """'module: name from other' for every `from ganbench... import _name` (dunders aside) in the package, at
+    module level or inside functions; a module may use its own private names, never another module's."""
+    import ast
+
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        parts = ("ganbench", *path.relative_to(PACKAGE).with_suffix("").parts)
+        package = ".".join(parts[:-1])
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            if base.split(".")[0] != "ganbench":
+                continue
+            found += [
+                f"{'.'.join(parts)}: {a.name} from {base}"
+                for a in node.names
+                if a.name.startswith("_") and not a.name.startswith("__")
+            ]
+    return sorted(found)
+
+
+def test_no_module_imports_another_module_s_private_names():
+    assert _private_imports() == []
+
+
+def test_the_metrics_a_config_may_name_are_the_registered_ones():
+    """The config names the metrics without importing them (it sits below them); the two lists stay one."""
+    from ganbench.config import METRIC_NAMES
+    from ganbench.metrics import METRICS
+
+    assert tuple(METRICS.names()) == METRIC_NAMES
+
+
+def _owner_table() -> dict[str, str]:
+    """docs/development.md's owner table as {path under ganbench/ it names: its row}: a row whose first cell names
+    a package (`report/`) names that package and the modules its cells name (`build.py`, `figures/forest.py`);
+    other rows name the top-level modules in their first cell (`data.py` (+ `faces.py`))."""
+    doc = (PACKAGE.parent / "docs" / "development.md").read_text()
+    named: dict[str, str] = {}
+    for row in (line for line in doc.splitlines() if line.startswith("| `")):
+        first = row.split("|")[1]
+        packages = [t for t in re.findall(r"`([^`]+)`", first) if t.endswith("/")]
+        for package in packages:
+            named[f"{package}__init__.py"] = row
+            named |= {f"{package}{t}": row for t in re.findall(r"`([\w/]+\.py)`", row)}
+        if not packages:
+            named |= {t: row for t in re.findall(r"`([\w/]+\.py)`", first)}
+    return named
+
+
+def test_every_module_is_named_in_the_owner_table():
+    """Docs follow the code both ways: every module of the package has its owner row, and no row names a module
+    that is gone."""
+    modules = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")}
+    named = _owner_table()
+    assert sorted(modules - set(named)) == []
+    assert sorted(set(named) - modules) == []

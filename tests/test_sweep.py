@@ -19,7 +19,10 @@ import typer
 from typer.testing import CliRunner
 
 from ganbench import sweep as sw
+from ganbench.commands.sweep import sweep_command
 from ganbench.config import ConfigError
+from ganbench.execution import ExecOptions, trial_state
+from ganbench.execution.executors import import_ray
 from ganbench.io import read_json, read_jsonl, write_json
 from ganbench.report.sweep import (
     NO_FID,
@@ -29,6 +32,7 @@ from ganbench.report.sweep import (
     sweep_table,
     sweep_table_rows,
 )
+from ganbench.rundir import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "benchmarks" / "sweeps" / "smoke.toml"
@@ -64,7 +68,7 @@ def write_sweep(tmp_path: Path, head: str, body: str = TINY, name: str = "s.toml
 
 def cli(*args: str):
     app = typer.Typer()
-    app.command()(sw.sweep_command)  # one command: typer runs it without a command name
+    app.command()(sweep_command)  # one command: typer runs it without a command name
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
@@ -282,19 +286,19 @@ def test_a_trial_another_process_writes_is_left_alone(tmp_path):
         result = cli(path, "--out", out)
     assert result.exit_code == 0, result.output
     assert "left alone" in result.output
-    assert sw._status_on_disk(out / "random/recipe/seed0") == "completed"
+    assert RunDir(out / "random/recipe/seed0").status() == "completed"
     assert not (out / "random/recipe/seed1/summary.json").exists()
 
 
 def test_ray_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError, as without the extra
     with pytest.raises(ConfigError) as e:
-        sw._import_ray()
+        import_ray()
     assert "pip install 'ganbench[ray]'" in str(e.value) and "uv sync --extra ray" in str(e.value)
 
 
 def test_max_retries_comes_from_the_file_or_the_command_line(tmp_path):
-    from ganbench.sweep.spec import MAX_RETRIES
+    from ganbench.execution.executors import MAX_RETRIES
 
     head = "[sweep]\nvariants=['random']\nbudget='0.25kimg'\neval=false\n"
     assert sw.load_sweep(write_sweep(tmp_path, head)).max_retries == MAX_RETRIES == 3
@@ -312,17 +316,17 @@ def test_retry_policy_runs_a_lost_worker_s_trial_again_and_nothing_else(tmp_path
     """The executors' shared policy, without processes: a trial whose worker was lost runs again, max_retries
     times at most, each attempt recorded with why it ended; an error that is not a lost worker, and an attempt
     whose run ended by itself, are not retried."""
+    from ganbench.execution.execute import _record_attempt
+    from ganbench.execution.executors import _Retries
     from ganbench.lock import LOCK_NAME
     from ganbench.rundir import RunDir, Status
-    from ganbench.sweep.execute import _record_attempt
-    from ganbench.sweep.executors import _Retries
 
     path = write_sweep(
         tmp_path, "[sweep]\nvariants=['dcgan']\nbudget='1kimg'\n[search.space]\nlr_d=[1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3]\n"
     )
     dies, unborn, raises, stopped, finished = sw.plan_sweep(sw.load_sweep(path), tmp_path / "out")
     told = []
-    retries = _Retries(sw.ExecOptions(max_retries=2, on_retry=lambda t, n, why: told.append((t.label, n))), "ray")
+    retries = _Retries(ExecOptions(max_retries=2, on_retry=lambda t, n, why: told.append((t.label, n))), "ray")
 
     def start(trial, attempt: str, pid: int = 4242, host: str = "a-node-that-left") -> None:
         _record_attempt(
@@ -339,7 +343,7 @@ def test_retry_policy_runs_a_lost_worker_s_trial_again_and_nothing_else(tmp_path
         assert not lock.exists()
     assert outcomes[:2] == [None, None] and outcomes[2]["status"] == "failed"
     assert outcomes[2]["error"] == f"its worker was lost on 3 attempts (max_retries = 2); the last: {crashed}"
-    assert sw._status_on_disk(dies.run_dir) == "failed"
+    assert RunDir(dies.run_dir).status() == "failed"
     assert [(a["id"], a["status"], a["error"]) for a in attempts(dies.run_dir)] == [
         ("a0", "lost", crashed),
         ("a1", "lost", crashed),
@@ -390,9 +394,9 @@ def test_retry_policy_runs_a_lost_worker_s_trial_again_and_nothing_else(tmp_path
 
 def test_which_ray_errors_mean_a_lost_worker():
     pytest.importorskip("ray", reason="the ray extra is not installed (uv sync --extra ray)")
-    from ganbench.sweep.executors import ray_worker_lost
+    from ganbench.execution.executors import ray_worker_lost
 
-    ray = sw._import_ray()
+    ray = import_ray()
     lost, e = ray_worker_lost(ray), ray.exceptions
     for cls in (
         e.WorkerCrashedError,
@@ -519,10 +523,10 @@ def test_a_killed_sweep_finishes_only_what_was_left(tmp_path):
     )
     out = tmp_path / "out"
     runs = [out / f"dcgan/lr_d={lr}/seed0" for lr in ("1e-4", "2e-4", "4e-4")]
-    cmd = [sys.executable, "-m", "ganbench.sweep", str(path), "--out", str(out)]
+    cmd = [sys.executable, "-m", "ganbench", "sweep", str(path), "--out", str(out)]
 
     def completed(r: Path) -> bool:
-        return sw._status_on_disk(r) == "completed"
+        return RunDir(r).status() == "completed"
 
     def midway(r: Path) -> bool:
         return (r / "checkpoints" / "latest.pt").is_file() and not completed(r)
@@ -561,7 +565,7 @@ def test_smoke_sweep_through_ray_runs_trials_concurrently(tmp_path):
     out = tmp_path / "smoke"
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "ganbench.sweep", str(SMOKE), "--out", str(out)],
+            [sys.executable, "-m", "ganbench", "sweep", str(SMOKE), "--out", str(out)],
             capture_output=True,
             text=True,
             cwd=REPO,
@@ -572,7 +576,7 @@ def test_smoke_sweep_through_ray_runs_trials_concurrently(tmp_path):
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     trials = sw.plan_sweep(sw.load_sweep(SMOKE), out)
-    assert len(trials) == 4 and all(sw.trial_state(t) == "completed" for t in trials)
+    assert len(trials) == 4 and all(trial_state(t) == "completed" for t in trials)
     records = [attempts(t.run_dir)[-1] for t in trials]
     assert {r["executor"] for r in records} == {"ray"} and {r["threads"] for r in records} == {1}
     assert len({r["pid"] for r in records}) >= 2
@@ -708,7 +712,7 @@ def test_a_killed_worker_is_replaced_and_its_trial_ends_as_if_undisturbed(tmp_pa
     log = tmp_path / "sweep.log"
     with open(log, "w") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ganbench.sweep", str(path), "--out", str(out), "--executor", executor],
+            [sys.executable, "-m", "ganbench", "sweep", str(path), "--out", str(out), "--executor", executor],
             stdout=sink,
             stderr=subprocess.STDOUT,
             cwd=REPO,
@@ -742,7 +746,7 @@ def test_a_killed_worker_is_replaced_and_its_trial_ends_as_if_undisturbed(tmp_pa
 
     (failed,) = attempts(broken.run_dir)
     assert failed["status"] == "failed" and "latest.pt cannot be loaded" in failed["error"]
-    assert sw._status_on_disk(broken.run_dir) == "failed"
+    assert RunDir(broken.run_dir).status() == "failed"
 
 
 # ---------------------------------------------------------------------------------------------------- the report

@@ -9,12 +9,14 @@ from tiny import tiny
 from typer.testing import CliRunner
 
 from ganbench import objectives
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.config import variant_names
+from ganbench.execution import Trial
+from ganbench.execution.runner import execute
+from ganbench.execution.runs import run_in_order
 from ganbench.io import read_json, read_jsonl
-from ganbench.runner import Plan, execute
-from ganbench.sweep.executors import run_plans
-from ganbench.train import build, load_sampler, train
+from ganbench.sampling import load_sampler
+from ganbench.train import build, train
 
 
 @pytest.mark.parametrize("name", objectives.OBJECTIVES.names())
@@ -36,7 +38,7 @@ def test_training_step_for_every_objective(name, images, tmp_path):
 def test_every_variant_completes_a_run(variant, images, tmp_path):
     # the real-vs-real line draws blocks of eval_samples from the 256 training images (its default 500 do not fit)
     cfg = tiny(variant, **({"eval_samples": 64} if variant == "real" else {}))
-    summary = execute(Plan(cfg, tmp_path / variant / "seed0"), images, {"dataset": "synthetic"}, show_progress=False)
+    summary = execute(Trial(cfg, tmp_path / variant / "seed0"), images, {"dataset": "synthetic"}, show_progress=False)
     assert summary["status"] == "completed", summary.get("error")
     run = tmp_path / variant / "seed0"
     assert (run / "samples" / "final.png").is_file()
@@ -93,8 +95,8 @@ def exploding(monkeypatch):
 def test_divergence_ends_that_run_only_and_keeps_last_good_checkpoint(images, tmp_path, exploding):
     bad = tiny(objective="exploding", budget="512img", checkpoint_ticks=1)
     good = tiny()
-    plans = [Plan(bad, tmp_path / "bad" / "seed0"), Plan(good, tmp_path / "good" / "seed0")]
-    summaries = run_plans(plans, {}, evaluate=False, show_progress=False)
+    trials = [Trial(bad, tmp_path / "bad" / "seed0"), Trial(good, tmp_path / "good" / "seed0")]
+    summaries = run_in_order(trials, evaluate=False, show_progress=False)
     assert [s["status"] for s in summaries] == ["diverged", "completed"]
     assert "non-finite loss_d" in summaries[0]["error"]
     ckpt = torch.load(tmp_path / "bad" / "seed0" / "checkpoints" / "latest.pt", weights_only=False)
@@ -115,7 +117,7 @@ def test_evaluation_schedule_and_best_point(images, tmp_path):
             return {"fid10": next(values)}
 
     summary = execute(
-        Plan(tiny(budget="192img", eval_every_kimg=0.064), tmp_path), images, {}, FakeEval(), show_progress=False
+        Trial(tiny(budget="192img", eval_every_kimg=0.064), tmp_path), images, {}, FakeEval(), show_progress=False
     )
     evals = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["kind"] == "eval"]
     assert [r["kimg"] for r in evals] == [0.064, 0.128, 0.192] and [r["fid10"] for r in evals] == [5.0, 3.0, 4.0]
@@ -222,7 +224,7 @@ def test_cli_run_list_and_sample(tmp_path, images):
 
 
 def test_random_baseline_seeds_are_independent_draws_and_gan_noise_is_shared():
-    from ganbench.train import make_sampler
+    from ganbench.sampling import make_sampler
 
     r0, r1 = tiny("random", seed=0), tiny("random", seed=1)
     a, b, a2 = (
@@ -317,7 +319,7 @@ def test_curve_evaluations_use_eval_samples_during_and_the_final_one_reports_bot
             return out | {f"fid{m}": 10.0 - len(calls) for m in also}
 
     cfg = tiny(budget="192img", eval_every_kimg=0.064, eval_samples=40, eval_samples_during=10)
-    summary = execute(Plan(cfg, tmp_path), images, {}, FakeEval(), show_progress=False)
+    summary = execute(Trial(cfg, tmp_path), images, {}, FakeEval(), show_progress=False)
     evals = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["kind"] == "eval"]
     assert calls == [(10, ()), (10, ()), (None, (10,))]
     assert [sorted(k for k in r if k.startswith("fid")) for r in evals] == [["fid10"], ["fid10"], ["fid10", "fid40"]]

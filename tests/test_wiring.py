@@ -9,13 +9,15 @@ from torch.testing import assert_close
 from typer.testing import CliRunner
 
 from ganbench import objectives, penalties
-from ganbench.cli import app
+from ganbench.commands import app
 from ganbench.config import load_recipe, make_config, migrate
+from ganbench.execution import Trial
+from ganbench.execution.trial import existing_state
 from ganbench.families import gan
 from ganbench.io import read_jsonl, write_json
 from ganbench.metrics import names
-from ganbench.runner import Plan, existing_state
-from ganbench.train import build, load_sampler, train
+from ganbench.sampling import load_sampler
+from ganbench.train import build, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = dict(
@@ -149,9 +151,9 @@ def _old_run_dir(run_dir, config: dict, status: str) -> None:
 def test_a_completed_run_written_by_main_is_skipped(old, tmp_path):
     run_dir = tmp_path / old["variant"] / "seed0"
     _old_run_dir(run_dir, old, "completed")
-    assert existing_state(Plan(tiny(old["variant"], budget="480img"), run_dir)) == "completed"
+    assert existing_state(Trial(tiny(old["variant"], budget="480img"), run_dir)) == "completed"
     with pytest.raises(Exception, match="lr_d"):  # still refused when it really differs
-        existing_state(Plan(tiny(old["variant"], budget="480img", lr_d=5e-5), run_dir))
+        existing_state(Trial(tiny(old["variant"], budget="480img", lr_d=5e-5), run_dir))
 
 
 def test_an_interrupted_run_written_by_main_resumes_to_an_uninterrupted_run(images, tmp_path):
@@ -166,7 +168,7 @@ def test_an_interrupted_run_written_by_main_resumes_to_an_uninterrupted_run(imag
     state["config"] = MAIN_WGAN_GP | {"checkpoint_ticks": 1}  # as main wrote it
     torch.save(state, ckpt)
     (old_run / "config.json").write_text(json.dumps({"config": state["config"]}))
-    assert existing_state(Plan(cfg, old_run)) == "resumable"
+    assert existing_state(Trial(cfg, old_run)) == "resumable"
     out = train(cfg, old_run, images)
     assert out["kimg"] == 0.48
     a, b = (
@@ -418,7 +420,7 @@ def test_tensorboard_mirrors_the_records_and_changes_nothing_else(images, tmp_pa
 
 
 def test_fid_command_keys_and_table_follow_the_chosen_metrics():
-    from ganbench.metrics.cli import cli_keys, format_table
+    from ganbench.metrics.compare import cli_keys, format_table
 
     assert cli_keys(("fid", "fidinf", "kid", "pr")) == (
         "fid",

@@ -123,6 +123,14 @@ REAL = FAMILIES.register(
 )
 
 
+def device_settings(cfg, device):
+    """The device settings a run of `cfg` (a ganbench Config) uses on `device` (ganbench.device.resolve), with the
+    networks its family compiles when cfg.compile is on."""
+    from ganbench.device import resolve
+
+    return resolve(cfg, device, get(cfg.family).impl.compiled(cfg) if cfg.compile else ())
+
+
 def get(name: str) -> Family:
     """The family called `name`; UnknownNameError (with the valid names) otherwise."""
     return FAMILIES[name]

@@ -2,8 +2,8 @@
 
 Pipeline, one stage per module: images -> Inception features (inception.py: weights, torch-fidelity's extractor)
 -> statistics and the reference cache (features.py) -> pure metric functions (functional.py) -> named metrics and
-the trainer's evaluator (evaluator.py). `ganbench fid A B` lives in cli.py; the metric-name grammar (`fid500`,
-`kid500_lo`) in names.py.
+the trainer's evaluator (evaluator.py). compare.py compares any two image sources (data sets, folders, runs: the
+library of `ganbench fid A B`); names.py is the metric-name grammar (`fid500`, `kid500_lo`).
 """
 
 from __future__ import annotations

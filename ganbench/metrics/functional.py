@@ -5,7 +5,7 @@ both float64 numpy arrays.
 
 Where: every statistic is computed in float64 with torch on the features' device when that device has float64
 (the CPU; a CUDA GPU, so that a GPU run does not wait on its host for the O(N^2 D) kernels and the eigensolvers),
-else on the CPU (Apple's MPS has no float64: features move to the CPU first, then widen). `_torch64` is the one
+else on the CPU (Apple's MPS has no float64: features move to the CPU first, then widen). `torch64` is the one
 place that decides (with ganbench.device.statistics_device); only c2st's L-BFGS (scipy) always runs on the CPU. Convention for the asymmetric metrics (precision/recall): the first argument is the generated set,
 the second the real (reference) set, as in torch-fidelity.
 
@@ -38,10 +38,10 @@ from ganbench.device import statistics_device
 
 def feature_statistics(features: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """(N, D) features -> mu (D,), sigma (D, D): the mean and the unbiased (N - 1) covariance, in float64
-    (numpy's np.cov formula, computed where `_torch64` puts the features), returned as numpy arrays."""
+    (numpy's np.cov formula, computed where `torch64` puts the features), returned as numpy arrays."""
     if np.ndim(features) != 2 or len(features) < 2:
         raise ValueError(f"statistics need a (N, D) array with N >= 2, got shape {tuple(np.shape(features))}")
-    x = _torch64(features)
+    x = torch64(features)
     mu = x.mean(dim=0)
     centred = x - mu
     return mu.cpu().numpy(), (centred.T @ centred / (x.shape[0] - 1)).cpu().numpy()
@@ -86,7 +86,7 @@ def fid_from_features(features1: np.ndarray | torch.Tensor, mu2: np.ndarray, sig
     of S2 S1 are those of the N x N symmetric A S2 A^T. Cheap (N D^2 flops, no D x D eigensolver) and free of the
     spurious round-off eigenvalues of a rank-deficient S1.
     """
-    x = _torch64(features1)
+    x = torch64(features1)
     n, d = x.shape
     if n < 2 or d != np.size(mu2):
         raise ValueError(f"features {tuple(x.shape)} do not match statistics of dimension {np.size(mu2)} (need N >= 2)")
@@ -142,7 +142,7 @@ def kid_from_features(
     subset_size equals both sample counts every subset is the whole set and the std is 0: use `kid_bootstrap` for
     an interval.
     """
-    f1, f2 = _torch64_pair(features1, features2)
+    f1, f2 = torch64_pair(features1, features2)
     n1, n2, d = f1.shape[0], f2.shape[0], f1.shape[1]
     if f2.shape[1] != d:
         raise ValueError(f"feature dimensions differ: {f1.shape} vs {f2.shape}")
@@ -181,7 +181,7 @@ def kid_from_features(
 # FID's bias grows as N shrinks (two disjoint sets of 500 real 32x32 CelebA images score fid500 = 36), so at the
 # sample counts a CPU affords two estimates whose bias does not depend on N sit beside it: FID-infinity and KID,
 # each with an interval for evaluation noise (bootstrap over samples). Everything here is float64, where
-# `_torch64` says; the random draws are numpy's (the same subsets and resamples wherever it runs).
+# `torch64` says; the random draws are numpy's (the same subsets and resamples wherever it runs).
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 FIDINF_POINTS = 10  # FIDs fitted per FID-infinity estimate
 FIDINF_MIN_FRACTION = 0.2  # smallest subset, as a share of each set: N/5 .. N (1/N spans a factor of 5)
@@ -235,8 +235,8 @@ def fid_subsets(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor, s: np.n
 
 
 def grams(gen: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """X X^T, Y Y^T, X Y^T in float64, where `_torch64` puts the generated features."""
-    x, y = _torch64_pair(gen, ref)
+    """X X^T, Y Y^T, X Y^T in float64, where `torch64` puts the generated features."""
+    x, y = torch64_pair(gen, ref)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"feature shapes do not match: {tuple(x.shape)} vs {tuple(y.shape)}")
     return x @ x.T, y @ y.T, x @ y.T
@@ -311,7 +311,7 @@ def kid(
     and drops the pairs of an image with a copy of itself (as the U-statistic drops i = j), so each replicate is
     itself an unbiased-form estimate. Kernel rows are made in blocks: memory O(block * max(N, M)).
     """
-    x, y = _torch64_pair(gen, ref)
+    x, y = torch64_pair(gen, ref)
     n, m, d = x.shape[0], y.shape[0], x.shape[1]
     if y.shape[1] != d or min(n, m) < 2:
         raise ValueError(f"KID needs two (N, D) sets with N >= 2 and one D, got {tuple(x.shape)} and {tuple(y.shape)}")
@@ -349,24 +349,24 @@ def precision_recall(gen: torch.Tensor, real: torch.Tensor, k: int = 3, block: i
     module docstring), row blocks of `block` to bound memory. Which features (here: Inception pool3, not the paper's VGG16) is the caller's
     protocol.
     """
-    g, r = _torch64_pair(gen, real)
+    g, r = torch64_pair(gen, real)
     if min(g.shape[0], r.shape[0]) <= k:
         raise ValueError(f"precision/recall with k={k} needs more than {k} samples per set")
-    r_gen, r_real = _knn_radius2(g, k, block), _knn_radius2(r, k, block)
+    r_gen, r_real = knn_radius2(g, k, block), knn_radius2(r, k, block)
     precision = _inside(g, r, r_real, block)
     recall = _inside(r, g, r_gen, block)
     return precision, recall
 
 
-def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return ((a * a).sum(1, keepdim=True) + (b * b).sum(1)[None] - 2.0 * a @ b.T).clamp_(min=0.0)
 
 
-def _knn_radius2(x: torch.Tensor, k: int, block: int) -> torch.Tensor:
+def knn_radius2(x: torch.Tensor, k: int, block: int) -> torch.Tensor:
     """Squared distance from each row to its k-th nearest other row (the row itself is the 0-th)."""
     out = []
     for start in range(0, x.shape[0], block):
-        d2 = _sq_dist(x[start : start + block], x)
+        d2 = sq_dist(x[start : start + block], x)
         rows = torch.arange(d2.shape[0], device=x.device)
         d2[rows, rows + start] = 0.0  # exact zero on the diagonal, whatever the round-off
         out.append(d2.kthvalue(k + 1, dim=1).values)
@@ -376,7 +376,7 @@ def _knn_radius2(x: torch.Tensor, k: int, block: int) -> torch.Tensor:
 def _inside(query: torch.Tensor, centres: torch.Tensor, radius2: torch.Tensor, block: int) -> float:
     hits = 0
     for start in range(0, query.shape[0], block):
-        d2 = _sq_dist(query[start : start + block], centres)
+        d2 = sq_dist(query[start : start + block], centres)
         hits += int((d2 <= radius2[None]).any(dim=1).sum())
     return hits / query.shape[0]
 
@@ -388,7 +388,7 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020) ->
     Samples shuffled by numpy.random.RandomState(seed) first, as torch-fidelity does. Needs the classifier head,
     which the bundled weights do not have: callers report IS as unavailable then, never a number.
     """
-    x = _torch64(logits)
+    x = torch64(logits)
     n = x.shape[0]
     if n < splits:
         raise ValueError(f"Inception Score with {splits} splits needs at least {splits} samples, got {n}")
@@ -403,7 +403,7 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 2020) ->
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
-def _torch64(x: np.ndarray | torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
+def torch64(x: np.ndarray | torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
     """(N, D) float64 tensor on `device`, by default where the statistics of x run: its own device when that has
     float64 (CPU, CUDA), else the CPU (ganbench.device.statistics_device). Moved before the cast: MPS has no
     float64, so widening there would fail."""
@@ -415,7 +415,7 @@ def _torch64(x: np.ndarray | torch.Tensor, device: torch.device | str | None = N
     return x.detach().to(where).to(torch.float64)
 
 
-def _torch64_pair(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both sets as `_torch64` puts the first (the generated one), so the two meet on one device."""
-    first = _torch64(a)
-    return first, _torch64(b, first.device)
+def torch64_pair(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both sets as `torch64` puts the first (the generated one), so the two meet on one device."""
+    first = torch64(a)
+    return first, torch64(b, first.device)

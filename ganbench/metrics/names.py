@@ -56,6 +56,13 @@ LOWER_IS_BETTER = {
     MODE_KL: True,
 }  # c2st: down to 0.5 (chance)
 DISTANCES = (FID, FIDINF, KID)  # the bases that can rank variants (lower is better)
+# What each base looks through: two metrics of different lenses are two views of the same runs, and a report lines
+# up their rankings (ganbench.report.lens). A base registered without a lens is not compared across lenses.
+INCEPTION = "Inception features"
+DIGITS = "a digit classifier (Stacked MNIST's modes)"
+LENS = {base: DIGITS if base in (MODES, MODE_KL) else INCEPTION for base in BASES}
+# the bases that can be a comparison's primary metric (direction: LOWER_IS_BETTER); modes: the mode-count lens
+PRIMARY_CAPABLE = {*DISTANCES, MODES}
 
 # fidinf before fid: the alternation is tried in order and `fid` would otherwise claim 'fidinf500'. A base may hold
 # '_' (mode_kl): the count after it ends the base, so 'mode_kl26000_lo' parses as mode_kl, 26000, lo.

@@ -29,7 +29,7 @@ import torch
 from scipy import optimize, special, stats
 
 # the k-NN radii precision/recall use, and the one float64 conversion (where: functional's module docstring)
-from ganbench.metrics.functional import _knn_radius2, _sq_dist, _torch64, _torch64_pair
+from ganbench.metrics.functional import knn_radius2, sq_dist, torch64, torch64_pair
 
 KEY_DENSITY = "density"
 KEY_COVERAGE = "coverage"
@@ -47,16 +47,16 @@ def density_coverage(
     real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int = 5, block: int = 1024
 ) -> dict[str, float]:
     """{density, coverage} of `fake` (M, D) against `real` (N, D); see the module docstring. k-NN among reals."""
-    r, f = _torch64_pair(real, fake)
+    r, f = torch64_pair(real, fake)
     if r.shape[0] <= k:
         raise ValueError(f"density/coverage with k={k} needs more than {k} real samples, got {r.shape[0]}")
     if r.shape[1] != f.shape[1]:
         raise ValueError(f"feature sizes differ: real {r.shape[1]}, generated {f.shape[1]}")
-    radius2 = _knn_radius2(r, k, block)  # (N,) squared radii
+    radius2 = knn_radius2(r, k, block)  # (N,) squared radii
     inside_count = 0.0
     covered = torch.zeros(r.shape[0], dtype=torch.bool, device=r.device)
     for start in range(0, f.shape[0], block):
-        inside = _sq_dist(f[start : start + block], r) <= radius2[None]  # (block, N)
+        inside = sq_dist(f[start : start + block], r) <= radius2[None]  # (block, N)
         inside_count += float(inside.sum())
         covered |= inside.any(dim=0)
     return {KEY_DENSITY: inside_count / (k * f.shape[0]), KEY_COVERAGE: float(covered.double().mean())}
@@ -75,7 +75,7 @@ def c2st(
     Returns {c2st: held-out accuracy, c2st_low, c2st_high: its Clopper-Pearson interval, c2st_p: p-value of
     accuracy > 0.5, c2st_n_test: held-out samples}.
     """
-    r, f = _torch64(real, "cpu"), _torch64(fake, "cpu")  # scipy's L-BFGS: on the host
+    r, f = torch64(real, "cpu"), torch64(fake, "cpu")  # scipy's L-BFGS: on the host
     if r.shape[1] != f.shape[1]:
         raise ValueError(f"feature sizes differ: real {r.shape[1]}, generated {f.shape[1]}")
     if not 0.0 < train_fraction < 1.0:

@@ -4,11 +4,11 @@ Reads every run under a folder (config.json, metrics.jsonl, summary.json, sample
 
   results.csv               one tidy row per run (status, kimg/steps/seconds spent, img/s, memory, final and best
                             metrics, what is missing)
-  summary.csv, summary.md   one row per variant: mean and 95% t-interval over completed seeds with n, ranked by mean
-                            final value of the protocol's ranking metric (KID; FID for older results), which pairs
-                            differ (Welch + Holm) and which are tied at a margin (TOST + Holm), compact letters
-                            (see ganbench.report.stats); the verdict in words first
-  pairwise.csv              every pair of ranked variants: difference, 95% interval, Hedges' g, p, Holm p, TOST p
+  summary.csv, summary.md   one row per variant: centre and 95% interval over successful seeds with n and failed
+                            seeds, ranked by the final value of the protocol's ranking metric (KID; FID for older
+                            results), compact letters (ganbench.report.compare); the verdict in words first
+  pairwise.csv              every pair under the report's plan and under the ratio-scale re-analysis: effect (ratio
+                            or difference), 95% and 90% intervals, test, p, Holm p, TOST p, P(A better), the call
   forest.png                the ranking metric per variant: mean, 95% interval, seeds, letters, the random floor
   rank_vs_kimg.png          each variant's rank at each evaluated budget (runs evaluated along the way)
   fid_vs_kimg.png, fid_vs_time.png, losses.png, d_outputs.png, throughput.png, samples.png, real.png, samples/
@@ -18,8 +18,13 @@ Reads every run under a folder (config.json, metrics.jsonl, summary.json, sample
                             the pair-by-pair agreement of their conclusions (ganbench.report.agreement)
   report.html               the same, self-contained: opens from disk, images embedded, no script, no network
 
-Runs whose evaluation protocols differ (sample count, reference split, resolution, weights) are never ranked
-together: each protocol gets its own verdict, figure and tables (`ganbench.report.cohorts`); forest-2.png and so on.
+Runs whose evaluation protocols differ (sample count, reference split, resolution, weights, reference images) are
+never ranked together: each protocol gets its own verdict, figure and tables (`ganbench.report.cohorts`).
+
+The package reads, analyses, renders: `runs`, `record` (a study's record) and `failures` read; `compare` (the one
+comparison owner, on `ganbench.stats`), `plan`, `findings`, `study`, `ranks`, `progress`, `lens`, `agreement`
+analyse; `verdict` (the one verdict writer), `blocks`, `display`, `figures/` (one function per figure kind),
+`pages`, `study_page` and `build` render.
 
 Partial input is reported, not fatal: runs in progress, diverged or failed runs, single seeds and missing metrics
 are listed as such. Only a folder without any run is an error (ReportError).
@@ -45,13 +50,15 @@ def write_report(
     real_images: bool = True,
     margin: float | None = None,
     against: tuple[Path, ...] = (),
+    scale: str | None = None,
 ) -> Report:
     """Write the report; return what was written and the warnings (missing pieces), without printing them.
-    `margin`: the equivalence margin of the ranking metric (absolute; None: 10% of the best-to-floor gap).
-    `against`: other study folders whose rankings a study's report lines up with its own (ganbench.report.agreement)."""
+    `margin`, `scale`: an analysis plan given to the report (ganbench.report.plan; None: a study's declared plan,
+    else the first protocol's rule with the ratio-scale re-analysis beside it). `against`: other study folders
+    whose rankings a study's report lines up with its own (ganbench.report.agreement)."""
     from ganbench.report.build import write_report as write  # pandas, seaborn: imported only when reporting
 
-    return write(results_dir, out_dir, real_images=real_images, margin=margin, against=against)
+    return write(results_dir, out_dir, real_images=real_images, margin=margin, against=against, scale=scale)
 
 
 def build_report(

@@ -17,11 +17,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganbench.report import stats
+from ganbench.report.compare import OPEN, TIED, UNTESTED, Comparison, PairResult
 from ganbench.report.display import fmt
 from ganbench.report.study import StudyFindings
+from ganbench.stats.resample import kendall
 
-TIED, OPEN, UNTESTED = "tied", "open", "untested"
 SAME, BOTH_TIED, OPPOSITE, PARTIAL, NEITHER = (
     "same order",
     "tied on both",
@@ -41,13 +41,9 @@ def _ordered(c: str) -> bool:
     return c not in (TIED, OPEN, UNTESTED)
 
 
-def call(p: stats.Pair) -> str:
-    """One study's conclusion about a pair (lower is better): the better variant, TIED, OPEN or UNTESTED."""
-    if p.n_a < 2 or p.n_b < 2:
-        return UNTESTED
-    if p.different:
-        return p.a if p.diff < 0 else p.b
-    return TIED if p.tied else OPEN
+def call(p: PairResult) -> str:
+    """One study's conclusion about a pair: the better variant, TIED, OPEN or UNTESTED (the comparison's own)."""
+    return p.call
 
 
 def agree(x: str, y: str) -> str:
@@ -84,33 +80,37 @@ class Agreement:
 
 
 def _position(f: StudyFindings, v: str) -> float:
-    if f.floor is None or f.ceiling is None or not f.floor.mean > f.ceiling.mean:
+    g = f.primary.group(v)
+    if g is None or f.floor is None or f.ceiling is None or not f.floor.centre > f.ceiling.centre:
         return math.nan
-    return (f.interval(v).mean - f.ceiling.mean) / (f.floor.mean - f.ceiling.mean)
+    return (g.centre - f.ceiling.centre) / (f.floor.centre - f.ceiling.centre)
 
 
 def kendall_tau(x: list[float], y: list[float]) -> float:
     """Kendall's tau (tau-b: tau-a where nothing is tied) between two score lists; NaN below 2 items."""
-    from scipy.stats import kendalltau
-
-    return float(kendalltau(x, y).statistic) if len(x) >= 2 else math.nan
+    return kendall(x, y)
 
 
-def compare(a: StudyFindings, b: StudyFindings, labels: tuple[str, str]) -> Agreement:
-    """Line up two studies' conclusions about the variants both have a tuned arm for."""
-    common = [v for v in a.order if v in b.order]
-    ranks = {v: (a.order.index(v) + 1, b.order.index(v) + 1) for v in common}
-    groups = {v: (a.letters.get(v, ""), b.letters.get(v, "")) for v in common}
+def compare(
+    a: StudyFindings,
+    b: StudyFindings,
+    labels: tuple[str, str],
+    ca: Comparison | None = None,
+    cb: Comparison | None = None,
+) -> Agreement:
+    """Line up two studies' conclusions about the variants both have a selected arm for: their primary
+    comparisons, or the two given (e.g. both re-analyses on the ratio scale)."""
+    ca, cb = ca or a.primary, cb or b.primary
+    common = [v for v in ca.order if v in cb.order]
+    ranks = {v: (ca.order.index(v) + 1, cb.order.index(v) + 1) for v in common}
+    groups = {v: (ca.letters.get(v, ""), cb.letters.get(v, "")) for v in common}
     position = {v: (_position(a, v), _position(b, v)) for v in common}
-    pa = {frozenset((p.a, p.b)): p for p in a.pairs}
-    pb = {frozenset((p.a, p.b)): p for p in b.pairs}
     rows = []
     for i, x in enumerate(common):
         for y in common[i + 1 :]:
-            k = frozenset((x, y))
-            calls = (call(pa[k]), call(pb[k]))
+            calls = (call(ca.pair(x, y)), call(cb.pair(x, y)))
             rows.append(PairRow(x, y, calls, agree(*calls)))
-    tau = kendall_tau([a.interval(v).mean for v in common], [b.interval(v).mean for v in common])
+    tau = kendall_tau([ca.group(v).centre for v in common], [cb.group(v).centre for v in common])
     return Agreement(labels, common, ranks, groups, position, rows, tau)
 
 
@@ -132,7 +132,7 @@ def text(ag: Agreement) -> str:
     are = lambda rows: "is" if len(rows) == 1 else "are"  # noqa: E731
     out = [
         f"Across {a} and {b} ({len(ag.variants)} variants with a tuned arm in both, {n} pair"
-        f"{'s' if n != 1 else ''}, each study tested on its own: Welch and TOST, Holm over its pairs):"
+        f"{'s' if n != 1 else ''}, each study tested on its own under its own plan, Holm over its pairs):"
     ]
     same, tied, opposite = ag.by(SAME), ag.by(BOTH_TIED), ag.by(OPPOSITE)
     out.append(
@@ -176,6 +176,13 @@ def text(ag: Agreement) -> str:
     neither = ag.by(NEITHER)
     if neither:
         out.append(f"{len(neither)} settled on neither ({_pairs(neither)}).")
+    for i in (0, 1):
+        undecided = sum(1 for p in ag.pairs if not _settled(p.calls[i]))
+        if undecided * 2 > n:
+            out.append(
+                f"{ag.labels[i]} is inconclusive on most pairs: {undecided} of {n} neither ordered nor shown "
+                "equivalent."
+            )
     best = [v for v in ag.variants if ag.ranks[v] == (1, 1)]
     out.append(
         (
@@ -220,23 +227,25 @@ def _pos(x: float) -> str:
 
 def labels(a: StudyFindings, b: StudyFindings, roots: tuple[Path, Path]) -> tuple[str, str]:
     """Each study's name (its study file's `name`), or its folder's where the names are missing or the same."""
-    names = tuple(str(f.meta.get("name") or Path(r).resolve().name) for f, r in zip((a, b), roots, strict=True))
+    names = tuple(str(f.study.name or Path(r).resolve().name) for f, r in zip((a, b), roots, strict=True))
     if names[0] != names[1]:
         return names
     return tuple(str(Path(r).resolve().relative_to(Path(r).resolve().parents[1])) for r in roots)
 
 
-def blocks(ag: Agreement, out: Path, colours: dict) -> tuple[list, list[Path]]:
+def blocks(
+    ag: Agreement, out: Path, colours: dict, title: str = "", figure_name: str = "agreement.png"
+) -> tuple[list, list[Path]]:
     """The cross-study section of a report: the agreement in words, the scale-position figure, two tables."""
-    from ganbench.report import plots
+    from ganbench.report.figures.agreement import scale_positions
     from ganbench.report.pages import Figure, Heading, Para, Table
 
     a, b = ag.labels
-    figure = plots.scale_positions(ag.labels, ag.position, colours, out / "agreement.png")
+    figure = scale_positions(ag.labels, ag.position, colours, out / figure_name)
     return [
-        Heading(f"Against {b}: where the rankings agree"),
+        Heading(title or f"Against {b}: where the rankings agree"),
         Para(text(ag), lead=True),
-        Figure("agreement.png", f"each variant's place on the scale of {a} and of {b}"),
+        Figure(figure_name, f"each variant's place on the scale of {a} and of {b}"),
         Table(
             [
                 "variant",

@@ -1,13 +1,12 @@
-"""Putting the report together: per protocol cohort the findings, then the figures, sample grids and the pages.
+"""Putting the report together: read the runs, analyse each protocol cohort (and a study's record) with the one
+comparison owner, render every section with the same figure functions and the same verdict writer.
 
-The pages lead with what a reader came for: the verdict (`findings.verdict`), one figure of the ranking metric
-per variant with its interval and letters (forest.png), the sample grids side by side; then the curves, the
-tables, and last, folded, the protocol, the method notes and the provenance.
+The pages lead with what a reader came for: the verdict, one figure, the sample grids; then the curves, the tables,
+and last, folded, the protocol (a compact table of what differs between runs), the method notes and the commands.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,12 +15,20 @@ import pandas as pd
 
 from ganbench import families as fam
 from ganbench.io import write_grid_png
-from ganbench.report import agreement, display, findings, pages, plots, protocol, study, study_page, tables
+from ganbench.report import agreement, display, document, findings, pages, protocol, study, study_page, tables
+from ganbench.report import blocks as B
 from ganbench.report.cohorts import cohorts, difference
+from ganbench.report.figures import canvas as C
+from ganbench.report.figures import curves as CV
+from ganbench.report.figures import dynamics as D
+from ganbench.report.figures.ranks import rank_curves
+from ganbench.report.figures.samples import sample_sheet
 from ganbench.report.findings import Findings
-from ganbench.report.pages import Bullets, Code, Details, Figure, Gallery, Heading, Para, Table
+from ganbench.report.frames import evals_frame, ticks_frame
+from ganbench.report.pages import Bullets, Heading
+from ganbench.report.plan import first_protocol, given
 from ganbench.report.runs import ReportError, Run, discover, group_label
-from ganbench.rundir import RunDir, Status
+from ganbench.rundir import RunDir, Status, file_name
 
 FIGURES = ("fid_vs_kimg.png", "fid_vs_time.png", "losses.png", "d_outputs.png", "throughput.png")
 
@@ -39,10 +46,12 @@ def write_report(
     real_images: bool = True,
     margin: float | None = None,
     against: tuple[Path, ...] = (),
+    scale: str | None = None,
 ) -> Report:
-    """Read every run under `results_dir` and write the report files; see the package docstring. `margin`: the
-    equivalence margin of the ranking metric (absolute); None: 10% of the best-to-random-floor gap, if any.
-    `against`: other study folders (`ganbench study`) whose rankings this study's is lined up with."""
+    """Read every run under `results_dir` and write the report files; see the package docstring. `margin`,
+    `scale`: an analysis plan given to the report (absolute margin in the metric's units on the raw scale, a ratio
+    on the log scale); neither: the first protocol's rule (raw, 10% of the best-to-floor gap) with the ratio-scale
+    re-analysis beside it. `against`: other study folders whose rankings this study's is lined up with."""
     results_dir = Path(results_dir)
     out = Path(out_dir) if out_dir is not None else results_dir / "report"
     if RunDir(out).config.exists():
@@ -50,17 +59,18 @@ def write_report(
     for other in (results_dir, *against) if against else ():
         if not study.is_study(other):
             raise ReportError(
-                f"--against lines up two studies, but '{other}' is not a study folder (no "
-                f"{study.STUDY}): give folders written by `ganbench study`"
+                f"--against lines up two studies, but '{other}' is not a study folder (no study.json): give "
+                "folders written by `ganbench study`"
             )
     runs = discover(results_dir, exclude=out)
     out.mkdir(parents=True, exist_ok=True)
     report = Report(out)
     report.warnings += [n for r in runs for n in r.notes]
+    plan = given(margin, scale) or first_protocol()
 
-    # ---- findings, one protocol cohort at a time: runs of different protocols are never ranked together
+    # ---- analyse: one protocol cohort at a time (runs of different protocols are never ranked together)
     groups = cohorts(runs)
-    found = [findings.analyse(c, margin) for c in groups]
+    found = [findings.analyse(c, plan) for c in groups]
     several = len(found) > 1
     if several:
         report.warnings.append(
@@ -72,47 +82,50 @@ def write_report(
     report.warnings += _missing_warnings(runs, results)
     proto, proto_warnings = protocol.protocol(runs)
     report.warnings += proto_warnings
-    results.to_csv(out / "results.csv", index=False)
+    results.drop(columns=["run_dir"], errors="ignore").to_csv(out / "results.csv", index=False)
     summary_frame.to_csv(out / "summary.csv", index=False)
     report.files += [out / "results.csv", out / "summary.csv"]
-    pairs = [pd.DataFrame([vars(p) for p in f.summary.pairs]) for f in found if f.summary.pairs]
+    pairs = [_pair_frame(f) for f in found if f.comparison is not None and f.comparison.pairs]
     if pairs:
-        _stack(pairs, [f for f in found if f.summary.pairs], several).to_csv(out / "pairwise.csv", index=False)
+        _stack(pairs, [f for f in found if f.comparison is not None and f.comparison.pairs], several).to_csv(
+            out / "pairwise.csv", index=False
+        )
         report.files.append(out / "pairwise.csv")
 
-    # ---- figures
+    # ---- figures, each by the one function of its kind
     order = list(dict.fromkeys(g for f in found for g in f.summary.frame["group"]))
     families = dict(zip(summary_frame["group"], summary_frame["family"], strict=True))
     objectives = {
         g: o for g, o in zip(summary_frame["group"], summary_frame["objective"], strict=True) if isinstance(o, str)
     }
-    colours = plots.palette(order, families)
+    colours = C.palette(order, families)
     for f in found:
-        if f.key:
-            report.warnings += _forest(f, colours, out / f"forest{f.cohort.suffix}.png")
+        if f.comparison is not None:
+            c = f.comparison
+            report.warnings += B.forest(
+                c,
+                colours,
+                out / f"forest{f.cohort.suffix}.png",
+                exclude=findings.baselines(f),
+                floor=c.group(f.summary.floor) if f.summary.floor else None,
+                ceiling=c.group(f.summary.ceiling) if f.summary.ceiling else None,
+            )
             report.files.append(out / f"forest{f.cohort.suffix}.png")
         if f.budgets:
             report.files.append(
-                plots.rank_curves(f.budgets, colours, f.budget_key or "?", out / f"rank_vs_kimg{f.cohort.suffix}.png")
+                rank_curves(f.budgets, colours, f.budget_key or "?", out / f"rank_vs_kimg{f.cohort.suffix}.png")
             )
-    fid_key = tables.curve_metric(runs)  # the curves and the random baseline stay FID: the figure readers know
-    evals = plots.evals_frame(runs, fid_key) if fid_key else plots.evals_frame([], "")
-    baseline = next((b for f in found if (b := _baseline(f.summary, f.results, fid_key)) is not None), None)
-    if fid_key and baseline is None:
-        report.warnings.append(f"missing: no random baseline {fid_key} (run the 'random' variant to draw one)")
-    report.warnings += plots.fid_curves(
-        evals, fid_key, baseline, colours, out / "fid_vs_kimg.png", out / "fid_vs_time.png"
-    )
-    ticks = plots.ticks_frame(runs)
-    report.warnings += plots.losses(ticks, order, families, objectives, out / "losses.png")
-    report.warnings += plots.d_outputs(ticks, order, families, objectives, out / "d_outputs.png")
+    report.warnings += _curves(runs, found, colours, out)
+    ticks = ticks_frame(runs)
+    report.warnings += D.losses(ticks, order, families, objectives, out / "losses.png")
+    report.warnings += D.d_outputs(ticks, order, families, objectives, out / "d_outputs.png")
     device = (
         "; ".join(
             sorted({str(s.get("device_name") or s.get("device")) for r in runs if (s := r.summary or {}).get("device")})
         )
         or "an unrecorded device"
     )
-    report.warnings += plots.throughput(results, order, colours, device, out / "throughput.png")
+    report.warnings += D.throughput(results, order, colours, device, out / "throughput.png")
     report.files += [out / f for f in FIGURES]
 
     # ---- samples: every run's final grid, and real images beside them
@@ -121,40 +134,49 @@ def write_report(
     if real_file is None:
         report.warnings.append(f"real images unavailable: {real_note}")
     gallery, sheet = _sample_grids(runs, order, rank_key, out, real_file, real_note)
-    plots.sample_sheet(sheet, out / "samples.png")
-    report.files += ([real_file] if real_file else []) + [out / "samples.png"]
+    is_study = study.is_study(results_dir)
+    if not is_study:  # a study's own sheet (one grid per selected arm) leads its section instead
+        sample_sheet(sheet, out / "samples.png")
+        report.files.append(out / "samples.png")
+    report.files += [real_file] if real_file else []
     report.files += [out / f for f, _ in gallery if f and f.startswith("samples/")]
 
     # ---- a study's own section (ganbench study): its verdict and figures come first
     study_blocks: list = []
-    if study.is_study(results_dir):
-        found_study = study.analyse(results_dir, runs)
-        study_colours = plots.palette(
-            found_study.order, {v: found_study.runs[(v, "tuned")][0].family for v in found_study.order}
-        )
-        study_blocks, study_files, study_warnings = study_page.blocks(found_study, out, study_colours)
+    if is_study:
+        mine = study.analyse(results_dir, runs)
+        study_colours = C.palette(mine.study.variants, {v: rs[0].family for (v, _), rs in mine.runs.items()})
+        study_blocks, study_files, study_warnings = study_page.blocks(mine, out, study_colours)
         report.files += study_files
         report.warnings += study_warnings
-        for other in against:  # each study analysed on its own; only the conclusions are lined up
+        for i, other in enumerate(against):  # each study analysed on its own; only the conclusions are lined up
             theirs = study.analyse(Path(other), discover(Path(other)))
             if not theirs.order:
-                report.warnings.append(f"--against {other}: no tuned arm has finished there yet; nothing to line up")
+                report.warnings.append(f"--against {other}: no selected arm has finished there yet; nothing to line up")
                 continue
-            lined = agreement.compare(
-                found_study, theirs, agreement.labels(found_study, theirs, (results_dir, Path(other)))
-            )
-            more, files = agreement.blocks(lined, out, study_colours)
+            labels = agreement.labels(mine, theirs, (results_dir, Path(other)))
+            more, files = agreement.blocks(agreement.compare(mine, theirs, labels), out, study_colours)
             study_blocks += more
             report.files += files
+            if mine.reanalysis is not None and theirs.reanalysis is not None:
+                lined = agreement.compare(mine, theirs, labels, mine.reanalysis, theirs.reanalysis)
+                more, files = agreement.blocks(
+                    lined,
+                    out,
+                    study_colours,
+                    f"Against {labels[1]}, both re-analysed on the ratio scale (post hoc)",
+                    f"agreement_ratio{'' if i == 0 else f'-{i + 1}'}.png",
+                )
+                study_blocks += more
+                report.files += files
 
     # ---- pages
     report.warnings = list(dict.fromkeys(report.warnings))  # once each, first-seen order
-    tables_blocks = _table_blocks(found, several)
+    tables_blocks = document.table_blocks(found, several)
     if any(r.trial and not r.shared_trial for r in runs):  # a sweep: best setting per variant, spread of FID
-        tables_blocks += _sweep_blocks(results_dir, out, report)
-    method = [line for f in found for line in protocol.method_lines(f.summary, f.results)]
-    method = list(dict.fromkeys(method))
-    verdicts = _verdict_blocks(found, groups, several, figures=False)
+        tables_blocks += document.sweep_blocks(results_dir, out, report.files)
+    method = list(dict.fromkeys(line for f in found for line in protocol.method_lines(f.summary, f.results)))
+    verdicts = document.verdict_blocks(found, groups, several, figures=False)
     (out / "summary.md").write_text(
         pages.markdown(
             [
@@ -168,10 +190,9 @@ def write_report(
         )
     )
     title = f"ganbench report: {results_dir.resolve().name}"
-    blocks = _document(
+    blocks = document.document(
         title,
         runs,
-        results_dir,
         report.warnings,
         found,
         groups,
@@ -181,9 +202,10 @@ def write_report(
         results,
         order,
         gallery,
+        sheet=not is_study,
     )
     if study_blocks:  # the study leads; every run by protocol follows, as for any results folder
-        blocks = [blocks[0], *study_blocks, Heading("Every run, by evaluation protocol"), *blocks[1:]]
+        blocks = [blocks[0], *study_blocks, Heading("Every run, by evaluation protocol (exploratory)"), *blocks[1:]]
     (out / "report.md").write_text(pages.markdown(blocks))
     (out / "report.html").write_text(pages.html_page(title, blocks, out))
     report.files += [out / "summary.md", out / "report.md", out / "report.html"]
@@ -199,72 +221,56 @@ def _stack(frames: list[pd.DataFrame], found: list[Findings], several: bool) -> 
     )
 
 
-def _forest(f: Findings, colours: dict, path: Path) -> list[str]:
-    s = f.summary
+def _pair_frame(f: Findings) -> pd.DataFrame:
+    """pairwise.csv: every pair of the cohort under the report's plan, and under the ratio re-analysis beside it."""
+    rows = []
+    for c in (f.comparison, f.reanalysis):
+        if c is None:
+            continue
+        for p in c.pairs:
+            row = {k: v for k, v in vars(p).items() if k != "prob"}
+            row |= {"prob": p.prob.value, "prob_low": p.prob.low, "prob_high": p.prob.high, "call": p.call}
+            rows.append({"plan": c.plan.source, "scale": c.scale, **row})
+    return pd.DataFrame(rows)
 
-    def row(g: str) -> plots.ForestRow:
-        iv = s.intervals[(g, s.rank_by)]
-        return plots.ForestRow(
-            g, iv.mean, iv.low, iv.high, iv.n, f.values(g), s.letters.get(g, ""), colours.get(g, (0.3, 0.3, 0.3))
+
+def _curves(runs: list[Run], found: list[Findings], colours: dict, out: Path) -> list[str]:
+    """The curves readers know (FID against kimg and against wall-clock), the random floor as a line."""
+    key = tables.curve_metric(runs)
+    trained = [r for r in runs if not fam.is_baseline(r.family)]
+    frame = evals_frame(trained, key) if key else evals_frame([], "")
+    if frame.empty:
+        why = (
+            f"no {key} evaluations of trained variants in these results"
+            if key
+            else "no FID evaluations in these results (were the runs made with --no-eval?)"
         )
-
-    return plots.forest(
-        [row(g) for g in s.trained()],
-        row(s.floor) if s.floor else None,
-        f.key or "?",
-        path,
-        ceiling=row(s.ceiling) if s.ceiling else None,
+        C.placeholder(out / "fid_vs_kimg.png", "FID against kimg", why)
+        C.placeholder(out / "fid_vs_time.png", "FID against wall-clock", why)
+        return [f"missing: {why}; FID plots are placeholders"] if key else []
+    warnings = []
+    floor = [r.final_metrics()[key] for r in runs if fam.is_floor(r.family) and key in r.final_metrics()]
+    lines = (CV.Line(sum(floor) / len(floor), "random baseline (uniform noise)"),) if floor else ()
+    if not floor:
+        warnings.append(f"missing: no random baseline {key} (run the 'random' variant to draw one)")
+    CV.curves(frame, key, colours, out / "fid_vs_kimg.png", lines=lines, title=f"{key} against kimg — {C.BAND_NOTE}")
+    frame = frame.copy()
+    mean_s = frame.groupby(["group", "kimg"])["seconds"].transform("mean")
+    scale, unit = CV.time_unit(float(mean_s.max()) if mean_s.notna().any() else 0.0)
+    frame["time"] = mean_s / scale
+    if frame["time"].isna().any():
+        warnings.append("missing: some evaluations have no wall-clock time; they are left out of fid_vs_time.png")
+    CV.curves(
+        frame,
+        key,
+        colours,
+        out / "fid_vs_time.png",
+        x="time",
+        xlabel=f"training wall-clock ({unit}, evaluation excluded; mean over seeds)",
+        lines=lines,
+        title=f"{key} against wall-clock — {C.BAND_NOTE}",
     )
-
-
-def _verdict_blocks(found: list[Findings], groups, several: bool, figures: bool = True) -> list:
-    if not several:
-        f = found[0]
-        return [Para(findings.verdict(f), lead=True)] + (
-            [Figure(f"forest{f.cohort.suffix}.png", f"{f.key} per variant with its interval and letters")]
-            if figures and f.key
-            else []
-        )
-    blocks: list = [
-        Para(
-            f"These runs were made under {len(found)} evaluation protocols, which differ in "
-            f"{difference(groups)}: each is ranked on its own, never against the others.",
-            lead=True,
-        )
-    ]
-    for i, f in enumerate(found, 1):
-        blocks += [Heading(f"Protocol {i}: {f.cohort.title()}"), Para(findings.verdict(f), lead=True)]
-        if figures and f.key:
-            blocks.append(Figure(f"forest{f.cohort.suffix}.png", f"{f.key} per variant, protocol {i}"))
-    return blocks
-
-
-def _table_blocks(found: list[Findings], several: bool) -> list:
-    blocks: list = []
-    for i, f in enumerate(found, 1):
-        if several:
-            blocks.append(Heading(f"Protocol {i}: {f.cohort.title()}", 3))
-        for view in display.summary_tables(f.summary, f.results, tables.curve_metric(f.cohort.runs)):
-            blocks += [Heading(view.title, 3), Table(view.header, view.rows)]
-            if view.note:
-                blocks.append(Para(view.note, note=True))
-    return blocks
-
-
-def _sweep_blocks(results_dir: Path, out: Path, report: Report) -> list:
-    from ganbench.report.sweep import plot_sweep_spread, sweep_runs, sweep_table, sweep_table_rows
-
-    sweep = sweep_table(results_dir)
-    sweep.to_csv(out / "sweep.csv", index=False)
-    png = plot_sweep_spread(sweep_runs(results_dir), out / "sweep_spread.png")
-    head, rows = sweep_table_rows(sweep)
-    report.files += [out / "sweep.csv"] + ([png] if png else [])
-    spread = (
-        Figure("sweep_spread.png", "FID per variant over the settings searched (each run a point)")
-        if png
-        else Para(sweep.attrs.get("note", "no FID in these results"))
-    )
-    return [Heading("Sweep: best setting per variant", 3), Table(head, rows), spread]
+    return warnings
 
 
 def _missing_warnings(runs: list[Run], results) -> list[str]:
@@ -275,16 +281,6 @@ def _missing_warnings(runs: list[Run], results) -> list[str]:
             "missing: no FID evaluations in any run (made with --no-eval?): no FID columns, FID plots are placeholders"
         ]
     return [f"missing: {what} in {run}" for run, text in missing.items() for what in text.split("; ")]
-
-
-def _baseline(summary: tables.Summary, results, fid_key: str | None) -> float | None:
-    """Mean final FID of the random baseline (i.i.d. uniform pixel noise): the level a trained variant must beat."""
-    col = f"{fid_key}_final"
-    if fid_key is None or col not in results:
-        return None
-    frame = summary.frame
-    rows = frame[frame["family"].map(fam.is_floor).astype(bool) & (frame[f"{col}_n"] > 0)]
-    return float(rows[f"{col}_mean"].iloc[0]) if len(rows) else None
 
 
 def _real_grid(run: Run, path: Path) -> tuple[Path | None, str]:
@@ -324,7 +320,7 @@ def _sample_grids(
             caption = f"{g} seed{run.seed} ({which}{status}{extra})"
             name = None
             if path is not None:
-                name = f"samples/{run.name.replace('/', '_')}.png"
+                name = f"samples/{file_name(run.name.replace('/', '_') + '.png')}"
                 shutil.copyfile(path, out / name)
             gallery.append((name, caption))
             if first:
@@ -332,89 +328,3 @@ def _sample_grids(
                 sheet.append((out / name if name else None, title, f"{g}: no sample grid yet"))
                 first = False
     return gallery, sheet
-
-
-def _document(
-    title: str,
-    runs: list[Run],
-    results_dir: Path,
-    warnings: list[str],
-    found: list[Findings],
-    groups,
-    several: bool,
-    tables_blocks: list,
-    method: list[str],
-    results,
-    order: list[str],
-    gallery,
-) -> list:
-    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    blocks: list = [
-        Heading(title, 1),
-        *_verdict_blocks(found, groups, several),
-        Heading("Samples"),
-        Figure("samples.png", "sample grids side by side, real images first"),
-    ]
-    if warnings:
-        blocks += [Heading("What is missing or unusual"), Bullets(warnings, warn=True)]
-    blocks += [
-        Heading("During training"),
-        Figure("fid_vs_kimg.png", "FID against kimg"),
-        Figure("fid_vs_time.png", "FID against training wall-clock"),
-    ]
-    for i, f in enumerate(found, 1):
-        if f.budgets:
-            blocks += [
-                Heading("Rank against budget" + (f", protocol {i}" if several else ""), 3),
-                Figure(f"rank_vs_kimg{f.cohort.suffix}.png", f"rank by {f.budget_key} at each budget"),
-                Para(f.stability.text(f.budget_key or "") if f.stability else "", note=True),
-            ]
-    blocks += [
-        Heading("Training dynamics", 3),
-        Figure("losses.png", "G and D losses"),
-        Figure("d_outputs.png", "mean D output on real and fake"),
-        Heading("Tables"),
-        *tables_blocks,
-        Figure("throughput.png", "images per second and peak memory"),
-    ]
-    view = display.results_table(results, order)
-    blocks += [Heading(view.title, 3), Table(view.header, view.rows), Para(view.note, note=True)]
-    published = protocol.published_table(runs)
-    if published is not None:
-        blocks += [
-            Heading(f"Published figures ({protocol.PUBLISHED_LABEL})"),
-            Para(
-                "Measured under other protocols (networks, sample counts, reference sets, Inception ports "
-                "and training lengths differ), so they place the scale, never rank against the tables "
-                "above."
-            ),
-            Table(*published),
-        ]
-    commands = sorted({" ".join(str(a) for a in r.meta.get("command") or []) for r in runs} - {""})
-    n_groups = len({group_label(r) for r in runs})
-    folded = [
-        Para(
-            f"{len(runs)} runs of {n_groups} variants in {results_dir.resolve()}, report made {created} "
-            "from the result files alone."
-        ),
-        Bullets(method),
-        Heading("Every run's sample grid (final, or the latest while a run is unfinished)", 3),
-        Gallery(gallery),
-        Code("commands that made these runs", "\n".join(commands) or "not recorded"),
-        Code(
-            "metric protocol of each evaluated run",
-            display.dumps(
-                {
-                    r.name: (r.summary or {}).get("metric_protocol")
-                    for r in runs
-                    if (r.summary or {}).get("metric_protocol")
-                }
-            ),
-        ),
-        Code("config of each run", display.dumps({r.name: r.config for r in runs})),
-    ]
-    blocks += [
-        Heading("Protocol, method and provenance"),
-        Details("How these numbers were made: protocol, statistics, every run's samples, provenance", folded),
-    ]
-    return blocks

@@ -22,6 +22,7 @@ PROTOCOL_FIELDS = {
     "crop": "crop",
     "eval_samples": "images per evaluation",
     "inception_weights": "Inception weights",
+    "reference_sha256": "reference images (content sha256)",  # from the metric protocol; old runs: not recorded
 }
 
 
@@ -44,6 +45,8 @@ class Cohort:
             for k in ("channels", "crop", "inception_weights")
             if v.get(k) not in (None, "", 0, 3)
         ]
+        if v.get("reference_sha256"):
+            extra.append(f"reference images sha256 {str(v['reference_sha256'])[:12]}")
         return (
             f"{v.get('dataset')}{res}, {v.get('eval_samples')} generated vs {v.get('eval_samples')} reference "
             f"images (split {v.get('eval_split')})" + "".join(f", {e}" for e in extra)
@@ -51,7 +54,10 @@ class Cohort:
 
 
 def protocol_key(run: Run) -> tuple[tuple[str, Any], ...]:
-    cfg = run.config
+    """The run's protocol: its config's fields, and the content hash of the reference images its metric protocol
+    recorded (runs whose references differ are never ranked together; runs that did not record one: None)."""
+    cfg = dict(run.config)
+    cfg["reference_sha256"] = ((run.summary or {}).get("metric_protocol") or {}).get("reference_sha256")
     defaults = {"eval_split": "train", "channels": 3, "crop": 0, "inception_weights": ""}  # fields older runs lack
     return tuple((k, cfg.get(k, defaults.get(k))) for k in PROTOCOL_FIELDS)
 

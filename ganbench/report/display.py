@@ -19,9 +19,10 @@ import pandas as pd
 from ganbench import families as fam
 from ganbench.metrics import names
 from ganbench.report.runs import number
-from ganbench.report.stats import ALPHA, Interval, Pair
 from ganbench.report.tables import COUNTERS, Summary, summary_metric_columns
 from ganbench.rundir import Status
+from ganbench.stats import scale as sc
+from ganbench.stats.welch import Interval
 
 ADJACENT = "adjacent rank (Mann-Whitney, uncorrected)"
 
@@ -80,28 +81,6 @@ def column_title(col: str) -> str:
     return f"{title} ({better})" if better else title
 
 
-def pair_verdict(p: Pair) -> str:
-    """What the tests support for one pair (lower is better): better, tied, or not distinguishable."""
-    if math.isnan(p.p):
-        return "not testable (fewer than 2 seeds)"
-    tied = f"within ±{fmt(p.margin)}, TOST p={p.p_tost_holm:.2g}"
-    if p.different:
-        winner = p.a if p.diff < 0 else p.b
-        return (
-            f"{winner} better (Holm p={p.p_holm:.2g}); the difference is {tied}"
-            if p.tied
-            else f"{winner} better (Holm p={p.p_holm:.2g})"
-        )
-    if p.tied:
-        return f"tied (equivalent {tied})"
-    if p.p < ALPHA:  # the pair's own interval excludes 0, but not once corrected for the other pairs
-        return (
-            f"not distinguishable after Holm's correction (p={p.p:.2g}, Holm p={p.p_holm:.2g}): difference "
-            f"between {fmt(p.low)} and {fmt(p.high)} (95% interval of this pair alone)"
-        )
-    return f"not distinguishable: difference between {fmt(p.low)} and {fmt(p.high)}"
-
-
 def drop_constant(view: TableView, keep: set[str]) -> TableView:
     """Leave out columns (other than `keep`) whose cells are all the same, naming the non-empty ones in the note.
     Tables of one row keep every column."""
@@ -144,6 +123,8 @@ def summary_tables(summary: Summary, results: pd.DataFrame, curve_key: str | Non
         if col == "img_per_s" and fam.is_baseline(r["family"]):
             return "n/a (no training)"
         iv = summary.intervals[(r["group"], col)]
+        if iv.n == 0 and col == summary.rank_by and r.get("failed", 0):
+            return f"every seed failed ({int(r['failed'])})"
         if iv.n == 1 and not marked and not every_single:
             marked.append(True)
             return fmt_interval(iv)
@@ -191,8 +172,8 @@ def summary_tables(summary: Summary, results: pd.DataFrame, curve_key: str | Non
             {"variant"},
         ),
     ]
-    if any(not math.isnan(p.p) for p in summary.pairs):
-        views.append(pairwise_table(summary))
+    if summary.comparison is not None and summary.comparison.tested:
+        views.append(pair_table(summary.comparison))
     return views
 
 
@@ -210,44 +191,78 @@ def single_seed_note(summary: Summary) -> str | None:
     )
 
 
-def pairwise_table(summary: Summary) -> TableView:
-    """Which pairs of variants differ on the ranking metric, by how much, with an interval, and which are tied at
-    the margin: differing pairs first, then by p. Pairs with a single-seed variant cannot be tested and are left
-    out (the single-seed note names those variants)."""
-    key = summary.rank_by.removesuffix("_final") if summary.rank_by else "?"
-    margin = summary.margin is not None
-    head = (
-        ["pair (A vs B)", "seeds", f"mean A - B ({key})", "95% CI of A - B", "Hedges' g", "p (Welch)", "p (Holm)"]
-        + ([f"TOST p at ±{fmt(summary.margin)} (Holm)"] if margin else [])
-        + ["verdict"]
-    )
+def effect(p, scale: str, worse: str | None = None) -> str:
+    """How much worse the worse group is: '×1.62 (95% CI 1.35-1.94)' or 'by 0.0326 (0.0189-0.0462)'."""
+    flip = worse == p.a  # the effect is a against b: turn it round so it reads 'worse against better'
+    e, lo, hi = p.effect, p.low, p.high
+    if scale == sc.LOG:
+        e, lo, hi = (1 / e, 1 / hi, 1 / lo) if not flip else (e, lo, hi)
+        ci = f" (95% CI {lo:.2f}-{hi:.2f})" if math.isfinite(lo) else ""
+        return f"×{e:.2f}{ci}"
+    e, lo, hi = (-e, -hi, -lo) if not flip else (e, lo, hi)
+    ci = f" (95% CI {fmt(lo)}-{fmt(hi)})" if math.isfinite(lo) else ""
+    return f"by {fmt(abs(e))}{ci}"
+
+
+def iv90(p, scale: str) -> str:
+    if scale == sc.LOG:
+        return f"{p.a} / {p.b} = {p.effect:.2f} ({p.low90:.2f}-{p.high90:.2f})"
+    return f"{p.a} − {p.b} = {fmt(p.effect)} ({fmt(p.low90)} .. {fmt(p.high90)})"
+
+
+def pair_text(p, scale: str, alpha: float = 0.05) -> str:
+    """What the tests support for one pair: better (by how much), tied at the margin, or not distinguishable."""
+    if p.test == "none":
+        return f"not tested: {p.note}" if p.note else "not tested"
+    rank = " (rank test: an arm has a failed seed)" if p.test == "Mann-Whitney" else ""
+    if p.different:
+        worse = p.b if p.better == p.a else p.a
+        how = effect(p, scale, worse=worse) if p.test != "Mann-Whitney" else f"P({p.better} better) {p.prob.value:.2f}"
+        tied = f"; within the margin too (TOST Holm p {p.p_tost_holm:.2g})" if p.tied else ""
+        return f"{p.better} better, {worse} worse {how} (Holm p {p.p_holm:.2g}){rank}{tied}"
+    if p.tied:
+        return f"equivalent at the margin: 90% CI {iv90(p, scale)} (TOST Holm p {p.p_tost_holm:.2g})"
+    if p.p < alpha:
+        return f"not distinguishable after Holm's correction (p {p.p:.2g}, Holm p {p.p_holm:.2g}){rank}"
+    return f"not distinguishable (Holm p {p.p_holm:.2g}){rank}"
+
+
+def effect_cells(p, scale: str) -> list[str]:
+    """The effect of a pair and its intervals as cells: a ratio on the log scale, a difference on the raw one."""
+    if scale == sc.LOG:
+        ratio = lambda x: f"{x:.3f}" if math.isfinite(x) else "–"  # noqa: E731
+        return [ratio(p.effect), f"{ratio(p.low)} .. {ratio(p.high)}", f"{ratio(p.low90)} .. {ratio(p.high90)}"]
+    return [fmt(p.effect), f"{fmt(p.low)} .. {fmt(p.high)}", f"{fmt(p.low90)} .. {fmt(p.high90)}"]
+
+
+def pair_table(c) -> TableView:
+    """Every pair of a comparison: the effect (ratio or difference) with its 95% and 90% intervals, the test, p,
+    Holm p, TOST p (Holm), P(A better than B) with its bootstrap interval, and what the tests support. Differing
+    pairs first, then by p."""
+    effect = f"{'ratio A / B' if c.scale == sc.LOG else 'A − B'} ({c.key})"
+    head = ["pair (A vs B)", "seeds", effect, "95% CI", "90% CI (TOST)", "test", "p", "Holm p"]
+    head += (["TOST Holm p"] if c.bounds is not None else []) + ["P(A better) [95% CI]", "verdict"]
     rows = []
-    tested = sorted((p for p in summary.pairs if not math.isnan(p.p)), key=lambda p: (not p.different, p.p_holm))
-    for p in tested:
+    for p in sorted(
+        c.pairs, key=lambda p: (p.test == "none", not p.different, p.p_holm if math.isfinite(p.p_holm) else 2)
+    ):
+        prob = f"{p.prob.value:.2f}" + (f" [{p.prob.low:.2f}, {p.prob.high:.2f}]" if math.isfinite(p.prob.low) else "")
         rows.append(
-            [
-                f"{p.a} vs {p.b}",
-                f"{p.n_a} vs {p.n_b}",
-                fmt(p.diff),
-                f"{fmt(p.low)} .. {fmt(p.high)}",
-                fmt(p.hedges_g),
-                f"{p.p:.2g}",
-                f"{p.p_holm:.2g}",
-            ]
-            + ([f"{p.p_tost_holm:.2g}"] if margin else [])
-            + [pair_verdict(p)]
+            [f"{p.a} vs {p.b}", f"{p.n_a} vs {p.n_b}", *effect_cells(p, c.scale), p.test, fmt(p.p), fmt(p.p_holm)]
+            + ([fmt(p.p_tost_holm)] if c.bounds is not None else [])
+            + [prob if math.isfinite(p.prob.value) else "–", pair_text(p, c.scale, c.plan.alpha)]
         )
+    tested = c.tested
     n_diff, n_tied = sum(p.different for p in tested), sum(p.tied for p in tested)
-    ties = f", {n_tied} tied within ±{fmt(summary.margin)}" if margin else ""
     title = (
-        f"Pairwise comparisons on {key}: {n_diff} of {len(tested)} pairs differ{ties} "
-        "(Welch's t over seeds, Holm-corrected, family-wise alpha 0.05"
-        + ("; ties by two one-sided tests, Holm-corrected)" if margin else ")")
+        f"Pairs on {c.key}, {c.plan.label}: {n_diff} of {len(tested)} differ, {n_tied} equivalent at the margin "
+        f"(family: {c.family})"
     )
     note = (
-        f"Equivalence margin ±{fmt(summary.margin)}: {summary.margin_note}."
-        if margin
-        else f"No equivalence margin ({summary.margin_note}): no pair is called tied."
+        f"Margin: {c.margin_text}. Scale: {c.plan.describe()}. Welch where neither arm has a failed seed (its 95% "
+        "interval; the 90% interval decides equivalence: inside the margin = equivalent), the exact Mann-Whitney "
+        "test where one has; p-values Holm-corrected over the family. P(A better): the chance that a random seed of "
+        "A beats one of B, with a bootstrap interval."
     )
     return TableView(title, head, rows, note)
 

@@ -1,9 +1,6 @@
-"""What the runs showed, per protocol cohort: the ranking, the pairwise tests, ties at the margin, letters, the
-random floor, the rank against budget, and the verdict: one paragraph that says it in words.
-
-The verdict claims only what the tests support: "better" where the Holm-corrected Welch test says so, "tied" where
-TOST at the stated margin says so, and otherwise "not distinguishable" with the interval of the difference. With
-one seed per variant it says that no comparison is possible.
+"""What one protocol cohort of runs showed: its frames, its comparison (`ganbench.report.compare`, under the
+report's plan) and, where that plan is not on the ratio scale, the ratio-scale re-analysis beside it; the rank at
+every evaluated budget; whether the curves levelled. The words are `ganbench.report.verdict`'s.
 """
 
 from __future__ import annotations
@@ -13,13 +10,17 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ganbench.report import ranks, tables
+from ganbench import families as fam
+from ganbench.metrics import names
+from ganbench.report import progress, ranks, tables
 from ganbench.report.cohorts import Cohort
-from ganbench.report.display import fmt
-from ganbench.report.stats import Pair
+from ganbench.report.compare import Comparison, compare
+from ganbench.report.failures import observation
+from ganbench.report.plan import Plan, first_protocol, ratio_reanalysis
+from ganbench.report.runs import group_label
+from ganbench.report.verdict import Context
 from ganbench.rundir import Status
-
-ALPHA_TEXT = "Welch's t over seeds, Holm-corrected, family-wise α = 0.05"
+from ganbench.stats import scale as sc
 
 
 @dataclass
@@ -27,9 +28,12 @@ class Findings:
     cohort: Cohort
     results: pd.DataFrame  # one row per run of the cohort (tables.results_frame)
     summary: tables.Summary
+    comparison: Comparison | None  # under the report's plan; None without a ranking metric
+    reanalysis: Comparison | None  # the ratio-scale re-analysis (post hoc), where the plan is not on that scale
     budget_key: str | None  # the metric ranked along the way (one sample count), None without curve points
     budgets: list[ranks.BudgetRanks]  # ranks at each evaluated budget (empty with fewer than two)
     stability: ranks.RankStability | None
+    levels: list[progress.Level]
 
     @property
     def key(self) -> str | None:
@@ -41,182 +45,136 @@ class Findings:
         return [float(v) for v in done[self.summary.rank_by].dropna()] if self.summary.rank_by else []
 
 
-def analyse(cohort: Cohort, margin: float | None = None) -> Findings:
-    """Rank and test one cohort's runs; `margin` None: the default margin from the random floor (if any)."""
+def observations(runs, key: str, group=group_label) -> dict:
+    """group -> its finished runs as seeds of a comparison (`failures.observation`), in run order."""
+    out: dict = {}
+    for r in runs:
+        o = observation(r, key)
+        if o is not None:
+            out.setdefault(group(r), []).append(o)
+    return out
+
+
+def lower_is_better(key: str | None) -> bool:
+    m = names.parse(key) if key else None
+    return True if m is None else names.LOWER_IS_BETTER[m.base]
+
+
+def analyse(cohort: Cohort, plan: Plan | None = None) -> Findings:
+    """Rank and test one cohort's runs under `plan` (None: the first protocol's rule)."""
+    plan = plan or first_protocol()
     results = tables.results_frame(cohort.runs)
     rank_key = tables.rank_metric(cohort.runs)
-    summary = tables.summarise(results, rank_key, margin)
+    comparison = reanalysis = None
+    if rank_key and f"{rank_key}_final" in results:
+        obs = observations(cohort.runs, rank_key)
+        family_of = {group_label(r): r.family for r in cohort.runs}
+        floor = next((g for g in obs if fam.is_floor(family_of[g])), None)
+        baselines = tuple(g for g in obs if fam.is_baseline(family_of[g]))
+        better = lower_is_better(rank_key)
+        what = f"the {len(obs) * (len(obs) - 1) // 2} pairs of this protocol's groups (exploratory)"
+        comparison = compare(obs, plan, what, key=rank_key, lower_is_better=better, floor=floor, baselines=baselines)
+        if plan.scale != sc.LOG and any(g.n >= 2 for g in comparison.groups):
+            reanalysis = compare(
+                obs,
+                ratio_reanalysis(plan),
+                what,
+                key=rank_key,
+                lower_is_better=better,
+                floor=floor,
+                baselines=baselines,
+            )
+    summary = tables.summarise(results, rank_key, comparison)
     budget_key = ranks.budget_metric(cohort.runs, rank_key)
     values = ranks.budget_values(cohort.runs, budget_key) if budget_key else {}
+    better = lower_is_better(budget_key)
+    levels = progress.levels(values, better)
     if len(values) < 2:
-        return Findings(cohort, results, summary, budget_key, [], None)
-    return Findings(cohort, results, summary, budget_key, ranks.rank_by_budget(values), ranks.rank_stability(values))
+        return Findings(cohort, results, summary, comparison, reanalysis, budget_key, [], None, levels)
+    return Findings(
+        cohort,
+        results,
+        summary,
+        comparison,
+        reanalysis,
+        budget_key,
+        ranks.rank_by_budget(values, plan, better),
+        ranks.rank_stability(values, plan, better),
+        levels,
+    )
 
 
-# ---------------------------------------------------------------------------------------------------- words
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
-
-
-def _pairs(f: Findings) -> dict[frozenset[str], Pair]:
-    return {frozenset((p.a, p.b)): p for p in f.summary.pairs}
-
-
-def _value(f: Findings, group: str) -> str:
-    iv = f.summary.intervals[(group, f.summary.rank_by)]
-    return f"{group} {fmt(iv.mean)}" + (f" ± {fmt(iv.high - iv.mean)}" if iv.n >= 2 else "")
-
-
-def _setup(f: Findings, trained: list[str], seeds: list[int]) -> str:
+# ---------------------------------------------------------------------------------------------------- context
+def setup(f: Findings) -> str:
+    """What was compared, in one sentence."""
     v = f.cohort.values
-    budgets = sorted({str(r.config.get("budget")) for r in f.cohort.runs if r.config.get("budget")})
+    runs = f.cohort.runs
+    trained = sorted({group_label(r) for r in runs if fam.trains(r.family)})
+    budgets = sorted({str(r.config.get("budget")) for r in runs if r.config.get("budget")})
     budgets = [re.sub(r"(\d)([a-z])", r"\1 \2", b) for b in budgets]  # 50kimg -> 50 kimg
     budget = budgets[0] if len(budgets) == 1 else f"budgets {', '.join(budgets)}"
-    seed_text = (
-        f"{seeds[0]} seed{'s' if seeds[0] != 1 else ''} per variant"
-        if len(set(seeds)) == 1
-        else f"{min(seeds)}-{max(seeds)} seeds per variant"
-    )
+    seeds = sorted({g.total for g in f.comparison.groups}) if f.comparison else [0]
+    seed_text = f"{seeds[0]} seed{'s' if seeds[0] != 1 else ''}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]} seeds"
     res = f" {v.get('resolution')}x{v.get('resolution')}" if v.get("resolution") else ""
+    counts = sorted({int(c) for r in runs if (c := (r.meta.get("data") or {}).get("count"))})
+    data = f" ({counts[0]:,} training images)" if len(counts) == 1 else ""
+    widths = sorted({(r.config.get("g_width"), r.config.get("d_width")) for r in runs if fam.trains(r.family)})
+    width = f", widths {widths[0][0]}/{widths[0][1]} (G/D)" if len(widths) == 1 and widths[0][0] else ""
+    steps = _g_steps(f)
     return (
-        f"{len(trained)} trained variant{'s' if len(trained) != 1 else ''} on {v.get('dataset')}{res}, "
-        f"{budget} each, {seed_text}, ranked by {f.key} at the end ({v.get('eval_samples')} generated vs "
-        f"{v.get('eval_samples')} reference images, {v.get('eval_split')} split; lower is better)."
+        f"{len(trained)} trained variant{'s' if len(trained) != 1 else ''} on {v.get('dataset')}{res}{data}{width}, "
+        f"{budget} each{steps}, {seed_text} per variant, ranked by {f.key} at the end ({v.get('eval_samples')} "
+        f"generated vs {v.get('eval_samples')} reference images, {v.get('eval_split')} split; "
+        f"{names.better(f.key) if f.key else ''})."
     )
 
 
-def verdict(f: Findings) -> str:
-    """The paragraph a reader reads first."""
-    s = f.summary
-    if s.rank_by is None:
-        return (
-            "No evaluations in these runs, so nothing is ranked: run without --no-eval to compare the "
-            "variants. Training curves, samples and costs follow."
-        )
-    trained = s.trained()
-    floor = s.floor
-    floor_text = f"the random floor is {fmt(s.mean(floor))}" if floor else "there is no random floor in these runs"
-    if not trained:
-        return f"Only the random floor was evaluated ({fmt(s.mean(floor)) if floor else '–'}): nothing to compare."
-    seeds = [s.intervals[(g, s.rank_by)].n for g in trained]
-    out = [_setup(f, trained, seeds)]
-    if max(seeds) < 2:
-        out.append(
-            f"By single values the order is {_join([_value(f, g) for g in trained])}; {floor_text}. With "
-            "one seed per variant no comparison is possible: no difference can be called significant and no "
-            "tie claimed (run more seeds, e.g. --seeds 0,1,2,3,4, to compare)."
-        )
-        return " ".join(out + _caveats(f, seeds))
-    pairs = _pairs(f)
-
-    def differ(a: str, b: str) -> bool:
-        p = pairs.get(frozenset((a, b)))
-        return bool(p and p.different)
-
-    best = trained[0]
-    tested = [g for g in trained if s.intervals[(g, s.rank_by)].n >= 2]
-    close = [g for g in trained[1:] if g in tested and not differ(best, g)]
-    if not close:
-        others = [g for g in trained[1:] if g in tested]
-        whom = "every other trained variant" if len(others) == len(trained) - 1 else _join(others) if others else ""
-        out.append(
-            f"Best: {_value(f, best)}" + (f", significantly better than {whom} ({ALPHA_TEXT})" if whom else "") + "."
-        )
-    else:
-        out.append(
-            f"Best: {_value(f, best)}; {_join([_value(f, g) for g in close])} "
-            f"{'is' if len(close) == 1 else 'are'} not distinguishable from it."
-        )
-    beats = {g: tuple(h for h in trained if differ(g, h) and s.mean(g) < s.mean(h)) for g in trained}
-    statements: dict[tuple[str, ...], list[str]] = {}
-    for g in trained:
-        if beats[g]:
-            statements.setdefault(beats[g], []).append(g)
-    n_pairs = len(trained) * (len(trained) - 1) // 2
-    n_diff = sum(differ(a, b) for i, a in enumerate(trained) for b in trained[i + 1 :])
-    said = [
-        f"{_join(w)} {'is' if len(w) == 1 else 'are each'} better than {_join(list(losers))}"
-        for losers, w in list(statements.items())[:3]
-    ]
-    out.append(
-        f"{n_diff} of {n_pairs} pairs of trained variants differ significantly ({ALPHA_TEXT})"
-        + (": " + "; ".join(said) + ("; …" if len(statements) > 3 else "") if said else "")
-        + "."
-    )
-    if floor:
-        above = [g for g in trained if differ(g, floor) and s.mean(g) < s.mean(floor)]
-        rest = [g for g in trained if g not in above]
-        if not rest:
-            out.append(f"Every trained variant is significantly better than the random floor ({fmt(s.mean(floor))}).")
-        else:
-            out.append(
-                f"{_join(rest)} {'is' if len(rest) == 1 else 'are'} not significantly better than the random "
-                f"floor ({fmt(s.mean(floor))})"
-                + (f"; {_join(above)} {'is' if len(above) == 1 else 'are'}" if above else "")
-                + "."
-            )
-    if s.ceiling:
-        out.append(
-            f"Two sets of real images score {fmt(s.mean(s.ceiling))} at this protocol (the real-vs-real "
-            "line): the best a model of the training images could reach here."
-        )
-    out += _ties(f, trained, pairs)
-    if f.stability is not None:
-        out.append(f.stability.text(f.budget_key or ""))
-    return " ".join(out + _caveats(f, seeds))
+def _g_steps(f: Findings) -> str:
+    """', G steps 782 (wgan-gp: 157)' where the groups' G steps differ (n_critic), else ''."""
+    steps = {
+        g: int(s)
+        for g, s in zip(f.summary.frame["group"], f.summary.frame.get("g_steps_mean", []), strict=False)
+        if pd.notna(s) and s > 0
+    }
+    if len(set(steps.values())) < 2:
+        return ""
+    common = max(set(steps.values()), key=list(steps.values()).count)
+    odd = [f"{g}: {s:,}" for g, s in steps.items() if s != common]
+    return f", {common:,} G steps ({'; '.join(odd)})"
 
 
-def _ties(f: Findings, trained: list[str], pairs: dict[frozenset[str], Pair]) -> list[str]:
-    s = f.summary
-    inside = [
-        pairs[frozenset((a, b))] for i, a in enumerate(trained) for b in trained[i + 1 :] if frozenset((a, b)) in pairs
-    ]
-    open_ = [p for p in inside if not p.different and not p.tied and p.n_a >= 2 and p.n_b >= 2]
-    out = []
-    if open_:
-        groups = {}
-        for g in trained:
-            for letter in s.letters.get(g, ""):
-                groups.setdefault(letter, []).append(g)
-        sets = [(letter, members) for letter, members in groups.items() if len(members) >= 2]
-        top = pairs.get(frozenset(trained[:2]))
-        first = top if top in open_ else min(open_, key=lambda p: abs(p.diff))
-        out.append(
-            "Not distinguishable: "
-            + ("; ".join(f"{_join(m)} ({letter})" for letter, m in sets) if sets else f"{len(open_)} pairs")
-            + f"; for example {first.a} − {first.b} lies between {fmt(first.low)} and {fmt(first.high)} "
-            "(95% interval)."
+def context(f: Findings) -> Context:
+    """The verdict's context: the setup, the caveats in order of importance, the scale's two ends."""
+    c = f.comparison
+    caveats = []
+    still = progress.improving_text(f.levels, f.budget_key or "")
+    single = c is not None and all(g.total < 2 for g in c.groups if not fam.is_baseline(_family(f, g.name)))
+    if single:
+        more = progress.more_seeds(f.cohort.runs)
+        caveats.append(" ".join(x for x in (still or "One seed per variant: run more seeds to compare.", more) if x))
+    elif still:
+        caveats.append(still)
+    failed = [o for g in (c.groups if c else []) for o in g.obs if o.failure]
+    if failed:
+        caveats.append(
+            "Failed seeds, shown and counted, not averaged: " + "; ".join(f"{o.run} ({o.why})" for o in failed) + "."
         )
-    if s.margin is None:
-        out.append(f"No pair is called tied: there is no equivalence margin ({s.margin_note}).")
-        return out
-    tied = [p for p in inside if p.tied]
-    margin = f"±{fmt(s.margin)} ({s.margin_note}; TOST, Holm-corrected over the {len(s.pairs)} pairs)"
-    if tied:
-        out.append(
-            f"Tied within {margin}: " + "; ".join(f"{p.a} and {p.b} (TOST p={p.p_tost_holm:.2g})" for p in tied) + "."
-        )
-    elif open_:
-        near = min(open_, key=lambda p: p.p_tost)
-        out.append(
-            f"No pair is tied within {margin}; the closest, {near.a} and {near.b}, has TOST p = "
-            f"{near.p_tost:.2g} before the correction and {near.p_tost_holm:.2g} after. Not distinguishable "
-            "is not equal."
-        )
-    return out
-
-
-def _caveats(f: Findings, seeds: list[int]) -> list[str]:
-    out = []
-    unfinished = [r for r in f.cohort.runs if r.status != Status.COMPLETED]
+    unfinished = [r for r in f.cohort.runs if r.status not in (Status.COMPLETED, Status.DIVERGED)]
     if unfinished:
-        kinds = sorted({r.status for r in unfinished})
-        out.append(
-            f"{len(unfinished)} run{'s' if len(unfinished) != 1 else ''} did not complete "
-            f"({', '.join(kinds)}) and {'are' if len(unfinished) != 1 else 'is'} not averaged in."
+        caveats.append(
+            f"{len(unfinished)} run{'s' if len(unfinished) != 1 else ''} did not finish and "
+            f"{'are' if len(unfinished) != 1 else 'is'} not counted."
         )
-    if 2 <= min(seeds) <= 3:
-        out.append(f"With {min(seeds)} seeds the intervals are wide; 5 or more separate smaller differences.")
-    if max(seeds) >= 2:
-        out.append("All of this holds for this budget and protocol only.")
-    return out
+    extra = [f.stability.text(f.budget_key or "")] if f.stability is not None else []
+    floor = c.group(f.summary.floor) if c and f.summary.floor else None
+    ceiling = c.group(f.summary.ceiling) if c and f.summary.ceiling else None
+    return Context(setup(f), caveats, floor, ceiling, extra)
+
+
+def _family(f: Findings, group: str) -> str:
+    rows = f.summary.frame[f.summary.frame["group"] == group]
+    return str(rows["family"].iloc[0]) if len(rows) else ""
+
+
+def baselines(f: Findings) -> tuple[str, ...]:
+    return tuple(g for g in (f.comparison.order if f.comparison else []) if fam.is_baseline(_family(f, g)))

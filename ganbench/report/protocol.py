@@ -10,11 +10,17 @@ import pandas as pd
 
 from ganbench import families
 from ganbench.metrics import names
-from ganbench.report.display import fmt, single_seed_note
-from ganbench.report.runs import Run
-from ganbench.report.stats import EQUIVALENCE_TEST, PAIRWISE_TEST, TEST_NAME
+from ganbench.report.display import single_seed_note
+from ganbench.report.runs import Run, group_label
 from ganbench.report.tables import Summary
 from ganbench.rundir import DEVICE_SETTINGS
+from ganbench.stats.ranktest import TEST_NAME
+from ganbench.stats.welch import EQUIVALENCE_TEST, PAIRWISE_TEST
+
+try:  # the owner of the arithmetic string (config.json's device_settings["arithmetic"]); older trees lack it
+    from ganbench.device import arithmetic_text
+except ImportError:  # pragma: no cover - until the device module provides it
+    arithmetic_text = None
 
 # ---------------------------------------------------------------------------------------------------- protocol
 _HEX = re.compile(r"^[0-9a-f]{16,}$")
@@ -78,19 +84,18 @@ _CONSEQUENCE = {
 
 
 def training_numerics(run: Run) -> str:
-    """What a run's training actually computed in, as resolved on its host (config.json's device_settings; the
-    config only says what was asked, e.g. precision auto). Evaluation is always exact fp32 and is not part of it."""
+    """What a run's training actually computed in, as resolved on its host: config.json's
+    device_settings["arithmetic"] (e.g. "bf16 autocast cpu amx"; two runs are the same arithmetic iff it is
+    equal), for older runs the precision alone, "(path not recorded)". Evaluation is always exact fp32."""
     s = run.meta.get(DEVICE_SETTINGS)
     if not isinstance(s, dict) or not s.get("precision"):
         return ""
-    # grouped by what was computed, not by the host's flags (AMX or AVX-512 BF16: the same bf16 arithmetic);
-    # why auto became what it did is in each config.json (device_settings.precision_reason)
+    if arithmetic_text is not None:
+        text = arithmetic_text(s)
+    else:
+        text = str(s.get("arithmetic") or f"{s['precision']} (path not recorded)")
     why = " (from auto)" if run.config.get("precision") == "auto" else ""
-    compiled = ", ".join(s.get("compile") or ()) or "none"
-    return (
-        f"precision {s['precision']}{why}, memory format {s.get('memory_format', '?')}, "
-        f"Adam {s.get('optimizer', '?')}, torch.compile {compiled}"
-    )
+    return f"{text}{why}"
 
 
 def protocol(runs: list[Run]) -> tuple[list[str], list[str]]:
@@ -106,7 +111,8 @@ def protocol(runs: list[Run]) -> tuple[list[str], list[str]]:
             lines.append(f"{label}: {next(iter(groups))}")
         else:
             for text, names in groups.items():
-                lines.append(f"{label} ({', '.join(names)}): {text}")
+                who = ", ".join(names) if len(names) <= 3 else f"{len(names)} runs, e.g. {names[0]}"
+                lines.append(f"{label} ({who}): {text}")
             warnings.append(f"runs differ in {label}: {_CONSEQUENCE.get(label, 'not a like-for-like comparison')}")
 
     evaluated = [r for r in runs if r.final_metrics() or r.evals]
@@ -145,11 +151,12 @@ def protocol(runs: list[Run]) -> tuple[list[str], list[str]]:
 
 
 def method_lines(summary: Summary, results: pd.DataFrame) -> list[str]:
+    c = summary.comparison
     rank = (
-        f"ranked by mean final {summary.rank_by.removesuffix('_final')} (at the end of the budget, lower is "
-        "better); best-along-the-way is shown but does not rank"
+        f"ranked by final {summary.rank_by.removesuffix('_final')} (at the end of the budget, "
+        f"{names.better(summary.rank_by.removesuffix('_final'))}); best-along-the-way is shown but does not rank"
         if summary.rank_by
-        else "not ranked: no FID in these results"
+        else "not ranked: no ranking metric in these results"
     )
     single = single_seed_note(summary)
     protocol_reason = (
@@ -157,29 +164,28 @@ def method_lines(summary: Summary, results: pd.DataFrame) -> list[str]:
         if summary.rank_by and names.is_value(summary.rank_by.removesuffix("_final"), names.KID)
         else ""
     )
+    plan = (
+        f"the plan: {c.plan.label}; {c.plan.describe()}; margin {c.margin_text}" if c is not None else "no comparison"
+    )
     return (
         [
-            "statistics over completed runs only (diverged, failed and unfinished runs are listed, not averaged)",
-            "a ± b (n=k): mean over k seeds and the half-width of its 95% t-interval (t(0.975, k-1) · sd / √k); "
-            "this is seed-to-seed noise. Evaluation noise (which images were drawn) is separate: the per-run "
-            "<metric>_lo/_hi columns of results.csv, a bootstrap over samples",
+            "failed seeds (stalled: D accuracy ~1 and G loss ~0 over at least half the budget; collapsed: the "
+            "collapse detector; diverged: a non-finite loss or metric) are shown and counted with a Clopper-Pearson "
+            "interval for the rate, never averaged; runs in progress or failed to run are listed, not counted",
+            "a group's centre and 95% interval come from its successful seeds (the mean and t-interval on the raw "
+            "scale; the geometric mean and back-transformed interval on the log scale); an interval is never "
+            "narrower than the runs' own evaluation noise allows (their bootstrap standard error)",
             rank + protocol_reason,
-            f"which variants differ: {PAIRWISE_TEST}. Welch, because with 5 seeds per variant any exact rank or "
-            "permutation test has a smallest two-sided p of 2/252 = 0.0079, above what Holm asks of the best of 21 "
-            "pairs (0.05/21 = 0.0024); its level and power at 5 seeds are checked by simulation in the tests",
-            f"tied: {EQUIVALENCE_TEST}; the margin here: "
-            + (
-                f"±{fmt(summary.margin)}, {summary.margin_note}"
-                if summary.margin is not None
-                else f"none ({summary.margin_note}), so no pair is called tied"
-            )
-            + ". 'Not distinguishable' (no test either way) is not 'tied': it comes with the 95% interval of the "
-            "difference",
-            "letters (compact letter display, Piepho 2004): two variants that share a letter are not distinguishable by "
-            "the pairwise tests; two without a common letter differ significantly",
+            plan,
+            f"which groups differ: {PAIRWISE_TEST}; where an arm has a failed seed, the exact Mann-Whitney test over "
+            "every seed instead (a rank test stays valid for a bimodal arm), and no equivalence test",
+            f"equivalent: {EQUIVALENCE_TEST}. 'Not distinguishable' (no test either way) is not 'equivalent'",
+            "letters (compact letter display, Piepho 2004): two groups that share a letter are not distinguishable "
+            "by the pairwise tests; two without a common letter differ significantly",
+            "P(A better): the probability that a random seed of A beats one of B (ties count half), with a 95% "
+            "percentile bootstrap interval resampling each group's seeds",
             f"adjacent ranks (a distribution-free check, not corrected for multiplicity; the pairwise table decides): "
-            f"{TEST_NAME}; with n and m seeds its smallest possible p is 2 / C(n+m, n), so at least 4 seeds per "
-            "variant are needed to tell two apart",
+            f"{TEST_NAME}; with n and m seeds its smallest possible p is 2 / C(n+m, n)",
         ]
         + ([single] if single else [])
         + (
@@ -191,6 +197,56 @@ def method_lines(summary: Summary, results: pd.DataFrame) -> list[str]:
             else []
         )
     )
+
+
+# ---------------------------------------------------------------------------------------------------- appendix
+_PATHS = ("data", "run_dir", "inception_weights")  # machine paths: never shown
+
+
+def _settings(run: Run) -> dict[str, str]:
+    """What a run was made with, flat: its config (no paths), commit, training numerics, evaluation protocol."""
+    out = {k: str(v) for k, v in run.config.items() if k not in _PATHS and k != "description"}
+    out["commit"] = str(run.meta.get("git_commit") or "")[:10]
+    if not families.is_baseline(run.family):
+        out["training numerics"] = training_numerics(run)
+    p = (run.summary or {}).get("metric_protocol") or {}
+    out["reference images sha256"] = str(p.get("reference_sha256") or "not recorded")[:12]
+    return out
+
+
+def _seeds(runs: list[Run]) -> str:
+    seeds = sorted(r.seed for r in runs if r.seed is not None)
+    return ",".join(map(str, seeds))
+
+
+def appendix(runs: list[Run]) -> tuple[list[str], list[list[str]], list[str]]:
+    """The per-run protocol as one compact table: the settings that differ between runs (one row per group, runs
+    by their folders relative to the results folder), and one line per setting every run shares. The full record
+    stays in each run's config.json and summary.json."""
+    per_run = {r.name: _settings(r) for r in runs}
+    keys = list(dict.fromkeys(k for s in per_run.values() for k in s))
+    differ = [k for k in keys if len({s.get(k, "") for s in per_run.values()}) > 1 and k not in ("seed",)]
+    shared = [
+        f"{k} = {v}" for k in keys if k not in differ and k != "seed" and (v := next(iter(per_run.values())).get(k))
+    ]
+    groups: dict[str, list[Run]] = {}
+    for r in runs:
+        groups.setdefault(group_label(r), []).append(r)
+    rows = []
+    for g, rs in groups.items():
+        folder = "/".join(rs[0].name.split("/")[:-1]) or "."
+        cells = []
+        for k in differ:
+            seen: dict[str, list[Run]] = {}
+            for r in rs:
+                seen.setdefault(per_run[r.name].get(k, ""), []).append(r)
+            cells.append(
+                next(iter(seen))
+                if len(seen) == 1
+                else "; ".join(f"{v or '–'} (seeds {_seeds(x)})" for v, x in seen.items())
+            )
+        rows.append([g, f"{folder}/seed{{{_seeds(rs)}}}", *cells])
+    return ["group", "runs", *differ], rows, shared
 
 
 # ---------------------------------------------------------------------------------------------------- published

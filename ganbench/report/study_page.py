@@ -1,353 +1,282 @@
-"""The study section's figures and blocks: verdict, forest of both arms, samples, rank against budget, curves of both
-arms, each variant's spread over its search draws, and the tables (ranking, settings, pairs, tuned vs recipe,
-goals). The analysis is `ganbench.report.study`'s."""
+"""The study section of a report, rendered: the primary verdict (about three sentences), its figure and the
+samples first; then the honest headline's details and the primary pair table; the ratio-scale re-analysis where the
+plan was not on that scale; the goal figures of each selected arm; every seed of every arm; the rank at every
+budget and the curves; selected against recipe; the search; two lenses. Every figure is drawn by the one function
+of its kind (`ganbench.report.figures`), every comparison rendered by `ganbench.report.blocks`."""
 
 from __future__ import annotations
 
-import math
 import shutil
-import textwrap
 from pathlib import Path
-
-import numpy as np
-import seaborn as sns
 
 from ganbench import families as fam
 from ganbench.metrics import names
-from ganbench.report import plots
-from ganbench.report.display import fmt, pair_verdict
+from ganbench.report import blocks as B
+from ganbench.report import progress
+from ganbench.report.compare import changed_calls, said
+from ganbench.report.display import fmt
+from ganbench.report.figures import curves as CV
+from ganbench.report.figures import search as S
+from ganbench.report.figures.ranks import rank_curves
+from ganbench.report.figures.samples import sample_sheet
+from ganbench.report.figures.spread import Point, spread
+from ganbench.report.frames import evals_frame
+from ganbench.report.lens import text as lens_text
 from ganbench.report.pages import Figure, Heading, Para, Table
-from ganbench.report.study import GOAL_KID, GOAL_PRECISION, StudyFindings, goals, verdict
-from ganbench.rundir import Status, number
-from ganbench.study.layout import RECIPE, TUNED
+from ganbench.report.record import RECIPE, TUNED
+from ganbench.report.study import StudyFindings, arm_label
+from ganbench.report.verdict import Context
+from ganbench.rundir import Status, file_name, number
 
 
-def _lighter(colour: tuple) -> tuple:
-    return tuple(0.55 + 0.45 * c for c in colour[:3])
+def headline(f: StudyFindings) -> str:
+    """What was compared, honestly: data and its size, resolution and widths, budget, seeds, search, protocol."""
+    s, st = f.study.settings, f.study
+    runs = [r for rs in f.runs.values() for r in rs if fam.trains(r.family)]
+    counts = sorted({int(c) for r in runs if (c := (r.meta.get("data") or {}).get("count"))})
+    size = f" ({counts[0]:,} training images)" if len(counts) == 1 else ""
+    n = names.parse(f.key).n
+    recipe = f"; recipes over {len(st.recipe_seeds)} seeds" if st.recipe_seeds else ""
+    return (
+        f"{st.name}: {s.get('dataset')}{size} at {s.get('resolution')}x{s.get('resolution')}, widths "
+        f"{s.get('g_width')}/{s.get('d_width')} (G/D); every variant got the same search ({st.search_text}); each "
+        f"selected setting trained for {st.final_budget} over {len(st.final_seeds)} seeds{recipe}, scored on {n} "
+        f"generated against {n} images of the {st.final_split} split, never used for selection ({f.key}, "
+        f"{names.better(f.key)})."
+    )
 
 
-def forest(f: StudyFindings, colours: dict, path: Path) -> list[str]:
-    """Both arms of every variant, tuned above recipe, ordered by the tuned mean; the scale's two ends as lines."""
-    rows = []
-    for v in f.order:
-        for arm in (TUNED, RECIPE):
-            vals = f.values.get((v, arm), [])
-            if not vals:
-                continue
-            iv = f.interval(v, arm)
-            colour = colours.get(v, (0.3, 0.3, 0.3))
-            rows.append(
-                plots.ForestRow(
-                    f"{v} · {arm}",
-                    iv.mean,
-                    iv.low,
-                    iv.high,
-                    iv.n,
-                    vals,
-                    f.letters.get(v, "") if arm == TUNED else "",
-                    colour if arm == TUNED else _lighter(colour),
-                )
-            )
-    line = lambda iv, label: plots.ForestRow(label, iv.mean, iv.low, iv.high, iv.n, []) if iv else None  # noqa: E731
-    return plots.forest(rows, line(f.floor, "random"), f.key, path, ceiling=line(f.ceiling, "real"))
+def g_steps(f: StudyFindings) -> str:
+    """'G steps: 4,688 for every arm but wgan-gp · recipe (938)' where they differ, else ''."""
+    steps = {}
+    for (v, a), rs in f.runs.items():
+        vals = {int(x) for r in rs if (x := number((r.summary or {}).get("g_steps")))}
+        if vals and fam.trains(rs[0].family):
+            steps[arm_label(v, a)] = max(vals)
+    if len(set(steps.values())) < 2:
+        return ""
+    common = max(set(steps.values()), key=list(steps.values()).count)
+    odd = [f"{g} ({s:,})" for g, s in steps.items() if s != common]
+    return f"G steps: {common:,} for every arm but {', '.join(odd)} (the budget counts real images shown to D)."
 
 
-def curves(f: StudyFindings, colours: dict, every: float, path: Path) -> Path:
-    """The metric against kimg for every variant: tuned (solid) and recipe (dashed), mean over seeds with the
-    seeds' range as a band; the random floor and the real-vs-real line across."""
-    from ganbench.report.study import _budget
-
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
-        fig = plots._figure(10, 5.2)
-        ax = fig.add_subplot()
-        for v in f.order:
-            for arm, style in ((TUNED, "-"), (RECIPE, "--")):
-                points: dict[float, list[float]] = {}
-                for r in f.runs.get((v, arm), []):
-                    if r.status != Status.COMPLETED:
-                        continue
-                    for e in r.evals:
-                        value = number(e.get(f.key))
-                        if value is not None and math.isfinite(value):
-                            points.setdefault(_budget(float(e["kimg"]), every), []).append(value)
-                if not points:
-                    continue
-                x = sorted(points)
-                mean = [np.mean(points[k]) for k in x]
-                ax.plot(x, mean, style, marker="o", ms=4, color=colours.get(v), label=f"{v} · {arm}")
-                ax.fill_between(
-                    x,
-                    [min(points[k]) for k in x],
-                    [max(points[k]) for k in x],
-                    color=colours.get(v),
-                    alpha=0.12 if arm == TUNED else 0.06,
-                    lw=0,
-                )
-        for iv, label, style, colour in (
-            (f.floor, "random floor", "--", "0.4"),
-            (f.ceiling, "real vs real", ":", "tab:green"),
-        ):
-            if iv is not None:
-                ax.axhline(iv.mean, ls=style, color=colour, lw=1.5)
-                ax.text(ax.get_xlim()[0], iv.mean, f" {label} {fmt(iv.mean)}", va="bottom", color=colour, fontsize=9)
-        ax.set_xlabel(plots.KIMG_LABEL)
-        ax.set_ylabel(f"{f.key} (lower is better)")
-        ax.set_title(
-            f"{f.key} along training: tuned (solid) and recipe (dashed), mean over seeds, band: range",
-            loc="left",
-            fontsize=11,
+def context(f: StudyFindings, c) -> Context:
+    caveats = []
+    still = progress.improving_text(f.levels, f.key)
+    if still:
+        caveats.append(still)
+    failed = [(arm, o) for arm, rs in f.runs.items() for r in rs if (o := _obs(f, r)) is not None and o.failure]
+    if failed:
+        caveats.append(
+            "Failed seeds (shown, counted, not averaged): "
+            + "; ".join(f"{arm_label(*arm)} seed {o.seed}: {o.why}" for arm, o in failed)
+            + "."
         )
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-        return plots._save(fig, path)
+    unfinished = [r for rs in f.runs.values() for r in rs if r.status not in (Status.COMPLETED, Status.DIVERGED)]
+    if unfinished:
+        caveats.append(f"{len(unfinished)} final-stage runs have not finished: the study is still running.")
+    extra = [x for x in (g_steps(f), f.stability.text(f.key) if f.stability else "") if x]
+    return Context(headline(f), caveats, f.floor, f.ceiling, extra)
 
 
-def search_spread(f: StudyFindings, colours: dict, path: Path) -> Path | None:
-    """Lucic et al. 2018's figure: each variant's stage-1 results over its search draws (the selection split and
-    budget), the chosen draw ringed; how much a variant depends on its hyperparameters, and how lucky a recipe is."""
-    key = (f.selection.get(next(iter(f.selection), ""), {}) or {}).get("metric") or f.key
-    rows = []
-    for v, sel in f.selection.items():
-        chosen = (sel.get("chosen") or {}).get("tag")
-        for c in sel.get("candidates", []):
-            value = c.get("value")
-            rows.append((v, value if c.get("status") == Status.COMPLETED else math.nan, c.get("tag") == chosen))
-    if not rows:
-        return None
-    variants = list(dict.fromkeys(v for v, *_ in rows))
-    variants.sort(key=lambda v: min((x for w, x, *_ in rows if w == v and math.isfinite(x)), default=math.inf))
-    finite = [x for _, x, *_ in rows if math.isfinite(x)]
-    top = max(finite, default=1.0)
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
-        fig = plots._figure(9.5, 4.6)
-        ax = fig.add_subplot()
-        rng = np.random.default_rng(0)
-        for i, v in enumerate(variants):
-            for w, x, chosen in rows:
-                if w != v:
-                    continue
-                y = x if math.isfinite(x) else top * 1.08  # a diverged or failed draw sits above the rest
-                dx = rng.uniform(-0.12, 0.12)
-                ax.scatter(
-                    [i + dx],
-                    [y],
-                    s=150 if chosen else 45,
-                    color=colours.get(v, "0.3"),
-                    marker="o" if math.isfinite(x) else "x",
-                    edgecolor="black" if chosen else "none",
-                    linewidth=1.6 if chosen else 0,
-                    zorder=3,
-                )
-        ax.set_xticks(range(len(variants)), variants)
-        ax.set_ylabel(f"{key} on the selection split (lower is better)")
-        ax.set_title(
-            "\n".join(
-                textwrap.wrap(
-                    f"Stage 1: each variant's {key} over the same search draws (ringed: the draw chosen; x: diverged or "
-                    "failed, drawn above the rest)",
-                    100,
-                )
-            ),
-            loc="left",
-            fontsize=11,
-        )
-        return plots._save(fig, path)
+def verdict(f: StudyFindings) -> tuple[str, str]:
+    """(the lead paragraph, the details paragraph) of the study's primary comparison."""
+    from ganbench.report.verdict import details, lead
+
+    if not f.primary.groups:
+        return headline(f) + " No selected arm has finished yet: nothing to compare.", ""
+    ctx = context(f, f.primary)
+    return lead(f.primary, ctx), details(f.primary, ctx)
 
 
-def sample_sheet(f: StudyFindings, out: Path) -> tuple[Path, list[tuple[str | None, str]]]:
-    """Real images (the real-vs-real line's own grid), then each variant's tuned seed-0 grid in rank order, then the
-    random floor's; copied into the report folder."""
+def _obs(f: StudyFindings, r):
+    from ganbench.report.failures import observation
+
+    return observation(r, f.key)
+
+
+def _samples(f: StudyFindings, out: Path) -> Path:
+    """Real images, each selected arm's seed-0 grid in rank order, the random floor's; copied into the report."""
     (out / "samples").mkdir(exist_ok=True)
-    panels, gallery = [], []
-    ceilings = [k for k in f.runs if fam.is_ceiling(f.runs[k][0].family)]
-    floors = [k for k in f.runs if fam.is_floor(f.runs[k][0].family)]
-    for key, label in [
-        *((k, "real images (training split)") for k in ceilings),
-        *((((v, TUNED)), f"{v} · tuned") for v in f.order),
-        *((k, "random noise") for k in floors),
-    ]:
+    keys = [k for k in f.runs if fam.is_ceiling(f.runs[k][0].family)]
+    keys += [(v, TUNED) for v in f.order]
+    keys += [k for k in f.runs if fam.is_floor(f.runs[k][0].family)]
+    panels = []
+    for key in keys:
         runs = sorted(f.runs.get(key, []), key=lambda r: (r.status != Status.COMPLETED, r.seed or 0))
         if not runs:
             continue
+        label = "real images" if fam.is_ceiling(runs[0].family) else arm_label(*key)
         path, which = runs[0].sample_grid()
         value = runs[0].final_metrics().get(f.key)
         title = f"{label}\nseed {runs[0].seed}, {which}" + (f", {f.key} {fmt(value)}" if value is not None else "")
         name = None
         if path is not None:
-            name = f"samples/study_{key[0]}_{key[1]}.png"
+            name = f"samples/{file_name(f'study_{key[0]}_{key[1]}.png')}"
             shutil.copyfile(path, out / name)
         panels.append((out / name if name else None, title, f"{label}: no sample grid yet"))
-        gallery.append((name, title.replace("\n", ", ")))
-    return plots.sample_sheet(panels, out / "study_samples.png"), gallery
+    return sample_sheet(panels, out / "study_samples.png")
 
 
-def _settings_rows(f: StudyFindings) -> list[list[str]]:
+def _search_blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, list[Path]]:
+    rungs = f.study.rungs
+    if not rungs:
+        return [], []
+    files, blocks = [], [Heading("The search (exploratory)", 3)]
+    first = rungs[0]
     rows = []
-    for v in [*f.order, *(v for v in f.selection if v not in f.order)]:
-        sel = f.selection.get(v) or {}
-        chosen = sel.get("chosen") or {}
-        cands = [
-            c["value"]
-            for c in sel.get("candidates", [])
-            if c.get("status") == Status.COMPLETED and c.get("value") is not None
-        ]
-        recipe = f.runs.get((v, RECIPE)) or f.runs.get((v, TUNED)) or []
-        cfg = recipe[0].config if recipe else {}
-        params = chosen.get("params") or {}
+    for v in f.study.variants:
+        cands = first.candidates.get(v, [])
+        chosen = next((c for c in cands if c.chosen), None)
+        values = [c.value for c in cands if c.completed]
         rows.append(
             [
                 v,
-                ", ".join(f"{k}={fmt(x)}" for k, x in params.items()) or "(waiting for stage 1)",
-                ", ".join(f"{k}={fmt(cfg.get(k))}" for k in params)
-                if cfg and recipe and recipe is f.runs.get((v, RECIPE))
-                else "–",
-                fmt(chosen.get("value")) if chosen else "–",
-                f"{fmt(min(cands))} .. {fmt(max(cands))} ({len(cands)} of {len(sel.get('candidates', []))})"
-                if cands
-                else "–",
+                ", ".join(f"{k}={fmt(x)}" for k, x in (chosen.params if chosen else {}).items()) or "–",
+                fmt(chosen.value) if chosen else "–",
+                f"{fmt(min(values))} .. {fmt(max(values))} ({len(values)} of {len(cands)})" if values else "–",
             ]
         )
-    return rows
+    blocks.append(
+        Table(["variant", "chosen setting", f"its {first.metric} on {first.split}", "range over the candidates"], rows)
+    )
+    points = [Point(v, c.value, c.chosen) for v, cs in first.candidates.items() for c in cs]
+    png = spread(
+        points,
+        f"{first.metric} on the {first.split} split",
+        f"{first.name}: each variant's candidates (ringed: chosen; x: failed)",
+        colours,
+        out / "study_search.png",
+    )
+    if png:
+        files.append(png)
+        blocks.append(Figure("study_search.png", "each variant's candidates"))
+    if len(rungs) > 1:
+        files.append(S.rungs(f.rung_scores, [r.name for r in rungs], colours, f.key, out / "study_rungs.png"))
+        blocks.append(Figure("study_rungs.png", "every candidate's score at every rung"))
+    if f.rung_correlation:
+        blocks += [
+            Table(
+                ["rung", "items", "Spearman's rho", "Kendall's tau"],
+                [[name, str(rc.n), fmt(rc.spearman), fmt(rc.kendall)] for name, rc in f.rung_correlation],
+            ),
+            Para(
+                "Does a short run predict the long one? Each rung's ranking of the variants (by the candidate it "
+                f"chose) against the final ranking of the selected arms ({f.key}); with successive halving also "
+                "candidate by candidate against the last rung. Descriptive: a handful of items.",
+                note=True,
+            ),
+        ]
+    if f.best_of_k:
+        files.append(S.best_of_k(f.best_of_k, colours, first.metric, out / "study_best_of_k.png"))
+        blocks += [
+            Figure("study_best_of_k.png", "expected best score against the number of candidates tried"),
+            Para(
+                f"How the answer depends on the tuning budget: the expected best {first.metric} after k candidates "
+                "drawn at random from those tried (Dodge et al. 2019), 95% bootstrap band over the candidates; a "
+                "failed candidate counts as the random floor.",
+                note=True,
+            ),
+        ]
+    return blocks, files
 
 
 def blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, list[Path], list[str]]:
     """The study section (verdict first) for report.md/html; the files written; warnings."""
-    every = float((f.meta.get("final") or {}).get("settings", {}).get("eval_every_kimg", 0) or 0)
-    if not f.order:  # stage 2 has not produced a tuned result yet: the verdict says so, the search shows
-        spread = search_spread(f, colours, out / "study_search.png")
+    c = f.primary
+    if not c.groups:
+        search, files = _search_blocks(f, out, colours)
         return (
-            [Heading("The study"), Para(verdict(f), lead=True)]
-            + ([Figure("study_search.png", "stage 1: each variant's results over the search draws")] if spread else []),
-            [spread] if spread else [],
+            [
+                Heading("The study"),
+                Para(headline(f) + " No selected arm has finished yet: nothing to compare.", lead=True),
+            ]
+            + search,
+            files,
             [],
         )
-    warnings = forest(f, colours, out / "study_forest.png")
-    files = [out / "study_forest.png", curves(f, colours, every, out / "study_curves.png")]
-    sheet, _ = sample_sheet(f, out)
-    files.append(sheet)
-    spread = search_spread(f, colours, out / "study_search.png")
-    files += [spread] if spread else []
-    if f.budgets:
-        files.append(plots.rank_curves(f.budgets, colours, f.key, out / "study_rank_vs_kimg.png"))
-    n = names.parse(f.key).n
-    out_blocks: list = [
-        Heading("The study"),
-        Para(verdict(f), lead=True),
-        Figure("study_forest.png", f"{f.key} per variant, tuned and recipe arms"),
-        Figure("study_samples.png", "samples: real images, each variant's tuned arm, noise"),
+    ctx = context(f, c)
+    warnings = B.forest(c, colours, out / "study_forest.png", f.floor, f.ceiling)
+    files = [out / "study_forest.png", _samples(f, out)]
+    out_blocks = [Heading("The study")] + B.blocks(c, ctx, "study_forest.png", exclude=())
+    out_blocks.insert(3, Figure("study_samples.png", "samples: real images, each selected arm, noise"))
+    if f.reanalysis is not None:
+        r = f.reanalysis
+        B.forest(r, colours, out / "study_forest_ratio.png", f.floor, f.ceiling)
+        files.append(out / "study_forest_ratio.png")
+        changes = changed_calls(c, r)
+        moved = "; ".join(f"{a} vs {b}: {said(x)} → {said(y)}" for a, b, x, y in changes)
+        change_text = f"Verdicts this changes: {moved}." if changes else "It changes no pair's verdict."
+        out_blocks += B.blocks(
+            r,
+            Context(caveats=[change_text]),
+            "study_forest_ratio.png",
+            title="Re-analysis on the ratio scale (post hoc)",
+        )
+    if f.goals:
+        out_blocks += [
+            Heading("Goal figures, for each selected arm", 3),
+            Table(["selected arm", "metric", "mean", "goal", ""], f.goals),
+            Para(
+                "Stated for the protocol's own selected arms, never for the best of several arms picked on test.",
+                note=True,
+            ),
+        ]
+    every = f.vs_recipe or c
+    out_blocks += [
+        Heading("Every seed of every arm", 3),
+        Table(B.GROUP_HEAD, B.group_rows(every) + [r for g in (f.floor, f.ceiling) if g for r in _baseline_row(g)]),
     ]
     if f.budgets:
+        files.append(rank_curves(f.budgets, colours, f.key, out / "study_rank_vs_kimg.png"))
         out_blocks += [
-            Heading("Rank at every budget", 3),
+            Heading("Rank at every budget (exploratory: Holm per budget)", 3),
             Figure("study_rank_vs_kimg.png", "rank against kimg"),
             Para(f.stability.text(f.key) if f.stability else "", note=True),
         ]
-    out_blocks += [Heading("Along training", 3), Figure("study_curves.png", f"{f.key} against kimg, both arms")]
-    rank_rows = []
-    for i, v in enumerate(f.order, 1):
-        t, r = f.interval(v, TUNED), f.interval(v, RECIPE)
-        prec = f.precision.get((v, TUNED)) or []
-        vs = f.vs_recipe.get(v)
-        rank_rows.append(
-            [
-                str(i),
-                v,
-                f.letters.get(v, ""),
-                _iv(t),
-                fmt(np.mean(prec)) if prec else "–",
-                _iv(r),
-                _vs_text(vs) if vs else "–",
-            ]
+    frame = evals_frame([r for (v, _), rs in f.runs.items() if v in f.study.variants for r in rs], f.key)
+    frame["group"] = [arm_label(*f.study.arm(run)) for run in frame["run"]]
+    arm_colours = {arm_label(v, a): colours.get(v, "0.3") for v in f.order for a in (TUNED, RECIPE)}
+    lines = tuple(
+        CV.Line(g.centre, label, style, colour)
+        for g, label, style, colour in (
+            (f.floor, "random floor", "--", "0.4"),
+            (f.ceiling, "real vs real", ":", "tab:green"),
         )
-    out_blocks += [
-        Heading("Ranking (tuned arms) and what tuning changed", 3),
-        Table(
-            [
-                "rank",
-                "variant",
-                "group",
-                f"{f.key} tuned (mean ± 95% CI, n)",
-                f"precision{n} tuned",
-                f"{f.key} recipe",
-                "tuned vs recipe",
-            ],
-            rank_rows,
-        ),
-        Para(
-            "Variants sharing a letter are not distinguishable (Welch over seeds, Holm over the pairs of "
-            "tuned arms, α 0.05). Tuned vs recipe: Welch and TOST at the same margin, Holm over the "
-            "variants.",
-            note=True,
-        ),
-    ]
-    if f.pairs:
-        out_blocks += [
-            Heading("Every pair of tuned arms", 3),
-            Table(
-                ["pair", "difference (95% CI)", "Holm p", "TOST p (Holm)", "verdict"],
-                [
-                    [
-                        f"{p.a} − {p.b}",
-                        f"{fmt(p.diff)} ({fmt(p.low)} .. {fmt(p.high)})",
-                        fmt(p.p_holm),
-                        fmt(p.p_tost_holm),
-                        pair_verdict(p),
-                    ]
-                    for p in f.pairs
-                ],
-            ),
-        ]
-    out_blocks += [
-        Heading("The search: settings chosen, and each variant's spread over its draws", 3),
-        Table(
-            [
-                "variant",
-                "chosen setting",
-                "the recipe's values",
-                "chosen: value on selection split",
-                "range over the draws",
-            ],
-            _settings_rows(f),
-        ),
-    ]
-    if spread:
-        out_blocks.append(Figure("study_search.png", "stage 1: each variant's results over the search draws"))
-    g = goals(f)
-    if g:
-        out_blocks += [
-            Heading("Goal figures", 3),
-            Table(
-                ["goal", "value", "met"],
-                [
-                    [
-                        f"best GAN {f.key} ≤ {GOAL_KID}",
-                        f"{fmt(g['kid'])} ({g['variant']}, {g['arm']})",
-                        "yes" if g["kid_met"] else "no",
-                    ],
-                    [
-                        f"its precision{n} ≥ {GOAL_PRECISION}",
-                        fmt(g["precision"]),
-                        "yes" if g["precision_met"] else "no",
-                    ],
-                    [
-                        "a GAN significantly better than the VAE",
-                        ", ".join(g["beats_vae"]) or "none",
-                        "yes" if g["beats_vae"] else "no",
-                    ],
-                ],
-            ),
-        ]
+        if g is not None
+    )
+    files.append(
+        CV.curves(
+            frame,
+            f.key,
+            arm_colours,
+            out / "study_curves.png",
+            lines=lines,
+            dashed=frozenset(arm_label(v, RECIPE) for v in f.order),
+            title=f"{f.key} along training: selected (solid) and recipe (dashed) arms; "
+            "line: mean over seeds, band: min-max",
+            better=names.better(f.key),
+        )
+    )
+    out_blocks += [Heading("Along training", 3), Figure("study_curves.png", f"{f.key} against kimg, both arms")]
+    if f.vs_recipe is not None and f.vs_recipe.tested:
+        B.forest(
+            f.vs_recipe,
+            colours,
+            out / "study_arms.png",
+            f.floor,
+            f.ceiling,
+            light=frozenset(arm_label(v, RECIPE) for v in f.order),
+        )
+        files.append(out / "study_arms.png")
+        out_blocks += B.blocks(f.vs_recipe, Context(), "study_arms.png", title="Selected against recipe (exploratory)")
+    search, more = _search_blocks(f, out, colours)
+    out_blocks += search
+    files += more
+    if f.lenses is not None:
+        out_blocks += [Heading("Two lenses on the same runs (exploratory)", 3), Para(lens_text(f.lenses))]
     return out_blocks, files, warnings
 
 
-def _iv(iv) -> str:
-    if iv.n == 0:
-        return "–"
-    return f"{fmt(iv.mean)} ± {fmt(iv.high - iv.mean)} (n={iv.n})" if iv.n >= 2 else f"{fmt(iv.mean)} (n=1)"
-
-
-def _vs_text(p) -> str:
-    if p.different:
-        return f"{'tuned' if p.diff < 0 else 'recipe'} better (Holm p={p.p_holm:.2g})"
-    if p.tied:
-        return f"tied (±{fmt(p.margin)}, TOST p={p.p_tost_holm:.2g})"
-    return f"not distinguishable: {fmt(p.low)} .. {fmt(p.high)}"
+def _baseline_row(g) -> list[list[str]]:
+    return [["–", g.name, "", fmt(g.centre), ", ".join(fmt(o.value) for o in g.obs), "–", g.noise]]

@@ -15,7 +15,6 @@ on one seed is not the best setting, whatever its other seeds did); the others a
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -244,44 +243,25 @@ def sweep_table_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 def plot_sweep_spread(df_runs: pd.DataFrame, path: str | Path, title: str | None = None) -> Path | None:
-    """Box plot (with every run as a point) of FID per variant over the settings and seeds searched, variants
-    ordered by median; the axis labels count settings and runs that ended without a FID. Lower is better.
+    """The spread figure (`ganbench.report.figures.spread`) of FID per variant over the settings and seeds searched,
+    a box behind the points; None (nothing written) when the runs have no FID: say `NO_FID` instead."""
+    from ganbench.report.figures.spread import Point, spread
 
-    df_runs: `sweep_runs(...)`. Writes a PNG to `path` and returns it; returns None (and writes nothing) when
-    the runs have no FID: say `NO_FID` instead.
-    """
-    import seaborn as sns
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    data = df_runs[df_runs["fid"].notna() & df_runs["fid"].map(math.isfinite)] if len(df_runs) else df_runs
-    if data.empty:
+    if not len(df_runs):
         return None
-    order = data.groupby("variant")["fid"].median().sort_values(kind="stable").index.tolist()
-    labels = []
-    for variant in order:
-        group = df_runs[df_runs["variant"] == variant]
-        lost = int(len(group) - group["fid"].notna().sum())
-        n = group["trial"].nunique()
-        labels.append(f"{variant}\n{n} setting{'s' if n > 1 else ''}" + (f"\n{lost} without FID" if lost else ""))
-    fig = Figure(figsize=(max(5.5, 1.2 * len(order) + 1.5), 4.2), dpi=120, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    with warnings.catch_warnings():  # seaborn 0.13 still passes boxplot(vert=...), deprecated in matplotlib 3.11
-        warnings.filterwarnings("ignore", message="vert: bool was deprecated")
-        sns.boxplot(data=data, x="variant", y="fid", order=order, ax=ax, color="0.88", showfliers=False, width=0.6)
-    sns.stripplot(data=data, x="variant", y="fid", order=order, ax=ax, color="0.2", size=4, jitter=0.18, alpha=0.75)
-    low, high = data["fid"].min(), data["fid"].max()
-    if low > 0 and high / low > 10:  # a random baseline near 400 would flatten every GAN near 40 on a linear axis
-        ax.set_yscale("log")
-    ax.set_xticks(range(len(order)), labels)
+    points = [
+        Point(str(v), float(x) if pd.notna(x) else math.nan)
+        for v, x in zip(df_runs["variant"], df_runs["fid"], strict=True)
+    ]
     metric = df_runs.attrs.get("metric") or "FID"
     which = "best during training" if df_runs.attrs.get("score") == "best" else "at the end of the budget"
-    ax.set_xlabel("")
-    ax.set_ylabel(f"{metric} ({which}), lower is better")
-    ax.set_title(title or "FID over the search (a point per run)", loc="left", fontsize="medium")
-    ax.grid(axis="y", alpha=0.3)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return spread(
+        points,
+        f"{metric} ({which}), lower is better",
+        title or "FID over the search (a point per run; x: no FID)",
+        {},
+        path,
+        box=True,
+    )

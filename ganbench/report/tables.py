@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from ganbench import families as fam
 from ganbench.metrics import names
+from ganbench.report.compare import Comparison
 from ganbench.report.runs import Run, group_label, metric_keys, number
-from ganbench.report.stats import (
-    MARGIN_FRACTION,
-    Interval,
-    Pair,
-    compare,
-    default_margin,
-    letters,
-    pairwise,
-    t_interval,
-)
 from ganbench.rundir import Status
+from ganbench.stats.ranktest import adjacent
+from ganbench.stats.welch import Interval, t_interval
 
 COUNTERS = {
     "kimg": "kimg",
@@ -156,12 +149,13 @@ class Summary:
     frame: pd.DataFrame  # one row per group, ranked; {col}_mean/_ci95_low/_ci95_high/_n for aggregated columns
     intervals: dict[tuple[str, str], Interval]  # (group, column) -> interval
     rank_by: str | None  # e.g. "kid1000_final"
-    pairs: list[Pair] = field(default_factory=list)  # every pair of ranked groups on rank_by, Welch + Holm (+ TOST)
-    margin: float | None = None  # the equivalence margin of the pairs (absolute, rank_by's units); None: no ties
-    margin_note: str = ""  # where the margin comes from, in words
+    comparison: Comparison | None = None  # the ranking metric's comparison (the one owner's); None: not ranked
     floor: str | None = None  # the group of the random baseline, when it was ranked
     ceiling: str | None = None  # the group of the real-vs-real line (real images through the same evaluator)
-    letters: dict[str, str] = field(default_factory=dict)  # compact letter display of the tested groups
+
+    @property
+    def letters(self) -> dict[str, str]:
+        return self.comparison.letters if self.comparison is not None else {}
 
     def trained(self) -> list[str]:
         """Ranked groups that train (not the random floor), best first."""
@@ -176,11 +170,10 @@ class Summary:
         return self.intervals[(group, self.rank_by)].mean if self.rank_by else math.nan
 
 
-def summarise(results: pd.DataFrame, rank_key: str | None, margin: float | None = None) -> Summary:
-    """Aggregate completed runs per group; rank groups by mean final `rank_key` (lower is better); test every
-    pair (Welch + Holm) and, at an equivalence `margin` (absolute, the metric's units; None: MARGIN_FRACTION of
-    the gap between the best group and the random floor, when there is a floor), their equivalence (TOST + Holm);
-    letter the groups; test adjacent ranks."""
+def summarise(results: pd.DataFrame, rank_key: str | None, comparison: Comparison | None = None) -> Summary:
+    """Aggregate completed runs per group (mean and 95% t-interval of every metric and counter); rank the groups
+    in `comparison`'s order (the ranking metric's one comparison: its centres and intervals replace the plain
+    ones, so a failed seed is counted, not averaged); test adjacent ranks."""
     columns = aggregated_columns(results)
     rank_by = f"{rank_key}_final" if rank_key and f"{rank_key}_final" in results else None
     intervals: dict[tuple[str, str], Interval] = {}
@@ -200,8 +193,12 @@ def summarise(results: pd.DataFrame, rank_key: str | None, margin: float | None 
         }
         if "trial" in runs:
             row["trial"] = runs["trial"].iloc[0]
+        g = comparison.group(group) if comparison is not None and rank_by else None
         for col in columns:
             iv = t_interval(done[col].tolist())
+            if col == rank_by and g is not None:
+                iv = Interval(g.centre, g.low, g.high, g.n)
+                row["failed"] = g.failed
             intervals[(group, col)] = iv
             row |= {f"{col}_mean": iv.mean, f"{col}_ci95_low": iv.low, f"{col}_ci95_high": iv.high, f"{col}_n": iv.n}
         missing = [
@@ -218,50 +215,29 @@ def summarise(results: pd.DataFrame, rank_key: str | None, margin: float | None 
     frame["rank"] = pd.NA
     frame["vs_next_rank"] = None
     frame["vs_next_rank_p"] = math.nan
-    if rank_by is not None:
-        ranked = frame[frame[f"{rank_by}_n"] > 0].sort_values(f"{rank_by}_mean", kind="stable")
-        others = frame[frame[f"{rank_by}_n"] == 0]
+    if rank_by is not None and comparison is not None:
+        order = [g for g in comparison.order if g in set(frame["group"])]
+        ranked = frame.set_index("group").loc[order].reset_index()
+        others = frame[~frame["group"].isin(order)]
         frame = pd.concat([ranked, others], ignore_index=True)
-        for i in range(len(ranked)):
+        done = results[results["status"] == Status.COMPLETED]
+        for i in range(len(order)):
             frame.loc[i, "rank"] = i + 1
-            if i + 1 < len(ranked):
-                a = results.loc[
-                    (results["group"] == frame.loc[i, "group"]) & (results["status"] == Status.COMPLETED), rank_by
-                ]
-                b = results.loc[
-                    (results["group"] == frame.loc[i + 1, "group"]) & (results["status"] == Status.COMPLETED), rank_by
-                ]
-                cmp = compare(a.tolist(), b.tolist())
-                frame.loc[i, "vs_next_rank"] = cmp.text
-                frame.loc[i, "vs_next_rank_p"] = cmp.p
+            if i + 1 < len(order):
+                a = done.loc[done["group"] == order[i], rank_by].tolist()
+                b = done.loc[done["group"] == order[i + 1], rank_by].tolist()
+                test = adjacent(a, b)
+                frame.loc[i, "vs_next_rank"] = test.text
+                frame.loc[i, "vs_next_rank_p"] = test.p
+        if comparison.letters:
+            frame["letters"] = frame["group"].map(comparison.letters)
     lead = ["rank", "group", "variant"] + (["trial"] if "trial" in frame else [])
     rest = [c for c in frame.columns if c not in lead]
-    summary = Summary(frame[lead + rest], intervals, rank_by)
-    if rank_by is None:
-        return summary
-    ranked_groups = [g for g, r in zip(summary.frame["group"], summary.frame["rank"], strict=True) if not pd.isna(r)]
+    summary = Summary(frame[lead + rest], intervals, rank_by, comparison if rank_by else None)
     family_of = summary.frame.set_index("group")["family"]
+    ranked_groups = [g for g, r in zip(summary.frame["group"], summary.frame["rank"], strict=True) if not pd.isna(r)]
     summary.floor = next((g for g in ranked_groups if fam.is_floor(family_of[g])), None)
     summary.ceiling = next((g for g in ranked_groups if fam.is_ceiling(family_of[g])), None)
-    best = next((g for g in summary.trained()), None)
-    if margin is not None:
-        summary.margin, summary.margin_note = margin, "given (--margin)"
-    elif best is not None and summary.floor is not None:
-        summary.margin = default_margin(summary.mean(best), summary.mean(summary.floor))
-        summary.margin_note = (
-            f"{MARGIN_FRACTION:.0%} of the gap between the best mean ({best}, "
-            f"{summary.mean(best):.3g}) and the random floor's ({summary.mean(summary.floor):.3g})"
-        )
-    if summary.margin is None:
-        summary.margin_note = summary.margin_note or "none: no random floor to set it from and no --margin given"
-    done = results[results["status"] == Status.COMPLETED]  # in rank order: each pair reads "better - worse"
-    summary.pairs = pairwise(
-        {g: done.loc[done["group"] == g, rank_by].tolist() for g in ranked_groups}, margin=summary.margin
-    )
-    tested = [g for g in ranked_groups if intervals[(g, rank_by)].n >= 2]
-    if len(tested) >= 2:
-        summary.letters = letters(tested, [(p.a, p.b) for p in summary.pairs if p.different])
-        summary.frame["letters"] = summary.frame["group"].map(summary.letters)
     return summary
 
 

@@ -24,47 +24,33 @@ penalty_weight where a penalty is on only, Adam's betas where Adam is used, kl_w
 then give the same config run once: the random baseline runs once per seed however large the search, and a VAE
 is not trained five times because n_critic took five values.
 
-`ganbench run` is the same path with an empty search space and no trial folder: `plan_runs` -> `trial_state` ->
-an executor (local, one at a time) -> `execute.run_trial` -> `ganbench.runner.execute`.
+Trials are `ganbench.execution.Trial`s, run by the same executors as `ganbench run` and studies
+(`ganbench.execution`): plan_sweep -> trial_state -> run_trials -> an executor -> execute.run_trial ->
+runner.execute.
 
-Modules, one job each: spec.py (the file), search.py (the points and their tags), plan.py (trials and their
-states), execute.py (one trial in this process), executors.py (local, ray), command.py (`ganbench sweep`).
+Modules, one job each: spec.py (the file), search.py (the points and their tags), plan.py (the trials, and the
+--dry-run table), run.py (`run_sweep`: plan, record sweep.json, run what is left).
 
 A trial whose worker is lost (killed, out of memory, its node gone) runs again within the command, from its last
-checkpoint, up to max_retries times (executors.py); a trial that fails by itself does not.
+checkpoint, up to max_retries times (ganbench.execution.executors); a trial that fails by itself does not.
 
 Running the same sweep again skips completed and diverged trials (a divergence is a result, not an accident;
 --rerun-diverged retries them) and resumes the others from their last checkpoint, whichever executor ran them.
 """
 
-from ganbench.sweep.executors import EXECUTORS, ExecOptions, _import_ray, run_local, run_ray
-from ganbench.sweep.plan import Trial, _status_on_disk, plan_runs, plan_sweep, plan_text, trial_state
+from ganbench.sweep.plan import plan_sweep, plan_text
+from ganbench.sweep.run import SweepResult, plan_states, run_sweep
 from ganbench.sweep.search import search_points, trial_tag
 from ganbench.sweep.spec import Sweep, load_sweep
 
 __all__ = [
-    "EXECUTORS",
-    "ExecOptions",
     "Sweep",
-    "Trial",
-    "_import_ray",
-    "_status_on_disk",
+    "SweepResult",
     "load_sweep",
-    "plan_runs",
+    "plan_states",
     "plan_sweep",
     "plan_text",
-    "run_local",
-    "run_ray",
+    "run_sweep",
     "search_points",
-    "sweep_command",
-    "trial_state",
     "trial_tag",
 ]
-
-
-def __getattr__(name: str):  # the command imports typer; loaded only when asked for
-    if name == "sweep_command":
-        from ganbench.sweep.command import sweep_command
-
-        return sweep_command
-    raise AttributeError(name)

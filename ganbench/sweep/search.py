@@ -63,7 +63,7 @@ def search_points(sweep: Sweep) -> list[dict[str, Any]]:
     return points
 
 
-def _short(value: Any) -> str:
+def short_text(value: Any) -> str:
     """The shortest text that reads back as `value`: 0.0001 -> 1e-4, 0.5 -> 0.5, 64 -> 64."""
     if isinstance(value, bool):
         return str(value).lower()
@@ -80,7 +80,7 @@ def trial_tag(params: dict[str, Any]) -> str:
     't-<hash>' when the readable form is too long. Keys are sorted, so reordering the search keeps the tags."""
     if not params:
         return "recipe"
-    tag = "_".join(f"{k}={_short(params[k])}" for k in sorted(params))
+    tag = "_".join(f"{k}={short_text(params[k])}" for k in sorted(params))
     if len(tag) <= 64 and re.fullmatch(r"[A-Za-z0-9._=+-]+", tag):
         return tag
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import os
-import re
-import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +10,35 @@ from ganbench.budget import parse_budget
 from ganbench.config import FIELDS
 from ganbench.errors import ConfigError
 from ganbench.families import HYPERPARAMETERS
-from ganbench.registry import unknown
+from ganbench.spec import (
+    DATA_KEYS,
+    EXECUTOR_NAMES,
+    LOCAL,
+    MAX_RETRIES,
+    RAY,
+    SEARCH_MODES,
+    absolute_paths,
+    check_keys,
+    check_max_retries,
+    choice,
+    distribution,
+    folder_name,
+    number,
+    read_toml,
+    table,
+)
+
+__all__ = [
+    "DATA_KEYS",
+    "EXECUTOR_NAMES",
+    "LOCAL",
+    "MAX_RETRIES",
+    "RAY",
+    "SET_ELSEWHERE",
+    "Sweep",
+    "check_max_retries",
+    "load_sweep",
+]
 
 SWEEP_KEYS = (
     "name",
@@ -29,20 +52,11 @@ SWEEP_KEYS = (
     "max_concurrent",
     "max_retries",
 )
-MAX_RETRIES = 3  # the default: a trial whose worker is lost runs again at most this often per command
-DATA_KEYS = ("dataset", "data", "resolution", "channels", "crop", "max_images")
 SEARCH_KEYS = ("mode", "trials", "seed", "include_recipe", "space")
-SEARCH_MODES = ("grid", "random", "lhs")  # lhs: random search as a Latin hypercube (every range covered)
-DISTRIBUTIONS = ("choice", "uniform", "log_uniform", "int_uniform")
-# The executor names a sweep file may give. ganbench.sweep.executors registers one executor under each (and
-# checks it registered exactly these), so this module needs no import of the executors, which import the planner,
-# which imports this module.
-LOCAL, RAY = "local", "ray"
-EXECUTOR_NAMES = (LOCAL, RAY)
 # What a search may vary (ganbench.families.HYPERPARAMETERS): the training hyperparameters of a recipe. Which
 # variant, which data, which budget and which seed are the sweep's axes and settings, not search dimensions.
 # Config fields that [settings] may not set, and where each one belongs instead.
-_SET_ELSEWHERE = {
+SET_ELSEWHERE = {
     "variant": "[sweep] variants",
     "description": "the variant's recipe",
     "family": "the variant's recipe",
@@ -51,6 +65,11 @@ _SET_ELSEWHERE = {
     "budget": "[sweep] budget",
     **{k: "[data]" for k in DATA_KEYS},
 }
+
+
+def space_distribution(key: str, value: Any) -> tuple[str, list]:
+    """A random-search dimension of hyperparameter `key` (see ganbench.spec.distribution)."""
+    return distribution(key, value, takes_numbers=FIELDS[key].type != "str")
 
 
 @dataclass(frozen=True)
@@ -71,29 +90,6 @@ class Sweep:
     max_concurrent: int = 0  # 0: the executor's default
     max_retries: int = MAX_RETRIES  # per trial and command: runs again after its worker was lost (0: never)
     source: str = ""  # the sweep file
-    plain: bool = False  # `ganbench run`: runs in <out>/<variant>/seed<k>/, no trial folder and no trial.json
-    defaults: dict[str, Any] = field(default_factory=dict)  # `ganbench run`: the device's widths, under each recipe
-
-
-def _table(doc: dict, key: str, where: str) -> dict:
-    value = doc.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"'{key}' in {where} must be a table ([{key}])")
-    return value
-
-
-def _check(keys: Iterable[str], valid: Iterable[str], what: str, where: str) -> None:
-    valid = list(valid)
-    for key in keys:
-        if key not in valid:
-            raise ConfigError(f"{unknown(what, key, valid)} (in {where})")
-
-
-def _number(value: Any, what: str, integer: bool = False) -> float | int:
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if not ok or isinstance(value, bool) or not math.isfinite(value):
-        raise ConfigError(f"{what} must be {'an integer' if integer else 'a number'}, got {value!r}")
-    return value
 
 
 def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Sweep:
@@ -103,26 +99,19 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     so every value is validated before any trial starts.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep file '{path}' does not exist (the shipped ones are in benchmarks/sweeps/)")
     where = str(path)
-    try:
-        doc = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"sweep file {path} is not valid TOML: {e}") from None
-    _check(doc, ("sweep", "data", "settings", "search"), "table", where)
-    head, data, settings, search = (_table(doc, k, where) for k in ("sweep", "data", "settings", "search"))
-    _check(head, SWEEP_KEYS, "[sweep] key", where)
-    _check(data, DATA_KEYS, "[data] key", where)
-    _check(search, SEARCH_KEYS, "[search] key", where)
+    doc = read_toml(path, "sweep file", "the shipped ones are in benchmarks/sweeps/")
+    check_keys(doc, ("sweep", "data", "settings", "search"), "table", where)
+    head, data, settings, search = (table(doc, k, where) for k in ("sweep", "data", "settings", "search"))
+    check_keys(head, SWEEP_KEYS, "[sweep] key", where)
+    check_keys(data, DATA_KEYS, "[data] key", where)
+    check_keys(search, SEARCH_KEYS, "[search] key", where)
     for key in settings:
-        if key in _SET_ELSEWHERE:
-            raise ConfigError(f"'{key}' cannot be in [settings]: it is set by {_SET_ELSEWHERE[key]} (in {where})")
-    _check(settings, FIELDS, "config key", f"[settings] of {where}")
+        if key in SET_ELSEWHERE:
+            raise ConfigError(f"'{key}' cannot be in [settings]: it is set by {SET_ELSEWHERE[key]} (in {where})")
+    check_keys(settings, FIELDS, "config key", f"[settings] of {where}")
 
-    name = head.get("name", path.stem)
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-        raise ConfigError(f"[sweep] name must be a short folder name (letters, digits, . _ -), got {name!r}")
+    name = folder_name(head.get("name", path.stem), "[sweep] name")
     variants = head.get("variants")
     if not isinstance(variants, list) or not variants or not all(isinstance(v, str) for v in variants):
         raise ConfigError(
@@ -131,7 +120,7 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     seeds = head.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds:
         raise ConfigError(f"[sweep] seeds must be a non-empty list of integers, e.g. [0, 1, 2] (in {where})")
-    seeds = [_number(s, "[sweep] seeds", integer=True) for s in seeds]
+    seeds = [number(s, "[sweep] seeds", integer=True) for s in seeds]
     if len(set(seeds)) != len(seeds) or len(set(variants)) != len(variants):
         raise ConfigError(f"[sweep] variants and seeds must not repeat (in {where})")
     if "budget" not in head:
@@ -143,37 +132,29 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     evaluate = head.get("eval", True)
     if not isinstance(evaluate, bool):
         raise ConfigError(f"[sweep] eval must be true or false, got {evaluate!r}")
-    executor = head.get("executor", LOCAL)
-    if executor not in EXECUTOR_NAMES:
-        raise ConfigError(f"{unknown('executor', str(executor), list(EXECUTOR_NAMES))} (in {where})")
+    executor = choice(head.get("executor", LOCAL), EXECUTOR_NAMES, "executor", where)
     cpus = head.get("cpus_per_trial")
     gpus = head.get("gpus_per_trial")
-    if cpus is not None and not _number(cpus, "[sweep] cpus_per_trial") > 0:
+    if cpus is not None and not number(cpus, "[sweep] cpus_per_trial") > 0:
         raise ConfigError(f"[sweep] cpus_per_trial must be positive, got {cpus!r}")
-    if gpus is not None and not _number(gpus, "[sweep] gpus_per_trial") >= 0:
+    if gpus is not None and not number(gpus, "[sweep] gpus_per_trial") >= 0:
         raise ConfigError(f"[sweep] gpus_per_trial must not be negative, got {gpus!r}")
-    max_concurrent = _number(head.get("max_concurrent", 0), "[sweep] max_concurrent", integer=True)
+    max_concurrent = number(head.get("max_concurrent", 0), "[sweep] max_concurrent", integer=True)
     if max_concurrent < 0:
         raise ConfigError(f"[sweep] max_concurrent must not be negative, got {max_concurrent}")
-    max_retries = _number(head.get("max_retries", MAX_RETRIES), "[sweep] max_retries", integer=True)
+    max_retries = number(head.get("max_retries", MAX_RETRIES), "[sweep] max_retries", integer=True)
     check_max_retries(max_retries, "[sweep] max_retries")
 
     run_settings = {"budget": budget, **data, **settings}
     for key, value in (overrides or {}).items():
         if key in ("variant", "description", "family", "objective", "seed"):
-            raise ConfigError(f"--set {key}=... is not allowed in a sweep: it is set by {_SET_ELSEWHERE[key]}")
+            raise ConfigError(f"--set {key}=... is not allowed in a sweep: it is set by {SET_ELSEWHERE[key]}")
         run_settings[key] = value
-    # Paths are relative to where ganbench runs; made absolute and resolved, so that workers started elsewhere find
-    # them and the same folder reached from another checkout (../shared from a second worktree) is the same config.
-    for key in ("data", "inception_weights"):
-        if run_settings.get(key):
-            run_settings[key] = str(Path(os.path.expanduser(str(run_settings[key]))).resolve())
+    run_settings = absolute_paths(run_settings)  # paths are relative to where ganbench runs
 
-    mode = search.get("mode", "grid")
-    if mode not in SEARCH_MODES:
-        raise ConfigError(f"{unknown('search mode', str(mode), list(SEARCH_MODES))} (in [search] of {where})")
-    space = _table(search, "space", f"[search] of {where}")
-    _check(space, HYPERPARAMETERS, "hyperparameter", f"[search.space] of {where}")
+    mode = choice(search.get("mode", "grid"), SEARCH_MODES, "search mode", f"[search] of {where}")
+    space = table(search, "space", f"[search] of {where}")
+    check_keys(space, HYPERPARAMETERS, "hyperparameter", f"[search.space] of {where}")
     for key in space:
         if key in run_settings:
             raise ConfigError(f"'{key}' is both fixed ([settings] or --set) and searched ([search.space]); keep one")
@@ -186,8 +167,8 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
                 raise ConfigError(f"[search.space] {key} must be a non-empty list of values for a grid, got {values!r}")
         space = dict(space)
     else:
-        space = {key: _distribution(key, spec) for key, spec in space.items()}
-    trials = _number(search.get("trials", 0), "[search] trials", integer=True)
+        space = {key: space_distribution(key, spec) for key, spec in space.items()}
+    trials = number(search.get("trials", 0), "[search] trials", integer=True)
     if mode != "grid" and space and trials < 1:
         raise ConfigError(f"random search needs [search] trials = N, the number of settings to draw (in {where})")
     include_recipe = search.get("include_recipe", False)
@@ -201,7 +182,7 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
         mode=mode,
         space=space,
         trials=trials,
-        search_seed=_number(search.get("seed", 0), "[search] seed", True),
+        search_seed=number(search.get("seed", 0), "[search] seed", True),
         include_recipe=include_recipe,
         evaluate=evaluate,
         executor=executor,
@@ -211,38 +192,3 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
         max_retries=max_retries,
         source=str(path),
     )
-
-
-def check_max_retries(value: int, where: str) -> None:
-    if value < 0:
-        raise ConfigError(
-            f"{where} must be 0 or more (how often a trial whose worker was lost runs again; 0: never), got {value}"
-        )
-
-
-def _distribution(key: str, spec: Any) -> tuple[str, list]:
-    """A random-search dimension as (kind, args): a list is a choice; a table names one distribution."""
-    if isinstance(spec, list):
-        spec = {"choice": spec}
-    if not isinstance(spec, dict) or len(spec) != 1:
-        raise ConfigError(
-            f"[search.space] {key} must be a list or one of {{choice = [...]}}, {{uniform = [lo, hi]}}, "
-            f"{{log_uniform = [lo, hi]}}, {{int_uniform = [lo, hi]}}; got {spec!r}"
-        )
-    ((kind, args),) = spec.items()
-    if kind not in DISTRIBUTIONS:
-        raise ConfigError(f"{unknown('distribution', kind, list(DISTRIBUTIONS))} (for [search.space] {key})")
-    if not isinstance(args, list) or not args:
-        raise ConfigError(f"[search.space] {key} = {{{kind} = ...}} needs a non-empty list")
-    if kind == "choice":
-        return kind, args
-    if FIELDS[key].type == "str":
-        raise ConfigError(f"[search.space] {key} takes values from a list ({{choice = [...]}}), not {kind}")
-    if len(args) != 2:
-        raise ConfigError(f"[search.space] {key} = {{{kind} = [lo, hi]}} needs exactly two bounds, got {args!r}")
-    lo, hi = (_number(a, f"[search.space] {key} bounds", integer=kind == "int_uniform") for a in args)
-    if not lo < hi:
-        raise ConfigError(f"[search.space] {key}: the lower bound must be below the upper one, got {args!r}")
-    if kind == "log_uniform" and lo <= 0:
-        raise ConfigError(f"[search.space] {key}: log_uniform bounds must be positive, got {args!r}")
-    return kind, [lo, hi]

@@ -1,8 +1,10 @@
-"""Execute one planned run: take its directory's lock, write its config, train, and write its summary.
+"""Execute one trial's run in this process: take its directory's lock, write its config, train, and write its
+summary.
 
-A run's directory layout is `ganbench.rundir`'s; planning (which runs, where) is `ganbench.sweep.plan`'s, and
-`ganbench.sweep.execute` runs plans on an executor. Re-running the same command resumes each interrupted run from
-its checkpoint and skips completed ones; a run directory that holds another config is refused, never overwritten.
+A run's directory layout is `ganbench.rundir`'s; what a directory holds before a run starts is
+`ganbench.execution.trial`'s, and `ganbench.execution.execute` runs a trial as the executors do (its attempt
+records, its failures). Re-running the same command resumes each interrupted run from its checkpoint and skips
+completed ones; a run directory that holds another config is refused, never overwritten.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ import sys
 import threading
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ganbench import __version__, families, lock
-from ganbench.config import Config, config_difference
-from ganbench.errors import ConfigError, describe_error
+from ganbench.config import Config
+from ganbench.errors import describe_error
+from ganbench.execution.trial import Trial
 from ganbench.metrics import names
-from ganbench.rundir import DEVICE_SETTINGS, RunDir, State, Status, summary_head
+from ganbench.rundir import DEVICE_SETTINGS, RunDir, Status, summary_head
 
 
 def git_commit() -> str | None:
@@ -61,40 +63,16 @@ def versions() -> dict[str, str]:
     }
 
 
-@dataclass
-class Plan:
-    cfg: Config
-    run_dir: Path
+def input_specs(cfg: Config, evaluate: bool) -> tuple[Any, Any]:
+    """The data a run of `cfg` reads, as `ganbench.data.DataSpec`s: (its training images, its evaluation's
+    reference or None). The reference is the training images themselves, or another split of the same data (never
+    capped by max_images)."""
+    from ganbench import data as data_mod
 
-
-def existing_state(plan: Plan, resume: bool = True) -> str:
-    """'new', 'completed' (same config, done: skipped), 'resumable'. Raises ConfigError for a directory holding a
-    different config (or, with resume off, a checkpoint it would overwrite), RunLocked while another process
-    writes it."""
-    lock.check(plan.run_dir)
-    run = RunDir(plan.run_dir)
-    cfg_path = run.config
-    if not run.is_run():
-        return State.NEW
-    try:
-        old = run.read_meta()["config"]
-    except Exception:
-        raise ConfigError(f"{cfg_path} is unreadable; move the directory away to start this run over") from None
-    diff = config_difference(old, plan.cfg.to_dict())
-    if diff:
-        raise ConfigError(
-            f"{plan.run_dir} holds a run with a different config; it is never overwritten. "
-            f"Differences: {'; '.join(diff)}. Use another --out, or delete that directory."
-        )
-    if run.status() == Status.COMPLETED:
-        return State.COMPLETED
-    if not resume and run.checkpoint.is_file():
-        raise ConfigError(
-            f"{plan.run_dir} holds an unfinished run with a checkpoint; --no-resume would overwrite "
-            "it. Drop --no-resume to continue it, or use another --out (or delete that directory) "
-            "to start over."
-        )
-    return State.RESUMABLE
+    spec = data_mod.spec_from_config(cfg)
+    if not evaluate:
+        return spec, None
+    return spec, spec if cfg.eval_split == "train" else dataclasses.replace(spec, split=cfg.eval_split, max_images=0)
 
 
 def shared_inputs(cfg: Config, evaluate: bool, cache: dict):
@@ -102,14 +80,12 @@ def shared_inputs(cfg: Config, evaluate: bool, cache: dict):
     decode it once and share one evaluator (its reference statistics)."""
     from ganbench import data as data_mod
 
-    spec = data_mod.spec_from_config(cfg)
+    spec, ref_spec = input_specs(cfg, evaluate)
     if spec not in cache:
         cache[spec] = data_mod.load_dataset(spec)
     imageset = cache[spec]
-    if not evaluate:
+    if ref_spec is None:
         return imageset, None
-    # the reference: the training images themselves, or another split of the same data (never capped by max_images)
-    ref_spec = spec if cfg.eval_split == "train" else dataclasses.replace(spec, split=cfg.eval_split, max_images=0)
     key = ("evaluator", ref_spec, cfg.eval_samples, cfg.inception_weights, cfg.device, cfg.metrics)
     if key not in cache:
         from ganbench.device import pick_device
@@ -129,15 +105,15 @@ def shared_inputs(cfg: Config, evaluate: bool, cache: dict):
 
 
 def execute(
-    plan: Plan, images, data_protocol: dict, evaluator=None, resume: bool = True, show_progress: bool = True
+    trial: Trial, images, data_protocol: dict, evaluator=None, resume: bool = True, show_progress: bool = True
 ) -> dict[str, Any]:
-    """Train one planned run and write its summary. Never raises for a failed run; raises RunLocked (another
+    """Train one trial's run and write its summary. Never raises for a failed run; raises RunLocked (another
     process writes this directory), KeyboardInterrupt (also for SIGTERM), and DiskFull when even the summary
     cannot be written."""
-    from ganbench.device import pick_device, resolve
+    from ganbench.device import pick_device
     from ganbench.train import Diverged, train
 
-    cfg, run = plan.cfg, RunDir(plan.run_dir)
+    cfg, run = trial.cfg, RunDir(trial.run_dir)
     head = summary_head(cfg, run.path)
     with lock.run_lock(run.path), _sigterm_as_interrupt():  # nothing is written before the lock is ours
         run.remove_orphan_temporaries()
@@ -150,7 +126,7 @@ def execute(
                     "command": sys.argv,
                     "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "data": data_protocol,
-                    DEVICE_SETTINGS: resolve(cfg, pick_device(cfg.device)).to_dict(),
+                    DEVICE_SETTINGS: families.device_settings(cfg, pick_device(cfg.device)).to_dict(),
                 }
             )
         protocol = getattr(evaluator, "protocol", None)
@@ -250,57 +226,3 @@ class _Bar:
 
 def _progress_bar(cfg: Config, show: bool, n_images: int):
     return _Bar(cfg, n_images) if show and families.get(cfg.family).trains else None
-
-
-def summary_table(summaries: list[dict[str, Any]]) -> str:
-    """A plain-text table of one row per run, for stdout.
-
-    One protocol per column: the ranking metric's final value (`kid100`: the runs' `rank_by`, at the end count),
-    then the metric whose best point was recorded at the count every evaluation has, final and best side by side
-    (`fid50 final`, `fid50 best`: the final evaluation reports that count too), so a best is never set beside a
-    final from another sample count."""
-    rank_keys = _unique((s.get("metric_protocol") or {}).get("rank_by") for s in summaries)
-    best_keys = _unique((s.get("best") or {}).get("metric") for s in summaries)
-    if not rank_keys and not best_keys:  # older summaries: the first FID of the final metrics
-        best_keys = _unique(
-            next((k for k in (s.get("final") or {}) if names.is_value(k, names.FID)), None) for s in summaries
-        )
-    rank_keys = [k for k in rank_keys if k not in best_keys]
-    cols = (
-        ["variant", "seed", "status", "kimg", "g_steps", "seconds", "img/s"]
-        + [f"{k} final" for k in rank_keys]
-        + [f"{k} {which}" for k in best_keys for which in ("final", "best")]
-    )
-    rows = []
-    for s in summaries:
-        final, best = s.get("final") or {}, s.get("best") or {}
-        row = [
-            s.get("variant"),
-            s.get("seed"),
-            s.get("status"),
-            _fmt(s.get("kimg")),
-            s.get("g_steps"),
-            _fmt(s.get("seconds")),
-            _fmt(s.get("img_per_s")),
-        ] + [_fmt(final.get(k)) for k in rank_keys]
-        for k in best_keys:
-            row.append(_fmt(final.get(k)))
-            row.append(f"{_fmt(best.get('value'))} @ {_fmt(best.get('kimg'))}kimg" if best.get("metric") == k else None)
-        rows.append(["-" if v is None else str(v) for v in row])
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
-    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
-    body = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
-
-
-def _unique(keys) -> list[str]:
-    """Metric names in first-seen order, each once; None and non-metrics dropped."""
-    return list(dict.fromkeys(str(k) for k in keys if k and names.is_value(str(k))))
-
-
-def _fmt(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, float):
-        return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
-    return str(v)

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import ConfigError
+from ganbench.execution.execute import end_attempt, lost, run_trial
+from ganbench.execution.trial import Trial
 from ganbench.lock import release_lost
 from ganbench.registry import Registry
-from ganbench.rundir import FINAL, RunDir, State, Status
-from ganbench.sweep.execute import end_attempt, lost, run_trial
-from ganbench.sweep.plan import Trial
-from ganbench.sweep.spec import EXECUTOR_NAMES, LOCAL, MAX_RETRIES, RAY
+from ganbench.rundir import FINAL, RunDir, Status
+from ganbench.spec import EXECUTOR_NAMES, LOCAL, MAX_RETRIES, RAY
 
 OBJECT_STORE_BYTES = 200 * 2**20  # a local Ray cluster only carries trial summaries: keep its shared memory small
 
@@ -41,9 +41,13 @@ class ExecOptions:
     gpus_per_trial: float | None = None
     ray_address: str | None = None  # ray: join this cluster ('auto', host:port); None: start a local one
     show_progress: bool = True
-    resume: bool = True  # False: a plain run with --no-resume starts over
+    resume: bool = True  # False: a run with --no-resume starts over
     max_retries: int = MAX_RETRIES  # per trial and command: runs again after its worker was lost, at most this often
     on_retry: Callable[[Trial, int, str], None] | None = None  # told (trial, retry number, why) before each retry
+    # A batch (a sweep, a study): each trial records its attempts in trial.json and its own failure, and a directory
+    # another process writes is left to it. False (`ganbench run`): trials run one by one in this process, and
+    # inputs that cannot be built or a directory another process holds end the command (execute.run_trial).
+    batch: bool = True
 
 
 Executor = Callable[[list[Trial], ExecOptions], Iterator[tuple[Trial, dict[str, Any]]]]
@@ -103,13 +107,18 @@ def run_local(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, d
     """One trial at a time in this process (sharing decoded data and evaluators), or with max_concurrent > 1 (by
     default: one per visible GPU when there are several) that many worker processes, each pinned to one GPU."""
     gpus = _visible_gpus()
-    slots = opts.max_concurrent or max(1, gpus)
+    slots = (opts.max_concurrent or max(1, gpus)) if opts.batch else 1
     cpus = os.cpu_count() or 1
     if slots == 1:
         threads = int(opts.cpus_per_trial) if opts.cpus_per_trial else 0  # 0: torch's default, all cores
         cache: dict = {}
         for trial in trials:
-            yield trial, run_trial(trial, opts.evaluate, threads, "local", cache, opts.show_progress, opts.resume)
+            yield (
+                trial,
+                run_trial(
+                    trial, opts.evaluate, threads, LOCAL, cache, opts.show_progress, opts.resume, batch=opts.batch
+                ),
+            )
         return
 
     threads = int(opts.cpus_per_trial) if opts.cpus_per_trial else max(1, cpus // slots)
@@ -127,7 +136,7 @@ def _run_workers(
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no CUDA state inherited from this one
-    retries = _Retries(opts, "local")
+    retries = _Retries(opts, LOCAL)
     pools: list[ProcessPoolExecutor | None] = [None] * len(gpu_of)
     running: dict = {}  # future -> (slot, trial, attempt id)
     queue = deque(trials)
@@ -144,7 +153,7 @@ def _run_workers(
                         1, mp_context=ctx, initializer=_pin_worker, initargs=(gpu_of[slot],)
                     )
                 trial, attempt = queue.popleft(), _attempt_id()
-                future = pools[slot].submit(run_trial, trial, opts.evaluate, threads, "local", attempt=attempt)
+                future = pools[slot].submit(run_trial, trial, opts.evaluate, threads, LOCAL, attempt=attempt)
                 running[future] = (slot, trial, attempt)
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
@@ -183,7 +192,8 @@ def _pin_worker(gpu: str | None) -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
 
 
-def _import_ray():
+def import_ray():
+    """Ray, or a ConfigError saying how to install the optional extra (before anything is planned or written)."""
     os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
     # Under `uv run`, Ray would otherwise start every worker through `uv run` in a copy of the working
     # directory, which builds a second environment (minutes, and without the ray extra). Workers use this
@@ -200,7 +210,7 @@ def _import_ray():
 
 
 def _ray_trial(trial: Trial, evaluate: bool, threads: int, attempt: str | None = None) -> dict[str, Any]:
-    return run_trial(trial, evaluate, threads, "ray", attempt=attempt)
+    return run_trial(trial, evaluate, threads, RAY, attempt=attempt)
 
 
 def ray_worker_lost(ray) -> tuple[type[BaseException], ...]:
@@ -230,15 +240,14 @@ def trial_for_ray(trial: Trial, gpus: float) -> Trial:
             f"{trial.label}: --device {trial.cfg.device} needs a GPU, but --gpus-per-trial is 0; "
             "give --gpus-per-trial 1 or use --device auto or cpu"
         )
-    cfg = dataclasses.replace(trial.cfg, device="cpu")
-    return dataclasses.replace(trial, plan=dataclasses.replace(trial.plan, cfg=cfg))
+    return dataclasses.replace(trial, cfg=dataclasses.replace(trial.cfg, device="cpu"))
 
 
 def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dict[str, Any]]]:
     """A Ray task per trial, each holding cpus_per_trial CPUs (default 1) and gpus_per_trial GPUs (default 1 where
     the cluster has GPUs; with 0, trials run on the CPU). Joins the cluster at opts.ray_address, or starts a local one sized to this machine
     (and to at least max_concurrent trials) and stops it at the end."""
-    ray = _import_ray()
+    ray = import_ray()
     cpus = opts.cpus_per_trial or 1.0
     started = False
     if not ray.is_initialized():
@@ -270,7 +279,7 @@ def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dic
         task = ray_task(ray, gpus)
         threads = max(1, int(cpus))
         limit = opts.max_concurrent or len(trials)
-        retries, worker_lost = _Retries(opts, "ray"), ray_worker_lost(ray)
+        retries, worker_lost = _Retries(opts, RAY), ray_worker_lost(ray)
         queue = deque(trials)
         while queue or running:
             while queue and len(running) < limit:
@@ -298,22 +307,5 @@ def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dic
 
 EXECUTORS.register(LOCAL, run_local)
 EXECUTORS.register(RAY, run_ray)
-if tuple(EXECUTORS.names()) != EXECUTOR_NAMES:  # a sweep file is checked against the names in spec.py
-    raise RuntimeError(f"executors {EXECUTORS.names()} differ from ganbench.sweep.spec.EXECUTOR_NAMES")
-
-
-def run_plans(
-    plans, states: dict, evaluate: bool = True, resume: bool = True, show_progress: bool = True, executor: str = "local"
-) -> list[dict[str, Any]]:
-    """Plain runs (`runner.Plan`s or plain Trials) on an executor, one at a time, in order; completed ones are
-    skipped (their summary is read back). Returns one summary per plan."""
-    import sys
-
-    trials = [p if isinstance(p, Trial) else Trial(None, "", {}, (), p) for p in plans]
-    done = {t.run_dir for t in trials if states.get(t.run_dir) == State.COMPLETED}
-    for t in trials:
-        if t.run_dir in done:
-            print(f"{t.run_dir}: already completed, skipped", file=sys.stderr)
-    opts = ExecOptions(evaluate=evaluate, max_concurrent=1, show_progress=show_progress, resume=resume)
-    results = {t.run_dir: s for t, s in EXECUTORS[executor]([t for t in trials if t.run_dir not in done], opts)}
-    return [results[t.run_dir] if t.run_dir in results else RunDir(t.run_dir).read_summary() for t in trials]
+if tuple(EXECUTORS.names()) != EXECUTOR_NAMES:  # a sweep or study file is checked against the names in ganbench.spec
+    raise RuntimeError(f"executors {EXECUTORS.names()} differ from ganbench.spec.EXECUTOR_NAMES")

@@ -1,4 +1,5 @@
-"""`ganbench fid A B`: FID, KID and precision/recall between any two image sources.
+"""FID, KID and precision/recall between any two image sources: `compare(A, B, ...)`, callable from any script;
+`ganbench fid A B` parses its options and prints what it returns (`format_table`, or the JSON object).
 
 A source is one of:
   NAME[:ROOT][:SPLIT]   a registered data set (`ganbench list`): `synthetic`, `synthetic:test`,
@@ -18,17 +19,13 @@ Output: a table on stdout, or with --json one JSON object with the whole protoco
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from ganbench.io import jsonable
 from ganbench.metrics import evaluator as ev
 from ganbench.metrics import inception
 from ganbench.rundir import RunDir
@@ -97,75 +94,6 @@ def parse_source(text: str) -> Source:
     )
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"ganbench fid: error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def fid_command(
-    a: Annotated[
-        str, typer.Argument(help="Generated side: run directory, data set (NAME[:ROOT][:SPLIT]) or image folder.")
-    ],
-    b: Annotated[str, typer.Argument(help="Reference side, same syntax (e.g. celeba:/data/celeba:test).")],
-    samples: Annotated[
-        int,
-        typer.Option(
-            "--samples",
-            "-n",
-            help="Images from A (generated, or the first N of a "
-            "set); metric names carry it. Published numbers use 10000 or 50000.",
-        ),
-    ] = 500,
-    ref_samples: Annotated[int, typer.Option("--ref-samples", help="Images from B; 0 = as many as --samples.")] = 0,
-    resolution: Annotated[
-        int,
-        typer.Option(
-            help="Resolution data sets are read at (0 = the run's, else 64). Plain "
-            "folders are read as they are unless this or --crop is given."
-        ),
-    ] = 0,
-    crop: Annotated[
-        int,
-        typer.Option(
-            help="Centre-crop size before resizing; 0 = the run's or the data set's "
-            "default. Given, it also crops and resizes plain folders."
-        ),
-    ] = 0,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="One JSON object on stdout, with the whole protocol.")
-    ] = False,
-    inception_weights: Annotated[
-        str,
-        typer.Option(
-            "--inception-weights",
-            envvar=inception.WEIGHTS_ENV,
-            help="Inception weights file (torch-fidelity's .pth); default: the bundled standard weights.",
-        ),
-    ] = "",
-    device: Annotated[str, typer.Option(help="auto | cuda | mps | cpu")] = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per Inception batch.")] = 100,
-    metrics: Annotated[
-        str,
-        typer.Option(
-            help="Metrics by name, comma-separated: fid, fidinf, kid, pr, dc "
-            "(density/coverage), c2st (see `ganbench list`)."
-        ),
-    ] = ",".join(ev.DEFAULT_METRICS),
-) -> None:
-    """FID, KID and precision/recall between two image sources (data sets, folders, run directories)."""
-    try:
-        result = compare(a, b, samples, ref_samples, resolution, crop, inception_weights, device, batch_size, metrics)
-    except typer.Exit:
-        raise
-    except (ValueError, FileNotFoundError, KeyError, OSError, RuntimeError) as e:
-        msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-        _fail(msg.strip().splitlines()[0] if msg.strip() else type(e).__name__)
-    if json_out:
-        typer.echo(json.dumps(jsonable(result), indent=2))
-    else:
-        typer.echo(format_table(result))
-
-
 def compare(
     a: str,
     b: str,
@@ -178,7 +106,10 @@ def compare(
     batch_size: int = 100,
     metrics: str = ",".join(ev.DEFAULT_METRICS),
 ) -> dict[str, Any]:
-    """The work of `ganbench fid`, returning its JSON object."""
+    """The metrics between A (generated side) and B (reference) with their whole protocol, as one JSON-able
+    object: `ganbench fid`'s output. The arguments are its options (see the module docstring for the sources).
+    Raises ValueError (or FileNotFoundError, KeyError, OSError, RuntimeError, CheckpointError) with one line for
+    sources or options it cannot use, before the first Inception pass where it can."""
     import torch
 
     from ganbench.device import pick_device
@@ -196,7 +127,7 @@ def compare(
     samplers = {}
     for src in (src_a, src_b):  # runs first: they fix resolution, channels and crop for the data sides
         if src.kind == "run":
-            from ganbench.train import load_sampler
+            from ganbench.sampling import load_sampler
 
             if not src.run_dir.is_dir():
                 raise ValueError(f"run directory '{src.run_dir}' does not exist")

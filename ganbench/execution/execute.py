@@ -1,4 +1,8 @@
-"""Executing one trial in this process (the unit every executor runs), and a list of plans one after another."""
+"""Executing one trial in this process: the unit every executor runs, and the trial.json of a trial in a batch.
+
+A batch (a sweep, a study) records who each trial is and one record per attempt at it in its trial.json, and a
+trial whose inputs cannot be built fails on its own (the batch goes on). A single run (`ganbench run`) writes no
+trial.json and raises instead: the command fails with one line, before anything is written."""
 
 from __future__ import annotations
 
@@ -9,15 +13,16 @@ import time
 import traceback
 from typing import Any
 
-from ganbench import runner
+from ganbench.execution import runner
+from ganbench.execution.trial import Trial
 from ganbench.io import read_json, write_json
 from ganbench.rundir import FINAL, RunDir, Status, summary_head
-from ganbench.sweep.plan import Trial
 
 _WORKER_CACHE: dict = {}  # per process: decoded data and evaluators, reused by the trials a worker runs
 
 
-def _now() -> str:
+def now() -> str:
+    """The wall-clock time as the records of trials and studies write it (UTC, ISO 8601, seconds)."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
@@ -60,12 +65,10 @@ def _record_attempt(trial: Trial, record: dict[str, Any], new: bool) -> None:
 
 
 def end_attempt(trial: Trial, attempt: str, executor: str, why: str, status: Status) -> dict[str, Any]:
-    """The driver's word on attempt `attempt` (its id) of a sweep trial whose worker returned no summary: `why` (the
+    """The driver's word on attempt `attempt` (its id) of a batch trial whose worker returned no summary: `why` (the
     executor's error) is recorded, and an attempt that never ended ends with `status` (`lost`: its worker died).
     An attempt whose worker died before it could record itself is added. Returns the record as the worker left it
-    (status `running`: it never ended), or {} for a plain run, which has no trial.json."""
-    if trial.sweep is None:
-        return {}
+    (status `running`: it never ended)."""
     attempts = _attempts(trial)
     record = next((a for a in attempts if a.get("id") == attempt), None)
     if record is None:  # died before run_trial started (while the worker started, or unpickled the trial)
@@ -81,7 +84,7 @@ def end_attempt(trial: Trial, attempt: str, executor: str, why: str, status: Sta
         attempts.append(record)
     as_left = dict(record)
     if record.get("status") == Status.RUNNING:
-        record |= {"finished": _now(), "end_time": time.time(), "status": status}
+        record |= {"finished": now(), "end_time": time.time(), "status": status}
     if as_left.get("status") not in (*FINAL, Status.FAILED):  # a run that ended by itself said why
         record["error"] = why[:2000]
     _write_attempts(trial, attempts)
@@ -97,9 +100,11 @@ def run_trial(
     show_progress: bool = False,
     resume: bool = True,
     attempt: str | None = None,
+    batch: bool = True,
 ) -> dict[str, Any]:
-    """Train one trial in this process and return its summary. A sweep trial records a failure, never raises;
-    a plain run (`ganbench run`) raises for inputs it cannot build and for a directory another process holds.
+    """Train one trial in this process and return its summary. In a batch (a sweep, a study) the trial records
+    each attempt in trial.json and a failure in its summary, and never raises; a single run (batch False,
+    `ganbench run`) raises for inputs it cannot build and for a directory another process holds.
 
     threads > 0 sets torch's intra-op threads (a trial given k CPUs uses k threads). Runs anywhere: in the
     driver (local executor), in a worker process (local, several at once) or in a Ray task. `attempt` is the
@@ -112,10 +117,10 @@ def run_trial(
     if threads > 0:
         torch.set_num_threads(threads)
     cache = _WORKER_CACHE if cache is None else cache
-    if trial.sweep is None:  # nothing is written before its inputs exist
+    if not batch:  # nothing is written before its inputs exist
         imageset, evaluator = runner.shared_inputs(trial.cfg, evaluate, cache)
         return runner.execute(
-            trial.plan, imageset.images, imageset.protocol, evaluator, resume=resume, show_progress=show_progress
+            trial, imageset.images, imageset.protocol, evaluator, resume=resume, show_progress=show_progress
         )
     run = RunDir(trial.run_dir)
     head = summary_head(trial.cfg, run.path)
@@ -129,7 +134,7 @@ def run_trial(
             "pid": os.getpid(),
             "threads": torch.get_num_threads(),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-            "started": _now(),
+            "started": now(),
             "start_time": time.time(),
             "finished": None,
             "end_time": None,
@@ -147,7 +152,7 @@ def run_trial(
         else:
             try:
                 summary = runner.execute(
-                    trial.plan,
+                    trial,
                     imageset.images,
                     imageset.protocol,
                     evaluator,
@@ -160,7 +165,7 @@ def run_trial(
         return summary
     finally:
         _record_attempt(
-            trial, {"finished": _now(), "end_time": time.time(), "status": status, "error": error}, new=False
+            trial, {"finished": now(), "end_time": time.time(), "status": status, "error": error}, new=False
         )
 
 

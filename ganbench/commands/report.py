@@ -1,4 +1,4 @@
-"""`ganbench report <dir>`: registered in ganbench/cli.py as `app.command("report")(report_command)`."""
+"""`ganbench report <dir>`: parse the options, call `ganbench.report.write_report`, print the files it wrote."""
 
 from __future__ import annotations
 
@@ -28,12 +28,21 @@ def report_command(
             "without a random floor, no tie is claimed."
         ),
     ] = None,
+    scale: Annotated[
+        str | None,
+        typer.Option(
+            help="Analysis scale: log (ratio-scale metrics such as FID and a positive KID: effects are ratios, "
+            "--margin a ratio such as 1.25) or raw (differences; --margin absolute). Default: a study's declared "
+            "plan, else raw with the ratio-scale re-analysis beside it."
+        ),
+    ] = None,
     against: Annotated[
         list[Path] | None,
         typer.Option(
             "--against",
             metavar="STUDY_DIR",
-            help="Another study folder (`ganbench study`; repeatable): line up where its ranking and this study's agree, "
+            help="Another study folder (`ganbench study`; repeatable): line up where its ranking and this study's "
+            "agree, "
             "pair by pair, each tested on its own (e.g. the same study on a second data set).",
         ),
     ] = None,
@@ -49,7 +58,7 @@ def report_command(
     try:
         if margin is not None and not margin > 0:
             raise ValueError(f"--margin must be a positive number in the ranking metric's units, got {margin}")
-        report = write_report(results, out, real_images=real, margin=margin, against=tuple(against or ()))
+        report = write_report(results, out, real_images=real, margin=margin, against=tuple(against or ()), scale=scale)
     except (ValueError, OSError) as e:  # ReportError, ConfigError, unreadable files: one line, as in ganbench
         if debug:
             raise
