@@ -297,3 +297,29 @@ def test_list_reads_the_data_sets_summaries_from_their_entries():
     entries = json.loads(res.stdout)["datasets"]
     assert [e["name"] for e in entries] == DATASETS.names()
     assert all(e["summary"] == DATASETS[e["name"]].summary and e["summary"] for e in entries)
+
+
+def test_a_batch_checks_each_data_set_and_split_once_before_any_trial_starts(cache, tmp_path, monkeypatch):
+    """A sweep or study on a missing folder stops with one line before its first trial, instead of failing every
+    trial with the same DataError; each distinct (data set, split) is checked once."""
+    from ganbench.config import load_recipe, make_config
+    from ganbench.data import datasets
+    from ganbench.execution import Trial, executors, run_trials
+    from ganbench.execution.executors import ExecOptions
+
+    def trials(root):
+        settings = dict(dataset="folder", data=str(root), resolution=16, eval_split="test", device="cpu")
+        return [
+            Trial(make_config(load_recipe(v), seed=s, **settings), tmp_path / "out" / v / f"seed{s}", "recipe", {}, ())
+            for v in ("dcgan", "vae")
+            for s in (0, 1)
+        ]
+
+    with pytest.raises(DataError, match="does not exist") as e:
+        run_trials("local", trials(tmp_path / "gone"), ExecOptions(show_progress=False))
+    assert "\n" not in str(e.value) and not (tmp_path / "out").exists()  # no trial started
+    checked = []
+    monkeypatch.setattr(datasets, "check_source", lambda spec: checked.append((spec.name, spec.split)))
+    monkeypatch.setitem(executors.EXECUTORS._entries, "local", lambda trials, opts: iter(()))  # runs nothing
+    run_trials("local", trials(tmp_path / "gone"), ExecOptions(show_progress=False))
+    assert sorted(checked) == [("folder", "test"), ("folder", "train")]
