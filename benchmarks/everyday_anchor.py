@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import EverydayLoop  # noqa: E402
 
 from ganbench.config import Config, migrate  # noqa: E402
-from ganbench.data import CELEBA_LAST_TRAIN_ID, DataSpec, load_dataset  # noqa: E402
+from ganbench.data import DataSpec, load_dataset  # noqa: E402
+from ganbench.data.celeba import LAST_TRAIN_ID as CELEBA_LAST_TRAIN_ID  # noqa: E402
 from ganbench.diagnostics import EVAL_SEED, GRID, save_grid  # noqa: E402
 from ganbench.io import read_json  # noqa: E402
 from ganbench.metrics import build_evaluator  # noqa: E402

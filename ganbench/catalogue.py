@@ -8,13 +8,10 @@ from ganbench.families import FAMILIES
 
 def catalogue() -> dict[str, list[dict[str, str]]]:
     """Every registered name users can choose, by kind, each with a line saying what it is (from the registries)."""
-    import ganbench.data as d
     from ganbench import objectives, optimizers, penalties
     from ganbench.config import load_recipe, variant_names
     from ganbench.data import DATASETS
     from ganbench.metrics.evaluator import DEFAULT_METRICS, METRICS
-
-    notes = {line.split()[0]: line.strip() for line in (d.__doc__ or "").splitlines()[3:9] if line.strip()}
 
     def recipe(name: str) -> dict[str, str]:
         r = load_recipe(name)
@@ -31,7 +28,7 @@ def catalogue() -> dict[str, list[dict[str, str]]]:
         "penalties": [{"name": n, "summary": p.summary, "paper": p.paper} for n, p in penalties.PENALTIES.items()],
         "optimizers": [{"name": n, "summary": o.summary} for n, o in optimizers.OPTIMIZERS.items()],
         "metrics": [{"name": n, "summary": m.summary, "default": n in DEFAULT_METRICS} for n, m in METRICS.items()],
-        "datasets": [{"name": n, "summary": notes.get(n, n).removeprefix(n).strip()} for n in DATASETS.names()],
+        "datasets": [{"name": n, "summary": d.summary} for n, d in DATASETS.items()],
     }
 
 

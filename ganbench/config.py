@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.budget import Budget, parse_budget
+from ganbench.data.splits import SPLITS
 from ganbench.errors import ConfigError
 from ganbench.families import FAMILIES
 from ganbench.registry import unknown
@@ -66,7 +67,7 @@ class Config:
     leaky_slope: float = 0.2  # D's LeakyReLU negative slope
     kl_weight: float = 1.0  # VAE: weight of the KL term (1 = the plain ELBO)
     # ---- data ----
-    dataset: str = "synthetic"  # synthetic | celeba | folder | cifar10 | mnist (see `ganbench list`)
+    dataset: str = "synthetic"  # synthetic | celeba | folder | cifar10 | mnist | stacked-mnist (`ganbench list`)
     data: str = ""  # root folder of the data set (not used by synthetic)
     resolution: int = 64  # images are resolution x resolution
     channels: int = 3  # 3 (RGB) or 1 (grayscale)
@@ -81,7 +82,7 @@ class Config:
     eval_samples_during: int = 0  # images per evaluation during training (cheap curve points); 0 = eval_samples.
     #   The final evaluation also reports its first eval_samples_during images' metrics, so curves end there too.
     eval_split: str = "train"  # the data set split the reference images come from: heldout = images never trained on
-    metrics: str = "fid,fidinf,kid,pr"  # evaluated metrics by name (`ganbench list`): fid fidinf kid pr dc c2st
+    metrics: str = "fid,fidinf,kid,pr"  # evaluated metrics by name (`ganbench list`): fid fidinf kid pr dc c2st modes
     inception_weights: str = ""  # torch-fidelity Inception weights file; "" = the bundled standard weights
     # ---- execution ----
     seed: int = 0
@@ -107,12 +108,12 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "d_norm": ("batch", "layer", "spectral", "none"),
     "device": ("auto", "cuda", "mps", "cpu"),
     "precision": ("auto", "fp32", "tf32", "bf16", "fp16"),
-    "eval_split": ("train", "val", "test", "heldout", "all"),
+    "eval_split": SPLITS,
 }
 # The metrics a config may name (`metrics = "fid,kid"`): the names ganbench.metrics registers, exactly (a test
 # checks both lists hold the same names; a new metric is registered there and named here). The config sits below
 # the metrics (`ganbench fid` reads a run's config to sample its generator), so it names them without importing.
-METRIC_NAMES = ("fid", "fidinf", "kid", "pr", "dc", "c2st")
+METRIC_NAMES = ("fid", "fidinf", "kid", "pr", "dc", "c2st", "modes")
 # Fields whose choices come from another registry (checked in `validate`).
 REGISTRY_FIELDS = ("objective", "penalty", "optimizer_g", "optimizer_d")
 # Fields that change where or how fast a run goes, not what it learns: resuming may change them.

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 CELEBA = Path(__file__).resolve().parents[2] / "shared" / "data" / "celeba"
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"  # torchvision's layout: MNIST/raw/
 
 
 def pytest_configure(config):
@@ -22,6 +23,13 @@ def celeba_root() -> Path:
     if not (CELEBA / "img_align_celeba").is_dir():
         pytest.skip(f"real CelebA images not present at {CELEBA} (shared data absent)")
     return CELEBA
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    if not (MNIST / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
+        pytest.skip(f"real MNIST files not present at {MNIST} (shared data absent)")
+    return MNIST
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,10 @@ def test_shipped_variants():
         "r1",
         "rpgan",
         "real",
+        "ns-none",
+        "ns-r1r2",
+        "rpgan-none",
+        "rpgan-r1",
     }
     for name in variant_names():
         cfg = make_config(load_recipe(name))

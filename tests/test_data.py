@@ -5,8 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganbench import data as data_mod
-from ganbench.data import DataError, DataSpec, load_dataset
+from ganbench.data import DataError, DataSpec, decode, load_dataset
 
 
 @pytest.fixture
@@ -63,7 +62,7 @@ def test_folder_with_corrupt_grayscale_rgba_and_nested_files(cache, tmp_path, ca
     (root / "notes.jpg").write_bytes(b"this is not an image")
     good = root / "a" / "000000.jpg"
     (root / "truncated.jpg").write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
-    ds = load_dataset(DataSpec("folder", root=str(root), resolution=16))
+    ds = load_dataset(DataSpec("folder", root=str(root), resolution=16, split="all"))
     assert ds.images.shape == (15, 3, 16, 16)
     assert ds.protocol["skipped"] == 2 and ds.protocol["files"] == 17
     assert any("notes.jpg" in s for s in ds.protocol["skipped_examples"])
@@ -89,7 +88,7 @@ def test_folder_errors(cache, tmp_path):
     for i in range(3):
         (bad / f"{i}.png").write_bytes(b"junk")
     with pytest.raises(DataError, match=r"none of the 3 files.*0.png"):
-        load_dataset(DataSpec("folder", root=str(bad)))
+        load_dataset(DataSpec("folder", root=str(bad), split="all"))
     with pytest.raises(DataError, match="--data"):
         load_dataset(DataSpec("folder", root=""))
 
@@ -129,7 +128,7 @@ def test_decode_cache_is_reused_and_keyed_by_preprocessing(cache, tmp_path, monk
     def boom(*a, **k):
         raise AssertionError("decoded again instead of using the cache")
 
-    monkeypatch.setattr(data_mod, "_decode", boom)
+    monkeypatch.setattr(decode, "decode_image", boom)
     again = load_dataset(DataSpec("folder", root=str(tmp_path / "imgs"), resolution=16))
     assert torch.equal(first.images, again.images)
     with pytest.raises(AssertionError, match="decoded again"):  # another resolution is another key
@@ -196,3 +195,131 @@ def test_the_reference_comes_from_eval_split_uncapped(cache, monkeypatch):
     seen.clear()
     runner.shared_inputs(Config(resolution=16, max_images=30, device="cpu"), True, store)  # default: the train set
     assert seen["ref"] is train
+
+
+# ---------------------------------------------------------------------------------------------------- folder splits
+def test_folder_split_rule_is_pinned_and_keeps_the_declared_fractions():
+    from ganbench.data.folder import FRACTIONS, split_of
+
+    # pinned values: a change of the rule would move users' files between splits
+    assert [split_of(f"{i}.png") for i in (3, 5, 9)] == ["train", "test", "val"]
+    names = [f"img{i:05d}.jpg" for i in range(20_000)]
+    shares = {s: sum(split_of(n) == s for n in names) / len(names) for s, _ in FRACTIONS}
+    for split, share in FRACTIONS:
+        assert abs(shares[split] - share) < 0.01, (split, shares)
+
+
+def test_folder_splits_partition_the_files_and_adding_files_moves_none(cache, tmp_path):
+    from ganbench.data.folder import split_files
+
+    root = tmp_path / "own"
+    _write_images(root / "a", 40)
+    _write_images(root / "b", 20, size=(30, 30))
+
+    def members(split):
+        return {p.relative_to(root).as_posix() for p in split_files(DataSpec("folder", root=str(root), split=split))}
+
+    before = {s: members(s) for s in ("train", "val", "test", "heldout", "all")}
+    assert before["train"] | before["val"] | before["test"] == before["all"] and len(before["all"]) == 60
+    assert not (before["train"] & before["heldout"]) and before["heldout"] == before["val"] | before["test"]
+    assert not (before["val"] & before["test"]) and before["val"] and before["test"]
+    _write_images(root / "c", 30)  # a user adds images: every earlier file stays where it was
+    after = {s: members(s) for s in ("train", "val", "test")}
+    for split in ("train", "val", "test"):
+        assert before[split] <= after[split]
+    ds = load_dataset(DataSpec("folder", root=str(root), resolution=16, split="val"))
+    assert len(ds) == len(after["val"])
+    assert ds.protocol["split_fractions"] == {"train": 0.8, "val": 0.1, "test": 0.1}
+    assert "adding files never moves" in ds.protocol["split_rule"]
+    train = load_dataset(DataSpec("folder", root=str(root), resolution=16))  # the default split is train
+    assert len(train) == len(after["train"])
+
+
+def test_folder_with_no_image_in_a_split_says_so(cache, tmp_path):
+    _write_images(tmp_path / "few", 2)  # 000000.jpg and 000001.jpg: both train by the rule
+    with pytest.raises(DataError, match="falls in split 'test'.*use split 'all'"):
+        load_dataset(DataSpec("folder", root=str(tmp_path / "few"), split="test"))
+
+
+# ---------------------------------------------------------------------------------------------------- pre-flight
+def test_check_source_finds_the_source_without_decoding(cache, tmp_path, monkeypatch):
+    from ganbench.data import check_source
+
+    def boom(*a, **k):
+        raise AssertionError("the pre-flight check decoded an image")
+
+    monkeypatch.setattr(decode, "decode_image", boom)
+    _write_images(tmp_path / "imgs", 30)
+    for split in ("train", "val", "heldout", "all"):
+        assert check_source(DataSpec("folder", root=str(tmp_path / "imgs"), split=split)) is None
+    check_source(DataSpec("synthetic", split="test"))
+    _celeba_layout(tmp_path / "celeba")
+    check_source(DataSpec("celeba", root=str(tmp_path / "celeba"), split="test"))
+    failures = [
+        (DataSpec("folder", root=str(tmp_path / "nope")), "does not exist"),
+        (DataSpec("folder", root=""), "--data"),
+        (DataSpec("celebA"), "unknown data set 'celebA'. Did you mean 'celeba'"),
+        (DataSpec("synthetic", split="val"), "no split 'val'"),
+        (DataSpec("synthetic", split="dev"), "unknown split 'dev'"),
+        (DataSpec("celeba", root=str(tmp_path)), "img_align_celeba"),
+        (DataSpec("cifar10", root=str(tmp_path)), "never downloads"),
+        (DataSpec("mnist", root=str(tmp_path), split="all"), "no split 'all'"),
+    ]
+    for spec, why in failures:
+        with pytest.raises(DataError, match=why) as e:
+            check_source(spec)
+        assert "\n" not in str(e.value)
+
+
+# ---------------------------------------------------------------------------------------------------- content hash
+def test_each_loaded_split_carries_a_content_hash_of_its_pixels(cache):
+    import hashlib
+
+    spec = DataSpec("synthetic", resolution=16, max_images=40)
+    a = load_dataset(spec)
+    expected = hashlib.sha256(a.images.numpy().tobytes()).hexdigest()
+    assert a.content_sha256() == expected and a.sha256 == expected
+    again = load_dataset(spec)  # from the cache: the stored hash, not a recomputation
+    assert "cache" in again.protocol and again.sha256 == expected
+    assert a.content_sha256(10) == hashlib.sha256(a.images[:10].numpy().tobytes()).hexdigest() != expected
+    assert "sha256" not in a.protocol  # the protocol (and every cache key built from it) is unchanged
+
+
+def test_list_reads_the_data_sets_summaries_from_their_entries():
+    from typer.testing import CliRunner
+
+    from ganbench.commands import app
+    from ganbench.data import DATASETS
+
+    res = CliRunner().invoke(app, ["list", "--json"])
+    import json
+
+    entries = json.loads(res.stdout)["datasets"]
+    assert [e["name"] for e in entries] == DATASETS.names()
+    assert all(e["summary"] == DATASETS[e["name"]].summary and e["summary"] for e in entries)
+
+
+def test_a_batch_checks_each_data_set_and_split_once_before_any_trial_starts(cache, tmp_path, monkeypatch):
+    """A sweep or study on a missing folder stops with one line before its first trial, instead of failing every
+    trial with the same DataError; each distinct (data set, split) is checked once."""
+    from ganbench.config import load_recipe, make_config
+    from ganbench.data import datasets
+    from ganbench.execution import Trial, executors, run_trials
+    from ganbench.execution.executors import ExecOptions
+
+    def trials(root):
+        settings = dict(dataset="folder", data=str(root), resolution=16, eval_split="test", device="cpu")
+        return [
+            Trial(make_config(load_recipe(v), seed=s, **settings), tmp_path / "out" / v / f"seed{s}", "recipe", {}, ())
+            for v in ("dcgan", "vae")
+            for s in (0, 1)
+        ]
+
+    with pytest.raises(DataError, match="does not exist") as e:
+        run_trials("local", trials(tmp_path / "gone"), ExecOptions(show_progress=False))
+    assert "\n" not in str(e.value) and not (tmp_path / "out").exists()  # no trial started
+    checked = []
+    monkeypatch.setattr(datasets, "check_source", lambda spec: checked.append((spec.name, spec.split)))
+    monkeypatch.setitem(executors.EXECUTORS._entries, "local", lambda trials, opts: iter(()))  # runs nothing
+    run_trials("local", trials(tmp_path / "gone"), ExecOptions(show_progress=False))
+    assert sorted(checked) == [("folder", "test"), ("folder", "train")]

@@ -30,13 +30,13 @@ from PIL import Image
 from tiny import tiny
 from typer.testing import CliRunner
 
-from ganbench import data as data_mod
 from ganbench import lock
 from ganbench import models as models_mod
 from ganbench import train as train_mod
 from ganbench.commands import app
 from ganbench.config import FIELDS, ConfigError, load_recipe, make_config, parse_overrides
-from ganbench.data import DataError, DataSpec, load_dataset
+from ganbench.data import DataError, DataSpec, decode, load_dataset
+from ganbench.data import cache as data_cache
 from ganbench.execution import Trial, runner
 from ganbench.execution.runner import execute
 from ganbench.execution.trial import existing_state
@@ -497,7 +497,7 @@ def test_bad_image_files_are_skipped_and_counted(tmp_path, cache, capsys):
     (root / "truncated.jpg").write_bytes(good[0].read_bytes()[:200])
     (root / "huge.png").write_bytes(_png_header(10_000, 10_000))  # 1e8 pixels: over PIL's limit, under twice it
     (root / "bomb.png").write_bytes(_png_header(100_000, 100_000))  # 1e10 pixels: PIL's own bomb error
-    ds = load_dataset(DataSpec("folder", root=str(root), resolution=16))
+    ds = load_dataset(DataSpec("folder", root=str(root), resolution=16, split="all"))
     assert len(ds) == 6 and ds.protocol["skipped"] == 5 and ds.protocol["files"] == 11
     assert "skipped 5 unreadable" in capsys.readouterr().err
     for name, why in [
@@ -508,13 +508,13 @@ def test_bad_image_files_are_skipped_and_counted(tmp_path, cache, capsys):
         ("bomb.png", "enormous image"),
     ]:
         with pytest.raises(DataError, match=why):
-            data_mod._decode(root / name, 0, 16)
+            decode.decode_image(root / name, 0, 16)
     only_huge = tmp_path / "huge"
     only_huge.mkdir()
     for i in range(3):
         (only_huge / f"{i}.png").write_bytes(_png_header(10_000, 10_000 + i))
     with pytest.raises(DataError, match="none of the 3 files.*enormous"):
-        load_dataset(DataSpec("folder", root=str(only_huge), resolution=16))
+        load_dataset(DataSpec("folder", root=str(only_huge), resolution=16, split="all"))
 
 
 def test_a_postscript_file_named_jpg_never_reaches_ghostscript(tmp_path, monkeypatch):
@@ -524,7 +524,7 @@ def test_a_postscript_file_named_jpg_never_reaches_ghostscript(tmp_path, monkeyp
     monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", lambda self: opened.append(self) or 1 / 0)
     (tmp_path / "x.jpg").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
     with pytest.raises(DataError, match="not a readable image"):
-        data_mod._decode(tmp_path / "x.jpg", 0, 16)
+        decode.decode_image(tmp_path / "x.jpg", 0, 16)
     assert opened == []  # the PostScript reader (which runs Ghostscript) was never even tried
 
 
@@ -571,9 +571,9 @@ def test_data_folder_disappearing_after_loading(tmp_path, cache, monkeypatch):
 def test_files_disappearing_while_listed_or_decoded(tmp_path):
     gone = tmp_path / "gone.jpg"
     with pytest.raises(DataError, match="disappeared while the data set was being listed"):
-        data_mod._file_fingerprint([gone])
+        decode.files_fingerprint([gone])
     with pytest.raises(DataError, match="disappeared"):
-        data_mod._decode(gone, 0, 16)
+        decode.decode_image(gone, 0, 16)
 
 
 @PROC_FD
@@ -633,8 +633,8 @@ def test_a_full_disk_for_the_data_cache_only_costs_the_cache(tmp_path, cache, mo
     def full(path, data):
         raise DiskFull(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(data_mod, "atomic_write_bytes", full)
-    ds = load_dataset(DataSpec("folder", root=str(tmp_path / "imgs"), resolution=16))
+    monkeypatch.setattr(data_cache, "atomic_write_bytes", full)
+    ds = load_dataset(DataSpec("folder", root=str(tmp_path / "imgs"), resolution=16, split="all"))
     assert len(ds) == 4 and "could not write the data cache" in capsys.readouterr().err
 
 
@@ -782,7 +782,7 @@ def test_fuzz_decode_raises_only_data_errors(tmp_path, raw, suffix):
     path = tmp_path / f"fuzz{suffix}"
     path.write_bytes(raw)
     try:
-        arr = data_mod._decode(path, 0, 16)
+        arr = decode.decode_image(path, 0, 16)
     except DataError:
         return
     assert arr.shape == (16, 16, 3) and arr.dtype == np.uint8
@@ -803,7 +803,7 @@ def test_fuzz_folder_loads_or_raises_a_data_error(tmp_path, cache, files, good):
     for i in range(good):
         (folder / f"ok{i}.png").write_bytes(REAL[0])
     try:
-        ds = load_dataset(DataSpec("folder", root=str(folder), resolution=16))
+        ds = load_dataset(DataSpec("folder", root=str(folder), resolution=16, split="all"))
     except DataError:
         return
     assert ds.images.shape[1:] == (3, 16, 16) and len(ds) >= 1

@@ -587,6 +587,15 @@ def test_nonfinite_samples_give_nan_not_a_crash(fake_inception):
     assert list(out) == evaluator.names and all(math.isnan(v) for v in out.values())
 
 
+def test_the_protocol_records_the_reference_images_content_hash(fake_inception):
+    import hashlib
+
+    ref = ImageSet(noise_images(20, res=16), {"dataset": "noise"})
+    protocol = build_evaluator(ref, 12, CPU).protocol
+    assert protocol["reference_sha256"] == hashlib.sha256(ref.images[:12].numpy().tobytes()).hexdigest()
+    assert build_evaluator(ref, 20, CPU).protocol["reference_sha256"] == ref.content_sha256()
+
+
 def test_grayscale_reference_and_samples(fake_inception):
     ref = ImageSet(noise_images(12, res=16)[:, :1], {"dataset": "gray"})
     evaluator = build_evaluator(ref, 12, CPU)

@@ -73,7 +73,7 @@ def run(
     metrics: Annotated[
         str,
         typer.Option(
-            help="Metrics by name, comma-separated (see `ganbench list`): fid, fidinf, kid, pr, dc (density/coverage), c2st."
+            help="Metrics by name, comma-separated (see `ganbench list`): fid, fidinf, kid, pr, dc (density/coverage), c2st, modes (Stacked MNIST)."
         ),
     ] = Config.metrics,
     tensorboard: Annotated[

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.execution.executors import EXECUTORS, ExecOptions, Executor
+from ganbench.execution.runner import check_inputs
 from ganbench.execution.trial import Trial
+from ganbench.spec import LOCAL
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ def run_trials(
     def on_retry(trial: Trial, n: int, why: str) -> None:
         tell(Retried(trial, n, options.max_retries, why))
 
+    if run is EXECUTORS[LOCAL]:  # each data set and split once, before any trial (Ray's workers may see other files)
+        check_inputs([t.cfg for t in trials], options.evaluate)
     results: dict[Path, dict[str, Any]] = {}
     t0 = time.perf_counter()
     try:

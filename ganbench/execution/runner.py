@@ -75,6 +75,17 @@ def input_specs(cfg: Config, evaluate: bool) -> tuple[Any, Any]:
     return spec, spec if cfg.eval_split == "train" else dataclasses.replace(spec, split=cfg.eval_split, max_images=0)
 
 
+def check_inputs(cfgs, evaluate: bool) -> None:
+    """Find every distinct data set and split the runs of `cfgs` read, once each, before any of them starts
+    (`ganbench.data.check_source`: a listing, no decoding): a missing folder or an empty split stops a run, sweep
+    or study with one line (DataError) instead of failing each of its trials with it."""
+    from ganbench.data import check_source
+
+    specs = {s for cfg in cfgs for s in input_specs(cfg, evaluate) if s is not None}
+    for spec in sorted(specs, key=repr):
+        check_source(spec)
+
+
 def shared_inputs(cfg: Config, evaluate: bool, cache: dict):
     """(decoded data set, evaluator or None) for a run; `cache` keeps both per process, so runs of the same data
     decode it once and share one evaluator (its reference statistics)."""

@@ -4,7 +4,7 @@
 A source is one of:
   NAME[:ROOT][:SPLIT]   a registered data set (`ganbench list`): `synthetic`, `synthetic:test`,
                         `celeba:/data/celeba`, `celeba:/data/celeba:test`, `folder:/path/to/pngs`. The last part is
-                        a split when it is one of train, val, test, all (default: train).
+                        a split when it is one of train, val, test, all (default: train; a folder: all).
   run:PATH              a run directory: its generator (latest checkpoint), sampled from the fixed eval seed.
   PATH                  an existing folder: a run directory when it holds config.json, otherwise a folder of images
                         (same as folder:PATH). A registered name wins over a folder of the same name: write ./NAME.
@@ -75,7 +75,7 @@ def parse_source(text: str) -> Source:
         return Source(text, "run", run_dir=Path(text[4:]).expanduser())
     head, sep, rest = text.partition(":")
     if head in DATASETS:
-        root, split = rest, "train"
+        root, split = rest, ("all" if head == "folder" else "train")  # a folder: every image, as before it had splits
         if sep:
             before, _, last = rest.rpartition(":")
             if last in SPLITS:
@@ -87,7 +87,7 @@ def parse_source(text: str) -> Source:
     if path.is_dir():
         if RunDir(path).is_run():
             return Source(text, "run", run_dir=path)
-        return Source(text, "dataset", name="folder", root=str(path))
+        return Source(text, "dataset", name="folder", root=str(path), split="all")
     raise ValueError(
         f"'{text}' is neither a registered data set ({', '.join(sorted(DATASETS))}), nor an existing "
         "folder or run directory"

@@ -38,7 +38,7 @@ import torch
 
 from ganbench.data import ImageSet
 from ganbench.device import statistics_device
-from ganbench.metrics import inception
+from ganbench.metrics import inception, modes
 from ganbench.metrics.features import FeatureSet, reference_features, sampler_features
 from ganbench.metrics.protocol import RANK_BY, RANK_REASON, isc_note, metric_protocol  # noqa: F401  re-exported
 from ganbench.metrics.reference import Reference
@@ -206,6 +206,11 @@ def build_evaluator(
     The reference features and statistics are computed once and cached on disk; `weights` is a weights file, or ""
     for $GANBENCH_INCEPTION_WEIGHTS or the bundled standard weights.
     """
+    if modes.METRIC in metrics:  # counted on the images by a digit classifier, around the other metrics (modes.py)
+        rest = tuple(m for m in metrics if m != modes.METRIC)
+        kw = {"ref_samples": ref_samples, "progress": progress, "metrics": rest}
+        inner = build_evaluator(reference, n_samples, device, weights, batch_size, **kw) if rest else None
+        return modes.build(reference, inner, batch_size)
     device = torch.device(device)
     if n_samples < MIN_SAMPLES:
         raise ValueError(f"eval_samples must be at least {MIN_SAMPLES}, got {n_samples}")
@@ -228,6 +233,7 @@ def build_evaluator(
     protocol = metric_protocol(w, n_samples, count, settings, metrics) | {
         "reference": {k: v for k, v in reference.protocol.items() if k != "cache"},
         "reference_images": f"the first {count} of {available}, in the data set's order",
+        "reference_sha256": reference.content_sha256(count),  # those images' pixels (ganbench.data.ImageSet)
         "reference_stats": ref.info.get("cache"),
     }
     return Evaluator(ref, n_samples, w, device, batch_size, protocol, metrics)

@@ -24,6 +24,8 @@ Bases (lower is better for the distances, higher for precision/recall):
   density    Naeem et al. 2020: fakes inside real k-NN balls, per k (about 1 when fakes ~ reals)
   coverage   share of real k-NN balls holding at least one fake
   c2st       held-out accuracy of a real-vs-generated classifier (0.5: it cannot tell; 1: it always can)
+  modes      Stacked MNIST: modes covered, of 1,000 (a digit classifier labels each channel; see modes.py)
+  mode_kl    Stacked MNIST: KL(generated mode histogram || uniform over the 1,000 modes), in nats
 
 Everything that builds or reads a metric name (evaluator, `ganbench fid`, runner, sweep and the report) goes
 through `name` and `parse` here; nothing else spells the pattern.
@@ -36,7 +38,8 @@ from dataclasses import dataclass
 
 FID, FIDINF, KID, PRECISION, RECALL = "fid", "fidinf", "kid", "precision", "recall"
 DENSITY, COVERAGE, C2ST = "density", "coverage", "c2st"
-BASES = (FID, FIDINF, KID, PRECISION, RECALL, DENSITY, COVERAGE, C2ST)  # display order
+MODES, MODE_KL = "modes", "mode_kl"
+BASES = (FID, FIDINF, KID, PRECISION, RECALL, DENSITY, COVERAGE, C2ST, MODES, MODE_KL)  # display order
 STD, LO, HI, P = "std", "lo", "hi", "p"
 PARTS = (STD, LO, HI, P)
 EMA = "ema"  # the generator marker: the EMA of G ("" = G as trained)
@@ -49,15 +52,20 @@ LOWER_IS_BETTER = {
     DENSITY: False,
     COVERAGE: False,
     C2ST: True,
+    MODES: False,
+    MODE_KL: True,
 }  # c2st: down to 0.5 (chance)
 DISTANCES = (FID, FIDINF, KID)  # the bases that can rank variants (lower is better)
 # What each base looks through: two metrics of different lenses are two views of the same runs, and a report lines
 # up their rankings (ganbench.report.lens). A base registered without a lens is not compared across lenses.
 INCEPTION = "Inception features"
-LENS = {base: INCEPTION for base in BASES}
-PRIMARY_CAPABLE = set(DISTANCES)  # the bases that can be a comparison's primary metric (direction: LOWER_IS_BETTER)
+DIGITS = "a digit classifier (Stacked MNIST's modes)"
+LENS = {base: DIGITS if base in (MODES, MODE_KL) else INCEPTION for base in BASES}
+# the bases that can be a comparison's primary metric (direction: LOWER_IS_BETTER); modes: the mode-count lens
+PRIMARY_CAPABLE = {*DISTANCES, MODES}
 
-# fidinf before fid: the alternation is tried in order and `fid` would otherwise claim 'fidinf500'.
+# fidinf before fid: the alternation is tried in order and `fid` would otherwise claim 'fidinf500'. A base may hold
+# '_' (mode_kl): the count after it ends the base, so 'mode_kl26000_lo' parses as mode_kl, 26000, lo.
 _PATTERN = re.compile(
     rf"^({'|'.join(sorted(BASES, key=len, reverse=True))})(\d+)(?:_({EMA}))?"
     rf"(?:_({'|'.join(PARTS)}))?$"

@@ -19,7 +19,7 @@ import torch
 
 from ganbench.device import statistics_device
 from ganbench.metrics import functional as F
-from ganbench.metrics import knn, names, smallsample, twosample
+from ganbench.metrics import knn, modes, names, smallsample, twosample
 from ganbench.metrics.features import FeatureSet
 from ganbench.metrics.reference import Reference
 from ganbench.registry import Registry
@@ -216,6 +216,11 @@ METRICS.register(
         shares=(KEY_C2ST, KEY_C2ST_LO, KEY_C2ST_HI),
     ),
 )
+METRICS.register(
+    modes.METRIC,
+    Metric(modes.METRIC, lambda gen, ref, s: {}, (), modes.SUMMARY, {"module": "ganbench.metrics.modes"}),
+)  # no values from Inception features: ganbench.metrics.evaluator.build_evaluator wraps a ModeEvaluator around
+# the other metrics, which counts modes on the images themselves
 
 
 def metric_name(key: str, n: int) -> str:

@@ -1,5 +1,5 @@
 """The built-in data set's images: procedurally drawn cartoon faces (skin, hair, eyes, brows, nose, mouth), so
-`ganbench run` works offline with nothing downloaded. Pure numpy; `ganbench.data` caches and serves them."""
+`ganbench run` works offline with nothing downloaded. Pure numpy; `ganbench.data.synthetic` caches and serves them."""
 
 from __future__ import annotations
 
