@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganbench.faces import VERSION as FACES_VERSION
 from ganbench.faces import draw_faces
 from ganbench.io import atomic_write_bytes, cache_dir
 from ganbench.registry import Registry
@@ -139,13 +140,14 @@ def _load_synthetic(spec: DataSpec) -> ImageSet:
             "resize": "drawn at resolution",
             "count": count,
             "skipped": 0,
-            "generator": f"ganbench synthetic faces v{LOADER_VERSION}, split seed {split_seed}",
+            "generator": f"ganbench synthetic faces v{LOADER_VERSION}.{FACES_VERSION}, split seed {split_seed}",
         }
         return ImageSet(torch.from_numpy(_to_channels(arr, spec.channels)), protocol)
 
     parts = {
         "dataset": "synthetic",
         "v": LOADER_VERSION,
+        "faces": FACES_VERSION,
         "split": split_seed,
         "count": count,
         "resolution": spec.resolution,
