@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The README's first command as a new user meets it, and its committed copy and figure (issue 30).
+#
+#   benchmarks/first_command.sh time [WORK]   on a QUIET machine: a fresh clone of this checkout's HEAD in WORK (default:
+#                                             a new temporary folder) with empty uv and ganbench caches, the command
+#                                             under /usr/bin/time; writes WORK/timing.txt (wall time, peak RSS, load,
+#                                             CPU, commit, date) and leaves the runs in WORK/ganbench/results/synthetic-32
+#   benchmarks/first_command.sh copy WORK     results/default-cpu <- WORK's runs (no checkpoints, per-tick grids or
+#                                             report.html) and WORK/timing.txt
+#   benchmarks/first_command.sh report        ganbench report results/default-cpu, then the README's figure
+#                                             docs/img/report-first-command.png: the first 1400x1800 px of report.html
+#                                             in headless Chromium, 256 colours
+#
+# The three in order remake everything the README's first-command section shows; `report` alone redraws the figure
+# after the report's code changed (the runs stay as they are).
+set -euo pipefail
+ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+COMMAND='python3 -m pip install -q uv && uv run ganbench run --variants dcgan,wgan-gp,vae,random && uv run ganbench report results/synthetic-32'
+
+case "${1:-}" in
+time)
+    WORK=${2:-$(mktemp -d)}
+    mkdir -p "$WORK"
+    git clone -q "$ROOT" "$WORK/ganbench"
+    git -C "$WORK/ganbench" checkout -q "$(git -C "$ROOT" rev-parse HEAD)"
+    export UV_CACHE_DIR="$WORK/uv-cache" GANBENCH_CACHE="$WORK/ganbench-cache"
+    {
+        echo "command: $COMMAND"
+        echo "commit: $(git -C "$ROOT" rev-parse HEAD)"
+        echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+        echo "load before: $(uptime)"
+    } >"$WORK/timing.txt"
+    (cd "$WORK/ganbench" && /usr/bin/time -o "$WORK/time.txt" -f "%e s wall, %M KB peak RSS of the largest process" \
+        bash -c "$COMMAND") 2>&1 | tee "$WORK/output.txt"
+    {
+        echo "load after: $(uptime)"
+        echo "whole command: $(cat "$WORK/time.txt")"
+        echo "downloaded into the empty uv cache: $(du -sh "$UV_CACHE_DIR" | cut -f1)"
+    } >>"$WORK/timing.txt"
+    cat "$WORK/timing.txt"
+    ;;
+copy)
+    WORK=${2:?usage: first_command.sh copy WORK}
+    rm -rf "$ROOT/results/default-cpu"
+    mkdir -p "$ROOT/results/default-cpu"
+    cp -R "$WORK/ganbench/results/synthetic-32/." "$ROOT/results/default-cpu/"
+    find "$ROOT/results/default-cpu" -depth -name checkpoints -type d -exec rm -rf {} +
+    find "$ROOT/results/default-cpu" \( -name 'tick*.png' -o -name report.html \) -delete
+    cp "$WORK/timing.txt" "$ROOT/results/default-cpu/timing.txt"
+    echo "results/default-cpu: copied from $WORK; write its PROVENANCE.md from timing.txt"
+    ;;
+report)
+    cd "$ROOT"
+    uv run ganbench report results/default-cpu
+    profile=$(mktemp -d)
+    shot="$profile/report.png"
+    chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+        --no-first-run --hide-scrollbars --user-data-dir="$profile" --window-size=1400,1800 \
+        --screenshot="$shot" "file://$ROOT/results/default-cpu/report/report.html" 2>/dev/null
+    uv run python -c "import sys; from PIL import Image; Image.open(sys.argv[1]).convert('RGB').quantize(256).save(sys.argv[2], optimize=True)" \
+        "$shot" docs/img/report-first-command.png
+    rm -rf "$profile"
+    echo "docs/img/report-first-command.png: redrawn from results/default-cpu/report/report.html"
+    ;;
+*)
+    sed -n '2,15p' "$0"
+    exit 2
+    ;;
+esac
