@@ -28,10 +28,10 @@ time)
         echo "command: $COMMAND"
         echo "commit: $(git -C "$ROOT" rev-parse HEAD)"
         echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-        echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+        echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores, OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}"
         echo "load before: $(uptime)"
     } >"$WORK/timing.txt"
-    (cd "$WORK/ganbench" && /usr/bin/time -o "$WORK/time.txt" -f "%e s wall, %M KB peak RSS of the largest process" \
+    (cd "$WORK/ganbench" && /usr/bin/time -o "$WORK/time.txt" -f "%e s wall, %U s user + %S s system CPU, %M KB peak RSS of the largest process" \
         bash -c "$COMMAND") 2>&1 | tee "$WORK/output.txt"
     {
         echo "load after: $(uptime)"
