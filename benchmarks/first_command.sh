@@ -6,7 +6,7 @@
 #                                             under /usr/bin/time; writes WORK/timing.txt (wall time, peak RSS, load,
 #                                             CPU, commit, date) and leaves the runs in WORK/ganbench/results/synthetic-32
 #   benchmarks/first_command.sh copy WORK     results/default-cpu <- WORK's runs (no checkpoints, per-tick grids or
-#                                             report.html) and WORK/timing.txt
+#                                             report.html, WORK's paths made relative) and WORK/timing.txt
 #   benchmarks/first_command.sh report        ganbench report results/default-cpu, then the README's figure
 #                                             docs/img/report-first-command.png: the first 1400x1800 px of report.html
 #                                             in headless Chromium, 256 colours
@@ -48,11 +48,15 @@ copy)
     find "$ROOT/results/default-cpu" -depth -name checkpoints -type d -exec rm -rf {} +
     find "$ROOT/results/default-cpu" \( -name 'tick*.png' -o -name report.html \) -delete
     cp "$WORK/timing.txt" "$ROOT/results/default-cpu/timing.txt"
+    # the runs record absolute paths (the command, the caches): name them as a reader's own checkout would
+    find "$ROOT/results/default-cpu" \( -name '*.json' -o -name '*.jsonl' -o -name '*.md' -o -name '*.csv' \) \
+        -exec sed -i -e "s#$WORK/ganbench-cache#\$GANBENCH_CACHE#g" -e "s#$WORK/ganbench/##g" {} +
     echo "results/default-cpu: copied from $WORK; write its PROVENANCE.md from timing.txt"
     ;;
 report)
     cd "$ROOT"
     uv run ganbench report results/default-cpu
+    find results/default-cpu/report \( -name '*.md' -o -name '*.csv' \) -exec sed -i "s#$ROOT/##g" {} +
     profile=$(mktemp -d)
     shot="$profile/report.png"
     chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \

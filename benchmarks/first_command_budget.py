@@ -155,6 +155,14 @@ def main(argv: list[str] | None = None) -> None:
             with log.open("a") as f:
                 f.write(json.dumps(record) + "\n")
     rows, text = table(collect(args.out, metric), metric)
+    if log.is_file():  # the seconds mean little without the load they were measured under
+        seeds = [json.loads(line) for line in log.read_text().splitlines()]
+        loads = [x for r in seeds for x in r["load_1min"]]
+        text += (
+            f"\nTraining seconds: the runs' own, evaluation excluded, median over seeds, measured at a 1-minute load "
+            f"average of {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores with threads "
+            f"{sorted({str(r['threads']) for r in seeds})} (seeds.jsonl: each seed's wall and CPU seconds).\n"
+        )
     (args.out / "table.json").write_text(json.dumps({"metric": metric, "rows": rows}, indent=1) + "\n")
     (args.out / "table.md").write_text(text)
     print(text)
