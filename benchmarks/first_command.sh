@@ -6,12 +6,14 @@
 #                                             under /usr/bin/time; writes WORK/timing.txt (wall time, peak RSS, load,
 #                                             CPU, commit, date) and leaves the runs in WORK/ganbench/results/synthetic-32
 #   benchmarks/first_command.sh copy WORK     results/default-cpu <- WORK's runs (no checkpoints, per-tick grids or
-#                                             report.html, WORK's paths made relative) and WORK/timing.txt
+#                                             report.html, WORK's paths made relative) and WORK/timing.txt; its
+#                                             PROVENANCE.md stays, to be edited
 #   benchmarks/first_command.sh report        ganbench report results/default-cpu, then the README's figure
 #                                             docs/img/report-first-command.png: the first 1400x1800 px of report.html
 #                                             in headless Chromium, 256 colours
+#   benchmarks/first_command.sh numbers       the rows of docs/results.md's first-command table from results/default-cpu
 #
-# The three in order remake everything the README's first-command section shows; `report` alone redraws the figure
+# time, copy and report in that order remake everything the README's first-command section shows; `report` alone redraws the figure
 # after the report's code changed (the runs stay as they are).
 set -euo pipefail
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
@@ -42,8 +44,12 @@ time)
     ;;
 copy)
     WORK=${2:?usage: first_command.sh copy WORK}
+    keep=$(mktemp)
+    cp "$ROOT/results/default-cpu/PROVENANCE.md" "$keep" 2>/dev/null || true
     rm -rf "$ROOT/results/default-cpu"
     mkdir -p "$ROOT/results/default-cpu"
+    [ -s "$keep" ] && cp "$keep" "$ROOT/results/default-cpu/PROVENANCE.md"  # kept to be edited, not rewritten
+    rm -f "$keep"
     cp -R "$WORK/ganbench/results/synthetic-32/." "$ROOT/results/default-cpu/"
     find "$ROOT/results/default-cpu" -depth -name checkpoints -type d -exec rm -rf {} +
     find "$ROOT/results/default-cpu" \( -name 'tick*.png' -o -name report.html \) -delete
@@ -67,8 +73,25 @@ report)
     rm -rf "$profile"
     echo "docs/img/report-first-command.png: redrawn from results/default-cpu/report/report.html"
     ;;
+numbers)
+    # the rows of docs/results.md's first-command table, from the committed copy
+    cd "$ROOT"
+    for v in dcgan vae wgan-gp random; do
+        uv run python - "results/default-cpu/$v/seed0" <<'PY'
+import json, sys
+from pathlib import Path
+run = Path(sys.argv[1])
+s = json.loads((run / "summary.json").read_text())
+f = s["final"]
+evals = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if '"kind": "eval"' in x or '"kind":"eval"' in x]
+kid50 = " / ".join(f"{e['kid50']:.3f}" for e in evals if "kid50" in e)
+rate = f"{s['img_per_s']:,.0f}" if s.get("img_per_s") else "-"
+print(f"| {run.parent.name} | {f['kid100']:.3f} | {f['fid100']:.0f} | {kid50} | {s['kimg']:g} | {s['g_steps']:,} | {s['seconds']:.1f} | {rate} |")
+PY
+    done
+    ;;
 *)
-    sed -n '2,15p' "$0"
+    sed -n '2,17p' "$0"
     exit 2
     ;;
 esac
