@@ -197,8 +197,8 @@ def test_default_evaluation_size_per_device():
 
 
 def test_run_defaults_are_sized_per_device_and_a_recipe_keeps_its_own_widths(tmp_path):
-    """`ganbench run` without sizes: CPU-sized (32x32, widths 32, 40 kimg, 100-image evaluation with 50-image curve
-    points) on a CPU, GPU-sized on CUDA; the widths sit under the recipe, so a recipe that sets them keeps them."""
+    """`ganbench run` without sizes: CPU-sized (32x32, widths 32, 80 kimg, 100-image evaluation with a 50-image curve
+    point at 40 kimg) on a CPU, GPU-sized on CUDA; the widths sit under the recipe, so a recipe that sets them keeps them."""
     import json
 
     from typer.testing import CliRunner
@@ -209,10 +209,11 @@ def test_run_defaults_are_sized_per_device_and_a_recipe_keeps_its_own_widths(tmp
     assert (cpu["resolution"], cpu["g_width"], cpu["budget"], cpu["eval_samples"], cpu["eval_samples_during"]) == (
         32,
         32,
-        "40kimg",
+        "80kimg",
         100,
         50,
     )
+    assert cpu["eval_every_kimg"] == 40.0
     assert (cuda["resolution"], cuda["g_width"], cuda["eval_samples"]) == (64, 64, 10_000)
     assert gd.default_eval_samples(CPU) == 100
     recipe = tmp_path / "wide.toml"
@@ -220,7 +221,7 @@ def test_run_defaults_are_sized_per_device_and_a_recipe_keeps_its_own_widths(tmp
     res = CliRunner().invoke(app, ["run", "--variants", f"dcgan,{recipe}", "--dry-run", "--device", "cpu"])
     assert res.exit_code == 0, res.output
     dcgan, wide = json.loads(res.stdout)
-    assert (dcgan["g_width"], dcgan["d_width"], dcgan["resolution"], dcgan["budget"]) == (32, 32, 32, "40kimg")
+    assert (dcgan["g_width"], dcgan["d_width"], dcgan["resolution"], dcgan["budget"]) == (32, 32, 32, "80kimg")
     assert (wide["g_width"], wide["d_width"]) == (48, 32)
     assert "device defaults" in res.stderr and dcgan["run_dir"].startswith("results/synthetic-32/")
     given = CliRunner().invoke(

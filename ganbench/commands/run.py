@@ -45,7 +45,7 @@ def run(
     budget: Annotated[
         str | None,
         typer.Option(
-            help="Same for every variant: 20kimg (real images shown), 5epochs (passes over the data), 500steps (G steps), 10min. [default: 40kimg on a CPU, 1000kimg on a GPU]",
+            help="Same for every variant: 20kimg (real images shown), 5epochs (passes over the data), 500steps (G steps), 10min. [default: 80kimg on a CPU, 1000kimg on a GPU]",
             show_default=False,
         ),
     ] = None,
@@ -60,7 +60,7 @@ def run(
     eval_every: Annotated[
         float | None,
         typer.Option(
-            help="Evaluate every this many kimg during training; 0 = at the end only. [default: 15 on a CPU, 250 on a GPU]",
+            help="Evaluate every this many kimg during training; 0 = at the end only. [default: 40 on a CPU, 250 on a GPU]",
             show_default=False,
         ),
     ] = None,

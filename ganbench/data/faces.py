@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+VERSION = 2  # of the drawing: part of the data cache's key and of the data protocol; raise it when a face changes
+
 
 def _soft(sd: np.ndarray, px: float) -> np.ndarray:
     """Anti-aliased coverage from a signed distance (negative inside), one pixel wide."""
@@ -43,9 +45,9 @@ def draw_faces(n: int, res: int, rng: np.random.Generator) -> np.ndarray:
         img = img + (colour - img) * a
 
     # face frame: centre, size and a small tilt shared by every feature
-    cx, cy = u(-0.12, 0.12), u(-0.05, 0.12)
-    ax, ay = u(0.36, 0.5), u(0.48, 0.64)
-    tilt = u(-0.18, 0.18)
+    cx, cy = u(-0.08, 0.08), u(0.0, 0.12)
+    ax, ay = u(0.46, 0.58), u(0.58, 0.72)
+    tilt = u(-0.12, 0.12)
     c, s = np.cos(tilt), np.sin(tilt)
     fx = ((X - cx) * c + (Y - cy) * s) / ax  # face coordinates: the face ellipse is the unit disk
     fy = (-(X - cx) * s + (Y - cy) * c) / ay
@@ -64,20 +66,20 @@ def draw_faces(n: int, res: int, rng: np.random.Generator) -> np.ndarray:
     paint(_soft(_ellipse_sd(fx, fy, 0.0, fringe - 0.45, 1.05, 0.55), fpx) * (fy < 0), hair)
 
     iris = pick([(60, 40, 20), (40, 90, 160), (60, 120, 60), (110, 80, 40)])
-    ex, ey = u(0.32, 0.46), u(-0.22, -0.05)
-    erx, ery = u(0.14, 0.2), u(0.07, 0.11)
+    ex, ey = u(0.34, 0.44), u(-0.18, -0.06)
+    erx, ery = u(0.17, 0.23), u(0.1, 0.14)
     gaze = u(-0.05, 0.05)
     brow_lift = u(0.14, 0.26)
     for side in (-1.0, 1.0):
         paint(_soft(_ellipse_sd(fx, fy, side * ex, ey, erx, ery), fpx), np.array([0.95, 0.95, 0.95]))
         paint(_soft(_ellipse_sd(fx, fy, side * ex + gaze, ey, ery * 0.9, ery * 0.9), fpx), iris)
         paint(_soft(_ellipse_sd(fx, fy, side * ex + gaze, ey, ery * 0.4, ery * 0.4), fpx), np.array([0.03] * 3))
-        paint(_soft(_ellipse_sd(fx, fy, side * ex, ey - brow_lift, erx * 1.1, 0.035), fpx), hair * 0.8)
+        paint(_soft(_ellipse_sd(fx, fy, side * ex, ey - brow_lift, erx * 1.1, 0.05), fpx), hair * 0.7)
     # nose: a darker, short vertical ellipse
     paint(_soft(_ellipse_sd(fx, fy, 0.0, u(0.12, 0.22), u(0.06, 0.1), u(0.1, 0.16)), fpx) * 0.6, skin * 0.7)
     # mouth: a curved band; smile > 0 curves up at the corners
-    my, mw, mh, smile = u(0.42, 0.58), u(0.18, 0.34), u(0.03, 0.08), u(-0.6, 1.2)
-    lips = pick([(170, 60, 60), (200, 90, 90), (140, 50, 60), (120, 70, 60)])
+    my, mw, mh, smile = u(0.42, 0.56), u(0.22, 0.36), u(0.05, 0.09), u(-0.6, 1.2)
+    lips = pick([(150, 40, 45), (185, 65, 70), (120, 35, 45), (100, 45, 40)])
     band = np.abs(fy - (my - smile * (fx**2) * 0.5)) - mh
     paint(_soft(np.maximum(band, np.abs(fx) - mw), fpx), lips)
 

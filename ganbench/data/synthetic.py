@@ -13,6 +13,7 @@ import torch
 
 from ganbench.data.base import Dataset, DataSpec, ImageSet, to_channels
 from ganbench.data.cache import LOADER_VERSION, cached
+from ganbench.data.faces import VERSION as FACES_VERSION
 from ganbench.data.faces import draw_faces
 from ganbench.data.splits import ALL, HELDOUT, TEST, TRAIN
 
@@ -41,13 +42,14 @@ def load(spec: DataSpec) -> ImageSet:
             "resize": "drawn at resolution",
             "count": count,
             "skipped": 0,
-            "generator": f"ganbench synthetic faces v{LOADER_VERSION}, split seed {split_seed}",
+            "generator": f"ganbench synthetic faces v{LOADER_VERSION}.{FACES_VERSION}, split seed {split_seed}",
         }
         return ImageSet(torch.from_numpy(to_channels(arr, spec.channels)), protocol)
 
     parts = {
         "dataset": "synthetic",
         "v": LOADER_VERSION,
+        "faces": FACES_VERSION,
         "split": split_seed,
         "count": count,
         "resolution": spec.resolution,
