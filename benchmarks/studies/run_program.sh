@@ -7,6 +7,8 @@
 # at a higher cost). Each study's plan and estimate is printed first (`--dry-run` prints it alone).
 #   bash benchmarks/studies/run_program.sh                    # from the repository, results in ./results/fair-*-v2
 #   STUDIES=celeba32-v2 bash benchmarks/studies/run_program.sh   # only the CelebA study (CIFAR-10: if time is left)
+#   STUDIES="stacked_mnist celeba32-v2" bash benchmarks/studies/run_program.sh   # issue 28's study first, results in
+#                                                             # ./results/stacked-mnist
 #   PROGRAM=v1 bash benchmarks/studies/run_program.sh         # issue 18's program (celeba32, cifar10)
 #   REPO=/path/to/repo bash benchmarks/studies/run_program.sh # from a snapshot worktree (so that edits to the
 #                                                             # repository cannot change the code mid-study),
@@ -17,8 +19,12 @@ repo=${REPO:-$here}
 if [ "${PROGRAM:-v2}" = v1 ]; then default="celeba32 cifar10"; else default="celeba32-v2 cifar10-v2"; fi
 cd "$here" || exit 1
 for name in ${STUDIES:-$default}; do
-  out="$repo/results/fair-$name"
-  (sleep 60; cd "$repo" && bash benchmarks/commit_trials.sh "results/fair-$name" 120) &
+  case "$name" in
+    stacked_mnist) folder=stacked-mnist ;;  # a study of its own (issue 28), not one of the fair comparisons
+    *) folder="fair-$name" ;;
+  esac
+  out="$repo/results/$folder"
+  (sleep 60; cd "$repo" && bash benchmarks/commit_trials.sh "results/$folder" 120) &
   committer=$!
   uv run ganbench study "benchmarks/studies/$name.toml" --out "$out" --max-concurrent 2 --cpus-per-trial 1
   status=$?
