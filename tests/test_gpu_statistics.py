@@ -11,12 +11,11 @@ from torch.overrides import TorchFunctionMode
 
 from ganbench.device import statistics_device
 from ganbench.metrics.evaluator import METRICS, MetricSettings, compute_metrics
-
-# every registered metric computed from Inception features (modes counts Stacked MNIST's digits on the images)
-INCEPTION_METRICS = tuple(m for m in METRICS.names() if METRICS[m].keys)
 from ganbench.metrics.features import FeatureSet
 
 CPU = torch.device("cpu")
+# every registered metric computed from Inception features (modes counts Stacked MNIST's digits on the images)
+INCEPTION_METRICS = tuple(m for m in METRICS.names() if METRICS[m].keys)
 
 
 def _features(n_gen: int, n_ref: int, d: int = 64) -> tuple[torch.Tensor, torch.Tensor]:

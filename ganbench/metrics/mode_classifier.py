@@ -9,8 +9,8 @@ every mode count made with it would be off. (The same network without batch norm
 scored 99.00% here: too close to the bar.)
 
 Weights are never shipped or committed: they are trained on first use (`classifier(root)`, once per machine and
-training set, under a file lock so parallel trials train it once; on a 2-core AMD EPYC it took 500 CPU seconds,
-30.5 minutes of wall clock under a load of 12-14 from other jobs, 2026-12-07; the quiet time was not measured) or
+training set, under a file lock so parallel trials train it once; on a 2-core AMD EPYC it took 116 CPU seconds,
+69 s of wall clock on a quiet machine, two threads, 2026-12-07 (under a load of 12-14 it took 500 CPU s, 30.5 min)) or
 beforehand by
 
     uv run python -m ganbench.metrics.mode_classifier --data ../shared/data/mnist
@@ -176,7 +176,7 @@ def classifier(root: str | Path, progress: bool = True) -> ModeClassifier:
         if progress:
             print(
                 f"ganbench: training the Stacked MNIST mode classifier on MNIST train ({len(train_x):,} digits, "
-                f"{RECIPE['epochs']} epochs; once per machine: about 500 CPU seconds on a 2-core CPU) ...",
+                f"{RECIPE['epochs']} epochs; once per machine: about 2 CPU minutes on a quiet 2-core CPU) ...",
                 file=sys.stderr,
                 flush=True,
             )
