@@ -822,3 +822,12 @@ def test_statistics_stay_on_a_gpu_that_has_float64():
             ), (name, copied)
     for key, value in cpu.items():
         assert on_gpu[key] == pytest.approx(value, rel=1e-12, abs=1e-15, nan_ok=True), key
+
+
+def test_fid_refuses_a_metric_counted_inside_runs_in_one_line(cli, fake_inception):
+    """`ganbench fid --metrics modes` computed nothing and exited 0; modes are counted on a run's own images."""
+    result = cli("synthetic", "synthetic:test", "-n", "12", "--resolution", "32", "--metrics", "kid,modes")
+    lines = [x for x in result.stderr.splitlines() if x.strip()]
+    assert result.exit_code != 0 and len(lines) == 1, result.output
+    assert "--metrics modes is counted inside a run" in lines[0] and "kid" in lines[0] and "modes" not in lines[0][-40:]
+    assert cli("synthetic", "synthetic:test", "-n", "12", "--resolution", "32", "--metrics", "kid").exit_code == 0

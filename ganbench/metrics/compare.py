@@ -116,6 +116,13 @@ def compare(
 
     t0 = time.perf_counter()
     chosen = ev.parse_metrics(metrics)  # a typo fails before any image is read
+    counted = [m for m in chosen if not ev.METRICS[m].keys]  # counted on a run's images, not on two sources
+    if counted:
+        raise ValueError(
+            f"--metrics {','.join(counted)} is counted inside a run on its own images (e.g. `ganbench run --dataset "
+            "stacked-mnist --metrics kid,pr,modes`), not between two sources: choose from "
+            f"{', '.join(m for m in ev.METRICS.names() if ev.METRICS[m].keys)}"
+        )
     keys = cli_keys(chosen)
     if samples < ev.MIN_SAMPLES or (ref_samples and ref_samples < ev.MIN_SAMPLES):
         raise ValueError(f"--samples and --ref-samples must be at least {ev.MIN_SAMPLES}")
