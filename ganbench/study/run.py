@@ -303,8 +303,7 @@ def run_study(
         emit(
             Event(
                 "info",
-                f"stage {i + 1} ({cost._label(stage.name, stage.kind)}): {len(trials)} trials, {len(todo)} to run, "
-                f"executor {name}",
+                f"stage {i + 1} ({stage.label}): {len(trials)} trials, {len(todo)} to run, executor {name}",
             )
         )
         if name == "local":
