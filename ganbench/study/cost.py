@@ -128,7 +128,8 @@ def estimate(
 def estimate_text(est: dict[str, Any], concurrent: int = 1) -> str:
     h = lambda s: f"{s / 3600:.1f} h"  # noqa: E731
     lines = [
-        f"  stage {i + 1} ({stage_label(s['name'], s['kind'])}): {s['trials']} trials{'' if s['planned'] else ' (projected)'}, "
+        f"  stage {i + 1} ({stage_label(s['name'], s['kind'])}): {s['trials']} trials"
+        f"{'' if s['planned'] else ' (projected)'}, "
         f"{h(s['seconds'])} ({h(s['left_seconds'])} left)"
         for i, s in enumerate(est["stages"])
     ]

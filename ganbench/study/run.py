@@ -156,7 +156,8 @@ def header(study: Study, est: dict, pw: power.PowerPlan | None, concurrent: int)
     p = study.plan
     lines = [
         f"study {study.name}: {len(study.variants)} variants, baselines {', '.join(study.baselines) or 'none'}; "
-        f"candidates: {study.search.trials} draws ({study.search.mode}){' + the recipe' if study.search.recipe else ''} "
+        f"candidates: {study.search.trials} draws ({study.search.mode})"
+        f"{' + the recipe' if study.search.recipe else ''} "
         f"per variant; stages: {stages}",
         f"  analysis plan{'' if p.declared else ' (implied by a format-1 study file)'}: {p.metric_name} on the "
         f"{p.scale} scale, equivalence {p.margin.text()}, alpha {p.alpha:g}, primary family: {p.family_text}"
