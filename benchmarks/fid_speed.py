@@ -297,15 +297,18 @@ def main() -> None:
                 "",
                 "| what | figure |",
                 "|---|---:|",
-                f"| extractor, ours (folded BN + channels_last, fp32), images/s (median of {len(x['windows']['ours'])}) | "
+                "| extractor, ours (folded BN + channels_last, fp32), images/s "
+                f"(median of {len(x['windows']['ours'])}) | "
                 f"{x['median_img_per_s']['ours']:.2f} |",
-                f"| extractor, torch-fidelity FeatureExtractorInceptionV3, images/s | {x['median_img_per_s']['torch_fidelity']:.2f} |",
+                "| extractor, torch-fidelity FeatureExtractorInceptionV3, images/s | "
+                f"{x['median_img_per_s']['torch_fidelity']:.2f} |",
                 f"| **speed-up, same batch, interleaved** | **{x['speedup']:.2f}x** |",
                 f"| features, max relative difference | {x['features_max_rel_diff']:.1e} |",
                 f"| utilisation of the fp32 matmul peak ({x['matmul_fp32_peak_gflops']:.0f} GFLOP/s; "
                 f"{x['gflop_per_image']:.1f} GFLOP/image), ours / theirs | {x['utilisation']['ours']:.0%} / "
                 f"{x['utilisation']['torch_fidelity']:.0%} |",
-                f"| evaluation of {n} samples, ours (FID+KID+P/R, cached reference), s | {sec['ours_evaluation']:.1f} |",
+                f"| evaluation of {n} samples, ours (FID+KID+P/R, cached reference), s | "
+                f"{sec['ours_evaluation']:.1f} |",
                 f"| torch-fidelity calculate_metrics, FID only, cold (both folders) / warm (cached reference), s | "
                 f"{sec['torch_fidelity_cold_fid_only']:.1f} / {sec['torch_fidelity_warm_ref_cache_fid_only']:.1f} |",
                 f"| FID ours / torch-fidelity (abs diff) | {ours_fid:.4f} / {tf_fid:.4f} ({diff:.1e}) |",

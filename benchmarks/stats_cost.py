@@ -8,10 +8,10 @@ Per N, timed alone between device synchronisations, as the evaluator computes th
   <metric>    compute_metrics(generated, reference, settings, (metric,)) for each metric in METRICS, with the
               evaluator's settings (MetricSettings(kid_subset_size(N, N))): bootstrap replicates included.
 FID-infinity's bootstrap refits the whole extrapolation 1 + fidinf_replicates times. Above --fidinf-full samples
-only one fit is timed (smallsample.fid_infinity with no replicates) and the metric's cost is reported as (1 + replicates)
-times it, marked as an estimate; above FIDINF_MAX_SAMPLES the evaluator does not compute it (NaN) and neither does
-this. The goal (issue 20): at N = 10,000 no more than BUDGET_S, about what a current datacenter GPU needs for the
-Inception pass over 10,000 generated images.
+only one fit is timed (smallsample.fid_infinity with no replicates) and the metric's cost is reported as
+(1 + replicates) times it, marked as an estimate; above FIDINF_MAX_SAMPLES the evaluator does not compute it (NaN)
+and neither does this. The goal (issue 20): at N = 10,000 no more than BUDGET_S, about what a current datacenter
+GPU needs for the Inception pass over 10,000 generated images.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ Arms (each an iteration = n_critic D steps + one G step; images/s counts real im
   everyday          the PyTorch examples DCGAN loop: ImageFolder + DataLoader (2 workers, decoding JPEGs), Sigmoid
                     + BCELoss, fp32, eager, per-tensor Adam. The same DCGAN layers as ganbench's backbone (the
                     example's layout), with the example's Sigmoid appended to D.
-  fp32 plain        ganbench's step (`ganbench.families.gan.d_step` + `g_step`), every switch off: fp32, contiguous, plain Adam.
+  fp32 plain        ganbench's step (`ganbench.families.gan.d_step` + `g_step`), every switch off: fp32,
+                    contiguous, plain Adam.
   one switch each   (at --switches resolutions) fp32 + channels_last; fp32 + foreach Adam; fp32 + fused Adam; fp32
                     with `fast` (channels_last + fused); bf16 autocast alone.
   best (default)    what a user gets by default (`ganbench.device.resolve` of the default Config: precision auto,
@@ -478,7 +479,8 @@ def write_markdown(result: dict, md: Path, png: Path) -> None:
         f"{result['date']}",
         f"command: `{result['command']}`",
         "",
-        f"Conditions: {result['conditions']}; load average {result['load_average_1min']}. Median of {result['windows']} interleaved windows per arm; "
+        f"Conditions: {result['conditions']}; load average {result['load_average_1min']}. "
+        f"Median of {result['windows']} interleaved windows per arm; "
         f"batch {result['batch']}.",
         "",
         f"Measured peak (2048x2048 matmul, start / end of run): fp32 {pk['start']['fp32'] / 1e9:.0f} / "
@@ -486,7 +488,8 @@ def write_markdown(result: dict, md: Path, png: Path) -> None:
         f"{pk['end']['bf16'] / 1e9:.0f} GFLOP/s. Utilisation = counted FLOPs/image x images/s / the higher of "
         "the two peaks of the arm's precision.",
         "",
-        "| res | variant | arm | precision | images/s | min-max | x everyday | x dcgan | GFLOP/img | util. | 1st iter s |",
+        "| res | variant | arm | precision | images/s | min-max | x everyday | x dcgan | GFLOP/img | util. "
+        "| 1st iter s |",
         "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
 

@@ -89,7 +89,8 @@ class Config:
     device: str = "auto"  # auto | cuda | mps | cpu
     precision: str = "auto"  # auto (bf16 autocast where native, else fp32) | fp32 (IEEE, no TF32) | tf32 | bf16 | fp16
     fast: bool = True  # channels_last memory format and fused (else foreach) Adam, on every device; false: plain
-    compile: bool = False  # torch.compile the networks (which: device_settings.compile); off by default: compile time beats short runs
+    # torch.compile the networks (which: device_settings.compile); off by default: compile time beats short runs
+    compile: bool = False
     tensorboard: bool = False  # mirror tick and evaluation records to <run_dir>/tensorboard/ (metrics.jsonl stays)
 
     def to_dict(self) -> dict[str, Any]:

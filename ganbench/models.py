@@ -19,7 +19,8 @@ def check_resolution(resolution: int) -> int:
     n = int(round(math.log2(resolution))) if resolution > 0 else 0
     if resolution < 16 or 2**n != resolution:
         raise ValueError(
-            f"resolution {resolution} cannot be built by the DCGAN backbone: use a power of two >= 16 (32, 64, 128, ...)"
+            f"resolution {resolution} cannot be built by the DCGAN backbone: use a power of two >= 16 "
+            "(32, 64, 128, ...)"
         )
     return n - 2  # number of stride-2 stages between 4x4 and R x R
 

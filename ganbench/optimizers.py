@@ -9,8 +9,8 @@
 Each optimiser reads only its own hyperparameters (betas for adam; momentum for rmsprop and sgd); every one is
 checked whatever the name, so a typo fails before a run starts. `fused` asks for the single-kernel path where
 torch has one (Adam, SGD; RMSprop has none and takes foreach instead), `foreach` for the multi-tensor one
-(None: torch's choice); the maths is the same (`ganbench.device.DeviceSettings.adam_kwargs` picks them). RMSprop keeps torch's defaults (alpha 0.99, eps 1e-8),
-as in the WGAN reference code.
+(None: torch's choice); the maths is the same (`ganbench.device.DeviceSettings.adam_kwargs` picks them). RMSprop
+keeps torch's defaults (alpha 0.99, eps 1e-8), as in the WGAN reference code.
 """
 
 from __future__ import annotations

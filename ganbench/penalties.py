@@ -113,7 +113,8 @@ def dragan_penalty(
 
     Follows the authors' code: perturb each real by delta = 0.5 * std(real) * u, u ~ U[0, 1) per element (std
     over every element of the batch, ddof 0 as numpy's in that code; a constant, no gradient), then penalise at
-    a random point between real and perturbed real, x_hat = real + alpha * delta, alpha ~ U[0, 1) per sample. Draws: u (shape of real) first, then alpha (B,).
+    a random point between real and perturbed real, x_hat = real + alpha * delta, alpha ~ U[0, 1) per sample.
+    Draws: u (shape of real) first, then alpha (B,).
     The paper's text writes delta ~ N(0, cI); the code, which the published results come from, is used. Fakes
     are not used.
     """

@@ -198,7 +198,8 @@ def test_default_evaluation_size_per_device():
 
 def test_run_defaults_are_sized_per_device_and_a_recipe_keeps_its_own_widths(tmp_path):
     """`ganbench run` without sizes: CPU-sized (32x32, widths 32, 80 kimg, 100-image evaluation with a 50-image curve
-    point at 40 kimg) on a CPU, GPU-sized on CUDA; the widths sit under the recipe, so a recipe that sets them keeps them."""
+    point at 40 kimg) on a CPU, GPU-sized on CUDA; the widths sit under the recipe, so a recipe that sets them keeps
+    them."""
     import json
 
     from typer.testing import CliRunner

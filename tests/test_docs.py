@@ -107,3 +107,17 @@ def test_the_readme_is_a_front_page():
     docs = {p.name for p in (ROOT / "docs").glob("*.md")}
     assert {"protocol.md", "faults.md", "speed.md", "gpu.md", "sweeps.md", "development.md"} <= docs
     assert all(f"docs/{name}" in text for name in docs)  # every page is reachable from the front page
+
+
+def test_every_shipped_variant_is_listed_where_a_reader_looks_for_it():
+    """README's layout and docs/variants.md's variant table name exactly the recipes in variants/ (the baselines
+    `random` and `real` included), and no page calls the random floor an untrained G: it is uniform pixel noise."""
+    recipes = {p.stem for p in (ROOT / "variants").glob("*.toml")}
+    assert {"dcgan", "vae", "random", "real"} <= recipes
+    layout = (ROOT / "README.md").read_text().split("\nvariants/", 1)[1].split("\nbenchmarks/", 1)[0]
+    assert set(re.findall(r"[\w-]+", layout)) >= recipes, sorted(recipes - set(re.findall(r"[\w-]+", layout)))
+    page = (ROOT / "docs" / "variants.md").read_text()
+    table = page.split("| variant | objective", 1)[1].split("\n\n", 1)[0]
+    assert set(re.findall(r"^\| `([\w-]+)` \|", table, re.M)) == recipes
+    for path in PAGES:
+        assert not re.search(r"untrained (G|generator)", path.read_text(), re.I), path

@@ -1,7 +1,7 @@
 """Faults a long benchmark must survive (issue 7): kills, full disks, corrupt files, locks, bad input, collapse.
 
-Every test here pins one row of the faults table in docs/faults.md. Runs are tiny (16 x 16, widths 8) and the fuzzers are bounded, so
-the whole file stays well under a minute on two shared CPU cores.
+Every test here pins one row of the faults table in docs/faults.md. Runs are tiny (16 x 16, widths 8) and the fuzzers
+are bounded, so the whole file stays well under a minute on two shared CPU cores.
 """
 
 from __future__ import annotations

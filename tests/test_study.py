@@ -14,7 +14,7 @@ from ganbench.commands import app
 from ganbench.config import load_recipe, make_config
 from ganbench.errors import ConfigError
 from ganbench.io import read_json
-from ganbench.rundir import RunDir, Status
+from ganbench.rundir import RunDir, State, Status
 from ganbench.study import cost, load_record, load_study, numerics
 from ganbench.study import selection as SEL
 from ganbench.study import stages as S
@@ -360,6 +360,61 @@ def test_a_tiny_study_runs_both_stages_and_a_rerun_has_nothing_left(tmp_path, mo
     assert record.format == 2 and record.plan_hash_recorded == record.plan.sha256() and record.plan_changed is False
     again = CliRunner().invoke(app, ["study", str(path), "--out", str(out)])
     assert again.exit_code == 0 and "2 trials, 0 to run" in again.output and "5 trials, 0 to run" in again.output
+
+
+def _folder_without_test_images(root: Path, n: int = 40) -> Path:
+    """`n` small PNGs, each named so that the folder's path-hash split puts it in train or val, none in test."""
+    from PIL import Image
+
+    from ganbench.data.folder import split_of
+
+    root.mkdir(parents=True)
+    names = [m for m in (f"{i:05d}.png" for i in range(4 * n)) if split_of(m) != "test"][:n]
+    for k, name in enumerate(names):
+        Image.new("RGB", (20, 20), (6 * k, 255 - 6 * k, 128)).save(root / name)
+    return root
+
+
+FOLDER_STUDY = STUDY.replace('dataset = "synthetic"', 'dataset = "folder"').replace('split = "train"', 'split = "val"')
+
+
+def test_a_study_whose_report_split_is_empty_stops_before_its_search(tmp_path, monkeypatch):
+    """Every stage's data set and split is found before the first trial: an empty test split stops the study with
+    one line before the search runs, not after it."""
+    import ganbench.metrics
+
+    monkeypatch.setattr(ganbench.metrics, "build_evaluator", lambda *a, **k: pytest.fail("a trial started"))
+    root = _folder_without_test_images(tmp_path / "imgs")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app, ["study", str(write(tmp_path, FOLDER_STUDY)), "--set", f"data={root}", "--out", str(out)]
+    )
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert res.output.splitlines()[-1].startswith(f"ganbench: error: none of the 40 images under '{root}'")
+    assert "split 'test'" in res.output.splitlines()[-1]
+    assert not any(p.name in ("trial.json", "summary.json", "config.json") for p in out.rglob("*"))
+
+
+def test_the_data_pre_flight_checks_the_stages_still_to_run(tmp_path, monkeypatch):
+    from ganbench.data import datasets
+    from ganbench.study import run as R
+
+    study = load_study(write(tmp_path, FOLDER_STUDY), {"data": str(tmp_path)})
+    checked = []
+    monkeypatch.setattr(datasets, "check_source", lambda spec: checked.append(spec.split))
+    search = plan_search(study, tmp_path / "out")
+    final = plan_final(study, tmp_path / "out", {"dcgan": {"params": {}}, "vae": {"params": {}}})
+    new = {t.run_dir: State.NEW for t in search + final}
+    for states, expected in [
+        (new, ["test", "train", "val"]),  # nothing ran yet: every stage's splits
+        (new | {t.run_dir: State.COMPLETED for t in search}, ["test", "train"]),  # the search is done: the final's
+        ({t.run_dir: State.COMPLETED for t in search + final}, []),  # all done: nothing to read
+        ({t.run_dir: State.COMPLETED for t in search}, ["test", "train"]),  # the final not planned yet
+    ]:
+        checked.clear()
+        planned = [search, final] if set(states) > {t.run_dir for t in search} else [search]
+        R.check_data(study, planned, states)
+        assert sorted(checked) == expected
 
 
 @pytest.mark.parametrize("name", ["celeba32", "cifar10"])

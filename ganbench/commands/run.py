@@ -45,7 +45,8 @@ def run(
     budget: Annotated[
         str | None,
         typer.Option(
-            help="Same for every variant: 20kimg (real images shown), 5epochs (passes over the data), 500steps (G steps), 10min. [default: 80kimg on a CPU, 1000kimg on a GPU]",
+            help="Same for every variant: 20kimg (real images shown), 5epochs (passes over the data), 500steps "
+            "(G steps), 10min. [default: 80kimg on a CPU, 1000kimg on a GPU]",
             show_default=False,
         ),
     ] = None,
@@ -60,20 +61,23 @@ def run(
     eval_every: Annotated[
         float | None,
         typer.Option(
-            help="Evaluate every this many kimg during training; 0 = at the end only. [default: 40 on a CPU, 250 on a GPU]",
+            help="Evaluate every this many kimg during training; 0 = at the end only. "
+            "[default: 40 on a CPU, 250 on a GPU]",
             show_default=False,
         ),
     ] = None,
     eval_samples: Annotated[
         int,
         typer.Option(
-            help="Samples per final evaluation (generated and reference); 0 = the device's default: 100 on a CPU (with 50-sample curve points), 10000 on a GPU (2000)."
+            help="Samples per final evaluation (generated and reference); 0 = the device's default: 100 on a CPU "
+            "(with 50-sample curve points), 10000 on a GPU (2000)."
         ),
     ] = 0,
     metrics: Annotated[
         str,
         typer.Option(
-            help="Metrics by name, comma-separated (see `ganbench list`): fid, fidinf, kid, pr, dc (density/coverage), c2st, modes (Stacked MNIST)."
+            help="Metrics by name, comma-separated (see `ganbench list`): fid, fidinf, kid, pr, dc (density/coverage), "
+            "c2st, modes (Stacked MNIST)."
         ),
     ] = Config.metrics,
     tensorboard: Annotated[

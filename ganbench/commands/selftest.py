@@ -27,7 +27,8 @@ def selftest(
     eval_samples: Annotated[
         int | None,
         typer.Option(
-            help="Images per set for the evaluation check (Inception and every registered metric on DEVICE against the CPU); 0 skips it. [default: a few hundred: selftest.EVAL_SAMPLES]",
+            help="Images per set for the evaluation check (Inception and every registered metric on DEVICE against "
+            "the CPU); 0 skips it. [default: a few hundred: selftest.EVAL_SAMPLES]",
             show_default=False,
         ),
     ] = None,

@@ -43,13 +43,15 @@ def study_command(
     cpus_per_trial: Annotated[
         float | None,
         typer.Option(
-            help="CPUs (and torch threads) per trial (default: the study file's). On a shared machine 1 thread per trial avoids threads spinning on each other."
+            help="CPUs (and torch threads) per trial (default: the study file's). On a shared machine 1 thread per "
+            "trial avoids threads spinning on each other."
         ),
     ] = None,
     max_retries: Annotated[
         int,
         typer.Option(
-            help="How often a trial whose worker was lost (killed, out of memory, its node gone) runs again from its checkpoint; 0: never."
+            help="How often a trial whose worker was lost (killed, out of memory, its node gone) runs again from its "
+            "checkpoint; 0: never."
         ),
     ] = MAX_RETRIES,
     stage: Annotated[
@@ -59,7 +61,8 @@ def study_command(
         bool,
         typer.Option(
             "--allow-mixed-arithmetic",
-            help="Go on where this host would train in other arithmetic than the study's finished trials, although the study pins its precision.",
+            help="Go on where this host would train in other arithmetic than the study's finished trials, although "
+            "the study pins its precision.",
         ),
     ] = False,
     dry_run: Annotated[

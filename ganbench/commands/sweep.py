@@ -23,7 +23,8 @@ def sweep_command(
     executor: Annotated[
         str | None,
         typer.Option(
-            help=f"Where trials run: {' | '.join(EXECUTORS.names())}. Default: the executor named in the sweep file, else local."
+            help=f"Where trials run: {' | '.join(EXECUTORS.names())}. Default: the executor named in the sweep file, "
+            "else local."
         ),
     ] = None,
     ray_address: Annotated[
@@ -38,7 +39,8 @@ def sweep_command(
     max_concurrent: Annotated[
         int | None,
         typer.Option(
-            help="At most this many trials at once. Default: local, one per visible GPU (else one); ray, as many as the cluster fits."
+            help="At most this many trials at once. Default: local, one per visible GPU (else one); ray, as many as "
+            "the cluster fits."
         ),
     ] = None,
     cpus_per_trial: Annotated[
@@ -51,7 +53,8 @@ def sweep_command(
     max_retries: Annotated[
         int | None,
         typer.Option(
-            help="How often a trial whose worker was lost (killed, out of memory, its node gone) runs again from its checkpoint; 0: never. Default: the sweep file's max_retries, else 3."
+            help="How often a trial whose worker was lost (killed, out of memory, its node gone) runs again from its "
+            "checkpoint; 0: never. Default: the sweep file's max_retries, else 3."
         ),
     ] = None,
     rerun_diverged: Annotated[

@@ -233,7 +233,8 @@ def check_gpus_per_trial(gpus: float | None) -> None:
     on a GPU); more than one GPU per trial would hold GPUs that no trial uses."""
     if gpus is not None and not 0 <= gpus <= 1:
         raise ConfigError(
-            f"gpus_per_trial must be between 0 and 1 (a trial trains on one device; 0.5 packs two on a GPU), got {gpus:g}"
+            "gpus_per_trial must be between 0 and 1 (a trial trains on one device; 0.5 packs two on a GPU), "
+            f"got {gpus:g}"
         )
 
 
@@ -274,8 +275,8 @@ def trial_for_ray(trial: Trial, gpus: float) -> Trial:
 
 def run_ray(trials: list[Trial], opts: ExecOptions) -> Iterator[tuple[Trial, dict[str, Any]]]:
     """A Ray task per trial, each holding cpus_per_trial CPUs (default 1) and gpus_per_trial GPUs (default 1 where
-    the cluster has GPUs; with 0, trials run on the CPU). Joins the cluster at opts.ray_address, or starts a local one sized to this machine
-    (and to at least max_concurrent trials) and stops it at the end."""
+    the cluster has GPUs; with 0, trials run on the CPU). Joins the cluster at opts.ray_address, or starts a local
+    one sized to this machine (and to at least max_concurrent trials) and stops it at the end."""
     check_gpus_per_trial(opts.gpus_per_trial)
     ray = import_ray()
     cpus = opts.cpus_per_trial or 1.0

@@ -4,8 +4,9 @@ Pipeline, one stage per module: images -> Inception features (inception.py: weig
 -> statistics and the reference cache (features.py) -> pure metric functions (functional.py: FID, torch-fidelity's
 KID, IS; smallsample.py: FID-infinity and KID with bootstrap intervals; knn.py: precision/recall; twosample.py:
 density/coverage, c2st) -> the reference's own terms, computed once (reference.py) -> metrics by name
-(registered.py) and their protocol record (protocol.py) -> the trainer's evaluator (evaluator.py). compare.py compares any two image
-sources (data sets, folders, runs: the library of `ganbench fid A B`); the metric-name grammar (`fid500`, `kid500_lo`) in names.py.
+(registered.py) and their protocol record (protocol.py) -> the trainer's evaluator (evaluator.py). compare.py
+compares any two image sources (data sets, folders, runs: the library of `ganbench fid A B`); the metric-name
+grammar (`fid500`, `kid500_lo`) in names.py.
 """
 
 from __future__ import annotations

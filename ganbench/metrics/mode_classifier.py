@@ -204,7 +204,8 @@ def classifier(root: str | Path, progress: bool = True) -> ModeClassifier:
         atomic_write_bytes(path, buf.getvalue())
         if progress:
             print(
-                f"ganbench: mode classifier trained in {seconds:.0f} s, MNIST test accuracy {acc:.2%}; cached at {path}",
+                f"ganbench: mode classifier trained in {seconds:.0f} s, MNIST test accuracy {acc:.2%}; "
+                f"cached at {path}",
                 file=sys.stderr,
             )
         return model

@@ -10,7 +10,8 @@ The critic's raw output f (no sigmoid) estimates the Wasserstein-1 distance:
 That is the `wasserstein` loss plus the `gp` penalty of `ganbench.penalties`, whose functions this file uses, and
 that is how a config naming this objective is run: `ganbench.config.migrate` turns objective `wgan-gp` into
 objective `wasserstein` + penalty `gp` (the recipe `wgan-gp` says so directly), and the trainer adds
-`penalty_weight * penalty` (10 in the paper) to d_loss and runs `n_critic` (5) critic steps per G step. The paper's critic has no BatchNorm (the penalty is per sample); the `wgan-gp` recipe uses layer norm.
+`penalty_weight * penalty` (10 in the paper) to d_loss and runs `n_critic` (5) critic steps per G step. The
+paper's critic has no BatchNorm (the penalty is per sample); the `wgan-gp` recipe uses layer norm.
 """
 
 from ganbench.objectives.base import Objective, register

@@ -13,7 +13,7 @@ from ganbench import families
 from ganbench.budget import parse_budget
 from ganbench.config import Config, load_recipe, make_config
 from ganbench.rundir import RunDir, Status, number
-from ganbench.study.model import Study
+from ganbench.study.model import Study, stage_label
 from ganbench.study.stages import KINDS, StudyTrial, stage_settings
 
 DONE = (Status.COMPLETED, Status.DIVERGED)
@@ -125,14 +125,11 @@ def estimate(
     return out
 
 
-def _label(name: str, kind: str) -> str:
-    return name if name == kind else f"{name}, {kind}"
-
-
 def estimate_text(est: dict[str, Any], concurrent: int = 1) -> str:
     h = lambda s: f"{s / 3600:.1f} h"  # noqa: E731
     lines = [
-        f"  stage {i + 1} ({_label(s['name'], s['kind'])}): {s['trials']} trials{'' if s['planned'] else ' (projected)'}, "
+        f"  stage {i + 1} ({stage_label(s['name'], s['kind'])}): {s['trials']} trials"
+        f"{'' if s['planned'] else ' (projected)'}, "
         f"{h(s['seconds'])} ({h(s['left_seconds'])} left)"
         for i, s in enumerate(est["stages"])
     ]

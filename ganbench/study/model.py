@@ -24,6 +24,15 @@ class Stage:
     keep: float | None = None  # halving: the share of the previous stage's candidates kept (rounded up)
     recipe_seeds: tuple[int, ...] = ()  # final: seeds of the recipe arm (the tuned arm and baselines: seeds)
 
+    @property
+    def label(self) -> str:
+        return stage_label(self.name, self.kind)
+
+
+def stage_label(name: str, kind: str) -> str:
+    """How a stage is named in printed lines: its name, and its kind where that differs ("rung25, search")."""
+    return name if name == kind else f"{name}, {kind}"
+
 
 @dataclass(frozen=True)
 class Search:

@@ -22,6 +22,7 @@ from ganbench.errors import ConfigError
 from ganbench.execution import EXECUTORS, ExecOptions, Interrupted, Retried, run_trials, trial_state
 from ganbench.execution.execute import now
 from ganbench.execution.executors import import_ray
+from ganbench.execution.runner import check_inputs
 from ganbench.execution.text import event_line
 from ganbench.io import read_json, write_json
 from ganbench.rundir import FINAL, TO_RUN, RunDir, State, Status, number
@@ -29,7 +30,7 @@ from ganbench.study import cost, numerics, power
 from ganbench.study.layout import FORMAT, RECIPE, STUDY, TUNED
 from ganbench.study.model import Study
 from ganbench.study.selection import choose, chosen_candidates, score
-from ganbench.study.stages import KINDS, Context, StudyTrial, candidates, continue_from
+from ganbench.study.stages import KINDS, Context, StudyTrial, candidates, continue_from, stage_inputs
 from ganbench.sweep.plan import plan_text
 from ganbench.sweep.spec import MAX_RETRIES
 
@@ -80,6 +81,15 @@ def check_baselines(study: Study) -> None:
     for name in study.variants:
         if not families.trains(make_config(load_recipe(name)).family):
             raise ConfigError(f"[study] variants: '{name}' trains nothing; list it under baselines")
+
+
+def check_data(study: Study, planned: list[list[StudyTrial]], states: dict[Path, str]) -> None:
+    """Every data set and split that the stages still to run will read, each once, before the first of them starts
+    (DataError, one line): a study whose report split is empty stops before its search, not after it. Stages whose
+    trials have all finished are not checked, so a finished study still reads back without its data."""
+    left = [i for i, trials in enumerate(planned) if any(states.get(t.run_dir) in TO_RUN for t in trials)]
+    start = left[0] if left else len(planned)
+    check_inputs([cfg for i in range(start, len(study.stages)) for cfg in stage_inputs(study, i)], evaluate=True)
 
 
 def _plan(study: Study, out: Path, index: int, chosen, previous: list[StudyTrial]) -> list[StudyTrial]:
@@ -146,7 +156,8 @@ def header(study: Study, est: dict, pw: power.PowerPlan | None, concurrent: int)
     p = study.plan
     lines = [
         f"study {study.name}: {len(study.variants)} variants, baselines {', '.join(study.baselines) or 'none'}; "
-        f"candidates: {study.search.trials} draws ({study.search.mode}){' + the recipe' if study.search.recipe else ''} "
+        f"candidates: {study.search.trials} draws ({study.search.mode})"
+        f"{' + the recipe' if study.search.recipe else ''} "
         f"per variant; stages: {stages}",
         f"  analysis plan{'' if p.declared else ' (implied by a format-1 study file)'}: {p.metric_name} on the "
         f"{p.scale} scale, equivalence {p.margin.text()}, alpha {p.alpha:g}, primary family: {p.family_text}"
@@ -288,6 +299,8 @@ def run_study(
         ray_address=opts.ray_address,
         max_retries=opts.max_retries,
     )
+    if name == "local":  # as run_trials does: Ray's workers may see other files
+        check_data(study, planned, states)
     first_new = all(states.get(t.run_dir) == State.NEW for t in planned[0])
     note = _record(study, out, opts, name, planned, selections, est, first_new)
     if note:
@@ -303,8 +316,7 @@ def run_study(
         emit(
             Event(
                 "info",
-                f"stage {i + 1} ({cost._label(stage.name, stage.kind)}): {len(trials)} trials, {len(todo)} to run, "
-                f"executor {name}",
+                f"stage {i + 1} ({stage.label}): {len(trials)} trials, {len(todo)} to run, executor {name}",
             )
         )
         if name == "local":

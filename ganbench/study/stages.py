@@ -131,6 +131,14 @@ def _config(study: Study, stage: Stage, variant: str, params: dict[str, Any], se
     return make_config(load_recipe(variant), **stage_settings(study, stage), **params, seed=seed)
 
 
+def stage_inputs(study: Study, index: int) -> list[Config]:
+    """A config per variant (its recipe) and, in the final stage, per baseline, as stage `index` trains them: what
+    the data pre-flight needs to find every data set and split the stage reads before its candidates are known."""
+    stage = study.stages[index]
+    names = (*study.variants, *(study.baselines if stage.kind == FINAL else ()))
+    return [_config(study, stage, name, {}, stage.seeds[0]) for name in names]
+
+
 def candidates(study: Study) -> dict[str, list[Candidate]]:
     """Every variant's candidates: the same draws for every variant (projected onto the keys that act on it; draws
     that then give the same config count once), then its recipe when the search includes it."""

@@ -20,9 +20,9 @@ Layout of the results (default `results/sweeps/<name>/`):
                                         pid, threads, start and end wall times, status, error)
 
 A search point is projected onto the hyperparameters that act on each variant (n_critic on GANs only,
-penalty_weight where a penalty is on only, Adam's betas where Adam is used, kl_weight on the VAE only, nothing on the random baseline), and points that
-then give the same config run once: the random baseline runs once per seed however large the search, and a VAE
-is not trained five times because n_critic took five values.
+penalty_weight where a penalty is on only, Adam's betas where Adam is used, kl_weight on the VAE only, nothing on
+the random baseline), and points that then give the same config run once: the random baseline runs once per seed
+however large the search, and a VAE is not trained five times because n_critic took five values.
 
 Trials are `ganbench.execution.Trial`s, run by the same executors as `ganbench run` and studies
 (`ganbench.execution`): plan_sweep -> trial_state -> run_trials -> an executor -> execute.run_trial ->
