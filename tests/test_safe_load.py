@@ -277,6 +277,23 @@ def test_a_crafted_variant_name_cannot_make_report_write_outside_its_output_fold
     assert {p for p in tmp_path.rglob("*") if out not in p.parents} == before  # nothing written outside
 
 
+@pytest.mark.parametrize("link", ["report.html", "samples", "report"])
+def test_a_link_in_a_shared_report_folder_cannot_make_report_write_outside_it(link, results, tmp_path):
+    """The default output folder, <results>/report, comes with the shared folder: a symbolic link shipped in it
+    (to a file or a folder of the reader's, or the folder itself) is refused before anything is written."""
+    mine = tmp_path / "mine"  # the reader's own files, outside the results folder
+    mine.mkdir()
+    (mine / "bashrc").write_text("precious\n")
+    if link != "report":
+        (results / "report").mkdir()
+    (results / link if link == "report" else results / "report" / link).symlink_to(
+        mine / "bashrc" if link == "report.html" else mine
+    )
+    line = one_line_error(cli.invoke(app, ["report", str(results), "--no-real"]))
+    assert "symbolic link" in line and "may have been modified" in line and "nothing was written" in line
+    assert sorted(p.name for p in mine.iterdir()) == ["bashrc"] and (mine / "bashrc").read_text() == "precious\n"
+
+
 # ---------------------------------------------------------------------------------------------------- the grep
 def test_no_code_in_the_package_loads_a_pickle_with_code_execution_allowed():
     unsafe = re.compile(r"weights_only\s*=\s*False|allow_pickle\s*=\s*True|pickle\.loads?\(|yaml\.load\(")
