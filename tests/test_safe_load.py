@@ -170,12 +170,35 @@ def test_a_truncated_checkpoint_is_one_line_from_every_command_and_debug_shows_t
 
 
 # ---------------------------------------------------------------------------------------------------- formats
+# The previous release's checkpoint of this tiny dcgan run, as its save_checkpoint wrote it (read off a file that
+# release wrote): its keys in order, and the names of G's and D's weights. Frozen here, so that "a checkpoint of the
+# previous release" does not silently follow what the current code writes.
+PREVIOUS_KEYS = ("config", "counters", "gen", "gen_device", "host_gen", "torch_rng", "device_rng", "nets", "scaler")
+BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+PREVIOUS_NETS = {
+    "G": [
+        "main.0.weight",
+        *(f"main.1.{p}" for p in BN),
+        "main.3.weight",
+        *(f"main.4.{p}" for p in BN),
+        "main.6.weight",
+    ],
+    "D": ["trunk.main.0.weight", "trunk.main.2.weight", *(f"trunk.main.3.{p}" for p in BN), "head.weight"],
+    "opt_g": ["state", "param_groups"],
+    "opt_d": ["state", "param_groups"],
+}
+
+
 def write_previous_format(checkpoint: Path) -> dict:
-    """The checkpoint as the previous release wrote it: the same state without `format` and `ganbench`."""
+    """The checkpoint as the previous release wrote it (format 1: no `format` or `ganbench` key), from this run's.
+    Fails where the current format adds or renames anything a format-1 file lacks: then format 1 needs a migration."""
     state = torch.load(checkpoint, weights_only=True)
-    assert state.pop("format") == ck.FORMAT and state.pop("ganbench") == ganbench.__version__
-    torch.save(state, checkpoint)
-    return state
+    assert list(state) == ["format", "ganbench", *PREVIOUS_KEYS]
+    assert state["format"] == ck.FORMAT and state["ganbench"] == ganbench.__version__
+    assert {k: list(v) for k, v in state["nets"].items()} == PREVIOUS_NETS
+    previous = {k: state[k] for k in PREVIOUS_KEYS}
+    torch.save(previous, checkpoint)
+    return previous
 
 
 def test_a_checkpoint_of_the_previous_format_samples_and_resumes(results, tmp_path):
