@@ -152,6 +152,22 @@ def test_report_never_reads_a_checkpoint(results, tmp_path):
     assert not marker.exists() and "delete" not in res.output
 
 
+@pytest.mark.parametrize("damage", ["crafted", "truncated"])
+def test_a_study_rung_continuing_a_bad_checkpoint_refuses_it_in_one_line_and_nothing_in_it_runs(
+    damage, results, tmp_path
+):
+    """Successive halving continues a promoted run from the previous rung's checkpoint (extend_checkpoint)."""
+    run, marker = RunDir(run_dir(results)), tmp_path / "marker"
+    craft(run.checkpoint, marker) if damage == "crafted" else truncate(run.checkpoint)
+    dst = tmp_path / "rung2" / "latest.pt"
+    with pytest.raises(ck.CheckpointError) as refused:
+        ck.extend_checkpoint(run.checkpoint, dst, ck.load_run_config(run.path))
+    line = str(refused.value)
+    assert line.count("latest.pt") == 1 and "\n" not in line, line  # the file named once, one line
+    assert ("may have been modified" if damage == "crafted" else "truncated or damaged") in line
+    assert not marker.exists() and not dst.exists()
+
+
 # ---------------------------------------------------------------------------------------------------- truncated
 def test_a_truncated_checkpoint_is_one_line_from_every_command_and_debug_shows_the_traceback(results, tmp_path):
     run = run_dir(results)
