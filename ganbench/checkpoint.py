@@ -344,6 +344,8 @@ def extend_checkpoint(src: Path, dst: Path, cfg: Config) -> Counters:
         state = read_checkpoint(src)  # the safe loader: plain data only
         diff = [d for d in config_difference(state["config"], cfg.to_dict()) if d.split(":")[0] not in EXTENDABLE]
         counters = Counters(**state["counters"])
+    except CheckpointError:  # refused or unreadable: it names the file and says why
+        raise
     except Exception as e:
         raise CheckpointError(f"checkpoint {src} cannot be continued ({type(e).__name__}: {e})") from None
     if diff:

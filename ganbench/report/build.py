@@ -7,6 +7,7 @@ and last, folded, the protocol (a compact table of what differs between runs), t
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -62,6 +63,7 @@ def write_report(
                 f"--against lines up two studies, but '{other}' is not a study folder (no study.json): give "
                 "folders written by `ganbench study`"
             )
+    _refuse_links(out)
     runs = discover(results_dir, exclude=out)
     out.mkdir(parents=True, exist_ok=True)
     report = Report(out)
@@ -281,6 +283,20 @@ def _missing_warnings(runs: list[Run], results) -> list[str]:
             "missing: no FID evaluations in any run (made with --no-eval?): no FID columns, FID plots are placeholders"
         ]
     return [f"missing: {what} in {run}" for run, text in missing.items() for what in text.split("; ")]
+
+
+def _refuse_links(out: Path) -> None:
+    """Refuse an output folder that is, or holds, a symbolic link. The report writes fixed file names into it, and
+    its default (`<results>/report`) comes with a shared results folder: a link there (`report/report.html` to a
+    file of the reader's, `report/samples` to a folder) would make the report write outside its output folder."""
+    links = [out] if out.is_symlink() else []
+    for folder, dirs, files in os.walk(out) if not links else ():  # does not follow links: it finds them
+        links += [p for p in (Path(folder) / n for n in dirs + files) if p.is_symlink()]
+    if links:
+        raise ReportError(
+            f"output folder '{out}' holds a symbolic link ({links[0]}): the results folder may have been modified; "
+            "nothing was written (pick another -o)"
+        )
 
 
 def _real_grid(run: Run, path: Path) -> tuple[Path | None, str]:
