@@ -46,6 +46,17 @@ def cache_dir() -> Path:
     return path
 
 
+def first_link(folder: str | os.PathLike) -> Path | None:
+    """The first symbolic link inside `folder` (never following one), or None. A shared results folder can hold
+    links (a run's metrics.jsonl or its report.html pointing at a file of the reader's); a command that writes
+    into such a folder refuses it rather than write outside the folder it was given."""
+    for parent, dirs, files in os.walk(folder):  # os.walk does not descend into linked folders: it lists them
+        for name in sorted(dirs + files):
+            if (path := Path(parent) / name).is_symlink():
+                return path
+    return None
+
+
 def jsonable(obj: Any) -> Any:
     """NaN -> null and infinities -> "inf"/"-inf" (JSON has neither); paths and tuples made plain."""
     if isinstance(obj, float) and not math.isfinite(obj):

@@ -333,6 +333,32 @@ def test_a_link_in_a_shared_report_folder_cannot_make_report_write_outside_it(li
     assert sorted(p.name for p in mine.iterdir()) == ["bashrc"] and (mine / "bashrc").read_text() == "precious\n"
 
 
+@pytest.mark.parametrize("link", ["metrics.jsonl", "samples", "checkpoints/latest.pt"])
+def test_a_link_in_a_copied_run_folder_cannot_make_a_resumed_run_write_outside_it(link, results, tmp_path):
+    """A resumed `ganbench run` over a copied folder appends to metrics.jsonl and writes grids and checkpoints: a
+    link shipped in the run directory is refused in one line before anything is written (a sweep or a study plans
+    its trials by the same check). The link's target, the reader's own file, is untouched."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "bashrc").write_text("precious\n")
+    args = resume(results)
+    target = run_dir(results) / link
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
+    target.symlink_to(mine if link == "samples" else mine / "bashrc")
+    before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file() and not p.is_symlink()}
+    line = one_line_error(cli.invoke(app, args))
+    assert "symbolic link" in line and link.split("/")[-1] in line and "may have been modified" in line
+    assert sorted(p.name for p in mine.iterdir()) == ["bashrc"] and (mine / "bashrc").read_text() == "precious\n"
+    assert {p: p.read_bytes() for p in results.rglob("*") if p.is_file() and not p.is_symlink()} == before
+
+
+def test_a_run_folder_without_links_resumes(results):
+    """The other side: the same resume over the untouched copy is accepted and finishes."""
+    res = cli.invoke(app, resume(results))
+    assert res.exit_code == 0, res.output
+    assert read_json(RunDir(run_dir(results)).summary)["status"] == "completed"
+
+
 # ---------------------------------------------------------------------------------------------------- the grep
 # What runs code from the bytes it reads: pickle by any name, YAML's object loaders, eval/exec, and the switches that
 # turn the safe loaders of torch and numpy off.

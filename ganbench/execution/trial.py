@@ -14,6 +14,7 @@ from typing import Any
 from ganbench import lock
 from ganbench.config import Config, config_difference
 from ganbench.errors import ConfigError
+from ganbench.io import first_link
 from ganbench.rundir import RunDir, State, Status, summary_head
 
 
@@ -35,9 +36,16 @@ class Trial:
 def existing_state(trial: Trial, resume: bool = True) -> State:
     """NEW, COMPLETED (same config, done: skipped) or RESUMABLE. Raises ConfigError for a directory holding a
     different config (or, with resume off, a checkpoint it would overwrite), RunLocked while another process
-    writes it."""
+    writes it, or holds a symbolic link (a copied folder's file pointing outside it: ganbench writes only inside
+    its run directories)."""
     lock.check(trial.run_dir)
     run = RunDir(trial.run_dir)
+    link = first_link(run.path) if run.path.is_dir() else None
+    if link is not None:
+        raise ConfigError(
+            f"{trial.run_dir} holds a symbolic link ({link}): the folder may have been modified, and a run writes "
+            "only inside its own directory. Remove the link, or use another --out."
+        )
     if not run.is_run():
         return State.NEW
     try:

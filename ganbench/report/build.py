@@ -7,7 +7,6 @@ and last, folded, the protocol (a compact table of what differs between runs), t
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ganbench import families as fam
-from ganbench.io import write_grid_png
+from ganbench.io import first_link, write_grid_png
 from ganbench.report import agreement, display, document, findings, pages, protocol, study, study_page, tables
 from ganbench.report import blocks as B
 from ganbench.report.cohorts import cohorts, difference
@@ -289,12 +288,10 @@ def _refuse_links(out: Path) -> None:
     """Refuse an output folder that is, or holds, a symbolic link. The report writes fixed file names into it, and
     its default (`<results>/report`) comes with a shared results folder: a link there (`report/report.html` to a
     file of the reader's, `report/samples` to a folder) would make the report write outside its output folder."""
-    links = [out] if out.is_symlink() else []
-    for folder, dirs, files in os.walk(out) if not links else ():  # does not follow links: it finds them
-        links += [p for p in (Path(folder) / n for n in dirs + files) if p.is_symlink()]
-    if links:
+    link = out if out.is_symlink() else first_link(out)
+    if link is not None:
         raise ReportError(
-            f"output folder '{out}' holds a symbolic link ({links[0]}): the results folder may have been modified; "
+            f"output folder '{out}' holds a symbolic link ({link}): the results folder may have been modified; "
             "nothing was written (pick another -o)"
         )
 
