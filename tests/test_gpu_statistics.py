@@ -93,6 +93,35 @@ def test_reference_only_terms_are_computed_once_per_reference(monkeypatch):
     assert made["kid_term"] == made["gram"] == 1 and made["knn_radius2"] == 2  # k = 3 (pr) and k = 5 (dc)
 
 
+def test_a_run_makes_its_reference_terms_once_over_its_curve_points_and_the_ema(monkeypatch, tmp_path, images):
+    """The same through a run: three curve points at 50 images and the final evaluation at 60 (also reporting 50),
+    each of G and of its EMA, all against one reference, make each reference-only term once."""
+    from test_metrics import FAKE_WEIGHTS, FakeInception
+    from tiny import tiny
+
+    from ganbench.data import DataSpec, load_dataset
+    from ganbench.execution import Trial
+    from ganbench.execution.runner import execute
+    from ganbench.io import read_jsonl
+    from ganbench.metrics import build_evaluator, inception
+
+    fake = FakeInception()
+    monkeypatch.setattr(inception, "build_extractor", lambda *a, **k: fake)
+    monkeypatch.setattr(inception, "resolve_weights", lambda *a, **k: FAKE_WEIGHTS)
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
+    metrics = ("fid", "fidinf", "kid", "pr", "dc")
+    ref = load_dataset(DataSpec("synthetic", resolution=16, max_images=90))
+    evaluator = build_evaluator(ref, 60, CPU, batch_size=30, ref_samples=90, progress=False, metrics=metrics)
+    cfg = tiny(ema_half_life_kimg=0.05, eval_every_kimg=0.032, eval_samples=60, eval_samples_during=50)
+    summary = execute(Trial(cfg, tmp_path / "run"), images, {}, evaluator, show_progress=False)
+    assert summary["status"] == "completed", summary.get("error")
+    evals = [r for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "eval"]
+    assert len(evals) == 4 and all({"kid50", "kid50_ema", "coverage50_ema"} <= set(r) for r in evals)
+    assert {"kid60", "kid60_ema"} <= set(evals[-1])
+    made = evaluator.reference.computed
+    assert made["knn_radius2"] == 2 and made["kid_term"] == made["gram"] == made["features64"] == 1, made
+
+
 # ---------------------------------------------------------------------------------------------------- item 11
 def test_the_emulated_gpu_counts_every_kind_of_host_sync():
     """The emulator missed float()/int() reads, host data made into GPU tensors, boolean-mask indexing (its result's
