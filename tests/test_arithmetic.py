@@ -134,6 +134,30 @@ def test_a_resume_on_a_host_with_other_arithmetic_is_refused_in_one_line(tmp_pat
     assert "failed: this trial trained in" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_a_retried_trial_is_refused_through_the_executors_too(tmp_path, images, monkeypatch, executor):
+    """A sweep's or study's executor runs a retried trial through run_trial in its worker (the local executor's
+    single slot: this process; Ray: `_ray_trial` in a worker). Such an attempt on a host with other arithmetic is
+    refused like a resumed run: its summary and its trial.json attempt say failed with the one-line error, and it is
+    not retried (a refusal is no lost worker)."""
+    from ganbench.execution import executors
+    from ganbench.rundir import RunDir
+
+    cfg = tiny()  # precision auto
+    _interrupted(tmp_path, images, cfg, AVX512_BF16, monkeypatch)
+    monkeypatch.setattr(gd, "cpu_flags", lambda: NO_BF16)  # the retry lands on another host
+    trial = Trial(cfg, tmp_path, sweep="s")
+    if executor == "local":
+        opts = executors.ExecOptions(evaluate=False, max_concurrent=1, show_progress=False)
+        ((_, summary),) = list(executors.run_local([trial], opts))
+    else:
+        summary = executors._ray_trial(trial, False, 0, attempt="a1")
+    assert summary["status"] == "failed" and "would continue in bf16 autocast cpu emulated" in summary["error"]
+    (attempt,) = read_json(RunDir(tmp_path).trial)["attempts"]
+    assert attempt["status"] == "failed" and "trained in bf16 autocast cpu avx512_bf16" in attempt["error"]
+    assert read_json(tmp_path / "config.json")["device_settings"]["arithmetic"] == "bf16 autocast cpu avx512_bf16"
+
+
 def test_a_trial_that_started_in_fp32_stays_fp32_on_a_host_with_bf16(tmp_path, images, monkeypatch):
     """`auto` is resolved once: a trial that started in fp32 (no native bf16) and resumes on a host with bf16 goes
     on in fp32, bit for bit the run it would have been, and its resume record names the arithmetic."""

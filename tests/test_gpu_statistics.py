@@ -66,7 +66,7 @@ class CountReferenceProducts(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-def test_reference_only_terms_are_computed_once_per_reference(monkeypatch):
+def test_reference_only_terms_are_computed_once_per_reference(monkeypatch, tmp_path):
     """Of an evaluation's float64 work at 2k against a 10k reference, ~3/4 depends on the reference alone, and it
     was redone at every evaluation, for each sample count and again for the EMA of G. Counted here: the
     reference's products with itself are made by the first evaluation only (every registered metric, with a
@@ -78,6 +78,7 @@ def test_reference_only_terms_are_computed_once_per_reference(monkeypatch):
 
     fake = FakeInception()
     monkeypatch.setattr(inception, "build_extractor", lambda *a, **k: fake)
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path))  # no terms stored by an earlier test
     m = 90
     ref = load_dataset(DataSpec("synthetic", resolution=16, max_images=m))
     evaluator = build_evaluator(ref, 60, CPU, batch_size=30, ref_samples=m, metrics=INCEPTION_METRICS)
@@ -91,6 +92,73 @@ def test_reference_only_terms_are_computed_once_per_reference(monkeypatch):
     assert counts[0] > 0 and counts[1:] == [0, 0], counts
     made = evaluator.reference.computed
     assert made["kid_term"] == made["gram"] == 1 and made["knn_radius2"] == 2  # k = 3 (pr) and k = 5 (dc)
+
+
+def test_a_run_makes_its_reference_terms_once_over_its_curve_points_and_the_ema(monkeypatch, tmp_path, images):
+    """The same through a run: three curve points at 50 images and the final evaluation at 60 (also reporting 50),
+    each of G and of its EMA, all against one reference, make each reference-only term once."""
+    from test_metrics import FAKE_WEIGHTS, FakeInception
+    from tiny import tiny
+
+    from ganbench.data import DataSpec, load_dataset
+    from ganbench.execution import Trial
+    from ganbench.execution.runner import execute
+    from ganbench.io import read_jsonl
+    from ganbench.metrics import build_evaluator, inception
+
+    fake = FakeInception()
+    monkeypatch.setattr(inception, "build_extractor", lambda *a, **k: fake)
+    monkeypatch.setattr(inception, "resolve_weights", lambda *a, **k: FAKE_WEIGHTS)
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
+    metrics = ("fid", "fidinf", "kid", "pr", "dc")
+    ref = load_dataset(DataSpec("synthetic", resolution=16, max_images=90))
+    evaluator = build_evaluator(ref, 60, CPU, batch_size=30, ref_samples=90, progress=False, metrics=metrics)
+    cfg = tiny(ema_half_life_kimg=0.05, eval_every_kimg=0.032, eval_samples=60, eval_samples_during=50)
+    summary = execute(Trial(cfg, tmp_path / "run"), images, {}, evaluator, show_progress=False)
+    assert summary["status"] == "completed", summary.get("error")
+    evals = [r for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if r["kind"] == "eval"]
+    assert len(evals) == 4 and all({"kid50", "kid50_ema", "coverage50_ema"} <= set(r) for r in evals)
+    assert {"kid60", "kid60_ema"} <= set(evals[-1])
+    made = evaluator.reference.computed
+    assert made["knn_radius2"] == 2 and made["kid_term"] == made["gram"] == made["features64"] == 1, made
+
+
+def test_the_small_reference_terms_are_kept_on_disk_beside_the_reference_features(monkeypatch, tmp_path):
+    """Another process against the same reference (`ganbench fid` again, a study's next worker or Ray trial) made
+    the reference's k-NN radii and KID term again (M^2 D flops each). They are kept beside the cached reference
+    features now: a new evaluator loads them and gets the same metrics, bit for bit; terms stored for other features
+    (the features file rebuilt from other pixels or on another device) are made afresh, never trusted."""
+    import numpy as np
+    from test_metrics import FAKE_WEIGHTS, FakeInception
+
+    from ganbench.data import DataSpec, load_dataset
+    from ganbench.metrics import build_evaluator, inception
+
+    fake = FakeInception()
+    monkeypatch.setattr(inception, "build_extractor", lambda *a, **k: fake)
+    monkeypatch.setattr(inception, "resolve_weights", lambda *a, **k: FAKE_WEIGHTS)
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path))
+    ref = load_dataset(DataSpec("synthetic", resolution=16, max_images=90))
+
+    def evaluate():  # a process of its own: a new evaluator, the reference features read from their cache file
+        evaluator = build_evaluator(ref, 60, CPU, batch_size=30, ref_samples=90, progress=False, metrics=("kid", "pr"))
+        g = torch.Generator().manual_seed(0)
+        return evaluator(lambda b: torch.rand(b, 3, 16, 16, generator=g) * 2 - 1), evaluator.reference
+
+    first, made = evaluate()
+    again, loaded = evaluate()
+    assert made.computed == {"features64": 1, "kid_term": 1, "knn_radius2": 1} and not made.loaded
+    assert loaded.loaded == {"kid_term": 1, "knn_radius2": 1} and loaded.computed == {"features64": 1}
+    assert again == first
+    stored = sorted(p.name for p in tmp_path.rglob("*.terms/*.npz"))
+    assert stored == ["kid_term-200-2020-cpu-v1.npz", "knn_radius2-3-cpu-v1.npz"], stored
+
+    (cache,) = tmp_path.rglob("refstats/*.npz")  # the features file rebuilt with other features under its key
+    with np.load(cache) as z:
+        parts = dict(z)
+    np.savez(cache, **(parts | {"features": parts["features"] * 1.01}))
+    _, remade = evaluate()
+    assert remade.computed == made.computed and not remade.loaded
 
 
 # ---------------------------------------------------------------------------------------------------- item 11

@@ -239,7 +239,8 @@ def test_selftest_at_fp32_agrees_on_an_ampere_gpu_and_tf32_is_checked_at_its_own
     rounded to TF32 (emulated here) the first step's grad_G differed by 3.6e-2 at 16x16 (5.4e-2 at 64x64) against
     fp32's 2e-2: `selftest --precision fp32` failed there without a defect. fp32 is now IEEE on every device (the
     arm sets the flags), so it agrees at fp32's tolerances; precision tf32 runs TF32 and agrees at tf32's, and a
-    5% error in one activation or D's learning rate doubled still fails them."""
+    5% error in one activation or D's learning rate doubled still fails them (the activation error fails at fp32's
+    too)."""
     from emulate import EmulatedTF32
 
     cfg, weights, batches, ref = setup
@@ -261,6 +262,10 @@ def test_selftest_at_fp32_agrees_on_an_ampere_gpu_and_tf32_is_checked_at_its_own
     slope = tf32_arm(dataclasses.replace(cfg, leaky_slope=0.21))
     assert not slope.ok and slope.first["grad_D"] > st.TOLERANCES["tf32"].grad_d
     assert not tf32_arm(dataclasses.replace(cfg, lr_d=cfg.lr_d * 2)).ok
+    broken = dataclasses.replace(cfg, leaky_slope=0.21)  # and at fp32, on the same emulated GPU, a defect fails
+    with EmulatedTF32():
+        at_fp32 = st.compare(st.run_arm(broken, resolve(broken, CPU), weights, batches), ref)
+    assert not at_fp32.ok and at_fp32.precision == "fp32", at_fp32
 
 
 def test_the_evaluation_check_covers_fids_covariance_route(stand_in_inception, monkeypatch):

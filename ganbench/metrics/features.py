@@ -5,6 +5,7 @@ in float64. Reference sets are computed once and cached on disk at cache_dir()/r
 atomically; the key hashes everything the numbers depend on: the data set's protocol (data set, root, split, crop,
 resize, resolution, channels, file fingerprint), the image count, a SHA-256 of the pixels themselves (so an
 in-memory subset can never collide with another), the weights' SHA-256, the extractor and torch-fidelity's version.
+The reference-only terms kept beside such a file (its `.terms` folder) belong to reference.py.
 """
 
 from __future__ import annotations
@@ -121,19 +122,22 @@ def reference_features(
         try:
             with np.load(path, allow_pickle=False) as z:
                 if str(z["key"]) == key:
-                    return FeatureSet(
-                        torch.from_numpy(z["features"]),
-                        z["mu"],
-                        z["sigma"],
-                        None,
-                        {"count": int(z["features"].shape[0]), "cache": str(path), "reused": True},
-                    )
+                    features = z["features"]
+                    info = {"count": int(features.shape[0]), "cache": str(path), "reused": True}
+                    return FeatureSet(torch.from_numpy(features), z["mu"], z["sigma"], None, info | _content(features))
         except Exception:  # a corrupt or foreign file is rebuilt, never trusted
             pass
         print(f"ganbench: reference statistics {path} unreadable; recomputing", file=sys.stderr)
     fs = images_features(images, weights, device, batch_size, progress, desc=desc)
+    features = fs.features.cpu().numpy()
     buf = io.BytesIO()
-    np.savez(buf, key=np.array(key), mu=fs.mu, sigma=fs.sigma, features=fs.features.cpu().numpy())
+    np.savez(buf, key=np.array(key), mu=fs.mu, sigma=fs.sigma, features=features)
     atomic_write_bytes(path, buf.getvalue())
-    fs.info = {"count": len(fs), "cache": str(path), "reused": False}
+    fs.info = {"count": len(fs), "cache": str(path), "reused": False} | _content(features)
     return fs
+
+
+def _content(features: np.ndarray) -> dict[str, str]:
+    """The SHA-256 of cached reference features as they are in host memory (float32): what the reference-only
+    terms kept beside them were made from (reference.Reference; hashed here, before they move to a GPU)."""
+    return {"features_sha256": hashlib.sha256(np.ascontiguousarray(features).data).hexdigest()}
