@@ -261,8 +261,8 @@ def pair_table(c) -> TableView:
     note = (
         f"Margin: {c.margin_text}. Scale: {c.plan.describe()}. Welch where neither arm has a failed seed (its 95% "
         "interval; the 90% interval decides equivalence: inside the margin = equivalent), the exact Mann-Whitney "
-        "test where one has; p-values Holm-corrected over the family. P(A better): the chance that a random seed of "
-        "A beats one of B, with a bootstrap interval."
+        "test where one has, no test where every seed of one failed; p-values Holm-corrected over the family's "
+        "tested pairs. P(A better): the chance that a random seed of A beats one of B, with a bootstrap interval."
     )
     return TableView(title, head, rows, note)
 
