@@ -4,6 +4,7 @@ rank at every budget, the goal figures; from result files made here with known v
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from test_study import STUDY
 
 from ganbench.io import write_json
 from ganbench.report import study, study_page, write_report
+from ganbench.report.display import fmt
 from ganbench.report.runs import discover
 from ganbench.rundir import RunDir, Status, summary_head
 from ganbench.study import load_study
@@ -208,3 +210,21 @@ def test_a_pair_different_yet_within_the_margin_is_counted_in_both(tmp_path):
     lead, details = study_page.verdict(f)
     assert "Clearly worse than dcgan: vae by 0.02" in lead
     assert "1 of 1 testable pairs differ and 1 is shown equivalent at the margin" in details
+
+
+def test_the_search_table_says_recipe_where_the_recipe_won(tmp_path):
+    out = _study_dir(tmp_path)
+    selection = json.loads((out / SELECTION).read_text())
+    dcgan = selection["variants"]["dcgan"]
+    recipe = {"tag": "recipe", "params": {}, "status": "completed", "values": [0.35], "value": 0.35}
+    dcgan["candidates"].append(recipe)
+    dcgan["chosen"] = recipe
+    (out / SELECTION).write_text(json.dumps(selection))
+    write_report(out, real_images=False)
+    md = (out / "report" / "report.md").read_text()
+    table = md.split("### The search (exploratory)\n\n")[1].split("\n\n")[0].splitlines()
+    assert table[0].startswith("| variant | chosen setting |")
+    rows = {r.split(" | ")[0].strip("| "): r for r in table}
+    assert rows["dcgan"].startswith("| dcgan | recipe | 0.35 |")  # the recipe won: said, not '–'
+    vae = selection["variants"]["vae"]["chosen"]["params"]  # a searched setting won: its values
+    assert rows["vae"].startswith("| vae | " + ", ".join(f"{k}={fmt(x)}" for k, x in vae.items()) + " |")

@@ -126,6 +126,14 @@ def _samples(f: StudyFindings, out: Path) -> Path:
     return sample_sheet(panels, out / "study_samples.png")
 
 
+def _setting(chosen) -> str:
+    """The chosen candidate's searched values ('lr_d=1e-4, n_critic=5'), 'recipe' where the variant's own recipe
+    won (a candidate without searched values), '–' where nothing was chosen yet."""
+    if chosen is None:
+        return "–"
+    return ", ".join(f"{k}={fmt(x)}" for k, x in chosen.params.items()) or RECIPE
+
+
 def _search_blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, list[Path]]:
     rungs = f.study.rungs
     if not rungs:
@@ -140,7 +148,7 @@ def _search_blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, li
         rows.append(
             [
                 v,
-                ", ".join(f"{k}={fmt(x)}" for k, x in (chosen.params if chosen else {}).items()) or "–",
+                _setting(chosen),
                 fmt(chosen.value) if chosen else "–",
                 f"{fmt(min(values))} .. {fmt(max(values))} ({len(values)} of {len(cands)})" if values else "–",
             ]
