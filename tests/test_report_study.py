@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -228,3 +230,41 @@ def test_the_search_table_says_recipe_where_the_recipe_won(tmp_path):
     assert rows["dcgan"].startswith("| dcgan | recipe | 0.35 |")  # the recipe won: said, not '–'
     vae = selection["variants"]["vae"]["chosen"]["params"]  # a searched setting won: its values
     assert rows["vae"].startswith("| vae | " + ", ".join(f"{k}={fmt(x)}" for k, x in vae.items()) + " |")
+
+
+def test_a_running_study_says_how_many_final_runs_finished_run_and_wait(tmp_path):
+    out = _study_dir(tmp_path)
+    runs = sorted((out / FINAL).glob("*/*/seed*"))
+    record = json.loads((out / STUDY_JSON).read_text())
+    record["stages"] = {  # the final stage as planned: every run folder, started or not
+        FINAL: [
+            {
+                "variant": r.parts[-3],
+                "trial": r.parts[-2],
+                "seed": int(r.name[4:]),
+                "params": {},
+                "run_dir": str(r.relative_to(out)),
+            }
+            for r in runs
+        ]
+    }
+    (out / STUDY_JSON).write_text(json.dumps(record))
+    for r in (out / "final/vae/recipe/seed2", out / "final/dcgan/tuned/seed4"):  # not started yet
+        shutil.rmtree(r)
+    for r in (out / "final/dcgan/tuned/seed3", out / "final/vae/tuned/seed4"):  # running: no summary yet
+        (r / "summary.json").unlink()
+    for r in (out / FINAL).glob("*/*/seed*/summary.json"):  # the finished runs recorded their reference images
+        summary = json.loads(r.read_text())
+        r.write_text(json.dumps(summary | {"metric_protocol": {"rank_by": KEY, "reference_sha256": "ab" * 32}}))
+    f = study.analyse(out, discover(out))
+    lead, _ = study_page.verdict(f)
+    assert lead.endswith(
+        f"{len(runs) - 4} of {len(runs)} final-stage runs finished, 2 running, 2 not started: the study is still "
+        "running."
+    )
+    assert "have not finished" not in lead
+    write_report(out, real_images=False)
+    md = (out / "report" / "report.md").read_text()
+    # the runs in progress join their protocol's section (the final stage's), not one of their own
+    assert re.findall(r"^## Protocol (\d): .*\(split (\w+)\)", md, re.M) == [("1", "test"), ("2", "train")]
+    assert "run still in progress: final/dcgan/tuned/seed3 has no summary.json yet" in md

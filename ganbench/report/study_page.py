@@ -73,6 +73,8 @@ def failed_seeds(f: StudyFindings) -> list[tuple[str, Obs]]:
 def context(f: StudyFindings, c) -> Context:
     caveats = []
     runs = [r for rs in f.runs.values() for r in rs]
+    if any(r.status not in (Status.COMPLETED, Status.DIVERGED) for r in runs) or len(runs) < f.study.final_planned:
+        caveats.append(progress.stage_progress(runs, f.study.final_planned, "final-stage"))
     still = progress.improving_text(f.levels, f.key)
     if still:
         caveats.append(still)
@@ -80,9 +82,6 @@ def context(f: StudyFindings, c) -> Context:
     if failed:
         seeds = [o for r in runs if fam.trains(r.family) and (o := _obs(f, r)) is not None]
         caveats.append(failures(failed, len(seeds)))
-    unfinished = [r for r in runs if r.status not in (Status.COMPLETED, Status.DIVERGED)]
-    if unfinished:
-        caveats.append(f"{len(unfinished)} final-stage runs have not finished: the study is still running.")
     extra = [x for x in (g_steps(f), f.stability.text(f.key) if f.stability else "") if x]
     return Context(headline(f), caveats, f.floor, f.ceiling, extra)
 
