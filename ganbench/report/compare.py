@@ -16,7 +16,7 @@ What it does, in order (a plan fixes the scale, the margin and alpha; `ganbench.
    where a group mixes failed and successful seeds, the exact Mann-Whitney test over all its seeds (a rank test
    stays valid for a bimodal arm) and no equivalence claim; where every seed of a group failed, no test at all
    (the pair is listed untested, with the failure count). p-values Holm-corrected over the family's tested pairs,
-   TOST p-values likewise. P(A better than B) with a bootstrap interval beside each tested pair.
+   TOST p-values likewise. P(A better than B) with a bootstrap interval beside each pair (over every seed).
 3. Letters from the Holm-corrected decisions, for the groups with a successful seed; groups ordered best first.
 On the log scale a value <= 0 is taken as the plan's log floor and counted; without a floor its group stays raw and
 its pairs are not ratio-compared, and the comparison says why.
@@ -203,11 +203,11 @@ def _pair(ga: Group, gb: Group, plan: Plan, bounds, lower_is_better: bool) -> di
     nan5 = dict(effect=math.nan, low=math.nan, high=math.nan, p=math.nan)
     worst = math.inf if lower_is_better else -math.inf
     everything = lambda g: [o.value if math.isfinite(o.value) else worst for o in g.obs]  # noqa: E731
+    out["prob"] = prob_improvement(everything(ga), everything(gb), lower_is_better)  # descriptive: every seed
     failed = [g for g in (ga, gb) if g.all_failed]
     if failed:  # no test claims anything about an arm whose every seed failed: its failure count is the comparison
         counts = "; ".join(f"{g.name} {g.failed} of {g.total}, rate {g.rate[0]:.0%}-{g.rate[1]:.0%}" for g in failed)
         return out | nan5 | dict(test=NONE, note=f"every seed failed ({counts}): compared by failure counts only")
-    out["prob"] = prob_improvement(everything(ga), everything(gb), lower_is_better)
     scale = plan.scale
     if ga.scale != scale or gb.scale != scale:
         return out | nan5 | dict(test=NONE, note=f"a value <= 0 has no logarithm: not compared on the {scale} scale")
