@@ -82,7 +82,11 @@ def test_each_pair_uses_a_test_that_stays_valid_for_its_failed_seeds(tmp_path):
     assert c["kid500_final_n"] == 0 and c["failed"] == 5 and pd.isna(c["letters"])
     assert summary.loc["m", "kid500_final_n"] == 2 and summary.loc["m", "failed"] == 2  # 2 successful seeds
     md = (tmp_path / "rep" / "summary.md").read_text()
-    assert "every seed failed (5)" in md  # the quality table's cell for c
+    assert "| 0.302 (every seed failed (5)) |" in md  # the quality table's cell for c: placed, no interval
+    assert summary["vs_next_rank"].to_dict()["m"] == "not tested: every seed of c failed"  # no adjacent test either
+    assert summary["vs_next_rank"].to_dict()["c"] == "not tested: every seed of c failed"
+    assert math.isnan(summary.loc["c", "vs_next_rank_p"]) and summary.loc["a", "vs_next_rank_p"] > 0
+    assert "| 3 | c |   | 0.302 (5 of 5 seeds failed) | 0.3 [collapsed], 0.31 [collapsed], " in md  # every seed
     assert "not tested: every seed failed (c 5 of 5" in md  # the pair table says why
 
 

@@ -123,8 +123,9 @@ def summary_tables(summary: Summary, results: pd.DataFrame, curve_key: str | Non
         if col == "img_per_s" and fam.is_baseline(r["family"]):
             return "n/a (no training)"
         iv = summary.intervals[(r["group"], col)]
-        if iv.n == 0 and col == summary.rank_by and r.get("failed", 0):
-            return f"every seed failed ({int(r['failed'])})"
+        if iv.n == 0 and col == summary.rank_by and r.get("failed", 0):  # the value places it; no interval
+            failed = f"every seed failed ({int(r['failed'])})"
+            return f"{fmt(iv.mean)} ({failed})" if math.isfinite(iv.mean) else failed
         if iv.n == 1 and not marked and not every_single:
             marked.append(True)
             return fmt_interval(iv)

@@ -58,7 +58,7 @@ def value(g: Group, key: str = "") -> str:
     """'dcgan 0.0527 ± 0.0093' (raw), 'dcgan 0.0522 (0.0441-0.0618)' (log: a geometric mean and its interval)."""
     name = f"{g.name} {key} " if key else f"{g.name} "
     if g.all_failed:
-        return f"{name}{fmt(g.centre)} ({g.failed} of {g.total} seeds failed)"
+        return f"{name}{fmt(g.centre)} ({g.failed} of {g.total} seed{'s' if g.total != 1 else ''} failed)"
     if g.n < 2:
         return f"{name}{fmt(g.centre)}" + (" (one seed)" if g.n == 1 else "")
     if g.scale == sc.LOG:
