@@ -95,12 +95,15 @@ def test_the_verdict_counts_failed_seeds_and_the_table_below_lists_them(tmp_path
     lead = _lead(tmp_path / "rep")
     assert lead.startswith("Best: a kid500 0.101 ± ")  # never c, whose every seed failed
     assert "not distinguishable from it" not in lead and "c 0.302" not in lead
+    # m is worse by the rank test its failed seeds call for, and the lead names that test (not the first pair's)
+    assert "Clearly worse than a: m, P(a better) 1.00 (Mann-Whitney on the raw scale, Holm over " in lead
+    assert " Every seed failed for c (5 of 5 collapsed). " in lead  # what no test can say, the counts say
     assert lead.endswith(
         "7 of 14 seeds failed (5 collapsed, 2 stalled): counted, not averaged, and listed with what each run shows "
         "in the table Failed seeds below."
     )
     assert "seed0" not in lead and "diversity" not in lead and "kimg" not in lead  # no list in the verdict
-    assert len(lead.split(". ")) <= 4  # about three sentences
+    assert len(lead.split(". ")) <= 4  # about three sentences (and one naming c)
     md = (tmp_path / "rep" / "report.md").read_text()
     table = md[md.index("### Failed seeds") :].split("\n\n")[1].splitlines()
     assert table[0] == "| group | seed | run | what the run shows |" and len(table) == 2 + 7
@@ -113,4 +116,26 @@ def test_the_verdict_counts_failed_seeds_and_the_table_below_lists_them(tmp_path
     assert lead.endswith(
         "2 of 9 seeds failed (stalled: m seed 2, m seed 3): counted, not averaged, and listed "
         "with what each run shows in the table Failed seeds below."
+    )
+
+
+def test_the_lead_names_the_test_of_the_pairs_it_names_and_survives_an_all_failed_cohort():
+    from ganbench.report.compare import Obs, compare
+    from ganbench.report.failures import COLLAPSED, STALLED
+    from ganbench.report.plan import first_protocol
+    from ganbench.report.verdict import Context, lead
+
+    a = [Obs(v) for v in GOOD["a"]]
+    b = [Obs(v + 0.001) for v in GOOD["a"]]  # close to a: the first pair, Welch, not different
+    m = [Obs(0.9 + i / 100) for i in range(4)] + [Obs(0.95, failure=STALLED)]  # worse, with a failed seed
+    c = compare({"a": a, "b": b, "m": m}, first_protocol(None), "three pairs")
+    assert c.pairs[0].test == "Welch" and c.pair("a", "m").test == "Mann-Whitney" and c.pair("a", "m").different
+    text = lead(c, Context())
+    assert "Clearly worse than a: m, P(a better) 1.00 (Mann-Whitney on the raw scale, Holm over three pairs)." in text
+    assert "Welch on the" not in text
+    gone = {g: [Obs(0.3 + i / 100, failure=COLLAPSED) for i in range(3)] for g in ("x", "y")}
+    text = lead(compare(gone, first_protocol(None), "one pair"), Context())
+    assert text == (
+        "No group has a seed that did not fail: nothing is compared. Every seed failed for x (3 of 3 collapsed) and "
+        "y (3 of 3 collapsed)."
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ganbench.report.compare import Comparison, Group, Obs, PairResult
+from ganbench.report.compare import RANK, Comparison, Group, Obs, PairResult
 from ganbench.report.display import effect, fmt, iv90
 from ganbench.report.failures import KINDS
 from ganbench.stats import scale as sc
@@ -98,6 +98,9 @@ def lead(c: Comparison, ctx: Context, exclude: tuple[str, ...] = ()) -> str:
             f"possible: no difference can be called significant and no tie claimed. {caveat}"
         ).strip()
     top = best_group(c, exclude)
+    if not top:  # every group's every seed failed: only the counts speak
+        nothing = "No group has a seed that did not fail: nothing is compared."
+        return " ".join(t for t in (prefix + nothing, every_seed_failed(groups), caveat) if t)
     best = c.group(top[0])
     first = (
         f"Best: {value(best, c.key)}"
@@ -111,15 +114,36 @@ def lead(c: Comparison, ctx: Context, exclude: tuple[str, ...] = ()) -> str:
     worse = worse_than(c, best.name, exclude)
     if worse:
         shown = worse[:4]
+        tests = join(list(dict.fromkeys(p.test for _, p in shown)))  # the tests of the pairs named, in order
         second = (
             f"Clearly worse than {best.name}: "
-            + "; ".join(f"{g} {effect(p, c.scale, worse=g)}" for g, p in shown)
+            + "; ".join(
+                f"{g} {effect(p, c.scale, worse=g)}"
+                if p.test != RANK
+                else f"{g}, P({best.name} better) {p.prob.value:.2f}"
+                for g, p in shown
+            )
             + (f"; and {len(worse) - len(shown)} more" if len(worse) > len(shown) else "")
-            + f" ({c.pairs[0].test if c.pairs else 'Welch'} on the {c.scale} scale, Holm over {c.family})."
+            + f" ({tests} on the {c.scale} scale, Holm over {c.family})."
         )
     else:
         second = f"No group is shown worse than {best.name} (Holm over {c.family})."
-    return " ".join(t for t in (prefix + first, second, caveat) if t)
+    return " ".join(t for t in (prefix + first, second, every_seed_failed(groups), caveat) if t)
+
+
+def every_seed_failed(groups: list[Group], named: int = NAMED_FAILURES) -> str:
+    """'Every seed failed for minimax (5 of 5 stalled).': the arms no test speaks about, said by their counts."""
+    gone = [g for g in groups if g.all_failed and g.total >= 2]
+    if not gone:
+        return ""
+
+    def kind(g: Group) -> str:
+        kinds = {o.failure for o in g.obs}
+        return f" {kinds.pop()}" if len(kinds) == 1 else ""
+
+    said = [f"{g.name} ({g.failed} of {g.total}{kind(g)})" for g in gone[:named]]
+    said += [f"{len(gone) - named} more groups"] if len(gone) > named else []
+    return f"Every seed failed for {join(said)}."
 
 
 def details(c: Comparison, ctx: Context, exclude: tuple[str, ...] = ()) -> str:
