@@ -88,6 +88,14 @@ def test_each_pair_uses_a_test_that_stays_valid_for_its_failed_seeds(tmp_path):
     assert math.isnan(summary.loc["c", "vs_next_rank_p"]) and summary.loc["a", "vs_next_rank_p"] > 0
     assert "| 3 | c |   | 0.302 (5 of 5 seeds failed) | 0.3 [collapsed], 0.31 [collapsed], " in md  # every seed
     assert "not tested: every seed failed (c 5 of 5" in md  # the pair table says why
+    lead = _lead(tmp_path / "rep")  # the Holm family the lead names counts the pairs Holm corrected over
+    assert "of this protocol's groups (exploratory): 3 of its 6 pairs tested" in lead, lead
+
+
+def test_a_family_without_untested_pairs_is_named_as_given(tmp_path):
+    write_report(write_failing_runs(tmp_path / "res", collapsed=False), tmp_path / "rep", real_images=False)
+    lead = _lead(tmp_path / "rep")
+    assert "Holm over the 3 pairs of this protocol's groups (exploratory))" in lead and "pairs tested" not in lead, lead
 
 
 def test_the_verdict_counts_failed_seeds_and_the_table_below_lists_them(tmp_path):

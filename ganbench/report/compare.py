@@ -275,6 +275,9 @@ def compare(
         for gb in groups[i + 1 :]
         if wanted is None or frozenset((ga.name, gb.name)) in wanted
     ]
+    tested_pairs = sum(math.isfinite(r["p"]) for r in raw)
+    if tested_pairs < len(raw):  # Holm corrects over the pairs with a test; the family's text says how many
+        family = f"{family}: {tested_pairs} of its {len(raw)} pairs tested"
     p_holm = holm(np.array([r["p"] for r in raw])) if raw else []
     q_holm = holm(np.array([r.get("p_tost", math.nan) for r in raw])) if raw else []
     pairs = []
