@@ -121,6 +121,12 @@ def absolute_paths(settings: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def data_origin(file: str | Path, overrides: dict[str, Any] | None) -> str:
+    """Where a sweep's or study's data folder was given, as its data pre-flight names it in the one line that
+    says the folder is missing: '--set data=' when the command line overrode it, else the file's key."""
+    return "--set data=" if "data" in (overrides or {}) else f"[data] data in {file}"
+
+
 def distribution(key: str, value: Any, takes_numbers: bool) -> tuple[str, list]:
     """A random-search dimension as (kind, args): a list is a choice; a table names one distribution.
     takes_numbers: the field is numeric (a text field takes a choice only)."""

@@ -271,6 +271,22 @@ def test_check_source_finds_the_source_without_decoding(cache, tmp_path, monkeyp
         assert "\n" not in str(e.value)
 
 
+def test_a_missing_folder_error_names_its_origin_and_survives_pickling():
+    """A Ray worker's error crosses processes: the message and its origin come back whole."""
+    import pickle
+
+    from ganbench.data import DATA_OPTION, MissingFolder
+
+    plain = MissingFolder("/no/such", "folder")
+    assert plain.origin == DATA_OPTION and str(plain).endswith("check --data")
+    moved = plain.at("[data] data in s.toml")
+    assert str(moved) == "data folder '/no/such' does not exist (or is not a folder): check [data] data in s.toml"
+    again = pickle.loads(pickle.dumps(moved))
+    assert isinstance(again, DataError) and str(again) == str(moved) and again.origin == moved.origin
+    assert str(MissingFolder("", "celeba")) == "the celeba data set needs a folder: pass --data PATH"
+    assert str(MissingFolder("", "celeba", "[data] data in s.toml")).endswith("folder: set [data] data in s.toml")
+
+
 # ---------------------------------------------------------------------------------------------------- content hash
 def test_each_loaded_split_carries_a_content_hash_of_its_pixels(cache):
     import hashlib

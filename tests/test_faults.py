@@ -568,6 +568,43 @@ def test_data_folder_disappearing_after_loading(tmp_path, cache, monkeypatch):
     assert snapshot(run) == before
 
 
+MISSING_SWEEP = """
+[sweep]
+name = "gone"
+variants = ["dcgan"]
+budget = "64img"
+[data]
+dataset = "folder"
+resolution = 16
+[settings]
+device = "cpu"
+"""
+
+
+@pytest.mark.parametrize("given", ["file", "set"])
+@pytest.mark.parametrize("command", ["sweep", "study"])
+def test_a_missing_data_folder_names_where_its_path_came_from(tmp_path, command, given):
+    """The data pre-flight's one line names the option or the file key the path came from: `--data` for `ganbench
+    run` (above), the file's `[data] data` for a sweep or study file, `--set data=` when the command line set it."""
+    from test_study import FOLDER_STUDY
+
+    gone = tmp_path / "gone"
+    text = MISSING_SWEEP if command == "sweep" else FOLDER_STUDY
+    if given == "file":
+        text = text.replace('dataset = "folder"', f'dataset = "folder"\ndata = "{gone}"')
+    file = tmp_path / "s.toml"
+    file.write_text(text)
+    extra = ["--set", f"data={gone}"] if given == "set" else []
+    res = cli.invoke(app, [command, str(file), "--out", str(tmp_path / "out"), *extra])
+    assert res.exit_code == 2 and "Traceback" not in res.stderr, res.output
+    where = f"[data] data in {file}" if given == "file" else "--set data="
+    assert res.stderr.splitlines()[-1] == (
+        f"ganbench: error: data folder '{gone}' does not exist (or is not a folder): check {where}"
+    )
+    assert "check --data" not in res.stderr  # the option `ganbench run` takes, not this command's
+    assert not list((tmp_path / "out").rglob("summary.json"))  # no trial started
+
+
 def test_files_disappearing_while_listed_or_decoded(tmp_path):
     gone = tmp_path / "gone.jpg"
     with pytest.raises(DataError, match="disappeared while the data set was being listed"):

@@ -700,7 +700,7 @@ def test_single_run_folder_with_unavailable_data_and_no_metrics(tmp_path):
     run_dir = write_run(tmp_path / "res", "dcgan", 0, fids=None, dataset="celeba", data=str(tmp_path / "gone"))
     report = write_report(run_dir, tmp_path / "out")
     md = (tmp_path / "out" / "report.md").read_text()
-    assert any(w.startswith("real images unavailable: DataError") for w in report.warnings)
+    assert any(w.startswith("real images unavailable: MissingFolder: data folder") for w in report.warnings)
     assert "missing: no FID evaluations in any run" in md
     summary = (tmp_path / "out" / "summary.md").read_text()
     # every variant has one seed: said once under the table, not in every cell

@@ -93,10 +93,15 @@ def test_an_arm_with_a_failed_seed_is_counted_and_compared_by_ranks():
     (p,) = c.pairs
     ref = sps.mannwhitneyu(A, [0.049, 0.064, 0.37], alternative="two-sided", method="exact").pvalue
     assert p.test == RANK and p.p == pytest.approx(ref) and not p.tied and math.isnan(p.p_tost)
-    # every seed failed the same way: one population again, summarised and tested like any other
+    # every seed failed (even the same way): no interval, no test; its failure count is what is said of it
     alike = [Obs(v, failure=failures.STALLED) for v in (0.48, 0.46, 0.47)]
     c = compare({"dcgan": good, "minimax": alike}, first_protocol(None), "one pair")
-    assert c.group("minimax").n == 3 and c.pairs[0].test == WELCH and c.pairs[0].better == "dcgan"
+    m = c.group("minimax")
+    assert (m.n, m.failed, m.all_failed) == (0, 3, True) and m.centre == pytest.approx(0.47)
+    assert math.isnan(m.low) and math.isnan(m.high) and c.letters == {}
+    (p,) = c.pairs
+    assert p.test == "none" and math.isnan(p.p) and not p.different and p.better is None
+    assert "every seed failed (minimax 3 of 3" in p.note
 
 
 def test_a_group_interval_is_widened_to_its_evaluation_noise():

@@ -4,7 +4,10 @@ rank at every budget, the goal figures; from result files made here with known v
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from test_study import STUDY
 
 from ganbench.io import write_json
 from ganbench.report import study, study_page, write_report
+from ganbench.report.display import fmt
 from ganbench.report.runs import discover
 from ganbench.rundir import RunDir, Status, summary_head
 from ganbench.study import load_study
@@ -208,3 +212,59 @@ def test_a_pair_different_yet_within_the_margin_is_counted_in_both(tmp_path):
     lead, details = study_page.verdict(f)
     assert "Clearly worse than dcgan: vae by 0.02" in lead
     assert "1 of 1 testable pairs differ and 1 is shown equivalent at the margin" in details
+
+
+def test_the_search_table_says_recipe_where_the_recipe_won(tmp_path):
+    out = _study_dir(tmp_path)
+    selection = json.loads((out / SELECTION).read_text())
+    dcgan = selection["variants"]["dcgan"]
+    recipe = {"tag": "recipe", "params": {}, "status": "completed", "values": [0.35], "value": 0.35}
+    dcgan["candidates"].append(recipe)
+    dcgan["chosen"] = recipe
+    (out / SELECTION).write_text(json.dumps(selection))
+    write_report(out, real_images=False)
+    md = (out / "report" / "report.md").read_text()
+    table = md.split("### The search (exploratory)\n\n")[1].split("\n\n")[0].splitlines()
+    assert table[0].startswith("| variant | chosen setting |")
+    rows = {r.split(" | ")[0].strip("| "): r for r in table}
+    assert rows["dcgan"].startswith("| dcgan | recipe | 0.35 |")  # the recipe won: said, not '–'
+    vae = selection["variants"]["vae"]["chosen"]["params"]  # a searched setting won: its values
+    assert rows["vae"].startswith("| vae | " + ", ".join(f"{k}={fmt(x)}" for k, x in vae.items()) + " |")
+
+
+def test_a_running_study_says_how_many_final_runs_finished_run_and_wait(tmp_path):
+    out = _study_dir(tmp_path)
+    runs = sorted((out / FINAL).glob("*/*/seed*"))
+    record = json.loads((out / STUDY_JSON).read_text())
+    record["stages"] = {  # the final stage as planned: every run folder, started or not
+        FINAL: [
+            {
+                "variant": r.parts[-3],
+                "trial": r.parts[-2],
+                "seed": int(r.name[4:]),
+                "params": {},
+                "run_dir": str(r.relative_to(out)),
+            }
+            for r in runs
+        ]
+    }
+    (out / STUDY_JSON).write_text(json.dumps(record))
+    for r in (out / "final/vae/recipe/seed2", out / "final/dcgan/tuned/seed4"):  # not started yet
+        shutil.rmtree(r)
+    for r in (out / "final/dcgan/tuned/seed3", out / "final/vae/tuned/seed4"):  # running: no summary yet
+        (r / "summary.json").unlink()
+    for r in (out / FINAL).glob("*/*/seed*/summary.json"):  # the finished runs recorded their reference images
+        summary = json.loads(r.read_text())
+        r.write_text(json.dumps(summary | {"metric_protocol": {"rank_by": KEY, "reference_sha256": "ab" * 32}}))
+    f = study.analyse(out, discover(out))
+    lead, _ = study_page.verdict(f)
+    assert lead.endswith(
+        f"{len(runs) - 4} of {len(runs)} final-stage runs finished, 2 running, 2 not started: the study is still "
+        "running."
+    )
+    assert "have not finished" not in lead
+    write_report(out, real_images=False)
+    md = (out / "report" / "report.md").read_text()
+    # the runs in progress join their protocol's section (the final stage's), not one of their own
+    assert re.findall(r"^## Protocol (\d): .*\(split (\w+)\)", md, re.M) == [("1", "test"), ("2", "train")]
+    assert "run still in progress: final/dcgan/tuned/seed3 has no summary.json yet" in md

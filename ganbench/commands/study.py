@@ -13,7 +13,7 @@ from ganbench.errors import guarded
 from ganbench.execution import Interrupted
 from ganbench.execution.executors import EXECUTORS
 from ganbench.execution.text import interrupted_text, retried_text
-from ganbench.spec import MAX_RETRIES, check_max_retries
+from ganbench.spec import MAX_RETRIES, check_max_retries, data_origin
 from ganbench.study.run import Event, StudyOptions, run_study
 from ganbench.study.spec import load_study
 
@@ -76,7 +76,8 @@ def study_command(
     """Run a study: its stages one after the other (candidates searched on a selection split, successive halving,
     then the chosen settings and the recipes over seeds on a split never used for selection)."""
     with guarded(debug):
-        study = load_study(file, parse_overrides(set_))
+        overrides = parse_overrides(set_)
+        study = load_study(file, overrides)
         check_max_retries(max_retries, "--max-retries")
         options = StudyOptions(
             max_concurrent=max_concurrent,
@@ -88,6 +89,7 @@ def study_command(
             allow_mixed_arithmetic=allow_mixed_arithmetic,
             file=str(file),
             command=tuple(sys.argv),
+            data_from=data_origin(file, overrides),
         )
         out = out or Path("results") / "studies" / study.name
         try:

@@ -12,7 +12,7 @@ from ganbench.errors import ConfigError, guarded
 from ganbench.execution.driver import Interrupted
 from ganbench.execution.executors import EXECUTORS, ExecOptions
 from ganbench.execution.text import Progress, interrupted_text, retried_text, summary_table
-from ganbench.spec import RAY, check_max_retries
+from ganbench.spec import RAY, check_max_retries, data_origin
 from ganbench.sweep.plan import plan_text
 from ganbench.sweep.run import default_out, plan_states, run_sweep
 from ganbench.sweep.spec import load_sweep
@@ -67,7 +67,8 @@ def sweep_command(
 ) -> None:
     """Run a sweep (variants x settings x seeds), skipping finished trials and resuming interrupted ones."""
     with guarded(debug):
-        sweep = load_sweep(file, parse_overrides(set_))
+        overrides = parse_overrides(set_)
+        sweep = load_sweep(file, overrides)
         if max_retries is not None:
             check_max_retries(max_retries, "--max-retries")
         name = executor or sweep.executor
@@ -85,6 +86,7 @@ def sweep_command(
             gpus_per_trial=sweep.gpus_per_trial if gpus_per_trial is None else gpus_per_trial,
             ray_address=ray_address,
             max_retries=sweep.max_retries if max_retries is None else max_retries,
+            data_from=data_origin(file, overrides),
         )
         progress = Progress()
         try:

@@ -28,19 +28,29 @@ from typing import Any
 from ganbench.data.splits import SPLITS
 
 _EXPORTS = {
-    "ganbench.data.base": ("DataError", "DataSpec", "Dataset", "ImageSet", "pixels_sha256"),
+    "ganbench.data.base": (
+        "DATA_OPTION",
+        "DataError",
+        "DataSpec",
+        "Dataset",
+        "ImageSet",
+        "MissingFolder",
+        "pixels_sha256",
+    ),
     "ganbench.data.decode": ("IMAGE_SUFFIXES",),
     "ganbench.data.datasets": ("DATASETS", "check_source", "load_dataset", "spec_from_config"),
 }
 _WHERE = {name: module for module, exported in _EXPORTS.items() for name in exported}
 __all__ = [
     "DATASETS",
+    "DATA_OPTION",
     "IMAGE_SUFFIXES",
     "SPLITS",
     "DataError",
     "DataSpec",
     "Dataset",
     "ImageSet",
+    "MissingFolder",
     "check_source",
     "load_dataset",
     "pixels_sha256",

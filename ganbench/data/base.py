@@ -1,5 +1,6 @@
 """The types every data set module shares: what a run asks for (`DataSpec`), what a loader returns (`ImageSet`),
-a registry entry (`Dataset`) and the one error type (`DataError`)."""
+a registry entry (`Dataset`) and the one error type (`DataError`; `MissingFolder` for a folder not given or not
+there)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,29 @@ import torch
 
 class DataError(ValueError):
     """Input data that cannot be used. The message names the file or folder and says what to do."""
+
+
+DATA_OPTION = "--data"  # where `ganbench run` takes a data folder from (a sweep or study: its file, or --set)
+
+
+class MissingFolder(DataError):
+    """A data set's folder not given, or not there. The one line names where its path came from (`origin`: the
+    option, or the key of a sweep or study file), so the reader knows what to fix; a sweep or study re-raises it
+    with its own origin (`at`)."""
+
+    def __init__(self, root: str, name: str, origin: str = DATA_OPTION) -> None:
+        self.root, self.name, self.origin = root, name, origin
+        if not root:
+            give = "pass --data PATH" if origin == DATA_OPTION else f"set {origin}"
+            super().__init__(f"the {name} data set needs a folder: {give}")
+        else:
+            super().__init__(f"data folder '{root}' does not exist (or is not a folder): check {origin}")
+
+    def at(self, origin: str) -> MissingFolder:
+        return MissingFolder(self.root, self.name, origin)
+
+    def __reduce__(self):  # pickled as its fields (a Ray worker's error crosses processes)
+        return MissingFolder, (self.root, self.name, self.origin)
 
 
 @dataclass(frozen=True)
@@ -68,10 +92,10 @@ class Dataset:
 
 def existing_dir(root: str, name: str) -> Path:
     if not root:
-        raise DataError(f"the {name} data set needs a folder: pass --data PATH")
+        raise MissingFolder(root, name)
     path = Path(root).expanduser()
     if not path.is_dir():
-        raise DataError(f"data folder '{root}' does not exist (or is not a folder): check --data")
+        raise MissingFolder(root, name)
     return path
 
 

@@ -75,7 +75,7 @@ def run_trials(
         tell(Retried(trial, n, options.max_retries, why))
 
     if run is EXECUTORS[LOCAL]:  # each data set and split once, before any trial (Ray's workers may see other files)
-        check_inputs([t.cfg for t in trials], options.evaluate)
+        check_inputs([t.cfg for t in trials], options.evaluate, options.data_from)
     results: dict[Path, dict[str, Any]] = {}
     t0 = time.perf_counter()
     try:

@@ -48,6 +48,7 @@ class ExecOptions:
     # another process writes is left to it. False (`ganbench run`): trials run one by one in this process, and
     # inputs that cannot be built or a directory another process holds end the command (execute.run_trial).
     batch: bool = True
+    data_from: str | None = None  # where the data folder was given, named by the data pre-flight (None: --data)
 
 
 Executor = Callable[[list[Trial], ExecOptions], Iterator[tuple[Trial, dict[str, Any]]]]

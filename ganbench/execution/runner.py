@@ -75,15 +75,19 @@ def input_specs(cfg: Config, evaluate: bool) -> tuple[Any, Any]:
     return spec, spec if cfg.eval_split == "train" else dataclasses.replace(spec, split=cfg.eval_split, max_images=0)
 
 
-def check_inputs(cfgs, evaluate: bool) -> None:
+def check_inputs(cfgs, evaluate: bool, data_from: str | None = None) -> None:
     """Find every distinct data set and split the runs of `cfgs` read, once each, before any of them starts
     (`ganbench.data.check_source`: a listing, no decoding): a missing folder or an empty split stops a run, sweep
-    or study with one line (DataError) instead of failing each of its trials with it."""
-    from ganbench.data import check_source
+    or study with one line (DataError) instead of failing each of its trials with it. `data_from`: where the data
+    folder was given, for that line ("--set data=", a file's key; None: --data)."""
+    from ganbench.data import MissingFolder, check_source
 
     specs = {s for cfg in cfgs for s in input_specs(cfg, evaluate) if s is not None}
     for spec in sorted(specs, key=repr):
-        check_source(spec)
+        try:
+            check_source(spec)
+        except MissingFolder as e:
+            raise e.at(data_from) if data_from else e from None
 
 
 def shared_inputs(cfg: Config, evaluate: bool, cache: dict):

@@ -8,10 +8,10 @@ import math
 from pathlib import Path
 
 from ganbench.report import display
-from ganbench.report.compare import Comparison, Group
+from ganbench.report.compare import Comparison, Group, Obs
 from ganbench.report.figures import forest as F
 from ganbench.report.pages import Figure, Heading, Para, Table
-from ganbench.report.verdict import Context, details, lead, value
+from ganbench.report.verdict import FAILED_TABLE, Context, details, lead, value
 from ganbench.stats import scale as sc
 
 GREY = (0.3, 0.3, 0.3)
@@ -112,3 +112,12 @@ GROUP_HEAD = [
     "failed (95% CI of the rate)",
     "evaluation noise",
 ]
+
+
+def failed_blocks(failed: list[tuple[str, Obs]], level: int = 3) -> list:
+    """The table the verdict's failure count points to: every failed seed (group, seed, run folder) with what its
+    run shows ("stalled (D accuracy ≥ 0.99, |G loss| ≤ 0.01) from 50 to 225 kimg, took off by 250 kimg")."""
+    if not failed:
+        return []
+    rows = [[g, "" if o.seed is None else str(o.seed), o.run, o.why] for g, o in failed]
+    return [Heading(FAILED_TABLE, level), Table(["group", "seed", "run", "what the run shows"], rows)]

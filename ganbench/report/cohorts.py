@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ganbench.report.runs import Run
+from ganbench.rundir import Status
 
 # config field -> how a reader knows it; the order is the order of a cohort's title
 PROTOCOL_FIELDS = {
@@ -62,11 +63,28 @@ def protocol_key(run: Run) -> tuple[tuple[str, Any], ...]:
     return tuple((k, cfg.get(k, defaults.get(k))) for k in PROTOCOL_FIELDS)
 
 
+def _but_reference(key: tuple) -> tuple:
+    return tuple(kv for kv in key if kv[0] != "reference_sha256")
+
+
+def _pending(run: Run) -> bool:
+    """A run that has not finished (in progress, failed, interrupted) and has not recorded its reference images
+    (a run records its metric protocol with its final summary): its own files do not say its whole protocol."""
+    return run.status not in (Status.COMPLETED, Status.DIVERGED) and dict(protocol_key(run))["reference_sha256"] is None
+
+
 def cohorts(runs: list[Run]) -> list[Cohort]:
-    """The runs split by protocol, the largest cohort first (ties: first seen)."""
+    """The runs split by protocol, the largest cohort first (ties: first seen). An unfinished run without a
+    recorded reference joins the one cohort whose other protocol fields it shares (listed there as not finished),
+    rather than making a cohort of its own."""
+    known = list(dict.fromkeys(protocol_key(r) for r in runs if not _pending(r)))
     split: dict[tuple, list[Run]] = {}
-    for run in runs:
-        split.setdefault(protocol_key(run), []).append(run)
+    for run in runs:  # in the order given, so a cohort lists its runs as before
+        key = protocol_key(run)
+        if _pending(run):
+            same = [k for k in known if _but_reference(k) == _but_reference(key)]
+            key = same[0] if len(same) == 1 else key
+        split.setdefault(key, []).append(run)
     ordered = sorted(split.items(), key=lambda kv: -len(kv[1]))  # stable: first seen among equals
     return [Cohort(key, members, "" if i == 0 else f"-{i + 1}") for i, (key, members) in enumerate(ordered)]
 

@@ -8,14 +8,16 @@ What it does, in order (a plan fixes the scale, the margin and alpha; `ganbench.
 1. Each group's seeds: failed seeds (stalled, collapsed, diverged; `ganbench.report.failures`) are counted with a
    Clopper-Pearson interval for the rate, and the group's centre and 95% t-interval come from its successful
    seeds only (the mean on the raw scale, the geometric mean on the log scale), never widened by nor hiding a
-   failure; an arm whose every seed failed the same way is one population again and is summarised whole. The
-   interval is never narrower than the runs' own evaluation noise allows (`ganbench.stats.welch`).
+   failure. An arm whose every seed failed has no interval: its centre (over all its seeds) only places it, and
+   its failure count is what is said of it. The interval is never narrower than the runs' own evaluation noise
+   allows (`ganbench.stats.welch`).
 2. Every pair: Welch on the plan's scale (the effect a ratio a / b on the log scale, a difference on the raw one,
-   with its 95% interval), TOST at the margin (90% interval inside it) where neither group is a mixture; where a
-   group mixes failed and successful seeds, the exact Mann-Whitney test over all its seeds (a rank test stays valid
-   for a bimodal arm) and no equivalence claim. p-values Holm-corrected over the family's pairs, TOST p-values
-   likewise. P(A better than B) with a bootstrap interval beside each pair.
-3. Letters from the Holm-corrected decisions; groups ordered best first.
+   with its 95% interval), TOST at the margin (90% interval inside it) where neither group has a failed seed;
+   where a group mixes failed and successful seeds, the exact Mann-Whitney test over all its seeds (a rank test
+   stays valid for a bimodal arm) and no equivalence claim; where every seed of a group failed, no test at all
+   (the pair is listed untested, with the failure count). p-values Holm-corrected over the family's tested pairs,
+   TOST p-values likewise. P(A better than B) with a bootstrap interval beside each pair (over every seed).
+3. Letters from the Holm-corrected decisions, for the groups with a successful seed; groups ordered best first.
 On the log scale a value <= 0 is taken as the plan's log floor and counted; without a floor its group stays raw and
 its pairs are not ratio-compared, and the comparison says why.
 """
@@ -71,10 +73,13 @@ class Group:
         return len(self.obs)
 
     def values(self, successful: bool = True) -> list[float]:
-        """The seeds' values; `successful`: those the centre is made of (every seed where all failed alike)."""
-        if successful and self.failed == self.total and self.n:
-            return [o.value for o in self.obs]
+        """The seeds' values; `successful`: only those the centre and interval are made of."""
         return [o.value for o in self.obs if not (successful and o.failure)]
+
+    @property
+    def all_failed(self) -> bool:
+        """Every seed failed: no interval, no test; the failure count is what is said of this group."""
+        return self.total > 0 and self.failed == self.total
 
 
 @dataclass(frozen=True)
@@ -148,13 +153,9 @@ def _noise_floor(obs: list[Obs], scale: str) -> tuple[float, bool]:
     return (float(np.mean(known)) if known else 0.0), bool(obs) and len(known) == len(obs)
 
 
-def _same_failure(obs: list[Obs]) -> bool:
-    return bool(obs) and len({o.failure for o in obs}) == 1 and obs[0].failure != "diverged"
-
-
 def mixed(g: Group) -> bool:
     """Some seeds failed and some did not: a bimodal arm, compared by ranks."""
-    return 0 < g.failed < g.total or (g.failed > 0 and g.n == 0)
+    return 0 < g.failed < g.total
 
 
 def summarise(name: str, obs: list[Obs], scale: str, log_floor: float | None = None) -> Group:
@@ -162,20 +163,18 @@ def summarise(name: str, obs: list[Obs], scale: str, log_floor: float | None = N
     the log scale; without a floor such a group stays raw), failures counted with their Clopper-Pearson interval."""
     failed = sum(bool(o.failure) for o in obs)
     # a mixture (some seeds failed, some not) is bimodal: its successful seeds make the interval; an arm whose
-    # every seed failed the same way is one population again, and is summarised like any other (its count shown)
-    good = [o for o in obs if not o.failure] or (
-        [o for o in obs if math.isfinite(o.value)] if _same_failure(obs) else []
-    )
-    values = [o.value for o in good]
+    # every seed failed gets none (its seeds and its failure count are shown)
+    good = [o for o in obs if not o.failure]
+    values = [o.value for o in good] or [o.value for o in obs]
     scale = scale if log_floor or sc.log_ok(values) else sc.RAW
     x = finite(sc.forward(values, scale, log_floor))
     rate = clopper_pearson(failed, len(obs)) if obs else (math.nan, math.nan)
-    floor, all_known = _noise_floor(good, scale)
+    floor, all_known = _noise_floor(good or obs, scale)
     noise = "recorded" if all_known else "not recorded"
-    if not len(x):  # every seed failed: the centre of all of them gives the group a place, with no interval
-        everything = finite(sc.forward([o.value for o in obs], scale, log_floor))
-        centre = sc.back(float(everything.mean()), scale) if len(everything) else math.nan
-        return Group(name, tuple(obs), centre, math.nan, math.nan, 0, failed, rate, scale, noise=noise)
+    floored = sc.floored(values, log_floor) if scale == sc.LOG else 0
+    if not good:  # every seed failed: the centre of all of them gives the group a place, with no interval
+        centre = sc.back(float(x.mean()), scale) if len(x) else math.nan
+        return Group(name, tuple(obs), centre, math.nan, math.nan, 0, failed, rate, scale, noise=noise, floored=floored)
     plain, iv = t_interval(x), t_interval(x, var_floor=floor)
     return Group(
         name,
@@ -189,7 +188,7 @@ def summarise(name: str, obs: list[Obs], scale: str, log_floor: float | None = N
         scale,
         widened=bool(iv.n >= 2 and iv.high - iv.low > (plain.high - plain.low) * (1 + 1e-9)),
         noise=noise,
-        floored=sc.floored(values, log_floor) if scale == sc.LOG else 0,
+        floored=floored,
     )
 
 
@@ -204,7 +203,11 @@ def _pair(ga: Group, gb: Group, plan: Plan, bounds, lower_is_better: bool) -> di
     nan5 = dict(effect=math.nan, low=math.nan, high=math.nan, p=math.nan)
     worst = math.inf if lower_is_better else -math.inf
     everything = lambda g: [o.value if math.isfinite(o.value) else worst for o in g.obs]  # noqa: E731
-    out["prob"] = prob_improvement(everything(ga), everything(gb), lower_is_better)
+    out["prob"] = prob_improvement(everything(ga), everything(gb), lower_is_better)  # descriptive: every seed
+    failed = [g for g in (ga, gb) if g.all_failed]
+    if failed:  # no test claims anything about an arm whose every seed failed: its failure count is the comparison
+        counts = "; ".join(f"{g.name} {g.failed} of {g.total}, rate {g.rate[0]:.0%}-{g.rate[1]:.0%}" for g in failed)
+        return out | nan5 | dict(test=NONE, note=f"every seed failed ({counts}): compared by failure counts only")
     scale = plan.scale
     if ga.scale != scale or gb.scale != scale:
         return out | nan5 | dict(test=NONE, note=f"a value <= 0 has no logarithm: not compared on the {scale} scale")
@@ -272,6 +275,9 @@ def compare(
         for gb in groups[i + 1 :]
         if wanted is None or frozenset((ga.name, gb.name)) in wanted
     ]
+    tested_pairs = sum(math.isfinite(r["p"]) for r in raw)
+    if tested_pairs < len(raw):  # Holm corrects over the pairs with a test; the family's text says how many
+        family = f"{family}: {tested_pairs} of its {len(raw)} pairs tested"
     p_holm = holm(np.array([r["p"] for r in raw])) if raw else []
     q_holm = holm(np.array([r.get("p_tost", math.nan) for r in raw])) if raw else []
     pairs = []
@@ -290,7 +296,7 @@ def compare(
                 better=(r["a"] if a_first else r["b"]) if different else None,
             )
         )
-    tested = [g.name for g in groups if g.total >= 2]
+    tested = [g.name for g in groups if g.total >= 2 and not g.all_failed]
     letters = (
         letter_display(tested, [(p.a, p.b) for p in pairs if p.different]) if len(tested) >= 2 and only is None else {}
     )

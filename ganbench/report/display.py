@@ -123,8 +123,9 @@ def summary_tables(summary: Summary, results: pd.DataFrame, curve_key: str | Non
         if col == "img_per_s" and fam.is_baseline(r["family"]):
             return "n/a (no training)"
         iv = summary.intervals[(r["group"], col)]
-        if iv.n == 0 and col == summary.rank_by and r.get("failed", 0):
-            return f"every seed failed ({int(r['failed'])})"
+        if iv.n == 0 and col == summary.rank_by and r.get("failed", 0):  # the value places it; no interval
+            failed = f"every seed failed ({int(r['failed'])})"
+            return f"{fmt(iv.mean)} ({failed})" if math.isfinite(iv.mean) else failed
         if iv.n == 1 and not marked and not every_single:
             marked.append(True)
             return fmt_interval(iv)
@@ -261,8 +262,8 @@ def pair_table(c) -> TableView:
     note = (
         f"Margin: {c.margin_text}. Scale: {c.plan.describe()}. Welch where neither arm has a failed seed (its 95% "
         "interval; the 90% interval decides equivalence: inside the margin = equivalent), the exact Mann-Whitney "
-        "test where one has; p-values Holm-corrected over the family. P(A better): the chance that a random seed of "
-        "A beats one of B, with a bootstrap interval."
+        "test where one has, no test where every seed of one failed; p-values Holm-corrected over the family's "
+        "tested pairs. P(A better): the chance that a random seed of A beats one of B, with a bootstrap interval."
     )
     return TableView(title, head, rows, note)
 

@@ -86,6 +86,7 @@ def table_blocks(found: list[Findings], several: bool) -> list:
                 blocks.append(Para(view.note, note=True))
         if f.comparison is not None and any(g.failed for g in f.comparison.groups):
             blocks += [Heading("Every seed, failures counted", 3), Table(B.GROUP_HEAD, B.group_rows(f.comparison))]
+            blocks += B.failed_blocks(findings.failed_seeds(f))
         blocks += _reanalysis_blocks(f)
     return blocks
 

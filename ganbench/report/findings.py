@@ -14,11 +14,11 @@ from ganbench import families as fam
 from ganbench.metrics import names
 from ganbench.report import progress, ranks, tables
 from ganbench.report.cohorts import Cohort
-from ganbench.report.compare import Comparison, compare
+from ganbench.report.compare import Comparison, Obs, compare
 from ganbench.report.failures import observation
 from ganbench.report.plan import Plan, first_protocol, ratio_reanalysis
 from ganbench.report.runs import group_label
-from ganbench.report.verdict import Context
+from ganbench.report.verdict import Context, failures
 from ganbench.rundir import Status
 from ganbench.stats import scale as sc
 
@@ -154,11 +154,10 @@ def context(f: Findings) -> Context:
         caveats.append(" ".join(x for x in (still or "One seed per variant: run more seeds to compare.", more) if x))
     elif still:
         caveats.append(still)
-    failed = [o for g in (c.groups if c else []) for o in g.obs if o.failure]
+    failed = failed_seeds(f)
     if failed:
-        caveats.append(
-            "Failed seeds, shown and counted, not averaged: " + "; ".join(f"{o.run} ({o.why})" for o in failed) + "."
-        )
+        trained = [o for g in c.groups if not fam.is_baseline(_family(f, g.name)) for o in g.obs]
+        caveats.append(failures(failed, len(trained)))
     unfinished = [r for r in f.cohort.runs if r.status not in (Status.COMPLETED, Status.DIVERGED)]
     if unfinished:
         caveats.append(
@@ -169,6 +168,12 @@ def context(f: Findings) -> Context:
     floor = c.group(f.summary.floor) if c and f.summary.floor else None
     ceiling = c.group(f.summary.ceiling) if c and f.summary.ceiling else None
     return Context(setup(f), caveats, floor, ceiling, extra)
+
+
+def failed_seeds(f: Findings) -> list[tuple[str, Obs]]:
+    """(group, seed) for every failed seed of the cohort's trained groups, best group first."""
+    groups = f.comparison.groups if f.comparison else []
+    return [(g.name, o) for g in groups if not fam.is_baseline(_family(f, g.name)) for o in g.obs if o.failure]
 
 
 def _family(f: Findings, group: str) -> str:

@@ -1,5 +1,5 @@
-"""Where training stood when it stopped, from the runs' own curves and clocks: did the curves level off, and what
-would more seeds cost.
+"""Where training stood when it stopped, from the runs' own curves and clocks: did the curves level off, how much
+of a study's stage has run, and what would more seeds cost.
 
 Levelled: a group's curve (the mean over seeds of the ranking metric at the evaluations along the way, bucketed by
 the one budget rule of `ganbench.report.ranks`) changed by less than LEVEL_FRACTION of its value between the last
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import shlex
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,20 @@ def improving_text(found: list[Level], metric: str) -> str:
         f"kimg for {who} ({of}; levelled means a change under {LEVEL_FRACTION:.0%}), so the order may change with "
         "more training."
     )
+
+
+def stage_progress(runs: list[Run], planned: int, what: str = "") -> str:
+    """Where a stage stands: '4 of 70 final-stage runs finished, 2 running, 64 not started: the study is still
+    running.' `runs` are the stage's run folders on disk, `planned` its trials as the study recorded them (0: not
+    recorded; then only the runs on disk are counted)."""
+    finished = sum(r.status in (Status.COMPLETED, Status.DIVERGED) for r in runs)
+    states = Counter(str(r.status) for r in runs if r.status not in (Status.COMPLETED, Status.DIVERGED))
+    total = max(planned, len(runs))
+    parts = [f"{n} {status}" for status, n in states.most_common()]
+    if total > len(runs):
+        parts.append(f"{total - len(runs)} not started")
+    runs_ = f"{what} runs" if what else "runs"
+    return f"{finished} of {total} {runs_} finished, " + ", ".join(parts) + ": the study is still running."
 
 
 def _duration(seconds: float) -> str:

@@ -171,7 +171,8 @@ def method_lines(summary: Summary, results: pd.DataFrame) -> list[str]:
             rank + protocol_reason,
             plan,
             f"which groups differ: {PAIRWISE_TEST}; where an arm has a failed seed, the exact Mann-Whitney test over "
-            "every seed instead (a rank test stays valid for a bimodal arm), and no equivalence test",
+            "every seed instead (a rank test stays valid for a bimodal arm), and no equivalence test; where every "
+            "seed of an arm failed, no test (its failure count is the comparison)",
             f"equivalent: {EQUIVALENCE_TEST}. 'Not distinguishable' (no test either way) is not 'equivalent'",
             "letters (compact letter display, Piepho 2004): two groups that share a letter are not distinguishable "
             "by the pairwise tests; two without a common letter differ significantly",

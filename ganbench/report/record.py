@@ -60,6 +60,7 @@ class Study:
     recipe_seeds: list[int]
     search_text: str  # "4 lhs draws at 100kimg, one seed, chosen by kid500 on the val split"
     arms: dict[str, tuple[str, str]] = field(default_factory=dict)  # final-stage run folder -> (variant, arm)
+    final_planned: int = 0  # the final stage's trials as recorded (baselines included); 0 while not planned
 
     def arm(self, run_name: str) -> tuple[str, str] | None:
         """(variant, arm) of a final-stage run (its folder relative to the results folder), else None. A run the
@@ -148,4 +149,5 @@ def read(root: Path) -> Study:
         recipe_seeds=recipe,
         search_text=search_text,
         arms=arms,
+        final_planned=len(final.trials),
     )

@@ -13,7 +13,7 @@ from ganbench import families as fam
 from ganbench.metrics import names
 from ganbench.report import blocks as B
 from ganbench.report import progress
-from ganbench.report.compare import changed_calls, said
+from ganbench.report.compare import Obs, changed_calls, said
 from ganbench.report.display import fmt
 from ganbench.report.figures import curves as CV
 from ganbench.report.figures import search as S
@@ -25,7 +25,7 @@ from ganbench.report.lens import text as lens_text
 from ganbench.report.pages import Figure, Heading, Para, Table
 from ganbench.report.record import RECIPE, TUNED
 from ganbench.report.study import StudyFindings, arm_label
-from ganbench.report.verdict import Context
+from ganbench.report.verdict import Context, failures
 from ganbench.rundir import Status, file_name, number
 
 
@@ -60,21 +60,28 @@ def g_steps(f: StudyFindings) -> str:
     return f"G steps: {common:,} for every arm but {', '.join(odd)} (the budget counts real images shown to D)."
 
 
+def failed_seeds(f: StudyFindings) -> list[tuple[str, Obs]]:
+    """(arm, seed) for every failed seed of the arms that train, in the order of the study's runs."""
+    return [
+        (arm_label(*arm), o)
+        for arm, rs in f.runs.items()
+        for r in rs
+        if fam.trains(r.family) and (o := _obs(f, r)) is not None and o.failure
+    ]
+
+
 def context(f: StudyFindings, c) -> Context:
     caveats = []
+    runs = [r for rs in f.runs.values() for r in rs]
+    if any(r.status not in (Status.COMPLETED, Status.DIVERGED) for r in runs) or len(runs) < f.study.final_planned:
+        caveats.append(progress.stage_progress(runs, f.study.final_planned, "final-stage"))
     still = progress.improving_text(f.levels, f.key)
     if still:
         caveats.append(still)
-    failed = [(arm, o) for arm, rs in f.runs.items() for r in rs if (o := _obs(f, r)) is not None and o.failure]
+    failed = failed_seeds(f)
     if failed:
-        caveats.append(
-            "Failed seeds (shown, counted, not averaged): "
-            + "; ".join(f"{arm_label(*arm)} seed {o.seed}: {o.why}" for arm, o in failed)
-            + "."
-        )
-    unfinished = [r for rs in f.runs.values() for r in rs if r.status not in (Status.COMPLETED, Status.DIVERGED)]
-    if unfinished:
-        caveats.append(f"{len(unfinished)} final-stage runs have not finished: the study is still running.")
+        seeds = [o for r in runs if fam.trains(r.family) and (o := _obs(f, r)) is not None]
+        caveats.append(failures(failed, len(seeds)))
     extra = [x for x in (g_steps(f), f.stability.text(f.key) if f.stability else "") if x]
     return Context(headline(f), caveats, f.floor, f.ceiling, extra)
 
@@ -118,6 +125,14 @@ def _samples(f: StudyFindings, out: Path) -> Path:
     return sample_sheet(panels, out / "study_samples.png")
 
 
+def _setting(chosen) -> str:
+    """The chosen candidate's searched values ('lr_d=1e-4, n_critic=5'), 'recipe' where the variant's own recipe
+    won (a candidate without searched values), '–' where nothing was chosen yet."""
+    if chosen is None:
+        return "–"
+    return ", ".join(f"{k}={fmt(x)}" for k, x in chosen.params.items()) or RECIPE
+
+
 def _search_blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, list[Path]]:
     rungs = f.study.rungs
     if not rungs:
@@ -132,7 +147,7 @@ def _search_blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, li
         rows.append(
             [
                 v,
-                ", ".join(f"{k}={fmt(x)}" for k, x in (chosen.params if chosen else {}).items()) or "–",
+                _setting(chosen),
                 fmt(chosen.value) if chosen else "–",
                 f"{fmt(min(values))} .. {fmt(max(values))} ({len(values)} of {len(cands)})" if values else "–",
             ]
@@ -226,6 +241,7 @@ def blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, list[Path]
     out_blocks += [
         Heading("Every seed of every arm", 3),
         Table(B.GROUP_HEAD, B.group_rows(every) + [r for g in (f.floor, f.ceiling) if g for r in _baseline_row(g)]),
+        *B.failed_blocks(failed_seeds(f)),
     ]
     if f.budgets:
         files.append(rank_curves(f.budgets, colours, f.key, out / "study_rank_vs_kimg.png"))

@@ -223,7 +223,11 @@ def summarise(results: pd.DataFrame, rank_key: str | None, comparison: Compariso
         done = results[results["status"] == Status.COMPLETED]
         for i in range(len(order)):
             frame.loc[i, "rank"] = i + 1
-            if i + 1 < len(order):
+            # no test claims anything about an arm whose every seed failed (one seed: no claim is possible anyway)
+            failed = [g for g in order[i : i + 2] if (x := comparison.group(g)).all_failed and x.total >= 2]
+            if i + 1 < len(order) and failed:
+                frame.loc[i, "vs_next_rank"] = f"not tested: every seed of {failed[0]} failed"
+            elif i + 1 < len(order):
                 a = done.loc[done["group"] == order[i], rank_by].tolist()
                 b = done.loc[done["group"] == order[i + 1], rank_by].tolist()
                 test = adjacent(a, b)

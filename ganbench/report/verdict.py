@@ -3,7 +3,8 @@
 `lead` is the paragraph a reader meets first, about three sentences: the best group (the best one and those no
 test separates from it), what is clearly worse and by how much (Holm-corrected, as a ratio with its 95% interval
 on the log scale, a difference on the raw one), and the main caveat (a changed plan, curves still improving, a
-single seed, failed seeds, unfinished runs). Lists of tied and undecided pairs go to the pair table, never here.
+single seed, failed seeds, unfinished runs). Lists of tied and undecided pairs go to the pair table, never here;
+failed seeds are counted by kind (named only when there are a few), and listed in the Failed seeds table.
 `details` is the paragraph under it: what was compared, how many pairs differ or are tied at the margin, where
 the scale's two ends are, every other caveat.
 """
@@ -13,9 +14,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ganbench.report.compare import Comparison, Group, PairResult
+from ganbench.report.compare import RANK, Comparison, Group, Obs, PairResult
 from ganbench.report.display import effect, fmt, iv90
+from ganbench.report.failures import KINDS
 from ganbench.stats import scale as sc
+
+NAMED_FAILURES = 3  # up to this many failed seeds are named in the verdict; more are counted by kind
+FAILED_TABLE = "Failed seeds"  # the table under the verdict that lists every failed seed with what its run shows
 
 
 @dataclass
@@ -31,9 +36,29 @@ def join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
 
 
+def failures(failed: list[tuple[str, Obs]], total: int) -> str:
+    """The failed seeds as a caveat of about one line: '7 of 14 seeds failed (5 collapsed, 2 stalled): ...', naming
+    the seeds ('stalled: minimax · recipe seed 2') where there are few; `failed` is (group, seed) pairs, `total`
+    the seeds they are counted among. Every failed seed, with what its run shows, is in the FAILED_TABLE below."""
+    if not failed:
+        return ""
+    count = {k: sum(o.failure == k for _, o in failed) for k in KINDS}
+    kinds = sorted((k for k in KINDS if count[k]), key=lambda k: -count[k])  # most first
+    if len(failed) <= NAMED_FAILURES:
+        what = "; ".join(f"{k}: " + ", ".join(f"{g} seed {o.seed}" for g, o in failed if o.failure == k) for k in kinds)
+    else:
+        what = ", ".join(f"{count[k]} {k}" for k in kinds)
+    return (
+        f"{len(failed)} of {total} seed{'s' if total != 1 else ''} failed ({what}): counted, not averaged, and "
+        f"listed with what each run shows in the table {FAILED_TABLE} below."
+    )
+
+
 def value(g: Group, key: str = "") -> str:
     """'dcgan 0.0527 ± 0.0093' (raw), 'dcgan 0.0522 (0.0441-0.0618)' (log: a geometric mean and its interval)."""
     name = f"{g.name} {key} " if key else f"{g.name} "
+    if g.all_failed:
+        return f"{name}{fmt(g.centre)} ({g.failed} of {g.total} seed{'s' if g.total != 1 else ''} failed)"
     if g.n < 2:
         return f"{name}{fmt(g.centre)}" + (" (one seed)" if g.n == 1 else "")
     if g.scale == sc.LOG:
@@ -42,8 +67,9 @@ def value(g: Group, key: str = "") -> str:
 
 
 def best_group(c: Comparison, exclude: tuple[str, ...] = ()) -> list[str]:
-    """The best group and every group no test separates from it (in order)."""
-    order = [g for g in c.order if g not in exclude]
+    """The best group and every group no test separates from it (in order); an arm whose every seed failed is
+    never the best (no test says anything about it)."""
+    order = [g.name for g in c.groups if g.name not in exclude and not g.all_failed]
     if not order:
         return []
     best = order[0]
@@ -72,6 +98,9 @@ def lead(c: Comparison, ctx: Context, exclude: tuple[str, ...] = ()) -> str:
             f"possible: no difference can be called significant and no tie claimed. {caveat}"
         ).strip()
     top = best_group(c, exclude)
+    if not top:  # every group's every seed failed: only the counts speak
+        nothing = "No group has a seed that did not fail: nothing is compared."
+        return " ".join(t for t in (prefix + nothing, every_seed_failed(groups), caveat) if t)
     best = c.group(top[0])
     first = (
         f"Best: {value(best, c.key)}"
@@ -85,15 +114,36 @@ def lead(c: Comparison, ctx: Context, exclude: tuple[str, ...] = ()) -> str:
     worse = worse_than(c, best.name, exclude)
     if worse:
         shown = worse[:4]
+        tests = join(list(dict.fromkeys(p.test for _, p in shown)))  # the tests of the pairs named, in order
         second = (
             f"Clearly worse than {best.name}: "
-            + "; ".join(f"{g} {effect(p, c.scale, worse=g)}" for g, p in shown)
+            + "; ".join(
+                f"{g} {effect(p, c.scale, worse=g)}"
+                if p.test != RANK
+                else f"{g}, P({best.name} better) {p.prob.value:.2f}"
+                for g, p in shown
+            )
             + (f"; and {len(worse) - len(shown)} more" if len(worse) > len(shown) else "")
-            + f" ({c.pairs[0].test if c.pairs else 'Welch'} on the {c.scale} scale, Holm over {c.family})."
+            + f" ({tests} on the {c.scale} scale, Holm over {c.family})."
         )
     else:
         second = f"No group is shown worse than {best.name} (Holm over {c.family})."
-    return " ".join(t for t in (prefix + first, second, caveat) if t)
+    return " ".join(t for t in (prefix + first, second, every_seed_failed(groups), caveat) if t)
+
+
+def every_seed_failed(groups: list[Group], named: int = NAMED_FAILURES) -> str:
+    """'Every seed failed for minimax (5 of 5 stalled).': the arms no test speaks about, said by their counts."""
+    gone = [g for g in groups if g.all_failed and g.total >= 2]
+    if not gone:
+        return ""
+
+    def kind(g: Group) -> str:
+        kinds = {o.failure for o in g.obs}
+        return f" {kinds.pop()}" if len(kinds) == 1 else ""
+
+    said = [f"{g.name} ({g.failed} of {g.total}{kind(g)})" for g in gone[:named]]
+    said += [f"{len(gone) - named} more groups"] if len(gone) > named else []
+    return f"Every seed failed for {join(said)}."
 
 
 def details(c: Comparison, ctx: Context, exclude: tuple[str, ...] = ()) -> str:

@@ -26,6 +26,7 @@ from ganbench.execution.runner import check_inputs
 from ganbench.execution.text import event_line
 from ganbench.io import read_json, write_json
 from ganbench.rundir import FINAL, TO_RUN, RunDir, State, Status, number
+from ganbench.spec import data_origin
 from ganbench.study import cost, numerics, power
 from ganbench.study.layout import FORMAT, RECIPE, STUDY, TUNED
 from ganbench.study.model import Study
@@ -47,6 +48,7 @@ class StudyOptions:
     allow_mixed_arithmetic: bool = False
     file: str = ""  # the study file as given (recorded)
     command: tuple[str, ...] = ()
+    data_from: str = ""  # where the data folder was given ("--set data="); "": the study file's key
 
 
 @dataclass(frozen=True)
@@ -83,13 +85,22 @@ def check_baselines(study: Study) -> None:
             raise ConfigError(f"[study] variants: '{name}' trains nothing; list it under baselines")
 
 
-def check_data(study: Study, planned: list[list[StudyTrial]], states: dict[Path, str]) -> None:
+def data_from(study: Study, opts: StudyOptions) -> str | None:
+    """Where the study's data folder was given, for the data pre-flight's one line: as the command says, else the
+    study file's key."""
+    return opts.data_from or (data_origin(study.source, None) if study.source else None)
+
+
+def check_data(
+    study: Study, planned: list[list[StudyTrial]], states: dict[Path, str], origin: str | None = None
+) -> None:
     """Every data set and split that the stages still to run will read, each once, before the first of them starts
-    (DataError, one line): a study whose report split is empty stops before its search, not after it. Stages whose
-    trials have all finished are not checked, so a finished study still reads back without its data."""
+    (DataError, one line, naming where the data folder was given: `origin`): a study whose report split is empty
+    stops before its search, not after it. Stages whose trials have all finished are not checked, so a finished
+    study still reads back without its data."""
     left = [i for i, trials in enumerate(planned) if any(states.get(t.run_dir) in TO_RUN for t in trials)]
     start = left[0] if left else len(planned)
-    check_inputs([cfg for i in range(start, len(study.stages)) for cfg in stage_inputs(study, i)], evaluate=True)
+    check_inputs([cfg for i in range(start, len(study.stages)) for cfg in stage_inputs(study, i)], True, origin)
 
 
 def _plan(study: Study, out: Path, index: int, chosen, previous: list[StudyTrial]) -> list[StudyTrial]:
@@ -298,9 +309,10 @@ def run_study(
         gpus_per_trial=opts.gpus_per_trial if opts.gpus_per_trial is not None else study.gpus_per_trial,
         ray_address=opts.ray_address,
         max_retries=opts.max_retries,
+        data_from=data_from(study, opts),
     )
     if name == "local":  # as run_trials does: Ray's workers may see other files
-        check_data(study, planned, states)
+        check_data(study, planned, states, data_from(study, opts))
     first_new = all(states.get(t.run_dir) == State.NEW for t in planned[0])
     note = _record(study, out, opts, name, planned, selections, est, first_new)
     if note:
