@@ -58,6 +58,7 @@ from ganbench.selftest.evaluation import (  # noqa: F401  re-exported: the check
     eval_images,
     eval_report,
     run_eval_arm,
+    verdict_lines,
 )
 
 
@@ -254,12 +255,8 @@ def report(cfg: Config, steps: int, checked: Arm, reference: Arm, agreement: Agr
         )
     a = agreement
     lines.append(f"agreement at {a.precision} tolerances (relative differences):")
-    for what, v, tol in a.checks():
-        lines.append(f"  {what:<22} {v:.2e}  (tolerance {tol:g})  {'ok' if v <= tol else 'DISAGREES'}")
-    lines.append(
-        "PASS: the checked path agrees with the CPU reference"
-        if a.ok
-        else "FAIL: the checked path disagrees with the CPU reference"
+    lines += verdict_lines(
+        a, "the checked path agrees with the CPU reference", "the checked path disagrees with the CPU reference"
     )
     return "\n".join(lines)
 

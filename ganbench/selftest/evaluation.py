@@ -160,11 +160,16 @@ def eval_report(checked: EvalArm, reference: EvalArm, agreement: EvalAgreement) 
     for name, arm in (("reference", reference), ("checked", checked)):
         lines.append(f"{name:<10} {arm.device:<9} {arm.statistics:<11} {arm.img_per_s:<16.1f} {arm.stats_seconds:.2f}")
     lines.append("agreement (features: relative norm; shares: absolute; other metrics: relative to their value):")
-    for what, v, tol in agreement.checks():
-        lines.append(f"  {what:<22} {v:.2e}  (tolerance {tol:g})  {'ok' if v <= tol else 'DISAGREES'}")
-    lines.append(
-        "PASS: the device's evaluation agrees with the CPU's"
-        if agreement.ok
-        else "FAIL: the device's evaluation disagrees with the CPU's"
+    lines += verdict_lines(
+        agreement, "the device's evaluation agrees with the CPU's", "the device's evaluation disagrees with the CPU's"
     )
     return "\n".join(lines)
+
+
+def verdict_lines(agreement, agrees: str, disagrees: str) -> list[str]:
+    """One line per check (value, tolerance, ok or DISAGREES), then PASS or FAIL: how every selftest ends."""
+    lines = [
+        f"  {what:<22} {v:.2e}  (tolerance {tol:g})  {'ok' if v <= tol else 'DISAGREES'}"
+        for what, v, tol in agreement.checks()
+    ]
+    return [*lines, f"PASS: {agrees}" if agreement.ok else f"FAIL: {disagrees}"]
