@@ -239,3 +239,10 @@ def test_training_numerics_are_grouped_by_the_recorded_arithmetic(tmp_path):
     lines, warnings = protocol.protocol(discover(tmp_path))
     assert any(w.startswith("runs differ in training numerics") for w in warnings)
     assert "training numerics (dcgan/seed0): bf16 autocast cpu amx (from auto)" in lines
+
+
+def test_a_ratio_far_from_one_keeps_its_digits():
+    from ganbench.report.display import ratio
+
+    assert ratio(1.6234) == "1.62" and ratio(0.1) == "0.10" and ratio(99.5) == "99.50"
+    assert ratio(0.00103) == "0.00103" and ratio(975.18) == "975" and ratio(0.0999) == "0.0999"

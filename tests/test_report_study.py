@@ -268,3 +268,46 @@ def test_a_running_study_says_how_many_final_runs_finished_run_and_wait(tmp_path
     # the runs in progress join their protocol's section (the final stage's), not one of their own
     assert re.findall(r"^## Protocol (\d): .*\(split (\w+)\)", md, re.M) == [("1", "test"), ("2", "train")]
     assert "run still in progress: final/dcgan/tuned/seed3 has no summary.json yet" in md
+
+
+MODES = {"dcgan": [900.0, 910.0, 905.0, 895.0, 915.0], "vae": [950.0, 960.0, 955.0, 945.0, 965.0]}
+
+
+def _with_modes(out: Path, modes: dict) -> None:
+    """Give each selected arm's runs a second lens (modes20, higher is better) beside kid20, and the baselines
+    theirs: random 1 mode, real 1,000."""
+    for path in (out / "final").glob("*/*/seed*/summary.json"):
+        variant, arm, seed = path.parts[-4], path.parts[-3], int(path.parts[-2].removeprefix("seed"))
+        s = json.loads(path.read_text())
+        if arm == "tuned" and variant in modes:
+            s["final"]["modes20"] = modes[variant][seed]
+        elif variant in ("random", "real"):
+            s["final"]["modes20"] = 1.0 if variant == "random" else 1000.0
+        path.write_text(json.dumps(s))
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_each_metric_of_the_second_lens_is_compared_as_its_own_family(tmp_path, flip):
+    """Issue 28: the mode count gets the primary metric's statistics (its own family, the plan's scale and
+    margin, the scale's two ends), in the direction the metric says is better."""
+    out = _study_dir(tmp_path)
+    modes = {v: [2000 - x for x in xs] for v, xs in MODES.items()} if flip else MODES
+    _with_modes(out, modes)
+    f = study.analyse(out, discover(out))
+    assert [s.comparison.key for s in f.second_lens] == ["modes20"]
+    (s,) = f.second_lens
+    best, worst = ("dcgan", "vae") if flip else ("vae", "dcgan")
+    (pair,) = s.comparison.pairs
+    assert s.comparison.order == [best, worst] and pair.different and pair.better == best
+    assert "on modes20 (exploratory)" in s.comparison.family and s.floor.centre == 1 and s.ceiling.centre == 1000
+    write_report(out, real_images=False)
+    md = (out / "report" / "report.md").read_text()
+    assert "modes20: the selected arms through the second lens (exploratory, its own family)" in md
+    assert f"Best: {best} modes20" in md and (out / "report" / "study_forest_modes20.png").is_file()
+
+
+def test_a_study_without_a_second_lens_has_no_such_section(tmp_path):
+    out = _study_dir(tmp_path)
+    assert study.analyse(out, discover(out)).second_lens == []
+    write_report(out, real_images=False)
+    assert "second lens" not in (out / "report" / "report.md").read_text()

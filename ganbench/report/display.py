@@ -192,14 +192,19 @@ def single_seed_note(summary: Summary) -> str | None:
     )
 
 
+def ratio(x: float) -> str:
+    """A ratio to two decimals ('1.62'), or to three significant digits where that would hide it ('0.00103')."""
+    return f"{x:.2f}" if not math.isfinite(x) or 0.1 <= abs(x) < 100 else f"{x:.3g}"
+
+
 def effect(p, scale: str, worse: str | None = None) -> str:
     """How much worse the worse group is: '×1.62 (95% CI 1.35-1.94)' or 'by 0.0326 (0.0189-0.0462)'."""
     flip = worse == p.a  # the effect is a against b: turn it round so it reads 'worse against better'
     e, lo, hi = p.effect, p.low, p.high
     if scale == sc.LOG:
         e, lo, hi = (1 / e, 1 / hi, 1 / lo) if not flip else (e, lo, hi)
-        ci = f" (95% CI {lo:.2f}-{hi:.2f})" if math.isfinite(lo) else ""
-        return f"×{e:.2f}{ci}"
+        ci = f" (95% CI {ratio(lo)}-{ratio(hi)})" if math.isfinite(lo) else ""
+        return f"×{ratio(e)}{ci}"
     e, lo, hi = (-e, -hi, -lo) if not flip else (e, lo, hi)
     ci = f" (95% CI {fmt(lo)}-{fmt(hi)})" if math.isfinite(lo) else ""
     return f"by {fmt(abs(e))}{ci}"
@@ -207,7 +212,7 @@ def effect(p, scale: str, worse: str | None = None) -> str:
 
 def iv90(p, scale: str) -> str:
     if scale == sc.LOG:
-        return f"{p.a} / {p.b} = {p.effect:.2f} ({p.low90:.2f}-{p.high90:.2f})"
+        return f"{p.a} / {p.b} = {ratio(p.effect)} ({ratio(p.low90)}-{ratio(p.high90)})"
     return f"{p.a} − {p.b} = {fmt(p.effect)} ({fmt(p.low90)} .. {fmt(p.high90)})"
 
 

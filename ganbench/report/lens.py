@@ -27,11 +27,12 @@ class LensAgreement:
     lenses: tuple[str, str]
 
 
-def second_metric(runs: list[Run], key: str) -> str | None:
-    """A primary-capable metric of another lens than `key`'s, the one most runs have at the end (None: none)."""
+def other_lens(runs: list[Run], key: str) -> list[str]:
+    """The metrics of another lens than `key`'s that the runs have at the end (the trained G's values, not their
+    parts), in the registry's display order; per base, the sample count most runs have."""
     first = names.parse(key)
     if first is None:
-        return None
+        return []
     counts: dict[str, int] = {}
     for r in runs:
         for k in r.final_metrics():
@@ -40,11 +41,20 @@ def second_metric(runs: list[Run], key: str) -> str | None:
                 m is not None
                 and not m.part
                 and not m.g
-                and m.base in names.PRIMARY_CAPABLE
-                and names.LENS.get(m.base) not in (None, names.LENS.get(first.base))
+                and names.LENS.get(m.base) not in (None, names.LENS[first.base])
             ):
                 counts[k] = counts.get(k, 0) + 1
-    return max(counts, key=lambda k: (counts[k], names.parse(k).n)) if counts else None
+    best: dict[str, str] = {}
+    for k in counts:
+        base = names.parse(k).base
+        if base not in best or (counts[k], names.parse(k).n) > (counts[best[base]], names.parse(best[base]).n):
+            best[base] = k
+    return [best[b] for b in names.BASES if b in best]
+
+
+def second_metric(runs: list[Run], key: str) -> str | None:
+    """A primary-capable metric of another lens than `key`'s, the one most runs have at the end (None: none)."""
+    return next((k for k in other_lens(runs, key) if names.parse(k).base in names.PRIMARY_CAPABLE), None)
 
 
 def agreement(runs_by_group: dict[str, list[Run]], key: str, plan: Plan, family: str) -> LensAgreement | None:

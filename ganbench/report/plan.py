@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from ganbench.stats import scale as sc
 from ganbench.stats.welch import ALPHA, MARGIN_FRACTION
 
-DECLARED, FIRST_PROTOCOL, GIVEN, REANALYSIS = "declared", "first protocol", "given", "re-analysis"
+DECLARED, FIRST_PROTOCOL, GIVEN, REANALYSIS, BORROWED = "declared", "first protocol", "given", "re-analysis", "borrowed"
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class Plan:
     margin_fraction: float | None = MARGIN_FRACTION  # else: this share of the best-to-floor gap (raw scale only)
     alpha: float = ALPHA
     metric: str | None = None  # the metric's base (kid) or full name (kid500); None: the runs' protocol decides
-    source: str = FIRST_PROTOCOL  # DECLARED (a study file), FIRST_PROTOCOL, GIVEN (--margin/--scale), REANALYSIS
+    source: str = FIRST_PROTOCOL  # DECLARED (a study file), FIRST_PROTOCOL, GIVEN (--margin/--scale), REANALYSIS,
+    # BORROWED (the declared plan on another metric)
     post_hoc: bool = False  # the declared plan differs from the one recorded before the first trial
     log_floor: float | None = sc.DEFAULT_LOG_FLOOR  # log scale: a value <= 0 is taken as this (counted)
 
@@ -56,9 +57,11 @@ class Plan:
         )
 
     def _when(self) -> str:
-        return {DECLARED: " (declared in the study file)", GIVEN: " (given to the report)"}.get(
-            self.source, " (chosen after the results)"
-        )
+        return {
+            DECLARED: " (declared in the study file)",
+            BORROWED: " (declared in the study file, for the primary metric)",
+            GIVEN: " (given to the report)",
+        }.get(self.source, " (chosen after the results)")
 
     @property
     def label(self) -> str:
@@ -70,6 +73,7 @@ class Plan:
             FIRST_PROTOCOL: "the first protocol's rule (raw scale, margin from the results)",
             GIVEN: "the plan given to the report",
             REANALYSIS: "post hoc re-analysis on the ratio scale (not the plan these results were made under)",
+            BORROWED: "the declared plan's scale, margin and α carried over from the primary metric (exploratory)",
         }[self.source]
 
     def describe(self) -> str:
@@ -100,6 +104,12 @@ def from_declaration(declared: dict | None, recorded_hash: str | None, declared_
         source=DECLARED,
         post_hoc=bool(recorded_hash and declared_hash and recorded_hash != declared_hash),
     )
+
+
+def borrowed(plan: Plan) -> Plan:
+    """The declared plan carried over to a metric it was not declared for (a second lens's): the same scale, margin
+    and α, labelled exploratory."""
+    return replace(plan, source=BORROWED, metric=None) if plan.source == DECLARED else plan
 
 
 def first_protocol(fraction: float | None = MARGIN_FRACTION, metric: str | None = None) -> Plan:

@@ -7,7 +7,9 @@ record (`ganbench.report.record`), under the plan the study declared.
   0.8-1.25 margin, with the verdicts it changes;
 - exploratory, each its own family: each variant's selected arm against its recipe (Holm over the variants); the
   rank at every evaluated budget (Holm per budget); the search (every candidate at every rung, the rank correlation
-  of each rung with the final ranking, the expected best of k candidates); two lenses on the same runs.
+  of each rung with the final ranking, the expected best of k candidates); two lenses on the same runs, and each
+  metric of the second lens (a mode count, its KL) compared as the primary metric is, under the declared plan's
+  scale, margin and alpha, each its own exploratory family.
 Beside them: the random floor and the real-vs-real line, the goal figures for each selected arm, and where the
 curves stood at the end.
 """
@@ -24,7 +26,7 @@ from ganbench.report import lens, progress, ranks
 from ganbench.report.compare import Comparison, Group, compare, summarise
 from ganbench.report.failures import observation
 from ganbench.report.findings import observations
-from ganbench.report.plan import ratio_reanalysis
+from ganbench.report.plan import borrowed, ratio_reanalysis
 from ganbench.report.record import RECIPE, TUNED, Study, is_study, read
 from ganbench.report.runs import Run
 from ganbench.stats import scale as sc
@@ -35,6 +37,16 @@ __all__ = ["StudyFindings", "analyse", "is_study"]
 
 def arm_label(variant: str, arm: str) -> str:
     return f"{variant} · {arm}"
+
+
+@dataclass
+class Secondary:
+    """A metric of the second lens over the selected arms: its comparison and its two ends (random, real)."""
+
+    comparison: Comparison
+    floor: Group | None
+    ceiling: Group | None
+    levels: list[progress.Level] = field(default_factory=list)  # where its curves stood at the end
 
 
 @dataclass
@@ -53,6 +65,7 @@ class StudyFindings:
     rung_correlation: list[tuple[str, RankCorrelation]] = field(default_factory=list)  # rung vs the final ranking
     best_of_k: dict[str, tuple] = field(default_factory=dict)  # variant -> (curve, low, high)
     lenses: lens.LensAgreement | None = None
+    second_lens: list[Secondary] = field(default_factory=list)  # each metric of the other lens, its own family
     goals: list[list[str]] = field(default_factory=list)  # rows: variant, metric, value, goal, met
 
     @property
@@ -76,10 +89,10 @@ def _by_arm(study: Study, runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
     return out
 
 
-def _baseline(study: Study, by_arm, test) -> Group | None:
+def _baseline(key: str, by_arm, test) -> Group | None:
     for (v, _), rs in by_arm.items():
         if rs and test(rs[0].family):
-            obs = [o for r in rs if (o := observation(r, study.key)) is not None]
+            obs = [o for r in rs if (o := observation(r, key)) is not None]
             if obs:
                 return summarise(v, obs, sc.RAW)
     return None
@@ -139,8 +152,8 @@ def analyse(root: Path, runs: list[Run]) -> StudyFindings:
     by_arm = _by_arm(study, runs)
     key = study.key
     better = names.LOWER_IS_BETTER[names.parse(key).base]
-    floor = _baseline(study, by_arm, fam.is_floor)
-    ceiling = _baseline(study, by_arm, fam.is_ceiling)
+    floor = _baseline(key, by_arm, fam.is_floor)
+    ceiling = _baseline(key, by_arm, fam.is_ceiling)
     tuned = {v: by_arm.get((v, TUNED), []) for v in study.variants}
     obs = {v: [o for r in rs if (o := observation(r, key)) is not None] for v, rs in tuned.items()}
     obs = {v: o for v, o in obs.items() if o}
@@ -181,5 +194,20 @@ def analyse(root: Path, runs: list[Run]) -> StudyFindings:
     f.levels = progress.levels(arms_curve, better)
     _search(f)
     _goals(f)
+    tuned_runs = [r for rs in tuned.values() for r in rs]
     f.lenses = lens.agreement(tuned, key, plan, f"the selected arms ({len(obs)} groups, exploratory)")
+    f.second_lens = [_second(k, tuned, by_arm, plan, study.final_budget) for k in lens.other_lens(tuned_runs, key)]
     return f
+
+
+def _second(key: str, tuned: dict, by_arm, plan, budget: str) -> Secondary:
+    """`key` (a metric of the other lens) over the selected arms, as the primary metric is compared, its own
+    exploratory family under the declared plan's scale, margin and alpha."""
+    obs = {v: [o for r in rs if (o := observation(r, key)) is not None] for v, rs in tuned.items()}
+    obs = {v: o for v, o in obs.items() if o}
+    floor = _baseline(key, by_arm, fam.is_floor)
+    family = f"the {len(obs) * (len(obs) - 1) // 2} pairs of selected arms at {budget} on {key} (exploratory)"
+    better = names.LOWER_IS_BETTER[names.parse(key).base]
+    c = compare(obs, borrowed(plan), family, key=key, lower_is_better=better, floor=floor)
+    curve = ranks.budget_values([r for rs in tuned.values() for r in rs], key, group=lambda r: r.variant)
+    return Secondary(c, floor, _baseline(key, by_arm, fam.is_ceiling), progress.levels(curve, better))

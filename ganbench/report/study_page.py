@@ -291,6 +291,20 @@ def blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, list[Path]
     files += more
     if f.lenses is not None:
         out_blocks += [Heading("Two lenses on the same runs (exploratory)", 3), Para(lens_text(f.lenses))]
+    for s in f.second_lens:
+        c2 = s.comparison
+        name = f"study_forest_{file_name(c2.key)}.png"
+        warnings += B.forest(c2, colours, out / name, s.floor, s.ceiling)
+        files.append(out / name)
+        failed = [(g.name, o) for g in c2.groups for o in g.obs if o.failure]
+        caveats = [failures(failed, sum(g.total for g in c2.groups))] if failed else []
+        caveats += [x for x in (progress.improving_text(s.levels, c2.key),) if x]
+        out_blocks += B.blocks(
+            c2,
+            Context(caveats=caveats, floor=s.floor, ceiling=s.ceiling),
+            name,
+            title=f"{c2.key}: the selected arms through the second lens (exploratory, its own family)",
+        )
     return out_blocks, files, warnings
 
 
