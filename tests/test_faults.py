@@ -605,6 +605,20 @@ def test_a_missing_data_folder_names_where_its_path_came_from(tmp_path, command,
     assert not list((tmp_path / "out").rglob("summary.json"))  # no trial started
 
 
+@pytest.mark.parametrize("command", ["sweep", "study"])
+def test_a_dry_run_prints_its_plan_and_the_line_the_real_start_would_stop_with(tmp_path, command):
+    from test_study import FOLDER_STUDY
+
+    gone = tmp_path / "gone"
+    file = tmp_path / "s.toml"
+    file.write_text(MISSING_SWEEP if command == "sweep" else FOLDER_STUDY)
+    res = cli.invoke(app, [command, str(file), "--out", str(tmp_path / "out"), "--set", f"data={gone}", "--dry-run"])
+    assert res.exit_code == 0, res.output
+    line = f"data folder '{gone}' does not exist (or is not a folder): check --set data="
+    assert f"note: the real start would stop before its first trial: {line}" in res.output
+    assert "dcgan" in res.output and not list((tmp_path / "out").rglob("*.json"))  # the plan; nothing written
+
+
 def test_files_disappearing_while_listed_or_decoded(tmp_path):
     gone = tmp_path / "gone.jpg"
     with pytest.raises(DataError, match="disappeared while the data set was being listed"):

@@ -395,6 +395,29 @@ def test_a_study_whose_report_split_is_empty_stops_before_its_search(tmp_path, m
     assert not any(p.name in ("trial.json", "summary.json", "config.json") for p in out.rglob("*"))
 
 
+@pytest.mark.parametrize("empty", [True, False])
+def test_a_dry_run_says_what_the_data_pre_flight_would_stop_at(tmp_path, empty):
+    """--dry-run prints the plan either way, and a note where the real start would stop (an empty test split)."""
+    root = tmp_path / "imgs"
+    if empty:
+        _folder_without_test_images(root)
+    else:
+        _folder_without_test_images(root, 200)  # plenty: still none in test, so add test images
+        from PIL import Image
+
+        from ganbench.data.folder import split_of
+
+        for name in [m for m in (f"t{i:05d}.png" for i in range(400)) if split_of(m) == "test"][:20]:
+            Image.new("RGB", (20, 20), (9, 99, 199)).save(root / name)
+    out = tmp_path / "out"
+    args = ["study", str(write(tmp_path, FOLDER_STUDY)), "--set", f"data={root}", "--out", str(out), "--dry-run"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0 and "stage 1" in res.output, res.output
+    note = "note: the real start would stop before its first trial: none of the"
+    assert (note in res.output) == empty, res.output
+    assert not out.exists() or not any(out.rglob("*.json"))
+
+
 def test_the_data_pre_flight_checks_the_stages_still_to_run(tmp_path, monkeypatch):
     from ganbench.data import datasets
     from ganbench.study import run as R

@@ -11,8 +11,10 @@ from ganbench.config import parse_overrides
 from ganbench.errors import ConfigError, guarded
 from ganbench.execution.driver import Interrupted
 from ganbench.execution.executors import EXECUTORS, ExecOptions
+from ganbench.execution.runner import check_inputs, pre_flight_note
 from ganbench.execution.text import Progress, interrupted_text, retried_text, summary_table
-from ganbench.spec import RAY, check_max_retries, data_origin
+from ganbench.rundir import TO_RUN
+from ganbench.spec import LOCAL, RAY, check_max_retries, data_origin
 from ganbench.sweep.plan import plan_text
 from ganbench.sweep.run import default_out, plan_states, run_sweep
 from ganbench.sweep.spec import load_sweep
@@ -77,7 +79,12 @@ def sweep_command(
             raise ConfigError("--ray-address needs --executor ray")
         out = out or default_out(sweep)
         if dry_run:
-            typer.echo(plan_text(*plan_states(sweep, out, rerun_diverged)))
+            trials, states = plan_states(sweep, out, rerun_diverged)
+            typer.echo(plan_text(trials, states))
+            todo = [t.cfg for t in trials if states[t.run_dir] in TO_RUN]
+            note = pre_flight_note(lambda: check_inputs(todo, sweep.evaluate, data_origin(file, overrides)))
+            if name == LOCAL and note:
+                typer.echo(note)
             return
         opts = ExecOptions(
             evaluate=sweep.evaluate,

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,18 @@ def check_inputs(cfgs, evaluate: bool, data_from: str | None = None) -> None:
             check_source(spec)
         except MissingFolder as e:
             raise e.at(data_from) if data_from else e from None
+
+
+def pre_flight_note(check: Callable[[], None]) -> str:
+    """What a dry run says of the data pre-flight (`check`, e.g. check_inputs with its arguments): '' where the
+    real start would go on, else the one line it would stop with, as a note (the plan is printed either way)."""
+    from ganbench.data import DataError
+
+    try:
+        check()
+    except DataError as e:
+        return f"note: the real start would stop before its first trial: {e}"
+    return ""
 
 
 def shared_inputs(cfg: Config, evaluate: bool, cache: dict):

@@ -22,7 +22,7 @@ from ganbench.errors import ConfigError
 from ganbench.execution import EXECUTORS, ExecOptions, Interrupted, Retried, run_trials, trial_state
 from ganbench.execution.execute import now
 from ganbench.execution.executors import import_ray
-from ganbench.execution.runner import check_inputs
+from ganbench.execution.runner import check_inputs, pre_flight_note
 from ganbench.execution.text import event_line
 from ganbench.io import read_json, write_json
 from ganbench.rundir import FINAL, TO_RUN, RunDir, State, Status, number
@@ -287,6 +287,9 @@ def run_study(
     emit(Event("info", header(study, est, pw, max(1, concurrent))))
     result = StudyResult(out, planned, selections)
     if opts.dry_run:
+        note = pre_flight_note(lambda: check_data(study, planned, states, data_from(study, opts)))
+        if name == "local" and note:  # what the real start would stop at, said without stopping the plan
+            emit(Event("note", note))
         for i, trials in enumerate(planned):
             head = f"stage {i + 1}, {study.stages[i].name}:"
             emit(Event("plan", ("\n" if i else "") + head + "\n" + plan_text([t.trial for t in trials], states)))
