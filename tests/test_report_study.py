@@ -304,6 +304,8 @@ def test_each_metric_of_the_second_lens_is_compared_as_its_own_family(tmp_path, 
     md = (out / "report" / "report.md").read_text()
     assert "modes20: the selected arms through the second lens (exploratory, its own family)" in md
     assert f"Best: {best} modes20" in md and (out / "report" / "study_forest_modes20.png").is_file()
+    seeds = md[md.index("#### Every seed of every arm, modes20") :]
+    assert f"| 1 | {best} |" in seeds and ", ".join(fmt(x) for x in modes[best]) in seeds
 
 
 def test_a_study_without_a_second_lens_has_no_such_section(tmp_path):

@@ -305,6 +305,8 @@ def blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, list[Path]
             name,
             title=f"{c2.key}: the selected arms through the second lens (exploratory, its own family)",
         )
+        ends = [r for g in (s.floor, s.ceiling) if g for r in _baseline_row(g)]
+        out_blocks += [Heading(f"Every seed of every arm, {c2.key}", 4), Table(B.GROUP_HEAD, B.group_rows(c2) + ends)]
     return out_blocks, files, warnings
 
 
