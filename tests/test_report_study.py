@@ -313,3 +313,22 @@ def test_a_study_without_a_second_lens_has_no_such_section(tmp_path):
     assert study.analyse(out, discover(out)).second_lens == []
     write_report(out, real_images=False)
     assert "second lens" not in (out / "report" / "report.md").read_text()
+
+
+def test_curves_measured_on_fewer_images_than_the_final_value_still_say_whether_they_levelled(tmp_path):
+    """A study that evaluates kid10 along the way and kid20 at the end (eval_samples_during): the headline reads
+    the curves on kid10 (the fixture's curves still fall 1/7 between the last two points: not levelled)."""
+    out = _study_dir(tmp_path)
+    for path in (out / "final").glob("*/*/seed*/metrics.jsonl"):
+        lines = [json.loads(x) for x in path.read_text().splitlines()]
+        evals = [e for e in lines if e.get("kind") == "eval"]
+        for e in evals[:-1]:
+            e["kid10"] = e.pop(KEY)
+        path.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    f = study.analyse(out, discover(out))
+    assert f.levels_key == "kid10" and f.levels and not any(x.levelled for x in f.levels)
+    lead, _ = study_page.verdict(f)
+    assert "Still improving at 0.193 kimg: mean kid10 improved by" in lead, lead
+    (tmp_path / "plain").mkdir()
+    plain = study.analyse(_study_dir(tmp_path / "plain"), discover(tmp_path / "plain" / "out"))
+    assert plain.levels_key == KEY  # curves on the final metric itself: read on it

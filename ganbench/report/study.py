@@ -61,6 +61,7 @@ class StudyFindings:
     budgets: list[ranks.BudgetRanks] = field(default_factory=list)
     stability: ranks.RankStability | None = None
     levels: list[progress.Level] = field(default_factory=list)
+    levels_key: str | None = None  # the metric the curves were read on: the primary one, else its curve points'
     rung_scores: dict[str, list[list[float]]] = field(default_factory=dict)  # variant -> per candidate, per rung
     rung_correlation: list[tuple[str, RankCorrelation]] = field(default_factory=list)  # rung vs the final ranking
     best_of_k: dict[str, tuple] = field(default_factory=dict)  # variant -> (curve, low, high)
@@ -188,16 +189,34 @@ def analyse(root: Path, runs: list[Run]) -> StudyFindings:
     if len(curve) >= 2:
         f.budgets = ranks.rank_by_budget(curve, plan, better)
         f.stability = ranks.rank_stability(curve, plan, better)
-    arms_curve = ranks.budget_values(
-        [r for rs in arms.values() for r in rs], key, group=lambda r: arm_label(*study.arm(r.name))
-    )
-    f.levels = progress.levels(arms_curve, better)
+    arm_runs = [r for rs in arms.values() for r in rs]
+    for k in [
+        x for x in (key, _curve_key(arm_runs, key)) if x
+    ]:  # the curve points' own metric where the final's has none
+        arms_curve = ranks.budget_values(arm_runs, k, group=lambda r: arm_label(*study.arm(r.name)))
+        f.levels, f.levels_key = progress.levels(arms_curve, better), k
+        if f.levels:
+            break
     _search(f)
     _goals(f)
     tuned_runs = [r for rs in tuned.values() for r in rs]
     f.lenses = lens.agreement(tuned, key, plan, f"the selected arms ({len(obs)} groups, exploratory)")
     f.second_lens = [_second(k, tuned, by_arm, plan, study.final_budget) for k in lens.other_lens(tuned_runs, key)]
     return f
+
+
+def _curve_key(runs: list[Run], key: str) -> str | None:
+    """Where the curve points measure the primary metric's base at another sample count than the final value (a
+    study evaluating 100 images along the way and 500 at the end), the name of that metric (kid100), else None."""
+    m = names.parse(key)
+    counts: dict[str, int] = {}
+    for r in runs:
+        for e in r.evals:
+            for k in e:
+                p = names.parse(k)
+                if k != key and p is not None and p.base == m.base and not p.part and not p.g:
+                    counts[k] = counts.get(k, 0) + 1
+    return max(counts, key=counts.get) if counts else None
 
 
 def _second(key: str, tuned: dict, by_arm, plan, budget: str) -> Secondary:

@@ -75,7 +75,7 @@ def context(f: StudyFindings, c) -> Context:
     runs = [r for rs in f.runs.values() for r in rs]
     if any(r.status not in (Status.COMPLETED, Status.DIVERGED) for r in runs) or len(runs) < f.study.final_planned:
         caveats.append(progress.stage_progress(runs, f.study.final_planned, "final-stage"))
-    still = progress.improving_text(f.levels, f.key)
+    still = progress.improving_text(f.levels, f.levels_key or f.key)
     if still:
         caveats.append(still)
     failed = failed_seeds(f)
