@@ -332,3 +332,22 @@ def test_curves_measured_on_fewer_images_than_the_final_value_still_say_whether_
     (tmp_path / "plain").mkdir()
     plain = study.analyse(_study_dir(tmp_path / "plain"), discover(tmp_path / "plain" / "out"))
     assert plain.levels_key == KEY  # curves on the final metric itself: read on it
+
+
+def test_a_forest_of_a_higher_is_better_metric_says_so_and_keeps_its_end_labels_inside(tmp_path, monkeypatch):
+    from ganbench.report.figures import canvas
+
+    figs = {}
+    save = canvas.save
+    monkeypatch.setattr(canvas, "save", lambda fig, path: figs.setdefault(Path(path).name, fig) and save(fig, path))
+    out = _study_dir(tmp_path)
+    _with_modes(out, MODES)
+    write_report(out, real_images=False)
+    for name, better, floor_ha, ceiling_ha in (
+        ("study_forest.png", "lower", "right", "left"),  # kid20: the floor on the right, its label to its left
+        ("study_forest_modes20.png", "higher", "left", "right"),  # modes: the floor on the left
+    ):
+        ax = figs[name].axes[0]
+        assert ax.get_xlabel().endswith(f"({better} is better)"), (name, ax.get_xlabel())
+        labels = {t.get_text().split()[0]: t.get_ha() for t in ax.texts if t.get_text().strip()[:4] in ("rand", "real")}
+        assert labels == {"random": floor_ha, "real": ceiling_ha}, (name, labels)

@@ -60,7 +60,16 @@ def forest(
         f"distinguishable ({c.plan.label})"
     )
     line = lambda g: row(g) if g is not None else None  # noqa: E731
-    return F.forest(rows, line(floor), c.key, path, ceiling=line(ceiling), what=what, log_x=c.scale == sc.LOG)
+    return F.forest(
+        rows,
+        line(floor),
+        c.key,
+        path,
+        ceiling=line(ceiling),
+        what=what,
+        log_x=c.scale == sc.LOG,
+        lower_is_better=c.lower_is_better,
+    )
 
 
 def blocks(

@@ -38,6 +38,7 @@ def forest(
     ceiling: ForestRow | None = None,
     what: str = "",
     log_x: bool = False,
+    lower_is_better: bool = True,
 ) -> list[str]:
     """The ranking metric per variant, best on top: mean (large dot), 95% t-interval over seeds (bar), each seed
     (small dots), the compact letters and the numbers on the right, the random floor as a dashed line and the
@@ -46,6 +47,7 @@ def forest(
         C.placeholder(path, "Ranking", "no ranking metric in these results (were the runs made with --no-eval?)")
         return [f"missing: no ranking metric; {path.name} is a placeholder"]
     single = all(r.n <= 1 for r in rows)
+    lower = lower_is_better
     xs = [v for r in rows for v in (*r.values, *r.failed, r.mean, r.low, r.high) if math.isfinite(v)]
     for line in (floor, ceiling):
         if line is not None:
@@ -124,8 +126,8 @@ def forest(
             ax.text(
                 floor.mean,
                 n - 0.45,
-                f"random floor {C.number(floor.mean)}{group} ",
-                ha="right",
+                f" random floor {C.number(floor.mean)}{group} ",
+                ha="right" if lower else "left",  # inside the axes: the floor is the worst end
                 va="bottom",
                 fontsize=10,
                 color="0.3",
@@ -137,8 +139,8 @@ def forest(
             ax.text(
                 ceiling.mean,
                 n - 0.45,
-                f" real vs real {C.number(ceiling.mean)}",
-                ha="left",
+                f" real vs real {C.number(ceiling.mean)} ",
+                ha="left" if lower else "right",
                 va="bottom",
                 fontsize=10,
                 color="tab:green",
@@ -150,7 +152,7 @@ def forest(
             ax.set_xlim(lo / 1.15, hi * 1.15)
         else:
             ax.set_xlim(lo - pad, hi + pad)
-        ax.set_xlabel(f"{key} at the end of the budget (lower is better)")
+        ax.set_xlabel(f"{key} at the end of the budget ({'lower' if lower else 'higher'} is better)")
         ax.grid(axis="y", visible=False)
         ax.set_title("\n".join(title), loc="left", fontsize=11)
         C.save(fig, path)
