@@ -183,6 +183,16 @@ def test_the_first_paragraph_says_when_the_curves_still_improve(tmp_path):
     assert "--seeds 0,1,2,3,4`" in more
 
 
+def test_a_search_of_many_one_seed_runs_names_the_best_few_and_the_last():
+    few = compare({f"v{i}": [Obs(0.1 * (i + 1))] for i in range(8)}, first_protocol(), "x")
+    assert "v0 0.1 (one seed), v1 0.2 (one seed)" in lead(few, Context()) and "and v7 0.8 (one seed) ()" in lead(
+        few, Context()
+    )
+    many = compare({f"v{i}": [Obs(0.01 * (i + 1))] for i in range(100)}, first_protocol(), "x")
+    text = lead(many, Context())
+    assert "v6 0.07 (one seed), … (92 more) … and v99 1 (one seed) ()" in text and "v7 " not in text
+
+
 def test_a_changed_plan_makes_every_verdict_post_hoc():
     declared = {"scale": "log", "margin": [0.8, 1.25], "alpha": 0.05}
     assert from_declaration(declared, "abc", "abc").post_hoc is False

@@ -351,3 +351,104 @@ def test_a_forest_of_a_higher_is_better_metric_says_so_and_keeps_its_end_labels_
         assert ax.get_xlabel().endswith(f"({better} is better)"), (name, ax.get_xlabel())
         labels = {t.get_text().split()[0]: t.get_ha() for t in ax.texts if t.get_text().strip()[:4] in ("rand", "real")}
         assert labels == {"random": floor_ha, "real": ceiling_ha}, (name, labels)
+
+
+def _halving_dir(tmp_path: Path, rung2_done: bool = True, text: str | None = None) -> tuple[Path, dict]:
+    """A three-stage study (rung1 -> rung2 by successive halving -> final) written as `ganbench study` writes it,
+    with known values: both variants keep draw 0 at rung 1 (tags repeat across variants), the dcgan recipe wins,
+    the VAE's recipe is out at rung 1."""
+    from test_study import STUDY2
+
+    from ganbench.study.run import StudyOptions, _plan_known, _record
+
+    path = tmp_path / "s2.toml"
+    path.write_text(text or STUDY2)
+    spec = load_study(path)
+    out = tmp_path / "out"
+    rung1_values = {"recipe": 0.20, 0: 0.10, 1: 0.30, 2: 0.40}  # per candidate: the recipe, then draw i
+    rung2_values = {("dcgan", "recipe"): (0.04, 0.09), ("vae", 0): (0.05, 0.05)}
+    final_values = {("dcgan", "tuned"): 0.05, ("dcgan", "recipe"): 0.05, ("vae", "tuned"): 0.2, ("vae", "recipe"): 0.3}
+    draws = [c.tag for c in S.candidates(spec)["dcgan"] if c.tag != RECIPE_TAG]
+    last = len(spec.stages) - 1
+    for stage in range(last + 1):
+        planned, selections, _, _ = _plan_known(spec, out)
+        trials = planned[stage][:1] if stage == 1 and not rung2_done else planned[stage]
+        for t in trials:
+            if stage == 0:
+                key = "recipe" if t.candidate == RECIPE_TAG else draws.index(t.candidate)
+                value = rung1_values[key] * ((2.5 if key == "recipe" else 1.5) if t.cfg.variant == "vae" else 1.0)
+            elif stage < last:
+                key = "recipe" if t.candidate == RECIPE_TAG else draws.index(t.candidate)
+                value = rung2_values.get((t.cfg.variant, key), (0.2, 0.2))[t.cfg.seed]
+            else:
+                value = final_values.get((t.cfg.variant, t.arm), 0.6) * (1 + 0.02 * t.cfg.seed)
+            run = RunDir(t.run_dir)
+            run.path.mkdir(parents=True, exist_ok=True)
+            run.write_meta({"config": t.cfg.to_dict()})
+            run.append({"kind": "eval", "kimg": 0.128, "kid20": value})
+            run.write_summary(summary_head(t.cfg, t.run_dir), Status.COMPLETED, final={"kid20": value})
+        if stage == 1 and not rung2_done:
+            break
+    planned, selections, _, _ = _plan_known(spec, out)
+    _record(spec, out, StudyOptions(file=str(path)), "local", planned, selections, {}, True)
+    return out, {"draws": draws}
+
+
+RECIPE_TAG = "recipe"
+
+
+def test_a_halving_study_reports_the_last_rungs_choice_and_ranks_candidates_per_variant(tmp_path):
+    """The search table names the setting the last rung chose (its value there: the geometric mean of its two
+    seeds) and how far each recipe got; rank correlations count a candidate per variant, though tags repeat."""
+    out, known = _halving_dir(tmp_path)
+    f = study.analyse(out, discover(out))
+    assert [r.name for r in f.study.rungs] == ["rung1", "rung2"] and f.study.pending == []
+    assert "narrowed by successive halving on the train split" in f.study.search_text
+    assert "0.064kimg (4 per variant, 1 seed) → 0.128kimg (best half: 2, 2 seeds)" in f.study.search_text
+    assert "the recipe + 3 lhs draws" in study_page.headline(f)
+    # rung1 vs rung2: 2 candidates kept per variant, draw 0 by both: 4 items (one per variant and tag), not 3
+    rows = dict(f.rung_correlation)
+    assert rows["rung1 vs rung2 (candidates, pooled over variants)"].n == 4
+    write_report(out, real_images=False)
+    md = (out / "report" / "report.md").read_text()
+    table = md.split("### The search (exploratory)\n\n")[1].split("\n\n")[0].splitlines()
+    assert table[0] == (
+        "| variant | chosen setting | its kid20 on train at 0.128kimg | the recipe | range over the candidates at "
+        "0.064kimg |"
+    )
+    cells = {r.split(" | ")[0].strip("| "): [x.strip(" |") for x in r.split(" | ")] for r in table[2:]}
+    assert cells["dcgan"][1:4] == ["recipe", fmt(math.sqrt(0.04 * 0.09)), "selected (rank 1 of 2 at rung2)"]
+    assert cells["vae"][1].startswith("lr_g=") and cells["vae"][2] == fmt(0.05)
+    assert cells["vae"][3] == "out at rung1 (rank 3 of 4)"  # 0.5, behind draws 0 and 1 (0.15, 0.45)
+    assert cells["vae"][4] == f"{fmt(0.15)} .. {fmt(0.6)} (4 of 4)"
+
+
+def test_a_halving_study_whose_last_rung_runs_chooses_nothing_yet(tmp_path):
+    out, _ = _halving_dir(tmp_path, rung2_done=False)
+    f = study.analyse(out, discover(out))
+    assert f.study.pending == ["rung2"]
+    (tmp_path / "r").mkdir()
+    _, table, *_ = study_page._search_blocks(f, tmp_path / "r", {"dcgan": "C0", "vae": "C1"})[0]
+    assert {r[0]: r[1] for r in table.rows} == {v: "not chosen yet (rung2 still running)" for v in ("dcgan", "vae")}
+    assert [r[3] for r in table.rows] == ["in rung2 (still running)", "out at rung1 (rank 3 of 4)"]
+
+
+def test_a_study_of_recipes_alone_shows_no_search(tmp_path):
+    """Issue 28's kind of study: each variant's recipe its only candidate, a short stage to carry it on; the
+    headline says there was no search, and no search section or rung correlation is drawn from one candidate."""
+    from test_study import STUDY2
+
+    text = STUDY2.replace("trials = 3", "trials = 0").replace(
+        '[[stages]]\nname = "rung2"\nkind = "halving"\nkeep = 0.5\nbudget = "0.128kimg"\nsplit = "train"\n'
+        "seeds = [0, 1]\n",
+        "",
+    )
+    assert "halving" not in text
+    out, _ = _halving_dir(tmp_path, text=text)
+    f = study.analyse(out, discover(out))
+    assert [r.name for r in f.study.rungs] == ["rung1"] and not f.study.searched
+    assert "(G/D); no search: each variant's own recipe; each selected setting" in study_page.headline(f)
+    assert f.rung_correlation == [] and f.best_of_k == {}
+    write_report(out, real_images=False)
+    md = (out / "report" / "report.md").read_text()
+    assert "### The search" not in md and not (out / "report" / "study_search.png").exists()

@@ -14,10 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganbench.metrics import names
 from ganbench.report import plan as P
+from ganbench.stats import scale as sc
 from ganbench.study.layout import FINAL, RECIPE, STUDY, TUNED
 
-__all__ = ["RECIPE", "TUNED", "Candidate", "Rung", "Study", "is_study", "read"]
+__all__ = ["NO_SEARCH", "RECIPE", "TUNED", "Candidate", "Rung", "Study", "is_study", "read"]
+
+
+NO_SEARCH = "no search"  # how a study whose only candidates were the recipes describes its search
 
 
 def is_study(root: Path) -> bool:
@@ -61,6 +66,12 @@ class Study:
     search_text: str  # "4 lhs draws at 100kimg, one seed, chosen by kid500 on the val split"
     arms: dict[str, tuple[str, str]] = field(default_factory=dict)  # final-stage run folder -> (variant, arm)
     final_planned: int = 0  # the final stage's trials as recorded (baselines included); 0 while not planned
+    pending: list[str] = field(default_factory=list)  # candidate stages that have not chosen yet (still running)
+
+    @property
+    def searched(self) -> bool:
+        """False where every variant's only candidate was its recipe (nothing to show of a search)."""
+        return bool(self.rungs) and not self.search_text.startswith(NO_SEARCH)
 
     def arm(self, run_name: str) -> tuple[str, str] | None:
         """(variant, arm) of a final-stage run (its folder relative to the results folder), else None. A run the
@@ -89,6 +100,17 @@ def _plan(record) -> P.Plan:
     )
 
 
+def _value(c, scale: str) -> float:
+    """A candidate's value over its seeds as selection saw it: on the log scale the geometric mean (the exponential
+    of its score), else the mean; NaN without a value."""
+    xs = [float(v) for v in c.values if v is not None and math.isfinite(v)]
+    if not xs:
+        return math.nan
+    if scale == sc.LOG and all(x > 0 for x in xs):
+        return math.exp(sum(math.log(x) for x in xs) / len(xs))
+    return sum(xs) / len(xs)
+
+
 def _rungs(record) -> list[Rung]:
     rungs = []
     for stage in record.stages:
@@ -102,7 +124,7 @@ def _rungs(record) -> list[Rung]:
                     c.tag,
                     dict(c.params),
                     c.status == "completed",
-                    float(c.value) if c.status == "completed" and c.value is not None else math.nan,
+                    _value(c, record.plan.scale) if c.status == "completed" else math.nan,
                     c.tag in (sel.chosen.get(v) or ()),
                 )
                 for c in cs
@@ -113,6 +135,62 @@ def _rungs(record) -> list[Rung]:
     return rungs
 
 
+def _count(stage, variants) -> int:
+    """Candidates per variant in a candidate stage (from its selection, else its planned trials); 0 if unknown."""
+    if stage.selection is not None:
+        n = sum(len(cs) for cs in stage.selection.candidates.values())
+    else:
+        n = len({(t.variant, t.candidate) for t in stage.trials})
+    return n // max(1, len(variants))
+
+
+def _seeds(stage) -> str:
+    return f"{len(stage.seeds) or 1} seed{'s' if len(stage.seeds) > 1 else ''}"
+
+
+def _search_text(record, raw: dict[str, Any]) -> str:
+    """How the candidates were chosen, for the headline: "the recipe + 16 lhs draws per variant at 25kimg, 1 seed,
+    chosen by kid250 on the val split", or with successive halving every rung's budget, candidates and seeds."""
+    rungs = list(record.stages[:-1])
+    if not rungs:
+        return NO_SEARCH
+    search = raw.get("search") if isinstance(raw.get("search"), dict) else {}
+    draws = search.get("trials", raw.get("trials"))
+    mode = search.get("mode", raw.get("mode", "search"))
+    first = _count(rungs[0], record.variants)
+    if draws is None:
+        draws = first or "?"
+    if draws == 0:  # the recipe as the only candidate (issue 28's study): nothing was searched
+        return f"{NO_SEARCH}: each variant's own recipe"
+    what = f"the recipe + {draws} {mode} draws" if search.get("recipe") else f"{draws} {mode} draws"
+    if len(rungs) == 1:
+        return (
+            f"{what} at {rungs[0].budget}, {_seeds(rungs[0])}, chosen by {record.metric_name} on the {rungs[0].split} "
+            "split"
+        )
+    steps = [f"{rungs[0].budget} ({first or '?'} per variant, {_seeds(rungs[0])})"]
+    steps += [
+        f"{r.budget} (best {_share(r.keep)}: {_count(r, record.variants) or '?'}, {_seeds(r)})" for r in rungs[1:]
+    ]
+    last = rungs[-1]
+    metric = last.selection.metric if last.selection is not None else _metric(record, last)
+    return (
+        f"{what} per variant, narrowed by successive halving on the {last.split} split: {' → '.join(steps)}; the "
+        f"setting chosen by {metric} at {last.budget}"
+    )
+
+
+def _metric(record, stage) -> str:
+    """The primary metric at a stage's own sample count (a stage may evaluate on fewer images)."""
+    n = (stage.settings or {}).get("eval_samples", record.settings.get("eval_samples"))
+    return names.name(record.plan.metric, int(n)) if n else record.metric_name
+
+
+def _share(keep: float | None) -> str:
+    names = {0.5: "half", 0.25: "quarter", 1 / 3: "third"}
+    return next((n for k, n in names.items() if keep is not None and abs(keep - k) < 1e-9), f"{keep:g} share")
+
+
 def read(root: Path) -> Study:
     """The study in results folder `root` (raises FileNotFoundError when it is not one)."""
     from ganbench.study.record import load_record
@@ -120,16 +198,7 @@ def read(root: Path) -> Study:
     record = load_record(Path(root))
     raw = (record.raw or {}).get("study") or {}
     final = record.final
-    first = record.stages[0] if len(record.stages) > 1 else None
-    trials = sum(len(cs) for cs in (first.selection.candidates.values() if first and first.selection else [])) or 0
-    per_variant = trials // max(1, len(record.variants))
-    search_text = (
-        f"{per_variant or raw.get('trials', '?')} {raw.get('mode', 'search')} draws at {first.budget}, "
-        f"{len(first.seeds) or 1} seed{'s' if len(first.seeds) > 1 else ''}, chosen by {record.metric_name} on "
-        f"the {first.split} split"
-        if first
-        else "no search"
-    )
+    search_text = _search_text(record, raw)
     arms = {t.run_dir.as_posix(): (t.variant, t.arm or RECIPE) for t in final.trials}
     recipe = sorted({t.seed for t in final.trials if t.arm == RECIPE and t.variant in record.variants})
     tuned = sorted({t.seed for t in final.trials if t.arm == TUNED})
@@ -150,4 +219,9 @@ def read(root: Path) -> Study:
         search_text=search_text,
         arms=arms,
         final_planned=len(final.trials),
+        pending=[
+            s.name
+            for s in record.stages[:-1]
+            if s.selection is None or any(s.selection.waiting.get(v) for v in record.variants)
+        ],
     )

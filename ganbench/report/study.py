@@ -103,7 +103,7 @@ def _search(f: StudyFindings) -> None:
     """Every candidate's score at every rung; each rung's ranking of the variants (by their chosen candidate)
     against the final ranking; the expected best of k over the first rung's candidates."""
     rungs = f.study.rungs
-    if not rungs:
+    if not f.study.searched:
         return
     final = {g.name: g.centre for g in f.primary.groups}
     for v in f.study.variants:
@@ -119,18 +119,21 @@ def _search(f: StudyFindings) -> None:
             v: min((c.value for c in cs if c.chosen and math.isfinite(c.value)), default=math.nan)
             for v, cs in r.candidates.items()
         }
-        common = [v for v in final if v in chosen]
-        f.rung_correlation.append((r.name, rank_correlation([chosen[v] for v in common], [final[v] for v in common])))
-        if len(rungs) > 1 and r is not rungs[-1]:  # candidate by candidate, against the last rung
-            last = {c.tag: c.value for cs in rungs[-1].candidates.values() for c in cs}
-            here = {c.tag: c.value for cs in r.candidates.values() for c in cs}
-            both = [t for t in here if t in last]
-            f.rung_correlation.append(
-                (
-                    f"{r.name} vs {rungs[-1].name} (candidates)",
-                    rank_correlation([here[t] for t in both], [last[t] for t in both]),
-                )
-            )
+        rc = _correlation(chosen, final, [v for v in final if v in chosen])
+        if rc.n >= 2:
+            f.rung_correlation.append((f"{r.name} vs the final ranking (variants)", rc))
+    # candidate by candidate (a candidate is a variant's setting: tags repeat across variants), each rung against
+    # the next and against the last: does a short run rank the settings as a longer one does?
+    scores = [{(v, c.tag): c.value for v, cs in r.candidates.items() for c in cs} for r in rungs]
+    pairs = {(i, i + 1) for i in range(len(rungs) - 1)} | {(i, len(rungs) - 1) for i in range(len(rungs) - 1)}
+    for i, j in sorted(pairs):
+        rc = _correlation(scores[i], scores[j], [k for k in scores[i] if k in scores[j]])
+        if rc.n >= 2:
+            f.rung_correlation.append((f"{rungs[i].name} vs {rungs[j].name} (candidates, pooled over variants)", rc))
+
+
+def _correlation(a: dict, b: dict, keys: list) -> RankCorrelation:
+    return rank_correlation([a[k] for k in keys], [b[k] for k in keys])
 
 
 def _goals(f: StudyFindings) -> None:

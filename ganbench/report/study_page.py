@@ -6,6 +6,7 @@ of its kind (`ganbench.report.figures`), every comparison rendered by `ganbench.
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -23,10 +24,11 @@ from ganbench.report.figures.spread import Point, spread
 from ganbench.report.frames import evals_frame
 from ganbench.report.lens import text as lens_text
 from ganbench.report.pages import Figure, Heading, Para, Table
-from ganbench.report.record import RECIPE, TUNED
+from ganbench.report.record import NO_SEARCH, RECIPE, TUNED
 from ganbench.report.study import StudyFindings, arm_label
 from ganbench.report.verdict import Context, failures
 from ganbench.rundir import Status, file_name, number
+from ganbench.stats import scale as sc
 
 
 def headline(f: StudyFindings) -> str:
@@ -37,9 +39,12 @@ def headline(f: StudyFindings) -> str:
     size = f" ({counts[0]:,} training images)" if len(counts) == 1 else ""
     n = names.parse(f.key).n
     recipe = f"; recipes over {len(st.recipe_seeds)} seeds" if st.recipe_seeds else ""
+    search = st.search_text
+    if not search.startswith(NO_SEARCH):
+        search = f"every variant got the same search ({search})"
     return (
         f"{st.name}: {s.get('dataset')}{size} at {s.get('resolution')}x{s.get('resolution')}, widths "
-        f"{s.get('g_width')}/{s.get('d_width')} (G/D); every variant got the same search ({st.search_text}); each "
+        f"{s.get('g_width')}/{s.get('d_width')} (G/D); {search}; each "
         f"selected setting trained for {st.final_budget} over {len(st.final_seeds)} seeds{recipe}, scored on {n} "
         f"generated against {n} images of the {st.final_split} split, never used for selection ({f.key}, "
         f"{names.better(f.key)})."
@@ -133,33 +138,73 @@ def _setting(chosen) -> str:
     return ", ".join(f"{k}={fmt(x)}" for k, x in chosen.params.items()) or RECIPE
 
 
+def _selected(f: StudyFindings, v: str):
+    """The candidate the last rung chose for `v`'s tuned arm (at that rung, with its value there), else None."""
+    chosen = [c for c in f.study.rungs[-1].candidates.get(v, []) if c.chosen] if f.study.rungs else []
+    return chosen[0] if len(chosen) == 1 and not f.study.pending else None
+
+
+def _recipe_fate(f: StudyFindings, v: str) -> str:
+    """How far the variant's recipe got: 'selected (rank 1 of 2 at rung300)', 'kept at rung100 (rank 2 of 5)',
+    'in rung300 (still running)', 'out at rung25 (rank 9 of 17)'."""
+    better_low = names.LOWER_IS_BETTER[names.parse(f.key).base]
+    seen = [(r, cs) for r in f.study.rungs if (cs := r.candidates.get(v, [])) and any(c.tag == RECIPE for c in cs)]
+    if not seen:
+        return "not a candidate"
+    rung, cs = seen[-1]
+    ranked = sorted(cs, key=lambda c: (not math.isfinite(c.value), c.value if better_low else -c.value))
+    place = f"rank {1 + [c.tag for c in ranked].index(RECIPE)} of {len(cs)}"
+    recipe = next(c for c in cs if c.tag == RECIPE)
+    if not any(c.chosen for c in cs):
+        return f"in {rung.name} (still running)"
+    if not recipe.chosen:
+        return f"out at {rung.name} ({place})"
+    if rung is f.study.rungs[-1] and not f.study.pending and len([c for c in cs if c.chosen]) == 1:
+        return f"selected ({place} at {rung.name})"
+    return f"kept at {rung.name} ({place})"
+
+
 def _search_blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, list[Path]]:
     rungs = f.study.rungs
-    if not rungs:
+    if not f.study.searched:
         return [], []
     files, blocks = [], [Heading("The search (exploratory)", 3)]
-    first = rungs[0]
+    first, last = rungs[0], rungs[-1]
+    waiting = f"not chosen yet ({', '.join(f.study.pending)} still running)" if f.study.pending else "–"
     rows = []
     for v in f.study.variants:
         cands = first.candidates.get(v, [])
-        chosen = next((c for c in cands if c.chosen), None)
+        chosen = _selected(f, v)
         values = [c.value for c in cands if c.completed]
         rows.append(
-            [
-                v,
-                _setting(chosen),
-                fmt(chosen.value) if chosen else "–",
-                f"{fmt(min(values))} .. {fmt(max(values))} ({len(values)} of {len(cands)})" if values else "–",
-            ]
+            [v, _setting(chosen) if chosen else waiting, fmt(chosen.value) if chosen else "–"]
+            + ([_recipe_fate(f, v)] if len(rungs) > 1 else [])
+            + [f"{fmt(min(values))} .. {fmt(max(values))} ({len(values)} of {len(cands)})" if values else "–"]
         )
-    blocks.append(
-        Table(["variant", "chosen setting", f"its {first.metric} on {first.split}", "range over the candidates"], rows)
-    )
+    at = f" at {last.budget}" if len(rungs) > 1 else ""
+    head = [
+        "variant",
+        "chosen setting",
+        f"its {last.metric} on {last.split}{at}" if not f.study.pending else "its score",
+    ]
+    head += ["the recipe"] if len(rungs) > 1 else []
+    head += [f"range over the candidates{f' at {first.budget}' if len(rungs) > 1 else ''}"]
+    blocks.append(Table(head, rows))
+    if len(rungs) > 1:
+        blocks.append(
+            Para(
+                f"Successive halving: {f.study.search_text}. A value over several seeds is their "
+                f"{'geometric ' if f.primary.scale == sc.LOG else ''}mean. 'The recipe': how far each variant's "
+                "own recipe got, and its place among the candidates of that rung.",
+                note=True,
+            )
+        )
     points = [Point(v, c.value, c.chosen) for v, cs in first.candidates.items() for c in cs]
     png = spread(
         points,
         f"{first.metric} on the {first.split} split",
-        f"{first.name}: each variant's candidates (ringed: chosen; x: failed)",
+        f"{first.name}: each variant's candidates (ringed: {'kept for the next rung' if len(rungs) > 1 else 'chosen'}; "
+        "x: failed)",
         colours,
         out / "study_search.png",
     )
@@ -176,9 +221,10 @@ def _search_blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, li
                 [[name, str(rc.n), fmt(rc.spearman), fmt(rc.kendall)] for name, rc in f.rung_correlation],
             ),
             Para(
-                "Does a short run predict the long one? Each rung's ranking of the variants (by the candidate it "
-                f"chose) against the final ranking of the selected arms ({f.key}); with successive halving also "
-                "candidate by candidate against the last rung. Descriptive: a handful of items.",
+                "Does a short run predict the long one? Each rung's ranking of the variants (by the best candidate "
+                f"it kept) against the final ranking of the selected arms ({f.key}); with successive halving also "
+                "candidate by candidate (a variant's setting is one item) against the next rung and the last, pooled "
+                "over variants. Descriptive: a handful of items, rungs with their own budgets and sample counts.",
                 note=True,
             ),
         ]

@@ -66,6 +66,9 @@ def value(g: Group, key: str = "") -> str:
     return f"{name}{fmt(g.centre)} ± {fmt(g.high - g.centre)}"
 
 
+LISTED = 8  # groups named one by one in a sentence; the rest are counted (the tables list every one)
+
+
 def best_group(c: Comparison, exclude: tuple[str, ...] = ()) -> list[str]:
     """The best group and every group no test separates from it (in order); an arm whose every seed failed is
     never the best (no test says anything about it)."""
@@ -92,7 +95,12 @@ def lead(c: Comparison, ctx: Context, exclude: tuple[str, ...] = ()) -> str:
         return prefix + "Nothing to compare yet."
     caveat = ctx.caveats[0] if ctx.caveats else ""
     if all(g.total < 2 for g in groups):
-        order = join([value(g) for g in groups])
+        shown = [value(g) for g in groups]
+        if len(shown) > LISTED:  # a search's hundred candidates: the best few and the last, the tables list all
+            more = len(shown) - LISTED
+            order = f"{', '.join(shown[: LISTED - 1])}, … ({more} more) … and {shown[-1]}"
+        else:
+            order = join(shown)
         return (
             f"{prefix}By single values the order is {order} ({c.key}); with one seed per variant no comparison is "
             f"possible: no difference can be called significant and no tie claimed. {caveat}"

@@ -58,7 +58,8 @@ class CandidateRecord:
 
     @property
     def value(self) -> float | None:
-        """The candidate's value on the raw scale: the single seed's, or the geometric/arithmetic mean of several."""
+        """The candidate's value on the raw scale: the single seed's, or the arithmetic mean of several (the report
+        shows the mean on the plan's scale: ganbench.report.record)."""
         xs = [v for v in self.values if v is not None and math.isfinite(v)]
         return xs[0] if len(xs) == 1 else (sum(xs) / len(xs) if xs else None)
 
