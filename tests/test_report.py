@@ -546,6 +546,27 @@ def test_ranking_follows_the_protocol_metric_and_pairwise_view(tmp_path):
     assert "ranked by final kid500" in md and "| a vs b | 5 vs 5 |" in md
 
 
+def test_a_metric_seen_only_along_the_way_is_not_missing_at_the_end(tmp_path):
+    """A successive-halving rung continues its candidate's run: the early curve points keep the previous rung's
+    cheaper metric (kid250), the end has the stage's own (kid500). Neither it nor a run trained from the start is
+    missing kid250; a run that ended without kid500, which the others ended with, is."""
+    from ganbench.report.runs import discover
+    from ganbench.report.tables import results_frame
+
+    continued = write_run(tmp_path, "dcgan", 0, fids=[300, 150, 90, 60])
+    lines = (continued / "metrics.jsonl").read_text().splitlines()
+    early = {"kind": "eval", "kimg": 0.5, "seconds": 5.0, "kid250": 0.5, "fid250": 400.0}
+    (continued / "metrics.jsonl").write_text("\n".join([json.dumps(early), *lines]) + "\n")
+    write_run(tmp_path, "dcgan", 1, fids=[310, 160, 95, 62])
+    short = write_run(tmp_path, "dcgan", 2, fids=[305, 155, 92, 65])
+    summary = json.loads((short / "summary.json").read_text())
+    summary["final"].pop("kid500")
+    (short / "summary.json").write_text(json.dumps(summary))
+    r = results_frame(discover(tmp_path)).set_index("run")
+    assert pd.isna(r.loc["dcgan/seed0", "missing"]) and pd.isna(r.loc["dcgan/seed1", "missing"])
+    assert r.loc["dcgan/seed2", "missing"] == "no kid500"
+
+
 def test_missing_metric_and_runs_in_progress(suite):
     _, report = suite
     s, r = _summary(report), _results(report)

@@ -82,9 +82,11 @@ def rank_metric(runs: list[Run]) -> str | None:
     return primary_fid(runs)
 
 
-def _missing(run: Run, keys: list[str]) -> list[str]:
+def _missing(run: Run, finals: list[str]) -> list[str]:
+    """What `run` lacks of the metrics other runs of its cohort ended with (`finals`): a key seen only along the
+    way (the cheaper curve points of a continued rung, evaluated on fewer images) is never expected at the end."""
     final = run.final_metrics()
-    main = [k for k in keys if names.is_value(k)]  # kid500_std and the like are parts, never "missing"
+    main = [k for k in finals if names.is_value(k)]  # kid500_std and the like are parts, never "missing"
     if not final and not run.evals:
         return ["no FID evaluations"]
     return [f"no {k}" for k in main if k not in final]
@@ -93,6 +95,7 @@ def _missing(run: Run, keys: list[str]) -> list[str]:
 def results_frame(runs: list[Run]) -> pd.DataFrame:
     """One row per run: identity, status, counters actually spent, final and best metrics, what is missing."""
     keys = all_metric_keys(runs)
+    finals = [k for k in keys if any(k in run.final_metrics() for run in runs)]
     fids = [k for k in keys if names.is_value(k) and names.parse(k).base in names.DISTANCES]  # best = lowest
     rows = []
     for run in runs:
@@ -130,7 +133,7 @@ def results_frame(runs: list[Run]) -> pd.DataFrame:
             if (run.summary or {}).get("final")
             else "latest evaluation (run not completed)"
         )
-        row["missing"] = "; ".join(_missing(run, keys)) or None
+        row["missing"] = "; ".join(_missing(run, finals)) or None
         row["run_dir"] = str(run.run_dir)
         rows.append(row)
     return pd.DataFrame(rows)
