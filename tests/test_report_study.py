@@ -171,6 +171,8 @@ def test_the_report_leads_with_the_study(tmp_path):
     assert "Re-analysis on the ratio scale (post hoc)" in md and "Selected against recipe (exploratory)" in md
     assert "dcgan · tuned better" in md and "Goal figures, for each selected arm" in md
     assert "Every seed of every arm" in md and "Spearman" in md
+    # no sweep table: a best FID pooled over the search and the test split is not the study's choice
+    assert "Sweep: best setting per variant" not in md and not (out / "report" / "sweep.csv").exists()
 
 
 def test_before_stage_two_the_study_says_nothing_is_compared_yet(tmp_path):

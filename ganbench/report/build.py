@@ -174,7 +174,10 @@ def write_report(
     # ---- pages
     report.warnings = list(dict.fromkeys(report.warnings))  # once each, first-seen order
     tables_blocks = document.table_blocks(found, several)
-    if any(r.trial and not r.shared_trial for r in runs):  # a sweep: best setting per variant, spread of FID
+    # a sweep: best setting per variant, spread of FID. Never for a study: its search section shows the choice its
+    # protocol made (the last rung's, on the selection split), and a best FID pooled over rungs and the test split
+    # would be another choice, partly on test
+    if any(r.trial and not r.shared_trial for r in runs) and not is_study:
         tables_blocks += document.sweep_blocks(results_dir, out, report.files)
     method = list(dict.fromkeys(line for f in found for line in protocol.method_lines(f.summary, f.results)))
     verdicts = document.verdict_blocks(found, groups, several, figures=False)
