@@ -546,6 +546,28 @@ def test_ranking_follows_the_protocol_metric_and_pairwise_view(tmp_path):
     assert "ranked by final kid500" in md and "| a vs b | 5 vs 5 |" in md
 
 
+def test_runs_of_one_setting_at_two_budgets_are_never_replicates(tmp_path):
+    """A study's rungs train a setting to 100 and then 300 kimg: the two are separate groups, each with its own
+    seeds; where every run of a label has one budget, the label stays as it was."""
+    from ganbench.report.runs import discover, group_label
+
+    trial = {"trial": "lr=1e-4", "params": {"lr_g": 1e-4}}
+    for seed, budget in ((0, "100kimg"), (1, "100kimg"), (0, "300kimg")):
+        run = write_run(tmp_path / budget, "dcgan", seed, fids=[90.0], trial=trial)
+        meta = json.loads((run / "config.json").read_text())
+        meta["config"]["budget"] = budget
+        (run / "config.json").write_text(json.dumps(meta))
+    write_run(tmp_path / "100kimg", "vae", 0, fids=[200.0], trial=trial | {"trial": "other"})
+    labels = {r.name: group_label(r) for r in discover(tmp_path)}
+    assert labels == {
+        "100kimg/dcgan/lr=1e-4/seed0": "dcgan/lr=1e-4@100kimg",
+        "100kimg/dcgan/lr=1e-4/seed1": "dcgan/lr=1e-4@100kimg",
+        "300kimg/dcgan/lr=1e-4/seed0": "dcgan/lr=1e-4@300kimg",
+        "100kimg/vae/other/seed0": "vae/other",
+    }
+    assert {group_label(r) for r in discover(tmp_path / "100kimg")} == {"dcgan/lr=1e-4", "vae/other"}
+
+
 def test_a_metric_seen_only_along_the_way_is_not_missing_at_the_end(tmp_path):
     """A successive-halving rung continues its candidate's run: the early curve points keep the previous rung's
     cheaper metric (kid250), the end has the stage's own (kid500). Neither it nor a run trained from the start is
@@ -576,6 +598,11 @@ def test_missing_metric_and_runs_in_progress(suite):
     assert s.loc["vae", "fid500_final_n"] == 1
     assert r.loc["lsgan/seed0", "status"] == "running" and r.loc["minimax/seed0", "status"] == "running"
     assert "no summary.json yet" in r.loc["lsgan/seed0", "note"]
+    # in progress: said as such, never also "missing" (the torn one has no summary, the other status running)
+    assert pd.isna(r.loc["lsgan/seed0", "missing"]) and pd.isna(r.loc["minimax/seed0", "missing"])
+    assert not any(
+        w.startswith("missing:") and "seed0" in w and ("lsgan" in w or "minimax" in w) for w in report.warnings
+    )
     assert "missing: no FID evaluations in vae/seed1" in report.warnings
     assert "wgan-gp/seed2: samples look collapsed (diversity 0.05 of the real images')" in report.warnings
     assert bool(r.loc["wgan-gp/seed2", "collapsed"]) and pd.isna(r.loc["wgan-gp/seed1", "collapsed"])

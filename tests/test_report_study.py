@@ -454,3 +454,19 @@ def test_a_study_of_recipes_alone_shows_no_search(tmp_path):
     write_report(out, real_images=False)
     md = (out / "report" / "report.md").read_text()
     assert "### The search" not in md and not (out / "report" / "study_search.png").exists()
+
+
+def test_a_study_with_no_finished_arm_lines_nothing_up_against_another(tmp_path):
+    """--against while this study's final stage has not finished a run: a warning, no empty agreement section."""
+    (tmp_path / "done").mkdir()
+    (tmp_path / "running").mkdir()
+    done = _study_dir(tmp_path / "done")
+    running = _study_dir(tmp_path / "running")
+    shutil.rmtree(running / FINAL)
+    report = write_report(running, real_images=False, against=(done,))
+    assert f"--against {done}: no selected arm has finished in {running} yet; nothing to line up" in report.warnings
+    md = (running / "report" / "report.md").read_text()
+    assert "where the rankings agree" not in md and not (running / "report" / "agreement.png").exists()
+    both = write_report(done, tmp_path / "both", real_images=False, against=(done,))
+    assert not any("nothing to line up" in w for w in both.warnings)
+    assert "where the rankings agree" in (tmp_path / "both" / "report.md").read_text()

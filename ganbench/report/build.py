@@ -152,8 +152,11 @@ def write_report(
         report.warnings += study_warnings
         for i, other in enumerate(against):  # each study analysed on its own; only the conclusions are lined up
             theirs = study.analyse(Path(other), discover(Path(other)))
-            if not theirs.order:
-                report.warnings.append(f"--against {other}: no selected arm has finished there yet; nothing to line up")
+            if not mine.order or not theirs.order:
+                where = other if not theirs.order else results_dir
+                report.warnings.append(
+                    f"--against {other}: no selected arm has finished in {where} yet; nothing to line up"
+                )
                 continue
             labels = agreement.labels(mine, theirs, (results_dir, Path(other)))
             more, files = agreement.blocks(agreement.compare(mine, theirs, labels), out, study_colours)

@@ -39,6 +39,7 @@ class Run:
     trial: dict[str, Any] | None = None  # trial.json of a sweep
     notes: list[str] = field(default_factory=list)  # what is missing or unusual, said in words
     shared_trial: bool = False  # every run of the folder has this run's trial tag: it is left out of the label
+    budget_in_label: bool = False  # runs of this variant and trial trained to other budgets too: it is in the label
 
     @property
     def config(self) -> dict[str, Any]:
@@ -225,6 +226,11 @@ def discover(root: Path, exclude: Path | None = None) -> list[Run]:
     if len(tags) == 1 and None not in tags:  # one sweep setting for all (e.g. each variant's recipe): says nothing
         for r in runs:
             r.shared_trial = True
+    budgets: dict[str, set] = {}  # a setting run to several budgets (a study's rungs): each budget its own group
+    for r in runs:
+        budgets.setdefault(group_label(r), set()).add(r.config.get("budget"))
+    for r in runs:
+        r.budget_in_label = len(budgets[group_label(r)]) > 1
     return runs
 
 
@@ -233,7 +239,9 @@ def group_label(run: Run, by: tuple[str, ...] = ("variant", "trial")) -> str:
 
     This is the one place that decides grouping; seeds of the same label are the replicates of the statistics.
     A trial tag that every run of the folder shares (`Run.shared_trial`, set by `discover`) is left out: a study
-    that ran each variant's own recipe reads "dcgan", not "dcgan/recipe".
+    that ran each variant's own recipe reads "dcgan", not "dcgan/recipe". Where runs of one label trained to
+    different budgets (`Run.budget_in_label`, e.g. a setting at two rungs of a successive halving), the budget is
+    part of the label, "hinge/recipe@300kimg": runs of different budgets are never replicates of each other.
     """
     parts = []
     for key in by:
@@ -244,4 +252,5 @@ def group_label(run: Run, by: tuple[str, ...] = ("variant", "trial")) -> str:
                 parts.append(str(run.trial["trial"]))
         else:
             parts.append(str(run.config.get(key)))
-    return "/".join(parts)
+    label = "/".join(parts)
+    return f"{label}@{run.config.get('budget')}" if run.budget_in_label and "variant" in by else label

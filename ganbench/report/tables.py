@@ -84,7 +84,10 @@ def rank_metric(runs: list[Run]) -> str | None:
 
 def _missing(run: Run, finals: list[str]) -> list[str]:
     """What `run` lacks of the metrics other runs of its cohort ended with (`finals`): a key seen only along the
-    way (the cheaper curve points of a continued rung, evaluated on fewer images) is never expected at the end."""
+    way (the cheaper curve points of a continued rung, evaluated on fewer images) is never expected at the end, and
+    a run still in progress lacks nothing yet."""
+    if run.summary is None or run.status == Status.RUNNING:  # in progress: said once, as such (runs._status_note)
+        return []
     final = run.final_metrics()
     main = [k for k in finals if names.is_value(k)]  # kid500_std and the like are parts, never "missing"
     if not final and not run.evals:
