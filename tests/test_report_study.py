@@ -423,6 +423,11 @@ def test_a_halving_study_reports_the_last_rungs_choice_and_ranks_candidates_per_
     assert cells["vae"][1].startswith("lr_g=") and cells["vae"][2] == fmt(0.05)
     assert cells["vae"][3] == "out at rung1 (rank 3 of 4)"  # 0.5, behind draws 0 and 1 (0.15, 0.45)
     assert cells["vae"][4] == f"{fmt(0.15)} .. {fmt(0.6)} (4 of 4)"
+    rho = rows["rung1 vs rung2 (candidates, pooled over variants)"].spearman
+    assert (
+        "Only the first rung (rung1, 0.064kimg) scored every candidate, so the curves are its scores; its ranking of "
+        f"the candidates that reached rung2 agrees with that rung's by Spearman's rho {fmt(rho)} over 4" in md
+    )
 
 
 def test_a_halving_study_whose_last_rung_runs_chooses_nothing_yet(tmp_path):

@@ -164,6 +164,25 @@ def _recipe_fate(f: StudyFindings, v: str) -> str:
     return f"kept at {rung.name} ({place})"
 
 
+def _first_rung_caveat(f: StudyFindings) -> str:
+    """With successive halving only the first rung scored every candidate: how far its ranking carries to the last."""
+    rungs = f.study.rungs
+    if len(rungs) < 2:
+        return ""
+    name = f"{rungs[0].name} vs {rungs[-1].name} (candidates, pooled over variants)"
+    rc = dict(f.rung_correlation).get(name)
+    said = (
+        f"; its ranking of the candidates that reached {rungs[-1].name} agrees with that rung's by Spearman's rho "
+        f"{fmt(rc.spearman)} over {rc.n}"
+        if rc is not None and math.isfinite(rc.spearman)
+        else ""
+    )
+    return (
+        f" Only the first rung ({rungs[0].name}, {rungs[0].budget}) scored every candidate, so the curves are its "
+        f"scores{said}: read them as the short run's answer, not the long one's."
+    )
+
+
 def _search_blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, list[Path]]:
     rungs = f.study.rungs
     if not f.study.searched:
@@ -212,7 +231,10 @@ def _search_blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, li
         files.append(png)
         blocks.append(Figure("study_search.png", "each variant's candidates"))
     if len(rungs) > 1:
-        files.append(S.rungs(f.rung_scores, [r.name for r in rungs], colours, f.key, out / "study_rungs.png"))
+        metrics = list(dict.fromkeys(r.metric for r in rungs))  # a rung may evaluate on fewer images
+        key = metrics[0] if len(metrics) == 1 else names.parse(f.key).base  # the ticks name each rung's
+        ticks = [r.name if len(metrics) == 1 else f"{r.name}\n{r.metric}" for r in rungs]
+        files.append(S.rungs(f.rung_scores, ticks, colours, key, out / "study_rungs.png"))
         blocks.append(Figure("study_rungs.png", "every candidate's score at every rung"))
     if f.rung_correlation:
         blocks += [
@@ -235,7 +257,7 @@ def _search_blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, li
             Para(
                 f"How the answer depends on the tuning budget: the expected best {first.metric} after k candidates "
                 "drawn at random from those tried (Dodge et al. 2019), 95% bootstrap band over the candidates; a "
-                "failed candidate counts as the random floor.",
+                "failed candidate counts as the random floor." + _first_rung_caveat(f),
                 note=True,
             ),
         ]
