@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ganbench.metrics import names
 from ganbench.report import plan as P
 from ganbench.stats import scale as sc
 from ganbench.study.layout import FINAL, RECIPE, STUDY, TUNED
 
-__all__ = ["NO_SEARCH", "RECIPE", "TUNED", "Candidate", "Rung", "Study", "is_study", "read"]
+__all__ = ["RECIPE", "TUNED", "Candidate", "Rung", "Study", "is_study", "read"]
 
 
-NO_SEARCH = "no search"  # how a study whose only candidates were the recipes describes its search
+NO_SEARCH = "no search"  # how a study without candidates to choose between describes its search
 
 
 def is_study(root: Path) -> bool:
@@ -67,11 +69,7 @@ class Study:
     arms: dict[str, tuple[str, str]] = field(default_factory=dict)  # final-stage run folder -> (variant, arm)
     final_planned: int = 0  # the final stage's trials as recorded (baselines included); 0 while not planned
     pending: list[str] = field(default_factory=list)  # candidate stages that have not chosen yet (still running)
-
-    @property
-    def searched(self) -> bool:
-        """False where every variant's only candidate was its recipe (nothing to show of a search)."""
-        return bool(self.rungs) and not self.search_text.startswith(NO_SEARCH)
+    searched: bool = True  # False: no candidate stage, or every variant's only candidate was its recipe
 
     def arm(self, run_name: str) -> tuple[str, str] | None:
         """(variant, arm) of a final-stage run (its folder relative to the results folder), else None. A run the
@@ -100,15 +98,12 @@ def _plan(record) -> P.Plan:
     )
 
 
-def _value(c, scale: str) -> float:
-    """A candidate's value over its seeds as selection saw it: on the log scale the geometric mean (the exponential
-    of its score), else the mean; NaN without a value."""
-    xs = [float(v) for v in c.values if v is not None and math.isfinite(v)]
-    if not xs:
-        return math.nan
-    if scale == sc.LOG and all(x > 0 for x in xs):
-        return math.exp(sum(math.log(x) for x in xs) / len(xs))
-    return sum(xs) / len(xs)
+def _value(c, plan) -> float:
+    """A candidate's value over its seeds as selection saw it: the mean on the plan's scale, back in the metric's
+    units (the geometric mean on the log scale); NaN without a value."""
+    x = sc.forward([v for v in c.values if v is not None and math.isfinite(v)], plan.scale, plan.log_floor)
+    x = x[np.isfinite(x)]
+    return sc.back(float(x.mean()), plan.scale) if x.size else math.nan
 
 
 def _rungs(record) -> list[Rung]:
@@ -124,7 +119,7 @@ def _rungs(record) -> list[Rung]:
                     c.tag,
                     dict(c.params),
                     c.status == "completed",
-                    _value(c, record.plan.scale) if c.status == "completed" else math.nan,
+                    _value(c, record.plan) if c.status == "completed" else math.nan,
                     c.tag in (sel.chosen.get(v) or ()),
                 )
                 for c in cs
@@ -148,12 +143,13 @@ def _seeds(stage) -> str:
     return f"{len(stage.seeds) or 1} seed{'s' if len(stage.seeds) > 1 else ''}"
 
 
-def _search_text(record, raw: dict[str, Any]) -> str:
+def _search_text(record, raw: dict[str, Any]) -> tuple[str, bool]:
     """How the candidates were chosen, for the headline: "the recipe + 16 lhs draws per variant at 25kimg, 1 seed,
-    chosen by kid250 on the val split", or with successive halving every rung's budget, candidates and seeds."""
+    chosen by kid250 on the val split", or with successive halving every rung's budget, candidates and seeds; and
+    whether anything was searched."""
     rungs = list(record.stages[:-1])
     if not rungs:
-        return NO_SEARCH
+        return NO_SEARCH, False
     search = raw.get("search") if isinstance(raw.get("search"), dict) else {}
     draws = search.get("trials", raw.get("trials"))
     mode = search.get("mode", raw.get("mode", "search"))
@@ -161,13 +157,13 @@ def _search_text(record, raw: dict[str, Any]) -> str:
     if draws is None:
         draws = first or "?"
     if draws == 0:  # the recipe as the only candidate (issue 28's study): nothing was searched
-        return f"{NO_SEARCH}: each variant's own recipe"
+        return f"{NO_SEARCH}: each variant's own recipe", False
     what = f"the recipe + {draws} {mode} draws" if search.get("recipe") else f"{draws} {mode} draws"
     if len(rungs) == 1:
         return (
             f"{what} at {rungs[0].budget}, {_seeds(rungs[0])}, chosen by {record.metric_name} on the {rungs[0].split} "
             "split"
-        )
+        ), True
     steps = [f"{rungs[0].budget} ({first or '?'} per variant, {_seeds(rungs[0])})"]
     steps += [
         f"{r.budget} (best {_share(r.keep)}: {_count(r, record.variants) or '?'}, {_seeds(r)})" for r in rungs[1:]
@@ -177,7 +173,7 @@ def _search_text(record, raw: dict[str, Any]) -> str:
     return (
         f"{what} per variant, narrowed by successive halving on the {last.split} split: {' → '.join(steps)}; the "
         f"setting chosen by {metric} at {last.budget}"
-    )
+    ), True
 
 
 def _metric(record, stage) -> str:
@@ -198,7 +194,7 @@ def read(root: Path) -> Study:
     record = load_record(Path(root))
     raw = (record.raw or {}).get("study") or {}
     final = record.final
-    search_text = _search_text(record, raw)
+    search_text, searched = _search_text(record, raw)
     arms = {t.run_dir.as_posix(): (t.variant, t.arm or RECIPE) for t in final.trials}
     recipe = sorted({t.seed for t in final.trials if t.arm == RECIPE and t.variant in record.variants})
     tuned = sorted({t.seed for t in final.trials if t.arm == TUNED})
@@ -217,6 +213,7 @@ def read(root: Path) -> Study:
         final_seeds=tuned or list(final.seeds),
         recipe_seeds=recipe,
         search_text=search_text,
+        searched=searched,
         arms=arms,
         final_planned=len(final.trials),
         pending=[

@@ -103,7 +103,7 @@ def _search(f: StudyFindings) -> None:
     """Every candidate's score at every rung; each rung's ranking of the variants (by their chosen candidate)
     against the final ranking; the expected best of k over the first rung's candidates."""
     rungs = f.study.rungs
-    if not f.study.searched:
+    if not f.study.searched or not rungs:
         return
     final = {g.name: g.centre for g in f.primary.groups}
     for v in f.study.variants:

@@ -24,7 +24,7 @@ from ganbench.report.figures.spread import Point, spread
 from ganbench.report.frames import evals_frame
 from ganbench.report.lens import text as lens_text
 from ganbench.report.pages import Figure, Heading, Para, Table
-from ganbench.report.record import NO_SEARCH, RECIPE, TUNED
+from ganbench.report.record import RECIPE, TUNED
 from ganbench.report.study import StudyFindings, arm_label
 from ganbench.report.verdict import Context, failures
 from ganbench.rundir import Status, file_name, number
@@ -39,9 +39,7 @@ def headline(f: StudyFindings) -> str:
     size = f" ({counts[0]:,} training images)" if len(counts) == 1 else ""
     n = names.parse(f.key).n
     recipe = f"; recipes over {len(st.recipe_seeds)} seeds" if st.recipe_seeds else ""
-    search = st.search_text
-    if not search.startswith(NO_SEARCH):
-        search = f"every variant got the same search ({search})"
+    search = f"every variant got the same search ({st.search_text})" if st.searched else st.search_text
     return (
         f"{st.name}: {s.get('dataset')}{size} at {s.get('resolution')}x{s.get('resolution')}, widths "
         f"{s.get('g_width')}/{s.get('d_width')} (G/D); {search}; each "
@@ -185,7 +183,7 @@ def _first_rung_caveat(f: StudyFindings) -> str:
 
 def _search_blocks(f: StudyFindings, out: Path, colours: dict) -> tuple[list, list[Path]]:
     rungs = f.study.rungs
-    if not f.study.searched:
+    if not f.study.searched or not rungs:
         return [], []
     files, blocks = [], [Heading("The search (exploratory)", 3)]
     first, last = rungs[0], rungs[-1]
